@@ -1,0 +1,1 @@
+namespace Fabric.Messages; public interface IFabricMessage { }
