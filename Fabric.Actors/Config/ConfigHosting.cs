@@ -1,0 +1,30 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Hosting;
+using Akka.Persistence.Sql;
+
+namespace Fabric.Actors.Config;
+
+public static class ConfigHosting
+{
+    public const string SingletonName = "config-store";
+
+    /// <summary>
+    /// The config store: a persistent cluster singleton journaling to <paramref name="database"/>,
+    /// and a proxy to it on every node (registered as <see cref="ConfigStoreActor"/>).
+    /// </summary>
+    public static AkkaConfigurationBuilder AddConfigStore(
+        this AkkaConfigurationBuilder builder, StoreDatabase database, TimeSpan? republishInterval = null)
+    {
+        database.Prepare();
+        var interval = republishInterval ?? TimeSpan.FromSeconds(2);
+        return builder
+            .AddHocon(database.ToHocon(), HoconAddMode.Prepend)
+            .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
+            .WithSingleton<ConfigStoreActor>(
+                SingletonName,
+                Props.Create(() => new ConfigStoreActor(IntentNormalizer.Normalize, interval)),
+                new ClusterSingletonOptions(),
+                createProxyToo: true);
+    }
+}

@@ -1,0 +1,129 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Akka.Persistence;
+using Fabric.Messages.Config;
+
+namespace Fabric.Actors.Config;
+
+/// <summary>
+/// The cluster's one writer of intent (a cluster singleton). A thin shell over
+/// <see cref="ConfigState"/>: journals what the state decides, sends proposals to the
+/// ghost-shadow role, and publishes each commit to every node.
+/// </summary>
+public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
+{
+    public const string PersistenceIdValue = "fabric-config-store";
+
+    /// <summary>Snapshot after this many events, so recovery replays at most that many.</summary>
+    public const int SnapshotEvery = 100;
+
+    private readonly Func<string, NormalizedDocument> _normalize;
+    private readonly TimeSpan _republishInterval;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _mediator;
+    private ConfigState _state = ConfigState.Empty;
+
+    public override string PersistenceId => PersistenceIdValue;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public ConfigStoreActor(Func<string, NormalizedDocument> normalize, TimeSpan republishInterval)
+    {
+        _normalize = normalize;
+        _republishInterval = republishInterval;
+        _mediator = DistributedPubSub.Get(Context.System).Mediator;
+
+        Recover<SnapshotOffer>(offer =>
+        {
+            if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot);
+        });
+        Recover<IConfigEvent>(e => _state = _state.Apply(e));
+        Recover<RecoveryCompleted>(_ =>
+        {
+            _log.Info("Config store recovered: intent version {0}, {1} pending change(s)",
+                _state.Version, _state.Pending.Count());
+            Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _republishInterval);
+            PublishCommitted();
+            foreach (var change in _state.Pending) SendToGhost(change);
+        });
+
+        Command<ProposeChange>(OnPropose);
+        Command<SubmitVerdict>(verdict => Journal(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
+        Command<GetIntent>(_ => Sender.Tell(_state.ToCurrentIntent()));
+        Command<GetChanges>(q => Sender.Tell(new ChangeList(
+            _state.Changes.Values.Reverse().Take(Math.Max(1, q.Limit)).ToImmutableArray())));
+        Command<GetChange>(q => Sender.Tell(_state.Changes.TryGetValue(q.ChangeId, out var c)
+            ? c
+            : new ChangeNotFound(q.ChangeId)));
+        Command<RepublishPending>(_ =>
+        {
+            foreach (var change in _state.Pending) SendToGhost(change);
+        });
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Config store snapshot failed"));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old config store snapshots failed"));
+    }
+
+    private void OnPropose(ProposeChange command)
+    {
+        var decision = _state.Decide(command, _normalize, DateTimeOffset.UtcNow);
+        if (decision.Reply is ChangeRefused refused)
+            _log.Info("Change refused ({0}): {1}", refused.Kind, refused.Reason);
+        Journal(decision, Sender);
+    }
+
+    private void Journal(Decision decision, IActorRef replyTo)
+    {
+        if (decision.Events.IsEmpty)
+        {
+            if (decision.Reply is not null) replyTo.Tell(decision.Reply);
+            return;
+        }
+
+        var remaining = decision.Events.Length;
+        PersistAll(decision.Events, e =>
+        {
+            _state = _state.Apply(e);
+            AfterJournaled(e);
+            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+            if (--remaining == 0 && decision.Reply is not null) replyTo.Tell(decision.Reply);
+        });
+    }
+
+    private void AfterJournaled(IConfigEvent e)
+    {
+        switch (e)
+        {
+            case ChangeProposed p:
+                _log.Info("Change {0} proposed by {1} on intent version {2}; sent to ghost-shadow", p.ChangeId, p.Author, p.BaseVersion);
+                SendToGhost(_state.Changes[p.ChangeId]);
+                break;
+            case ChangeRejected r:
+                _log.Warning("Change {0} rejected by {1}: {2}", r.ChangeId, r.Verifier, string.Join("; ", r.Findings));
+                break;
+            case ChangeCommitted c:
+                _log.Info("Change {0} committed as intent version {1}", c.ChangeId, c.Version);
+                PublishCommitted();
+                break;
+        }
+    }
+
+    private void SendToGhost(ChangeRecord change) =>
+        _mediator.Tell(new Publish(ConfigTopics.GhostProposals,
+            new VerifyChange(change.ChangeId, change.BaseVersion, _state.Document, change.Document)));
+
+    private void PublishCommitted()
+    {
+        if (_state.Version == 0) return;
+        _mediator.Tell(new Publish(ConfigTopics.Committed,
+            new IntentCommitted(_state.Version, _state.CommittedChangeId, _state.Document)));
+    }
+
+    private sealed class RepublishPending
+    {
+        public static readonly RepublishPending Instance = new();
+    }
+}

@@ -1,0 +1,98 @@
+using Microsoft.Data.Sqlite;
+
+namespace Fabric.Actors.Config;
+
+/// <summary>
+/// Where the config store journals: SQLite in the data directory (the default, one file per node)
+/// or a PostgreSQL server shared by the cluster (production).
+/// </summary>
+public sealed record StoreDatabase(string ProviderName, string ConnectionString)
+{
+    public const string SqliteProvider = "SQLite.MS";
+    public const string PostgresProvider = "PostgreSQL";
+
+    public bool IsSqlite => ProviderName == SqliteProvider;
+
+    /// <summary>
+    /// <paramref name="db"/> is <c>sqlite</c> (file <c>fabric.db</c> under <paramref name="dataDir"/>),
+    /// <c>sqlite:PATH</c>, or a PostgreSQL connection string (<c>Host=...;Database=...</c>).
+    /// </summary>
+    public static StoreDatabase Parse(string db, string dataDir)
+    {
+        if (string.IsNullOrWhiteSpace(db) || db.Equals("sqlite", StringComparison.OrdinalIgnoreCase))
+            return Sqlite(Path.Combine(dataDir, "fabric.db"));
+        if (db.StartsWith("sqlite:", StringComparison.OrdinalIgnoreCase))
+            return Sqlite(db["sqlite:".Length..]);
+        if (db.Contains("Host=", StringComparison.OrdinalIgnoreCase))
+            return new StoreDatabase(PostgresProvider, db);
+        throw new ArgumentException(
+            $"--db '{db}' is neither 'sqlite', 'sqlite:PATH' nor a PostgreSQL connection string (Host=...;Database=...)");
+    }
+
+    public static StoreDatabase Sqlite(string file) =>
+        new(SqliteProvider, new SqliteConnectionStringBuilder { DataSource = Path.GetFullPath(file), Pooling = true }.ToString());
+
+    /// <summary>Creates the SQLite file's folder and switches it to WAL (twice the persist rate; kept in the file).</summary>
+    public void Prepare()
+    {
+        if (!IsSqlite) return;
+        var file = new SqliteConnectionStringBuilder(ConnectionString).DataSource;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        using var connection = new SqliteConnection(ConnectionString);
+        connection.Open();
+        using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL;";
+        pragma.ExecuteNonQuery();
+    }
+
+    /// <summary>Where the store lives, for logs (never the password).</summary>
+    public string Describe() => IsSqlite
+        ? $"SQLite {new SqliteConnectionStringBuilder(ConnectionString).DataSource}"
+        : "PostgreSQL " + string.Join(";", ConnectionString.Split(';')
+            .Where(p => !p.TrimStart().StartsWith("Password", StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>The Akka.Persistence.Sql journal and snapshot-store settings for this database.</summary>
+    public string ToHocon()
+    {
+        var cs = ConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"");
+        return $$"""
+            akka.persistence {
+              journal.plugin = "akka.persistence.journal.sql"
+              journal.sql {
+                connection-string = "{{cs}}"
+                provider-name = "{{ProviderName}}"
+                auto-initialize = on
+              }
+              snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
+              snapshot-store.sql {
+                connection-string = "{{cs}}"
+                provider-name = "{{ProviderName}}"
+                auto-initialize = on
+              }
+            }
+            """;
+    }
+
+    /// <summary>True when the database answers a trivial query (used by /health/ready).</summary>
+    public async Task<bool> PingAsync(CancellationToken ct)
+    {
+        try
+        {
+            System.Data.Common.DbConnection connection = IsSqlite
+                ? new SqliteConnection(ConnectionString)
+                : new Npgsql.NpgsqlConnection(ConnectionString);
+            await using (connection)
+            {
+                await connection.OpenAsync(ct);
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT 1";
+                await command.ExecuteScalarAsync(ct);
+                return true;
+            }
+        }
+        catch (Exception) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Tools.PublishSubscribe;
+using Akka.Event;
+using Fabric.Messages.Config;
+using Fabric.Messages.Intent;
+using Fabric.Messages.Node;
+
+namespace Fabric.Actors.Guardian;
+
+/// <summary>
+/// /user/fabric: the node guardian. Fetches the committed intent at start (so a joining or
+/// restarted node misses nothing), then follows every commit, newest version wins: each
+/// commit carries the whole intent, so a skipped version loses nothing. Capability issues hang
+/// their element actors (PEs, gateways, MFE, hypervisors) under it.
+/// </summary>
+public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly IActorRef _configStore;
+    private readonly string _node;
+    private readonly TimeSpan _fetchRetry;
+    private AppliedIntent _applied;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry)
+    {
+        _configStore = configStore;
+        _node = node;
+        _fetchRetry = fetchRetry;
+        _applied = new AppliedIntent(node, 0, 0, ImmutableArray<HostedElement>.Empty);
+
+        Receive<FetchIntent>(_ => _configStore.Tell(GetIntent.Instance));
+        Receive<CurrentIntent>(current =>
+        {
+            Timers.Cancel(FetchIntent.Instance);
+            Apply(current.Version, current.ChangeId, current.Document);
+        });
+        Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
+        Receive<GetAppliedIntent>(_ => Sender.Tell(_applied));
+        Receive<SubscribeAck>(_ => { });
+    }
+
+    protected override void PreStart()
+    {
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ConfigTopics.Committed, Self));
+        Self.Tell(FetchIntent.Instance);
+        Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, _fetchRetry);
+    }
+
+    private void Apply(long version, long changeId, string document)
+    {
+        if (version <= _applied.Version) return;
+        if (string.IsNullOrEmpty(document))
+        {
+            _applied = new AppliedIntent(_node, version, changeId, ImmutableArray<HostedElement>.Empty);
+            return;
+        }
+
+        var parsed = IntentParser.Parse(document);
+        if (!parsed.IsValid || parsed.Document is null)
+        {
+            // The store only commits verified documents; a document this node cannot read means
+            // a newer schema than this binary knows. Keep running the last good intent.
+            _log.Error("Cannot apply intent version {0}: {1}", version, string.Join("; ", parsed.Errors));
+            return;
+        }
+
+        var elements = HostedElements.On(parsed.Document, _node);
+        _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
+            version, changeId, elements.Length, _node);
+        _applied = new AppliedIntent(_node, version, changeId, elements);
+    }
+
+    private sealed class FetchIntent
+    {
+        public static readonly FetchIntent Instance = new();
+    }
+}

@@ -1,0 +1,22 @@
+using System.Collections.Immutable;
+using Fabric.Messages.Intent;
+using Fabric.Messages.Node;
+
+namespace Fabric.Actors.Guardian;
+
+/// <summary>Which elements of an intent a node hosts: those that name it, and what hangs off them.</summary>
+public static class HostedElements
+{
+    public static ImmutableArray<HostedElement> On(IntentDocument intent, string node)
+    {
+        var pes = intent.Pes.Where(p => p.Node == node).Select(p => p.Name).ToHashSet();
+        var elements = ImmutableArray.CreateBuilder<HostedElement>();
+        elements.AddRange(intent.Pes.Where(p => pes.Contains(p.Name)).Select(p => new HostedElement("pe", p.Name)));
+        elements.AddRange(intent.Trunks.Where(t => pes.Contains(t.Pe)).Select(t => new HostedElement("trunk", t.Name)));
+        elements.AddRange(intent.Pws.Where(p => pes.Contains(p.Pe)).Select(p => new HostedElement("pw", p.Name)));
+        elements.AddRange(intent.Gateways.Where(g => g.Node == node).Select(g => new HostedElement("gateway", g.Name)));
+        elements.AddRange(intent.Hosts.Where(h => h.Node == node).Select(h => new HostedElement("host", h.Name)));
+        elements.AddRange(intent.Hypervisors.Where(h => h.Node == node).Select(h => new HostedElement("hypervisor", h.Name)));
+        return elements.ToImmutable();
+    }
+}

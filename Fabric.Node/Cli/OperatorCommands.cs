@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Fabric.Node.Hosting;
+
+namespace Fabric.Node.Cli;
+
+/// <summary>
+/// The operator verbs (Petabridge.Cmd-like) over the management HTTP API. Human tables by
+/// default, <c>--json</c> for scripts; a failure prints one line on stderr and exits non-zero.
+/// </summary>
+public sealed class OperatorCommands(HttpClient http, TextWriter output, bool json, string? token)
+{
+    public const string Usage = """
+        fabric-node cluster show                 members, status, roles, leader
+        fabric-node cluster leave ADDRESS        make a member leave (needs the token)
+        fabric-node cluster down ADDRESS         mark a member down (needs the token)
+        fabric-node actors                       this node's actor tree
+        fabric-node intent show                  the committed intent
+        fabric-node intent applied               the intent version this node runs
+        fabric-node change propose FILE [--base N] [--wait]
+        fabric-node change list                  recent changes
+        fabric-node change show ID               one change with its verdict
+        options: --management HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
+                 --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
+        """;
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    {
+        try
+        {
+            var (words, flags) = Split(args);
+            var env = Environment.GetEnvironmentVariable;
+            var management = flags.GetValueOrDefault("--management") ?? env("FABRIC_MANAGEMENT") ?? NodeOptions.DefaultManagement;
+            var (host, port) = NodeOptions.ParseEndpoint(management, "--management");
+            var token = flags.GetValueOrDefault("--token") ?? env("FABRIC_TOKEN") ?? ReadTokenFile(flags.GetValueOrDefault("--data") ?? env("FABRIC_DATA") ?? "./data");
+            using var http = new HttpClient { BaseAddress = new Uri($"http://{host}:{port}"), Timeout = TimeSpan.FromSeconds(30) };
+            var commands = new OperatorCommands(http, output, flags.ContainsKey("--json"), token);
+            return await commands.Execute(words, flags);
+        }
+        catch (CliException e)
+        {
+            await error.WriteLineAsync($"fabric-node: {e.Message}");
+            return e.ExitCode;
+        }
+        catch (ArgumentException e)
+        {
+            await error.WriteLineAsync($"fabric-node: {e.Message}");
+            return 2;
+        }
+        catch (HttpRequestException e)
+        {
+            await error.WriteLineAsync($"fabric-node: cannot reach the management API: {e.Message}");
+            return 3;
+        }
+        catch (TaskCanceledException)
+        {
+            await error.WriteLineAsync("fabric-node: the management API did not answer in time");
+            return 3;
+        }
+    }
+
+    private async Task<int> Execute(IReadOnlyList<string> words, IReadOnlyDictionary<string, string?> flags)
+    {
+        switch (words)
+        {
+            case ["cluster", "show"]: return await ClusterShow();
+            case ["cluster", "leave", var address]:
+                return await Print(await Send(HttpMethod.Put, $"/cluster/members/{Uri.EscapeDataString(address)}",
+                    JsonContent("""{"operation":"leave"}""")), n => n["message"]?.ToString() ?? "");
+            case ["cluster", "down", var address]:
+                return await Print(await Send(HttpMethod.Delete, $"/cluster/members/{Uri.EscapeDataString(address)}", null),
+                    n => n["message"]?.ToString() ?? "");
+            case ["actors"]: return await Print(await Send(HttpMethod.Get, "/actors", null), Tables.ActorTree);
+            case ["intent", "show"]: return await Print(await Send(HttpMethod.Get, "/intent", null), Tables.Intent);
+            case ["intent", "applied"]: return await Print(await Send(HttpMethod.Get, "/intent/applied", null), Tables.Applied);
+            case ["change", "propose", var file]: return await Propose(file, flags);
+            case ["change", "list"]: return await Print(await Send(HttpMethod.Get, "/changes", null), Tables.Changes);
+            case ["change", "show", var id]:
+                if (!long.TryParse(id, out _)) throw new CliException($"'{id}' is not a change id", 2);
+                return await Print(await Send(HttpMethod.Get, $"/changes/{id}", null), Tables.Change);
+            default:
+                throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
+        }
+    }
+
+    private async Task<int> ClusterShow() =>
+        await Print(await Send(HttpMethod.Get, "/cluster/members", null), Tables.Members);
+
+    private async Task<int> Propose(string file, IReadOnlyDictionary<string, string?> flags)
+    {
+        if (!File.Exists(file)) throw new CliException($"no such file '{file}'", 2);
+        var path = "/changes" + (flags.GetValueOrDefault("--base") is { } b ? $"?baseVersion={Uri.EscapeDataString(b)}" : "");
+        var content = new StringContent(await File.ReadAllTextAsync(file), Encoding.UTF8,
+            file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "application/yaml");
+        var reply = await Send(HttpMethod.Post, path, content);
+        if (!flags.ContainsKey("--wait") || reply["changeId"] is null)
+            return await Print(reply, Tables.Proposal);
+
+        var id = reply["changeId"]!.GetValue<long>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            var change = await Send(HttpMethod.Get, $"/changes/{id}", null);
+            var status = change["status"]?.ToString();
+            if (status is "committed" or "rejected")
+            {
+                await Print(change, Tables.Change);
+                return status == "committed" ? 0 : 4;
+            }
+            await Task.Delay(200);
+        }
+        throw new CliException($"change {id} was not decided within 60 s", 5);
+    }
+
+    private async Task<JsonNode> Send(HttpMethod method, string path, HttpContent? content)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        using var response = await http.SendAsync(request);
+        var body = await response.Content.ReadAsStringAsync();
+        if (!response.IsSuccessStatusCode) throw new CliException(Reason(response.StatusCode, body), 1);
+        return string.IsNullOrWhiteSpace(body) ? new JsonObject() : JsonNode.Parse(body)!;
+    }
+
+    /// <summary>One line from a problem+json body: the detail, and the first document error if any.</summary>
+    private static string Reason(HttpStatusCode status, string body)
+    {
+        try
+        {
+            var problem = JsonNode.Parse(body);
+            var detail = problem?["detail"]?.ToString() ?? problem?["title"]?.ToString() ?? body;
+            var errors = problem?["errors"]?.AsArray();
+            var more = errors is { Count: > 1 } ? $" (+{errors.Count - 1} more)" : "";
+            return $"{(int)status} {status}: {detail}{more}";
+        }
+        catch (JsonException)
+        {
+            return $"{(int)status} {status}";
+        }
+    }
+
+    private async Task<int> Print(JsonNode node, Func<JsonNode, string> table)
+    {
+        await output.WriteLineAsync(json ? node.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) : table(node));
+        return 0;
+    }
+
+    private static StringContent JsonContent(string text) => new(text, Encoding.UTF8, "application/json");
+
+    private static string? ReadTokenFile(string dataDir)
+    {
+        var file = ManagementToken.PathIn(dataDir);
+        return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+    }
+
+    private static (List<string> Words, Dictionary<string, string?> Flags) Split(string[] args)
+    {
+        var words = new List<string>();
+        var flags = new Dictionary<string, string?>();
+        string[] valued = ["--management", "--token", "--data", "--base"];
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--")) { words.Add(args[i]); continue; }
+            if (valued.Contains(args[i]))
+            {
+                if (i + 1 >= args.Length) throw new ArgumentException($"{args[i]} needs a value");
+                flags[args[i]] = args[++i];
+            }
+            else if (args[i] is "--json" or "--wait") flags[args[i]] = null;
+            else throw new ArgumentException($"unknown option '{args[i]}'");
+        }
+        return (words, flags);
+    }
+}
+
+public sealed class CliException(string message, int exitCode) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}

@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Fabric.Node.Cli;
+
+/// <summary>Human renderings of management API replies.</summary>
+public static class Tables
+{
+    public static string Members(JsonNode n)
+    {
+        var rows = n["members"]!.AsArray().Select(m => new[]
+        {
+            m!["node"]!.ToString(), m["status"]!.ToString(), string.Join(",", m["roles"]!.AsArray().Select(r => r!.ToString())),
+            m["node"]!.ToString() == n["leader"]?.ToString() ? "leader" : "",
+            m["node"]!.ToString() == n["selfNode"]?.ToString() ? "self" : "",
+        });
+        var text = Table(["NODE", "STATUS", "ROLES", "LEADER", "SELF"], rows);
+        var unreachable = n["unreachable"]!.AsArray();
+        return unreachable.Count == 0 ? text
+            : text + "\nunreachable: " + string.Join(", ", unreachable.Select(u => u!["node"]!.ToString()));
+    }
+
+    public static string ActorTree(JsonNode n)
+    {
+        var sb = new StringBuilder();
+        void Walk(JsonNode node, string indent)
+        {
+            sb.Append(indent).AppendLine(node["path"]!.ToString());
+            foreach (var child in node["children"]!.AsArray()) Walk(child!, indent + "  ");
+        }
+        Walk(n, "");
+        return sb.ToString().TrimEnd();
+    }
+
+    public static string Intent(JsonNode n)
+    {
+        var document = n["document"];
+        return $"intent version {n["version"]} (change {n["changeId"]})\n" +
+               (document is null ? "(empty)" : document.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    public static string Applied(JsonNode n) =>
+        $"node {n["node"]} runs intent version {n["version"]} (change {n["changeId"]})\n" +
+        Table(["KIND", "NAME"], n["elements"]!.AsArray().Select(e => new[] { e!["kind"]!.ToString(), e["name"]!.ToString() }));
+
+    public static string Proposal(JsonNode n) => n["status"]?.ToString() == "unchanged"
+        ? $"unchanged: the document equals intent version {n["version"]}"
+        : $"change {n["changeId"]} proposed on intent version {n["baseVersion"]}; follow it with 'fabric-node change show {n["changeId"]}'";
+
+    public static string Changes(JsonNode n) => Table(
+        ["ID", "STATUS", "BASE", "VERSION", "AUTHOR", "PROPOSED", "VERIFIER"],
+        n.AsArray().Select(c => new[]
+        {
+            c!["changeId"]!.ToString(), c["status"]!.ToString(), c["baseVersion"]!.ToString(),
+            c["committedVersion"]?.ToString() ?? "-", c["author"]!.ToString(), c["proposedAt"]!.ToString(),
+            c["verifier"]?.ToString() ?? "-",
+        }));
+
+    public static string Change(JsonNode c)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"change {c["changeId"]}: {c["status"]}");
+        sb.AppendLine($"  proposed  {c["proposedAt"]} by {c["author"]} on intent version {c["baseVersion"]}");
+        if (c["verifier"] is { } v) sb.AppendLine($"  verifier  {v}");
+        if (c["decidedAt"] is { } d) sb.AppendLine($"  decided   {d}");
+        if (c["committedVersion"] is { } cv) sb.AppendLine($"  committed as intent version {cv}");
+        foreach (var f in c["findings"]?.AsArray() ?? []) sb.AppendLine($"  - {f}");
+        return sb.ToString().TrimEnd();
+    }
+
+    public static string Table(string[] headers, IEnumerable<string[]> rows)
+    {
+        var all = rows.ToList();
+        var widths = headers.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
+        var sb = new StringBuilder();
+        void Line(string[] cells) => sb.AppendLine(string.Join("  ", cells.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
+        Line(headers);
+        foreach (var row in all) Line(row);
+        return sb.ToString().TrimEnd();
+    }
+}

@@ -1,0 +1,65 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Fabric.Actors.Config;
+using Fabric.Messages.Config;
+
+namespace Fabric.Node.Hosting;
+
+/// <summary>
+/// Proposes <c>--intent FILE</c> once the config store answers. The shipped sample
+/// (<c>--intent sample</c>, the embedded default) is proposed only into an empty store, so a
+/// restarted node never overwrites what operators committed since.
+/// </summary>
+public sealed class IntentBootstrapper(NodeContext node, ActorRegistry registry, ILogger<IntentBootstrapper> log) : BackgroundService
+{
+    public const string Sample = "sample";
+
+    public static string SamplePath => Path.Combine(AppContext.BaseDirectory, "samples", "sample-intent.yaml");
+
+    public static string? ResolvePath(string? intentFile) => intentFile switch
+    {
+        null or "" or "none" => null,
+        Sample => SamplePath,
+        _ => Path.GetFullPath(intentFile),
+    };
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var path = ResolvePath(node.Options.IntentFile);
+        if (path is null) return;
+        var store = await registry.GetAsync<ConfigStoreActor>(stoppingToken);
+        var text = await File.ReadAllTextAsync(path, stoppingToken);
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                var current = await store.Ask<CurrentIntent>(GetIntent.Instance, TimeSpan.FromSeconds(3), stoppingToken);
+                if (node.Options.IntentFile == Sample && current.Version > 0)
+                {
+                    log.LogInformation("Intent is at version {Version}; the sample intent is not proposed again", current.Version);
+                    return;
+                }
+
+                var reply = await store.Ask<object>(new ProposeChange(text, null, $"{node.Options.Name}:--intent"), TimeSpan.FromSeconds(10), stoppingToken);
+                switch (reply)
+                {
+                    case ChangeAccepted a:
+                        log.LogInformation("Proposed {Path} as change {Change} (on intent version {Base})", path, a.ChangeId, a.BaseVersion);
+                        break;
+                    case ChangeUnchanged u:
+                        log.LogInformation("{Path} equals the committed intent (version {Version}); nothing proposed", path, u.Version);
+                        break;
+                    case ChangeRefused r:
+                        log.LogError("{Path} refused: {Reason}", path, r.Reason);
+                        break;
+                }
+                return;
+            }
+            catch (AskTimeoutException)
+            {
+                log.LogInformation("Waiting for the config store before proposing {Path}", path);
+            }
+        }
+    }
+}

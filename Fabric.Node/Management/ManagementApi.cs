@@ -1,0 +1,53 @@
+using Fabric.Node.Hosting;
+
+namespace Fabric.Node.Management;
+
+/// <summary>
+/// Management HTTP: the Akka.Management-like cluster routes, health, intent and changes, and the
+/// actor tree. Reads are open on the (loopback by default) management address; every call that
+/// changes something needs <c>Authorization: Bearer TOKEN</c>. Errors are problem+json.
+/// </summary>
+public static class ManagementApi
+{
+    public static WebApplication MapManagementApi(this WebApplication app)
+    {
+        app.MapClusterEndpoints();
+        app.MapHealthEndpoints();
+        app.MapIntentEndpoints();
+        app.MapActorEndpoints();
+        return app;
+    }
+
+    /// <summary>Refuses the call with 401 problem+json unless it carries the node's bearer token.</summary>
+    public static TBuilder RequireToken<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilter(async (context, next) =>
+        {
+            var node = context.HttpContext.RequestServices.GetRequiredService<NodeContext>();
+            if (!ManagementToken.Matches(context.HttpContext.Request.Headers.Authorization, node.Token))
+            {
+                context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+                return Problems.Unauthorized();
+            }
+            return await next(context);
+        });
+}
+
+/// <summary>problem+json (RFC 9457) results used by every route.</summary>
+public static class Problems
+{
+    public static IResult Unauthorized() => Results.Problem(
+        statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+        detail: "This call changes the fabric and needs 'Authorization: Bearer <token>' (the token is in DATA/token or FABRIC_TOKEN).");
+
+    public static IResult BadRequest(string detail, IDictionary<string, object?>? extensions = null) => Results.Problem(
+        statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: detail, extensions: extensions);
+
+    public static IResult NotFound(string detail) => Results.Problem(
+        statusCode: StatusCodes.Status404NotFound, title: "Not found", detail: detail);
+
+    public static IResult Conflict(string detail) => Results.Problem(
+        statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail);
+
+    public static IResult Unavailable(string detail) => Results.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: detail);
+}

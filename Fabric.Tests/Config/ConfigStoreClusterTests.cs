@@ -1,0 +1,116 @@
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Config;
+
+/// <summary>
+/// The change path for real: propose on one node, the config-store singleton journals it, a
+/// ghost-shadow node verifies it, the store commits it, and every fabric node's guardian applies it.
+/// </summary>
+public class ConfigStoreClusterTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);
+
+    [Fact]
+    public async Task A_proposed_change_is_verified_by_ghost_shadow_and_reaches_every_guardian()
+    {
+        using var dir = new TempDir();
+        await using var a = await TestNode.StartAsync("node-a", dir.Sub("a"), roles: "fabric");
+        await using var b = await TestNode.StartAsync("node-b", dir.Sub("b"), seeds: [a.Seed], roles: "fabric");
+        await using var g = await TestNode.StartAsync("node-g", dir.Sub("g"), seeds: [a.Seed], roles: "ghost-shadow");
+        await Eventually.Holds(async () => await a.UpCount() == 3, Wait, "three nodes Up");
+
+        var id = await b.Propose(Intents.WithTenant("blue", 100, "node-a", "node-b"));
+
+        await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, $"change {id} committed");
+        var change = await a.Get($"/changes/{id}");
+        Assert.StartsWith("document-validity@node-g", change["verifier"]!.ToString());
+        await Eventually.Holds(async () => await a.AppliedVersion() == 1 && await b.AppliedVersion() == 1,
+            Wait, "both fabric guardians run intent version 1");
+    }
+
+    [Fact]
+    public async Task Without_a_ghost_shadow_node_a_change_waits_and_commits_when_one_joins()
+    {
+        using var dir = new TempDir();
+        await using var a = await TestNode.StartAsync("node-a", dir.Sub("a"), roles: "fabric");
+        await Eventually.Holds(async () => await a.UpCount() == 1, Wait, "node-a Up");
+
+        var id = await a.Propose(Intents.WithTenant("blue"));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.Equal("proposed", await a.ChangeStatus(id));
+        Assert.Equal(0, await a.AppliedVersion());
+
+        await using var g = await TestNode.StartAsync("node-g", dir.Sub("g"), seeds: [a.Seed], roles: "ghost-shadow");
+        await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, "the change committed once ghost-shadow joined");
+        await Eventually.Holds(async () => await a.AppliedVersion() == 1, Wait, "node-a applied version 1");
+    }
+
+    [Fact]
+    public async Task A_joining_node_fetches_the_committed_intent_it_missed()
+    {
+        using var dir = new TempDir();
+        await using var a = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await Eventually.Holds(async () => await a.UpCount() == 1, Wait, "node-a Up");
+        var id = await a.Propose(Intents.WithTenant("blue"));
+        await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, "committed");
+
+        await using var b = await TestNode.StartAsync("node-b", dir.Sub("b"), seeds: [a.Seed], roles: "fabric");
+        await Eventually.Holds(async () => await b.AppliedVersion() == 1, Wait, "the late node applied version 1");
+    }
+
+    [Fact]
+    public async Task Restarting_a_node_on_its_SQLite_data_recovers_the_intent()
+    {
+        using var dir = new TempDir();
+        string document;
+        await using (var a = await TestNode.StartAsync("node-a", dir.Sub("a")))
+        {
+            await Eventually.Holds(async () => await a.UpCount() == 1, Wait, "node-a Up");
+            var id = await a.Propose(Intents.WithTenant("blue"));
+            await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, "committed");
+            document = (await a.Get("/intent"))["document"]!.ToJsonString();
+        }
+
+        await using var again = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await Eventually.Holds(async () => await again.AppliedVersion() == 1, Wait, "restarted node runs version 1");
+        Assert.Equal(document, (await again.Get("/intent"))["document"]!.ToJsonString());
+        Assert.Equal("committed", await again.ChangeStatus(1));
+    }
+}
+
+[Collection(PostgresCollection.Name)]
+public class ConfigStorePostgresTests(PostgresServer postgres)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);
+
+    [Fact]
+    public async Task Restarting_a_node_on_PostgreSQL_recovers_the_intent_and_a_bad_document_journals_nothing()
+    {
+        using var dir = new TempDir();
+        var db = postgres.NewDatabase();
+        await using (var a = await TestNode.StartAsync("node-a", dir.Sub("a"), db: db))
+        {
+            await Eventually.Holds(async () => await a.UpCount() == 1, Wait, "node-a Up");
+            var id = await a.Propose(Intents.WithTenant("blue"));
+            await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, "committed");
+
+            using var bad = await a.Http.SendAsync(a.Authorized(HttpMethod.Post, "/changes", new StringContent(Intents.UnknownNode)));
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+        }
+
+        // ChangeProposed, ChangeVerified, ChangeCommitted: the refused document added no row.
+        Assert.Equal(3, CountJournalRows(db));
+        await using var again = await TestNode.StartAsync("node-a", dir.Sub("a2"), db: db);
+        await Eventually.Holds(async () => await again.AppliedVersion() == 1, Wait, "restarted node runs version 1 from PostgreSQL");
+        Assert.Contains("blue", (await again.Get("/intent"))["document"]!.ToJsonString());
+    }
+
+    private static long CountJournalRows(string connectionString)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM journal";
+        return (long)command.ExecuteScalar()!;
+    }
+}

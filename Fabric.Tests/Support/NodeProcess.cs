@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Fabric.Tests.Support;
+
+/// <summary>
+/// A `fabric-node` process built from this repository (Fabric.Node's own output folder), with
+/// its output captured. Killed by PID on dispose if it is still running.
+/// </summary>
+public sealed class NodeProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public string Output { get { lock (_output) return _output.ToString(); } }
+    public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    private NodeProcess(Process process)
+    {
+        _process = process;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_output) _output.AppendLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>fabric-node.dll next to Fabric.Node's build output for this test build's configuration.</summary>
+    public static string NodeDll
+    {
+        get
+        {
+            var testBin = new DirectoryInfo(AppContext.BaseDirectory); // .../Fabric.Tests/bin/<cfg>/net10.0/
+            var configuration = testBin.Parent!.Name;
+            var repo = testBin.Parent!.Parent!.Parent!.Parent!.FullName;
+            var dll = Path.Combine(repo, "Fabric.Node", "bin", configuration, testBin.Name, "fabric-node.dll");
+            if (!File.Exists(dll)) throw new FileNotFoundException($"fabric-node is not built at {dll} (dotnet build Fabric.sln)");
+            return dll;
+        }
+    }
+
+    public static NodeProcess Start(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(NodeDll);
+        foreach (var a in args) info.ArgumentList.Add(a);
+        info.Environment.Remove("FABRIC_TOKEN");
+        return new NodeProcess(Process.Start(info)!);
+    }
+
+    /// <summary>Runs an operator verb to completion: (exit code, stdout+stderr).</summary>
+    public static async Task<(int ExitCode, string Output)> Cli(params string[] args)
+    {
+        using var process = Start(args);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await process._process.WaitForExitAsync(cts.Token);
+        process._process.WaitForExit(); // flush the asynchronous readers
+        return (process._process.ExitCode, process.Output);
+    }
+
+    /// <summary>SIGTERM, as an init system would stop the node; returns the exit code.</summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        if (kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
+        using var cts = new CancellationTokenSource(timeout);
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+        _process.Dispose();
+    }
+
+    public static int FreeTcpPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+}
