@@ -1,0 +1,75 @@
+using System.Collections.Immutable;
+
+namespace Fabric.Messages.Intent;
+
+/// <summary>A multi-tenant gateway; each tenant gets its own pipeline (routing, NAT, firewall).</summary>
+public sealed record GatewayIntent(string Name, string Node, ImmutableArray<GatewayTenantIntent> Tenants);
+
+/// <summary>
+/// One tenant's slice of a gateway. <paramref name="Networks"/> are interface addresses (the
+/// gateway's address with the prefix length, <c>10.1.0.1/24</c>). Routes, NAT rules and
+/// firewall rules keep their written order.
+/// </summary>
+public sealed record GatewayTenantIntent(
+    string Tenant,
+    ImmutableArray<Ipv4Cidr> Networks,
+    ImmutableArray<RouteIntent> Routes,
+    UplinkIntent? Uplink,
+    ImmutableArray<Ipv4Cidr> SnatPool,
+    ImmutableArray<DnatRuleIntent> Dnat,
+    FirewallIntent? Firewall);
+
+/// <summary>A static route: <paramref name="Prefix"/> (a network) via an on-link <paramref name="NextHop"/>.</summary>
+public sealed record RouteIntent(Ipv4Cidr Prefix, Ipv4 NextHop);
+
+/// <summary>The tenant's way out: a port (optionally a VLAN of it) and the gateway's address there.</summary>
+public sealed record UplinkIntent(PortRef Port, Ipv4Cidr Address, ushort? Vlan = null);
+
+/// <summary>L4 protocols a destination NAT rule can match.</summary>
+public enum DnatProtocol
+{
+    Tcp,
+    Udp,
+}
+
+/// <summary>Traffic to the uplink address on <paramref name="ExternalPort"/> goes to an inside address and port.</summary>
+public sealed record DnatRuleIntent(DnatProtocol Protocol, ushort ExternalPort, Ipv4 InternalAddress, ushort InternalPort);
+
+/// <summary>What a firewall does with traffic no rule matched.</summary>
+public enum FirewallPolicy
+{
+    Allow,
+    Deny,
+}
+
+/// <summary>What a matching firewall rule does; <c>reject</c> answers (TCP RST / ICMP unreachable), <c>deny</c> drops silently.</summary>
+public enum FirewallAction
+{
+    Allow,
+    Deny,
+    Reject,
+}
+
+/// <summary>The protocol a firewall rule matches.</summary>
+public enum RuleProtocol
+{
+    Any,
+    Tcp,
+    Udp,
+    Icmp,
+}
+
+/// <summary>A tenant firewall: rules are tried in order, the first match decides.</summary>
+public sealed record FirewallIntent(FirewallPolicy DefaultPolicy, ImmutableArray<FirewallRuleIntent> Rules);
+
+/// <summary>
+/// A firewall rule. <paramref name="Source"/> and <paramref name="Destination"/> are networks
+/// (default <c>0.0.0.0/0</c>); <paramref name="Ports"/> is the destination port range, only for tcp/udp.
+/// </summary>
+public sealed record FirewallRuleIntent(
+    string Name,
+    FirewallAction Action,
+    RuleProtocol Protocol = RuleProtocol.Any,
+    Ipv4Cidr Source = default,
+    Ipv4Cidr Destination = default,
+    PortRange? Ports = null);

@@ -1,0 +1,142 @@
+namespace Fabric.Messages.Intent.Parsing;
+
+/// <summary>
+/// Checks across elements: unique names per kind, references that must resolve (a PE's node,
+/// a PW's PEs, trunk members, a gateway's tenants), and resources two elements must not share
+/// (labels, ports, MACs, router ids).
+/// </summary>
+internal static partial class IntentChecks
+{
+    public static void Run(IntentDocument document, ReadContext context)
+    {
+        var nodes = Unique(context, document.Nodes, n => n.Name, "name", "node");
+        Unique(context, document.Nodes.Where(n => n.Address is not null), n => n.Address!.Value.ToString(), "address", "node address");
+        var tenants = Unique(context, document.Tenants, t => t.Name, "name", "tenant");
+        Unique(context, document.Gateways, g => g.Name, "name", "gateway");
+        Unique(context, document.Hosts, h => h.Name, "name", "host");
+        Unique(context, document.Hypervisors, h => h.Name, "name", "hypervisor");
+        Unique(context, document.Tenants, t => t.Vni.ToString(System.Globalization.CultureInfo.InvariantCulture), "vni", "tenant vni");
+
+        foreach (var element in document.Pes.Cast<object>()
+                     .Concat(document.Gateways).Concat(document.Hosts).Concat(document.Hypervisors))
+        {
+            var node = element switch
+            {
+                PeIntent pe => pe.Node,
+                GatewayIntent gateway => gateway.Node,
+                HostIntent host => host.Node,
+                HypervisorIntent hypervisor => hypervisor.Node,
+                _ => "",
+            };
+            if (!nodes.ContainsKey(node)) context.ErrorAt(element, "node", $"unknown node '{node}'");
+        }
+
+        CheckPseudowires(document, context);
+        CheckGateways(document, context, tenants);
+        CheckHosts(document, context);
+        CheckPorts(document, context);
+        CheckMacs(document, context);
+    }
+
+    /// <summary>
+    /// Reports every element whose key repeats an earlier one; returns the first element per key.
+    /// Elements whose key field already failed are left out, so one bad value is one error.
+    /// </summary>
+    internal static Dictionary<string, T> Unique<T>(
+        ReadContext context, IEnumerable<T> elements, Func<T, string> key, string field, string what)
+        where T : class
+    {
+        var first = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (var element in elements)
+        {
+            if (context.HasFailed(context.Origin(element).PathOf(field))) continue;
+            var value = key(element);
+            if (first.TryGetValue(value, out var earlier))
+                context.ErrorAt(element, field, $"duplicate {what} '{value}' (first at line {context.LineOf(earlier, field)})");
+            else
+                first[value] = element;
+        }
+        return first;
+    }
+
+    private static void CheckHosts(IntentDocument document, ReadContext context)
+    {
+        // The node guardian runs one MFE (`/user/fabric/mfe`), so a node hosts at most one host.
+        Unique(context, document.Hosts, h => h.Node, "node", "host on node");
+
+        foreach (var host in document.Hosts)
+        {
+            var dcns = Unique(context, host.ContainerDcns, d => d.Name, "name", "container DCN");
+            Unique(context, host.Containers, c => c.Name, "name", "container");
+            Unique(context, host.Containers, c => c.Ip.ToString(), "ip", "container ip");
+            foreach (var container in host.Containers)
+            {
+                if (!dcns.ContainsKey(container.Dcn))
+                    context.ErrorAt(container, "dcn", $"unknown container DCN '{container.Dcn}' on host '{host.Name}'");
+            }
+            // The local tag is what tells a DCN's containers apart on its one VNIC.
+            foreach (var group in host.Containers.GroupBy(c => c.Dcn))
+                Unique(context, group, c => c.LocalTag.ToString(System.Globalization.CultureInfo.InvariantCulture), "localTag", $"local tag in DCN '{group.Key}'");
+        }
+
+        foreach (var hypervisor in document.Hypervisors)
+        {
+            Unique(context, hypervisor.Modems, m => m.Name, "name", "modem");
+            Unique(context, hypervisor.Modems.Where(m => !m.IsSimulated), m => m.Device, "device", "modem device");
+            Unique(context, hypervisor.Vms, v => v.Name, "name", "vm");
+        }
+    }
+
+    /// <summary>A port (and VLAN) on a node carries one attachment: an AC or a gateway uplink.</summary>
+    private static void CheckPorts(IntentDocument document, ReadContext context)
+    {
+        var claims = new List<(object Owner, string Key)>();
+        foreach (var pe in document.Pes)
+        {
+            foreach (var ac in pe.AttachmentCircuits)
+                claims.Add((ac, PortClaim(pe.Node, ac.Port, ac.Vlan)));
+        }
+        foreach (var gateway in document.Gateways)
+        {
+            foreach (var tenant in gateway.Tenants.Where(t => t.Uplink is not null))
+                claims.Add((tenant.Uplink!, PortClaim(gateway.Node, tenant.Uplink!.Port, tenant.Uplink.Vlan)));
+        }
+        var first = new Dictionary<string, object>();
+        foreach (var (owner, key) in claims)
+        {
+            if (!context.TryOrigin(owner, out var origin) || context.HasFailed(origin.PathOf("port"))) continue;
+            if (first.TryGetValue(key, out var earlier))
+                context.ErrorAt(owner, "port", $"port {key} is already used (first at line {context.LineOf(earlier, "port")})");
+            else
+                first[key] = owner;
+        }
+    }
+
+    private static string PortClaim(string node, PortRef port, ushort? vlan) =>
+        $"{IntentText.PortKind.Of(port.Kind)}:{port.Name} on node '{node}'{(vlan is null ? "" : $" vlan {vlan}")}";
+
+    /// <summary>An interface MAC is unique in the whole fabric: the switching and bridge tables key on it.</summary>
+    private static void CheckMacs(IntentDocument document, ReadContext context)
+    {
+        var owners = new List<(object Owner, string Field, Mac48 Mac)>();
+        foreach (var host in document.Hosts)
+        {
+            owners.AddRange(host.ContainerDcns.Select(d => ((object)d, "vnicMac", d.VnicMac)));
+            owners.AddRange(host.Containers.Select(c => ((object)c, "mac", c.Mac)));
+        }
+        foreach (var hypervisor in document.Hypervisors)
+        {
+            owners.Add((hypervisor.Bridge, "mac", hypervisor.Bridge.Mac));
+            owners.AddRange(hypervisor.Vms.Select(v => ((object)v, "mac", v.Mac)));
+        }
+        var first = new Dictionary<Mac48, (object Owner, string Field)>();
+        foreach (var (owner, field, mac) in owners)
+        {
+            if (!context.TryOrigin(owner, out var origin) || context.HasFailed(origin.PathOf(field))) continue;
+            if (first.TryGetValue(mac, out var earlier))
+                context.ErrorAt(owner, field, $"MAC {mac} is already used by {context.Origin(earlier.Owner).PathOf(earlier.Field)}");
+            else
+                first[mac] = (owner, field);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+namespace Fabric.Messages.Intent.Parsing;
+
+internal static partial class IntentReader
+{
+    internal static readonly string[] HostKeys = ["name", "node", "mfe", "containerDcns", "containers"];
+
+    internal static readonly string[] MfeKeys = ["name"];
+
+    internal static readonly string[] ContainerDcnKeys = ["name", "vnicMac"];
+
+    internal static readonly string[] ContainerKeys = ["name", "dcn", "localTag", "mac", "ip"];
+
+    internal static readonly string[] HypervisorKeys = ["name", "node", "modems", "bridge", "vms"];
+
+    internal static readonly string[] ModemKeys = ["name", "device", "apn"];
+
+    internal static readonly string[] BridgeKeys = ["name", "mac"];
+
+    internal static readonly string[] VmKeys = ["name", "mac"];
+
+    private static HostIntent ReadHost(Fields f)
+    {
+        var name = f.Name();
+        var node = f.String("node");
+        var mfe = f.Object("mfe", true, MfeKeys);
+        return new HostIntent(
+            name,
+            node,
+            new MfeIntent(mfe?.Name() ?? ""),
+            f.Elements("containerDcns", false, ContainerDcnKeys, d => new ContainerDcnIntent(d.Name(), d.Mac("vnicMac", true) ?? default)),
+            f.Elements("containers", false, ContainerKeys, c => new ContainerIntent(
+                c.Name(),
+                c.String("dcn"),
+                (ushort)(c.Integer("localTag", true, 1, 4094, "local tag (vlan)") ?? 0),
+                c.Mac("mac", true) ?? default,
+                c.Ipv4("ip", true) ?? default)));
+    }
+
+    private static HypervisorIntent ReadHypervisor(Fields f)
+    {
+        var name = f.Name();
+        var node = f.String("node");
+        var modems = f.Elements("modems", true, ModemKeys, m =>
+        {
+            var modem = new ModemIntent(m.Name(), m.String("device"), m.String("apn"));
+            if (m.Has("device") && !modem.IsSimulated && !modem.Device.StartsWith("/dev/", StringComparison.Ordinal))
+                m.Fail("device", $"'{modem.Device}' is neither a device path under /dev/ nor '{ModemIntent.SimulatedDevice}'");
+            if (m.Has("apn") && modem.Apn.Trim().Length == 0)
+                m.Fail("apn", "the APN must not be empty");
+            return modem;
+        });
+        if (f.Has("modems") && f.List("modems", false).Count == 0)
+            f.Fail("modems", "a hypervisor needs at least one modem");
+        var bridgeFields = f.Object("bridge", true, BridgeKeys);
+        var bridge = new BridgeIntent(bridgeFields?.Name() ?? "", bridgeFields?.Mac("mac", true) ?? default);
+        if (bridgeFields is not null) f.Context.Remember(bridge, bridgeFields);
+        return new HypervisorIntent(
+            name,
+            node,
+            modems,
+            bridge,
+            f.Elements("vms", false, VmKeys, v => new VmIntent(v.Name(), v.Mac("mac", true) ?? default)));
+    }
+}

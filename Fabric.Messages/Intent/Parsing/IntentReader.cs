@@ -1,0 +1,83 @@
+using System.Collections.Immutable;
+
+namespace Fabric.Messages.Intent.Parsing;
+
+/// <summary>
+/// Reads the source tree into the model, checking everything one element can check on its own
+/// (types, ranges, formats, unknown and missing fields). Cross-element checks are in
+/// <see cref="IntentChecks"/>. The key lists here are the schema: docs/intent-schema.md follows them.
+/// </summary>
+internal static partial class IntentReader
+{
+    internal static readonly string[] DocumentKeys =
+        ["version", "baseVersion", "nodes", "tenants", "pes", "pws", "trunks", "gateways", "hosts", "hypervisors"];
+
+    internal static readonly string[] NodeKeys = ["name", "address", "description", "roles"];
+
+    internal static readonly string[] TenantKeys = ["name", "vni"];
+
+    public static IntentDocument? Read(SourceNode root, ReadContext context)
+    {
+        if (root is SourceScalar { Kind: ScalarKind.Null })
+        {
+            context.Error(root, "", "empty document");
+            return null;
+        }
+        if (root is not SourceMap)
+        {
+            context.Error(root, "", $"expected a mapping of {string.Join(", ", DocumentKeys)}; got {root.Describe}");
+            return null;
+        }
+        var top = context.Open(root, "", DocumentKeys)!;
+        return new IntentDocument
+        {
+            Version = (int)(top.Integer("version", required: false, IntentDocument.CurrentVersion, IntentDocument.CurrentVersion, "schema version")
+                ?? IntentDocument.CurrentVersion),
+            BaseVersion = top.Integer("baseVersion", required: false, 0, long.MaxValue, "baseVersion"),
+            Nodes = top.Elements("nodes", false, NodeKeys, ReadNode),
+            Tenants = top.Elements("tenants", false, TenantKeys, f => new TenantIntent(f.Name(), (uint)(f.Integer("vni", true, 1, 16_777_215, "vni") ?? 0))),
+            Pes = top.Elements("pes", false, PeKeys, ReadPe),
+            Pws = top.Elements("pws", false, PwKeys, ReadPw),
+            Trunks = top.Elements("trunks", false, TrunkKeys, ReadTrunk),
+            Gateways = top.Elements("gateways", false, GatewayKeys, ReadGateway),
+            Hosts = top.Elements("hosts", false, HostKeys, ReadHost),
+            Hypervisors = top.Elements("hypervisors", false, HypervisorKeys, ReadHypervisor),
+        };
+    }
+
+    private static NodeIntent ReadNode(Fields f)
+    {
+        var name = f.Name();
+        var roles = ImmutableArray.CreateBuilder<NodeRole>();
+        var texts = f.Strings("roles", required: true);
+        if (f.Has("roles") && texts.IsEmpty) f.Fail("roles", $"a node needs at least one role ({IntentText.Role.Choices})");
+        for (var i = 0; i < texts.Length; i++)
+        {
+            if (texts[i].Length == 0) continue;
+            if (!IntentText.Role.TryParse(texts[i], out var role))
+                f.Context.Error(ItemAt(f, "roles", i), $"{f.PathOf("roles")}[{i}]", $"unknown role '{texts[i]}'; expected {IntentText.Role.Choices}");
+            else if (roles.Contains(role))
+                f.Context.Error(ItemAt(f, "roles", i), $"{f.PathOf("roles")}[{i}]", $"role '{texts[i]}' is listed twice");
+            else
+                roles.Add(role);
+        }
+        return new NodeIntent(name, roles.ToImmutable(), f.Ipv4("address", false), f.OptionalString("description"));
+    }
+
+    /// <summary>Reads a port reference and checks its name against what the kind allows.</summary>
+    private static PortRef ReadPort(Fields port)
+    {
+        var kind = port.Enum("kind", IntentText.PortKind, required: true);
+        var name = port.String("name");
+        if (kind == PortKind.Tap && name.Length > 0 && !Checks.IsTapName(name))
+            port.Fail("name", $"'{name}' is not a Linux interface name (1..15 characters, no '/', ':' or spaces)");
+        if (kind == PortKind.Simulated && name.Length > 0)
+            name = port.Name();
+        return new PortRef(kind ?? PortKind.Simulated, name);
+    }
+
+    private static readonly string[] PortKeys = ["kind", "name"];
+
+    private static SourceNode ItemAt(Fields f, string key, int index) =>
+        f.Map.Find(key)?.Value is SourceSequence s && index < s.Items.Length ? s.Items[index] : f.Map;
+}

@@ -1,0 +1,69 @@
+using System.Collections.Immutable;
+
+namespace Fabric.Messages.Intent;
+
+/// <summary>How an attachment reaches the outside world.</summary>
+public enum PortKind
+{
+    /// <summary><c>tap</c>: a Linux TAP interface; the name is the interface name.</summary>
+    Tap,
+
+    /// <summary><c>simulated</c>: generated traffic for tests and benchmarks.</summary>
+    Simulated,
+}
+
+/// <summary>A port on the element's node.</summary>
+public sealed record PortRef(PortKind Kind, string Name);
+
+/// <summary>A provider edge. <paramref name="RouterId"/> is its loopback, unique in the fabric.</summary>
+public sealed record PeIntent(
+    string Name,
+    string Node,
+    Ipv4 RouterId,
+    ImmutableArray<AttachmentCircuitIntent> AttachmentCircuits);
+
+/// <summary>Where a CE attaches to a PE: a port, optionally one 802.1Q VLAN (1..4094) of it.</summary>
+public sealed record AttachmentCircuitIntent(string Name, PortRef Port, ushort? Vlan = null);
+
+/// <summary>
+/// One direction-pair pseudowire as seen from <paramref name="Pe"/>: frames to
+/// <paramref name="RemotePe"/> carry <paramref name="RemoteLabel"/>, frames from it arrive
+/// with <paramref name="LocalLabel"/> (MPLS, 16..1048575; RFC 4448 with the control word of
+/// RFC 4385 and the flow label of RFC 6391).
+/// </summary>
+public sealed record PwIntent(
+    string Name,
+    string Pe,
+    string RemotePe,
+    uint LocalLabel,
+    uint RemoteLabel,
+    bool ControlWord = true,
+    bool FlowLabel = false,
+    int Weight = 1);
+
+/// <summary>How a trunk spreads traffic over its active PWs.</summary>
+public enum TrunkMode
+{
+    /// <summary><c>perFlow</c>: every packet of a flow takes the same PW (no reordering).</summary>
+    PerFlow,
+
+    /// <summary><c>perPacket</c>: packets are sprayed over the PWs.</summary>
+    PerPacket,
+}
+
+/// <summary>
+/// A PW trunk interface on <paramref name="Pe"/>: the CE's traffic on
+/// <paramref name="AttachmentCircuit"/> is shared over at least two member PWs of that PE; the
+/// trunk is up while at least <paramref name="MinActive"/> members answer hellos sent every
+/// <paramref name="HelloIntervalMs"/> ms (a member is down after <paramref name="Multiplier"/>
+/// missed hellos). Member order is kept: it is the order the selector numbers PWs in.
+/// </summary>
+public sealed record TrunkIntent(
+    string Name,
+    string Pe,
+    string AttachmentCircuit,
+    ImmutableArray<string> Members,
+    TrunkMode Mode = TrunkMode.PerFlow,
+    int MinActive = 1,
+    int HelloIntervalMs = 50,
+    int Multiplier = 3);
