@@ -50,7 +50,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         });
 
         Command<ProposeChange>(OnPropose);
-        Command<SubmitVerdict>(verdict => Journal(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
+        Command<SubmitVerdict>(verdict => Persist(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
         Command<GetIntent>(_ => Sender.Tell(_state.ToCurrentIntent()));
         Command<GetChanges>(q => Sender.Tell(new ChangeList(
             _state.Changes.Values.Reverse().Take(Math.Max(1, q.Limit)).ToImmutableArray())));
@@ -72,10 +72,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         var decision = _state.Decide(command, _normalize, DateTimeOffset.UtcNow);
         if (decision.Reply is ChangeRefused refused)
             _log.Info("Change refused ({0}): {1}", refused.Kind, refused.Reason);
-        Journal(decision, Sender);
+        Persist(decision, Sender);
     }
 
-    private void Journal(Decision decision, IActorRef replyTo)
+    private void Persist(Decision decision, IActorRef replyTo)
     {
         if (decision.Events.IsEmpty)
         {

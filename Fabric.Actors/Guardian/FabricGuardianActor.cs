@@ -11,7 +11,8 @@ namespace Fabric.Actors.Guardian;
 /// <summary>
 /// /user/fabric: the node guardian. Fetches the committed intent at start (so a joining or
 /// restarted node misses nothing), then follows every commit, newest version wins: each
-/// commit carries the whole intent, so a skipped version loses nothing. Capability issues hang
+/// commit carries the whole intent, so a skipped version loses nothing. A periodic resync
+/// catches a publication that raced the spreading of this node's subscription. Capability issues hang
 /// their element actors (PEs, gateways, MFE, hypervisors) under it.
 /// </summary>
 public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
@@ -21,6 +22,10 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     private readonly string _node;
     private readonly TimeSpan _fetchRetry;
     private AppliedIntent _applied;
+    private bool _fetched;
+
+    /// <summary>How often the guardian re-reads the committed intent after its first fetch.</summary>
+    public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(5);
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -34,7 +39,13 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<FetchIntent>(_ => _configStore.Tell(GetIntent.Instance));
         Receive<CurrentIntent>(current =>
         {
-            Timers.Cancel(FetchIntent.Instance);
+            if (!_fetched)
+            {
+                // Answered once: from now on a slow resync only covers commits whose pub-sub
+                // publication raced this node's subscription spreading through the cluster.
+                _fetched = true;
+                Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, ResyncInterval);
+            }
             Apply(current.Version, current.ChangeId, current.Document);
         });
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));

@@ -32,7 +32,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         try
         {
             var (words, flags) = Split(args);
-            var env = Environment.GetEnvironmentVariable;
+            Func<string, string?> env = Environment.GetEnvironmentVariable;
             var management = flags.GetValueOrDefault("--management") ?? env("FABRIC_MANAGEMENT") ?? NodeOptions.DefaultManagement;
             var (host, port) = NodeOptions.ParseEndpoint(management, "--management");
             var token = flags.GetValueOrDefault("--token") ?? env("FABRIC_TOKEN") ?? ReadTokenFile(flags.GetValueOrDefault("--data") ?? env("FABRIC_DATA") ?? "./data");

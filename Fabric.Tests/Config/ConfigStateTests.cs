@@ -57,7 +57,7 @@ public class ConfigStateTests
         var refused = Assert.IsType<ChangeRefused>(decision.Reply);
         Assert.Equal(RefusalKind.InvalidDocument, refused.Kind);
         var problem = Assert.Single(refused.Problems);
-        Assert.Equal(6, problem.Line);
+        Assert.Equal(7, problem.Line);
         Assert.Contains("node-zz", problem.Reason);
     }
 

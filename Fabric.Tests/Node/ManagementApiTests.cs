@@ -44,7 +44,7 @@ public sealed class ManagementApiTests : IAsyncLifetime
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
         var problem = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         var error = problem["errors"]!.AsArray().Single()!;
-        Assert.Equal(6, error["line"]!.GetValue<int>());
+        Assert.Equal(7, error["line"]!.GetValue<int>());
         Assert.Equal("pes[0].node", error["field"]!.ToString());
         Assert.Contains("node-zz", problem["detail"]!.ToString());
         Assert.Empty((await _node.Get("/changes")).AsArray());

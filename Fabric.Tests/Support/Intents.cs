@@ -14,11 +14,12 @@ public static class Intents
             vni: {vni}
         """;
 
-    /// <summary>Invalid: a PE on a node that the document does not declare (line 6).</summary>
+    /// <summary>Invalid: a PE on a node that the document does not declare (line 7).</summary>
     public const string UnknownNode = """
         version: 1
         nodes:
           - name: node-a
+            roles: [fabric]
         pes:
           - name: pe-1
             node: node-zz

@@ -1,4 +1,6 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using System.Net.Http.Headers;
 using Akka.Actor;
 using Akka.Cluster;
@@ -32,8 +34,8 @@ public sealed class TestNode : IAsyncDisposable
     public ActorSystem System { get; }
     public HttpClient Http { get; }
     public string Token { get; }
-    public int RemotingPort => Cluster.Get(System).SelfAddress.Port!.Value;
-    public Address Address => Cluster.Get(System).SelfAddress;
+    public int RemotingPort => Akka.Cluster.Cluster.Get(System).SelfAddress.Port!.Value;
+    public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;
     public string Seed => $"127.0.0.1:{RemotingPort}";
 
     private TestNode(WebApplication app, NodeOptions options, string token)
