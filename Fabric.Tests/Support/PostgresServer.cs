@@ -34,7 +34,7 @@ public sealed class PostgresServer : IDisposable
         var port = FreePort();
         _dataDir = Path.Combine(Path.GetTempPath(), $"fabric-pg-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(_dataDir);
-        Run("chown", $"postgres:postgres {_dataDir}");
+        Run("chown", "postgres:postgres", _dataDir);
         RunAsPostgres($"{_bin}/initdb -D {_dataDir} -U postgres --auth=trust -E UTF8");
         RunAsPostgres($"{_bin}/pg_ctl -D {_dataDir} -o \"-p {port} -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off\" -l {_dataDir}/log -w start");
         ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true";
@@ -59,19 +59,18 @@ public sealed class PostgresServer : IDisposable
         finally { Directory.Delete(_dataDir, recursive: true); }
     }
 
-    private static void RunAsPostgres(string command) => Run("su", $"postgres -s /bin/sh -c '{command.Replace("'", "'\\''")}'");
+    private static void RunAsPostgres(string command) => Run("su", "postgres", "-s", "/bin/sh", "-c", command);
 
-    private static void Run(string file, string arguments)
+    private static void Run(string file, params string[] arguments)
     {
-        using var process = Process.Start(new ProcessStartInfo(file, arguments)
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/tmp",
-        })!;
+        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = "/tmp" };
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(60_000)) { process.Kill(true); throw new TimeoutException($"{file} {arguments}"); }
+        if (!process.WaitForExit(60_000)) { process.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', arguments)}"); }
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"'{file} {arguments}' failed ({process.ExitCode}): {stdout.Result}{stderr.Result}");
+            throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' failed ({process.ExitCode}): {stdout.Result}{stderr.Result}");
     }
 
     private static int FreePort()
