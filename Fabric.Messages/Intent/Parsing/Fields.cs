@@ -132,6 +132,7 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
         if (node is null) return [];
         if (node is not SourceSequence sequence)
         {
+            context.MarkIncomplete(PathOf(key));
             context.Error(node, PathOf(key), $"expected a list, got {node.Describe}");
             return [];
         }
@@ -163,7 +164,11 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
         foreach (var (node, itemPath) in List(key, required))
         {
             var fields = context.Open(node, itemPath, allowed);
-            if (fields is null) continue;
+            if (fields is null)
+            {
+                context.MarkIncomplete(PathOf(key));
+                continue;
+            }
             var element = read(fields);
             context.Remember(element, fields);
             builder.Add(element);

@@ -2,14 +2,14 @@ namespace Fabric.Messages.Intent.Parsing;
 
 internal static partial class IntentChecks
 {
-    private static void CheckGateways(IntentDocument document, ReadContext context, Dictionary<string, TenantIntent> tenants)
+    private static void CheckGateways(IntentDocument document, ReadContext context, Known<TenantIntent> tenants)
     {
         foreach (var gateway in document.Gateways)
         {
             Unique(context, gateway.Tenants, t => t.Tenant, "tenant", "tenant on this gateway");
             foreach (var tenant in gateway.Tenants)
             {
-                if (!tenants.ContainsKey(tenant.Tenant))
+                if (tenants.Lacks(tenant.Tenant))
                     context.ErrorAt(tenant, "tenant", $"unknown tenant '{tenant.Tenant}'");
                 Unique(context, tenant.Routes, r => r.Prefix.ToString(), "prefix", "route prefix");
                 Unique(context, tenant.Dnat, d => $"{IntentText.DnatProtocol.Of(d.Protocol)} port {d.ExternalPort}", "externalPort", "dnat rule for");

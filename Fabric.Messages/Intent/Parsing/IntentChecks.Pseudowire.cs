@@ -4,16 +4,17 @@ internal static partial class IntentChecks
 {
     private static void CheckPseudowires(IntentDocument document, ReadContext context)
     {
-        var pes = Unique(context, document.Pes, p => p.Name, "name", "pe");
+        var pes = Unique(context, document.Pes, p => p.Name, "name", "pe", "pes");
         Unique(context, document.Pes, p => p.RouterId.ToString(), "routerId", "router id");
+        var circuits = new Dictionary<PeIntent, Known<AttachmentCircuitIntent>>(ReferenceEqualityComparer.Instance);
         foreach (var pe in document.Pes)
-            Unique(context, pe.AttachmentCircuits, a => a.Name, "name", "attachment circuit");
+            circuits[pe] = Unique(context, pe.AttachmentCircuits, a => a.Name, "name", "attachment circuit", context.Origin(pe).PathOf("attachmentCircuits"));
 
-        var pws = Unique(context, document.Pws, p => p.Name, "name", "pw");
+        var pws = Unique(context, document.Pws, p => p.Name, "name", "pw", "pws");
         foreach (var pw in document.Pws)
         {
-            if (!pes.ContainsKey(pw.Pe)) context.ErrorAt(pw, "pe", $"unknown pe '{pw.Pe}'");
-            if (!pes.ContainsKey(pw.RemotePe)) context.ErrorAt(pw, "remotePe", $"unknown pe '{pw.RemotePe}'");
+            if (pes.Lacks(pw.Pe)) context.ErrorAt(pw, "pe", $"unknown pe '{pw.Pe}'");
+            if (pes.Lacks(pw.RemotePe)) context.ErrorAt(pw, "remotePe", $"unknown pe '{pw.RemotePe}'");
             else if (pw.RemotePe == pw.Pe) context.ErrorAt(pw, "remotePe", $"a pw needs a remote pe other than its own ('{pw.Pe}')");
         }
 
@@ -21,17 +22,7 @@ internal static partial class IntentChecks
         foreach (var group in document.Pws.GroupBy(p => p.Pe))
             Unique(context, group, p => p.LocalLabel.ToString(System.Globalization.CultureInfo.InvariantCulture), "localLabel", $"local label on pe '{group.Key}'");
 
-        // Statically configured labels must pair up, or the remote PE drops what we send it.
-        foreach (var pw in document.Pws)
-        {
-            var origin = context.Origin(pw);
-            if (pw.RemotePe == pw.Pe || !pes.ContainsKey(pw.RemotePe) || !pes.ContainsKey(pw.Pe)
-                || context.HasFailed(origin.PathOf("remoteLabel")) || context.HasFailed(origin.PathOf("remotePe")))
-                continue;
-            var peer = document.Pws.FirstOrDefault(p => p.Pe == pw.RemotePe && p.RemotePe == pw.Pe && p.LocalLabel == pw.RemoteLabel);
-            if (peer is null)
-                context.ErrorAt(pw, "remoteLabel", $"no pw on pe '{pw.RemotePe}' towards '{pw.Pe}' has local label {pw.RemoteLabel}");
-        }
+        CheckLabelPairs(document, context, pes, pws);
 
         Unique(context, document.Trunks, t => t.Name, "name", "trunk");
         var trunkOfPw = new Dictionary<string, TrunkIntent>();
@@ -40,11 +31,11 @@ internal static partial class IntentChecks
         {
             if (!pes.TryGetValue(trunk.Pe, out var pe))
             {
-                context.ErrorAt(trunk, "pe", $"unknown pe '{trunk.Pe}'");
+                if (pes.Lacks(trunk.Pe)) context.ErrorAt(trunk, "pe", $"unknown pe '{trunk.Pe}'");
             }
             else if (!context.HasFailed(context.Origin(trunk).PathOf("attachmentCircuit")))
             {
-                if (pe.AttachmentCircuits.All(a => a.Name != trunk.AttachmentCircuit))
+                if (circuits[pe].Lacks(trunk.AttachmentCircuit))
                     context.ErrorAt(trunk, "attachmentCircuit", $"unknown attachment circuit '{trunk.AttachmentCircuit}' on pe '{pe.Name}'");
                 else if (trunkOfAc.TryGetValue((pe.Name, trunk.AttachmentCircuit), out var other))
                     context.ErrorAt(trunk, "attachmentCircuit", $"attachment circuit '{trunk.AttachmentCircuit}' already feeds trunk '{other.Name}'");
@@ -57,14 +48,42 @@ internal static partial class IntentChecks
                 var member = trunk.Members[i];
                 if (member.Length == 0 || trunk.Members.IndexOf(member) < i) continue;
                 if (!pws.TryGetValue(member, out var pw))
-                    context.ErrorAtItem(trunk, "members", i, $"unknown pw '{member}'");
-                else if (pw.Pe != trunk.Pe && pes.ContainsKey(trunk.Pe))
+                {
+                    if (pws.Lacks(member)) context.ErrorAtItem(trunk, "members", i, $"unknown pw '{member}'");
+                }
+                else if (pw.Pe != trunk.Pe && pes.Contains(trunk.Pe) && pes.Contains(pw.Pe))
+                {
                     context.ErrorAtItem(trunk, "members", i, $"pw '{member}' belongs to pe '{pw.Pe}', not to the trunk's pe '{trunk.Pe}'");
+                }
                 else if (trunkOfPw.TryGetValue(member, out var other))
+                {
                     context.ErrorAtItem(trunk, "members", i, $"pw '{member}' is already a member of trunk '{other.Name}'");
+                }
                 else
+                {
                     trunkOfPw[member] = trunk;
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Statically configured labels must pair up, or the remote PE drops what we send it: a PW's
+    /// remote label is the local label of a PW on the remote PE pointing back. Skipped where a
+    /// PW that failed to read could be the missing partner.
+    /// </summary>
+    private static void CheckLabelPairs(IntentDocument document, ReadContext context, Known<PeIntent> pes, Known<PwIntent> pws)
+    {
+        bool Failed(PwIntent p, string field) => context.HasFailed(context.Origin(p).PathOf(field));
+        if (pws.Incomplete || document.Pws.Any(p => Failed(p, "pe"))) return;
+        var unsure = document.Pws.Where(p => Failed(p, "remotePe") || Failed(p, "localLabel")).Select(p => p.Pe).ToHashSet();
+        foreach (var pw in document.Pws)
+        {
+            if (unsure.Contains(pw.RemotePe) || pw.RemotePe == pw.Pe || !pes.Contains(pw.RemotePe)
+                || Failed(pw, "remoteLabel") || Failed(pw, "remotePe"))
+                continue;
+            if (!document.Pws.Any(p => p.Pe == pw.RemotePe && p.RemotePe == pw.Pe && p.LocalLabel == pw.RemoteLabel))
+                context.ErrorAt(pw, "remoteLabel", $"no pw on pe '{pw.RemotePe}' towards '{pw.Pe}' has local label {pw.RemoteLabel}");
         }
     }
 }

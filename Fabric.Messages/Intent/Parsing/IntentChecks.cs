@@ -9,9 +9,9 @@ internal static partial class IntentChecks
 {
     public static void Run(IntentDocument document, ReadContext context)
     {
-        var nodes = Unique(context, document.Nodes, n => n.Name, "name", "node");
+        var nodes = Unique(context, document.Nodes, n => n.Name, "name", "node", "nodes");
         Unique(context, document.Nodes.Where(n => n.Address is not null), n => n.Address!.Value.ToString(), "address", "node address");
-        var tenants = Unique(context, document.Tenants, t => t.Name, "name", "tenant");
+        var tenants = Unique(context, document.Tenants, t => t.Name, "name", "tenant", "tenants");
         Unique(context, document.Gateways, g => g.Name, "name", "gateway");
         Unique(context, document.Hosts, h => h.Name, "name", "host");
         Unique(context, document.Hypervisors, h => h.Name, "name", "hypervisor");
@@ -28,7 +28,7 @@ internal static partial class IntentChecks
                 HypervisorIntent hypervisor => hypervisor.Node,
                 _ => "",
             };
-            if (!nodes.ContainsKey(node)) context.ErrorAt(element, "node", $"unknown node '{node}'");
+            if (nodes.Lacks(node)) context.ErrorAt(element, "node", $"unknown node '{node}'");
         }
 
         CheckPseudowires(document, context);
@@ -39,24 +39,47 @@ internal static partial class IntentChecks
     }
 
     /// <summary>
-    /// Reports every element whose key repeats an earlier one; returns the first element per key.
+    /// Reports every element whose key repeats an earlier one; returns the names it found.
     /// Elements whose key field already failed are left out, so one bad value is one error.
     /// </summary>
-    internal static Dictionary<string, T> Unique<T>(
-        ReadContext context, IEnumerable<T> elements, Func<T, string> key, string field, string what)
+    internal static Known<T> Unique<T>(
+        ReadContext context, IEnumerable<T> elements, Func<T, string> key, string field, string what, string? listPath = null)
         where T : class
     {
         var first = new Dictionary<string, T>(StringComparer.Ordinal);
+        var incomplete = listPath is not null && context.IsIncomplete(listPath);
         foreach (var element in elements)
         {
-            if (context.HasFailed(context.Origin(element).PathOf(field))) continue;
+            if (context.HasFailed(context.Origin(element).PathOf(field)))
+            {
+                incomplete = true;
+                continue;
+            }
             var value = key(element);
             if (first.TryGetValue(value, out var earlier))
                 context.ErrorAt(element, field, $"duplicate {what} '{value}' (first at line {context.LineOf(earlier, field)})");
             else
                 first[value] = element;
         }
-        return first;
+        return new Known<T>(first, incomplete);
+    }
+
+    /// <summary>
+    /// The names of one kind. When some element of the kind could not be read, a name that is
+    /// not found may still be that element's: <see cref="Lacks"/> then stays quiet.
+    /// </summary>
+    internal sealed class Known<T>(Dictionary<string, T> byName, bool incomplete)
+        where T : class
+    {
+        public bool Incomplete => incomplete;
+
+        public bool TryGetValue(string name, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out T? element) =>
+            byName.TryGetValue(name, out element);
+
+        public bool Contains(string name) => byName.ContainsKey(name);
+
+        /// <summary>True when <paramref name="name"/> is certainly not one of the kind.</summary>
+        public bool Lacks(string name) => !incomplete && !byName.ContainsKey(name);
     }
 
     private static void CheckHosts(IntentDocument document, ReadContext context)
@@ -66,12 +89,12 @@ internal static partial class IntentChecks
 
         foreach (var host in document.Hosts)
         {
-            var dcns = Unique(context, host.ContainerDcns, d => d.Name, "name", "container DCN");
+            var dcns = Unique(context, host.ContainerDcns, d => d.Name, "name", "container DCN", context.Origin(host).PathOf("containerDcns"));
             Unique(context, host.Containers, c => c.Name, "name", "container");
             Unique(context, host.Containers, c => c.Ip.ToString(), "ip", "container ip");
             foreach (var container in host.Containers)
             {
-                if (!dcns.ContainsKey(container.Dcn))
+                if (dcns.Lacks(container.Dcn))
                     context.ErrorAt(container, "dcn", $"unknown container DCN '{container.Dcn}' on host '{host.Name}'");
             }
             // The local tag is what tells a DCN's containers apart on its one VNIC.

@@ -46,13 +46,16 @@ internal static partial class IntentReader
             f.Context.Remember(uplink, uplinkFields);
         }
 
+        // The on-link checks below only speak when every network (and the uplink) read cleanly.
+        var networksKnown = networks.All(n => n is not null) && !f.Context.HasFailed(f.PathOf("networks"));
+        var onLinkKnown = networksKnown && !f.Context.HasFailed(f.PathOf("uplink")) && (uplinkFields is null || !f.Context.HasFailed(uplinkFields.PathOf("address")));
         var onLink = networks.Where(n => n is not null).Select(n => n!.Value).ToList();
         if (uplink is not null) onLink.Add(uplink.Address);
 
         var routes = f.Elements("routes", false, RouteKeys, r =>
         {
             var route = new RouteIntent(r.Network("prefix", true) ?? default, r.Ipv4("nextHop", true) ?? default);
-            if (r.Has("nextHop") && !r.Context.HasFailed(r.PathOf("nextHop")) && !onLink.Any(n => n.Contains(route.NextHop)))
+            if (onLinkKnown && r.Has("nextHop") && !r.Context.HasFailed(r.PathOf("nextHop")) && !onLink.Any(n => n.Contains(route.NextHop)))
                 r.Fail("nextHop", $"next hop {route.NextHop} is not on any network of this tenant or its uplink");
             return route;
         });
@@ -66,7 +69,7 @@ internal static partial class IntentReader
                 (ushort)(d.Integer("externalPort", true, 1, 65_535, "port") ?? 0),
                 d.Ipv4("internalAddress", true) ?? default,
                 (ushort)(d.Integer("internalPort", true, 1, 65_535, "port") ?? 0));
-            if (d.Has("internalAddress") && !d.Context.HasFailed(d.PathOf("internalAddress"))
+            if (networksKnown && d.Has("internalAddress") && !d.Context.HasFailed(d.PathOf("internalAddress"))
                 && !networks.Any(n => n is { } net && net.Contains(rule.InternalAddress)))
                 d.Fail("internalAddress", $"{rule.InternalAddress} is not on any network of this tenant");
             return rule;

@@ -29,10 +29,12 @@ internal static partial class IntentReader
             return null;
         }
         var top = context.Open(root, "", DocumentKeys)!;
+        var version = top.Integer("version", required: false, long.MinValue, long.MaxValue);
+        if (version is not null and not IntentDocument.CurrentVersion)
+            top.Fail("version", $"unsupported schema version {version}; this parser reads version {IntentDocument.CurrentVersion}");
         return new IntentDocument
         {
-            Version = (int)(top.Integer("version", required: false, IntentDocument.CurrentVersion, IntentDocument.CurrentVersion, "schema version")
-                ?? IntentDocument.CurrentVersion),
+            Version = IntentDocument.CurrentVersion,
             BaseVersion = top.Integer("baseVersion", required: false, 0, long.MaxValue, "baseVersion"),
             Nodes = top.Elements("nodes", false, NodeKeys, ReadNode),
             Tenants = top.Elements("tenants", false, TenantKeys, f => new TenantIntent(f.Name(), (uint)(f.Integer("vni", true, 1, 16_777_215, "vni") ?? 0))),

@@ -12,6 +12,7 @@ internal sealed class ReadContext
     private readonly List<IntentError> _errors = [];
     private readonly HashSet<string> _failedPaths = [];
     private readonly Dictionary<object, Fields> _origins = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<string> _incompleteLists = [];
 
     /// <summary>Guards against alias bombs and runaway nesting in hostile input.</summary>
     public const int MaxDepth = 64;
@@ -24,6 +25,11 @@ internal sealed class ReadContext
         [.. _errors.Select((e, i) => (e, i)).OrderBy(x => x.e.Line).ThenBy(x => x.e.Column).ThenBy(x => x.i).Select(x => x.e)];
 
     public bool HasFailed(string path) => _failedPaths.Contains(path);
+
+    /// <summary>Notes that a list lost items (or all of them) while reading, so its names are not all known.</summary>
+    public void MarkIncomplete(string listPath) => _incompleteLists.Add(listPath);
+
+    public bool IsIncomplete(string listPath) => _incompleteLists.Contains(listPath);
 
     public void Error(int line, int column, string path, string reason)
     {

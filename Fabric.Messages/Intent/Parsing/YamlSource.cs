@@ -1,93 +1,148 @@
 using System.Collections.Immutable;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
-using YamlDotNet.RepresentationModel;
+using YamlDotNet.Core.Events;
 
 namespace Fabric.Messages.Intent.Parsing;
 
 /// <summary>
-/// Loads YAML with YamlDotNet's representation model and types plain scalars by the YAML 1.2
-/// core schema (so <c>yes</c> is a string, not a boolean, and <c>02:00:00:00:00:01</c> is
-/// not a sexagesimal number). Quoted, literal and folded scalars are always strings.
+/// Builds the source tree from YamlDotNet's parser events (each carries its start mark). The
+/// events rather than <c>YamlStream</c>: the representation model throws on the first duplicate
+/// key, and a duplicate key is one error among the others here, not the end of the parse.
+/// Plain scalars are typed by the YAML 1.2 core schema (so <c>yes</c> is a string, not a
+/// boolean, and <c>02:00:00:00:00:01</c> is not a sexagesimal number); quoted, literal and
+/// folded scalars are always strings. Aliases share the anchored node, and count against the
+/// node budget each time they are used, so an alias bomb is refused, not expanded.
 /// </summary>
 internal static partial class YamlSource
 {
     public static SourceNode? Load(string text, ReadContext context)
     {
-        var stream = new YamlStream();
+        var parser = new Parser(new StringReader(text));
         try
         {
-            stream.Load(new StringReader(text));
+            parser.Consume<StreamStart>();
+            if (parser.Accept<StreamEnd>(out _))
+            {
+                context.Error(1, 1, "", "empty document");
+                return null;
+            }
+            parser.Consume<DocumentStart>();
+            var builder = new Builder(parser, context);
+            var root = builder.Node(0);
+            if (root is null) return null;
+            parser.Consume<DocumentEnd>();
+            if (parser.Accept<DocumentStart>(out var second))
+            {
+                context.Error(Line(second.Start), Column(second.Start), "", "expected one YAML document, found a second one");
+                return null;
+            }
+            return root;
         }
         catch (YamlException e)
         {
-            var reason = e.InnerException is ArgumentException ? "duplicate key" : Clean(e.Message);
-            context.Error((int)e.Start.Line, (int)e.Start.Column, "", $"YAML syntax error: {reason}");
+            context.Error(Line(e.Start), Column(e.Start), "", $"YAML syntax error: {Clean(e.Message)}");
             return null;
         }
-
-        if (stream.Documents.Count == 0)
+        catch (InvalidOperationException e)
         {
-            context.Error(1, 1, "", "empty document");
+            // YamlDotNet's scanner gives up on some malformed input without a mark; the last
+            // event it produced is the closest position we know.
+            var at = parser.Current?.End ?? Mark.Empty;
+            context.Error(Line(at), Column(at), "", $"YAML syntax error: cannot read past here ({e.Message})");
             return null;
         }
-        if (stream.Documents.Count > 1)
-        {
-            var second = stream.Documents[1].RootNode.Start;
-            context.Error((int)second.Line, (int)second.Column, "", "expected one YAML document, found a second one");
-            return null;
-        }
-
-        var budget = ReadContext.MaxNodes;
-        return Convert(stream.Documents[0].RootNode, context, 0, ref budget);
     }
 
-    private static SourceNode? Convert(YamlNode node, ReadContext context, int depth, ref int budget)
+    private static int Line(Mark mark) => (int)Math.Max(1, mark.Line);
+
+    private static int Column(Mark mark) => (int)Math.Max(1, mark.Column);
+
+    private sealed class Builder(IParser parser, ReadContext context)
     {
-        var (line, column) = ((int)node.Start.Line, (int)node.Start.Column);
-        if (depth > ReadContext.MaxDepth || --budget < 0)
+        private readonly Dictionary<string, (SourceNode Node, int Size)> _anchors = [];
+        private int _budget = ReadContext.MaxNodes;
+
+        /// <summary>Reads the node at the parser's position; null after reporting why it cannot.</summary>
+        public SourceNode? Node(int depth) => Read(depth)?.Node;
+
+        private (SourceNode Node, int Size)? Read(int depth)
         {
-            context.Error(line, column, "", depth > ReadContext.MaxDepth ? "nesting too deep" : "document too large (aliases expand to too many nodes)");
-            return null;
-        }
-        switch (node)
-        {
-            case YamlScalarNode scalar:
-                return Scalar(scalar, line, column);
-            case YamlSequenceNode sequence:
+            var start = parser.Current!.Start;
+            var (line, column) = (Line(start), Column(start));
+            if (depth > ReadContext.MaxDepth)
+                return Refuse(line, column, "nesting too deep");
+
+            switch (parser.Current)
             {
-                var items = ImmutableArray.CreateBuilder<SourceNode>();
-                foreach (var child in sequence.Children)
+                case AnchorAlias alias:
+                    parser.MoveNext();
+                    if (!_anchors.TryGetValue(alias.Value.Value, out var anchored))
+                        return Refuse(line, column, $"unknown alias '*{alias.Value.Value}'");
+                    return Spend(anchored.Size, line, column) ? anchored : null;
+
+                case Scalar scalar:
+                    parser.MoveNext();
+                    return Spend(1, line, column) ? Anchor(scalar, (Typed(scalar, line, column), 1)) : null;
+
+                case SequenceStart sequenceStart:
                 {
-                    var item = Convert(child, context, depth + 1, ref budget);
-                    if (item is null) return null;
-                    items.Add(item);
-                }
-                return new SourceSequence(line, column, items.ToImmutable());
-            }
-            case YamlMappingNode mapping:
-            {
-                var entries = ImmutableArray.CreateBuilder<SourceEntry>();
-                foreach (var (key, value) in mapping.Children)
-                {
-                    if (key is not YamlScalarNode keyScalar)
+                    parser.MoveNext();
+                    var items = ImmutableArray.CreateBuilder<SourceNode>();
+                    var size = 1;
+                    while (!parser.TryConsume<SequenceEnd>(out _))
                     {
-                        context.Error((int)key.Start.Line, (int)key.Start.Column, "", "a mapping key must be a plain name");
-                        return null;
+                        if (Read(depth + 1) is not { } item) return null;
+                        items.Add(item.Node);
+                        size += item.Size;
                     }
-                    var converted = Convert(value, context, depth + 1, ref budget);
-                    if (converted is null) return null;
-                    entries.Add(new SourceEntry(keyScalar.Value ?? "", (int)key.Start.Line, (int)key.Start.Column, converted));
+                    return Spend(1, line, column) ? Anchor(sequenceStart, (new SourceSequence(line, column, items.ToImmutable()), size)) : null;
                 }
-                return new SourceMap(line, column, entries.ToImmutable());
+
+                case MappingStart mappingStart:
+                {
+                    parser.MoveNext();
+                    var entries = ImmutableArray.CreateBuilder<SourceEntry>();
+                    var size = 1;
+                    while (!parser.TryConsume<MappingEnd>(out _))
+                    {
+                        if (Read(depth + 1) is not { } key) return null;
+                        if (key.Node is not SourceScalar { Kind: not ScalarKind.Null } keyScalar)
+                            return Refuse(key.Node.Line, key.Node.Column, "a mapping key must be a plain name");
+                        if (Read(depth + 1) is not { } value) return null;
+                        entries.Add(new SourceEntry(keyScalar.Text, keyScalar.Line, keyScalar.Column, value.Node));
+                        size += 1 + value.Size;
+                    }
+                    return Spend(1, line, column) ? Anchor(mappingStart, (new SourceMap(line, column, entries.ToImmutable()), size)) : null;
+                }
+
+                default:
+                    return Refuse(line, column, $"unexpected {parser.Current?.GetType().Name}");
             }
-            default:
-                context.Error(line, column, "", "unsupported YAML node");
-                return null;
+        }
+
+        private (SourceNode, int) Anchor(NodeEvent node, (SourceNode Node, int Size) built)
+        {
+            if (!node.Anchor.IsEmpty) _anchors[node.Anchor.Value] = built;
+            return built;
+        }
+
+        private bool Spend(int nodes, int line, int column)
+        {
+            _budget -= nodes;
+            if (_budget >= 0) return true;
+            Refuse(line, column, "document too large (aliases expand to too many nodes)");
+            return false;
+        }
+
+        private (SourceNode, int)? Refuse(int line, int column, string reason)
+        {
+            context.Error(line, column, "", reason);
+            return null;
         }
     }
 
-    private static SourceScalar Scalar(YamlScalarNode scalar, int line, int column)
+    private static SourceScalar Typed(Scalar scalar, int line, int column)
     {
         var text = scalar.Value ?? "";
         var tag = scalar.Tag.IsEmpty ? "" : scalar.Tag.Value;
