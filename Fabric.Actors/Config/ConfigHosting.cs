@@ -24,7 +24,9 @@ public static class ConfigHosting
             .WithSingleton<ConfigStoreActor>(
                 SingletonName,
                 Props.Create(() => new ConfigStoreActor(IntentNormalizer.Normalize, interval)),
-                new ClusterSingletonOptions(),
+                // Readiness (/health/ready) reports an unreachable store; the proxy's own periodic
+                // warning fires misleadingly during start and hand-over.
+                new ClusterSingletonOptions { LogSingletonIdentificationFailure = false },
                 createProxyToo: true);
     }
 }
