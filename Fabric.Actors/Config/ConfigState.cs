@@ -92,6 +92,13 @@ public sealed record ConfigState(
         return new Decision(ImmutableArray.Create(verified, outcome), null);
     }
 
+    /// <summary>Adopts an offered intent only when it is newer than the one this store holds.</summary>
+    public Decision Decide(OfferIntent offer, DateTimeOffset now) =>
+        offer.Version > Version && !string.IsNullOrEmpty(offer.Document)
+            ? new Decision(ImmutableArray.Create<IConfigEvent>(
+                new IntentAdopted(offer.ChangeId, offer.Version, offer.Document, offer.Node, now)), null)
+            : Decision.Nothing;
+
     public ConfigState Apply(IConfigEvent @event) => @event switch
     {
         ChangeProposed e => this with
@@ -116,6 +123,13 @@ public sealed record ConfigState(
             ? Update(e.ChangeId, c => c with { Status = ChangeStatus.Committed, CommittedVersion = e.Version, DecidedAt = e.At })
                 with { Version = e.Version, CommittedChangeId = e.ChangeId, Document = committed.Document }
             : this,
+        IntentAdopted e => this with
+        {
+            Version = e.Version,
+            CommittedChangeId = e.ChangeId,
+            Document = e.Document,
+            LastChangeId = Math.Max(LastChangeId, e.ChangeId),
+        },
         _ => this,
     };
 

@@ -51,6 +51,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 
         Command<ProposeChange>(OnPropose);
         Command<SubmitVerdict>(verdict => Persist(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
+        Command<OfferIntent>(offer => Persist(_state.Decide(offer, DateTimeOffset.UtcNow), Sender));
         Command<GetIntent>(_ => Sender.Tell(_state.ToCurrentIntent()));
         Command<GetChanges>(q => Sender.Tell(new ChangeList(
             _state.Changes.Values.Reverse().Take(Math.Max(1, q.Limit)).ToImmutableArray())));
@@ -103,6 +104,12 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
                 break;
             case ChangeRejected r:
                 _log.Warning("Change {0} rejected by {1}: {2}", r.ChangeId, r.Verifier, string.Join("; ", r.Findings));
+                break;
+            case IntentAdopted a:
+                _log.Warning("Config store adopted intent version {0} (change {1}) from {2}: this store's database was behind " +
+                             "(the singleton moved to a node with its own SQLite file; share one PostgreSQL database to avoid this)",
+                    a.Version, a.ChangeId, a.FromNode);
+                PublishCommitted();
                 break;
             case ChangeCommitted c:
                 _log.Info("Change {0} committed as intent version {1}", c.ChangeId, c.Version);

@@ -23,6 +23,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _fetchRetry;
     private AppliedIntent _applied;
     private bool _fetched;
+    private string _document = "";
 
     /// <summary>How often the guardian re-reads the committed intent after its first fetch.</summary>
     public static readonly TimeSpan ResyncInterval = TimeSpan.FromSeconds(5);
@@ -46,6 +47,12 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
                 _fetched = true;
                 Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, ResyncInterval);
             }
+            if (current.Version < _applied.Version && _document.Length > 0)
+            {
+                _log.Warning("Config store is at intent version {0}, this node runs {1}: offering it", current.Version, _applied.Version);
+                _configStore.Tell(new OfferIntent(_applied.Version, _applied.ChangeId, _document, _node));
+                return;
+            }
             Apply(current.Version, current.ChangeId, current.Document);
         });
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
@@ -62,10 +69,12 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
 
     private void Apply(long version, long changeId, string document)
     {
-        if (version <= _applied.Version) return;
+        // The store is authoritative unless it is behind (then the guardian offers, see above).
+        if (version < _applied.Version || (version == _applied.Version && document == _document)) return;
         if (string.IsNullOrEmpty(document))
         {
             _applied = new AppliedIntent(_node, version, changeId, ImmutableArray<HostedElement>.Empty);
+            _document = "";
             return;
         }
 
@@ -82,6 +91,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);
+        _document = document;
     }
 
     private sealed class FetchIntent

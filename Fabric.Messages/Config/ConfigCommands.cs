@@ -46,3 +46,10 @@ public sealed record ChangeRefused(
     RefusalKind Kind,
     string Reason,
     ImmutableArray<DocumentProblem> Problems) : IFabricMessage;
+
+/// <summary>
+/// A node's guardian offers the intent it runs because the config store answered with an older
+/// version: the singleton moved to a node whose own database (SQLite) is behind. The store adopts
+/// a newer offer as <see cref="IntentAdopted"/>; an older or equal one is ignored.
+/// </summary>
+public sealed record OfferIntent(long Version, long ChangeId, string Document, string Node) : IConfigCommand;

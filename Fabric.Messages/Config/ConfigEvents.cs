@@ -35,3 +35,14 @@ public sealed record ChangeRejected(
 
 /// <summary>The change became the intent, as <paramref name="Version"/>.</summary>
 public sealed record ChangeCommitted(long ChangeId, long Version, DateTimeOffset At) : IConfigEvent;
+
+/// <summary>
+/// The store took over a newer committed intent offered by <paramref name="FromNode"/>
+/// (see <see cref="OfferIntent"/>). Changes journaled only by the previous store are not listed.
+/// </summary>
+public sealed record IntentAdopted(
+    long ChangeId,
+    long Version,
+    string Document,
+    string FromNode,
+    DateTimeOffset At) : IConfigEvent;

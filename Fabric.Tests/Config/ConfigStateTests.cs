@@ -111,4 +111,15 @@ public class ConfigStateTests
         Assert.Equal(state.Document, restored.Document);
         Assert.Equal(state.Changes.Keys, restored.Changes.Keys);
     }
+
+    [Fact]
+    public void A_store_behind_adopts_a_newer_offered_intent_and_ignores_an_older_one()
+    {
+        var adopted = ConfigState.Empty.Decide(new OfferIntent(3, 7, "{\"tenants\":[]}", "node-a"), Now).Events
+            .Aggregate(ConfigState.Empty, (s, e) => s.Apply(e));
+        Assert.Equal(3, adopted.Version);
+        Assert.Equal(7, adopted.LastChangeId);
+        Assert.Empty(adopted.Decide(new OfferIntent(2, 5, "{}", "node-b"), Now).Events);
+        Assert.Empty(adopted.Decide(new OfferIntent(3, 7, "{}", "node-b"), Now).Events);
+    }
 }

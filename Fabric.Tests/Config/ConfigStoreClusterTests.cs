@@ -59,6 +59,31 @@ public class ConfigStoreClusterTests
     }
 
     [Fact]
+    public async Task When_the_oldest_node_leaves_the_next_store_adopts_the_intent_its_guardians_run()
+    {
+        using var dir = new TempDir();
+        var a = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await using var b = await TestNode.StartAsync("node-b", dir.Sub("b"), seeds: [a.Seed]);
+        try
+        {
+            await Eventually.Holds(async () => await a.UpCount() == 2, Wait, "two nodes Up");
+            var id = await a.Propose(Intents.WithTenant("blue", 100, "node-a", "node-b"));
+            await Eventually.Holds(async () => await b.AppliedVersion() == 1, Wait, "node-b runs version 1");
+        }
+        finally
+        {
+            await a.DisposeAsync(); // the singleton (and its SQLite journal) leaves with node-a
+        }
+
+        // node-b's own SQLite file never saw the change: its guardian offers the intent it runs.
+        await Eventually.Holds(async () => await b.IntentVersion() == 1, Wait, "node-b's config store adopted version 1");
+        Assert.Contains("blue", (await b.Get("/intent"))["document"]!.ToJsonString());
+        var next = await b.Propose(Intents.WithTenant("red", 200, "node-b"));
+        await Eventually.Holds(async () => await b.ChangeStatus(next) == "committed", Wait, "a new change commits on top");
+        Assert.Equal(2, await b.IntentVersion());
+    }
+
+    [Fact]
     public async Task Restarting_a_node_on_its_SQLite_data_recovers_the_intent()
     {
         using var dir = new TempDir();
