@@ -138,7 +138,7 @@ public class IntentErrorTests
     {
         var errors = Refused(Pseudowires.With(23, "    localLabel: 1001"));
 
-        Assert.Contains(errors, e => e is { Line: 23, Field: "pws[1].localLabel", Reason: "duplicate local label on pe 'pe-a' '1001' (first at line 18)" });
+        Assert.Contains(errors, e => e is { Line: 23, Field: "pws[1].localLabel", Reason: "local label 1001 is already used on pe 'pe-a' (first at line 18)" });
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class IntentErrorTests
     public void Two_containers_of_one_dcn_with_the_same_local_tag_are_refused()
     {
         SingleError(Hosts.With(19, "        localTag: 101"), 19, "hosts[0].containers[1].localTag",
-            "duplicate local tag in DCN 'dcn-1' '101' (first at line 14)");
+            "local tag 101 is already used in DCN 'dcn-1' (first at line 14)");
     }
 
     [Fact]
