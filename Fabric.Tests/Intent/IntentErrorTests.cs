@@ -323,6 +323,20 @@ public class IntentErrorTests
     }
 
     [Fact]
+    public void Two_attachments_whose_ports_cannot_be_read_are_not_also_reported_as_sharing_a_port()
+    {
+        var text = Pseudowires
+            .With(10, "        port: {kind: simulated}")
+            .Inserting(14, "    attachmentCircuits:\n      - name: ce-b\n        port: {kind: simulated}");
+
+        var errors = Refused(text);
+
+        Assert.Equal(
+            [(10, "pes[0].attachmentCircuits[0].port.name", "missing required field 'name'"), (16, "pes[1].attachmentCircuits[0].port.name", "missing required field 'name'")],
+            errors.Select(e => (e.Line, e.Field, e.Reason)));
+    }
+
+    [Fact]
     public void A_node_with_a_second_host_is_refused()
     {
         SingleError(Hosts.Inserting(22, "  - name: host-2\n    node: node-1\n    mfe: {name: mfe-2}"), 23, "hosts[1].node",

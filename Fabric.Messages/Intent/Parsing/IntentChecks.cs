@@ -131,7 +131,7 @@ internal static partial class IntentChecks
         var first = new Dictionary<string, object>();
         foreach (var (owner, key) in claims)
         {
-            if (!context.TryOrigin(owner, out var origin) || context.HasFailed(origin.PathOf("port"))) continue;
+            if (!context.TryOrigin(owner, out var origin) || context.HasFailedWithin(origin.PathOf("port"))) continue;
             if (first.TryGetValue(key, out var earlier))
                 context.ErrorAt(owner, "port", $"port {key} is already used (first at line {context.LineOf(earlier, "port")})");
             else
