@@ -138,7 +138,7 @@ public class IntentErrorTests
     {
         var errors = Refused(Pseudowires.With(23, "    localLabel: 1001"));
 
-        Assert.Contains(errors, e => e is { Line: 23, Field: "pws[1].localLabel", Reason: "duplicate local label on pe 'pe-a' '1001' (first at line 18)" });
+        Assert.Contains(errors, e => e is { Line: 23, Field: "pws[1].localLabel", Reason: "local label 1001 is already used on pe 'pe-a' (first at line 18)" });
     }
 
     [Fact]
@@ -210,7 +210,7 @@ public class IntentErrorTests
     public void Two_containers_of_one_dcn_with_the_same_local_tag_are_refused()
     {
         SingleError(Hosts.With(19, "        localTag: 101"), 19, "hosts[0].containers[1].localTag",
-            "duplicate local tag in DCN 'dcn-1' '101' (first at line 14)");
+            "local tag 101 is already used in DCN 'dcn-1' (first at line 14)");
     }
 
     [Fact]
@@ -301,6 +301,73 @@ public class IntentErrorTests
         Assert.Equal(
             [(6, "pes[0].node"), (7, "pes[0].routerId"), (18, "pws[0].localLabel"), (39, "trunks[0].members"), (40, "trunks[0].speed")],
             errors.Select(e => (e.Line, e.Field)));
+    }
+
+    [Fact]
+    public void A_pw_in_two_trunks_is_refused()
+    {
+        var text = Pseudowires.Inserting(11, "      - name: ce-a2\n        port: {kind: simulated, name: ce-a2}") + "\n  - name: trunk-a2\n    pe: pe-a\n    attachmentCircuit: ce-a2\n    members: [pw-2, pw-1]";
+
+        var errors = Refused(text);
+
+        Assert.Equal(
+            [(45, "trunks[1].members[0]", "pw 'pw-2' is already a member of trunk 'trunk-a'"), (45, "trunks[1].members[1]", "pw 'pw-1' is already a member of trunk 'trunk-a'")],
+            errors.Select(e => (e.Line, e.Field, e.Reason)));
+    }
+
+    [Fact]
+    public void One_port_and_vlan_used_by_two_attachments_is_refused()
+    {
+        SingleError(Pseudowires.Inserting(14, "    attachmentCircuits:\n      - name: ce-b\n        port: {kind: simulated, name: ce-a}"), 16,
+            "pes[1].attachmentCircuits[0].port", "port simulated:ce-a on node 'node-1' is already used (first at line 10)");
+    }
+
+    [Fact]
+    public void Two_attachments_whose_ports_cannot_be_read_are_not_also_reported_as_sharing_a_port()
+    {
+        var text = Pseudowires
+            .With(10, "        port: {kind: simulated}")
+            .Inserting(14, "    attachmentCircuits:\n      - name: ce-b\n        port: {kind: simulated}");
+
+        var errors = Refused(text);
+
+        Assert.Equal(
+            [(10, "pes[0].attachmentCircuits[0].port.name", "missing required field 'name'"), (16, "pes[1].attachmentCircuits[0].port.name", "missing required field 'name'")],
+            errors.Select(e => (e.Line, e.Field, e.Reason)));
+    }
+
+    [Fact]
+    public void A_node_with_a_second_host_is_refused()
+    {
+        SingleError(Hosts.Inserting(22, "  - name: host-2\n    node: node-1\n    mfe: {name: mfe-2}"), 23, "hosts[1].node",
+            "node 'node-1' already has a host (first at line 6); a node runs one MFE");
+    }
+
+    [Fact]
+    public void A_second_yaml_document_is_refused()
+    {
+        SingleError("nodes: []\n---\npes: []\n", 2, "", "expected one YAML document, found a second one");
+    }
+
+    [Fact]
+    public void An_alias_bomb_is_refused_not_expanded()
+    {
+        var lines = new List<string> { "a: &a [x, x, x, x, x, x, x, x, x, x]" };
+        for (var i = 1; i < 7; i++)
+            lines.Add($"{(char)('a' + i)}: &{(char)('a' + i)} [{string.Join(", ", Enumerable.Repeat($"*{(char)('a' + i - 1)}", 10))}]");
+
+        var error = Assert.Single(Refused(string.Join("\n", lines)));
+
+        Assert.Equal("document too large (aliases expand to too many nodes)", error.Reason);
+    }
+
+    [Fact]
+    public void An_empty_mapping_is_a_valid_empty_intent()
+    {
+        var document = Valid("{}");
+
+        Assert.Equal(IntentDocument.CurrentVersion, document.Version);
+        Assert.Empty(document.Nodes);
     }
 
     [Fact]

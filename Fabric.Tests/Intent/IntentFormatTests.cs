@@ -187,6 +187,20 @@ public class IntentFormatTests
     }
 
     [Fact]
+    public void An_intent_document_survives_a_hyperion_round_trip()
+    {
+        var document = Valid(Sample);
+        var serializer = new Hyperion.Serializer();
+        using var buffer = new MemoryStream();
+
+        serializer.Serialize(document, buffer);
+        buffer.Position = 0;
+        var copy = serializer.Deserialize<IntentDocument>(buffer);
+
+        Assert.Equal(IntentJson.Write(document), IntentJson.Write(copy));
+    }
+
+    [Fact]
     public void Yes_and_no_are_strings_in_yaml_not_booleans()
     {
         var errors = Refused(Pseudowires.Inserting(20, "    controlWord: yes"));

@@ -20,7 +20,8 @@ internal static partial class IntentChecks
 
         // The local label is how the PE tells its PWs apart on receive: unique per PE.
         foreach (var group in document.Pws.GroupBy(p => p.Pe))
-            Unique(context, group, p => p.LocalLabel.ToString(System.Globalization.CultureInfo.InvariantCulture), "localLabel", $"local label on pe '{group.Key}'");
+            Unique(context, group, p => p.LocalLabel.ToString(System.Globalization.CultureInfo.InvariantCulture), "localLabel", "local label", duplicate: (label, line) =>
+                $"local label {label} is already used on pe '{group.Key}' (first at line {line})");
 
         CheckLabelPairs(document, context, pes, pws);
 

@@ -43,7 +43,8 @@ internal static partial class IntentChecks
     /// Elements whose key field already failed are left out, so one bad value is one error.
     /// </summary>
     internal static Known<T> Unique<T>(
-        ReadContext context, IEnumerable<T> elements, Func<T, string> key, string field, string what, string? listPath = null)
+        ReadContext context, IEnumerable<T> elements, Func<T, string> key, string field, string what, string? listPath = null,
+        Func<string, int, string>? duplicate = null)
         where T : class
     {
         var first = new Dictionary<string, T>(StringComparer.Ordinal);
@@ -57,7 +58,8 @@ internal static partial class IntentChecks
             }
             var value = key(element);
             if (first.TryGetValue(value, out var earlier))
-                context.ErrorAt(element, field, $"duplicate {what} '{value}' (first at line {context.LineOf(earlier, field)})");
+                context.ErrorAt(element, field, duplicate?.Invoke(value, context.LineOf(earlier, field))
+                    ?? $"duplicate {what} '{value}' (first at line {context.LineOf(earlier, field)})");
             else
                 first[value] = element;
         }
@@ -85,7 +87,8 @@ internal static partial class IntentChecks
     private static void CheckHosts(IntentDocument document, ReadContext context)
     {
         // The node guardian runs one MFE (`/user/fabric/mfe`), so a node hosts at most one host.
-        Unique(context, document.Hosts, h => h.Node, "node", "host on node");
+        Unique(context, document.Hosts, h => h.Node, "node", "host", duplicate: (node, line) =>
+            $"node '{node}' already has a host (first at line {line}); a node runs one MFE");
 
         foreach (var host in document.Hosts)
         {
@@ -99,7 +102,8 @@ internal static partial class IntentChecks
             }
             // The local tag is what tells a DCN's containers apart on its one VNIC.
             foreach (var group in host.Containers.GroupBy(c => c.Dcn))
-                Unique(context, group, c => c.LocalTag.ToString(System.Globalization.CultureInfo.InvariantCulture), "localTag", $"local tag in DCN '{group.Key}'");
+                Unique(context, group, c => c.LocalTag.ToString(System.Globalization.CultureInfo.InvariantCulture), "localTag", "local tag", duplicate: (tag, line) =>
+                    $"local tag {tag} is already used in DCN '{group.Key}' (first at line {line})");
         }
 
         foreach (var hypervisor in document.Hypervisors)
@@ -127,7 +131,7 @@ internal static partial class IntentChecks
         var first = new Dictionary<string, object>();
         foreach (var (owner, key) in claims)
         {
-            if (!context.TryOrigin(owner, out var origin) || context.HasFailed(origin.PathOf("port"))) continue;
+            if (!context.TryOrigin(owner, out var origin) || context.HasFailedWithin(origin.PathOf("port"))) continue;
             if (first.TryGetValue(key, out var earlier))
                 context.ErrorAt(owner, "port", $"port {key} is already used (first at line {context.LineOf(earlier, "port")})");
             else

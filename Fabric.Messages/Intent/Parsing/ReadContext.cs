@@ -26,6 +26,10 @@ internal sealed class ReadContext
 
     public bool HasFailed(string path) => _failedPaths.Contains(path);
 
+    /// <summary>True when <paramref name="path"/> or anything inside it (<c>port.name</c>) failed.</summary>
+    public bool HasFailedWithin(string path) =>
+        _failedPaths.Any(p => p == path || (p.StartsWith(path, StringComparison.Ordinal) && p.Length > path.Length && p[path.Length] is '.' or '['));
+
     /// <summary>Notes that a list lost items (or all of them) while reading, so its names are not all known.</summary>
     public void MarkIncomplete(string listPath) => _incompleteLists.Add(listPath);
 

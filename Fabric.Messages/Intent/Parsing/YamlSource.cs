@@ -44,12 +44,13 @@ internal static partial class YamlSource
             context.Error(Line(e.Start), Column(e.Start), "", $"YAML syntax error: {Clean(e.Message)}");
             return null;
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException)
         {
-            // YamlDotNet's scanner gives up on some malformed input without a mark; the last
-            // event it produced is the closest position we know.
+            // YamlDotNet's scanner gives up on some malformed input (an unclosed flow list
+            // running into the next key) without a mark or a useful message; the end of the
+            // last event it produced is the closest position we know.
             var at = parser.Current?.End ?? Mark.Empty;
-            context.Error(Line(at), Column(at), "", $"YAML syntax error: cannot read past here ({e.Message})");
+            context.Error(Line(at), Column(at), "", "YAML syntax error: cannot read the text after this point (an unclosed '[' or '{'?)");
             return null;
         }
     }
