@@ -42,7 +42,7 @@ public sealed class FabricTypeFilter : ITypeFilter
     // Hostile wire names are bounded before parsing: a 128 KB frame could otherwise nest generic
     // brackets deep enough to overflow the stack, which no catch block survives.
     private const int MaxTypeNameLength = 4096;
-    private const int MaxNestingDepth = 12;
+    private const int MaxNestingDepth = 8;
 
     /// <summary>The filter FabricHyperionSerializer uses in production.</summary>
     public static FabricTypeFilter Default { get; } = new(alsoTrusted: null);

@@ -46,6 +46,9 @@ internal sealed class ImmutableArraySerializerFactory(bool preserveObjectReferen
     private static void Initialize<T>(Hyperion.Serializer serializer, ObjectSerializer arraySerializer, bool preserveReferences)
     {
         var elementSerializer = serializer.GetSerializerByType(typeof(T));
+        // Hyperion never tracks its primitives (they have no identity to share), so looking
+        // them up is wasted work; skipping it leaves the bytes unchanged.
+        var elementsCanBeShared = preserveReferences && !IsUntrackedPrimitive(typeof(T));
 
         arraySerializer.Initialize(
             reader: (stream, session) =>
@@ -73,7 +76,7 @@ internal sealed class ImmutableArraySerializerFactory(bool preserveObjectReferen
                 if (!array.IsDefault)
                 {
                     foreach (var item in array)
-                        WriteElement(stream, item, elementSerializer, preserveReferences, session);
+                        WriteElement(stream, item, elementSerializer, elementsCanBeShared, session);
                 }
                 if (preserveReferences)
                     session.TrackSerializedObject(value);
@@ -82,14 +85,14 @@ internal sealed class ImmutableArraySerializerFactory(bool preserveObjectReferen
 
     // Hyperion's internal StreamEx.WriteObject, which the element layout must match:
     // null tag, or a back-reference to an object already written, or manifest + value.
-    private static void WriteElement<T>(Stream stream, T item, ValueSerializer elementSerializer, bool preserveReferences, SerializerSession session)
+    private static void WriteElement<T>(Stream stream, T item, ValueSerializer elementSerializer, bool canBeShared, SerializerSession session)
     {
         if (item is null)
         {
             stream.WriteByte(NullManifest);
             return;
         }
-        if (preserveReferences && session.TryGetObjectId(item, out var objectId))
+        if (canBeShared && session.TryGetObjectId(item, out var objectId))
         {
             ObjectReferenceSerializer.Instance.WriteManifest(stream, session);
             ObjectReferenceSerializer.Instance.WriteValue(stream, objectId, session);
@@ -99,6 +102,10 @@ internal sealed class ImmutableArraySerializerFactory(bool preserveObjectReferen
         valueSerializer.WriteManifest(stream, session);
         valueSerializer.WriteValue(stream, item, session);
     }
+
+    private static bool IsUntrackedPrimitive(Type type) =>
+        type.IsPrimitive || type == typeof(string) || type == typeof(decimal) || type == typeof(Guid)
+        || type == typeof(DateTime) || type == typeof(DateTimeOffset);
 
     // Hyperion's NullSerializer.Manifest (the class is internal).
     private const byte NullManifest = 0;
