@@ -36,10 +36,22 @@ internal sealed class ImmutableArraySerializerFactory(bool preserveObjectReferen
         var arraySerializer = new ObjectSerializer(type);
         // Registered before the element serializer is looked up, so recursive types find it.
         typeMapping.TryAdd(type, arraySerializer);
-        var build = typeof(ImmutableArraySerializerFactory)
-            .GetMethod(nameof(Initialize), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
-            .MakeGenericMethod(type.GetGenericArguments()[0]);
-        build.Invoke(null, [serializer, arraySerializer, preserveObjectReferences]);
+        try
+        {
+            typeof(ImmutableArraySerializerFactory)
+                .GetMethod(nameof(Initialize), System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)!
+                .MakeGenericMethod(type.GetGenericArguments()[0])
+                .Invoke(null, [serializer, arraySerializer, preserveObjectReferences]);
+        }
+        catch (Exception e)
+        {
+            // Hyperion has already cached this serializer; left uninitialized it would make every
+            // later use spin forever. Initialize it to fail instead.
+            var error = (e as System.Reflection.TargetInvocationException)?.InnerException ?? e;
+            arraySerializer.Initialize(
+                reader: (_, _) => throw new SerializationException($"Cannot read {type}: {error.Message}", error),
+                writer: (_, _, _) => throw new SerializationException($"Cannot write {type}: {error.Message}", error));
+        }
         return arraySerializer;
     }
 

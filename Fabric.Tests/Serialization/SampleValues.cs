@@ -88,8 +88,11 @@ internal sealed class SampleValues(IActorRef actorRef, params Assembly[] candida
 
     private object CreateObject(Type type, int depth)
     {
+        // The widest usable public constructor (a record's primary one), skipping record copy
+        // constructors and parameters no reflection call can pass (spans, pointers, refs).
         var constructor = type.GetConstructors(BindingFlags.Public | BindingFlags.Instance)
-            .Where(c => !(c.GetParameters() is [var only] && only.ParameterType == type)) // record copy constructors
+            .Where(c => !(c.GetParameters() is [var only] && only.ParameterType == type))
+            .Where(c => c.GetParameters().All(p => p.ParameterType is { IsByRefLike: false, IsPointer: false, IsByRef: false }))
             .OrderByDescending(c => c.GetParameters().Length)
             .FirstOrDefault();
         object instance;
@@ -97,7 +100,7 @@ internal sealed class SampleValues(IActorRef actorRef, params Assembly[] candida
         {
             instance = type.IsValueType
                 ? Activator.CreateInstance(type)!
-                : throw new InvalidOperationException($"SampleValues: {type} has no public constructor; add a case for it.");
+                : throw new InvalidOperationException($"SampleValues: {type} has no usable public constructor; add a case for it.");
         }
         else
         {
