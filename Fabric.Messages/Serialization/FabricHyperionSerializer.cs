@@ -26,12 +26,14 @@ namespace Fabric.Messages.Serialization;
 /// recovery, so message type names are a stable contract.
 /// </para>
 /// <para>
-/// Wire format, fixed for the life of the journal: <c>preserveObjectReferences</c> on (shared
-/// and cyclic references survive), <c>versionTolerance</c> off. Hyperion 0.12.2's version
-/// tolerance writes field names into each type manifest but its reader skips them and reads
-/// fields positionally anyway, so it tolerates nothing and only costs bytes and a tag per field.
-/// Evolve a persisted message by adding a new type, never by changing its fields. Changing
-/// either flag changes how fields are read: old journal rows would no longer deserialize.
+/// Wire format, fixed for the life of the journal: <c>preserveObjectReferences</c> on (an
+/// instance shared within a message stays shared), <c>versionTolerance</c> off. Hyperion
+/// 0.12.2's version tolerance writes field names into each type manifest but its reader skips
+/// them and reads fields positionally anyway (checked: a field added or removed fails either
+/// way), so it only costs bytes and a tag per field. Fields are written in field-name order, so
+/// renaming, adding or removing a property of a persisted message breaks old rows: evolve it
+/// by adding a new type. Changing either flag changes how fields are read: old journal rows
+/// would no longer deserialize (WireFormatTests holds golden bytes).
 /// </para>
 /// </remarks>
 public sealed class FabricHyperionSerializer : Akka.Serialization.Serializer
