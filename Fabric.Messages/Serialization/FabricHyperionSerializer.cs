@@ -58,7 +58,7 @@ public sealed class FabricHyperionSerializer : Akka.Serialization.Serializer
     /// read: the allow-list and the wire format are code, not configuration, so no deployment
     /// can loosen them.
     /// </summary>
-    public FabricHyperionSerializer(ExtendedActorSystem system, Config config)
+    public FabricHyperionSerializer(ExtendedActorSystem system, Akka.Configuration.Config config)
         : this(system)
     {
         _ = config;

@@ -26,7 +26,7 @@ public static class FabricSerialization
     public static string Hocon { get; } = ReadHocon();
 
     /// <summary><see cref="Hocon"/> parsed; put it in front of the node's configuration.</summary>
-    public static Config Config { get; } = ConfigurationFactory.ParseString(Hocon);
+    public static Akka.Configuration.Config Config { get; } = ConfigurationFactory.ParseString(Hocon);
 
     /// <summary>
     /// The node's serialization health check: sends a <see cref="SerializationProbe"/> through

@@ -6,7 +6,7 @@ using Akka.Remote.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
-// SERIALIZATION-MERGE using Fabric.Messages.Serialization;
+using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
 
 namespace Fabric.Node.Hosting;
@@ -36,7 +36,7 @@ public static class FabricNodeApp
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
-                ; // SERIALIZATION-MERGE .AddHocon(FabricSerialization.Hocon, HoconAddMode.Prepend);
+                .AddHocon(FabricSerialization.Config, HoconAddMode.Prepend);
             if (options.HoconFile is { } extra) akka.AddHoconFile(Path.GetFullPath(extra), HoconAddMode.Prepend);
 
             akka.WithRemoting(new RemoteOptions { HostName = options.Host, Port = options.Port })

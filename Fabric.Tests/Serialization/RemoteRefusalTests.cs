@@ -112,7 +112,7 @@ internal sealed class Forwarder : ReceiveActor
 internal static class RemoteConfig
 {
     /// <summary>A remoting node on 127.0.0.1 with a free port, carrying Fabric's serialization HOCON.</summary>
-    public static Config Node(bool trustShapes = false)
+    public static Akka.Configuration.Config Node(bool trustShapes = false)
     {
         var serializer = trustShapes
             ? $"akka.actor.serializers.hyperion = \"{typeof(ShapeTrustingSerializer).AssemblyQualifiedName}\""

@@ -10,11 +10,11 @@ namespace Fabric.Tests.Serialization;
 /// </summary>
 public class SerializationSystem : IDisposable
 {
-    public SerializationSystem() : this(Config.Empty)
+    public SerializationSystem() : this(Akka.Configuration.Config.Empty)
     {
     }
 
-    protected SerializationSystem(Config overrides)
+    protected SerializationSystem(Akka.Configuration.Config overrides)
     {
         System = ActorSystem.Create(
             "serialization-" + Guid.NewGuid().ToString("N")[..8],
