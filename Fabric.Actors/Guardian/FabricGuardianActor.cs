@@ -30,8 +30,12 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry)
+    private readonly ElementKindRegistry _kinds;
+    private readonly Dictionary<string, (ElementSpec Spec, IActorRef Actor)> _running = new();
+
+    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds)
     {
+        _kinds = kinds;
         _configStore = configStore;
         _node = node;
         _fetchRetry = fetchRetry;
@@ -87,11 +91,53 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
             return;
         }
 
+        Reconcile(parsed.Document);
         var elements = HostedElements.On(parsed.Document, _node);
         _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);
         _document = document;
+    }
+
+    /// <summary>Starts, updates and stops element children so they match <paramref name="intent"/>.</summary>
+    private void Reconcile(IntentDocument intent)
+    {
+        var desired = new List<ElementSpec>();
+        foreach (var kind in _kinds.Kinds)
+        {
+            try
+            {
+                desired.AddRange(kind.Desired(intent, _node));
+            }
+            catch (Exception e)
+            {
+                // One capability failing to read its part must not stop the others; its running
+                // elements are kept as they are.
+                _log.Error(e, "Element kind {0} could not read the intent; its elements are left unchanged", kind.Kind);
+                desired.AddRange(_running.Values.Where(r => r.Spec.Kind == kind.Kind).Select(r => r.Spec));
+            }
+        }
+
+        var plan = ElementPlan.Between(_running.ToDictionary(r => r.Key, r => r.Value.Spec), desired);
+        foreach (var name in plan.Stop)
+        {
+            Context.Stop(_running[name].Actor);
+            _running.Remove(name);
+            _log.Info("Stopped element {0}", name);
+        }
+        foreach (var spec in plan.Change)
+        {
+            var running = _running[spec.ChildName];
+            running.Actor.Tell(new ElementSpecChanged(spec));
+            _running[spec.ChildName] = (spec, running.Actor);
+            _log.Info("Changed element {0}", spec.ChildName);
+        }
+        foreach (var spec in plan.Start)
+        {
+            var kind = _kinds.Kinds.First(k => k.Kind == spec.Kind);
+            _running[spec.ChildName] = (spec, Context.ActorOf(kind.Props(spec), spec.ChildName));
+            _log.Info("Started element {0}", spec.ChildName);
+        }
     }
 
     private sealed class FetchIntent

@@ -8,14 +8,22 @@ public static class GuardianHosting
 {
     public const string Role = "fabric";
 
+    /// <summary>Registers a capability's element kind; the guardian starts those elements from the intent.</summary>
+    public static AkkaConfigurationBuilder AddElementKind(this AkkaConfigurationBuilder builder, ElementKindRegistry registry, IElementKind kind)
+    {
+        registry.Add(kind);
+        return builder;
+    }
+
     /// <summary>Starts /user/fabric when this node carries the fabric role.</summary>
-    public static AkkaConfigurationBuilder AddFabricGuardian(this AkkaConfigurationBuilder builder, string node, IReadOnlyCollection<string> roles)
+    public static AkkaConfigurationBuilder AddFabricGuardian(
+        this AkkaConfigurationBuilder builder, string node, IReadOnlyCollection<string> roles, ElementKindRegistry kinds)
     {
         if (!roles.Contains(Role)) return builder;
         return builder.WithActors((system, registry) =>
         {
             var guardian = system.ActorOf(
-                Props.Create(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1))),
+                Props.Create(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1), kinds)),
                 "fabric");
             registry.Register<FabricGuardianActor>(guardian);
         });

@@ -33,6 +33,8 @@ public static class FabricNodeApp
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
 
+        var elementKinds = new ElementKindRegistry();
+        builder.Services.AddSingleton(elementKinds);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
@@ -47,7 +49,7 @@ public static class FabricNodeApp
                 })
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
-                .AddFabricGuardian(options.Name, roles)
+                .AddFabricGuardian(options.Name, roles, elementKinds)
                 .AddGhostShadow(options.Name, roles)
                 .WithActors((system, _) =>
                 {
