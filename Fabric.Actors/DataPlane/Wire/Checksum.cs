@@ -1,0 +1,117 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
+namespace Fabric.Actors.DataPlane.Wire;
+
+/// <summary>
+/// The Internet checksum: the 16-bit one's complement of the one's complement sum of 16-bit words
+/// (RFC 1071, https://www.rfc-editor.org/rfc/rfc1071), and its incremental update for rewrites
+/// (RFC 1624, https://www.rfc-editor.org/rfc/rfc1624).
+///
+/// Partial sums are plain uints ("sum" below) that may be added together and are folded to
+/// 16 bits by <see cref="Finish"/>. A buffer summed in pieces must be split at even offsets
+/// (only the last piece may have an odd length), as in pseudo-header + header + payload.
+/// </summary>
+public static class Checksum
+{
+    /// <summary>Adds the big-endian 16-bit words of <paramref name="data"/> to <paramref name="sum"/>.</summary>
+    public static uint Sum(ReadOnlySpan<byte> data, uint sum = 0)
+    {
+        // RFC 1071 §2(B): the sum is byte-order independent, so add native words and swap once.
+        ulong acc = 0;
+        ref var start = ref MemoryMarshal.GetReference(data);
+        var length = data.Length;
+        var i = 0;
+        for (; i + 8 <= length; i += 8)
+        {
+            var w = Unsafe.ReadUnaligned<ulong>(ref Unsafe.Add(ref start, i));
+            acc += (w & 0xFFFF_FFFF) + (w >> 32);
+        }
+        if (i + 4 <= length)
+        {
+            acc += Unsafe.ReadUnaligned<uint>(ref Unsafe.Add(ref start, i));
+            i += 4;
+        }
+        if (i + 2 <= length)
+        {
+            acc += Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref start, i));
+            i += 2;
+        }
+        if (i < length)
+        {
+            // An odd trailing byte is the high byte of a word padded with zero.
+            var last = Unsafe.Add(ref start, i);
+            acc += BitConverter.IsLittleEndian ? last : (uint)last << 8;
+        }
+        var folded = Fold(acc);
+        if (BitConverter.IsLittleEndian)
+        {
+            folded = BinaryPrimitives.ReverseEndianness(folded);
+        }
+        return sum + folded;
+    }
+
+    /// <summary>Folds a partial sum to 16 bits and complements it: the value to put on the wire.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Finish(uint sum) => (ushort)~Fold(sum);
+
+    /// <summary>The checksum of <paramref name="data"/> (with its checksum field zeroed first).</summary>
+    public static ushort Compute(ReadOnlySpan<byte> data) => Finish(Sum(data));
+
+    /// <summary>True when <paramref name="data"/>, checksum field included, sums to 0xFFFF.</summary>
+    public static bool IsValid(ReadOnlySpan<byte> data) => Fold(Sum(data)) == 0xFFFF;
+
+    /// <summary>
+    /// The partial sum of the IPv4 pseudo-header that TCP and UDP checksums cover
+    /// (RFC 793 §3.1, RFC 768): source, destination, zero, protocol, L4 length.
+    /// </summary>
+    public static uint PseudoHeaderSum(Ipv4Address source, Ipv4Address destination, IpProtocol protocol, int length)
+    {
+        var s = source.ToUInt32();
+        var d = destination.ToUInt32();
+        return (s >> 16) + (s & 0xFFFF) + (d >> 16) + (d & 0xFFFF) + (uint)protocol + (uint)(ushort)length;
+    }
+
+    /// <summary>
+    /// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'): the checksum after one 16-bit word of the covered
+    /// data changed from <paramref name="oldWord"/> to <paramref name="newWord"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Update(ushort checksum, ushort oldWord, ushort newWord)
+    {
+        uint sum = (ushort)~checksum;
+        sum += (ushort)~oldWord;
+        sum += newWord;
+        return (ushort)~Fold(sum);
+    }
+
+    /// <summary>RFC 1624 eqn. 3 for a 32-bit field (an IPv4 address: two words at once).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Update(ushort checksum, uint oldValue, uint newValue)
+    {
+        uint sum = (ushort)~checksum;
+        sum += (ushort)~(oldValue >> 16);
+        sum += (ushort)~oldValue;
+        sum += newValue >> 16;
+        sum += newValue & 0xFFFF;
+        return (ushort)~Fold(sum);
+    }
+
+    /// <summary>Folds carries back into 16 bits (RFC 1071 §4.1 "fold 32-bit sum to 16 bits").</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Fold(uint sum)
+    {
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        sum = (sum & 0xFFFF) + (sum >> 16);
+        return (ushort)sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort Fold(ulong sum)
+    {
+        sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+        sum = (sum & 0xFFFF_FFFF) + (sum >> 32);
+        return Fold((uint)sum + (uint)(sum >> 32));
+    }
+}
