@@ -123,6 +123,14 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, EntryPoint = "recvmmsg", SetLastError = true)]
     public static partial int RecvMMsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
 
+    /// <summary>Host to network byte order and back (the same swap).</summary>
+    public static ushort NetworkOrder(ushort value) =>
+        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value) : value;
+
+    /// <summary>Host to network byte order and back (the same swap).</summary>
+    public static uint NetworkOrder(uint value) =>
+        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value) : value;
+
     public static int LastError => Marshal.GetLastPInvokeError();
 
     public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";

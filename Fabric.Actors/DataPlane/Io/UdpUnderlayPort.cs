@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.DataPlane.Io;
 
@@ -225,18 +226,13 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         Span<byte> b = address.Buffer.Span;
         b[2] = (byte)(endpoint.Port >> 8);
         b[3] = (byte)endpoint.Port;
-        b[4] = (byte)(endpoint.Address >> 24);
-        b[5] = (byte)(endpoint.Address >> 16);
-        b[6] = (byte)(endpoint.Address >> 8);
-        b[7] = (byte)endpoint.Address;
+        endpoint.Address.WriteTo(b[4..]);
     }
 
     private static UnderlayEndpoint ReadSockAddr(SocketAddress address)
     {
         ReadOnlySpan<byte> b = address.Buffer.Span;
-        return new UnderlayEndpoint(
-            (uint)(b[4] << 24 | b[5] << 16 | b[6] << 8 | b[7]),
-            (ushort)(b[2] << 8 | b[3]));
+        return new UnderlayEndpoint(Ipv4Address.Read(b[4..]), (ushort)(b[2] << 8 | b[3]));
     }
 
     private int SendSocket(PacketBatch batch)
@@ -445,8 +441,8 @@ public sealed unsafe partial class UdpUnderlayPort : Port
 
             LinuxNative.SockAddrIn* sa = _rxVectors.Addresses + k;
             batch.Commit((int)m->Length, Id).Peer = new UnderlayEndpoint(
-                System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sa->AddressBigEndian),
-                System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(sa->PortBigEndian));
+                new Ipv4Address(LinuxNative.NetworkOrder(sa->AddressBigEndian)),
+                LinuxNative.NetworkOrder(sa->PortBigEndian));
             added++;
         }
 
@@ -492,8 +488,8 @@ public sealed unsafe partial class UdpUnderlayPort : Port
             Iov[i].Base = data;
             Iov[i].Length = (nuint)length;
             Addresses[i].Family = LinuxNative.AF_INET;
-            Addresses[i].PortBigEndian = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(peer.Port);
-            Addresses[i].AddressBigEndian = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(peer.Address);
+            Addresses[i].PortBigEndian = LinuxNative.NetworkOrder(peer.Port);
+            Addresses[i].AddressBigEndian = LinuxNative.NetworkOrder(peer.Address.ToUInt32());
             Addresses[i].Zero = 0;
             ref LinuxNative.MsgHdr h = ref Messages[i].Header;
             h.Name = Addresses + i;

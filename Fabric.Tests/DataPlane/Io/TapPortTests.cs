@@ -1,4 +1,7 @@
+using System.Text.RegularExpressions;
+using Fabric.Actors.DataPlane.Host;
 using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Tests.DataPlane.Io;
 
@@ -42,6 +45,38 @@ public class TapPortTests
         Assert.False(TestNamespace.Exists(ns), $"namespace {ns} still exists");
         HostTools.Result link = HostTools.Run(HostTools.Require("ip", "iproute2"), $"link show {tapName}");
         Assert.NotEqual(0, link.ExitCode);
+    }
+
+    [Fact]
+    public void A_namespace_pings_an_l3_host_behind_a_tap_and_gets_all_20_replies()
+    {
+        HostTools.Require("ping", "iputils-ping");
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-ping");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var host = new L3Host(MacAddress.Parse("02:fa:b0:00:00:02"), Ipv4Address.Parse("10.213.0.2"));
+            var pool = new PacketBatchPool(maxRetained: 8, batchCapacity: 64);
+            host.Serve(tap, pool);
+
+            HostTools.Result ping = ns.Exec("ping", "-c 20 -i 0.05 -W 2 10.213.0.2", timeoutMs: 20_000);
+            tap.StopReceiving();
+
+            Match summary = Regex.Match(ping.Stdout, @"(\d+) packets transmitted, (\d+) received");
+            Assert.True(summary.Success, ping.ToString());
+            Assert.Equal("20", summary.Groups[2].Value);
+            Assert.Equal(20, host.EchoRepliesSent);
+            Assert.True(host.ArpRepliesSent >= 1);
+            Assert.Equal(0, tap.Counters.TotalDrops);
+            Assert.Equal(pool.Rents, pool.Returns);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
     }
 
     [Fact]
