@@ -21,6 +21,9 @@ public enum PortState
 /// batches. Two ways to receive: pull with <see cref="ReceiveBatch"/>, or let the port run a
 /// dedicated receive thread with <see cref="StartReceiving"/> that hands full-or-idle batches to
 /// a callback. Do not mix them on one port.
+/// <para>Threading: one receiver and one sender may run at the same time (each direction has its
+/// own scratch state), but not two senders or two receivers. Counters and state are safe to read
+/// from any thread. Do not dispose a port from its own receive callback.</para>
 /// </summary>
 public interface IPort : IDisposable
 {
