@@ -53,6 +53,8 @@ public enum DropReason : byte
     LabelStackTooDeep = 11,
     /// <summary>More stacked 802.1Q/802.1ad tags than we walk.</summary>
     VlanStackTooDeep = 12,
+    /// <summary>Fewer label stack entries than the PW's configuration requires (flow label missing).</summary>
+    LabelStackTooShallow = 14,
     /// <summary>A DHCP message that lacks option 53 (message type).</summary>
     MissingMessageType = 13,
 
