@@ -39,14 +39,17 @@ public static partial class UnderlayScenario
 
         var socketRuns = new List<double>();
         var batchedRuns = new List<double>();
+        var socketCpu = new List<double>();
+        var batchedCpu = new List<double>();
         for (int r = 0; r < reps; r++)
         {
             foreach (UdpIoMode mode in new[] { UdpIoMode.Socket, UdpIoMode.Batched })
             {
-                (double rx, double tx) = MeasureUdp(mode, duration);
+                (double rx, double tx, double cpuUs) = MeasureUdp(mode, duration);
                 (mode == UdpIoMode.Socket ? socketRuns : batchedRuns).Add(rx);
+                (mode == UdpIoMode.Socket ? socketCpu : batchedCpu).Add(cpuUs);
                 Console.WriteLine(FormattableString.Invariant(
-                    $"udp mode={mode} run={r + 1} rx_fps={rx:F0} tx_fps={tx:F0} loss={(tx > 0 ? 1 - rx / tx : 0):P1}"));
+                    $"udp mode={mode} run={r + 1} rx_fps={rx:F0} tx_fps={tx:F0} loss={(tx > 0 ? 1 - rx / tx : 0):P1} cpu_us_per_frame={cpuUs:F2}"));
             }
         }
 
@@ -75,6 +78,8 @@ public static partial class UnderlayScenario
             w.WriteStartObject();
             WriteStat(w, "udp_fps_socket", socketRuns);
             WriteStat(w, "udp_fps_batched", batchedRuns);
+            WriteStat(w, "udp_cpu_us_per_frame_socket", socketCpu);
+            WriteStat(w, "udp_cpu_us_per_frame_batched", batchedCpu);
             WriteStat(w, "tap_rtt_us_median", rttRuns);
             WriteStat(w, "tap_fps", tapFpsRuns);
             w.WriteNumber("udp_payload_bytes", PayloadLength);
@@ -93,8 +98,12 @@ public static partial class UnderlayScenario
         return tapError is null ? 0 : 1;
     }
 
-    /// <summary>One sender thread blasts 256-frame batches for <paramref name="duration"/>; returns (received/s, sent/s).</summary>
-    private static (double RxFps, double TxFps) MeasureUdp(UdpIoMode mode, TimeSpan duration)
+    /// <summary>
+    /// One sender thread blasts 256-frame batches for <paramref name="duration"/>; returns
+    /// received/s, sent/s and this process's CPU time (user + system, both threads, including
+    /// the loopback receive path the kernel runs inside the send call) per received frame.
+    /// </summary>
+    private static (double RxFps, double TxFps, double CpuUsPerFrame) MeasureUdp(UdpIoMode mode, TimeSpan duration)
     {
         var options = new UdpUnderlayOptions { Mode = mode };
         using var receiver = new UdpUnderlayPort("bench-rx", 2, new IPEndPoint(IPAddress.Loopback, 0), options);
@@ -126,6 +135,7 @@ public static partial class UnderlayScenario
         receiving.Start();
 
         long rxStart = receiver.Counters.RxFrames;
+        TimeSpan cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < duration)
         {
@@ -136,9 +146,11 @@ public static partial class UnderlayScenario
         Thread.Sleep(100); // let the receiver drain what is already queued
         stop.Set();
         receiving.Join();
+        TimeSpan cpu = Process.GetCurrentProcess().TotalProcessorTime - cpuStart;
         outgoing.Return();
         double seconds = sendTime.TotalSeconds;
-        return ((receiver.Counters.RxFrames - rxStart) / seconds, sender.Counters.TxFrames / seconds);
+        long received = receiver.Counters.RxFrames - rxStart;
+        return (received / seconds, sender.Counters.TxFrames / seconds, received > 0 ? cpu.TotalMicroseconds / received : 0);
     }
 
     /// <summary>Namespace + TAP + L3Host: median ping RTT in µs, then frames/s written into the namespace.</summary>
