@@ -17,6 +17,13 @@ public sealed partial class PcapWriter
     /// port (6635 MPLS-in-UDP, 4789 VXLAN, 6081 Geneve). The Ethernet addresses are made up
     /// (locally administered, derived from the IPv4 addresses): the socket never saw them.
     /// </summary>
+    /// <remarks>
+    /// Whether an Ethernet PW carries a control word is signalled, not visible in the bytes, and
+    /// Wireshark guesses; open such captures with the bottom-of-stack label (the PW label, or the
+    /// flow label when RFC 6391 is on) bound to the PW dissector, e.g.
+    /// <c>tshark -r underlay.pcap -d mpls.label==1001,pwethcw</c>. Sockets on other ports than the
+    /// well-known ones need <c>-d udp.port==N,mpls</c> (or vxlan, geneve) as well.
+    /// </remarks>
     public void WriteUdpDatagram(ReadOnlySpan<byte> payload, UnderlayEndpoint source, UnderlayEndpoint destination) =>
         WriteUdpDatagram(payload, source, destination, DateTime.UtcNow);
 
