@@ -5,7 +5,7 @@ namespace Fabric.Actors.DataPlane.Io;
 
 /// <summary>
 /// A port with no device behind it, for tests and benchmarks. Receiving yields generated
-/// traffic (valid Ethernet/IPv4/UDP frames per a <see cref="TrafficProfile"/>, optionally rate
+/// traffic (valid Ethernet/IPv4/UDP or TCP frames per a <see cref="TrafficProfile"/>, optionally rate
 /// limited and bounded); sending is a sink that counts what it is given and may hand each
 /// batch to an observer.
 /// </summary>
@@ -34,9 +34,9 @@ public sealed class SimulatedPort : Port
             throw new ArgumentException("At least one frame length is needed.", nameof(profile));
         }
 
-        if (Profile.Protocol != IpProtocol.Udp)
+        if (Profile.Protocol is not (IpProtocol.Udp or IpProtocol.Tcp))
         {
-            throw new NotSupportedException($"SimulatedPort generates UDP only, not {Profile.Protocol}.");
+            throw new NotSupportedException($"SimulatedPort generates UDP or TCP, not {Profile.Protocol}.");
         }
 
         SinkObserver = sinkObserver;
@@ -46,7 +46,9 @@ public sealed class SimulatedPort : Port
         {
             for (int l = 0; l < _lengthCount; l++)
             {
-                _templates[flow * _lengthCount + l] = BuildUdpFrame(Profile, flow, Profile.FrameLengths[l]);
+                _templates[flow * _lengthCount + l] = Profile.Protocol == IpProtocol.Tcp
+                    ? BuildTcpFrame(Profile, flow, Profile.FrameLengths[l])
+                    : BuildUdpFrame(Profile, flow, Profile.FrameLengths[l]);
             }
         }
 
@@ -84,6 +86,40 @@ public sealed class SimulatedPort : Port
         }
 
         udp.Emit(frame.AsSpan(ethernet.BufferLength + ip.HeaderLength), source, profile.DestinationAddress);
+        ip.Emit(frame.AsSpan(ethernet.BufferLength));
+        ethernet.Emit(frame);
+        return frame;
+    }
+
+    /// <summary>
+    /// Builds flow <paramref name="flow"/>'s TCP frame of <paramref name="frameLength"/> bytes: an
+    /// established-connection data segment (ACK|PSH) with a per-flow sequence number.
+    /// </summary>
+    public static byte[] BuildTcpFrame(TrafficProfile profile, int flow, int frameLength)
+    {
+        ArgumentNullException.ThrowIfNull(profile);
+        const int Headers = EthernetLayout.HeaderLength + Ipv4Layout.MinimumHeaderLength + TcpLayout.MinimumHeaderLength;
+        ArgumentOutOfRangeException.ThrowIfLessThan(frameLength, Headers);
+        var source = new Ipv4Address(profile.SourceAddress.ToUInt32() + (uint)flow);
+        var tcp = new TcpRepr(
+            (ushort)(profile.SourcePort + flow),
+            profile.DestinationPort,
+            SequenceNumber: 1000u * (uint)(flow + 1),
+            AcknowledgmentNumber: 1,
+            TcpFlags.Ack | TcpFlags.Psh,
+            WindowSize: 64240,
+            PayloadLength: frameLength - Headers);
+        var ip = new Ipv4Repr(source, profile.DestinationAddress, IpProtocol.Tcp, tcp.BufferLength) { DontFragment = true };
+        var ethernet = new EthernetRepr(profile.SourceMac, profile.DestinationMac, EtherType.Ipv4);
+
+        var frame = new byte[frameLength];
+        Span<byte> payload = frame.AsSpan(Headers);
+        for (int i = 0; i < payload.Length; i++)
+        {
+            payload[i] = (byte)(flow + i);
+        }
+
+        tcp.Emit(frame.AsSpan(ethernet.BufferLength + ip.HeaderLength), source, profile.DestinationAddress);
         ip.Emit(frame.AsSpan(ethernet.BufferLength));
         ethernet.Emit(frame);
         return frame;

@@ -15,11 +15,11 @@ public sealed record TrafficProfile
 
     /// <summary>
     /// Ethernet frame lengths without FCS, chosen uniformly per frame. Default { 60 } (a 64-byte
-    /// frame on the wire). Each must hold the headers (42 bytes for UDP).
+    /// frame on the wire). Each must hold the headers (42 bytes for UDP, 54 for TCP).
     /// </summary>
     public IReadOnlyList<int> FrameLengths { get; init; } = [EthernetLayout.MinimumFrameLength];
 
-    /// <summary>Transport of every flow. Only UDP is generated for now.</summary>
+    /// <summary>Transport of every flow: UDP (default) or TCP (ACK|PSH data segments; 54-byte headers).</summary>
     public IpProtocol Protocol { get; init; } = IpProtocol.Udp;
 
     /// <summary>Frames per second the port releases; 0 = as fast as asked. Default 0.</summary>

@@ -48,6 +48,36 @@ public class SimulatedPortTests
     }
 
     [Fact]
+    public void Tcp_flows_are_valid_segments_that_tshark_decodes_without_errors()
+    {
+        var profile = new TrafficProfile { Protocol = IpProtocol.Tcp, Flows = 4, FrameLengths = [60, 1514] };
+        string dir = Directory.CreateTempSubdirectory("fabric-sim-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "tcp.pcap");
+            using (var writer = new PcapWriter(path))
+            {
+                foreach (byte[] frame in Generate(profile, 40))
+                {
+                    Assert.True(EthernetView.TryParse(frame, out var eth, out _));
+                    Assert.True(Ipv4View.TryParse(eth.Payload, out var ip, out _));
+                    Assert.Equal(IpProtocol.Tcp, ip.Protocol);
+                    Assert.True(TcpRepr.TryParse(ip.Payload, ip.Source, ip.Destination, out var tcp, out var reason), reason.ToString());
+                    Assert.Equal(TcpFlags.Ack | TcpFlags.Psh, tcp.Flags);
+                    writer.WriteFrame(frame);
+                }
+            }
+
+            Assert.All(Tshark.ProtocolChains(path), c => Assert.StartsWith("eth:ethertype:ip:tcp", c));
+            Tshark.DecodeVerbose(path, "-o tcp.check_checksum:TRUE");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void The_same_seed_generates_the_same_frames_and_another_seed_does_not()
     {
         var profile = new TrafficProfile { Flows = 32, FrameLengths = [60, 100], Seed = 42 };
