@@ -57,10 +57,27 @@ public class TapPortTests
         {
             var host = new L3Host(MacAddress.Parse("02:fa:b0:00:00:02"), Ipv4Address.Parse("10.213.0.2"));
             var pool = new PacketBatchPool(maxRetained: 8, batchCapacity: 64);
+            string capture = Path.Combine(Path.GetTempPath(), $"{nsName}.pcap");
+            using var tee = new PcapWriter(capture);
+            tap.Tee = tee;
             host.Serve(tap, pool);
 
             HostTools.Result ping = ns.Exec("ping", "-c 20 -i 0.05 -W 2 10.213.0.2", timeoutMs: 20_000);
             tap.StopReceiving();
+            tee.Dispose();
+            try
+            {
+                // Both directions were teed: the namespace's requests and the host's replies.
+                string[] chains = Tshark.ProtocolChains(capture, "-Y icmp");
+                Assert.Equal(40, chains.Length);
+                Assert.Equal(20, Tshark.ProtocolChains(capture, "-Y \"icmp.type == 0\"").Length);
+                Assert.NotEmpty(Tshark.ProtocolChains(capture, "-Y \"arp.opcode == 2\""));
+                Assert.Contains("[Checksum Status: Good]", Tshark.DecodeVerbose(capture));
+            }
+            finally
+            {
+                File.Delete(capture);
+            }
 
             Match summary = Regex.Match(ping.Stdout, @"(\d+) packets transmitted, (\d+) received");
             Assert.True(summary.Success, ping.ToString());
