@@ -167,6 +167,36 @@ public class TapPortTests
     }
 
     [Fact]
+    public void Deleting_the_namespace_that_holds_the_tap_is_reported_as_gone()
+    {
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-nsdel");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
+            tap.StartReceiving(pool, batch => batch.Return());
+            ns.Dispose();
+
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (tap.State != PortState.Gone && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+
+            Assert.Equal(PortState.Gone, tap.State);
+            tap.StopReceiving();
+            Assert.Equal(pool.Rents, pool.Returns);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+
+    [Fact]
     public void Writing_to_a_tap_whose_link_is_down_drops_as_link_down()
     {
         (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-down");
