@@ -1,0 +1,151 @@
+using System.Runtime.InteropServices;
+
+namespace Fabric.Actors.DataPlane.Io;
+
+/// <summary>
+/// The few libc calls the TAP and underlay ports need (Linux, x86-64 / arm64 layouts). Every
+/// call sets errno, read back with <see cref="Marshal.GetLastPInvokeError"/>.
+/// </summary>
+internal static unsafe partial class LinuxNative
+{
+    private const string Libc = "libc";
+
+    // fcntl.h
+    public const int O_RDWR = 0x2;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+
+    // errno.h
+    public const int EINTR = 4;
+    public const int EIO = 5;
+    public const int EBADF = 9;
+    public const int EAGAIN = 11;
+    public const int EFAULT = 14;
+    public const int ENODEV = 19;
+    public const int EINVAL = 22;
+    public const int EMSGSIZE = 90;
+    public const int ENETDOWN = 100;
+    public const int ENOBUFS = 105;
+    public const int ECONNREFUSED = 111;
+    public const int EBADFD = 77;
+
+    // poll.h
+    public const short POLLIN = 0x001;
+    public const short POLLOUT = 0x004;
+    public const short POLLERR = 0x008;
+    public const short POLLHUP = 0x010;
+    public const short POLLNVAL = 0x020;
+
+    // sys/socket.h
+    public const int MSG_TRUNC = 0x20;
+    public const int MSG_DONTWAIT = 0x40;
+    public const ushort AF_INET = 2;
+
+    // sys/eventfd.h
+    public const int EFD_NONBLOCK = 0x800;
+    public const int EFD_CLOEXEC = 0x80000;
+
+    // linux/if_tun.h
+    public const uint TUNSETIFF = 0x400454ca;
+    public const short IFF_TAP = 0x0002;
+    public const short IFF_NO_PI = 0x1000;
+    public const int IfNameSize = 16;
+    public const int IfReqSize = 40;
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short Revents;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MMsgHdr
+    {
+        public MsgHdr Header;
+        public uint Length;
+    }
+
+    /// <summary>struct sockaddr_in: port and address in network order.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockAddrIn
+    {
+        public ushort Family;
+        public ushort PortBigEndian;
+        public uint AddressBigEndian;
+        public ulong Zero;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport(Libc, EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);
+
+    [LibraryImport(Libc, EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "sendmmsg", SetLastError = true)]
+    public static partial int SendMMsg(int fd, MMsgHdr* messages, uint count, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "recvmmsg", SetLastError = true)]
+    public static partial int RecvMMsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+
+    /// <summary>Host to network byte order and back (the same swap).</summary>
+    public static ushort NetworkOrder(ushort value) =>
+        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value) : value;
+
+    /// <summary>Host to network byte order and back (the same swap).</summary>
+    public static uint NetworkOrder(uint value) =>
+        BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value) : value;
+
+    public static int LastError => Marshal.GetLastPInvokeError();
+
+    public static string Describe(int errno) => $"{Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
+
+    /// <summary>Wakes a poll() that watches <paramref name="eventFd"/>.</summary>
+    public static void Signal(int eventFd)
+    {
+        ulong one = 1;
+        Write(eventFd, (byte*)&one, sizeof(ulong));
+    }
+
+    /// <summary>Clears a signalled eventfd (non-blocking).</summary>
+    public static void Drain(int eventFd)
+    {
+        ulong value;
+        Read(eventFd, (byte*)&value, sizeof(ulong));
+    }
+}

@@ -1,0 +1,150 @@
+namespace Fabric.Actors.DataPlane.Io;
+
+/// <summary>
+/// Shared plumbing of the ports: name, id, counters, state, the capture tee and the dedicated
+/// receive thread. A subclass implements <see cref="ReceiveBatch"/>, <see cref="SendBatch"/>,
+/// and <see cref="WakeReceiver"/> (to cut a blocking wait short when stopping).
+/// </summary>
+public abstract class Port : IPort
+{
+    /// <summary>How long one wait of the receive thread lasts before it re-checks for a stop.</summary>
+    protected const int ReceiveLoopWaitMs = 200;
+
+    private readonly Lock _loopLock = new();
+    private Thread? _receiveThread;
+    private volatile bool _stopRequested;
+    private volatile PortState _state = PortState.Up;
+    private string? _stateDetail;
+
+    protected Port(string name, ushort id)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        Name = name;
+        Id = id;
+    }
+
+    public string Name { get; }
+
+    public ushort Id { get; }
+
+    public PortState State => _state;
+
+    public string? StateDetail => Volatile.Read(ref _stateDetail);
+
+    public PortCounters Counters { get; } = new();
+
+    public PcapWriter? Tee { get; set; }
+
+    /// <summary>True once the port can no longer move frames.</summary>
+    protected bool IsFinished => _state is PortState.Gone or PortState.Closed;
+
+    /// <summary>True while a stop of the receive thread is pending.</summary>
+    protected bool StopRequested => _stopRequested;
+
+    public abstract int ReceiveBatch(PacketBatch batch, int timeoutMs);
+
+    public abstract int SendBatch(PacketBatch batch);
+
+    public void StartReceiving(PacketBatchPool pool, Action<PacketBatch> onBatch)
+    {
+        ArgumentNullException.ThrowIfNull(pool);
+        ArgumentNullException.ThrowIfNull(onBatch);
+        lock (_loopLock)
+        {
+            ObjectDisposedException.ThrowIf(_state == PortState.Closed, this);
+            if (_receiveThread is not null)
+            {
+                throw new InvalidOperationException($"Port {Name} is already receiving.");
+            }
+
+            _stopRequested = false;
+            _receiveThread = new Thread(() => ReceiveLoop(pool, onBatch))
+            {
+                IsBackground = true,
+                Name = $"port-rx-{Name}",
+            };
+            _receiveThread.Start();
+        }
+    }
+
+    public void StopReceiving()
+    {
+        Thread? thread;
+        lock (_loopLock)
+        {
+            thread = _receiveThread;
+            _receiveThread = null;
+            _stopRequested = true;
+        }
+
+        if (thread is null)
+        {
+            return;
+        }
+
+        WakeReceiver();
+        if (thread != Thread.CurrentThread)
+        {
+            thread.Join();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_state == PortState.Closed)
+        {
+            return;
+        }
+
+        StopReceiving();
+        SetState(PortState.Closed, StateDetail);
+        DisposeCore();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Releases the device or socket; called once, after the receive thread ended.</summary>
+    protected abstract void DisposeCore();
+
+    /// <summary>Interrupts a <see cref="ReceiveBatch"/> that is waiting (called when stopping).</summary>
+    protected virtual void WakeReceiver()
+    {
+    }
+
+    /// <summary>Records a state change; <see cref="PortState.Gone"/> and <see cref="PortState.Closed"/> are final.</summary>
+    protected void SetState(PortState state, string? detail)
+    {
+        if (_state == PortState.Closed || (_state == PortState.Gone && state != PortState.Closed))
+        {
+            return;
+        }
+
+        Volatile.Write(ref _stateDetail, detail);
+        _state = state;
+    }
+
+    private void ReceiveLoop(PacketBatchPool pool, Action<PacketBatch> onBatch)
+    {
+        PacketBatch? batch = null;
+        try
+        {
+            while (!_stopRequested && !IsFinished)
+            {
+                batch ??= pool.Rent();
+                if (ReceiveBatch(batch, ReceiveLoopWaitMs) > 0 || batch.Count > 0)
+                {
+                    PacketBatch full = batch;
+                    batch = null;
+                    onBatch(full); // ownership passes to the callback
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            SetState(PortState.Gone, $"receive loop failed: {ex.GetType().Name}: {ex.Message}");
+        }
+        finally
+        {
+            batch?.Return();
+        }
+    }
+}

@@ -1,0 +1,113 @@
+namespace Fabric.Actors.DataPlane.Io;
+
+/// <summary>Why a port dropped a frame; each reason has its own counter.</summary>
+public enum PortDropReason
+{
+    /// <summary>A received frame did not fit the batch slot (it would have been truncated).</summary>
+    RxFrameTooLarge,
+
+    /// <summary>The OS reported an error while receiving.</summary>
+    RxError,
+
+    /// <summary>A frame to send was longer than the device or datagram allows.</summary>
+    TxFrameTooLarge,
+
+    /// <summary>The device's transmit queue or socket buffer was full (EAGAIN/ENOBUFS).</summary>
+    TxQueueFull,
+
+    /// <summary>The link was down (EIO on a TAP write, ENETDOWN on a socket).</summary>
+    TxLinkDown,
+
+    /// <summary>The device or socket is gone; the frame could not be sent.</summary>
+    TxPortGone,
+
+    /// <summary>An underlay frame had no peer address.</summary>
+    TxNoPeer,
+
+    /// <summary>The OS reported another error while sending.</summary>
+    TxError,
+
+    /// <summary>A simulated sink was told to drop (e.g. a rate limit).</summary>
+    TxRateLimited,
+}
+
+/// <summary>
+/// Frame and byte counters of one port plus one drop counter per <see cref="PortDropReason"/>.
+/// Updated once per batch with interlocked adds, so readers on other threads see whole numbers.
+/// </summary>
+public sealed class PortCounters
+{
+    private static readonly int ReasonCount = Enum.GetValues<PortDropReason>().Length;
+
+    private readonly long[] _drops = new long[ReasonCount];
+    private long _rxFrames;
+    private long _rxBytes;
+    private long _txFrames;
+    private long _txBytes;
+
+    public long RxFrames => Interlocked.Read(ref _rxFrames);
+
+    public long RxBytes => Interlocked.Read(ref _rxBytes);
+
+    public long TxFrames => Interlocked.Read(ref _txFrames);
+
+    public long TxBytes => Interlocked.Read(ref _txBytes);
+
+    public long Drops(PortDropReason reason) => Interlocked.Read(ref _drops[(int)reason]);
+
+    public long TotalDrops
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < _drops.Length; i++)
+            {
+                sum += Interlocked.Read(ref _drops[i]);
+            }
+
+            return sum;
+        }
+    }
+
+    public void AddRx(long frames, long bytes)
+    {
+        Interlocked.Add(ref _rxFrames, frames);
+        Interlocked.Add(ref _rxBytes, bytes);
+    }
+
+    public void AddTx(long frames, long bytes)
+    {
+        Interlocked.Add(ref _txFrames, frames);
+        Interlocked.Add(ref _txBytes, bytes);
+    }
+
+    public void AddDrop(PortDropReason reason, long frames = 1) => Interlocked.Add(ref _drops[(int)reason], frames);
+
+    /// <summary>A consistent-enough copy for reporting (each number read atomically).</summary>
+    public PortCountersSnapshot Snapshot()
+    {
+        var drops = new Dictionary<PortDropReason, long>();
+        foreach (PortDropReason reason in Enum.GetValues<PortDropReason>())
+        {
+            long n = Drops(reason);
+            if (n != 0)
+            {
+                drops[reason] = n;
+            }
+        }
+
+        return new PortCountersSnapshot(RxFrames, RxBytes, TxFrames, TxBytes, drops);
+    }
+}
+
+/// <summary>Counters of a port at one moment; <see cref="Drops"/> lists only non-zero reasons.</summary>
+public sealed record PortCountersSnapshot(
+    long RxFrames,
+    long RxBytes,
+    long TxFrames,
+    long TxBytes,
+    IReadOnlyDictionary<PortDropReason, long> Drops)
+{
+    public override string ToString() =>
+        $"rx {RxFrames} frames/{RxBytes} B, tx {TxFrames} frames/{TxBytes} B, drops [{string.Join(", ", Drops.Select(d => $"{d.Key}={d.Value}"))}]";
+}

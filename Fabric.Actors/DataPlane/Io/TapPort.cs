@@ -1,0 +1,284 @@
+using System.Text;
+
+namespace Fabric.Actors.DataPlane.Io;
+
+/// <summary>
+/// A Linux TAP device (<c>/dev/net/tun</c>, <c>IFF_TAP | IFF_NO_PI</c>): every read returns one
+/// Ethernet frame the host sent into the device, every write injects one frame into the host.
+/// </summary>
+/// <remarks>
+/// <para>Opening by a name that does not exist creates a non-persistent device that lives as
+/// long as this port; opening the name of a persistent device (<c>ip tuntap add dev X mode tap</c>)
+/// attaches to it. The device may be moved to another network namespace afterwards
+/// (<c>ip link set X netns NS</c>): the file descriptor keeps working.</para>
+/// <para>The descriptor is non-blocking; <see cref="ReceiveBatch"/> waits with poll() on it and
+/// on an eventfd used to wake the wait when stopping, then reads until EAGAIN or the batch is
+/// full. Errors: EAGAIN on write = queue full (drop); EIO on write = link down (drop, state
+/// <see cref="PortState.LinkDown"/>); EBADFD/ENODEV/POLLERR/POLLHUP = the device was deleted
+/// (state <see cref="PortState.Gone"/>, the receive loop ends cleanly).</para>
+/// <para>Without IFF_VNET_HDR a frame is at most MTU + 14 bytes; the batch slot (default 2048 B
+/// minus headroom) must hold it, else the frame is dropped as <see cref="PortDropReason.RxFrameTooLarge"/>.</para>
+/// </remarks>
+public sealed unsafe class TapPort : Port
+{
+    private readonly int _fd;
+    private readonly int _wakeFd;
+    private int _closed;
+
+    private TapPort(string name, ushort id, int fd, int wakeFd, string interfaceName)
+        : base(name, id)
+    {
+        _fd = fd;
+        _wakeFd = wakeFd;
+        InterfaceName = interfaceName;
+    }
+
+    /// <summary>The kernel's name for the device (as given, or as assigned for a pattern like "tap%d").</summary>
+    public string InterfaceName { get; }
+
+    /// <summary>
+    /// Opens (creating if needed) the TAP device <paramref name="interfaceName"/> (at most 15
+    /// bytes). Needs CAP_NET_ADMIN. The port takes <paramref name="name"/> (default: the interface name).
+    /// </summary>
+    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(interfaceName);
+        byte[] nameBytes = Encoding.ASCII.GetBytes(interfaceName);
+        if (nameBytes.Length >= LinuxNative.IfNameSize)
+        {
+            throw new ArgumentException($"Interface name '{interfaceName}' is longer than 15 bytes.", nameof(interfaceName));
+        }
+
+        int fd = LinuxNative.Open("/dev/net/tun", LinuxNative.O_RDWR | LinuxNative.O_NONBLOCK | LinuxNative.O_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"open /dev/net/tun failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+        }
+
+        // struct ifreq: char ifr_name[16]; union { short ifr_flags; ... } padded to 40 bytes.
+        byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
+        new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
+        nameBytes.CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
+        *(short*)(ifreq + LinuxNative.IfNameSize) = LinuxNative.IFF_TAP | LinuxNative.IFF_NO_PI;
+        if (LinuxNative.Ioctl(fd, LinuxNative.TUNSETIFF, ifreq) < 0)
+        {
+            int errno = LinuxNative.LastError;
+            LinuxNative.Close(fd);
+            throw new IOException($"TUNSETIFF {interfaceName} failed: {LinuxNative.Describe(errno)}");
+        }
+
+        string assigned = Encoding.ASCII.GetString(new ReadOnlySpan<byte>(ifreq, LinuxNative.IfNameSize)).TrimEnd('\0');
+        int wakeFd = LinuxNative.EventFd(0, LinuxNative.EFD_NONBLOCK | LinuxNative.EFD_CLOEXEC);
+        if (wakeFd < 0)
+        {
+            int errno = LinuxNative.LastError;
+            LinuxNative.Close(fd);
+            throw new IOException($"eventfd failed: {LinuxNative.Describe(errno)}");
+        }
+
+        return new TapPort(name ?? assigned, id, fd, wakeFd, assigned);
+    }
+
+    public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (IsFinished || batch.IsFull || !WaitReadable(timeoutMs))
+        {
+            return 0;
+        }
+
+        int added = 0;
+        long bytes = 0;
+        byte[] buffer = batch.Buffer;
+        fixed (byte* basePtr = buffer)
+        {
+            while (!batch.IsFull)
+            {
+                Span<byte> room = batch.NextFrameRoom();
+                int roomOffset = batch.Count * batch.SlotSize + batch.Headroom;
+                nint n = LinuxNative.Read(_fd, basePtr + roomOffset, (nuint)room.Length);
+                if (n < 0)
+                {
+                    int errno = LinuxNative.LastError;
+                    if (errno == LinuxNative.EAGAIN)
+                    {
+                        break;
+                    }
+
+                    if (errno == LinuxNative.EINTR)
+                    {
+                        continue;
+                    }
+
+                    if (IsDeviceGone(errno))
+                    {
+                        SetState(PortState.Gone, $"read: {LinuxNative.Describe(errno)}");
+                        break;
+                    }
+
+                    Counters.AddDrop(PortDropReason.RxError);
+                    break;
+                }
+
+                if (n >= room.Length)
+                {
+                    // The kernel truncates silently to our buffer; a full read may be a cut frame.
+                    Counters.AddDrop(PortDropReason.RxFrameTooLarge);
+                    continue;
+                }
+
+                batch.Commit((int)n, Id);
+                added++;
+                bytes += n;
+            }
+        }
+
+        if (added > 0)
+        {
+            Counters.AddRx(added, bytes);
+            if (State == PortState.LinkDown)
+            {
+                SetState(PortState.Up, null);
+            }
+
+            Tee?.WriteBatch(batch, batch.Count - added, added);
+        }
+
+        return added;
+    }
+
+    public override int SendBatch(PacketBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (IsFinished)
+        {
+            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count);
+            return 0;
+        }
+
+        int sent = 0;
+        long bytes = 0;
+        fixed (byte* basePtr = batch.Buffer)
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                ref Packet p = ref batch[i];
+                nint n;
+                do
+                {
+                    n = LinuxNative.Write(_fd, basePtr + p.Offset, (nuint)p.Length);
+                }
+                while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+
+                if (n >= 0)
+                {
+                    sent++;
+                    bytes += p.Length;
+                    continue;
+                }
+
+                int errno = LinuxNative.LastError;
+                switch (errno)
+                {
+                    case LinuxNative.EAGAIN:
+                    case LinuxNative.ENOBUFS:
+                        Counters.AddDrop(PortDropReason.TxQueueFull);
+                        break;
+                    case LinuxNative.EIO:
+                        SetState(PortState.LinkDown, $"write: {LinuxNative.Describe(errno)}");
+                        Counters.AddDrop(PortDropReason.TxLinkDown);
+                        break;
+                    case LinuxNative.EINVAL:
+                    case LinuxNative.EMSGSIZE:
+                        Counters.AddDrop(PortDropReason.TxFrameTooLarge);
+                        break;
+                    default:
+                        if (IsDeviceGone(errno))
+                        {
+                            SetState(PortState.Gone, $"write: {LinuxNative.Describe(errno)}");
+                            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count - i);
+                            i = batch.Count;
+                        }
+                        else
+                        {
+                            Counters.AddDrop(PortDropReason.TxError);
+                        }
+
+                        break;
+                }
+            }
+        }
+
+        if (sent > 0)
+        {
+            Counters.AddTx(sent, bytes);
+            if (State == PortState.LinkDown && sent == batch.Count)
+            {
+                SetState(PortState.Up, null);
+            }
+
+            Tee?.WriteBatch(batch);
+        }
+
+        return sent;
+    }
+
+    protected override void WakeReceiver()
+    {
+        if (Volatile.Read(ref _closed) == 0)
+        {
+            LinuxNative.Signal(_wakeFd);
+        }
+    }
+
+    protected override void DisposeCore()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+        {
+            LinuxNative.Close(_fd);
+            LinuxNative.Close(_wakeFd);
+        }
+    }
+
+    private static bool IsDeviceGone(int errno) =>
+        errno is LinuxNative.EBADFD or LinuxNative.ENODEV or LinuxNative.EBADF or LinuxNative.EFAULT;
+
+    /// <summary>poll() on the device and the wake eventfd; false on timeout, wake-up or device loss.</summary>
+    private bool WaitReadable(int timeoutMs)
+    {
+        LinuxNative.PollFd* fds = stackalloc LinuxNative.PollFd[2];
+        fds[0] = new LinuxNative.PollFd { Fd = _fd, Events = LinuxNative.POLLIN };
+        fds[1] = new LinuxNative.PollFd { Fd = _wakeFd, Events = LinuxNative.POLLIN };
+        int r;
+        do
+        {
+            r = LinuxNative.Poll(fds, 2, timeoutMs);
+        }
+        while (r < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+
+        if (r < 0)
+        {
+            SetState(PortState.Gone, $"poll: {LinuxNative.Describe(LinuxNative.LastError)}");
+            return false;
+        }
+
+        if (fds[1].Revents != 0)
+        {
+            LinuxNative.Drain(_wakeFd);
+        }
+
+        short revents = fds[0].Revents;
+        if ((revents & LinuxNative.POLLIN) != 0)
+        {
+            return true;
+        }
+
+        if ((revents & (LinuxNative.POLLERR | LinuxNative.POLLHUP | LinuxNative.POLLNVAL)) != 0)
+        {
+            // tun's poll reports POLLERR once the device is detached from the descriptor.
+            SetState(PortState.Gone, $"device {InterfaceName} vanished (poll revents 0x{revents:x})");
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,48 @@
+using System.Diagnostics;
+
+namespace Fabric.Benchmarks.Scenarios;
+
+/// <summary>
+/// A network namespace owned by one scenario run (name carries the PID), deleted on dispose.
+/// All traffic of a scenario stays on loopback or inside such a namespace.
+/// </summary>
+internal sealed class ScenarioNamespace : IDisposable
+{
+    public ScenarioNamespace(string prefix)
+    {
+        Name = $"{prefix}-{Environment.ProcessId}";
+        Run("ip", $"netns del {Name}", check: false); // leftovers of a crashed run with a recycled PID
+        Run("ip", $"netns add {Name}");
+    }
+
+    public string Name { get; }
+
+    public string Ip(string arguments) => Run("ip", $"-n {Name} {arguments}");
+
+    public string Exec(string command, string arguments, int timeoutMs = 60_000) =>
+        Run("ip", $"netns exec {Name} {command} {arguments}", timeoutMs: timeoutMs);
+
+    public void Dispose() => Run("ip", $"netns del {Name}", check: false);
+
+    public static string Run(string file, string arguments, bool check = true, int timeoutMs = 60_000)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };
+        using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {file}");
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(timeoutMs))
+        {
+            p.Kill(entireProcessTree: true);
+            p.WaitForExit();
+            throw new TimeoutException($"{file} {arguments} did not finish in {timeoutMs} ms");
+        }
+
+        p.WaitForExit();
+        if (check && p.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} failed ({p.ExitCode}): {stderr.Result}");
+        }
+
+        return stdout.Result;
+    }
+}

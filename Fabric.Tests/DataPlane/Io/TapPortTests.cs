@@ -1,0 +1,229 @@
+using System.Text.RegularExpressions;
+using Fabric.Actors.DataPlane.Host;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Tests.DataPlane.Io;
+
+/// <summary>
+/// Real TAP devices: each test opens a tap in the root namespace, moves it into a private test
+/// namespace, and checks that namespace and device are gone afterwards.
+/// </summary>
+public class TapPortTests
+{
+    private const string NamespaceSide = "10.213.0.1";
+
+    private static int _counter;
+
+    private static string NewTapName() => $"ftap{Environment.ProcessId % 100000}x{Interlocked.Increment(ref _counter)}";
+
+    /// <summary>A tap in a fresh namespace with 10.213.0.1/24 on the namespace side, up.</summary>
+    private static (TestNamespace Ns, TapPort Tap) OpenTapInNamespace(string prefix)
+    {
+        HostTools.RequireRoot();
+        var ns = new TestNamespace(prefix);
+        TapPort? tap = null;
+        try
+        {
+            tap = TapPort.Open(NewTapName(), id: 3);
+            HostTools.Ip($"link set {tap.InterfaceName} netns {ns.Name}");
+            ns.Ip($"addr add {NamespaceSide}/24 dev {tap.InterfaceName}");
+            ns.Ip($"link set {tap.InterfaceName} up");
+            ns.Ip("link set lo up");
+            return (ns, tap);
+        }
+        catch
+        {
+            tap?.Dispose();
+            ns.Dispose();
+            throw;
+        }
+    }
+
+    private static void AssertGone(string ns, string tapName)
+    {
+        Assert.False(TestNamespace.Exists(ns), $"namespace {ns} still exists");
+        HostTools.Result link = HostTools.Run(HostTools.Require("ip", "iproute2"), $"link show {tapName}");
+        Assert.NotEqual(0, link.ExitCode);
+    }
+
+    [Fact]
+    public void A_namespace_pings_an_l3_host_behind_a_tap_and_gets_all_20_replies()
+    {
+        HostTools.Require("ping", "iputils-ping");
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-ping");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var host = new L3Host(MacAddress.Parse("02:fa:b0:00:00:02"), Ipv4Address.Parse("10.213.0.2"));
+            var pool = new PacketBatchPool(maxRetained: 8, batchCapacity: 64);
+            string capture = Path.Combine(Path.GetTempPath(), $"{nsName}.pcap");
+            using var tee = new PcapWriter(capture);
+            tap.Tee = tee;
+            host.Serve(tap, pool);
+
+            HostTools.Result ping = ns.Exec("ping", "-c 20 -i 0.05 -W 2 10.213.0.2", timeoutMs: 20_000);
+            tap.StopReceiving();
+            tee.Dispose();
+            try
+            {
+                // Both directions were teed: the namespace's requests and the host's replies.
+                string[] chains = Tshark.ProtocolChains(capture, "-Y icmp");
+                Assert.Equal(40, chains.Length);
+                Assert.Equal(20, Tshark.ProtocolChains(capture, "-Y \"icmp.type == 0\"").Length);
+                Assert.NotEmpty(Tshark.ProtocolChains(capture, "-Y \"arp.opcode == 2\""));
+                Assert.Contains("[Checksum Status: Good]", Tshark.DecodeVerbose(capture));
+            }
+            finally
+            {
+                File.Delete(capture);
+            }
+
+            Match summary = Regex.Match(ping.Stdout, @"(\d+) packets transmitted, (\d+) received");
+            Assert.True(summary.Success, ping.ToString());
+            Assert.Equal("20", summary.Groups[2].Value);
+            Assert.Equal(20, host.EchoRepliesSent);
+            Assert.True(host.ArpRepliesSent >= 1);
+            Assert.Equal(0, tap.Counters.TotalDrops);
+            Assert.Equal(pool.Rents, pool.Returns);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+
+    [Fact]
+    public void A_tap_moved_into_a_namespace_receives_the_frames_that_namespace_sends()
+    {
+        HostTools.Require("ping", "iputils-ping");
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-rx");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
+            long frames = 0;
+            tap.StartReceiving(pool, batch =>
+            {
+                Interlocked.Add(ref frames, batch.Count);
+                Assert.Equal((ushort)3, batch[0].IngressPort);
+                batch.Return();
+            });
+
+            // Nobody answers 10.213.0.2, so the namespace keeps asking for it with ARP requests.
+            ns.Exec("ping", "-c 2 -i 0.2 -W 1 10.213.0.2", timeoutMs: 10_000);
+            tap.StopReceiving();
+
+            Assert.True(Interlocked.Read(ref frames) > 0, "no frame reached the tap port");
+            Assert.Equal(frames, tap.Counters.RxFrames);
+            Assert.Equal(pool.Rents, pool.Returns);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+
+    [Fact]
+    public void A_tap_deleted_under_the_port_ends_the_receive_loop_and_reports_gone()
+    {
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-gone");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
+            tap.StartReceiving(pool, batch => batch.Return());
+            ns.Ip($"link del {tapName}");
+
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (tap.State != PortState.Gone && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+
+            Assert.Equal(PortState.Gone, tap.State);
+            Assert.NotNull(tap.StateDetail);
+            tap.StopReceiving();
+            Assert.Equal(pool.Rents, pool.Returns);
+
+            var batch = new PacketBatch(capacity: 1);
+            batch.TryAppend(new byte[60]);
+            Assert.Equal(0, tap.SendBatch(batch));
+            Assert.Equal(1, tap.Counters.Drops(PortDropReason.TxPortGone));
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+
+    [Fact]
+    public void Deleting_the_namespace_that_holds_the_tap_is_reported_as_gone()
+    {
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-nsdel");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
+            tap.StartReceiving(pool, batch => batch.Return());
+            ns.Dispose();
+
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (tap.State != PortState.Gone && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+
+            Assert.Equal(PortState.Gone, tap.State);
+            tap.StopReceiving();
+            Assert.Equal(pool.Rents, pool.Returns);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+
+    [Fact]
+    public void Writing_to_a_tap_whose_link_is_down_drops_as_link_down()
+    {
+        (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-down");
+        string nsName = ns.Name, tapName = tap.InterfaceName;
+        try
+        {
+            ns.Ip($"link set {tapName} down");
+            var batch = new PacketBatch(capacity: 1);
+            Span<byte> frame = batch.NextFrameRoom()[..60];
+            frame.Clear();
+            frame[..6].Fill(0xFF); // broadcast destination: the content does not matter here
+            batch.Commit(60);
+
+            Assert.Equal(0, tap.SendBatch(batch));
+            Assert.Equal(1, tap.Counters.Drops(PortDropReason.TxLinkDown));
+            Assert.Equal(PortState.LinkDown, tap.State);
+
+            ns.Ip($"link set {tapName} up");
+            Assert.Equal(1, tap.SendBatch(batch));
+            Assert.Equal(PortState.Up, tap.State);
+        }
+        finally
+        {
+            tap.Dispose();
+            ns.Dispose();
+        }
+
+        AssertGone(nsName, tapName);
+    }
+}
