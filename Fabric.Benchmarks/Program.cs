@@ -1,11 +1,10 @@
-using Fabric.Benchmarks.Scenarios;
+using BenchmarkDotNet.Running;
+using Fabric.Benchmarks;
 
-// Minimal dispatcher until the shared Scenarios registry is merged:
-//   dotnet run -c Release --project Fabric.Benchmarks -- scenario underlay [--seconds 3] [--reps 3] [--pings 50]
-if (args.Length >= 2 && args[0] == "scenario" && args[1] == "underlay")
-{
-    return UnderlayScenario.Run(args[2..]);
-}
+// Micro benchmarks:  dotnet run -c Release --project Fabric.Benchmarks -- --filter '*Wire*'
+// Scenarios:         dotnet run -c Release --project Fabric.Benchmarks -- scenario <name> [options]
+if (args is ["scenario", .. var rest])
+    return Scenarios.Run(rest);
 
-Console.Error.WriteLine("usage: Fabric.Benchmarks scenario underlay [--seconds N] [--reps N] [--pings N]");
-return 2;
+BenchmarkSwitcher.FromAssembly(typeof(Scenarios).Assembly).Run(args);
+return 0;

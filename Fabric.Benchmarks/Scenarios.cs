@@ -1,0 +1,25 @@
+using Fabric.Benchmarks.Scenarios;
+
+namespace Fabric.Benchmarks;
+
+/// <summary>
+/// End-to-end scenarios: each prints what it measured and, as its last line, one JSON object.
+/// </summary>
+public static class Scenarios
+{
+    private static readonly Dictionary<string, Func<string[], int>> All = new()
+    {
+        ["underlay"] = UnderlayScenario.Run,
+        ["cluster"] = ClusterScenario.Run,
+    };
+
+    public static int Run(string[] args)
+    {
+        if (args.Length == 0 || !All.TryGetValue(args[0], out var scenario))
+        {
+            Console.Error.WriteLine($"usage: Fabric.Benchmarks scenario <{string.Join("|", All.Keys)}> [options]");
+            return 2;
+        }
+        return scenario(args[1..]);
+    }
+}
