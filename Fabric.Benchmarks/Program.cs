@@ -4,7 +4,7 @@ using Fabric.Benchmarks;
 // Micro benchmarks:  dotnet run -c Release --project Fabric.Benchmarks -- --filter '*Wire*'
 // Scenarios:         dotnet run -c Release --project Fabric.Benchmarks -- scenario <name> [options]
 if (args is ["scenario", .. var rest])
-    return Scenarios.Run(rest);
+    return ScenarioRegistry.Run(rest);
 
-BenchmarkSwitcher.FromAssembly(typeof(Scenarios).Assembly).Run(args);
+BenchmarkSwitcher.FromAssembly(typeof(ScenarioRegistry).Assembly).Run(args);
 return 0;

@@ -5,7 +5,7 @@ namespace Fabric.Benchmarks;
 /// <summary>
 /// End-to-end scenarios: each prints what it measured and, as its last line, one JSON object.
 /// </summary>
-public static class Scenarios
+public static class ScenarioRegistry
 {
     private static readonly Dictionary<string, Func<string[], int>> All = new()
     {
