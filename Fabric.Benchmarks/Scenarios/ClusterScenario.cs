@@ -78,7 +78,7 @@ public static class ClusterScenario
             startup_to_ready_ms = Stats.Of(startup),
             second_node_up_ms = Stats.Of(secondUp),
             post_to_committed_on_2_nodes_ms = Stats.Of(commit),
-        }));
+        }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
         return 0;
     }
 
