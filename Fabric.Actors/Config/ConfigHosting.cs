@@ -13,17 +13,16 @@ public static class ConfigHosting
     /// The config store: a persistent cluster singleton journaling to <paramref name="database"/>,
     /// and a proxy to it on every node (registered as <see cref="ConfigStoreActor"/>).
     /// </summary>
-    public static AkkaConfigurationBuilder AddConfigStore(
-        this AkkaConfigurationBuilder builder, StoreDatabase database, TimeSpan? republishInterval = null)
+    public static AkkaConfigurationBuilder AddConfigStore(this AkkaConfigurationBuilder builder, StoreDatabase database)
     {
         database.Prepare();
-        var interval = republishInterval ?? TimeSpan.FromSeconds(2);
         return builder
             .AddHocon(database.ToHocon(), HoconAddMode.Prepend)
             .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
             .WithSingleton<ConfigStoreActor>(
                 SingletonName,
-                Props.Create(() => new ConfigStoreActor(IntentNormalizer.Normalize, interval)),
+                (system, _, _) => Props.Create(() => new ConfigStoreActor(
+                    IntentNormalizer.Normalize, ConfigStoreSettings.From(system.Settings.Config))),
                 // Readiness (/health/ready) reports an unreachable store; the proxy's own periodic
                 // warning fires misleadingly during start and hand-over.
                 new ClusterSingletonOptions { LogSingletonIdentificationFailure = false },

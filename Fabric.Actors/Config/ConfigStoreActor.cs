@@ -16,11 +16,8 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "fabric-config-store";
 
-    /// <summary>Snapshot after this many events, so recovery replays at most that many.</summary>
-    public const int SnapshotEvery = 100;
-
     private readonly Func<string, NormalizedDocument> _normalize;
-    private readonly TimeSpan _republishInterval;
+    private readonly ConfigStoreSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
     private ConfigState _state = ConfigState.Empty;
@@ -29,10 +26,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ConfigStoreActor(Func<string, NormalizedDocument> normalize, TimeSpan republishInterval)
+    public ConfigStoreActor(Func<string, NormalizedDocument> normalize, ConfigStoreSettings settings)
     {
         _normalize = normalize;
-        _republishInterval = republishInterval;
+        _settings = settings;
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<SnapshotOffer>(offer =>
@@ -44,7 +41,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         {
             _log.Info("Config store recovered: intent version {0}, {1} pending change(s)",
                 _state.Version, _state.Pending.Count());
-            Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _republishInterval);
+            Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _settings.RepublishInterval);
             PublishCommitted();
             foreach (var change in _state.Pending) SendToGhost(change);
         });
@@ -89,7 +86,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         {
             _state = _state.Apply(e);
             AfterJournaled(e);
-            if (LastSequenceNr % SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
+            if (LastSequenceNr % _settings.SnapshotEvery == 0) SaveSnapshot(_state.ToSnapshot());
             if (--remaining == 0 && decision.Reply is not null) replyTo.Tell(decision.Reply);
         });
     }

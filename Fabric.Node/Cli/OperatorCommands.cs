@@ -95,6 +95,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         var path = "/changes" + (flags.GetValueOrDefault("--base") is { } b ? $"?baseVersion={Uri.EscapeDataString(b)}" : "");
         var content = new StringContent(await File.ReadAllTextAsync(file), Encoding.UTF8,
             file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "application/yaml");
+        content.Headers.Add("X-Fabric-Author", $"{Environment.UserName}@{Environment.MachineName} (cli)");
         var reply = await Send(HttpMethod.Post, path, content);
         if (!flags.ContainsKey("--wait") || reply["changeId"] is null)
             return await Print(reply, Tables.Proposal);

@@ -103,6 +103,44 @@ public class ConfigStoreClusterTests
     }
 }
 
+public class ConfigStoreSnapshotTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);
+
+    [Fact]
+    public async Task The_store_snapshots_every_N_events_and_recovers_from_snapshot_plus_journal()
+    {
+        using var dir = new TempDir();
+        const string everyTwo = "fabric.config-store.snapshot-every = 2";
+        await using (var a = await TestNode.StartAsync("node-a", dir.Sub("a"), extraHocon: everyTwo))
+        {
+            await Eventually.Holds(async () => await a.UpCount() == 1, Wait, "node-a Up");
+            foreach (var (tenant, vni) in new[] { ("blue", 100u), ("red", 200u), ("green", 300u) })
+            {
+                var id = await a.Propose(Intents.WithTenant(tenant, vni));
+                await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, $"{tenant} committed");
+            }
+        }
+
+        // 9 events (3 x proposed, verified, committed): snapshots at 2, 4, 6, 8; older ones deleted.
+        using (var sqlite = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir.Sub("a"), "fabric.db")}"))
+        {
+            sqlite.Open();
+            using var count = sqlite.CreateCommand();
+            count.CommandText = "SELECT max(sequence_number) FROM snapshot";
+            Assert.Equal(8L, Convert.ToInt64(count.ExecuteScalar()));
+            // Events and snapshots are written by our Hyperion serializer (identifier 441).
+            count.CommandText = "SELECT DISTINCT serializer_id FROM snapshot UNION SELECT DISTINCT serializer_id FROM journal";
+            Assert.Equal(441L, Convert.ToInt64(count.ExecuteScalar()));
+        }
+
+        await using var again = await TestNode.StartAsync("node-a", dir.Sub("a"), extraHocon: everyTwo);
+        await Eventually.Holds(async () => await again.AppliedVersion() == 3, Wait, "recovered version 3");
+        Assert.Contains("green", (await again.Get("/intent"))["document"]!.ToJsonString());
+        Assert.Equal(3, (await again.Get("/changes")).AsArray().Count);
+    }
+}
+
 [Collection(PostgresCollection.Name)]
 public class ConfigStorePostgresTests(PostgresServer postgres)
 {

@@ -50,11 +50,11 @@ public sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(
         string name, string dataDir, IEnumerable<string>? seeds = null, string roles = "fabric,ghost-shadow",
-        string db = "sqlite", string? intentFile = "none")
+        string db = "sqlite", string? intentFile = "none", string extraHocon = "")
     {
         Directory.CreateDirectory(dataDir);
         var hocon = Path.Combine(dataDir, "test.conf");
-        await File.WriteAllTextAsync(hocon, FastClusterHocon);
+        await File.WriteAllTextAsync(hocon, FastClusterHocon + "\n" + extraHocon);
         var options = new NodeOptions
         {
             Name = name,
