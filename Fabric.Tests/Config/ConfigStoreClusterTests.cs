@@ -130,7 +130,7 @@ public class ConfigStoreSnapshotTests
             count.CommandText = "SELECT max(sequence_number) FROM snapshot";
             Assert.Equal(8L, Convert.ToInt64(count.ExecuteScalar()));
             // Events and snapshots are written by our Hyperion serializer (identifier 441).
-            count.CommandText = "SELECT DISTINCT serializer_id FROM snapshot UNION SELECT DISTINCT serializer_id FROM journal";
+            count.CommandText = "SELECT DISTINCT serializer_id FROM snapshot UNION SELECT DISTINCT identifier FROM journal";
             Assert.Equal(441L, Convert.ToInt64(count.ExecuteScalar()));
         }
 
