@@ -55,15 +55,18 @@ public static partial class UnderlayScenario
 
         var rttRuns = new List<double>();
         var tapFpsRuns = new List<double>();
+        var echoRuns = new List<double>();
         string? tapError = null;
         try
         {
             for (int r = 0; r < reps; r++)
             {
-                (double rttUs, double tapFps) = MeasureTap(pings, duration);
+                (double rttUs, double tapFps, double echoPps) = MeasureTap(pings, duration);
                 rttRuns.Add(rttUs);
                 tapFpsRuns.Add(tapFps);
-                Console.WriteLine(FormattableString.Invariant($"tap run={r + 1} rtt_us_median={rttUs:F1} tap_fps={tapFps:F0}"));
+                echoRuns.Add(echoPps);
+                Console.WriteLine(FormattableString.Invariant(
+                    $"tap run={r + 1} rtt_us_median={rttUs:F1} tap_fps={tapFps:F0} tap_echo_pps={echoPps:F0}"));
             }
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException or System.ComponentModel.Win32Exception)
@@ -82,6 +85,7 @@ public static partial class UnderlayScenario
             WriteStat(w, "udp_cpu_us_per_frame_batched", batchedCpu);
             WriteStat(w, "tap_rtt_us_median", rttRuns);
             WriteStat(w, "tap_fps", tapFpsRuns);
+            WriteStat(w, "tap_echo_pps", echoRuns);
             w.WriteNumber("udp_payload_bytes", PayloadLength);
             w.WriteNumber("seconds_per_run", duration.TotalSeconds);
             w.WriteNumber("repetitions", reps);
@@ -153,8 +157,11 @@ public static partial class UnderlayScenario
         return (received / seconds, sender.Counters.TxFrames / seconds, received > 0 ? cpu.TotalMicroseconds / received : 0);
     }
 
-    /// <summary>Namespace + TAP + L3Host: median ping RTT in µs, then frames/s written into the namespace.</summary>
-    private static (double RttUs, double TapFps) MeasureTap(int pings, TimeSpan duration)
+    /// <summary>
+    /// Namespace + TAP + L3Host: median ping RTT in µs; frames/s written into the namespace; echo
+    /// replies/s with 64 pings kept in flight (`ping -f -l 64`: both directions through the port).
+    /// </summary>
+    private static (double RttUs, double TapFps, double EchoPps) MeasureTap(int pings, TimeSpan duration)
     {
         using var ns = new ScenarioNamespace("fbench-tap");
         using TapPort tap = TapPort.Open($"fbt{Environment.ProcessId % 1_000_000}", id: 3);
@@ -181,7 +188,8 @@ public static partial class UnderlayScenario
 
             double rtt = Median(times);
             double fps = MeasureTapInjection(ns, tap, hostMac, duration);
-            return (rtt, fps);
+            double echo = MeasureFloodPing(ns, duration);
+            return (rtt, fps, echo);
         }
         finally
         {
@@ -216,6 +224,23 @@ public static partial class UnderlayScenario
 
         double seconds = clock.Elapsed.TotalSeconds;
         return (UdpDatagramsSeen(ns) - before) / seconds;
+    }
+
+    /// <summary>`ping -f -l 64` for the duration (bounded by -w and -c): echo replies per second.</summary>
+    private static double MeasureFloodPing(ScenarioNamespace ns, TimeSpan duration)
+    {
+        int seconds = Math.Max(1, (int)Math.Round(duration.TotalSeconds));
+        // Exits 1 when the deadline ends the run before the count: expected, so not checked.
+        string output = ns.Exec("ping", $"-f -l 64 -q -s 56 -w {seconds} -c 2000000 {HostAddress}", timeoutMs: (seconds + 30) * 1000, check: false);
+        Match m = FloodSummaryPattern().Match(output);
+        if (!m.Success)
+        {
+            throw new InvalidOperationException($"unexpected flood ping output:\n{output}");
+        }
+
+        double received = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        double ms = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        return ms > 0 ? received / (ms / 1000) : 0;
     }
 
     /// <summary>UDP InDatagrams + NoPorts + InErrors of the namespace (all datagrams its stack parsed).</summary>
@@ -258,4 +283,7 @@ public static partial class UnderlayScenario
 
     [GeneratedRegex(@"time=([0-9.]+) ms")]
     private static partial Regex RttPattern();
+
+    [GeneratedRegex(@"(\d+) received.*time (\d+)ms")]
+    private static partial Regex FloodSummaryPattern();
 }
