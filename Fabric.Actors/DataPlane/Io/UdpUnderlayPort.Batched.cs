@@ -84,7 +84,7 @@ public sealed unsafe partial class UdpUnderlayPort
             for (int k = 0; k < free; k++)
             {
                 int slot = first + k;
-                _rxVectors.SetReceive(k, basePtr + slot * batch.SlotSize + batch.Headroom, batch.MaxFrameLength);
+                _rxVectors.SetReceive(k, basePtr + batch.FrameRoomOffset(slot), batch.MaxFrameLength);
             }
 
             do
@@ -124,7 +124,7 @@ public sealed unsafe partial class UdpUnderlayPort
             int target = batch.Count;
             if (slot != target)
             {
-                batch.Buffer.AsSpan(slot * batch.SlotSize + batch.Headroom, (int)m->Length)
+                batch.Buffer.AsSpan(batch.FrameRoomOffset(slot), (int)m->Length)
                     .CopyTo(batch.NextFrameRoom());
             }
 
