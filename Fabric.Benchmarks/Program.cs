@@ -1,11 +1,20 @@
-using Fabric.Benchmarks.Scenarios;
+using BenchmarkDotNet.Running;
 
-// Minimal dispatcher until the shared Scenarios registry is merged:
-//   dotnet run -c Release --project Fabric.Benchmarks -- scenario underlay [--seconds 3] [--reps 3] [--pings 50]
-if (args.Length >= 2 && args[0] == "scenario" && args[1] == "underlay")
+namespace Fabric.Benchmarks;
+
+public static class Program
 {
-    return UnderlayScenario.Run(args[2..]);
+    /// <summary>
+    /// `dotnet run -c Release --project Fabric.Benchmarks -- --filter '*Wire*'` runs BenchmarkDotNet;
+    /// `... -- scenario &lt;name&gt; [args]` runs an end-to-end scenario from <see cref="Scenarios"/>.
+    /// </summary>
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "scenario")
+        {
+            return Scenarios.Run(args[1..]);
+        }
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
 }
-
-Console.Error.WriteLine("usage: Fabric.Benchmarks scenario underlay [--seconds N] [--reps N] [--pings N]");
-return 2;

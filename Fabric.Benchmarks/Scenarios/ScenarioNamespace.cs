@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Fabric.Benchmarks.Scenarios;
+namespace Fabric.Benchmarks;
 
 /// <summary>
 /// A network namespace owned by one scenario run (name carries the PID), deleted on dispose.

@@ -7,7 +7,7 @@ using Fabric.Actors.DataPlane.Host;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
 
-namespace Fabric.Benchmarks.Scenarios;
+namespace Fabric.Benchmarks;
 
 /// <summary>
 /// What the I/O ports cost on this machine:
