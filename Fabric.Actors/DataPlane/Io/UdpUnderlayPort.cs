@@ -7,8 +7,10 @@ namespace Fabric.Actors.DataPlane.Io;
 public enum UdpIoMode
 {
     /// <summary>
-    /// sendmmsg/recvmmsg on the raw socket: one system call per batch. The default: measured
-    /// faster for 64-byte payloads on loopback (see <c>UnderlayScenario</c>).
+    /// sendmmsg/recvmmsg on the raw socket: one system call per batch, and UDP GSO for runs of
+    /// equal-size frames to one peer (<see cref="UdpUnderlayOptions.SegmentationOffload"/>). The
+    /// default: measured faster and cheaper per frame than <see cref="Socket"/> for 64-byte
+    /// payloads on loopback (see <c>UnderlayScenario</c>).
     /// </summary>
     Batched,
 
@@ -26,6 +28,13 @@ public sealed record UdpUnderlayOptions
 
     /// <summary>SO_SNDBUF in bytes (forced past wmem_max when running as root). Default 4 MiB.</summary>
     public int SendBufferBytes { get; init; } = 4 << 20;
+
+    /// <summary>
+    /// Batched mode only: send runs of equal-size frames to the same peer as one UDP GSO message
+    /// (UDP_SEGMENT). The receiver sees ordinary datagrams. Falls back per run if the path refuses.
+    /// Default on.
+    /// </summary>
+    public bool SegmentationOffload { get; init; } = true;
 }
 
 /// <summary>
@@ -49,6 +58,9 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     private readonly SocketAddress _receiveAddress = new(AddressFamily.InterNetwork);
     private MmsgVectors _rxVectors;
     private MmsgVectors _txVectors;
+    private int _gsoMaxSegment = ushort.MaxValue; // largest segment GSO is still tried with; 0 = never
+    private long _gsoFallbacks;
+    private long _gsoFrames;
     private int _closed;
 
     public UdpUnderlayPort(string name, ushort id, IPEndPoint localEndPoint, UdpUnderlayOptions? options = null)
@@ -84,6 +96,12 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     public IPEndPoint LocalEndPoint { get; }
 
     public UnderlayEndpoint Local { get; }
+
+    /// <summary>Frames that left inside a GSO run of two or more.</summary>
+    public long GsoFramesSent => Interlocked.Read(ref _gsoFrames);
+
+    /// <summary>GSO runs the kernel refused and that were resent frame by frame.</summary>
+    public long GsoFallbacks => Interlocked.Read(ref _gsoFallbacks);
 
     /// <summary>Sends every frame to <paramref name="peer"/>, overwriting each frame's <see cref="Packet.Peer"/>.</summary>
     public int SendBatch(PacketBatch batch, UnderlayEndpoint peer)
