@@ -1,5 +1,7 @@
 using Fabric.Benchmarks.Scenarios;
 
+// UnderlayScenario lives in Fabric.Benchmarks; the others in Fabric.Benchmarks.Scenarios.
+
 namespace Fabric.Benchmarks;
 
 /// <summary>

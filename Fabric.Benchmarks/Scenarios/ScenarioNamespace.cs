@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Fabric.Benchmarks.Scenarios;
+namespace Fabric.Benchmarks;
 
 /// <summary>
 /// A network namespace owned by one scenario run (name carries the PID), deleted on dispose.
@@ -19,8 +19,8 @@ internal sealed class ScenarioNamespace : IDisposable
 
     public string Ip(string arguments) => Run("ip", $"-n {Name} {arguments}");
 
-    public string Exec(string command, string arguments, int timeoutMs = 60_000) =>
-        Run("ip", $"netns exec {Name} {command} {arguments}", timeoutMs: timeoutMs);
+    public string Exec(string command, string arguments, int timeoutMs = 60_000, bool check = true) =>
+        Run("ip", $"netns exec {Name} {command} {arguments}", check, timeoutMs);
 
     public void Dispose() => Run("ip", $"netns del {Name}", check: false);
 

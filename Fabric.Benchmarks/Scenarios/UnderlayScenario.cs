@@ -7,14 +7,15 @@ using Fabric.Actors.DataPlane.Host;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
 
-namespace Fabric.Benchmarks.Scenarios;
+namespace Fabric.Benchmarks;
 
 /// <summary>
 /// What the I/O ports cost on this machine:
 /// <list type="bullet">
 /// <item>UDP underlay, 64-byte payloads on 127.0.0.1, one sender thread and one receiver thread,
-/// for a bounded time per run: once with Socket.SendTo/ReceiveFrom, once with sendmmsg/recvmmsg.
-/// The figure is datagrams/s that reached the receiving port (the sender's rate is printed too).</item>
+/// for a bounded time per run: Socket.SendTo/ReceiveFrom; sendmmsg/recvmmsg; and the default
+/// Batched mode (sendmmsg with UDP GSO runs). The figure is datagrams/s that reached the
+/// receiving port (the sender's rate and CPU per frame are printed too).</item>
 /// <item>TAP: a private namespace, a TAP port moved into it, an <see cref="L3Host"/> behind it.
 /// RTT = median of `ping` times from the namespace; tap_fps = 60-byte UDP frames/s the port
 /// writes into the namespace, counted by the namespace's own UDP stack (/proc/net/snmp).</item>
@@ -37,33 +38,42 @@ public static partial class UnderlayScenario
         reps = Math.Clamp(reps, 1, 10);
         pings = Math.Clamp(pings, 5, 500);
 
-        var socketRuns = new List<double>();
-        var batchedRuns = new List<double>();
-        var socketCpu = new List<double>();
-        var batchedCpu = new List<double>();
+        // Three ways to move the same datagrams: per-datagram Socket calls, sendmmsg/recvmmsg,
+        // and the default Batched mode (sendmmsg with UDP GSO runs, recvmmsg).
+        var udpConfigs = new (string Key, UdpUnderlayOptions Options)[]
+        {
+            ("socket", new UdpUnderlayOptions { Mode = UdpIoMode.Socket }),
+            ("mmsg_no_gso", new UdpUnderlayOptions { Mode = UdpIoMode.Batched, SegmentationOffload = false }),
+            ("batched", new UdpUnderlayOptions { Mode = UdpIoMode.Batched }),
+        };
+        var udpFps = udpConfigs.ToDictionary(c => c.Key, _ => new List<double>());
+        var udpCpu = udpConfigs.ToDictionary(c => c.Key, _ => new List<double>());
         for (int r = 0; r < reps; r++)
         {
-            foreach (UdpIoMode mode in new[] { UdpIoMode.Socket, UdpIoMode.Batched })
+            foreach ((string key, UdpUnderlayOptions options) in udpConfigs)
             {
-                (double rx, double tx, double cpuUs) = MeasureUdp(mode, duration);
-                (mode == UdpIoMode.Socket ? socketRuns : batchedRuns).Add(rx);
-                (mode == UdpIoMode.Socket ? socketCpu : batchedCpu).Add(cpuUs);
+                (double rx, double tx, double cpuUs) = MeasureUdp(options, duration);
+                udpFps[key].Add(rx);
+                udpCpu[key].Add(cpuUs);
                 Console.WriteLine(FormattableString.Invariant(
-                    $"udp mode={mode} run={r + 1} rx_fps={rx:F0} tx_fps={tx:F0} loss={(tx > 0 ? 1 - rx / tx : 0):P1} cpu_us_per_frame={cpuUs:F2}"));
+                    $"udp {key} run={r + 1} rx_fps={rx:F0} tx_fps={tx:F0} loss={(tx > 0 ? 1 - rx / tx : 0):P1} cpu_us_per_frame={cpuUs:F2}"));
             }
         }
 
         var rttRuns = new List<double>();
         var tapFpsRuns = new List<double>();
+        var echoRuns = new List<double>();
         string? tapError = null;
         try
         {
             for (int r = 0; r < reps; r++)
             {
-                (double rttUs, double tapFps) = MeasureTap(pings, duration);
+                (double rttUs, double tapFps, double echoPps) = MeasureTap(pings, duration);
                 rttRuns.Add(rttUs);
                 tapFpsRuns.Add(tapFps);
-                Console.WriteLine(FormattableString.Invariant($"tap run={r + 1} rtt_us_median={rttUs:F1} tap_fps={tapFps:F0}"));
+                echoRuns.Add(echoPps);
+                Console.WriteLine(FormattableString.Invariant(
+                    $"tap run={r + 1} rtt_us_median={rttUs:F1} tap_fps={tapFps:F0} tap_echo_pps={echoPps:F0}"));
             }
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or TimeoutException or System.ComponentModel.Win32Exception)
@@ -76,12 +86,19 @@ public static partial class UnderlayScenario
         using (var w = new Utf8JsonWriter(json))
         {
             w.WriteStartObject();
-            WriteStat(w, "udp_fps_socket", socketRuns);
-            WriteStat(w, "udp_fps_batched", batchedRuns);
-            WriteStat(w, "udp_cpu_us_per_frame_socket", socketCpu);
-            WriteStat(w, "udp_cpu_us_per_frame_batched", batchedCpu);
+            foreach ((string key, _) in udpConfigs)
+            {
+                WriteStat(w, "udp_fps_" + key, udpFps[key]);
+            }
+
+            foreach ((string key, _) in udpConfigs)
+            {
+                WriteStat(w, "udp_cpu_us_per_frame_" + key, udpCpu[key]);
+            }
+
             WriteStat(w, "tap_rtt_us_median", rttRuns);
             WriteStat(w, "tap_fps", tapFpsRuns);
+            WriteStat(w, "tap_echo_pps", echoRuns);
             w.WriteNumber("udp_payload_bytes", PayloadLength);
             w.WriteNumber("seconds_per_run", duration.TotalSeconds);
             w.WriteNumber("repetitions", reps);
@@ -103,9 +120,8 @@ public static partial class UnderlayScenario
     /// received/s, sent/s and this process's CPU time (user + system, both threads, including
     /// the loopback receive path the kernel runs inside the send call) per received frame.
     /// </summary>
-    private static (double RxFps, double TxFps, double CpuUsPerFrame) MeasureUdp(UdpIoMode mode, TimeSpan duration)
+    private static (double RxFps, double TxFps, double CpuUsPerFrame) MeasureUdp(UdpUnderlayOptions options, TimeSpan duration)
     {
-        var options = new UdpUnderlayOptions { Mode = mode };
         using var receiver = new UdpUnderlayPort("bench-rx", 2, new IPEndPoint(IPAddress.Loopback, 0), options);
         using var sender = new UdpUnderlayPort("bench-tx", 1, new IPEndPoint(IPAddress.Loopback, 0), options);
         var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 256, slotSize: 256, headroom: 0);
@@ -153,8 +169,11 @@ public static partial class UnderlayScenario
         return (received / seconds, sender.Counters.TxFrames / seconds, received > 0 ? cpu.TotalMicroseconds / received : 0);
     }
 
-    /// <summary>Namespace + TAP + L3Host: median ping RTT in µs, then frames/s written into the namespace.</summary>
-    private static (double RttUs, double TapFps) MeasureTap(int pings, TimeSpan duration)
+    /// <summary>
+    /// Namespace + TAP + L3Host: median ping RTT in µs; frames/s written into the namespace; echo
+    /// replies/s with 64 pings kept in flight (`ping -f -l 64`: both directions through the port).
+    /// </summary>
+    private static (double RttUs, double TapFps, double EchoPps) MeasureTap(int pings, TimeSpan duration)
     {
         using var ns = new ScenarioNamespace("fbench-tap");
         using TapPort tap = TapPort.Open($"fbt{Environment.ProcessId % 1_000_000}", id: 3);
@@ -181,7 +200,8 @@ public static partial class UnderlayScenario
 
             double rtt = Median(times);
             double fps = MeasureTapInjection(ns, tap, hostMac, duration);
-            return (rtt, fps);
+            double echo = MeasureFloodPing(ns, duration);
+            return (rtt, fps, echo);
         }
         finally
         {
@@ -216,6 +236,23 @@ public static partial class UnderlayScenario
 
         double seconds = clock.Elapsed.TotalSeconds;
         return (UdpDatagramsSeen(ns) - before) / seconds;
+    }
+
+    /// <summary>`ping -f -l 64` for the duration (bounded by -w and -c): echo replies per second.</summary>
+    private static double MeasureFloodPing(ScenarioNamespace ns, TimeSpan duration)
+    {
+        int seconds = Math.Max(1, (int)Math.Round(duration.TotalSeconds));
+        // Exits 1 when the deadline ends the run before the count: expected, so not checked.
+        string output = ns.Exec("ping", $"-f -l 64 -q -s 56 -w {seconds} -c 2000000 {HostAddress}", timeoutMs: (seconds + 30) * 1000, check: false);
+        Match m = FloodSummaryPattern().Match(output);
+        if (!m.Success)
+        {
+            throw new InvalidOperationException($"unexpected flood ping output:\n{output}");
+        }
+
+        double received = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        double ms = double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture);
+        return ms > 0 ? received / (ms / 1000) : 0;
     }
 
     /// <summary>UDP InDatagrams + NoPorts + InErrors of the namespace (all datagrams its stack parsed).</summary>
@@ -258,4 +295,7 @@ public static partial class UnderlayScenario
 
     [GeneratedRegex(@"time=([0-9.]+) ms")]
     private static partial Regex RttPattern();
+
+    [GeneratedRegex(@"(\d+) received.*time (\d+)ms")]
+    private static partial Regex FloodSummaryPattern();
 }

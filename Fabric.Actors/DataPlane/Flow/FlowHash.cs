@@ -31,9 +31,7 @@ public static class FlowHash
 
     /// <summary>Hashes every field of the key.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static ulong Compute(in FlowKey key) => Mix6(
-        FlowKey.Word(key, 0), FlowKey.Word(key, 1), FlowKey.Word(key, 2),
-        FlowKey.Word(key, 3), FlowKey.Word(key, 4), FlowKey.Word(key, 5));
+    public static ulong Compute(in FlowKey key) => Mix6(key.Word0, key.Word1, key.Word2, key.Word3, key.Word4, key.Word5);
 
     /// <summary>
     /// The same hash for both directions of a conversation: the ingress port is left out (a reply

@@ -82,8 +82,19 @@ public struct FlowKey : IEquatable<FlowKey>
     public readonly bool IsFragment => (Flags & FlowKeyFlags.Fragment) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static ref readonly ulong Word(in FlowKey key, int index) =>
+    private static ref readonly ulong Word(in FlowKey key, int index) =>
         ref Unsafe.Add(ref Unsafe.As<FlowKey, ulong>(ref Unsafe.AsRef(in key)), index);
+
+    // The key as six words composed from field values, not read from memory: the flow hash is
+    // then defined by the fields whatever the machine's byte order, and reading fields back at
+    // the width they were written avoids store-forwarding stalls right after extraction.
+    // On a little-endian machine each equals the in-memory word.
+    internal readonly ulong Word0 => Tenant | ((ulong)IngressPort << 32) | ((ulong)(ushort)EtherType << 48);
+    internal readonly ulong Word1 => Destination.ToUInt64();
+    internal readonly ulong Word2 => Source.ToUInt64();
+    internal readonly ulong Word3 => OuterVlan.Value | ((ulong)InnerVlan.Value << 16) | ((ulong)MplsLabel.Value << 32);
+    internal readonly ulong Word4 => SourceAddress.ToUInt32() | ((ulong)DestinationAddress.ToUInt32() << 32);
+    internal readonly ulong Word5 => SourcePort | ((ulong)DestinationPort << 16) | ((ulong)(byte)IpProtocol << 32) | ((ulong)(byte)Flags << 40);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public readonly bool Equals(FlowKey other) => Equals(in this, in other);

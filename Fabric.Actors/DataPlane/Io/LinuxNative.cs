@@ -24,6 +24,7 @@ internal static unsafe partial class LinuxNative
     public const int ENODEV = 19;
     public const int EINVAL = 22;
     public const int EMSGSIZE = 90;
+    public const int ENOPROTOOPT = 92;
     public const int ENETDOWN = 100;
     public const int ENOBUFS = 105;
     public const int ECONNREFUSED = 111;
@@ -40,6 +41,10 @@ internal static unsafe partial class LinuxNative
     public const int MSG_TRUNC = 0x20;
     public const int MSG_DONTWAIT = 0x40;
     public const ushort AF_INET = 2;
+
+    // netinet/udp.h (UDP GSO, Linux 4.18)
+    public const int SOL_UDP = 17;
+    public const int UDP_SEGMENT = 103;
 
     // sys/eventfd.h
     public const int EFD_NONBLOCK = 0x800;

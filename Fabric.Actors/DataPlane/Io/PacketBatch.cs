@@ -81,6 +81,9 @@ public sealed class PacketBatch
     /// <summary>The whole contiguous buffer; for ports that hand slot addresses to the kernel.</summary>
     internal byte[] Buffer => _buffer;
 
+    /// <summary>Offset in <see cref="Buffer"/> of the frame room of slot <paramref name="slot"/> (after its headroom).</summary>
+    internal int FrameRoomOffset(int slot) => slot * SlotSize + Headroom;
+
     /// <summary>Metadata of frame <paramref name="index"/>.</summary>
     public ref Packet this[int index]
     {
@@ -110,7 +113,7 @@ public sealed class PacketBatch
     public Span<byte> NextFrameRoom()
     {
         AssertRented();
-        return Count == Capacity ? Span<byte>.Empty : _buffer.AsSpan(Count * SlotSize + Headroom, MaxFrameLength);
+        return Count == Capacity ? Span<byte>.Empty : _buffer.AsSpan(FrameRoomOffset(Count), MaxFrameLength);
     }
 
     /// <summary>Appends the frame just written into <see cref="NextFrameRoom"/>.</summary>
@@ -126,7 +129,7 @@ public sealed class PacketBatch
         ArgumentOutOfRangeException.ThrowIfGreaterThan(length, MaxFrameLength);
         ref Packet p = ref _packets[Count];
         p = default;
-        p.Offset = Count * SlotSize + Headroom;
+        p.Offset = FrameRoomOffset(Count);
         p.Length = length;
         p.IngressPort = ingressPort;
         Count++;

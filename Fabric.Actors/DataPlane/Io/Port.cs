@@ -86,6 +86,7 @@ public abstract class Port : IPort
         if (thread != Thread.CurrentThread)
         {
             thread.Join();
+            _stopRequested = false; // the port may be read again, by pull or by a new loop
         }
     }
 

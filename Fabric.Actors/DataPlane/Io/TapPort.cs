@@ -94,9 +94,8 @@ public sealed unsafe class TapPort : Port
         {
             while (!batch.IsFull)
             {
-                Span<byte> room = batch.NextFrameRoom();
-                int roomOffset = batch.Count * batch.SlotSize + batch.Headroom;
-                nint n = LinuxNative.Read(_fd, basePtr + roomOffset, (nuint)room.Length);
+                int roomLength = batch.MaxFrameLength;
+                nint n = LinuxNative.Read(_fd, basePtr + batch.FrameRoomOffset(batch.Count), (nuint)roomLength);
                 if (n < 0)
                 {
                     int errno = LinuxNative.LastError;
@@ -120,7 +119,7 @@ public sealed unsafe class TapPort : Port
                     break;
                 }
 
-                if (n >= room.Length)
+                if (n >= roomLength)
                 {
                     // The kernel truncates silently to our buffer; a full read may be a cut frame.
                     Counters.AddDrop(PortDropReason.RxFrameTooLarge);

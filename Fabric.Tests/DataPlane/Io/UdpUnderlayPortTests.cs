@@ -8,19 +8,20 @@ public class UdpUnderlayPortTests
 {
     private static readonly IPEndPoint AnyLoopbackPort = new(IPAddress.Loopback, 0);
 
-    public static TheoryData<UdpIoMode, UdpIoMode> ModePairs => new()
+    public static TheoryData<UdpIoMode, bool, UdpIoMode> ModePairs => new()
     {
-        { UdpIoMode.Socket, UdpIoMode.Socket },
-        { UdpIoMode.Batched, UdpIoMode.Batched },
-        { UdpIoMode.Socket, UdpIoMode.Batched },
-        { UdpIoMode.Batched, UdpIoMode.Socket },
+        { UdpIoMode.Socket, false, UdpIoMode.Socket },
+        { UdpIoMode.Batched, false, UdpIoMode.Batched },
+        { UdpIoMode.Batched, true, UdpIoMode.Batched },
+        { UdpIoMode.Socket, false, UdpIoMode.Batched },
+        { UdpIoMode.Batched, true, UdpIoMode.Socket },
     };
 
     [Theory]
     [MemberData(nameof(ModePairs))]
-    public void Batches_cross_between_two_loopback_ports_with_matching_counts(UdpIoMode senderMode, UdpIoMode receiverMode)
+    public void Batches_cross_between_two_loopback_ports_with_matching_counts(UdpIoMode senderMode, bool gso, UdpIoMode receiverMode)
     {
-        using var sender = new UdpUnderlayPort("a", 1, AnyLoopbackPort, new UdpUnderlayOptions { Mode = senderMode });
+        using var sender = new UdpUnderlayPort("a", 1, AnyLoopbackPort, new UdpUnderlayOptions { Mode = senderMode, SegmentationOffload = gso });
         using var receiver = new UdpUnderlayPort("b", 2, AnyLoopbackPort, new UdpUnderlayOptions { Mode = receiverMode });
         const int Batches = 10;
         const int PerBatch = 64;
@@ -62,11 +63,64 @@ public class UdpUnderlayPortTests
 
         Assert.Equal(Batches * PerBatch, received);
         Assert.All(seen, Assert.True);
+        Assert.Equal(gso ? Batches * PerBatch : 0, sender.GsoFramesSent);
+        Assert.Equal(0, sender.GsoFallbacks);
         Assert.Equal(Batches * PerBatch, sender.Counters.TxFrames);
         Assert.Equal(Batches * PerBatch * 64, sender.Counters.TxBytes);
         Assert.Equal(Batches * PerBatch, receiver.Counters.RxFrames);
         Assert.Equal(0, receiver.Counters.TotalDrops);
         Assert.Equal(pool.Rents, pool.Returns);
+    }
+
+    [Fact]
+    public void Gso_cuts_runs_by_peer_and_length_and_every_frame_arrives_intact_in_order()
+    {
+        using var sender = new UdpUnderlayPort("a", 1, AnyLoopbackPort);
+        using var left = new UdpUnderlayPort("l", 2, AnyLoopbackPort);
+        using var right = new UdpUnderlayPort("r", 3, AnyLoopbackPort);
+        // Runs: 3 x 100 + 60 to left (one GSO message), 1 x 100 to right, 2 x 200 to left,
+        // then 70 x 64 to right (two GSO messages: 64 segments at most), then a lone 1400 to left.
+        var plan = new List<(UdpUnderlayPort To, int Length)>
+        {
+            (left, 100), (left, 100), (left, 100), (left, 60), (right, 100), (left, 200), (left, 200),
+        };
+        plan.AddRange(Enumerable.Repeat((right, 64), 70));
+        plan.Add((left, 1400));
+        var batch = new PacketBatch(capacity: 128);
+        for (int i = 0; i < plan.Count; i++)
+        {
+            Span<byte> room = batch.NextFrameRoom()[..plan[i].Length];
+            room.Fill((byte)i);
+            BinaryPrimitives.WriteInt32BigEndian(room, i);
+            batch.Commit(plan[i].Length).Peer = plan[i].To.Local;
+        }
+
+        Assert.Equal(plan.Count, sender.SendBatch(batch));
+        Assert.Equal(plan.Sum(p => p.Length), sender.Counters.TxBytes);
+        Assert.Equal(4 + 2 + 70, sender.GsoFramesSent);
+
+        foreach (UdpUnderlayPort receiver in new[] { left, right })
+        {
+            int[] expected = Enumerable.Range(0, plan.Count).Where(i => plan[i].To == receiver).ToArray();
+            var got = new List<int>();
+            var incoming = new PacketBatch(capacity: 128);
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (got.Count < expected.Length && DateTime.UtcNow < deadline)
+            {
+                incoming.Clear();
+                receiver.ReceiveBatch(incoming, 100);
+                for (int k = 0; k < incoming.Count; k++)
+                {
+                    Span<byte> frame = incoming.Frame(k);
+                    int index = BinaryPrimitives.ReadInt32BigEndian(frame);
+                    Assert.Equal(plan[index].Length, frame.Length);
+                    Assert.True(frame[4..].IndexOfAnyExcept((byte)index) < 0, $"frame {index} corrupted");
+                    got.Add(index);
+                }
+            }
+
+            Assert.Equal(expected, got);
+        }
     }
 
     [Theory]
