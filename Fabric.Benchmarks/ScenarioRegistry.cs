@@ -13,6 +13,7 @@ public static class ScenarioRegistry
     {
         ["underlay"] = UnderlayScenario.Run,
         ["cluster"] = ClusterScenario.Run,
+        ["gateway"] = GatewayScenario.Run,
     };
 
     public static int Run(string[] args)

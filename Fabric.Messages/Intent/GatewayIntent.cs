@@ -8,7 +8,8 @@ public sealed record GatewayIntent(string Name, string Node, ImmutableArray<Gate
 /// <summary>
 /// One tenant's slice of a gateway. <paramref name="Networks"/> are interface addresses (the
 /// gateway's address with the prefix length, <c>10.1.0.1/24</c>). Routes, NAT rules and
-/// firewall rules keep their written order.
+/// firewall rules keep their written order. <paramref name="Downlink"/> is the port the tenant's
+/// networks are reached on (absent: the tenant has no data path on this gateway yet).
 /// </summary>
 public sealed record GatewayTenantIntent(
     string Tenant,
@@ -17,7 +18,8 @@ public sealed record GatewayTenantIntent(
     UplinkIntent? Uplink,
     ImmutableArray<Ipv4Cidr> SnatPool,
     ImmutableArray<DnatRuleIntent> Dnat,
-    FirewallIntent? Firewall);
+    FirewallIntent? Firewall,
+    PortRef? Downlink = null);
 
 /// <summary>A static route: <paramref name="Prefix"/> (a network) via an on-link <paramref name="NextHop"/>.</summary>
 public sealed record RouteIntent(Ipv4Cidr Prefix, Ipv4 NextHop);

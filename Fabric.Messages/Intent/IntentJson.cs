@@ -120,6 +120,13 @@ public static class IntentJson
             w.WriteString("prefix", r.Prefix.ToString());
             w.WriteString("nextHop", r.NextHop.ToString());
         });
+        if (tenant.Downlink is { } downlink)
+        {
+            w.WriteStartObject("downlink");
+            w.WriteString("kind", IntentText.PortKind.Of(downlink.Kind));
+            w.WriteString("name", downlink.Name);
+            w.WriteEndObject();
+        }
         if (tenant.Uplink is { } uplink)
         {
             w.WriteStartObject("uplink");

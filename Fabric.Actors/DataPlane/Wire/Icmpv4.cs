@@ -211,3 +211,33 @@ public readonly record struct Icmpv4Repr(Icmpv4Type Type, byte Code, uint RestOf
         BinaryPrimitives.WriteUInt16BigEndian(message[Icmpv4Layout.Checksum..], Checksum.Compute(message));
     }
 }
+
+/// <summary>Sets ICMP fields in place; for NAT of echo/timestamp identifiers (RFC 3022 §4.1).</summary>
+public readonly ref struct Icmpv4Writer
+{
+    private readonly Span<byte> _buffer;
+
+    public Icmpv4Writer(Span<byte> buffer)
+    {
+        if (buffer.Length < Icmpv4Layout.HeaderLength)
+        {
+            throw new ArgumentException("Buffer shorter than an ICMP header", nameof(buffer));
+        }
+        _buffer = buffer;
+    }
+
+    public ushort Identifier => BinaryPrimitives.ReadUInt16BigEndian(_buffer[Icmpv4Layout.Identifier..]);
+
+    public ushort MessageChecksum
+    {
+        get => BinaryPrimitives.ReadUInt16BigEndian(_buffer[Icmpv4Layout.Checksum..]);
+        set => BinaryPrimitives.WriteUInt16BigEndian(_buffer[Icmpv4Layout.Checksum..], value);
+    }
+
+    /// <summary>Replaces the identifier, updating the checksum incrementally (RFC 1624); ICMP has no pseudo-header.</summary>
+    public void RewriteIdentifier(ushort identifier)
+    {
+        MessageChecksum = Checksum.Update(MessageChecksum, Identifier, identifier);
+        BinaryPrimitives.WriteUInt16BigEndian(_buffer[Icmpv4Layout.Identifier..], identifier);
+    }
+}

@@ -6,7 +6,7 @@ internal static partial class IntentReader
 {
     internal static readonly string[] GatewayKeys = ["name", "node", "tenants"];
 
-    internal static readonly string[] GatewayTenantKeys = ["tenant", "networks", "routes", "uplink", "snatPool", "dnat", "firewall"];
+    internal static readonly string[] GatewayTenantKeys = ["tenant", "networks", "routes", "uplink", "snatPool", "dnat", "firewall", "downlink"];
 
     internal static readonly string[] RouteKeys = ["prefix", "nextHop"];
 
@@ -82,7 +82,12 @@ internal static partial class IntentReader
                 firewallFields.Enum("defaultPolicy", IntentText.Policy, true) ?? FirewallPolicy.Deny,
                 firewallFields.Elements("rules", false, RuleKeys, ReadRule));
 
-        return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall);
+        var downlinkFields = f.Object("downlink", false, PortKeys);
+        var downlink = downlinkFields is null ? null : ReadPort(downlinkFields);
+        if (downlink is not null && uplink is not null && downlink == uplink.Port && !f.Context.HasFailed(f.PathOf("downlink")))
+            f.Fail("downlink", $"downlink {IntentText.PortKind.Of(downlink.Kind)}:{downlink.Name} is the tenant's uplink port too");
+
+        return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall, downlink);
     }
 
     private static FirewallRuleIntent ReadRule(Fields f)

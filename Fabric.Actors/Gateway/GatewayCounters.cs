@@ -1,0 +1,48 @@
+using Fabric.Actors.Gateway.Pipeline;
+
+namespace Fabric.Actors.Gateway;
+
+/// <summary>Per-gateway counters: frames, hits/misses, stage runs, one counter per drop reason. Written by the datapath's one thread.</summary>
+public sealed class GatewayCounters
+{
+    private static readonly int DropCount = Enum.GetValues<GatewayDrop>().Length;
+    private static readonly int StageCount = Enum.GetValues<GatewayStage>().Length;
+
+    public long Frames;
+    public long Forwarded;
+    public long Hits;
+    public long Misses;
+    /// <summary>Frames that ran the stages (misses plus slow-path hits: TCP FIN/RST, TTL expiry).</summary>
+    public long SlowPath;
+    public long ArpReplies;
+    public long ArpRequests;
+    public long EchoReplies;
+    public long IcmpErrors;
+    public long TcpResets;
+    public readonly long[] Drops = new long[DropCount];
+    public readonly long[] StageRuns = new long[StageCount];
+
+    public long DroppedTotal => Drops.Sum();
+
+    public IReadOnlyDictionary<string, long> DropsByName() =>
+        Enum.GetValues<GatewayDrop>().Where(d => d != GatewayDrop.None).ToDictionary(Name, d => Drops[(int)d]);
+
+    public IReadOnlyDictionary<string, long> StageRunsByName() =>
+        Enum.GetValues<GatewayStage>().ToDictionary(Name, s => StageRuns[(int)s]);
+
+    /// <summary>kebab-case wire name of an enum member (FirewallDenied → firewall-denied).</summary>
+    public static string Name<T>(T value) where T : struct, Enum
+    {
+        var s = value.ToString();
+        var b = new System.Text.StringBuilder(s.Length + 4);
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (char.IsUpper(s[i]) && i > 0) b.Append('-');
+            b.Append(char.ToLowerInvariant(s[i]));
+        }
+        return b.ToString();
+    }
+}
+
+/// <summary>One traced packet: the key, hit or miss, each stage's record, and what happened.</summary>
+public sealed record PacketTrace(string Key, bool Hit, IReadOnlyList<string> Records, string Result);

@@ -1,0 +1,114 @@
+using Fabric.Actors.DataPlane.Flow;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway.Pipeline;
+
+namespace Fabric.Actors.Gateway;
+
+// What the gateway answers itself, as a router does: ARP for its addresses (RFC 826), echo
+// requests to them (RFC 792), ICMP errors (time exceeded, unreachable; RFC 792/1812) and TCP
+// resets for rejects (RFC 793). Built with the Wire reprs in a scratch buffer; slow path only.
+public sealed partial class GatewayDatapath
+{
+    private const int Eth = EthernetLayout.HeaderLength;
+    private const int Ip = Ipv4Layout.MinimumHeaderLength;
+
+    /// <summary>Echo requests (and anything not NAT'd) to one of the gateway's own addresses on that side.</summary>
+    private static bool IsLocal(in FlowKey key, PortRole role, TenantPlan t)
+    {
+        if (!t.IsGatewayAddress(key.DestinationAddress, role)) return false;
+        if (key.IpProtocol == IpProtocol.Icmp) return (key.SourcePort >> 8) == (byte)Icmpv4Type.EchoRequest;
+        // TCP/UDP to the uplink or pool addresses is DNAT / un-SNAT traffic for the pipeline.
+        return role == PortRole.Downlink;
+    }
+
+    private void HandleLocal(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, IFrameSink sink)
+    {
+        AddNeighbor(port.Id, key.SourceAddress, key.Source);
+        if (key.IpProtocol != IpProtocol.Icmp
+            || !Ipv4View.TryParse(frame[Eth..], out var ip, out _)
+            || !Icmpv4View.TryParse(ip.Payload, out var icmp, out _)
+            || icmp.Type != Icmpv4Type.EchoRequest)
+        {
+            Drop(GatewayDrop.LocalUnhandled);
+            return;
+        }
+        var reply = Icmpv4Repr.EchoReplyTo(icmp);
+        var length = Eth + Ip + reply.BufferLength;
+        if (length > _scratch.Length)
+        {
+            Drop(GatewayDrop.LocalUnhandled);
+            return;
+        }
+        var buffer = _scratch.AsSpan(0, length);
+        icmp.Data.CopyTo(buffer[(Eth + Ip + Icmpv4Layout.HeaderLength)..]);
+        reply.Emit(buffer[(Eth + Ip)..]);
+        new Ipv4Repr(ip.Destination, ip.Source, IpProtocol.Icmp, reply.BufferLength).Emit(buffer[Eth..]);
+        new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
+        Counters.EchoReplies++;
+        sink.Send(port.Id, buffer);
+    }
+
+    private void HandleArp(ReadOnlySpan<byte> frame, GatewayPort port, TenantPlan t, IFrameSink sink)
+    {
+        if (!EthernetView.TryParse(frame, out var eth, out _) || !ArpRepr.TryParse(eth.Payload, out var arp, out _))
+        {
+            Drop(GatewayDrop.Malformed);
+            return;
+        }
+        if (!arp.SenderProtocolAddress.IsUnspecified) AddNeighbor(port.Id, arp.SenderProtocolAddress, arp.SenderHardwareAddress);
+        if (arp.Operation != ArpOperation.Request || !t.IsGatewayAddress(arp.TargetProtocolAddress, port.Role)) return;
+        var reply = ArpRepr.ReplyTo(arp, Plan.Mac);
+        var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);
+        buffer.Clear();
+        reply.Emit(buffer[Eth..]);
+        new EthernetRepr(Plan.Mac, arp.SenderHardwareAddress, EtherType.Arp).Emit(buffer);
+        Counters.ArpReplies++;
+        sink.Send(port.Id, buffer);
+    }
+
+    private void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
+    {
+        var request = ArpRepr.Request(Plan.Mac, t.SourceAddressFor(port, target), target);
+        var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);
+        buffer.Clear();
+        request.Emit(buffer[Eth..]);
+        new EthernetRepr(Plan.Mac, MacAddress.Broadcast, EtherType.Arp).Emit(buffer);
+        Counters.ArpRequests++;
+        sink.Send(port, buffer);
+    }
+
+    private void SendIcmpError(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, Icmpv4Type type, byte code, IFrameSink sink)
+    {
+        if (key.IpProtocol == IpProtocol.Icmp && !((Icmpv4Type)(key.SourcePort >> 8)).HasIdentifier()) return; // never an error about an error
+        if (!Ipv4View.TryParse(frame[Eth..], out var original, out _)) return;
+        var quote = Icmpv4Repr.QuoteLength(original);
+        var icmp = new Icmpv4Repr(type, code, 0, quote);
+        var length = Eth + Ip + icmp.BufferLength;
+        var buffer = _scratch.AsSpan(0, length);
+        original.Bytes[..quote].CopyTo(buffer[(Eth + Ip + Icmpv4Layout.HeaderLength)..]);
+        icmp.Emit(buffer[(Eth + Ip)..]);
+        new Ipv4Repr(t.SourceAddressFor(port.Id, key.SourceAddress), key.SourceAddress, IpProtocol.Icmp, icmp.BufferLength).Emit(buffer[Eth..]);
+        new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
+        Counters.IcmpErrors++;
+        sink.Send(port.Id, buffer);
+    }
+
+    private void SendTcpReset(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, IFrameSink sink)
+    {
+        if (!Ipv4View.TryParse(frame[Eth..], out var ip, out _) || !TcpView.TryParse(ip.Payload, out var tcp, out _)) return;
+        if ((tcp.Flags & TcpFlags.Rst) != 0) return;
+        var segmentLength = ip.Payload.Length - tcp.HeaderLength + ((tcp.Flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((tcp.Flags & TcpFlags.Fin) != 0 ? 1 : 0);
+        var hasAck = (tcp.Flags & TcpFlags.Ack) != 0;
+        var rst = new TcpRepr(tcp.DestinationPort, tcp.SourcePort,
+            SequenceNumber: hasAck ? tcp.AcknowledgmentNumber : 0,
+            AcknowledgmentNumber: tcp.SequenceNumber + (uint)segmentLength,
+            TcpFlags.Rst | TcpFlags.Ack, WindowSize: 0, PayloadLength: 0);
+        var buffer = _scratch.AsSpan(0, Math.Max(EthernetLayout.MinimumFrameLength, Eth + Ip + rst.BufferLength));
+        buffer.Clear();
+        rst.Emit(buffer[(Eth + Ip)..], ip.Destination, ip.Source);
+        new Ipv4Repr(ip.Destination, ip.Source, IpProtocol.Tcp, rst.BufferLength).Emit(buffer[Eth..]);
+        new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
+        Counters.TcpResets++;
+        sink.Send(port.Id, buffer);
+    }
+}

@@ -1,0 +1,235 @@
+using System.Collections.Concurrent;
+using Fabric.Actors.DataPlane.Flow;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway.Pipeline;
+
+namespace Fabric.Actors.Gateway;
+
+/// <summary>Where the datapath sends frames (borrowed span: copy it before returning).</summary>
+public interface IFrameSink
+{
+    void Send(ushort port, ReadOnlySpan<byte> frame);
+}
+
+/// <summary>
+/// A gateway's data path, plain C#: per frame, classify (port → tenant and side), answer what is
+/// for the gateway itself (ARP, ping), pick the flow-cache shard from the inside address, look the
+/// flow up, and either apply the cached entry (hit: no stage, no allocation) or run the stages,
+/// synthesize and install entries (miss). One thread at a time.
+/// </summary>
+public sealed partial class GatewayDatapath : INeighbors
+{
+    private readonly Dictionary<(ushort Port, Ipv4Address Address), MacAddress> _neighbors = [];
+    private readonly byte[] _scratch = new byte[256];
+    private readonly ConcurrentQueue<PacketTrace> _traces = new();
+    private int _traceBudget;
+
+    public GatewayDatapath(GatewayPlan plan, int shards = 16, int maxFlowsPerShard = 65_536, long idleTimeoutMs = 60_000)
+    {
+        Plan = plan;
+        Shards = [.. Enumerable.Range(0, shards).Select(i => new FlowCacheShard(i, maxFlowsPerShard, idleTimeoutMs))];
+    }
+
+    public GatewayPlan Plan { get; private set; }
+    public FlowCacheShard[] Shards { get; }
+    public GatewayCounters Counters { get; } = new();
+    /// <summary>Cache disabled: every frame runs the stages (for measuring what the cache saves).</summary>
+    public bool CacheDisabled { get; set; }
+
+    /// <summary>Installs a new configuration; entries of older generations become misses lazily. NAT bindings and connections are kept.</summary>
+    public void Reconfigure(GatewayPlan plan)
+    {
+        if (plan.Generation <= Plan.Generation) throw new ArgumentException($"generation {plan.Generation} is not newer than {Plan.Generation}");
+        Plan = plan;
+    }
+
+    public void AddNeighbor(ushort port, Ipv4Address address, MacAddress mac) => _neighbors[(port, address)] = mac;
+
+    public bool TryResolve(ushort port, Ipv4Address address, out MacAddress mac) => _neighbors.TryGetValue((port, address), out mac);
+
+    public int NeighborCount => _neighbors.Count;
+
+    /// <summary>Traces the next <paramref name="packets"/> packets (each stage's record); read them with <see cref="DrainTraces"/>.</summary>
+    public void TraceNext(int packets) => Volatile.Write(ref _traceBudget, packets);
+
+    public IReadOnlyList<PacketTrace> DrainTraces()
+    {
+        var list = new List<PacketTrace>();
+        while (_traces.TryDequeue(out var t)) list.Add(t);
+        return list;
+    }
+
+    /// <summary>The shard that owns a flow: from the tenant and the flow's inside address.</summary>
+    public int ShardOf(in FlowKey key, PortRole role, TenantPlan t)
+    {
+        var inside = role == PortRole.Downlink ? key.SourceAddress : InsideAddressOf(key, t);
+        return ShardFor(t.Vni, inside, Shards.Length);
+    }
+
+    public static int ShardFor(uint tenant, Ipv4Address inside, int shards)
+    {
+        var x = ((ulong)tenant << 32 | inside.ToUInt32()) * 0x9E3779B97F4A7C15UL;
+        return FlowHash.Bucket(x ^ (x >> 29), shards);
+    }
+
+    private static Ipv4Address InsideAddressOf(in FlowKey key, TenantPlan t)
+    {
+        var dst = key.DestinationAddress;
+        if (t.Snat is { } snat && snat.PoolIndex(dst) >= 0)
+        {
+            // TCP/UDP destination port, or the ICMP echo identifier: both sit in DestinationPort.
+            return snat.TryInsideOf(dst, key.DestinationPort, out var inside) ? inside : dst;
+        }
+        if (dst == t.UplinkAddress)
+        {
+            foreach (var d in t.Dnat)
+            {
+                if (d.Protocol == key.IpProtocol && d.ExternalPort == key.DestinationPort) return d.InternalAddress;
+            }
+        }
+        return dst;
+    }
+
+    /// <summary>Processes every frame of <paramref name="batch"/> (borrowed); output goes to <paramref name="sink"/>.</summary>
+    public void Process(PacketBatch batch, long now, IFrameSink sink)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            ref var packet = ref batch[i];
+            ProcessFrame(batch.Frame(i), packet.IngressPort, now, sink);
+        }
+    }
+
+    public void ProcessFrame(Span<byte> frame, ushort ingress, long now, IFrameSink sink)
+    {
+        var plan = Plan;
+        Counters.Frames++;
+        var port = plan.Port(ingress);
+        if (port is null)
+        {
+            Drop(GatewayDrop.UnknownPort);
+            return;
+        }
+        var tenant = plan.Tenants[port.TenantIndex];
+        if (!FlowKeyExtractor.TryExtract(frame, ingress, tenant.Vni, out var key, out _))
+        {
+            Drop(GatewayDrop.Malformed);
+            return;
+        }
+        if ((key.Flags & FlowKeyFlags.Arp) != 0)
+        {
+            HandleArp(frame, port, tenant, sink);
+            return;
+        }
+        if ((key.Flags & FlowKeyFlags.Ipv4) == 0 || (key.Flags & FlowKeyFlags.Vlan) != 0)
+        {
+            Drop(GatewayDrop.NotIpv4);
+            return;
+        }
+        if (key.Destination != plan.Mac)
+        {
+            Drop(GatewayDrop.NotForGatewayMac);
+            return;
+        }
+        if (key.IsFragment)
+        {
+            Drop(GatewayDrop.Fragment);
+            return;
+        }
+        if (IsLocal(key, port.Role, tenant))
+        {
+            HandleLocal(frame, key, port, tenant, sink);
+            return;
+        }
+
+        var shard = Shards[ShardOf(key, port.Role, tenant)];
+        var hash = FlowHash.Compute(key);
+        var tracing = Volatile.Read(ref _traceBudget) > 0;
+        if (!CacheDisabled && !tracing && shard.Table.TryGetValue(key, hash, plan.Generation, now, out var entry))
+        {
+            Counters.Hits++;
+            if (entry.Connection is { } c)
+            {
+                if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
+                {
+                    SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
+                    return;
+                }
+                c.LastSeen = now;
+                if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
+            }
+            if (entry.Action == EntryAction.Drop)
+            {
+                Drop(entry.Reason);
+                return;
+            }
+            if (!EntryActions.TryApply(entry, frame))
+            {
+                SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
+                return;
+            }
+            Counters.Forwarded++;
+            sink.Send(entry.OutPort, frame);
+            return;
+        }
+        Counters.Misses++;
+        SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: false);
+    }
+
+    private void SlowPath(Span<byte> frame, in FlowKey key, ulong hash, GatewayPort port, TenantPlan tenant, FlowCacheShard shard, long now, IFrameSink sink, bool hit)
+    {
+        Counters.SlowPath++;
+        var ip = ParseIpv4(frame);
+        var facts = new PacketFacts { Key = key, TcpFlags = key.IpProtocol == IpProtocol.Tcp ? TcpFlagsOf(frame) : TcpFlags.None, Ttl = ip, Ingress = port.Role };
+        if (port.Role == PortRole.Downlink) AddNeighbor(port.Id, key.SourceAddress, key.Source);
+        var o = shard.Miss(ref facts, tenant, Plan, this, hash, now, out var entry, install: !CacheDisabled);
+        foreach (var r in shard.LastRecords(o.Stages)) Counters.StageRuns[(int)r.Stage]++;
+        if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, shard.LastRecords(o.Stages), o);
+
+        switch (o.Verdict)
+        {
+            case StageVerdict.Forward:
+                if (!EntryActions.TryApply(entry, frame))
+                {
+                    Drop(GatewayDrop.TtlExceeded);
+                    SendIcmpError(frame, key, port, tenant, Icmpv4Type.TimeExceeded, (byte)Icmpv4TimeExceededCode.TtlExceededInTransit, sink);
+                    return;
+                }
+                Counters.Forwarded++;
+                sink.Send(entry.OutPort, frame);
+                return;
+            case StageVerdict.Reject:
+                Drop(o.Reason);
+                if (o.Reject == RejectKind.TcpReset) SendTcpReset(frame, key, port, sink);
+                else SendIcmpError(frame, key, port, tenant, Icmpv4Type.DestinationUnreachable,
+                    (byte)(o.Reject == RejectKind.AdminProhibited ? Icmpv4UnreachableCode.CommunicationProhibited : Icmpv4UnreachableCode.NetUnreachable), sink);
+                return;
+            default:
+                Drop(o.Reason);
+                if (o.Reason == GatewayDrop.NeighborUnresolved) SendArpRequest(o.OutPort, o.NextHop, tenant, sink);
+                return;
+        }
+    }
+
+    private void Trace(in FlowKey key, bool hit, ReadOnlySpan<StageRecord> records, in PipelineOutcome o)
+    {
+        if (Interlocked.Decrement(ref _traceBudget) < 0) return;
+        var list = new List<string>(records.Length);
+        foreach (var r in records) list.Add(r.ToString());
+        _traces.Enqueue(new PacketTrace(key.ToString(), hit, list,
+            o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})"));
+        while (_traces.Count > 256) _traces.TryDequeue(out _);
+    }
+
+    private void Drop(GatewayDrop reason) => Counters.Drops[(int)reason]++;
+
+    private static byte ParseIpv4(ReadOnlySpan<byte> frame) =>
+        Ipv4View.TryParse(frame[EthernetLayout.HeaderLength..], out var ip, out _) ? ip.Ttl : (byte)0;
+
+    private static TcpFlags TcpFlagsOf(ReadOnlySpan<byte> frame)
+    {
+        if (!Ipv4View.TryParse(frame[EthernetLayout.HeaderLength..], out var ip, out _)) return TcpFlags.None;
+        return TcpView.TryParse(ip.Payload, out var tcp, out _) ? tcp.Flags : TcpFlags.None;
+    }
+}

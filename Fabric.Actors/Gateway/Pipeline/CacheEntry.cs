@@ -1,0 +1,120 @@
+using System.Runtime.CompilerServices;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.Gateway.Pipeline;
+
+public enum EntryAction : byte
+{
+    Forward,
+    Drop,
+}
+
+/// <summary>
+/// One synthesized flow-cache entry: the action list a hit applies with no stage involved —
+/// header rewrites (RFC 1624 incremental checksums), TTL decrement, MACs, output port — or a
+/// named drop. <see cref="Consulted"/> is the union of the fields the stages looked at.
+/// </summary>
+public struct CacheEntry
+{
+    public EntryAction Action;
+    public GatewayDrop Reason;
+    public RewriteFields Rewrite;
+    /// <summary>Entry installed for the reply direction with the first packet.</summary>
+    public bool IsReply;
+    public Ipv4Address SourceAddress;
+    public Ipv4Address DestinationAddress;
+    public ushort SourcePort;
+    public ushort DestinationPort;
+    public ushort OutPort;
+    public FlowFields Consulted;
+    public MacAddress SourceMac;
+    public MacAddress DestinationMac;
+    /// <summary>The tracked connection (its idle timer is refreshed on hits; TCP FIN/RST leave the cache for the slow path).</summary>
+    public Connection? Connection;
+    /// <summary>How many stage runs one hit saves.</summary>
+    public byte Stages;
+
+    /// <summary>Folds a pipeline outcome into an entry (the synthesizer).</summary>
+    public static CacheEntry Synthesize(in PipelineOutcome o, MacAddress gatewayMac, MacAddress nextHopMac, bool isReply) => new()
+    {
+        Action = o.Verdict == StageVerdict.Forward ? EntryAction.Forward : EntryAction.Drop,
+        Reason = o.Reason,
+        Rewrite = o.Rewrites.Fields,
+        SourceAddress = o.Rewrites.SourceAddress,
+        DestinationAddress = o.Rewrites.DestinationAddress,
+        SourcePort = o.Rewrites.SourcePort,
+        DestinationPort = o.Rewrites.DestinationPort,
+        OutPort = o.OutPort,
+        Consulted = o.Consulted,
+        SourceMac = gatewayMac,
+        DestinationMac = nextHopMac,
+        Connection = o.Connection,
+        IsReply = isReply,
+        Stages = (byte)o.Stages,
+    };
+
+    public override readonly string ToString() => Action == EntryAction.Drop
+        ? $"drop({Reason})"
+        : $"out={OutPort} {SourceMac}->{DestinationMac} rewrite={new Rewrites(Rewrite, SourceAddress, DestinationAddress, SourcePort, DestinationPort)}{(IsReply ? " reply" : "")}";
+}
+
+/// <summary>Applies an entry's actions to an untagged Ethernet/IPv4 frame in place. Allocates nothing.</summary>
+public static class EntryActions
+{
+    /// <summary>False (frame unchanged) when the TTL would expire: the caller takes the slow path.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryApply(in CacheEntry e, Span<byte> frame)
+    {
+        var ipBytes = frame[EthernetLayout.HeaderLength..];
+        var ip = new Ipv4Writer(ipBytes);
+        if ((e.Rewrite & RewriteFields.DecrementTtl) != 0 && !ip.TryDecrementTtl()) return false;
+        var rewrite = e.Rewrite & ~RewriteFields.DecrementTtl;
+        if (rewrite != RewriteFields.None)
+        {
+            var l4 = ipBytes[ip.HeaderLength..];
+            var protocol = ip.Protocol;
+            if ((rewrite & RewriteFields.SourceAddress) != 0)
+            {
+                var old = ip.Source;
+                ip.RewriteSource(e.SourceAddress);
+                PseudoHeader(l4, protocol, old, e.SourceAddress);
+            }
+            if ((rewrite & RewriteFields.DestinationAddress) != 0)
+            {
+                var old = ip.Destination;
+                ip.RewriteDestination(e.DestinationAddress);
+                PseudoHeader(l4, protocol, old, e.DestinationAddress);
+            }
+            if ((rewrite & RewriteFields.IcmpIdentifier) != 0)
+            {
+                new Icmpv4Writer(l4).RewriteIdentifier(e.DestinationPort);
+            }
+            else if ((rewrite & (RewriteFields.SourcePort | RewriteFields.DestinationPort)) != 0)
+            {
+                if (protocol == IpProtocol.Tcp)
+                {
+                    var tcp = new TcpWriter(l4);
+                    if ((rewrite & RewriteFields.SourcePort) != 0) tcp.RewriteSourcePort(e.SourcePort);
+                    if ((rewrite & RewriteFields.DestinationPort) != 0) tcp.RewriteDestinationPort(e.DestinationPort);
+                }
+                else
+                {
+                    var udp = new UdpWriter(l4);
+                    if ((rewrite & RewriteFields.SourcePort) != 0) udp.RewriteSourcePort(e.SourcePort);
+                    if ((rewrite & RewriteFields.DestinationPort) != 0) udp.RewriteDestinationPort(e.DestinationPort);
+                }
+            }
+        }
+        var eth = new EthernetWriter(frame);
+        eth.Source = e.SourceMac;
+        eth.Destination = e.DestinationMac;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PseudoHeader(Span<byte> l4, IpProtocol protocol, Ipv4Address old, Ipv4Address now)
+    {
+        if (protocol == IpProtocol.Tcp) new TcpWriter(l4).UpdateForAddressChange(old, now);
+        else if (protocol == IpProtocol.Udp) new UdpWriter(l4).UpdateForAddressChange(old, now);
+    }
+}

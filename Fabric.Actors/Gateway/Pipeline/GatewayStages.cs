@@ -1,0 +1,174 @@
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Gateway.Pipeline;
+
+/// <summary>
+/// The pipeline stages as functions of (packet facts, the tenant's compiled configuration, and
+/// for NAT and firewall the shard's state tables). Each returns the record of what it did; none
+/// touches packet bytes. Order from the tenant: DR → firewall → SR → NAT (post-routing); from
+/// the uplink: NAT → firewall → DR.
+/// </summary>
+public static class GatewayStages
+{
+    private const FlowFields RouteFields = FlowFields.Base | FlowFields.DestinationAddress;
+
+    /// <summary>Distributed router: destinations on the tenant's own networks are delivered on the downlink.</summary>
+    public static StageRecord DistributedRouter(in PacketFacts p, TenantPlan t)
+    {
+        var dst = p.Key.DestinationAddress;
+        if (t.IsInside(dst))
+        {
+            return StageRecord.Forward(GatewayStage.DistributedRouter, RouteFields, t.DownlinkPort, dst, "connected");
+        }
+        return p.Ingress == PortRole.Downlink
+            ? StageRecord.Next(GatewayStage.DistributedRouter, RouteFields, note: "not on a tenant network")
+            : StageRecord.Rejected(GatewayStage.DistributedRouter, RouteFields, GatewayDrop.NoRoute, RejectKind.NetUnreachable);
+    }
+
+    /// <summary>Service router: longest prefix match over connected and static routes.</summary>
+    public static StageRecord ServiceRouter(in PacketFacts p, TenantPlan t)
+    {
+        if (!t.Routes.TryLookup(p.Key.DestinationAddress, out var route) || route.Port == 0)
+        {
+            return StageRecord.Rejected(GatewayStage.ServiceRouter, RouteFields, GatewayDrop.NoRoute, RejectKind.NetUnreachable);
+        }
+        var hop = route.Connected ? p.Key.DestinationAddress : route.NextHop;
+        return StageRecord.Forward(GatewayStage.ServiceRouter, RouteFields, route.Port, hop, route.ToString());
+    }
+
+    /// <summary>
+    /// NAT. Out on the uplink: un-DNAT replies of port-forwards (stateless, from the rules), else
+    /// SNAT to the inside address's deterministic block. In from the uplink: DNAT rules on the
+    /// uplink address, un-SNAT through a binding, or plain routing to an inside destination.
+    /// </summary>
+    public static StageRecord Nat(ref PacketFacts p, TenantPlan t, NatTable nat)
+    {
+        const FlowFields consulted = FlowFields.Base | FlowFields.FiveTuple;
+        var k = p.Key;
+        var icmp = p.IsIcmpEcho;
+        if (p.Ingress == PortRole.Downlink)
+        {
+            foreach (var d in t.Dnat)
+            {
+                if (d.Protocol == k.IpProtocol && d.InternalAddress == k.SourceAddress && d.InternalPort == k.SourcePort)
+                {
+                    return StageRecord.Next(GatewayStage.Nat, consulted,
+                        new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: t.UplinkAddress, SourcePort: d.ExternalPort), note: "un-dnat");
+                }
+            }
+            if (t.Snat is not { } snat || !t.IsInside(k.SourceAddress))
+            {
+                return StageRecord.Next(GatewayStage.Nat, consulted, note: "no snat");
+            }
+            if (!snat.IsUsable) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
+            if (k.IpProtocol is not (IpProtocol.Tcp or IpProtocol.Udp) && !icmp)
+            {
+                // Port-less protocols keep the block's address, not a port (RFC 7422 covers TCP/UDP/ICMP only).
+                return snat.TryBlock(k.SourceAddress, out var a, out _)
+                    ? StageRecord.Next(GatewayStage.Nat, consulted, new Rewrites(RewriteFields.SourceAddress, SourceAddress: a), note: "snat address only")
+                    : StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
+            }
+            var insidePort = icmp ? k.DestinationPort : k.SourcePort;
+            NatBinding b;
+            bool created;
+            if (p.Probe)
+            {
+                if (!nat.TryGetByInside(k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b)) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, "probe");
+                created = false;
+            }
+            else if (!nat.TryBind(snat, k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b, out created))
+            {
+                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPortsExhausted);
+            }
+            var rw = icmp
+                ? new Rewrites(RewriteFields.SourceAddress | RewriteFields.IcmpIdentifier, SourceAddress: b.ExternalAddress, DestinationPort: b.ExternalPort)
+                : new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: b.ExternalAddress, SourcePort: b.ExternalPort);
+            return StageRecord.Next(GatewayStage.Nat, consulted, rw, created ? StateCreated.NatBinding : StateCreated.None, "snat");
+        }
+
+        if (k.DestinationAddress == t.UplinkAddress && !icmp)
+        {
+            foreach (var d in t.Dnat)
+            {
+                if (d.Protocol == k.IpProtocol && d.ExternalPort == k.DestinationPort)
+                {
+                    return StageRecord.Next(GatewayStage.Nat, consulted,
+                        new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: d.InternalAddress, DestinationPort: d.InternalPort), note: "dnat");
+                }
+            }
+        }
+        if (t.Snat is { } pool && pool.PoolIndex(k.DestinationAddress) >= 0)
+        {
+            if (!nat.TryGetByExternal(k.Tenant, k.IpProtocol, k.DestinationAddress, k.DestinationPort, out var b))
+            {
+                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding);
+            }
+            p.ReversedSnat = true;
+            return StageRecord.Next(GatewayStage.Nat, consulted, icmp
+                ? new Rewrites(RewriteFields.DestinationAddress | RewriteFields.IcmpIdentifier, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort)
+                : new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort), note: "un-snat");
+        }
+        return t.IsInside(k.DestinationAddress)
+            ? StageRecord.Next(GatewayStage.Nat, consulted, note: "routed, no nat")
+            : StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, "not a gateway address");
+    }
+
+    /// <summary>
+    /// Stateful firewall: a packet of a tracked connection passes; a new one is judged by the
+    /// rules in order (first match), then the default policy; allowed ones become connections.
+    /// Replies to SNAT bindings and mid-stream TCP with no connection are picked up (loose), so a
+    /// shard that moved keeps its connections without a journal.
+    /// </summary>
+    public static StageRecord Firewall(in PacketFacts p, TenantPlan t, ConnectionTable connections, long now, out Connection? connection)
+    {
+        const FlowFields consulted = FlowFields.Base | FlowFields.FiveTuple;
+        connection = null;
+        if (!t.HasFirewall) return StageRecord.Next(GatewayStage.Firewall, FlowFields.None, note: "no firewall");
+        var key = p.Connection(p.Key.Tenant);
+        var existing = connections.Find(key, now);
+        if (existing is not null)
+        {
+            connection = existing;
+            return StageRecord.Next(GatewayStage.Firewall, consulted, note: existing.State.ToString().ToLowerInvariant());
+        }
+        if (!ConnectionTracking.MayStart(p.Key.IpProtocol, p.TcpFlags, loosePickup: true, out var pickedUp))
+        {
+            return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.ConntrackInvalid);
+        }
+        if (!p.ReversedSnat)
+        {
+            var (action, rule) = Judge(p, t);
+            if (action == FirewallAction.Deny) return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.FirewallDenied, rule);
+            if (action == FirewallAction.Reject)
+            {
+                return StageRecord.Rejected(GatewayStage.Firewall, consulted, GatewayDrop.FirewallRejected,
+                    p.Key.IpProtocol == IpProtocol.Tcp ? RejectKind.TcpReset : RejectKind.AdminProhibited, rule);
+            }
+        }
+        if (p.Probe) return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.ConntrackInvalid, "probe: no connection");
+        var fromInside = p.Ingress == PortRole.Downlink || p.ReversedSnat;
+        connection = connections.Add(key, fromInside, pickedUp || p.ReversedSnat, now);
+        return StageRecord.Next(GatewayStage.Firewall, consulted, created: StateCreated.Connection, note: pickedUp || p.ReversedSnat ? "picked up" : "new");
+    }
+
+    /// <summary>The first matching rule's action and name, else the default policy.</summary>
+    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t)
+    {
+        var k = p.Key;
+        foreach (var r in t.FirewallRules)
+        {
+            if (r.Protocol switch
+                {
+                    RuleProtocol.Any => false,
+                    RuleProtocol.Tcp => k.IpProtocol != IpProtocol.Tcp,
+                    RuleProtocol.Udp => k.IpProtocol != IpProtocol.Udp,
+                    _ => k.IpProtocol != IpProtocol.Icmp,
+                }) continue;
+            if (!k.SourceAddress.IsInSubnet(r.Source, r.SourcePrefix) || !k.DestinationAddress.IsInSubnet(r.Destination, r.DestinationPrefix)) continue;
+            if (r.Protocol is RuleProtocol.Tcp or RuleProtocol.Udp && (k.DestinationPort < r.PortFrom || k.DestinationPort > r.PortTo)) continue;
+            return (r.Action, r.Name);
+        }
+        return (t.DefaultPolicy == FirewallPolicy.Allow ? FirewallAction.Allow : FirewallAction.Deny, "default");
+    }
+}

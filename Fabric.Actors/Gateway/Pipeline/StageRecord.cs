@@ -1,0 +1,196 @@
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.Gateway.Pipeline;
+
+/// <summary>The stages of a tenant pipeline, in the order a packet from the tenant meets them.</summary>
+public enum GatewayStage : byte
+{
+    /// <summary>Distributed router: the tenant's own networks (east-west, and delivery inside).</summary>
+    DistributedRouter,
+    /// <summary>Stateful firewall: ordered rules, then connection tracking.</summary>
+    Firewall,
+    /// <summary>Service (centralized) router: static and uplink routes, north-south.</summary>
+    ServiceRouter,
+    /// <summary>SNAT to the pool (deterministic port blocks) and DNAT port-forwards.</summary>
+    Nat,
+}
+
+/// <summary>
+/// Why the gateway dropped (or answered instead of forwarding) a frame. One counter each;
+/// the names are the wire names in the management API (kebab-case of the member).
+/// </summary>
+public enum GatewayDrop : byte
+{
+    None = 0,
+    /// <summary>The frame did not parse (the Wire reason is counted separately).</summary>
+    Malformed,
+    /// <summary>The frame came in on a port no tenant of this gateway uses.</summary>
+    UnknownPort,
+    /// <summary>Unicast to a MAC other than the gateway's.</summary>
+    NotForGatewayMac,
+    /// <summary>Neither IPv4 nor ARP.</summary>
+    NotIpv4,
+    /// <summary>An IPv4 fragment: the gateway does not reassemble (NAT needs the ports).</summary>
+    Fragment,
+    /// <summary>No route to the destination (an ICMP net unreachable is sent back).</summary>
+    NoRoute,
+    /// <summary>TTL would reach 0 (an ICMP time exceeded is sent back).</summary>
+    TtlExceeded,
+    /// <summary>A firewall rule (or the default policy) denied it.</summary>
+    FirewallDenied,
+    /// <summary>A firewall rule rejected it (a TCP RST or ICMP admin-prohibited is sent back).</summary>
+    FirewallRejected,
+    /// <summary>Inbound to a NAT address with no binding and no DNAT rule.</summary>
+    NoNatBinding,
+    /// <summary>Every port of the inside address's port block is bound.</summary>
+    SnatPortsExhausted,
+    /// <summary>The tenant's SNAT pool cannot give every inside address a block.</summary>
+    SnatPoolTooSmall,
+    /// <summary>The next hop's MAC is not known yet (an ARP request was sent).</summary>
+    NeighborUnresolved,
+    /// <summary>A TCP segment that no connection expects (not a SYN, connection closed).</summary>
+    ConntrackInvalid,
+    /// <summary>ICMP to a gateway address other than echo, or an IP protocol the gateway does not serve.</summary>
+    LocalUnhandled,
+    /// <summary>The output batch for the port was full.</summary>
+    NoRoom,
+}
+
+/// <summary>What a stage decided.</summary>
+public enum StageVerdict : byte
+{
+    /// <summary>Go on to the next stage.</summary>
+    Next,
+    /// <summary>Send it out of <see cref="StageRecord.OutPort"/> towards <see cref="StageRecord.NextHop"/>; the pipeline ends.</summary>
+    Forward,
+    /// <summary>Drop silently with a named reason.</summary>
+    Drop,
+    /// <summary>Drop and answer: ICMP error or TCP RST (see <see cref="StageRecord.Reject"/>).</summary>
+    Reject,
+}
+
+/// <summary>The answer a reject sends.</summary>
+public enum RejectKind : byte
+{
+    None,
+    /// <summary>ICMP destination unreachable, net unreachable (RFC 792).</summary>
+    NetUnreachable,
+    /// <summary>ICMP destination unreachable, communication administratively prohibited (RFC 1812 §5.2.7.1).</summary>
+    AdminProhibited,
+    /// <summary>ICMP time exceeded in transit.</summary>
+    TimeExceeded,
+    /// <summary>TCP RST|ACK to the sender.</summary>
+    TcpReset,
+}
+
+/// <summary>Flow-key fields a stage looked at: an entry applies to every flow that agrees on them (OVS megaflow).</summary>
+[Flags]
+public enum FlowFields : ushort
+{
+    None = 0,
+    Tenant = 0x001,
+    IngressPort = 0x002,
+    EtherType = 0x004,
+    SourceAddress = 0x008,
+    DestinationAddress = 0x010,
+    IpProtocol = 0x020,
+    SourcePort = 0x040,
+    DestinationPort = 0x080,
+    Flags = 0x100,
+    /// <summary>What every entry depends on: where it came from and what it is.</summary>
+    Base = Tenant | IngressPort | EtherType | Flags,
+    FiveTuple = SourceAddress | DestinationAddress | IpProtocol | SourcePort | DestinationPort,
+    All = Base | FiveTuple,
+}
+
+/// <summary>Header rewrites a stage wants; the synthesizer folds them (a later stage's value wins per field).</summary>
+[Flags]
+public enum RewriteFields : byte
+{
+    None = 0,
+    SourceAddress = 0x01,
+    DestinationAddress = 0x02,
+    SourcePort = 0x04,
+    DestinationPort = 0x08,
+    /// <summary>The ICMP echo identifier (NAT of pings); its value is in DestinationPort, as in the flow key.</summary>
+    IcmpIdentifier = 0x10,
+    DecrementTtl = 0x20,
+}
+
+/// <summary>State a stage created while deciding (kept by the flow-cache shard that ran it).</summary>
+[Flags]
+public enum StateCreated : byte
+{
+    None = 0,
+    NatBinding = 0x01,
+    Connection = 0x02,
+}
+
+/// <summary>Rewrites as values: which fields, and their new contents.</summary>
+public readonly record struct Rewrites(
+    RewriteFields Fields,
+    Ipv4Address SourceAddress = default,
+    Ipv4Address DestinationAddress = default,
+    ushort SourcePort = 0,
+    ushort DestinationPort = 0)
+{
+    public static Rewrites None => default;
+
+    public static Rewrites Ttl => new(RewriteFields.DecrementTtl);
+
+    /// <summary>This, then <paramref name="later"/> (its fields win).</summary>
+    public Rewrites Then(in Rewrites later) => new(
+        Fields | later.Fields,
+        (later.Fields & RewriteFields.SourceAddress) != 0 ? later.SourceAddress : SourceAddress,
+        (later.Fields & RewriteFields.DestinationAddress) != 0 ? later.DestinationAddress : DestinationAddress,
+        (later.Fields & RewriteFields.SourcePort) != 0 ? later.SourcePort : SourcePort,
+        (later.Fields & (RewriteFields.DestinationPort | RewriteFields.IcmpIdentifier)) != 0 ? later.DestinationPort : DestinationPort);
+
+    public override string ToString()
+    {
+        var parts = new List<string>();
+        if ((Fields & RewriteFields.SourceAddress) != 0) parts.Add($"src={SourceAddress}");
+        if ((Fields & RewriteFields.SourcePort) != 0) parts.Add($"sport={SourcePort}");
+        if ((Fields & RewriteFields.DestinationAddress) != 0) parts.Add($"dst={DestinationAddress}");
+        if ((Fields & RewriteFields.DestinationPort) != 0) parts.Add($"dport={DestinationPort}");
+        if ((Fields & RewriteFields.IcmpIdentifier) != 0) parts.Add($"icmp-id={DestinationPort}");
+        if ((Fields & RewriteFields.DecrementTtl) != 0) parts.Add("ttl-1");
+        return parts.Count == 0 ? "-" : string.Join(",", parts);
+    }
+}
+
+/// <summary>
+/// What one stage did with one packet: the verdict, the rewrites it wants, the state it created
+/// and the key fields it consulted. The synthesizer folds a pipeline's records into one cache
+/// entry; a trace lists them.
+/// </summary>
+public readonly record struct StageRecord(
+    GatewayStage Stage,
+    StageVerdict Verdict,
+    GatewayDrop Reason,
+    Rewrites Rewrites,
+    FlowFields Consulted,
+    StateCreated Created = StateCreated.None,
+    ushort OutPort = 0,
+    Ipv4Address NextHop = default,
+    RejectKind Reject = RejectKind.None,
+    string? Note = null)
+{
+    public static StageRecord Next(GatewayStage stage, FlowFields consulted, in Rewrites rewrites = default, StateCreated created = StateCreated.None, string? note = null) =>
+        new(stage, StageVerdict.Next, GatewayDrop.None, rewrites, consulted, created, Note: note);
+
+    public static StageRecord Forward(GatewayStage stage, FlowFields consulted, ushort port, Ipv4Address nextHop, string? note = null) =>
+        new(stage, StageVerdict.Forward, GatewayDrop.None, Rewrites.Ttl, consulted, OutPort: port, NextHop: nextHop, Note: note);
+
+    public static StageRecord Drop(GatewayStage stage, FlowFields consulted, GatewayDrop reason, string? note = null) =>
+        new(stage, StageVerdict.Drop, reason, default, consulted, Note: note);
+
+    public static StageRecord Rejected(GatewayStage stage, FlowFields consulted, GatewayDrop reason, RejectKind reject, string? note = null) =>
+        new(stage, StageVerdict.Reject, reason, default, consulted, Reject: reject, Note: note);
+
+    public override string ToString() =>
+        $"{Stage}: {Verdict}{(Reason != GatewayDrop.None ? $"({Reason})" : "")} rewrite={Rewrites} consulted={Consulted}"
+        + (Created != StateCreated.None ? $" created={Created}" : "")
+        + (Verdict == StageVerdict.Forward ? $" out={OutPort} via={NextHop}" : "")
+        + (Note is null ? "" : $" [{Note}]");
+}
