@@ -153,4 +153,29 @@ internal static unsafe partial class LinuxNative
         ulong value;
         Read(eventFd, (byte*)&value, sizeof(ulong));
     }
+
+    /// <summary>
+    /// poll() on <paramref name="fd"/> and a wake eventfd, retrying EINTR and clearing the wake.
+    /// Returns false with <paramref name="errno"/> set when poll itself fails; otherwise true with
+    /// the fd's <paramref name="revents"/> (0 on timeout or wake-up).
+    /// </summary>
+    public static bool PollWithWake(int fd, int wakeFd, int timeoutMs, out short revents, out int errno)
+    {
+        PollFd* fds = stackalloc PollFd[2];
+        fds[0] = new PollFd { Fd = fd, Events = POLLIN };
+        fds[1] = new PollFd { Fd = wakeFd, Events = POLLIN };
+        int r;
+        do
+        {
+            r = Poll(fds, 2, timeoutMs);
+        }
+        while (r < 0 && LastError == EINTR);
+
+        revents = 0;
+        errno = r < 0 ? LastError : 0;
+        if (r < 0) return false;
+        if (fds[1].Revents != 0) Drain(wakeFd);
+        revents = fds[0].Revents;
+        return true;
+    }
 }

@@ -245,28 +245,12 @@ public sealed unsafe class TapPort : Port
     /// <summary>poll() on the device and the wake eventfd; false on timeout, wake-up or device loss.</summary>
     private bool WaitReadable(int timeoutMs)
     {
-        LinuxNative.PollFd* fds = stackalloc LinuxNative.PollFd[2];
-        fds[0] = new LinuxNative.PollFd { Fd = _fd, Events = LinuxNative.POLLIN };
-        fds[1] = new LinuxNative.PollFd { Fd = _wakeFd, Events = LinuxNative.POLLIN };
-        int r;
-        do
+        if (!LinuxNative.PollWithWake(_fd, _wakeFd, timeoutMs, out var revents, out var errno))
         {
-            r = LinuxNative.Poll(fds, 2, timeoutMs);
-        }
-        while (r < 0 && LinuxNative.LastError == LinuxNative.EINTR);
-
-        if (r < 0)
-        {
-            SetState(PortState.Gone, $"poll: {LinuxNative.Describe(LinuxNative.LastError)}");
+            SetState(PortState.Gone, $"poll: {LinuxNative.Describe(errno)}");
             return false;
         }
 
-        if (fds[1].Revents != 0)
-        {
-            LinuxNative.Drain(_wakeFd);
-        }
-
-        short revents = fds[0].Revents;
         if ((revents & LinuxNative.POLLIN) != 0)
         {
             return true;

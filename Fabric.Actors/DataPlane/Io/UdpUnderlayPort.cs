@@ -206,35 +206,20 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     /// <summary>poll() on the socket and the wake eventfd; false on timeout or wake-up.</summary>
     private bool WaitReadable(int timeoutMs)
     {
-        LinuxNative.PollFd* fds = stackalloc LinuxNative.PollFd[2];
-        fds[0] = new LinuxNative.PollFd { Fd = _fd, Events = LinuxNative.POLLIN };
-        fds[1] = new LinuxNative.PollFd { Fd = _wakeFd, Events = LinuxNative.POLLIN };
-        int r;
-        do
+        if (!LinuxNative.PollWithWake(_fd, _wakeFd, timeoutMs, out var revents, out var errno))
         {
-            r = LinuxNative.Poll(fds, 2, timeoutMs);
-        }
-        while (r < 0 && LinuxNative.LastError == LinuxNative.EINTR);
-
-        if (r < 0)
-        {
-            SetState(PortState.Gone, $"poll: {LinuxNative.Describe(LinuxNative.LastError)}");
+            SetState(PortState.Gone, $"poll: {LinuxNative.Describe(errno)}");
             return false;
         }
 
-        if (fds[1].Revents != 0)
-        {
-            LinuxNative.Drain(_wakeFd);
-        }
-
-        if ((fds[0].Revents & LinuxNative.POLLNVAL) != 0)
+        if ((revents & LinuxNative.POLLNVAL) != 0)
         {
             SetState(PortState.Gone, "socket closed");
             return false;
         }
 
         // POLLERR alone (a queued ICMP error) is read and cleared by the next receive call.
-        return (fds[0].Revents & (LinuxNative.POLLIN | LinuxNative.POLLERR)) != 0;
+        return (revents & (LinuxNative.POLLIN | LinuxNative.POLLERR)) != 0;
     }
 
     private void CountSendError(int errno)
