@@ -11,6 +11,7 @@ public static class ScenarioRegistry
     {
         ["underlay"] = UnderlayScenario.Run,
         ["cluster"] = ClusterScenario.Run,
+        ["pw-trunk"] = PwTrunkScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -116,6 +116,17 @@ public class PwTrunkTrafficTests(ITestOutputHelper output)
         Assert.Equal(4, trunkJson["members"]!.AsArray().Count);
         Assert.Equal(8, (await n2.Get("/pws"))["pws"]!.AsArray().Count(p => p!["pe"]!.ToString() == "pe2") + 4);
 
+        // The operator verbs render the same routes.
+        string management = $"{n1.Http.BaseAddress!.Host}:{n1.Http.BaseAddress.Port}";
+        var cliOut = new StringWriter();
+        Assert.Equal(0, await Fabric.Node.Cli.OperatorCommands.RunAsync(["trunk", "show", "t1", "--management", management], cliOut, cliOut));
+        Assert.Contains("trunk t1 on pe1 (attachment circuit ce1): up", cliOut.ToString(), StringComparison.Ordinal);
+        Assert.Contains("pw1-4", cliOut.ToString(), StringComparison.Ordinal);
+        output.WriteLine(cliOut.ToString());
+        cliOut = new StringWriter();
+        Assert.Equal(0, await Fabric.Node.Cli.OperatorCommands.RunAsync(["pw", "list", "--management", management], cliOut, cliOut));
+        Assert.Contains("1001/2001", cliOut.ToString(), StringComparison.Ordinal);
+
         // Fail pw2-3's path (PE2 drops all it receives on it) during traffic: both ends take it out.
         var server = StartIperfServer(iperf, ns2);
         try
