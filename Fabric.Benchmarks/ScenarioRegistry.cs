@@ -14,6 +14,7 @@ public static class ScenarioRegistry
         ["underlay"] = UnderlayScenario.Run,
         ["cluster"] = ClusterScenario.Run,
         ["gateway"] = GatewayScenario.Run,
+        ["pw-trunk"] = PwTrunkScenario.Run,
     };
 
     public static int Run(string[] args)

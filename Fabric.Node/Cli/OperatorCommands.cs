@@ -23,6 +23,8 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node change propose FILE [--base N] [--wait]
         fabric-node change list                  recent changes
         fabric-node change show ID               one change with its verdict
+        fabric-node trunk show NAME              a PW trunk: state, members, their share of frames/bytes
+        fabric-node pw list                      this node's PWs: labels, liveness, counters
         options: --management HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
                  --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
         """;
@@ -81,6 +83,9 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             case ["change", "show", var id]:
                 if (!long.TryParse(id, out _)) throw new CliException($"'{id}' is not a change id", 2);
                 return await Print(await Send(HttpMethod.Get, $"/changes/{id}", null), Tables.Change);
+            case ["trunk", "show", var name]:
+                return await Print(await Send(HttpMethod.Get, $"/trunks/{Uri.EscapeDataString(name)}", null), PseudowireTables.Trunk);
+            case ["pw", "list"]: return await Print(await Send(HttpMethod.Get, "/pws", null), PseudowireTables.Pws);
             default:
                 throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
         }

@@ -6,6 +6,7 @@ using Akka.Remote.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Pseudowire;
 using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
 
@@ -35,6 +36,7 @@ public static class FabricNodeApp
 
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
+        builder.Services.AddPseudowires(elementKinds);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)

@@ -33,6 +33,7 @@ public sealed class TestNode : IAsyncDisposable
     public NodeOptions Options { get; }
     public ActorSystem System { get; }
     public HttpClient Http { get; }
+    public IServiceProvider Services => _app.Services;
     public string Token { get; }
     public int RemotingPort => Akka.Cluster.Cluster.Get(System).SelfAddress.Port!.Value;
     public Address Address => Akka.Cluster.Cluster.Get(System).SelfAddress;

@@ -1,0 +1,152 @@
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Intent;
+using Fabric.Messages.Pseudowire;
+
+namespace Fabric.Actors.Pseudowire;
+
+/// <summary>
+/// pe-&lt;name&gt; under /user/fabric: owns the PE's attachment circuits (their ports) and starts a
+/// trunk-&lt;name&gt; child per trunk and a pw-&lt;name&gt; child per PW outside any trunk (those only
+/// run liveness). On a changed spec it stops its children, waits for them to end, keeps the
+/// ports whose configuration did not change (a TAP moved into a namespace must survive), and
+/// starts the new set.
+/// </summary>
+public sealed class PeActor : ReceiveActor, IWithStash
+{
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly PseudowireNode _node;
+    private readonly Dictionary<string, (PortRef Port, AttachmentCircuit Ac)> _acs = new();
+    private PeElement _spec;
+    private PwUnderlay _underlay = null!;
+    private PeRuntime _runtime = null!;
+    private int _stopping;
+
+    public PeActor(PeElement spec, PseudowireNode node)
+    {
+        _spec = spec;
+        _node = node;
+        Running();
+    }
+
+    public IStash Stash { get; set; } = null!;
+
+    protected override void PreStart()
+    {
+        _underlay = _node.EnsureUnderlay(_spec.Underlay);
+        _runtime = new PeRuntime(_spec, _underlay.Local.ToString());
+        _node.Pes[_spec.Pe.Name] = _runtime;
+        StartElements();
+    }
+
+    protected override void PostStop()
+    {
+        _node.Pes.TryRemove(new KeyValuePair<string, PeRuntime>(_spec.Pe.Name, _runtime));
+        foreach (var (_, ac) in _acs.Values)
+        {
+            ac.Dispose();
+        }
+
+        _acs.Clear();
+    }
+
+    private void Running()
+    {
+        Receive<ElementSpecChanged>(changed =>
+        {
+            _spec = (PeElement)changed.Spec.Spec;
+            _log.Info("PE {0} changed: restarting its trunks and PWs", _spec.Pe.Name);
+            var children = Context.GetChildren().ToList();
+            if (children.Count == 0)
+            {
+                StartElements();
+                return;
+            }
+
+            _stopping = children.Count;
+            foreach (var child in children)
+            {
+                Context.Watch(child);
+                Context.Stop(child);
+            }
+
+            Become(Restarting);
+        });
+        Receive<PwLivenessChanged>(c => _log.Info("PW {0} (no trunk) is {1}", c.Pw, c.State));
+    }
+
+    private void Restarting()
+    {
+        Receive<Terminated>(_ =>
+        {
+            if (--_stopping == 0)
+            {
+                StartElements();
+                Become(Running);
+                Stash.UnstashAll();
+            }
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void StartElements()
+    {
+        _runtime.Element = _spec;
+        OpenAttachmentCircuits();
+        foreach (var trunk in _spec.Trunks)
+        {
+            if (!_acs.TryGetValue(trunk.AttachmentCircuit, out var ac))
+            {
+                _log.Error("Trunk {0}: attachment circuit {1} is not open; trunk not started", trunk.Name, trunk.AttachmentCircuit);
+                continue;
+            }
+
+            var members = trunk.Members.Select(m => _spec.Pws.First(p => p.Name == m)).ToArray();
+            Context.ActorOf(TrunkActor.Props(trunk, members, ac.Ac, _underlay, _node), "trunk-" + trunk.Name);
+        }
+
+        foreach (var pw in _spec.Pws.Where(p => p.Trunk is null))
+        {
+            var link = new PwLink(pw, TimeSpan.FromMilliseconds(50), 3);
+            _node.Pws[pw.Name] = link;
+            Context.ActorOf(PwActor.Props(link, _underlay, _node.Pool), "pw-" + pw.Name);
+        }
+    }
+
+    private void OpenAttachmentCircuits()
+    {
+        var wanted = _spec.Pe.AttachmentCircuits.ToDictionary(a => a.Name);
+        foreach (var name in _acs.Keys.ToList())
+        {
+            if (!wanted.TryGetValue(name, out var a) || a.Port != _acs[name].Port)
+            {
+                _acs[name].Ac.Dispose();
+                _acs.Remove(name);
+                _runtime.AttachmentCircuits.TryRemove(name, out _);
+            }
+        }
+
+        foreach (var a in _spec.Pe.AttachmentCircuits.Where(a => !_acs.ContainsKey(a.Name)))
+        {
+            if (a.Vlan is { } vlan)
+            {
+                _log.Warning("Attachment circuit {0}: VLAN {1} is not split out yet; the whole port {2} is the attachment", a.Name, vlan, a.Port.Name);
+            }
+
+            try
+            {
+                var port = _node.PortFactory(a.Port, _node.NextPortId());
+                var ac = new AttachmentCircuit(a.Name, port, _node.Pool);
+                ac.Start();
+                _acs[a.Name] = (a.Port, ac);
+                _runtime.AttachmentCircuits[a.Name] = ac;
+                _log.Info("PE {0}: attachment circuit {1} on {2} port {3}", _spec.Pe.Name, a.Name, a.Port.Kind, a.Port.Name);
+            }
+            catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
+            {
+                _log.Error(e, "PE {0}: cannot open port {1} for attachment circuit {2}", _spec.Pe.Name, a.Port.Name, a.Name);
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using Akka.Actor;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Pseudowire;
+
+/// <summary>A PE as its node runs it: the intent's PE, its PWs resolved to underlay endpoints, its trunks.</summary>
+public sealed record PeElement(
+    PeIntent Pe,
+    string Node,
+    Ipv4Address Underlay,
+    ImmutableArray<PwConfig> Pws,
+    ImmutableArray<TrunkIntent> Trunks);
+
+/// <summary>The "pe" element kind: one <see cref="PeActor"/> per PE hosted on the node.</summary>
+public sealed class PeElementKind(PseudowireNode node) : IElementKind
+{
+    /// <summary>Underlay address of a node without one in the intent (fine for a single node).</summary>
+    public static readonly Ipv4Address DefaultUnderlay = new(127, 0, 0, 1);
+
+    public string Kind => "pe";
+
+    public IEnumerable<ElementSpec> Desired(IntentDocument intent, string nodeName)
+    {
+        var nodeAddress = intent.Nodes.ToDictionary(n => n.Name, n => n.Address is { } a ? new Ipv4Address(a.Value) : DefaultUnderlay);
+        var peNode = intent.Pes.ToDictionary(p => p.Name, p => p.Node);
+        foreach (var pe in intent.Pes.Where(p => p.Node == nodeName))
+        {
+            var trunkOf = intent.Trunks.Where(t => t.Pe == pe.Name)
+                .SelectMany(t => t.Members.Select(m => (m, t.Name)))
+                .ToDictionary(x => x.m, x => x.Name);
+            var pws = intent.Pws.Where(p => p.Pe == pe.Name)
+                .Select(p => new PwConfig(
+                    p.Name, p.Pe, p.RemotePe, new MplsLabel(p.LocalLabel), new MplsLabel(p.RemoteLabel),
+                    p.ControlWord, p.FlowLabel, p.Weight,
+                    new UnderlayEndpoint(nodeAddress.GetValueOrDefault(peNode.GetValueOrDefault(p.RemotePe, ""), DefaultUnderlay), node.UnderlayPort),
+                    trunkOf.GetValueOrDefault(p.Name)))
+                .ToImmutableArray();
+            var element = new PeElement(pe, nodeName, nodeAddress.GetValueOrDefault(nodeName, DefaultUnderlay), pws,
+                intent.Trunks.Where(t => t.Pe == pe.Name).ToImmutableArray());
+            yield return new ElementSpec(Kind, pe.Name, element, Fingerprint(element));
+        }
+    }
+
+    public Props Props(ElementSpec spec) => Akka.Actor.Props.Create(() => new PeActor((PeElement)spec.Spec, node));
+
+    private static string Fingerprint(PeElement e) => JsonSerializer.Serialize(new
+    {
+        pe = e.Pe.Name,
+        e.Pe.RouterId.Value,
+        underlay = e.Underlay.ToString(),
+        acs = e.Pe.AttachmentCircuits.Select(a => $"{a.Name}|{a.Port.Kind}|{a.Port.Name}|{a.Vlan}").ToArray(),
+        pws = e.Pws.Select(p => $"{p.Name}|{p.RemotePe}|{p.LocalLabel}|{p.RemoteLabel}|{p.ControlWord}|{p.FlowLabel}|{p.Weight}|{p.Remote}|{p.Trunk}").ToArray(),
+        trunks = e.Trunks.Select(t => $"{t.Name}|{t.AttachmentCircuit}|{string.Join(",", t.Members)}|{t.Mode}|{t.MinActive}|{t.HelloIntervalMs}|{t.Multiplier}").ToArray(),
+    });
+}

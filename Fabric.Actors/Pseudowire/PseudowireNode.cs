@@ -1,0 +1,141 @@
+using System.Collections.Concurrent;
+using System.Collections.Immutable;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Messages.Intent;
+using Fabric.Messages.Pseudowire;
+
+namespace Fabric.Actors.Pseudowire;
+
+/// <summary>
+/// The node-level part of the pseudowire capability: the one underlay socket (opened on the
+/// first PE's start, on the node's intent address), the batch pool, how attachment ports are
+/// opened, and the live objects the PE/trunk/PW actors publish for management to read.
+/// Created once per node by <c>AddPseudowires</c>.
+/// </summary>
+public sealed class PseudowireNode : IDisposable
+{
+    private readonly Lock _lock = new();
+    private PwUnderlay? _underlay;
+    private ushort _nextPortId = 1;
+
+    public PseudowireNode(ushort underlayPort = MplsInUdp.Port)
+    {
+        UnderlayPort = underlayPort;
+    }
+
+    /// <summary>UDP port of the underlay (RFC 7510: 6635).</summary>
+    public ushort UnderlayPort { get; }
+
+    /// <summary>Frames are 2 KiB slots: a 1514-byte CE frame plus the PW header fits the headroom.</summary>
+    public PacketBatchPool Pool { get; } = new(maxRetained: 256, preallocate: 16);
+
+    /// <summary>Optional capture of every underlay datagram (set before the first PE starts).</summary>
+    public string? UnderlayPcapPath { get; set; }
+
+    /// <summary>Opens an attachment port; tests and benchmarks may replace it (e.g. to keep the simulated port).</summary>
+    public Func<PortRef, ushort, IPort> PortFactory { get; set; } = DefaultPort;
+
+    public ConcurrentDictionary<string, PeRuntime> Pes { get; } = new();
+    public ConcurrentDictionary<string, TrunkRuntime> Trunks { get; } = new();
+    public ConcurrentDictionary<string, PwLink> Pws { get; } = new();
+
+    public PwUnderlay? Underlay => Volatile.Read(ref _underlay);
+
+    /// <summary>The node's underlay, opened on <paramref name="address"/> the first time.</summary>
+    public PwUnderlay EnsureUnderlay(Ipv4Address address)
+    {
+        lock (_lock)
+        {
+            if (_underlay is { } existing)
+            {
+                return existing;
+            }
+
+            PcapWriter? tee = UnderlayPcapPath is { } path ? new PcapWriter(path) : null;
+            _underlay = PwUnderlay.Open(address, UnderlayPort, Pool, tee);
+            return _underlay;
+        }
+    }
+
+    public ushort NextPortId()
+    {
+        lock (_lock)
+        {
+            return _nextPortId++;
+        }
+    }
+
+    public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
+    {
+        PortKind.Tap => TapPort.Open(port.Name, id),
+        // An idle generator: no traffic unless a test or scenario supplies a profile through PortFactory.
+        _ => new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = 1e-9 }),
+    };
+
+    public PeStatus? PeStatus(string name) => Pes.TryGetValue(name, out var pe) ? pe.Status() : null;
+
+    public TrunkStatus? TrunkStatus(string name) => Trunks.TryGetValue(name, out var t) ? t.Status() : null;
+
+    public ImmutableArray<PwStatus> PwStatuses() =>
+        Pws.Values.OrderBy(p => p.Name, StringComparer.Ordinal).Select(Status).ToImmutableArray();
+
+    public static PwStatus Status(PwLink p) => new(
+        p.Name, p.Config.Pe, p.Config.RemotePe, p.Config.Trunk, p.Config.LocalLabel.Value, p.Config.RemoteLabel.Value,
+        p.Config.ControlWord, p.Config.FlowLabel, p.Config.Weight, p.Config.Remote.ToString(),
+        p.HasLiveness ? p.Liveness.State.ToString().ToLowerInvariant() : "up (no liveness without a control word)",
+        p.Liveness.Transitions, p.TxFrames, p.TxBytes, p.RxFrames, p.RxBytes, p.RxReordered, p.RxLost, p.RxMalformed,
+        p.HellosSent, p.Liveness.HellosReceived, p.FaultDrops);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _underlay?.Port.Tee?.Dispose();
+            _underlay?.Dispose();
+            _underlay = null;
+        }
+    }
+}
+
+/// <summary>A running PE as management sees it.</summary>
+public sealed class PeRuntime(PeElement element, string underlay)
+{
+    public PeElement Element { get; set; } = element;
+    public ConcurrentDictionary<string, AttachmentCircuit> AttachmentCircuits { get; } = new();
+
+    public PeStatus Status() => new(
+        Element.Pe.Name, Element.Node, Element.Pe.RouterId.ToString(), underlay,
+        AttachmentCircuits.Values.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a =>
+        {
+            var kind = Element.Pe.AttachmentCircuits.FirstOrDefault(x => x.Name == a.Name)?.Port.Kind.ToString().ToLowerInvariant() ?? "";
+            return new AttachmentCircuitStatus(a.Name, kind, a.Port.Name, a.Port.State.ToString(),
+                a.Port.Counters.RxFrames, a.Port.Counters.TxFrames, a.Port.Counters.TotalDrops, a.NoTrunkDrops + a.TrunkDownDrops);
+        }).ToImmutableArray(),
+        Element.Trunks.Select(t => t.Name).ToImmutableArray(),
+        Element.Pws.Select(p => p.Name).ToImmutableArray());
+}
+
+/// <summary>A running trunk as management sees it (state written by the trunk actor).</summary>
+public sealed class TrunkRuntime(TrunkIntent intent, TrunkForwarder forwarder, AttachmentCircuit ac)
+{
+    public TrunkIntent Intent => intent;
+    public TrunkForwarder Forwarder => forwarder;
+    public long Transitions;
+    public long MemberTransitions;
+
+    public TrunkStatus Status()
+    {
+        var selector = forwarder.Selector;
+        long frames = forwarder.Members.Sum(m => m.TxFrames);
+        long bytes = forwarder.Members.Sum(m => m.TxBytes);
+        var members = forwarder.Members.Select((m, i) => new TrunkMemberStatus(
+            m.Name, m.Config.Weight, m.IsUp ? "up" : m.Liveness.State.ToString().ToLowerInvariant(), selector.IsActive(i),
+            m.TxFrames, m.TxBytes, frames == 0 ? 0 : (double)m.TxFrames / frames, bytes == 0 ? 0 : (double)m.TxBytes / bytes,
+            m.Liveness.Transitions)).ToImmutableArray();
+        return new TrunkStatus(intent.Name, intent.Pe, intent.AttachmentCircuit,
+            intent.Mode == TrunkMode.PerFlow ? "perFlow" : "perPacket", intent.MinActive, selector.ActiveCount,
+            forwarder.IsUp ? "up" : "down", Interlocked.Read(ref Transitions), Interlocked.Read(ref MemberTransitions),
+            ac.TrunkDownDrops, members);
+    }
+}

@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.Pseudowire;
+
+/// <summary>
+/// A BFD-like session on one PW (RFC 5880 §6.8.6 state machine, asynchronous mode, no
+/// authentication or demand mode), its hellos carried in-band on the PW associated channel
+/// (RFC 5885, channel type 0x0007). The member is active while the session is Up.
+/// </summary>
+/// <remarks>
+/// Two threads touch it: the underlay receive thread records the newest hello with
+/// <see cref="Received"/> (volatile stores, no lock); the PW actor alone runs
+/// <see cref="Evaluate"/> and <see cref="Hello"/>. Down → Init on a peer's Down, Init/Down →
+/// Up on a peer's Init/Up (Down ignores a peer's Up, so a one-sided restart converges through
+/// Down), Up → Down on the peer's Down or when no hello arrived for the detection time
+/// (the peer's multiplier × max(its desired TX interval, our required RX interval)).
+/// </remarks>
+public sealed class PwLiveness
+{
+    private long _lastRxTicks;
+    private int _remoteState = (int)BfdState.Down;
+    private long _remoteDiscriminator;
+    private long _remoteDetectTicks;
+    private long _hellosReceived;
+
+    public PwLiveness(uint myDiscriminator, TimeSpan interval, int multiplier)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(multiplier, 1);
+        MyDiscriminator = myDiscriminator;
+        Interval = interval;
+        Multiplier = multiplier;
+    }
+
+    public uint MyDiscriminator { get; }
+    public TimeSpan Interval { get; }
+    public int Multiplier { get; }
+    public BfdState State { get; private set; } = BfdState.Down;
+
+    /// <summary>Why the session last went down (RFC 5880 diagnostic: 1 = detection time expired, 3 = neighbour signalled down).</summary>
+    public byte Diagnostic { get; private set; }
+
+    public long HellosReceived => Interlocked.Read(ref _hellosReceived);
+    public long Transitions { get; private set; }
+    public long LastTransitionTicks { get; private set; }
+
+    /// <summary>Underlay receive thread: a hello arrived at <paramref name="nowTicks"/> (Stopwatch ticks).</summary>
+    public void Received(BfdControlView hello, long nowTicks)
+    {
+        long rx = Math.Max(hello.DesiredMinTxMicroseconds, (uint)(Interval.Ticks / 10)); // our required RX = our interval
+        long detect = hello.DetectMultiplier * rx * Stopwatch.Frequency / 1_000_000;
+        Volatile.Write(ref _remoteDetectTicks, detect);
+        Volatile.Write(ref _remoteDiscriminator, hello.MyDiscriminator);
+        Volatile.Write(ref _remoteState, (int)hello.State);
+        Volatile.Write(ref _lastRxTicks, nowTicks);
+        Interlocked.Increment(ref _hellosReceived);
+    }
+
+    /// <summary>PW actor: applies what was received (or its absence) at <paramref name="nowTicks"/>; true when the state changed.</summary>
+    public bool Evaluate(long nowTicks)
+    {
+        long last = Volatile.Read(ref _lastRxTicks);
+        long detect = Volatile.Read(ref _remoteDetectTicks);
+        var remote = (BfdState)Volatile.Read(ref _remoteState);
+        BfdState next = State;
+        if (last == 0 || nowTicks - last > detect)
+        {
+            if (State != BfdState.Down)
+            {
+                next = BfdState.Down;
+                Diagnostic = 1;
+            }
+        }
+        else
+        {
+            next = (State, remote) switch
+            {
+                (_, BfdState.AdminDown) => BfdState.Down,
+                (BfdState.Down, BfdState.Down) => BfdState.Init,
+                (BfdState.Down, BfdState.Init) => BfdState.Up,
+                (BfdState.Init, BfdState.Init or BfdState.Up) => BfdState.Up,
+                (BfdState.Up, BfdState.Down) => BfdState.Down,
+                _ => State,
+            };
+            if (next == BfdState.Down && State == BfdState.Up)
+            {
+                Diagnostic = 3;
+            }
+        }
+
+        if (next == State)
+        {
+            return false;
+        }
+
+        State = next;
+        Transitions++;
+        LastTransitionTicks = nowTicks;
+        if (next == BfdState.Up)
+        {
+            Diagnostic = 0;
+        }
+
+        return true;
+    }
+
+    /// <summary>The hello to send now.</summary>
+    public BfdControlRepr Hello()
+    {
+        uint intervalUs = (uint)(Interval.Ticks / 10);
+        return new BfdControlRepr(
+            State, (byte)Math.Min(Multiplier, 255), MyDiscriminator,
+            State == BfdState.Down ? 0 : (uint)Volatile.Read(ref _remoteDiscriminator),
+            intervalUs, intervalUs, Diagnostic);
+    }
+}
