@@ -126,7 +126,7 @@ public class PacketDotNetCrossCheckTests
     }
 
     [Fact]
-    public void We_read_every_field_of_tcp_udp_and_icmp_frames_PacketDotNet_builds()
+    public void We_read_every_field_of_tcp_udp_and_icmp_frames_PacketDotNet_builds_tagged_or_not()
     {
         var generator = new FrameGenerator(seed: 7);
         var random = generator.Random;
@@ -171,8 +171,7 @@ public class PacketDotNetCrossCheckTests
             }
             ip.PayloadPacket = l4;
             var (smac, dmac) = (generator.Mac(), generator.Mac());
-            var ethernet = new EthernetPacket(Pdn(smac), Pdn(dmac), EthernetType.IPv4) { PayloadPacket = ip };
-            ethernet.UpdateCalculatedValues();
+            ip.UpdateCalculatedValues();
             switch (l4)
             {
                 case TcpPacket t: t.UpdateTcpChecksum(); break;
@@ -180,19 +179,50 @@ public class PacketDotNetCrossCheckTests
                 case IcmpV4Packet i: i.UpdateIcmpChecksum(); break;
             }
             ip.UpdateIPChecksum();
+
+            var tagged = random.Next(2) == 0;
+            var vlan = (ushort)random.Next(1, 4095);
+            var priority = random.Next(8);
+            EthernetPacket ethernet;
+            if (tagged)
+            {
+                // PacketDotNet cannot build a tag from scratch (it parses its payload lazily from
+                // the bytes it wraps), so it wraps the finished datagram and sets the tag's fields.
+                var tagBytes = new byte[4 + ip.Bytes.Length];
+                ip.Bytes.CopyTo(tagBytes, 4);
+                var tag = new Ieee8021QPacket(new ByteArraySegment(tagBytes))
+                {
+                    VlanIdentifier = vlan,
+                    PriorityControlPoint = (IeeeP8021PPriority)priority,
+                    Type = EthernetType.IPv4,
+                };
+                ethernet = new EthernetPacket(Pdn(smac), Pdn(dmac), EthernetType.VLanTaggedFrame) { PayloadPacket = tag };
+            }
+            else
+            {
+                ethernet = new EthernetPacket(Pdn(smac), Pdn(dmac), EthernetType.IPv4) { PayloadPacket = ip };
+            }
             var frame = ethernet.Bytes;
             var context = $"frame {n}: {Convert.ToHexString(frame)}";
 
             Assert.True(EthernetRepr.TryParse(frame, out var eth, out _));
-            Assert.Equal(new EthernetRepr(smac, dmac, EtherType.Ipv4), eth);
-            Assert.True(Ipv4Repr.TryParse(frame.AsSpan(14), out var ourIp, out var reason), $"{reason} {context}");
+            Assert.Equal(new EthernetRepr(smac, dmac, tagged ? EtherType.Vlan : EtherType.Ipv4), eth);
+            var l3 = 14;
+            if (tagged)
+            {
+                Assert.True(VlanTagRepr.TryParse(frame.AsSpan(14), out var ourTag, out _));
+                Assert.Equal(new VlanTagRepr(new VlanId(vlan), EtherType.Ipv4, (byte)priority), ourTag);
+                l3 = 18;
+            }
+            Assert.True(Ipv4Repr.TryParse(frame.AsSpan(l3), out var ourIp, out var reason), $"{reason} {context}");
             Assert.Equal(src, ourIp.Source);
             Assert.Equal(dst, ourIp.Destination);
             Assert.Equal(ip.TimeToLive, ourIp.Ttl);
             Assert.Equal(ip.Id, ourIp.Identification);
-            Assert.True(Ipv4View.TryParse(frame.AsSpan(14), out var view, out _));
+            Assert.True(Ipv4View.TryParse(frame.AsSpan(l3), out var view, out _));
             var segment = view.Payload;
             Assert.True(FlowKeyExtractor.TryExtract(frame, 1, 1, out var key, out reason), $"{reason} {context}");
+            Assert.Equal(tagged ? new VlanId(vlan) : VlanId.None, key.OuterVlan);
 
             switch (l4)
             {
