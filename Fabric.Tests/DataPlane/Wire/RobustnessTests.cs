@@ -207,7 +207,7 @@ public class RobustnessTests(ITestOutputHelper output)
                 _sink += EthernetOverMplsRepr.Parse(pw).BufferLength;
                 if (pw.IsAssociatedChannel)
                 {
-                    _sink += (int)pw.ControlWord.ChannelType;
+                    _sink += (int)pw.ChannelType + (pw.TryGetControlWord(out var cw) ? cw.SequenceNumber : 0);
                 }
             }
         }
