@@ -115,3 +115,97 @@ public static class Checksum
         return Fold((uint)sum + (uint)(sum >> 32));
     }
 }
+
+/// <summary>
+/// Source and destination NAT on an IPv4 datagram in place, every checksum kept valid by
+/// incremental update (RFC 1624) instead of a recomputation over the payload: the IPv4 header
+/// checksum, and the TCP/UDP checksum whose pseudo-header holds the address. For ICMP echo and
+/// timestamp messages the "port" is the identifier (as in the flow key), whose checksum does not
+/// cover addresses. Later fragments carry no L4 header: only their address changes.
+/// </summary>
+public static class NatRewrite
+{
+    /// <summary>Rewrites the source address and, if given, the source port (ICMP: identifier).</summary>
+    public static bool TryRewriteSource(Span<byte> datagram, Ipv4Address address, ushort? port, out DropReason reason) =>
+        TryRewrite(datagram, source: true, address, port, out reason);
+
+    /// <summary>Rewrites the destination address and, if given, the destination port (ICMP: identifier).</summary>
+    public static bool TryRewriteDestination(Span<byte> datagram, Ipv4Address address, ushort? port, out DropReason reason) =>
+        TryRewrite(datagram, source: false, address, port, out reason);
+
+    private static bool TryRewrite(Span<byte> datagram, bool source, Ipv4Address address, ushort? port, out DropReason reason)
+    {
+        if (!Ipv4View.TryParse(datagram, out var ip, out reason))
+        {
+            return false;
+        }
+        var protocol = ip.Protocol;
+        var l4 = datagram[ip.HeaderLength..ip.Bytes.Length];
+        var hasL4 = !ip.IsLaterFragment;
+        var old = source ? ip.Source : ip.Destination;
+
+        // Check the L4 header before touching anything, so a refusal leaves the datagram as it was.
+        if (hasL4 && !HasL4Header(protocol, l4, out reason))
+        {
+            return false;
+        }
+
+        var writer = new Ipv4Writer(datagram);
+        if (source)
+        {
+            writer.RewriteSource(address);
+        }
+        else
+        {
+            writer.RewriteDestination(address);
+        }
+        if (!hasL4)
+        {
+            return true;
+        }
+        switch (protocol)
+        {
+            case IpProtocol.Tcp:
+                var tcp = new TcpWriter(l4);
+                tcp.UpdateForAddressChange(old, address);
+                if (port is { } tcpPort)
+                {
+                    if (source) { tcp.RewriteSourcePort(tcpPort); } else { tcp.RewriteDestinationPort(tcpPort); }
+                }
+                break;
+            case IpProtocol.Udp:
+                var udp = new UdpWriter(l4);
+                udp.UpdateForAddressChange(old, address);
+                if (port is { } udpPort)
+                {
+                    if (source) { udp.RewriteSourcePort(udpPort); } else { udp.RewriteDestinationPort(udpPort); }
+                }
+                break;
+            case IpProtocol.Icmp when port is { } identifier && ((Icmpv4Type)l4[Icmpv4Layout.Type]).HasIdentifier():
+                var oldIdentifier = BinaryPrimitives.ReadUInt16BigEndian(l4[Icmpv4Layout.Identifier..]);
+                var checksum = BinaryPrimitives.ReadUInt16BigEndian(l4[Icmpv4Layout.Checksum..]);
+                BinaryPrimitives.WriteUInt16BigEndian(l4[Icmpv4Layout.Checksum..], Checksum.Update(checksum, oldIdentifier, identifier));
+                BinaryPrimitives.WriteUInt16BigEndian(l4[Icmpv4Layout.Identifier..], identifier);
+                break;
+        }
+        return true;
+    }
+
+    private static bool HasL4Header(IpProtocol protocol, ReadOnlySpan<byte> l4, out DropReason reason)
+    {
+        reason = DropReason.None;
+        switch (protocol)
+        {
+            case IpProtocol.Tcp:
+                return TcpView.TryParse(l4, out _, out reason);
+            case IpProtocol.Icmp:
+                return Icmpv4View.TryParse(l4, out _, out reason);
+            case IpProtocol.Udp when l4.Length < UdpLayout.HeaderLength:
+                // Not UdpView.TryParse: in a first fragment the UDP length exceeds the fragment.
+                reason = DropReason.Truncated;
+                return false;
+            default:
+                return true;
+        }
+    }
+}

@@ -1,5 +1,3 @@
-using System.Buffers.Binary;
-
 namespace Fabric.Actors.DataPlane.Wire;
 
 // DHCPv4 message (RFC 2131 §2, https://www.rfc-editor.org/rfc/rfc2131#section-2; options

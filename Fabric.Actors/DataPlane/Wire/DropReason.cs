@@ -54,9 +54,7 @@ public enum DropReason : byte
     /// <summary>More stacked 802.1Q/802.1ad tags than we walk.</summary>
     VlanStackTooDeep = 12,
     /// <summary>Fewer label stack entries than the PW's configuration requires (flow label missing).</summary>
-    LabelStackTooShallow = 14,
-    /// <summary>A DHCP message that lacks option 53 (message type).</summary>
-    MissingMessageType = 13,
+    LabelStackTooShallow = 13,
 
     // ---- well-formed, but not handled here (not errors) ----------------------------------
     /// <summary>An EtherType (or 802.3 length) this layer does not parse. Not an error.</summary>
@@ -65,6 +63,8 @@ public enum DropReason : byte
     UnsupportedArpFormat = 129,
     /// <summary>A packet addressed to a UDP port or protocol this layer does not decode.</summary>
     UnexpectedPort = 130,
+    /// <summary>A BOOTP message without option 53: valid BOOTP, but not DHCP.</summary>
+    MissingMessageType = 131,
 }
 
 public static class DropReasonExtensions

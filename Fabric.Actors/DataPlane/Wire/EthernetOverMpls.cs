@@ -83,13 +83,18 @@ public readonly ref struct EthernetOverMplsView
     /// <summary>True when the control word position holds an associated channel header, not data.</summary>
     public bool IsAssociatedChannel => Encapsulation.ControlWord && (_afterLabels[0] >> 4) == PwControlWordLayout.AssociatedChannelNibble;
 
-    /// <summary>The control word (or channel header); only when the PW uses one.</summary>
-    public PwControlWordView ControlWord => Encapsulation.ControlWord && PwControlWordView.TryParse(_afterLabels, out var word, out _)
-        ? word
-        : throw new InvalidOperationException("This PW carries no control word");
+    /// <summary>The control word (or associated channel header); false when the PW uses none.</summary>
+    public bool TryGetControlWord(out PwControlWordView word)
+    {
+        word = default;
+        return Encapsulation.ControlWord && PwControlWordView.TryParse(_afterLabels, out word, out _);
+    }
 
     /// <summary>Control word sequence number, or 0 (not sequenced) without a control word.</summary>
-    public ushort SequenceNumber => Encapsulation.ControlWord && !IsAssociatedChannel ? ControlWord.SequenceNumber : (ushort)0;
+    public ushort SequenceNumber => !IsAssociatedChannel && TryGetControlWord(out var word) ? word.SequenceNumber : (ushort)0;
+
+    /// <summary>What an associated-channel packet carries; 0 for a data packet.</summary>
+    public PwChannelType ChannelType => IsAssociatedChannel && TryGetControlWord(out var word) ? word.ChannelType : 0;
 
     /// <summary>The customer's Ethernet frame; empty for an associated-channel packet.</summary>
     public ReadOnlySpan<byte> Frame => IsAssociatedChannel

@@ -98,3 +98,17 @@ public class ChecksumTests
         return (ushort)~sum;
     }
 }
+
+public class DropReasonTests
+{
+    [Theory]
+    [InlineData(DropReason.Truncated, true)]
+    [InlineData(DropReason.BadChecksum, true)]
+    [InlineData(DropReason.LabelStackTooDeep, true)]
+    [InlineData(DropReason.None, false)]
+    [InlineData(DropReason.UnknownEtherType, false)]
+    [InlineData(DropReason.UnsupportedArpFormat, false)]
+    [InlineData(DropReason.MissingMessageType, false)]
+    public void Tells_malformed_bytes_from_traffic_we_do_not_handle(DropReason reason, bool malformed) =>
+        Assert.Equal(malformed, reason.IsMalformed());
+}

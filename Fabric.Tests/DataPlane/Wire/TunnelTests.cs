@@ -37,7 +37,7 @@ public class EthernetOverMplsTests
         var mpls = Udp(WireFixtures.MplsInUdpAch).AsSpan(8);
         Assert.True(EthernetOverMplsView.TryParse(mpls, new PwEncapsulation(ControlWord: true, FlowLabel: false), out var pw, out _));
         Assert.True(pw.IsAssociatedChannel);
-        Assert.Equal(PwChannelType.Bfd, pw.ControlWord.ChannelType);
+        Assert.Equal(PwChannelType.Bfd, pw.ChannelType);
         Assert.Equal(24, pw.ChannelPayload.Length);
         Assert.True(pw.Frame.IsEmpty);
         Assert.Null(pw.FlowLabel);
