@@ -124,7 +124,7 @@ public sealed class PwLink
 
         if (view.IsAssociatedChannel)
         {
-            if (view.ControlWord.ChannelType == PwChannelType.Bfd && BfdControlView.TryParse(view.ChannelPayload, out var hello, out _))
+            if (view.ChannelType == PwChannelType.Bfd && BfdControlView.TryParse(view.ChannelPayload, out var hello, out _))
             {
                 Liveness.Received(hello, nowTicks);
             }
