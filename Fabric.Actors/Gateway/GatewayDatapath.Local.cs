@@ -66,7 +66,7 @@ public sealed partial class GatewayDatapath
         sink.Send(port.Id, buffer);
     }
 
-    private void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
+    public void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
     {
         var request = ArpRepr.Request(Plan.Mac, t.SourceAddressFor(port, target), target);
         var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);

@@ -53,6 +53,9 @@ public sealed partial class GatewayDatapath : INeighbors
     /// <summary>Traces the next <paramref name="packets"/> packets (each stage's record); read them with <see cref="DrainTraces"/>.</summary>
     public void TraceNext(int packets) => Volatile.Write(ref _traceBudget, packets);
 
+    /// <summary>The traces kept so far (the newest 256), without removing them.</summary>
+    public IReadOnlyList<PacketTrace> Traces() => [.. _traces];
+
     public IReadOnlyList<PacketTrace> DrainTraces()
     {
         var list = new List<PacketTrace>();
@@ -183,10 +186,21 @@ public sealed partial class GatewayDatapath : INeighbors
         var ip = ParseIpv4(frame);
         var facts = new PacketFacts { Key = key, TcpFlags = key.IpProtocol == IpProtocol.Tcp ? TcpFlagsOf(frame) : TcpFlags.None, Ttl = ip, Ingress = port.Role };
         if (port.Role == PortRole.Downlink) AddNeighbor(port.Id, key.SourceAddress, key.Source);
+        if (Resolver is { } resolver)
+        {
+            // Sharded mode: the bucket's flow-cache entity decides; the frame waits for its answer.
+            resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, Volatile.Read(ref _traceBudget) > 0);
+            return;
+        }
         var o = shard.Miss(ref facts, tenant, Plan, this, hash, now, out var entry, install: !CacheDisabled);
         foreach (var r in shard.LastRecords(o.Stages)) Counters.StageRuns[(int)r.Stage]++;
         if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, shard.LastRecords(o.Stages), o);
+        Act(frame, key, port, tenant, o, entry, sink);
+    }
 
+    /// <summary>Does what a slow-path decision says: forward with the entry, answer a reject, or drop (asking ARP when the next hop is unknown).</summary>
+    private void Act(Span<byte> frame, in FlowKey key, GatewayPort port, TenantPlan tenant, in PipelineOutcome o, in CacheEntry entry, IFrameSink sink)
+    {
         switch (o.Verdict)
         {
             case StageVerdict.Forward:
@@ -214,9 +228,14 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private void Trace(in FlowKey key, bool hit, ReadOnlySpan<StageRecord> records, in PipelineOutcome o)
     {
-        if (Interlocked.Decrement(ref _traceBudget) < 0) return;
         var list = new List<string>(records.Length);
         foreach (var r in records) list.Add(r.ToString());
+        Trace(key, hit, list, o);
+    }
+
+    private void Trace(in FlowKey key, bool hit, List<string> list, in PipelineOutcome o)
+    {
+        if (Interlocked.Decrement(ref _traceBudget) < 0) return;
         _traces.Enqueue(new PacketTrace(key.ToString(), hit, list,
             o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})"));
         while (_traces.Count > 256) _traces.TryDequeue(out _);
