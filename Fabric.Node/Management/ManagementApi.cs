@@ -15,6 +15,7 @@ public static class ManagementApi
         app.MapHealthEndpoints();
         app.MapIntentEndpoints();
         app.MapActorEndpoints();
+        app.MapGatewayEndpoints();
         return app;
     }
 
