@@ -30,7 +30,11 @@ public sealed class GatewayElementKind : IElementKind
         }
     }
 
-    public Props Props(ElementSpec spec) => GatewayActor.Props((GatewaySpec)spec.Spec, spec.Name);
+    public Props Props(ElementSpec spec)
+    {
+        var gateway = (GatewaySpec)spec.Spec;
+        return GatewayActor.Props(gateway, gateway.Intent.Node);
+    }
 }
 
 public static class GatewayHosting

@@ -258,7 +258,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     {
         var plan = _dp.Plan;
         var c = _dp.Counters;
-        var shards = _dp.Shards.Select(s => CacheStats.Of(s.Stats, _entities[s.Index]?.Path.Address.ToString())).ToList();
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+        var shards = _dp.Shards.Select(s => CacheStats.Of(s.Stats, _entities[s.Index] is { } e ? (e.Path.Address.HasLocalScope ? self : e.Path.Address).ToString() : null)).ToList();
         return new GatewayStatus(
             plan.Name, _node, plan.Generation, _region is null ? "local" : "sharded",
             [.. plan.Tenants.Select(t => t.Name)],
