@@ -22,6 +22,7 @@ public sealed partial class GatewayDatapath : INeighbors
 {
     private readonly Dictionary<(ushort Port, Ipv4Address Address), MacAddress> _neighbors = [];
     private readonly byte[] _scratch = new byte[256];
+    private readonly byte[] _tagged = new byte[PacketBatch.DefaultSlotSize + VlanLayout.TagLength];
     private readonly ConcurrentQueue<PacketTrace> _traces = new();
     private int _traceBudget;
 
@@ -114,6 +115,11 @@ public sealed partial class GatewayDatapath : INeighbors
             Drop(GatewayDrop.UnknownPort);
             return;
         }
+        if (port.Vlan != 0 && !TryUntag(ref frame, port.Vlan))
+        {
+            Drop(GatewayDrop.WrongVlan);
+            return;
+        }
         var tenant = plan.Tenants[port.TenantIndex];
         if (!FlowKeyExtractor.TryExtract(frame, ingress, tenant.Vni, out var key, out _))
         {
@@ -173,7 +179,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 return;
             }
             Counters.Forwarded++;
-            sink.Send(entry.OutPort, frame);
+            Emit(sink, entry.OutPort, frame);
             return;
         }
         Counters.Misses++;
@@ -211,7 +217,7 @@ public sealed partial class GatewayDatapath : INeighbors
                     return;
                 }
                 Counters.Forwarded++;
-                sink.Send(entry.OutPort, frame);
+                Emit(sink, entry.OutPort, frame);
                 return;
             case StageVerdict.Reject:
                 Drop(o.Reason);
@@ -239,6 +245,43 @@ public sealed partial class GatewayDatapath : INeighbors
         _traces.Enqueue(new PacketTrace(key.ToString(), hit, list,
             o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})"));
         while (_traces.Count > 256) _traces.TryDequeue(out _);
+    }
+
+    /// <summary>
+    /// A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in
+    /// place by moving the MACs 4 bytes on, so the rest of the path sees an untagged frame.
+    /// </summary>
+    private static bool TryUntag(ref Span<byte> frame, ushort vlan)
+    {
+        const int tagAt = 2 * 6;
+        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
+            || (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..]) != EtherType.Vlan
+            || !VlanTagView.TryParse(frame[(tagAt + 2)..], out var tag, out _)
+            || tag.VlanId.Value != vlan)
+        {
+            return false;
+        }
+        frame[..tagAt].CopyTo(frame[VlanLayout.TagLength..]);
+        frame = frame[VlanLayout.TagLength..];
+        return true;
+    }
+
+    /// <summary>Sends through <paramref name="sink"/>, adding the port's 802.1Q tag when it has one (copied into a scratch buffer).</summary>
+    private void Emit(IFrameSink sink, ushort port, ReadOnlySpan<byte> frame)
+    {
+        var vlan = Plan.Port(port)?.Vlan ?? 0;
+        if (vlan == 0 || frame.Length < EthernetLayout.HeaderLength || frame.Length + VlanLayout.TagLength > _tagged.Length)
+        {
+            sink.Send(port, frame);
+            return;
+        }
+        const int tagAt = 2 * 6;
+        var tagged = _tagged.AsSpan(0, frame.Length + VlanLayout.TagLength);
+        frame[..tagAt].CopyTo(tagged);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tagged[tagAt..], (ushort)EtherType.Vlan);
+        new VlanTagRepr(new VlanId(vlan), (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..])).Emit(tagged[(tagAt + 2)..]);
+        frame[(tagAt + 2)..].CopyTo(tagged[(tagAt + 2 + VlanLayout.TagLength)..]);
+        sink.Send(port, tagged);
     }
 
     private void Drop(GatewayDrop reason) => Counters.Drops[(int)reason]++;

@@ -58,6 +58,8 @@ public enum GatewayDrop : byte
     ResolverBacklog,
     /// <summary>Sharded mode: the flow-cache entity did not answer in time (it was moving or its node went away).</summary>
     ResolverTimeout,
+    /// <summary>A tagged port received a frame without its 802.1Q tag (or with another VLAN).</summary>
+    WrongVlan,
 }
 
 /// <summary>What a stage decided.</summary>
