@@ -103,7 +103,8 @@ public class GatewayShardMoveTests(ITestOutputHelper output)
         var synAck = Assert.Single(await Sent(gw, "blue-down"));
         Assert.Equal((Server, (ushort)80, host, (ushort)40000), Endpoints(synAck)!.Value);
 
-        // Data every 20 ms while the owner leaves; the outage is from the first unanswered segment to the next forwarded one.
+        // Data segments back to back while the owner leaves (each waits up to 20 ms for its forwarded copy);
+        // the outage is from the first segment not forwarded in time to the next one forwarded.
         var stop = owner.StopAsync();
         var clock = Stopwatch.StartNew();
         double? outageStart = null, resumedAt = null;
@@ -138,5 +139,28 @@ public class GatewayShardMoveTests(ITestOutputHelper output)
         var entity = (await GatewayView(a, "gw-1"))["entities"]!.AsArray().Single(e => e!["bucket"]!.GetValue<int>() == BucketOf(Vni, host))!;
         Assert.NotEqual(owner.Address.ToString(), entity["node"]?.ToString());
         Assert.Equal(1, entity["natBindings"]!.GetValue<int>());
+
+        // The opt-in trace lists each stage's record for the next packet, as resolved by the entity.
+        using (var arm = await a.Http.SendAsync(a.Authorized(HttpMethod.Post, "/gateways/gw-1/trace",
+                   new StringContent("{\"packets\":1}", System.Text.Encoding.UTF8, "application/json"))))
+            Assert.True(arm.IsSuccessStatusCode, $"POST trace: {(int)arm.StatusCode}");
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(host, 5353, Server, 53, HostMac)));
+        Assert.Single(await Sent(gw, "blue-up"));
+        var traces = (await a.Get("/gateways/gw-1/trace"))["traces"]!.AsArray();
+        var records = Assert.Single(traces)!["records"]!.AsArray().Select(r => r!.ToString()).ToList();
+        output.WriteLine(string.Join("\n", records));
+        Assert.Contains(records, r => r.StartsWith("Nat: Next") && r.Contains("snat"));
+
+        // The operator verbs render the same routes.
+        var management = $"{a.Http.BaseAddress!.Host}:{a.Http.BaseAddress.Port}";
+        var text = new StringWriter();
+        Assert.Equal(0, await Fabric.Node.Cli.OperatorCommands.RunAsync(["gateway", "show", "gw-1", "--management", management], text, TextWriter.Null));
+        Assert.Contains("ENTITY-NODE", text.ToString());
+        Assert.Contains("flow cache: active", text.ToString());
+        output.WriteLine(text.ToString());
+        text = new StringWriter();
+        Assert.Equal(0, await Fabric.Node.Cli.OperatorCommands.RunAsync(["flows", "top", "3", "--management", management], text, TextWriter.Null));
+        Assert.Equal(4, text.ToString().Trim().Split('\n').Length); // header + 3 buckets
+        output.WriteLine(text.ToString());
     }
 }

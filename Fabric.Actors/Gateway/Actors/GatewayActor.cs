@@ -87,12 +87,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         ResolveNextHops();
     }
 
-    protected override void PostStop()
-    {
-        ClosePorts();
-        foreach (var b in _out.Values) b.Return();
-        _out.Clear();
-    }
+    protected override void PostStop() => ClosePorts();
 
     private static GatewayPlan Compile(GatewaySpec spec, uint generation) =>
         GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni));
@@ -169,6 +164,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         foreach (var p in _ports.Values) p.Dispose();
         _ports.Clear();
         _captured.Clear();
+        foreach (var b in _out.Values) b.Return();
+        _out.Clear();
     }
 
     private void OnBatch(PacketBatch batch)
@@ -195,6 +192,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         }
         var batch = _pool.Rent();
         var n = 0;
+        if (_ports.TryGetValue(port.Id, out var device)) device.Counters.AddRx(inject.Frames.Length, inject.Frames.Sum(f => (long)f.Length));
         foreach (var f in inject.Frames)
         {
             if (!batch.TryAppend(f, port.Id))
