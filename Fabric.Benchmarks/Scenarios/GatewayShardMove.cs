@@ -40,7 +40,7 @@ internal static class GatewayShardMove
     private static readonly Ipv4Address Server = Ipv4Address.Parse("203.0.113.80");
     private static readonly Ipv4Address Pool = Ipv4Address.Parse("198.51.100.10");
 
-    public sealed record Result(double ResumeMs, bool SamePort, string Detail);
+    public sealed record Result(double ResumeMs, bool SamePort, string Detail, double CachedFps, double UncachedFps);
 
     private const uint Vni = 1001;
 
@@ -100,6 +100,7 @@ internal static class GatewayShardMove
 
             await Inject(gw, uplink, Arp(Ipv4Address.Parse("198.51.100.1"), Ipv4Address.Parse("198.51.100.2")));
             await Take(gw, uplink, 1, 2000);
+            var (cachedFps, uncachedFps) = await Throughput(gw, downlink, uplink, mac);
             uint seq = 1000;
             await Inject(gw, downlink, Tcp(host, 40000, Server, 80, TcpFlags.Syn, HostMac, mac, seq));
             var syn = await Take(gw, uplink, 1, 3000);
@@ -129,12 +130,52 @@ internal static class GatewayShardMove
             var forwardedAfter = afterGone >= 20;
             var gap = gapStart is null ? 0 : (resumed ?? clock.Elapsed.TotalMilliseconds) - gapStart.Value;
             return new Result(gap, samePort && forwardedAfter,
-                $"owner left; gap {gapStart:F0}..{resumed:F0} ms after Leave; forwarding after the node was gone: {forwardedAfter}; external port {port} kept: {samePort}");
+                $"owner left; gap {gapStart:F0}..{resumed:F0} ms after Leave; forwarding after the node was gone: {forwardedAfter}; external port {port} kept: {samePort}",
+                cachedFps, uncachedFps);
         }
         finally
         {
             await Task.WhenAll(systems.Select(s => s.Terminate()));
         }
+    }
+
+    /// <summary>
+    /// Frames/s through the gateway actor, 256 UDP flows in 256-frame batches (each injected with an
+    /// Ask, output counted by the simulated uplink): with its cache, and with the cache off, when every
+    /// frame is resolved by the flow-cache entities (spread over the three systems).
+    /// </summary>
+    private static async Task<(double Cached, double Uncached)> Throughput(IActorRef gw, string downlink, string uplink, MacAddress mac)
+    {
+        var batch = Enumerable.Range(0, 256).Select(i => Udp(Ipv4Address.Parse($"10.0.0.{100 + i % 100}"), (ushort)(20000 + i), Server, 53, HostMac, mac)).ToArray();
+        async Task<double> Rate(int passes)
+        {
+            var clock = Stopwatch.StartNew();
+            var forwarded = 0;
+            for (var p = 0; p < passes; p++)
+            {
+                await gw.Ask<FramesInjected>(new InjectFrames(downlink, [.. batch.Select(f => (byte[])f.Clone())]), TimeSpan.FromSeconds(10));
+                forwarded += (await Take(gw, uplink, 0, 0)).Count;
+            }
+            while (forwarded < passes * batch.Length && clock.Elapsed < TimeSpan.FromSeconds(20)) forwarded += (await Take(gw, uplink, 1, 50)).Count;
+            return forwarded / clock.Elapsed.TotalSeconds;
+        }
+        await Rate(2); // resolve and cache the flows
+        var cached = await Rate(40);
+        await gw.Ask<SetCacheDisabled>(new SetCacheDisabled(true), TimeSpan.FromSeconds(5));
+        var uncached = await Rate(10);
+        await gw.Ask<SetCacheDisabled>(new SetCacheDisabled(false), TimeSpan.FromSeconds(5));
+        return (cached, uncached);
+    }
+
+    private static byte[] Udp(Ipv4Address src, ushort sport, Ipv4Address dst, ushort dport, MacAddress from, MacAddress to)
+    {
+        var udp = new UdpRepr(sport, dport, 18);
+        var ip = new Ipv4Repr(src, dst, IpProtocol.Udp, udp.BufferLength);
+        var frame = new byte[14 + ip.BufferLength];
+        udp.Emit(frame.AsSpan(34), src, dst);
+        ip.Emit(frame.AsSpan(14));
+        new EthernetRepr(from, to, EtherType.Ipv4).Emit(frame);
+        return frame;
     }
 
     private static async Task Until(Func<bool> condition, string what) => await Until(() => Task.FromResult(condition()), what);

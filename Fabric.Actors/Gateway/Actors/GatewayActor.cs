@@ -65,6 +65,11 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         });
         Receive<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
         Receive<GetGatewayStatus>(_ => Sender.Tell(BuildStatus()));
+        Receive<SetCacheDisabled>(d =>
+        {
+            _dp.CacheDisabled = d.Disabled;
+            Sender.Tell(d);
+        });
     }
 
     public static Props Props(GatewaySpec spec, string node) => Akka.Actor.Props.Create(() => new GatewayActor(spec, node));

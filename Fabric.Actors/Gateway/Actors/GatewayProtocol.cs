@@ -73,3 +73,6 @@ public sealed record GatewayStatus(
     int PendingMisses,
     long ShardMoves,
     int Neighbors);
+
+/// <summary>Turns the gateway's flow cache off (every frame runs the miss path: the flow-cache entity in sharded mode) or on again. Replies with the same message.</summary>
+public sealed record SetCacheDisabled(bool Disabled);
