@@ -35,6 +35,12 @@ public sealed class FlowCacheShard
     /// <summary>The records of the last slow-path run (for traces).</summary>
     public ReadOnlySpan<StageRecord> LastRecords(int count) => _records.AsSpan(0, Math.Min(count, _records.Length));
 
+    /// <summary>Whether the last <see cref="Miss"/> installed its entry (false for closing connections and uncacheable drops).</summary>
+    public bool LastCacheable { get; private set; }
+
+    /// <summary>The reply direction's entry the last <see cref="Miss"/> installed, if any.</summary>
+    public CacheEntry? LastReply { get; private set; }
+
     public FlowCacheStats Stats
     {
         get
@@ -51,6 +57,8 @@ public sealed class FlowCacheShard
     public PipelineOutcome Miss(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, INeighbors neighbors, ulong hash, long now, out CacheEntry entry, bool install = true)
     {
         var original = facts;
+        LastCacheable = false;
+        LastReply = null;
         var o = GatewayPipeline.Run(ref facts, t, Nat, Connections, now, _records);
         var cacheable = true;
         if (o.Connection is { } c)
@@ -73,7 +81,9 @@ public sealed class FlowCacheShard
             o.Reason = GatewayDrop.NeighborUnresolved;
         }
         entry = CacheEntry.Synthesize(o, plan.Mac, nextHopMac, isReply: false);
-        if (!install || !cacheable || !IsCacheable(o)) return o;
+        if (!cacheable || !IsCacheable(o)) return o;
+        LastCacheable = true;
+        if (!install) return o;
 
         Table.Insert(original.Key, hash, entry, plan.Generation, now);
         if (o.Verdict == StageVerdict.Forward && (o.Created != StateCreated.None || o.Connection is not null || o.Rewrites.Fields != RewriteFields.DecrementTtl))
@@ -111,6 +121,7 @@ public sealed class FlowCacheShard
         var ro = GatewayPipeline.Run(ref reply, t, Nat, Connections, now, _replyRecords);
         if (ro.Verdict != StageVerdict.Forward || ro.OutPort != original.Key.IngressPort) return;
         var entry = CacheEntry.Synthesize(ro, plan.Mac, original.Key.Source, isReply: true);
+        LastReply = entry;
         var hash = FlowHash.Compute(replyKey);
         Table.Insert(replyKey, hash, entry, plan.Generation, now);
         if (forward.Connection is { } c)

@@ -45,7 +45,7 @@ public sealed partial class GatewayDatapath
         new Ipv4Repr(ip.Destination, ip.Source, IpProtocol.Icmp, reply.BufferLength).Emit(buffer[Eth..]);
         new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
         Counters.EchoReplies++;
-        sink.Send(port.Id, buffer);
+        Emit(sink, port.Id, buffer);
     }
 
     private void HandleArp(ReadOnlySpan<byte> frame, GatewayPort port, TenantPlan t, IFrameSink sink)
@@ -63,10 +63,10 @@ public sealed partial class GatewayDatapath
         reply.Emit(buffer[Eth..]);
         new EthernetRepr(Plan.Mac, arp.SenderHardwareAddress, EtherType.Arp).Emit(buffer);
         Counters.ArpReplies++;
-        sink.Send(port.Id, buffer);
+        Emit(sink, port.Id, buffer);
     }
 
-    private void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
+    public void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
     {
         var request = ArpRepr.Request(Plan.Mac, t.SourceAddressFor(port, target), target);
         var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);
@@ -74,7 +74,7 @@ public sealed partial class GatewayDatapath
         request.Emit(buffer[Eth..]);
         new EthernetRepr(Plan.Mac, MacAddress.Broadcast, EtherType.Arp).Emit(buffer);
         Counters.ArpRequests++;
-        sink.Send(port, buffer);
+        Emit(sink, port, buffer);
     }
 
     private void SendIcmpError(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, Icmpv4Type type, byte code, IFrameSink sink)
@@ -90,7 +90,7 @@ public sealed partial class GatewayDatapath
         new Ipv4Repr(t.SourceAddressFor(port.Id, key.SourceAddress), key.SourceAddress, IpProtocol.Icmp, icmp.BufferLength).Emit(buffer[Eth..]);
         new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
         Counters.IcmpErrors++;
-        sink.Send(port.Id, buffer);
+        Emit(sink, port.Id, buffer);
     }
 
     private void SendTcpReset(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, IFrameSink sink)
@@ -109,6 +109,6 @@ public sealed partial class GatewayDatapath
         new Ipv4Repr(ip.Destination, ip.Source, IpProtocol.Tcp, rst.BufferLength).Emit(buffer[Eth..]);
         new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
         Counters.TcpResets++;
-        sink.Send(port.Id, buffer);
+        Emit(sink, port.Id, buffer);
     }
 }

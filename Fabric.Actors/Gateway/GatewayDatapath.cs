@@ -22,6 +22,7 @@ public sealed partial class GatewayDatapath : INeighbors
 {
     private readonly Dictionary<(ushort Port, Ipv4Address Address), MacAddress> _neighbors = [];
     private readonly byte[] _scratch = new byte[256];
+    private readonly byte[] _tagged = new byte[PacketBatch.DefaultSlotSize + VlanLayout.TagLength];
     private readonly ConcurrentQueue<PacketTrace> _traces = new();
     private int _traceBudget;
 
@@ -52,6 +53,9 @@ public sealed partial class GatewayDatapath : INeighbors
 
     /// <summary>Traces the next <paramref name="packets"/> packets (each stage's record); read them with <see cref="DrainTraces"/>.</summary>
     public void TraceNext(int packets) => Volatile.Write(ref _traceBudget, packets);
+
+    /// <summary>The traces kept so far (the newest 256), without removing them.</summary>
+    public IReadOnlyList<PacketTrace> Traces() => [.. _traces];
 
     public IReadOnlyList<PacketTrace> DrainTraces()
     {
@@ -109,6 +113,11 @@ public sealed partial class GatewayDatapath : INeighbors
         if (port is null)
         {
             Drop(GatewayDrop.UnknownPort);
+            return;
+        }
+        if (port.Vlan != 0 && !TryUntag(ref frame, port.Vlan))
+        {
+            Drop(GatewayDrop.WrongVlan);
             return;
         }
         var tenant = plan.Tenants[port.TenantIndex];
@@ -170,7 +179,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 return;
             }
             Counters.Forwarded++;
-            sink.Send(entry.OutPort, frame);
+            Emit(sink, entry.OutPort, frame);
             return;
         }
         Counters.Misses++;
@@ -183,10 +192,21 @@ public sealed partial class GatewayDatapath : INeighbors
         var ip = ParseIpv4(frame);
         var facts = new PacketFacts { Key = key, TcpFlags = key.IpProtocol == IpProtocol.Tcp ? TcpFlagsOf(frame) : TcpFlags.None, Ttl = ip, Ingress = port.Role };
         if (port.Role == PortRole.Downlink) AddNeighbor(port.Id, key.SourceAddress, key.Source);
+        if (Resolver is { } resolver)
+        {
+            // Sharded mode: the bucket's flow-cache entity decides; the frame waits for its answer.
+            resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, Volatile.Read(ref _traceBudget) > 0);
+            return;
+        }
         var o = shard.Miss(ref facts, tenant, Plan, this, hash, now, out var entry, install: !CacheDisabled);
         foreach (var r in shard.LastRecords(o.Stages)) Counters.StageRuns[(int)r.Stage]++;
         if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, shard.LastRecords(o.Stages), o);
+        Act(frame, key, port, tenant, o, entry, sink);
+    }
 
+    /// <summary>Does what a slow-path decision says: forward with the entry, answer a reject, or drop (asking ARP when the next hop is unknown).</summary>
+    private void Act(Span<byte> frame, in FlowKey key, GatewayPort port, TenantPlan tenant, in PipelineOutcome o, in CacheEntry entry, IFrameSink sink)
+    {
         switch (o.Verdict)
         {
             case StageVerdict.Forward:
@@ -197,7 +217,7 @@ public sealed partial class GatewayDatapath : INeighbors
                     return;
                 }
                 Counters.Forwarded++;
-                sink.Send(entry.OutPort, frame);
+                Emit(sink, entry.OutPort, frame);
                 return;
             case StageVerdict.Reject:
                 Drop(o.Reason);
@@ -214,12 +234,54 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private void Trace(in FlowKey key, bool hit, ReadOnlySpan<StageRecord> records, in PipelineOutcome o)
     {
-        if (Interlocked.Decrement(ref _traceBudget) < 0) return;
         var list = new List<string>(records.Length);
         foreach (var r in records) list.Add(r.ToString());
+        Trace(key, hit, list, o);
+    }
+
+    private void Trace(in FlowKey key, bool hit, List<string> list, in PipelineOutcome o)
+    {
+        if (Interlocked.Decrement(ref _traceBudget) < 0) return;
         _traces.Enqueue(new PacketTrace(key.ToString(), hit, list,
             o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})"));
         while (_traces.Count > 256) _traces.TryDequeue(out _);
+    }
+
+    /// <summary>
+    /// A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in
+    /// place by moving the MACs 4 bytes on, so the rest of the path sees an untagged frame.
+    /// </summary>
+    private static bool TryUntag(ref Span<byte> frame, ushort vlan)
+    {
+        const int tagAt = 2 * 6;
+        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
+            || (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..]) != EtherType.Vlan
+            || !VlanTagView.TryParse(frame[(tagAt + 2)..], out var tag, out _)
+            || tag.VlanId.Value != vlan)
+        {
+            return false;
+        }
+        frame[..tagAt].CopyTo(frame[VlanLayout.TagLength..]);
+        frame = frame[VlanLayout.TagLength..];
+        return true;
+    }
+
+    /// <summary>Sends through <paramref name="sink"/>, adding the port's 802.1Q tag when it has one (copied into a scratch buffer).</summary>
+    private void Emit(IFrameSink sink, ushort port, ReadOnlySpan<byte> frame)
+    {
+        var vlan = Plan.Port(port)?.Vlan ?? 0;
+        if (vlan == 0 || frame.Length < EthernetLayout.HeaderLength || frame.Length + VlanLayout.TagLength > _tagged.Length)
+        {
+            sink.Send(port, frame);
+            return;
+        }
+        const int tagAt = 2 * 6;
+        var tagged = _tagged.AsSpan(0, frame.Length + VlanLayout.TagLength);
+        frame[..tagAt].CopyTo(tagged);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tagged[tagAt..], (ushort)EtherType.Vlan);
+        new VlanTagRepr(new VlanId(vlan), (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..])).Emit(tagged[(tagAt + 2)..]);
+        frame[(tagAt + 2)..].CopyTo(tagged[(tagAt + 2 + VlanLayout.TagLength)..]);
+        sink.Send(port, tagged);
     }
 
     private void Drop(GatewayDrop reason) => Counters.Drops[(int)reason]++;

@@ -11,8 +11,8 @@ public enum PortRole : byte
     Uplink,
 }
 
-/// <summary>A port of a gateway: its fabric id, which tenant uses it and how.</summary>
-public sealed record GatewayPort(ushort Id, PortRef Ref, int TenantIndex, PortRole Role);
+/// <summary>A port of a gateway: its fabric id, which tenant uses it and how; <paramref name="Vlan"/> 0 = untagged, else its frames carry that 802.1Q tag.</summary>
+public sealed record GatewayPort(ushort Id, PortRef Ref, int TenantIndex, PortRole Role, ushort Vlan = 0);
 
 /// <summary>
 /// A gateway's configuration compiled for the data path: one <see cref="TenantPlan"/> per tenant,
@@ -65,7 +65,7 @@ public sealed class GatewayPlan
             if (t.Uplink is { } u)
             {
                 uplink = next++;
-                ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink));
+                ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink, u.Vlan ?? 0));
             }
             var vni = vnis is not null && vnis.TryGetValue(t.Tenant, out var v) ? v : (uint)(i + 1);
             tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink));

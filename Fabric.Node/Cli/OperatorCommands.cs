@@ -25,6 +25,8 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node change show ID               one change with its verdict
         fabric-node trunk show NAME              a PW trunk: state, members, their share of frames/bytes
         fabric-node pw list                      this node's PWs: labels, liveness, counters
+        fabric-node gateway show NAME            a gateway: ports, stage counters, drops, flow-cache stats per bucket
+        fabric-node flows top [N]                the busiest flow-cache buckets of this node's gateways
         options: --management HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
                  --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
         """;
@@ -86,6 +88,13 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             case ["trunk", "show", var name]:
                 return await Print(await Send(HttpMethod.Get, $"/trunks/{Uri.EscapeDataString(name)}", null), PseudowireTables.Trunk);
             case ["pw", "list"]: return await Print(await Send(HttpMethod.Get, "/pws", null), PseudowireTables.Pws);
+            case ["gateway", "show", var name]:
+                return await Print(await Send(HttpMethod.Get, $"/gateways/{Uri.EscapeDataString(name)}", null), GatewayTables.Gateway);
+            case ["flows", "top"]:
+                return await Print(await Send(HttpMethod.Get, "/flows/top", null), GatewayTables.FlowsTop);
+            case ["flows", "top", var top]:
+                if (!int.TryParse(top, out _)) throw new CliException($"'{top}' is not a number of rows", 2);
+                return await Print(await Send(HttpMethod.Get, $"/flows/top?n={top}", null), GatewayTables.FlowsTop);
             default:
                 throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
         }

@@ -4,6 +4,7 @@ using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Fabric.Actors.Config;
+using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
@@ -52,6 +53,7 @@ public static class FabricNodeApp
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
                 .AddFabricGuardian(options.Name, roles, elementKinds)
+                .AddGateways(elementKinds, roles)
                 .AddGhostShadow(options.Name, roles)
                 .WithActors((system, _) =>
                 {

@@ -16,6 +16,7 @@ public static class ManagementApi
         app.MapIntentEndpoints();
         app.MapActorEndpoints();
         app.MapPseudowireEndpoints();
+        app.MapGatewayEndpoints();
         return app;
     }
 

@@ -54,6 +54,12 @@ public enum GatewayDrop : byte
     LocalUnhandled,
     /// <summary>The output batch for the port was full.</summary>
     NoRoom,
+    /// <summary>Sharded mode: too many missed frames were already waiting for flow-cache entities.</summary>
+    ResolverBacklog,
+    /// <summary>Sharded mode: the flow-cache entity did not answer in time (it was moving or its node went away).</summary>
+    ResolverTimeout,
+    /// <summary>A tagged port received a frame without its 802.1Q tag (or with another VLAN).</summary>
+    WrongVlan,
 }
 
 /// <summary>What a stage decided.</summary>

@@ -1,0 +1,122 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.DataPlane.Flow;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway.Pipeline;
+using Fabric.Messages.Gateway;
+
+namespace Fabric.Actors.Gateway.Actors;
+
+// The sharded miss path. A miss is parked (its frame copied), the batch's misses go to their
+// bucket's flow-cache entity in one ResolveFlows per bucket, and the answer installs the entries
+// and releases the frames. The gateway watches each entity that answered: when one stops (its
+// node left or died, or the shard was rebalanced) the bucket's local entries are forgotten, so
+// the next packets ask the entity's new incarnation, which rebuilds the same NAT ports.
+public sealed partial class GatewayActor : IMissResolver
+{
+    /// <summary>Parked frames waiting for an entity longer than this are dropped (counted as resolver-timeout).</summary>
+    private const long MissTimeoutMs = 3_000;
+    /// <summary>At most this many frames wait for entities; more are dropped (resolver-backlog).</summary>
+    private const int MaxParked = 8_192;
+
+    private readonly IActorRef?[] _entities;
+    private readonly List<Parked>[] _pending;
+    private readonly Dictionary<long, Inflight> _inflight = [];
+    private readonly List<FlowMiss>[] _misses = [.. Enumerable.Range(0, Buckets).Select(_ => new List<FlowMiss>())];
+    private IActorRef? _region;
+    private long _sequence;
+    private long _shardMoves;
+    private int _parked;
+    private bool _traceMisses;
+
+    private readonly record struct Parked(byte[] Frame, FlowKey Key, ulong Hash);
+
+    private sealed record Inflight(int Bucket, List<Parked> Frames, long SentAt);
+
+    public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace)
+    {
+        if (_parked >= MaxParked)
+        {
+            _dp.Counters.Drops[(int)GatewayDrop.ResolverBacklog]++;
+            return;
+        }
+        _parked++;
+        _pending[bucket].Add(new Parked(frame.ToArray(), key, hash));
+        _misses[bucket].Add(new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink));
+        _traceMisses |= trace;
+    }
+
+    /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
+    private void FlushMisses()
+    {
+        if (_region is null) return;
+        var now = Environment.TickCount64;
+        for (var b = 0; b < Buckets; b++)
+        {
+            if (_pending[b].Count == 0) continue;
+            var seq = ++_sequence;
+            _region.Tell(new ResolveFlows(_spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses), Self);
+            _inflight[seq] = new Inflight(b, _pending[b], now);
+            _pending[b] = [];
+            _misses[b].Clear();
+        }
+        _traceMisses = false;
+    }
+
+    private void OnResolved(FlowsResolved r)
+    {
+        if (!_inflight.Remove(r.Sequence, out var inflight)) return; // timed out already
+        Watch(inflight.Bucket, Sender);
+        var now = Environment.TickCount64;
+        for (var i = 0; i < inflight.Frames.Count && i < r.Resolutions.Length; i++)
+        {
+            var p = inflight.Frames[i];
+            _dp.CompleteMiss(p.Frame, p.Key, p.Hash, r.Resolutions[i], r.Generation, now, this);
+        }
+        _parked -= inflight.Frames.Count;
+        FlushOut();
+    }
+
+    private void Watch(int bucket, IActorRef entity)
+    {
+        var known = _entities[bucket];
+        if (entity.Equals(known) || entity.IsNobody()) return;
+        if (known is not null) Context.Unwatch(known);
+        _entities[bucket] = entity;
+        Context.Watch(entity);
+    }
+
+    private void OnTerminated(Terminated t)
+    {
+        for (var b = 0; b < Buckets; b++)
+        {
+            if (!t.ActorRef.Equals(_entities[b])) continue;
+            _entities[b] = null;
+            _dp.ResetBucket(b);
+            _shardMoves++;
+            _log.Info("Gateway {0}: flow-cache entity of bucket {1} stopped ({2}); its flows re-resolve on the next packet",
+                _spec.Intent.Name, b, t.ActorRef.Path.Address);
+        }
+    }
+
+    private void ExpireInflight(long now)
+    {
+        foreach (var (seq, inflight) in _inflight.Where(kv => now - kv.Value.SentAt > MissTimeoutMs).ToList())
+        {
+            _inflight.Remove(seq);
+            _parked -= inflight.Frames.Count;
+            _dp.Counters.Drops[(int)GatewayDrop.ResolverTimeout] += inflight.Frames.Count;
+        }
+    }
+
+    private void ConfigureBucket(int bucket)
+    {
+        _region?.Tell(new ConfigureFlowCache(_spec.Intent.Name, bucket, _dp.Plan.Generation, _spec.Intent, _spec.Vnis, _dp.Plan.Mac.ToUInt64()), Self);
+    }
+
+    private void ConfigureAllBuckets()
+    {
+        for (var b = 0; b < Buckets; b++) ConfigureBucket(b);
+    }
+}

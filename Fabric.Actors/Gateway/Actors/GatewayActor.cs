@@ -1,0 +1,342 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Event;
+using Akka.Hosting;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Gateway.Actors;
+
+/// <summary>
+/// /user/fabric/gw-NAME: a gateway element. Owns its ports (TAP or simulated, one per tenant
+/// downlink and uplink), whose receive threads hand it <see cref="PortBatch"/>es; runs the
+/// <see cref="GatewayDatapath"/> over each batch on its own thread (hits apply cached entries,
+/// nothing per frame goes through a mailbox); sends the batch's misses per bucket to the
+/// flow-cache shard region (see GatewayActor.Misses.cs); and supervises one tenant-T child per
+/// tenant holding that tenant's stage configuration.
+/// </summary>
+public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
+{
+    /// <summary>Flow-cache buckets (sharding entities) per gateway.</summary>
+    public const int Buckets = 16;
+    /// <summary>Most frames captured per simulated port for <see cref="TakeSentFrames"/>.</summary>
+    private const int MaxCapturedFrames = 10_000;
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly PacketBatchPool _pool = new(maxRetained: 64, batchCapacity: 256);
+    private readonly Dictionary<ushort, IPort> _ports = [];
+    private readonly Dictionary<ushort, PacketBatch> _out = [];
+    private readonly Dictionary<string, Queue<byte[]>> _captured = [];
+    private readonly string _node;
+    private GatewaySpec _spec;
+    private uint _generation = 1;
+    private GatewayDatapath _dp;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public GatewayActor(GatewaySpec spec, string node)
+    {
+        _spec = spec;
+        _node = node;
+        _dp = new GatewayDatapath(Compile(spec, _generation), Buckets);
+        _entities = new IActorRef?[Buckets];
+        _pending = new List<Parked>[Buckets];
+        for (var i = 0; i < Buckets; i++) _pending[i] = [];
+
+        Receive<PortBatch>(b => OnBatch(b.Batch));
+        Receive<Messages.Gateway.FlowsResolved>(OnResolved);
+        Receive<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket));
+        Receive<Terminated>(OnTerminated);
+        Receive<Tick>(_ => OnTick());
+        Receive<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
+        Receive<InjectFrames>(Inject);
+        Receive<TakeSentFrames>(t =>
+        {
+            var q = _captured.GetValueOrDefault(t.Port);
+            Sender.Tell(new SentFrames(q is null ? [] : [.. q]));
+            q?.Clear();
+        });
+        Receive<ArmTrace>(a =>
+        {
+            _dp.TraceNext(a.Packets);
+            Sender.Tell(new GatewayTraces(spec.Intent.Name, a.Packets, _dp.Traces()));
+        });
+        Receive<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
+        Receive<GetGatewayStatus>(_ => Sender.Tell(BuildStatus()));
+        Receive<SetCacheDisabled>(d =>
+        {
+            _dp.CacheDisabled = d.Disabled;
+            Sender.Tell(d);
+        });
+    }
+
+    public static Props Props(GatewaySpec spec, string node) => Akka.Actor.Props.Create(() => new GatewayActor(spec, node));
+
+    protected override void PreStart()
+    {
+        if (ActorRegistry.For(Context.System).TryGet<FlowCacheRegion>(out var region))
+        {
+            _region = region;
+            _dp.Resolver = this;
+        }
+        else
+        {
+            _log.Warning("No flow-cache shard region on this node: gateway {0} runs its stages in process", _spec.Intent.Name);
+        }
+        StartTenants();
+        OpenPorts();
+        ConfigureAllBuckets();
+        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
+        ResolveNextHops();
+    }
+
+    protected override void PostStop() => ClosePorts();
+
+    private static GatewayPlan Compile(GatewaySpec spec, uint generation) =>
+        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni));
+
+    private void StartTenants()
+    {
+        foreach (var t in _spec.Intent.Tenants)
+        {
+            var name = "tenant-" + t.Tenant;
+            var child = Context.Child(name);
+            if (child.IsNobody()) Context.ActorOf(TenantActor.Props(t), name);
+            else child.Tell(new TenantActor.Update(t));
+        }
+        foreach (var child in Context.GetChildren())
+        {
+            if (!_spec.Intent.Tenants.Any(t => "tenant-" + t.Tenant == child.Path.Name)) Context.Stop(child);
+        }
+    }
+
+    private void Reconfigure(GatewaySpec spec)
+    {
+        var before = _dp.Plan.Ports.Select(p => (p.Id, p.Ref)).ToList();
+        _spec = spec;
+        _generation++;
+        var plan = Compile(spec, _generation);
+        _dp.Reconfigure(plan);
+        if (!before.SequenceEqual(plan.Ports.Select(p => (p.Id, p.Ref))))
+        {
+            ClosePorts();
+            OpenPorts();
+        }
+        StartTenants();
+        ConfigureAllBuckets();
+        ResolveNextHops();
+        _log.Info("Gateway {0} reconfigured: generation {1}", spec.Intent.Name, _generation);
+    }
+
+    private void OpenPorts()
+    {
+        var self = Self;
+        foreach (var p in _dp.Plan.Ports)
+        {
+            try
+            {
+                IPort port;
+                if (p.Ref.Kind == PortKind.Tap)
+                {
+                    port = TapPort.Open(p.Ref.Name, p.Id);
+                    port.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+                }
+                else
+                {
+                    var queue = new Queue<byte[]>();
+                    _captured[p.Ref.Name] = queue;
+                    // The sink observer runs on this actor's thread (SendBatch is called from FlushOut).
+                    port = new SimulatedPort(p.Ref.Name, p.Id, sinkObserver: batch =>
+                    {
+                        for (var i = 0; i < batch.Count && queue.Count < MaxCapturedFrames; i++) queue.Enqueue(batch.Frame(i).ToArray());
+                    });
+                }
+                _ports[p.Id] = port;
+                _out[p.Id] = _pool.Rent();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+            {
+                // The port stays absent (frames for it are counted as drops); the rest of the gateway runs.
+                _log.Error(e, "Gateway {0}: cannot open port {1} ({2})", _spec.Intent.Name, p.Ref.Name, p.Ref.Kind);
+            }
+        }
+    }
+
+    private void ClosePorts()
+    {
+        foreach (var p in _ports.Values) p.Dispose();
+        _ports.Clear();
+        _captured.Clear();
+        foreach (var b in _out.Values) b.Return();
+        _out.Clear();
+    }
+
+    private void OnBatch(PacketBatch batch)
+    {
+        try
+        {
+            _dp.Process(batch, Environment.TickCount64, this);
+        }
+        finally
+        {
+            batch.Return();
+        }
+        FlushOut();
+        FlushMisses();
+    }
+
+    private void Inject(InjectFrames inject)
+    {
+        var port = _dp.Plan.Ports.FirstOrDefault(p => p.Ref.Name == inject.Port);
+        if (port is null)
+        {
+            Sender.Tell(new Status.Failure(new ArgumentException($"gateway {_spec.Intent.Name} has no port '{inject.Port}'")));
+            return;
+        }
+        var batch = _pool.Rent();
+        var n = 0;
+        if (_ports.TryGetValue(port.Id, out var device)) device.Counters.AddRx(inject.Frames.Length, inject.Frames.Sum(f => (long)f.Length));
+        foreach (var f in inject.Frames)
+        {
+            if (!batch.TryAppend(f, port.Id))
+            {
+                OnBatch(batch);
+                batch = _pool.Rent();
+                batch.TryAppend(f, port.Id);
+            }
+            n++;
+        }
+        OnBatch(batch);
+        Sender.Tell(new FramesInjected(n));
+    }
+
+    /// <summary>The datapath's output: copied into the port's pending output batch, sent after the input batch.</summary>
+    public void Send(ushort port, ReadOnlySpan<byte> frame)
+    {
+        if (!_out.TryGetValue(port, out var batch))
+        {
+            _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+            return;
+        }
+        if (batch.IsFull) FlushPort(port, batch);
+        if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+    }
+
+    private void FlushOut()
+    {
+        foreach (var (id, batch) in _out)
+        {
+            if (batch.Count > 0) FlushPort(id, batch);
+        }
+    }
+
+    private void FlushPort(ushort id, PacketBatch batch)
+    {
+        if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
+        batch.Clear();
+    }
+
+    /// <summary>Asks ARP for every static next hop not resolved yet, so the first packets of a flow need not wait for it.</summary>
+    private void ResolveNextHops()
+    {
+        foreach (var t in _dp.Plan.Tenants)
+        {
+            foreach (var r in t.Routes.Entries)
+            {
+                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, this);
+            }
+        }
+        FlushOut();
+    }
+
+    private void OnTick()
+    {
+        ExpireInflight(Environment.TickCount64);
+        ResolveNextHops();
+    }
+
+    private GatewayStatus BuildStatus()
+    {
+        var plan = _dp.Plan;
+        var c = _dp.Counters;
+        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
+        var shards = _dp.Shards.Select(s => CacheStats.Of(s.Stats, _entities[s.Index] is { } e ? (e.Path.Address.HasLocalScope ? self : e.Path.Address).ToString() : null)).ToList();
+        return new GatewayStatus(
+            plan.Name, _node, plan.Generation, _region is null ? "local" : "sharded",
+            [.. plan.Tenants.Select(t => t.Name)],
+            [.. plan.Ports.Select(p => _ports.TryGetValue(p.Id, out var port)
+                ? new GatewayPortStatus(p.Id, p.Ref.Name, p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name,
+                    port.State.ToString().ToLowerInvariant(), port.Counters.RxFrames, port.Counters.TxFrames, port.Counters.TotalDrops)
+                : new GatewayPortStatus(p.Id, p.Ref.Name, p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name, "absent", 0, 0, 0))],
+            new Dictionary<string, long>
+            {
+                ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
+                ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
+                ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
+                ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,
+            },
+            c.StageRunsByName(),
+            c.DropsByName(),
+            CacheStats.Sum(shards),
+            shards,
+            _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count),
+            _shardMoves,
+            _dp.NeighborCount);
+    }
+
+    private sealed class Tick
+    {
+        public static readonly Tick Instance = new();
+    }
+}
+
+/// <summary>
+/// tenant-T: one tenant of a gateway, supervising its stage actors dr, sr, nat and fw. Each holds
+/// its stage's configuration (the part of the tenant's intent it decides with) as the
+/// control-plane home of that stage; the miss path itself runs the same stage functions over the
+/// compiled plan inside the flow-cache entity (see Fabric.Actors/Gateway/README.md).
+/// </summary>
+public sealed class TenantActor : ReceiveActor
+{
+    public sealed record Update(GatewayTenantIntent Tenant);
+
+    /// <summary>Asks a stage actor for its configuration; replies <see cref="StageConfig"/>.</summary>
+    public sealed record GetStageConfig
+    {
+        public static readonly GetStageConfig Instance = new();
+    }
+
+    public sealed record StageConfig(string Tenant, string Stage, string Summary);
+
+    public TenantActor(GatewayTenantIntent tenant)
+    {
+        foreach (var (name, summary) in Stages(tenant)) Context.ActorOf(Akka.Actor.Props.Create(() => new StageActor(tenant.Tenant, name, summary)), name);
+        Receive<Update>(u =>
+        {
+            foreach (var (name, summary) in Stages(u.Tenant)) Context.Child(name).Tell(new StageActor.Set(summary));
+        });
+    }
+
+    public static Props Props(GatewayTenantIntent tenant) => Akka.Actor.Props.Create(() => new TenantActor(tenant));
+
+    private static IEnumerable<(string, string)> Stages(GatewayTenantIntent t)
+    {
+        yield return ("dr", $"networks {string.Join(", ", t.Networks)}; downlink {t.Downlink?.Name ?? "-"}");
+        yield return ("sr", $"routes {string.Join(", ", t.Routes.Select(r => $"{r.Prefix} via {r.NextHop}"))}; uplink {t.Uplink?.Port.Name ?? "-"} {t.Uplink?.Address}");
+        yield return ("nat", $"snat pool {string.Join(", ", t.SnatPool)}; dnat {string.Join(", ", t.Dnat.Select(d => $"{d.Protocol}/{d.ExternalPort}->{d.InternalAddress}:{d.InternalPort}"))}");
+        yield return ("fw", t.Firewall is null ? "no firewall" : $"default {t.Firewall.DefaultPolicy}; rules {string.Join(", ", t.Firewall.Rules.Select(r => $"{r.Name}:{r.Action}"))}");
+    }
+
+    private sealed class StageActor : ReceiveActor
+    {
+        public sealed record Set(string Summary);
+
+        public StageActor(string tenant, string stage, string summary)
+        {
+            Receive<Set>(s => summary = s.Summary);
+            Receive<GetStageConfig>(_ => Sender.Tell(new StageConfig(tenant, stage, summary)));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Collections.Immutable;
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Fabric.Actors.Gateway.Actors;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Gateway;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Gateway;
+
+/// <summary>
+/// The <c>gw</c> element kind: every gateway whose <c>node</c> is this node runs as
+/// /user/fabric/gw-NAME. The fingerprint is the canonical JSON of the gateway and its tenants'
+/// VNIs, so a change to either reconfigures the running gateway.
+/// </summary>
+public sealed class GatewayElementKind : IElementKind
+{
+    public string Kind => "gw";
+
+    public IEnumerable<ElementSpec> Desired(IntentDocument intent, string node)
+    {
+        foreach (var g in intent.Gateways.Where(g => g.Node == node))
+        {
+            var tenants = intent.Tenants.Where(t => g.Tenants.Any(gt => gt.Tenant == t.Name)).ToImmutableArray();
+            var vnis = tenants.Select(t => new TenantVni(t.Name, t.Vni)).ToImmutableArray();
+            var fingerprint = IntentJson.Write(new IntentDocument { Tenants = tenants, Gateways = [g] });
+            yield return new ElementSpec(Kind, g.Name, new GatewaySpec(g, vnis), fingerprint);
+        }
+    }
+
+    public Props Props(ElementSpec spec)
+    {
+        var gateway = (GatewaySpec)spec.Spec;
+        return GatewayActor.Props(gateway, gateway.Intent.Node);
+    }
+}
+
+public static class GatewayHosting
+{
+    /// <summary>
+    /// Gateways on this node: registers the <c>gw</c> element kind with the guardian, and starts
+    /// the flow-cache shard region (entity = gateway bucket; role <c>fabric</c>; coordinator state
+    /// in distributed data; remember-entities off: an entity that moves is rebuilt from the
+    /// gateway's misses, not from a journal).
+    /// </summary>
+    public static AkkaConfigurationBuilder AddGateways(this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles)
+    {
+        if (!roles.Contains(GuardianHosting.Role)) return builder;
+        return builder
+            .AddElementKind(kinds, new GatewayElementKind())
+            .WithShardRegion<FlowCacheRegion>(
+                FlowCacheRegion.Name,
+                entityId => Akka.Actor.Props.Create(() => new FlowCacheEntity(entityId)),
+                new FlowCacheMessageExtractor(),
+                new ShardOptions
+                {
+                    Role = GuardianHosting.Role,
+                    StateStoreMode = StateStoreMode.DData,
+                    RememberEntities = false,
+                });
+    }
+}

@@ -1,0 +1,110 @@
+using Fabric.Actors.DataPlane.Flow;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway;
+using Fabric.Actors.Gateway.Actors;
+using Fabric.Messages.Gateway;
+using static Fabric.Tests.Gateways.GatewayFixture;
+
+namespace Fabric.Tests.Gateways;
+
+/// <summary>
+/// The sharded miss path without actors: a datapath whose misses are resolved by the entity's
+/// code (through the wire records, as across nodes) forwards exactly what the in-process datapath
+/// forwards, and its cache then serves the flows locally.
+/// </summary>
+public class GatewayShardedMissTests
+{
+    /// <summary>Resolves each miss at once with a <see cref="FlowResolver"/> over per-bucket entity state, round-tripping the key bytes.</summary>
+    private sealed class InlineEntities(GatewayPlan plan) : IMissResolver
+    {
+        private readonly Dictionary<int, FlowCacheShard> _entities = [];
+        private readonly List<(byte[] Frame, FlowKey Key, ulong Hash, FlowMiss Miss, int Bucket)> _parked = [];
+
+        public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace) =>
+            _parked.Add((frame.ToArray(), key, hash, new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink), bucket));
+
+        public void Drain(GatewayDatapath dp, long now, IFrameSink sink)
+        {
+            foreach (var p in _parked)
+            {
+                if (!_entities.TryGetValue(p.Bucket, out var entity)) _entities[p.Bucket] = entity = new FlowCacheShard(p.Bucket, 1024, 60_000);
+                var resolution = FlowResolver.Resolve(entity, plan, p.Miss, now, trace: false);
+                dp.CompleteMiss(p.Frame, GatewayDatapath.KeyFrom(p.Miss.Key), p.Hash, resolution, plan.Generation, now, sink);
+            }
+            _parked.Clear();
+        }
+
+        public void Forget(int bucket) => _entities.Remove(bucket);
+    }
+
+    private static (GatewayDatapath Dp, InlineEntities Entities) Sharded()
+    {
+        var dp = Datapath();
+        var entities = new InlineEntities(dp.Plan);
+        dp.Resolver = entities;
+        return (dp, entities);
+    }
+
+    private static List<(ushort, byte[])> Run(GatewayDatapath dp, InlineEntities? entities, byte[] frame, ushort port, long now)
+    {
+        var sink = new CaptureSink();
+        dp.ProcessFrame(frame.ToArray(), port, now, sink);
+        entities?.Drain(dp, now, sink);
+        return sink.Sent;
+    }
+
+    [Fact]
+    public void Misses_resolved_by_the_entity_forward_the_same_bytes_as_the_stages_in_process_and_later_packets_hit_locally()
+    {
+        var local = Datapath();
+        var (sharded, entities) = Sharded();
+        var blue = local.Plan.Tenants[0];
+        var red = local.Plan.Tenants[1];
+        byte[][] frames =
+        [
+            Tcp(Host, 6000, Server, 443, TcpFlags.Syn),
+            Udp(Host, 5000, Server, 53),
+            Ping(Host, Server, 7),
+            Tcp(Host, 6001, Server, 23, TcpFlags.Syn), // denied
+            Tcp(Host, 6002, Server, 25, TcpFlags.Syn), // rejected: a RST back
+            Udp(Host, 5000, Server, 53, ttl: 1), // time exceeded
+        ];
+        long now = 0;
+        foreach (var tenant in new[] { blue, red })
+        {
+            foreach (var f in frames)
+            {
+                var expected = Run(local, null, f, tenant.DownlinkPort, ++now);
+                var actual = Run(sharded, entities, f, tenant.DownlinkPort, now);
+                Assert.Equal(expected.Select(x => (x.Item1, Convert.ToHexString(x.Item2))), actual.Select(x => (x.Item1, Convert.ToHexString(x.Item2))));
+            }
+        }
+        Assert.Equal(local.Counters.DropsByName(), sharded.Counters.DropsByName());
+
+        // The replies and second packets hit the gateway's own cache: no entity involved.
+        var resolved = sharded.RemoteResolved;
+        var syn = Run(sharded, entities, frames[0], blue.DownlinkPort, ++now);
+        Assert.True(Ipv4View.TryParse(syn[0].Item2.AsSpan(14), out var ip, out _));
+        Assert.True(TcpView.TryParse(ip.Payload, out var tcp, out _));
+        var reply = Run(sharded, entities, Tcp(Server, 443, ip.Source, tcp.SourcePort, TcpFlags.Syn | TcpFlags.Ack, UpstreamMac, 9000, 1001), blue.UplinkPort, ++now);
+        Assert.Equal(blue.DownlinkPort, Assert.Single(reply).Item1);
+        Assert.Equal(resolved, sharded.RemoteResolved);
+    }
+
+    [Fact]
+    public void After_its_entity_moves_a_connection_gets_the_same_external_port_from_the_new_one()
+    {
+        var (dp, entities) = Sharded();
+        var blue = dp.Plan.Tenants[0];
+        var first = Run(dp, entities, Tcp(Host, 6000, Server, 443, TcpFlags.Syn), blue.DownlinkPort, 1);
+        var bucket = GatewayDatapath.ShardFor(blue.Vni, Host, dp.Shards.Length);
+
+        entities.Forget(bucket); // the entity's node left: the new entity starts empty
+        dp.ResetBucket(bucket);  // the gateway saw it stop
+        var resolved = dp.RemoteResolved;
+        var after = Run(dp, entities, Tcp(Host, 6000, Server, 443, TcpFlags.Ack | TcpFlags.Psh, seq: 1001, ack: 9001), blue.DownlinkPort, 2);
+
+        Assert.Equal(resolved + 1, dp.RemoteResolved);
+        Assert.Equal(first[0].Item2.AsSpan(14 + 12, 10).ToArray(), after[0].Item2.AsSpan(14 + 12, 10).ToArray()); // addresses and ports
+    }
+}
