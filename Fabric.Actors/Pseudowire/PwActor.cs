@@ -60,7 +60,7 @@ public sealed class PwActor : ReceiveActor, IWithTimers
         {
             if (_link.AppendHello(batch))
             {
-                _underlay.Send(batch);
+                _underlay.SendControl(batch);
             }
         }
         finally

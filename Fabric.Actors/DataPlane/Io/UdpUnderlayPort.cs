@@ -115,20 +115,31 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         return SendBatch(batch);
     }
 
-    public override int SendBatch(PacketBatch batch)
+    public override int SendBatch(PacketBatch batch) => Send(batch, default, all: true);
+
+    /// <summary>
+    /// Sends only the frames of <paramref name="batch"/> whose indices are listed, in that order
+    /// (the batch is borrowed). Lets a caller spread one batch over several sockets without
+    /// copying frames: e.g. one socket per UDP source port.
+    /// </summary>
+    public int SendFrames(PacketBatch batch, ReadOnlySpan<ushort> frames) => Send(batch, frames, all: false);
+
+    private int Send(PacketBatch batch, ReadOnlySpan<ushort> selected, bool all)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        int count = all ? batch.Count : selected.Length;
         if (IsFinished)
         {
-            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count);
+            Counters.AddDrop(PortDropReason.TxPortGone, count);
             return 0;
         }
 
-        int sent = Options.Mode == UdpIoMode.Batched ? SendMMsg(batch) : SendSocket(batch);
+        int sent = Options.Mode == UdpIoMode.Batched ? SendMMsg(batch, selected, all) : SendSocket(batch, selected, all);
         if (Tee is { } tee && sent > 0)
         {
-            for (int i = 0; i < batch.Count; i++)
+            for (int k = 0; k < count; k++)
             {
+                int i = all ? k : selected[k];
                 ref Packet p = ref batch[i];
                 if (!p.Peer.IsEmpty)
                 {
