@@ -110,7 +110,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
         {
             var link = new PwLink(pw, TimeSpan.FromMilliseconds(50), 3);
             _node.Pws[pw.Name] = link;
-            Context.ActorOf(PwActor.Props(link, _underlay, _node.Pool), "pw-" + pw.Name);
+            Context.ActorOf(PwActor.Props(link, _underlay), "pw-" + pw.Name);
         }
     }
 

@@ -168,7 +168,7 @@ public sealed class PwLink
         Delivery?.Deliver(frame);
     }
 
-    /// <summary>PW actor: writes one hello (PW label [+ flow label], ACH BFD, BFD control) as the next frame of <paramref name="batch"/>.</summary>
+    /// <summary>Liveness clock: writes one hello (PW label [+ flow label], ACH BFD, BFD control) as the next frame of <paramref name="batch"/>.</summary>
     public bool AppendHello(PacketBatch batch)
     {
         if (!HasLiveness)

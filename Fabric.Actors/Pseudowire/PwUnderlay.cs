@@ -18,12 +18,16 @@ namespace Fabric.Actors.Pseudowire;
 /// socket (a counting sort of frame indices, no copy) and each group leaves with one sendmmsg
 /// (UDP GSO for runs to one peer) under that socket's own lock; the trunk assigns control-word
 /// sequence numbers in that same order, so the PW sequence stays increasing on the wire.</para>
-/// <para>Hellos leave from their own socket with its own lock: a trunk thread busy sending a
-/// batch never delays them. Receiving runs on the 6635 socket's thread (recvmmsg), which
-/// demultiplexes each datagram by its top label and processes a batch's hellos (associated
-/// channel) before its data, then flushes the attachment circuits it fed.</para>
+/// <para>Hellos have a path of their own (<see cref="PwLivenessClock"/>): they leave from their
+/// own socket with its own lock, so a trunk thread busy sending a batch never delays them, and
+/// arrive on a second socket bound to the same address and 6635 (SO_REUSEPORT) to which a
+/// kernel steering program sends every associated-channel datagram, so they never wait in
+/// (or get dropped from) a receive queue full of data. Data is received on the first socket's
+/// thread (recvmmsg), demultiplexed by top label and run to completion, then the attachment
+/// circuits it fed are flushed; should a hello still arrive there (steering refused by the
+/// kernel) it is processed before the batch's data.</para>
 /// </remarks>
-public sealed class PwUnderlay : IDisposable
+public sealed partial class PwUnderlay : IDisposable
 {
     /// <summary>Data sending sockets (source ports); a power of two.</summary>
     public const int EntropyPorts = 16;
@@ -44,13 +48,20 @@ public sealed class PwUnderlay : IDisposable
     private long _unknownLabel;
     private long _malformed;
 
-    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders)
+    private readonly UdpUnderlayPort? _helloReceiver;
+
+    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders)
     {
         Port = receiver;
+        _helloReceiver = helloReceiver;
         _helloSender = helloSender;
         _senders = senders;
         _senderLocks = senders.Select(_ => new Lock()).ToArray();
+        Liveness = new PwLivenessClock(this, helloReceiver);
     }
+
+    /// <summary>Runs every PW session of the node: hellos in and out, evaluation, transitions.</summary>
+    public PwLivenessClock Liveness { get; }
 
     /// <summary>The receiving socket (the node's address, port 6635).</summary>
     public UdpUnderlayPort Port { get; }
@@ -75,6 +86,11 @@ public sealed class PwUnderlay : IDisposable
         {
             Port.Tee = value;
             _helloSender.Tee = value;
+            if (_helloReceiver is not null)
+            {
+                _helloReceiver.Tee = value;
+            }
+
             foreach (var s in _senders)
             {
                 s.Tee = value;
@@ -86,10 +102,12 @@ public sealed class PwUnderlay : IDisposable
     public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port));
+        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true });
         var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
+        UdpUnderlayPort? helloReceiver = null;
         try
         {
+            helloReceiver = OpenHelloReceiver(receiver);
             // Nothing is sent to these sockets: a small receive buffer.
             var options = new UdpUnderlayOptions { ReceiveBufferBytes = 64 << 10, SendBufferBytes = 1 << 20 };
             for (int p = FirstEntropyPort; p <= ushort.MaxValue && opened.Count < EntropyPorts + 1; p++)
@@ -112,13 +130,23 @@ public sealed class PwUnderlay : IDisposable
         catch
         {
             receiver.Dispose();
+            helloReceiver?.Dispose();
             opened.ForEach(s => s.Dispose());
             throw;
         }
 
-        var underlay = new PwUnderlay(receiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee };
+        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee };
         receiver.StartReceiving(pool, underlay.OnBatch);
+        underlay.Liveness.Start();
         return underlay;
+    }
+
+    /// <summary>The datagram's PW, by its top label.</summary>
+    internal bool TryGetPw(ReadOnlySpan<byte> datagram, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PwLink? pw)
+    {
+        pw = null;
+        return datagram.Length >= MplsLayout.EntryLength
+            && Volatile.Read(ref _byLabel).TryGetValue(MplsLabel.FromEntry(BigEndian.U32(datagram, 0)).Value, out pw);
     }
 
     /// <summary>Makes <paramref name="pw"/> receive the datagrams carrying its local label.</summary>
@@ -273,6 +301,8 @@ public sealed class PwUnderlay : IDisposable
 
     public void Dispose()
     {
+        Liveness.Dispose();
+        _helloReceiver?.Dispose();
         Port.StopReceiving();
         Port.Dispose();
         lock (_helloLock)

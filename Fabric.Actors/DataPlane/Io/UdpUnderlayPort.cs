@@ -35,6 +35,13 @@ public sealed record UdpUnderlayOptions
     /// Default on.
     /// </summary>
     public bool SegmentationOffload { get; init; } = true;
+
+    /// <summary>
+    /// SO_REUSEPORT before bind: lets a second socket of this process share the address and port,
+    /// with a steering program (<see cref="UdpUnderlayPort.AttachReusePortProgram"/>) choosing the
+    /// socket per datagram. Default off.
+    /// </summary>
+    public bool ReusePort { get; init; }
 }
 
 /// <summary>
@@ -73,6 +80,11 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         {
             SetBuffer(SO_RCVBUFFORCE, SocketOptionName.ReceiveBuffer, Options.ReceiveBufferBytes);
             SetBuffer(SO_SNDBUFFORCE, SocketOptionName.SendBuffer, Options.SendBufferBytes);
+            if (Options.ReusePort)
+            {
+                _socket.SetRawSocketOption(LinuxNative.SOL_SOCKET, LinuxNative.SO_REUSEPORT, BitConverter.GetBytes(1));
+            }
+
             _socket.Bind(localEndPoint);
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             Local = UnderlayEndpoint.FromIPEndPoint(LocalEndPoint);
@@ -102,6 +114,24 @@ public sealed unsafe partial class UdpUnderlayPort : Port
 
     /// <summary>GSO runs the kernel refused and that were resent frame by frame.</summary>
     public long GsoFallbacks => Interlocked.Read(ref _gsoFallbacks);
+
+    /// <summary>
+    /// Attaches a classic BPF program to this socket's SO_REUSEPORT group
+    /// (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5): it runs on each datagram with the UDP payload at
+    /// offset 0 and returns the index, in bind order, of the group's socket that gets it (an index
+    /// out of range falls back to the kernel's hash). Each instruction is one struct sock_filter
+    /// (code | jt &lt;&lt; 16 | jf &lt;&lt; 24 | k &lt;&lt; 32). False with the errno when the kernel refuses.
+    /// </summary>
+    public bool AttachReusePortProgram(ReadOnlySpan<ulong> program, out int errno)
+    {
+        fixed (ulong* filter = program)
+        {
+            var fprog = new LinuxNative.SockFprog { Length = (ushort)program.Length, Filter = filter };
+            int r = LinuxNative.SetSockOpt(_fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LinuxNative.SockFprog));
+            errno = r == 0 ? 0 : LinuxNative.LastError;
+            return r == 0;
+        }
+    }
 
     /// <summary>Sends every frame to <paramref name="peer"/>, overwriting each frame's <see cref="Packet.Peer"/>.</summary>
     public int SendBatch(PacketBatch batch, UnderlayEndpoint peer)
