@@ -102,7 +102,7 @@ public sealed partial class PwUnderlay : IDisposable
     public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true });
+        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true });
         var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
         UdpUnderlayPort? helloReceiver = null;
         try

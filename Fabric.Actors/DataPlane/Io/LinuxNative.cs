@@ -53,6 +53,7 @@ internal static unsafe partial class LinuxNative
     // netinet/udp.h (UDP GSO, Linux 4.18)
     public const int SOL_UDP = 17;
     public const int UDP_SEGMENT = 103;
+    public const int UDP_GRO = 104;
 
     // sys/eventfd.h
     public const int EFD_NONBLOCK = 0x800;

@@ -193,6 +193,11 @@ public sealed unsafe partial class UdpUnderlayPort
 
     private int ReceiveMMsg(PacketBatch batch)
     {
+        if (_gro)
+        {
+            return ReceiveGro(batch);
+        }
+
         int free = batch.Capacity - batch.Count;
         _rxVectors.Ensure(batch.Capacity);
         int first = batch.Count;

@@ -37,6 +37,14 @@ public sealed record UdpUnderlayOptions
     public bool SegmentationOffload { get; init; } = true;
 
     /// <summary>
+    /// Batched mode only: UDP_GRO on the socket (Linux 5.0). The kernel then hands over a run of
+    /// datagrams of one flow (one UDP GSO send over loopback, or what the NIC coalesced) as one
+    /// buffer with its segment size, instead of queuing and copying each datagram on its own; the
+    /// port cuts it back into frames. The caller sees ordinary frames. Default off.
+    /// </summary>
+    public bool ReceiveOffload { get; init; }
+
+    /// <summary>
     /// SO_REUSEPORT before bind: lets a second socket of this process share the address and port,
     /// with a steering program (<see cref="UdpUnderlayPort.AttachReusePortProgram"/>) choosing the
     /// socket per datagram. Default off.
@@ -69,6 +77,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     private long _gsoFallbacks;
     private long _gsoFrames;
     private int _closed;
+    private bool _gro;
 
     public UdpUnderlayPort(string name, ushort id, IPEndPoint localEndPoint, UdpUnderlayOptions? options = null)
         : base(name, id)
@@ -86,6 +95,19 @@ public sealed unsafe partial class UdpUnderlayPort : Port
             }
 
             _socket.Bind(localEndPoint);
+            if (Options.ReceiveOffload && Options.Mode == UdpIoMode.Batched)
+            {
+                try
+                {
+                    _socket.SetRawSocketOption(LinuxNative.SOL_UDP, LinuxNative.UDP_GRO, BitConverter.GetBytes(1));
+                    _gro = true;
+                }
+                catch (SocketException)
+                {
+                    // kernel without UDP_GRO: datagrams arrive one by one
+                }
+            }
+
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             Local = UnderlayEndpoint.FromIPEndPoint(LocalEndPoint);
             _fd = (int)_socket.SafeHandle.DangerousGetHandle();
@@ -228,6 +250,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
             LinuxNative.Close(_wakeFd);
             _rxVectors.Free();
             _txVectors.Free();
+            _groVectors.Free();
         }
     }
 
