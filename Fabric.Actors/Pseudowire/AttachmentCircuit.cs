@@ -1,4 +1,5 @@
 using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.Pseudowire;
 
@@ -8,21 +9,32 @@ namespace Fabric.Actors.Pseudowire;
 /// frames decapsulated from PWs are gathered by the node's underlay receive thread with
 /// <see cref="Deliver"/> and written out by <see cref="Flush"/> once per underlay batch.
 /// </summary>
-/// <remarks>Owned by the PE actor, which opens and disposes the port. VLAN attachment circuits are
-/// not split yet: the whole port is the attachment.</remarks>
+/// <remarks>Owned by the PE actor, which opens and disposes the port. With a <see cref="Vlan"/>
+/// only the port's frames tagged with that 802.1Q VLAN belong to the circuit: they go to the
+/// trunk untagged (one copy each), every other frame is dropped and counted
+/// (<see cref="OtherVlanDrops"/>); frames from the PWs get the tag back on the way to the port.
+/// Without one the whole port is the circuit, tags and all. One circuit per port.</remarks>
 public sealed class AttachmentCircuit : IDisposable
 {
     private readonly PacketBatchPool _pool;
     private PacketBatch? _pending; // underlay receive thread only
     private long _noTrunkDrops;
     private long _trunkDownDrops;
+    private long _otherVlanDrops;
 
-    public AttachmentCircuit(string name, IPort port, PacketBatchPool pool)
+    public AttachmentCircuit(string name, IPort port, PacketBatchPool pool, VlanId? vlan = null)
     {
         Name = name;
         Port = port;
         _pool = pool;
+        Vlan = vlan;
     }
+
+    /// <summary>The 802.1Q VLAN of the port that is this circuit; null = the whole port.</summary>
+    public VlanId? Vlan { get; }
+
+    /// <summary>Frames of the port outside <see cref="Vlan"/> (untagged or another VLAN), dropped.</summary>
+    public long OtherVlanDrops => Interlocked.Read(ref _otherVlanDrops);
 
     public string Name { get; }
     public IPort Port { get; }
@@ -39,10 +51,21 @@ public sealed class AttachmentCircuit : IDisposable
     public void Deliver(ReadOnlySpan<byte> frame)
     {
         _pending ??= _pool.Rent();
-        if (!_pending.TryAppend(frame))
+        if (_pending.IsFull)
         {
             Flush();
             _pending = _pool.Rent();
+        }
+
+        if (Vlan is { } vlan)
+        {
+            if (VlanTagging.TryCopyTagged(frame, vlan, _pending.NextFrameRoom(), out int length))
+            {
+                _pending.Commit(length);
+            }
+        }
+        else
+        {
             _pending.TryAppend(frame);
         }
     }
@@ -64,8 +87,35 @@ public sealed class AttachmentCircuit : IDisposable
 
     private void OnBatch(PacketBatch batch)
     {
+        if (Vlan is { } vlan)
+        {
+            // The circuit's frames, untagged, in a batch of their own (the port's batch is returned here).
+            var own = _pool.Rent();
+            int others = 0;
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (VlanTagging.TryCopyUntagged(batch.Frame(i), vlan, own.NextFrameRoom(), out int length))
+                {
+                    own.Commit(length, batch[i].IngressPort);
+                }
+                else
+                {
+                    others++;
+                }
+            }
+
+            Interlocked.Add(ref _otherVlanDrops, others);
+            batch.Return();
+            batch = own;
+        }
+
         try
         {
+            if (batch.Count == 0)
+            {
+                return;
+            }
+
             if (Forwarder is not { } forwarder)
             {
                 Interlocked.Add(ref _noTrunkDrops, batch.Count);

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Intent;
 using Fabric.Messages.Pseudowire;
@@ -110,7 +111,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
         {
             var link = new PwLink(pw, TimeSpan.FromMilliseconds(50), 3);
             _node.Pws[pw.Name] = link;
-            Context.ActorOf(PwActor.Props(link, _underlay, _node.Pool), "pw-" + pw.Name);
+            Context.ActorOf(PwActor.Props(link, _underlay), "pw-" + pw.Name);
         }
     }
 
@@ -129,15 +130,17 @@ public sealed class PeActor : ReceiveActor, IWithStash
 
         foreach (var a in _spec.Pe.AttachmentCircuits.Where(a => !_acs.ContainsKey(a.Name)))
         {
-            if (a.Vlan is { } vlan)
+            if (_acs.Values.FirstOrDefault(x => x.Port == a.Port).Ac is { } sharing)
             {
-                _log.Warning("Attachment circuit {0}: VLAN {1} is not split out yet; the whole port {2} is the attachment", a.Name, vlan, a.Port.Name);
+                _log.Error("PE {0}: attachment circuit {1} names port {2}, already attachment circuit {3}: one circuit per port (several VLANs on one port are not supported yet)",
+                    _spec.Pe.Name, a.Name, a.Port.Name, sharing.Name);
+                continue;
             }
 
             try
             {
                 var port = _node.PortFactory(a.Port, _node.NextPortId());
-                var ac = new AttachmentCircuit(a.Name, port, _node.Pool);
+                var ac = new AttachmentCircuit(a.Name, port, _node.Pool, a.Vlan is { } vlan ? new VlanId(vlan) : (VlanId?)null);
                 ac.Start();
                 _acs[a.Name] = (a.Port, ac);
                 _runtime.AttachmentCircuits[a.Name] = ac;

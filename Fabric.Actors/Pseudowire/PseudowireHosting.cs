@@ -8,13 +8,15 @@ public static class PseudowireHosting
     /// <summary>
     /// The pseudowire capability on this node: one <see cref="PseudowireNode"/> (underlay socket,
     /// pool, live state for management) as a singleton, and the "pe" element kind the guardian
-    /// starts PEs through.
+    /// starts PEs through. The node (also one passed in) is disposed with the service provider.
     /// </summary>
     public static IServiceCollection AddPseudowires(this IServiceCollection services, ElementKindRegistry kinds, PseudowireNode? node = null)
     {
         node ??= new PseudowireNode();
         kinds.Add(new PeElementKind(node));
-        services.AddSingleton(node);
+        // Registered through a factory so the container owns it: when the node stops, its
+        // underlay socket closes (peers then see hellos stop and ICMP port unreachable).
+        services.AddSingleton(_ => node);
         return services;
     }
 }

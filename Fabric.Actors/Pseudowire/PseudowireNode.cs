@@ -91,7 +91,7 @@ public sealed class PseudowireNode : IDisposable
     {
         lock (_lock)
         {
-            _underlay?.Port.Tee?.Dispose();
+            _underlay?.Tee?.Dispose();
             _underlay?.Dispose();
             _underlay = null;
         }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.DataPlane.Io;
@@ -9,30 +8,27 @@ namespace Fabric.Actors.Pseudowire;
 
 /// <summary>
 /// pw-&lt;name&gt;: owns one <see cref="PwLink"/>: registers it with the node's underlay (so its
-/// label is demultiplexed to it), sends its hellos every interval, and evaluates its liveness
-/// five times per interval, telling its parent (trunk or PE) when it enters or leaves Up.
+/// label is demultiplexed to it) and its session with the node's <see cref="PwLivenessClock"/>
+/// (which sends the hellos and evaluates the session off the actor dispatcher, so a busy node
+/// cannot delay them), logs every session transition the clock reports, and tells its parent
+/// (trunk or PE) when the PW enters or leaves Up.
 /// </summary>
-public sealed class PwActor : ReceiveActor, IWithTimers
+public sealed class PwActor : ReceiveActor
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly PwLink _link;
     private readonly PwUnderlay _underlay;
-    private readonly PacketBatchPool _pool;
     private bool _reportedUp;
 
-    public PwActor(PwLink link, PwUnderlay underlay, PacketBatchPool pool)
+    public PwActor(PwLink link, PwUnderlay underlay)
     {
         _link = link;
         _underlay = underlay;
-        _pool = pool;
-        Receive<SendHello>(_ => SendHelloNow());
-        Receive<CheckLiveness>(_ => Check());
+        Receive<LivenessTransition>(OnTransition);
     }
 
-    public ITimerScheduler Timers { get; set; } = null!;
-
-    public static Props Props(PwLink link, PwUnderlay underlay, PacketBatchPool pool) =>
-        Akka.Actor.Props.Create(() => new PwActor(link, underlay, pool));
+    public static Props Props(PwLink link, PwUnderlay underlay) =>
+        Akka.Actor.Props.Create(() => new PwActor(link, underlay));
 
     protected override void PreStart()
     {
@@ -45,65 +41,33 @@ public sealed class PwActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var interval = _link.Liveness.Interval;
-        Timers.StartPeriodicTimer(SendHello.Instance, SendHello.Instance, TimeSpan.Zero, interval);
-        var check = TimeSpan.FromTicks(Math.Max(interval.Ticks / 5, TimeSpan.TicksPerMillisecond));
-        Timers.StartPeriodicTimer(CheckLiveness.Instance, CheckLiveness.Instance, check, check);
+        IActorRef self = Self;
+        _underlay.Liveness.Add(_link, (before, after, diagnostic) => self.Tell(new LivenessTransition(before, after, diagnostic)));
     }
 
-    protected override void PostStop() => _underlay.Unregister(_link);
-
-    private void SendHelloNow()
+    protected override void PostStop()
     {
-        var batch = _pool.Rent();
-        try
-        {
-            if (_link.AppendHello(batch))
-            {
-                _underlay.Send(batch);
-            }
-        }
-        finally
-        {
-            batch.Return();
-        }
+        _underlay.Liveness.Remove(_link);
+        _underlay.Unregister(_link);
     }
 
-    private void Check()
+    private void OnTransition(LivenessTransition t)
     {
-        var before = _link.Liveness.State;
-        if (!_link.Liveness.Evaluate(Stopwatch.GetTimestamp()))
-        {
-            return;
-        }
-
-        var now = _link.Liveness.State;
-        string reason = _link.Liveness.Diagnostic switch
+        string reason = t.Diagnostic switch
         {
             1 => "hellos missed (detection time expired)",
             3 => "peer signalled down",
             _ => "hello exchange",
         };
-        _log.Info("PW {0} liveness {1} -> {2} ({3})", _link.Name, before, now, reason);
-        bool up = now == BfdState.Up;
+        _log.Info("PW {0} liveness {1} -> {2} ({3})", _link.Name, t.Before, t.After, reason);
+        bool up = t.After == BfdState.Up;
         if (up != _reportedUp)
         {
             _reportedUp = up;
-            Context.Parent.Tell(new PwLivenessChanged(_link.Name, up, now.ToString().ToLowerInvariant(), reason));
-            if (now == BfdState.Up || before == BfdState.Up)
-            {
-                SendHelloNow(); // tell the peer at once rather than at the next interval
-            }
+            Context.Parent.Tell(new PwLivenessChanged(_link.Name, up, t.After.ToString().ToLowerInvariant(), reason));
         }
     }
 
-    private sealed class SendHello
-    {
-        public static readonly SendHello Instance = new();
-    }
-
-    private sealed class CheckLiveness
-    {
-        public static readonly CheckLiveness Instance = new();
-    }
+    /// <summary>Told by the liveness clock's thread, one per session transition.</summary>
+    private sealed record LivenessTransition(BfdState Before, BfdState After, byte Diagnostic);
 }

@@ -102,6 +102,10 @@ public sealed class PwLink
         Volatile.Write(ref _txBytes, _txBytes + bytes);
     }
 
+    /// <summary>Underlay receive thread: true when the datagram is on the PW associated channel (a hello), not data.</summary>
+    public bool IsControl(ReadOnlySpan<byte> datagram) =>
+        Config.ControlWord && EthernetOverMplsView.TryParse(datagram, Encapsulation, out var view, out _) && view.IsAssociatedChannel;
+
     /// <summary>
     /// Underlay receive thread: one datagram whose top label is this PW's local label. Hellos go to
     /// the liveness session; data is sequence-checked (RFC 4385 §4.2: a frame older than the
@@ -164,7 +168,7 @@ public sealed class PwLink
         Delivery?.Deliver(frame);
     }
 
-    /// <summary>PW actor: writes one hello (PW label [+ flow label], ACH BFD, BFD control) as the next frame of <paramref name="batch"/>.</summary>
+    /// <summary>Liveness clock: writes one hello (PW label [+ flow label], ACH BFD, BFD control) as the next frame of <paramref name="batch"/>.</summary>
     public bool AppendHello(PacketBatch batch)
     {
         if (!HasLiveness)

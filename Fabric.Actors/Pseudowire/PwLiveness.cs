@@ -9,8 +9,9 @@ namespace Fabric.Actors.Pseudowire;
 /// (RFC 5885, channel type 0x0007). The member is active while the session is Up.
 /// </summary>
 /// <remarks>
-/// Two threads touch it: the underlay receive thread records the newest hello with
-/// <see cref="Received"/> (volatile stores, no lock); the PW actor alone runs
+/// Two threads touch it: a receive thread (the node's <see cref="PwLivenessClock"/>, or the
+/// underlay data thread if hellos are not steered apart) records the newest hello with
+/// <see cref="Received"/> (volatile stores, no lock); the liveness clock alone runs
 /// <see cref="Evaluate"/> and <see cref="Hello"/>. Down → Init on a peer's Down, Init/Down →
 /// Up on a peer's Init/Up (Down ignores a peer's Up, so a one-sided restart converges through
 /// Down), Up → Down on the peer's Down or when no hello arrived for the detection time
@@ -56,7 +57,7 @@ public sealed class PwLiveness
         Interlocked.Increment(ref _hellosReceived);
     }
 
-    /// <summary>PW actor: applies what was received (or its absence) at <paramref name="nowTicks"/>; true when the state changed.</summary>
+    /// <summary>Liveness clock: applies what was received (or its absence) at <paramref name="nowTicks"/>; true when the state changed.</summary>
     public bool Evaluate(long nowTicks)
     {
         long last = Volatile.Read(ref _lastRxTicks);

@@ -1,54 +1,159 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.Pseudowire;
 
 /// <summary>
-/// The node's one MPLS-in-UDP socket (RFC 7510, bound to the node's underlay address, port
-/// 6635), shared by every PE the node hosts. Sending is serialised with a lock (trunk threads
-/// and hello timers share the socket); receiving runs on the port's own thread, which
-/// demultiplexes each datagram by its top label (the local label of one of this node's PWs)
-/// and runs that PW's receive path to completion, then flushes the attachment circuits it fed.
+/// The node's MPLS-in-UDP underlay (RFC 7510), shared by every PE the node hosts: one socket
+/// receiving on the node's address, port 6635, and a small pool of sending sockets bound to
+/// source ports in the ephemeral range 49152-65535, so the UDP source port carries the flow's
+/// entropy as RFC 7510 §3 asks (a kernel UDP socket cannot vary its source port per datagram).
 /// </summary>
 /// <remarks>
-/// The UDP source port is the socket's own (6635): one kernel socket cannot vary it per
-/// datagram. Flow entropy for the underlay is carried by the RFC 6391 flow label instead.
+/// <para>Sending: a frame leaves from data socket <c>flowHash mod EntropyPorts</c>, so one flow
+/// always has one source port and ECMP in the underlay can spread flows. A batch is grouped by
+/// socket (a counting sort of frame indices, no copy) and each group leaves with one sendmmsg
+/// (UDP GSO for runs to one peer) under that socket's own lock; the trunk assigns control-word
+/// sequence numbers in that same order, so the PW sequence stays increasing on the wire.</para>
+/// <para>Hellos have a path of their own (<see cref="PwLivenessClock"/>): they leave from their
+/// own socket with its own lock, so a trunk thread busy sending a batch never delays them, and
+/// arrive on a second socket bound to the same address and 6635 (SO_REUSEPORT) to which a
+/// kernel steering program sends every associated-channel datagram, so they never wait in
+/// (or get dropped from) a receive queue full of data. Data is received on the first socket's
+/// thread (recvmmsg), demultiplexed by top label and run to completion, then the attachment
+/// circuits it fed are flushed; should a hello still arrive there (steering refused by the
+/// kernel) it is processed before the batch's data.</para>
 /// </remarks>
-public sealed class PwUnderlay : IDisposable
+public sealed partial class PwUnderlay : IDisposable
 {
-    private readonly Lock _sendLock = new();
-    private readonly PacketBatchPool _pool;
+    /// <summary>Data sending sockets (source ports); a power of two.</summary>
+    public const int EntropyPorts = 16;
+
+    /// <summary>First port tried for the sending sockets (RFC 7510: 49152-65535).</summary>
+    public const ushort FirstEntropyPort = 49152;
+
+    private const int EntropyMask = EntropyPorts - 1;
+
+    private readonly Lock _registryLock = new();
+    private readonly UdpUnderlayPort[] _senders;
+    private readonly Lock[] _senderLocks;
+    private readonly UdpUnderlayPort _helloSender;
+    private readonly Lock _helloLock = new();
     private readonly List<AttachmentCircuit> _touched = new(8);
+    private PwLink?[] _rxPw = new PwLink?[PacketBatch.DefaultCapacity]; // receive thread only
     private Dictionary<uint, PwLink> _byLabel = new();
     private long _unknownLabel;
     private long _malformed;
 
-    public PwUnderlay(UdpUnderlayPort port, PacketBatchPool pool)
+    private readonly UdpUnderlayPort? _helloReceiver;
+
+    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders)
     {
-        Port = port;
-        _pool = pool;
+        Port = receiver;
+        _helloReceiver = helloReceiver;
+        _helloSender = helloSender;
+        _senders = senders;
+        _senderLocks = senders.Select(_ => new Lock()).ToArray();
+        Liveness = new PwLivenessClock(this, helloReceiver);
     }
 
+    /// <summary>Runs every PW session of the node: hellos in and out, evaluation, transitions.</summary>
+    public PwLivenessClock Liveness { get; }
+
+    /// <summary>The receiving socket (the node's address, port 6635).</summary>
     public UdpUnderlayPort Port { get; }
+
+    /// <summary>Where remote PEs send to.</summary>
     public UnderlayEndpoint Local => Port.Local;
+
+    /// <summary>The data sending sockets, index = flow hash mod <see cref="EntropyPorts"/>.</summary>
+    public IReadOnlyList<UdpUnderlayPort> Senders => _senders;
+
+    /// <summary>The socket hellos leave from.</summary>
+    public UdpUnderlayPort HelloSender => _helloSender;
+
     public long UnknownLabelDrops => Interlocked.Read(ref _unknownLabel);
     public long MalformedDrops => Interlocked.Read(ref _malformed);
 
-    /// <summary>Opens the socket on <paramref name="address"/>:<paramref name="port"/> and starts receiving.</summary>
+    /// <summary>Captures every datagram sent or received on any of the underlay's sockets (null stops).</summary>
+    public PcapWriter? Tee
+    {
+        get => Port.Tee;
+        set
+        {
+            Port.Tee = value;
+            _helloSender.Tee = value;
+            if (_helloReceiver is not null)
+            {
+                _helloReceiver.Tee = value;
+            }
+
+            foreach (var s in _senders)
+            {
+                s.Tee = value;
+            }
+        }
+    }
+
+    /// <summary>Opens the receiving socket on <paramref name="address"/>:<paramref name="port"/> and the sending pool, and starts receiving.</summary>
     public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null)
     {
-        var udp = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port)) { Tee = tee };
-        var underlay = new PwUnderlay(udp, pool);
-        udp.StartReceiving(pool, underlay.OnBatch);
+        ArgumentNullException.ThrowIfNull(pool);
+        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true });
+        var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
+        UdpUnderlayPort? helloReceiver = null;
+        try
+        {
+            helloReceiver = OpenHelloReceiver(receiver);
+            // Nothing is sent to these sockets: a small receive buffer.
+            var options = new UdpUnderlayOptions { ReceiveBufferBytes = 64 << 10, SendBufferBytes = 1 << 20 };
+            for (int p = FirstEntropyPort; p <= ushort.MaxValue && opened.Count < EntropyPorts + 1; p++)
+            {
+                try
+                {
+                    opened.Add(new UdpUnderlayPort($"underlay-tx{opened.Count}", 0, new IPEndPoint(address.ToIPAddress(), p), options));
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+                {
+                    // taken (another node on this address, or another program): try the next one
+                }
+            }
+
+            if (opened.Count < EntropyPorts + 1)
+            {
+                throw new IOException($"underlay {address}: fewer than {EntropyPorts + 1} free UDP ports in {FirstEntropyPort}-65535");
+            }
+        }
+        catch
+        {
+            receiver.Dispose();
+            helloReceiver?.Dispose();
+            opened.ForEach(s => s.Dispose());
+            throw;
+        }
+
+        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee };
+        receiver.StartReceiving(pool, underlay.OnBatch);
+        underlay.Liveness.Start();
         return underlay;
+    }
+
+    /// <summary>The datagram's PW, by its top label.</summary>
+    internal bool TryGetPw(ReadOnlySpan<byte> datagram, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PwLink? pw)
+    {
+        pw = null;
+        return datagram.Length >= MplsLayout.EntryLength
+            && Volatile.Read(ref _byLabel).TryGetValue(MplsLabel.FromEntry(BigEndian.U32(datagram, 0)).Value, out pw);
     }
 
     /// <summary>Makes <paramref name="pw"/> receive the datagrams carrying its local label.</summary>
     public void Register(PwLink pw)
     {
-        lock (_sendLock)
+        ArgumentNullException.ThrowIfNull(pw);
+        lock (_registryLock)
         {
             var next = new Dictionary<uint, PwLink>(_byLabel) { [pw.Config.LocalLabel.Value] = pw };
             Volatile.Write(ref _byLabel, next);
@@ -57,7 +162,8 @@ public sealed class PwUnderlay : IDisposable
 
     public void Unregister(PwLink pw)
     {
-        lock (_sendLock)
+        ArgumentNullException.ThrowIfNull(pw);
+        lock (_registryLock)
         {
             if (_byLabel.TryGetValue(pw.Config.LocalLabel.Value, out var current) && ReferenceEquals(current, pw))
             {
@@ -68,12 +174,60 @@ public sealed class PwUnderlay : IDisposable
         }
     }
 
-    /// <summary>Sends a batch whose frames carry their peers (any thread; the batch is borrowed).</summary>
-    public int Send(PacketBatch batch)
+    /// <summary>The data socket (source port) of a flow.</summary>
+    public static int EntropyIndex(ulong flowHash) => (int)(flowHash & EntropyMask);
+
+    /// <summary>
+    /// Groups the frames of a batch by data socket: <paramref name="order"/> receives the frame
+    /// indices, socket 0's first, each group in batch order; <paramref name="starts"/> (length
+    /// <see cref="EntropyPorts"/> + 1) where each group starts. <paramref name="socketOf"/> gives each frame's socket.
+    /// </summary>
+    public static void Group(ReadOnlySpan<byte> socketOf, Span<ushort> order, Span<int> starts)
     {
-        lock (_sendLock)
+        starts.Clear();
+        for (int i = 0; i < socketOf.Length; i++)
         {
-            return Port.SendBatch(batch);
+            starts[socketOf[i] + 1]++;
+        }
+
+        for (int s = 1; s <= EntropyPorts; s++)
+        {
+            starts[s] += starts[s - 1];
+        }
+
+        Span<int> next = stackalloc int[EntropyPorts];
+        starts[..EntropyPorts].CopyTo(next);
+        for (int i = 0; i < socketOf.Length; i++)
+        {
+            order[next[socketOf[i]]++] = (ushort)i;
+        }
+    }
+
+    /// <summary>Sends the frames of a batch grouped by <see cref="Group"/>, each group from its socket (any thread; the batch is borrowed).</summary>
+    public int SendGrouped(PacketBatch batch, ReadOnlySpan<ushort> order, ReadOnlySpan<int> starts)
+    {
+        int sent = 0;
+        for (int s = 0; s < EntropyPorts; s++)
+        {
+            int from = starts[s], to = starts[s + 1];
+            if (to > from)
+            {
+                lock (_senderLocks[s])
+                {
+                    sent += _senders[s].SendFrames(batch, order[from..to]);
+                }
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>Sends hellos (or any control frames) from the hello socket, never queued behind data.</summary>
+    public int SendControl(PacketBatch batch)
+    {
+        lock (_helloLock)
+        {
+            return _helloSender.SendBatch(batch);
         }
     }
 
@@ -82,10 +236,18 @@ public sealed class PwUnderlay : IDisposable
         try
         {
             Dictionary<uint, PwLink> byLabel = Volatile.Read(ref _byLabel);
+            if (_rxPw.Length < batch.Count)
+            {
+                _rxPw = new PwLink?[batch.Capacity];
+            }
+
             long now = Stopwatch.GetTimestamp();
+            // Pass 1: demultiplex, and run the liveness hellos first, so a batch full of data
+            // cannot make a hello look late.
             for (int i = 0; i < batch.Count; i++)
             {
                 ReadOnlySpan<byte> datagram = batch.Frame(i);
+                _rxPw[i] = null;
                 if (datagram.Length < MplsLayout.EntryLength)
                 {
                     Interlocked.Increment(ref _malformed);
@@ -99,7 +261,26 @@ public sealed class PwUnderlay : IDisposable
                     continue;
                 }
 
-                pw.Receive(datagram, now);
+                if (pw.IsControl(datagram))
+                {
+                    pw.Receive(datagram, now);
+                }
+                else
+                {
+                    _rxPw[i] = pw;
+                }
+            }
+
+            // Pass 2: data, in arrival order.
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (_rxPw[i] is not { } pw)
+                {
+                    continue;
+                }
+
+                _rxPw[i] = null;
+                pw.Receive(batch.Frame(i), now);
                 if (pw.Delivery is { } ac && !_touched.Contains(ac))
                 {
                     _touched.Add(ac);
@@ -120,7 +301,21 @@ public sealed class PwUnderlay : IDisposable
 
     public void Dispose()
     {
+        Liveness.Dispose();
+        _helloReceiver?.Dispose();
         Port.StopReceiving();
         Port.Dispose();
+        lock (_helloLock)
+        {
+            _helloSender.Dispose();
+        }
+
+        for (int s = 0; s < _senders.Length; s++)
+        {
+            lock (_senderLocks[s])
+            {
+                _senders[s].Dispose();
+            }
+        }
     }
 }

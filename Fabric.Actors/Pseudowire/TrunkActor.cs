@@ -47,7 +47,7 @@ public sealed class TrunkActor : ReceiveActor
         foreach (var pw in _members)
         {
             _node.Pws[pw.Name] = pw;
-            Context.ActorOf(PwActor.Props(pw, _underlay, _node.Pool), "pw-" + pw.Name);
+            Context.ActorOf(PwActor.Props(pw, _underlay), "pw-" + pw.Name);
         }
 
         _node.Trunks[_intent.Name] = _runtime;

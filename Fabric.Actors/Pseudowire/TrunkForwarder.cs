@@ -9,7 +9,7 @@ namespace Fabric.Actors.Pseudowire;
 /// A trunk's sending path: each CE frame gets a flow hash (<see cref="FlowKeyExtractor"/> +
 /// <see cref="FlowHash"/>, ingress port and tenant left out so every node computes the same
 /// value), a member from the current <see cref="TrunkSelector"/>, that PW's header, and goes to
-/// the underlay in the same batch. The trunk actor swaps the selector on every liveness
+/// the underlay in the same batch, from the source port its flow hash picks (RFC 7510 entropy). The trunk actor swaps the selector on every liveness
 /// transition; the sending thread reads it once per batch (volatile), so a batch is never split
 /// between two tables. Allocates nothing per frame.
 /// </summary>
@@ -21,6 +21,11 @@ public sealed class TrunkForwarder
     private readonly long[] _batchBytes;
     private TrunkSelector _selector;
     private uint _spray;
+    // Scratch for one batch (the attachment circuit's receive thread is the only caller).
+    private ulong[] _hashes = [];
+    private byte[] _memberOf = [];
+    private byte[] _socketOf = [];
+    private ushort[] _order = [];
 
     public TrunkForwarder(string name, TrunkMode mode, PwLink[] members, PwUnderlay underlay, TrunkSelector initial)
     {
@@ -47,6 +52,12 @@ public sealed class TrunkForwarder
     }
 
     /// <summary>Encapsulates and sends every frame of <paramref name="batch"/> (borrowed); false when the trunk is down.</summary>
+    /// <remarks>
+    /// Three passes over the batch, no allocation once the scratch arrays fit: hash and select
+    /// each frame; group the frames by underlay source port (<see cref="PwUnderlay.Group"/>);
+    /// encapsulate in that grouped order, so each PW's control-word sequence increases in the
+    /// order the frames leave, then send each group with one call.
+    /// </remarks>
     public bool Forward(PacketBatch batch)
     {
         TrunkSelector selector = Selector;
@@ -55,22 +66,41 @@ public sealed class TrunkForwarder
             return false;
         }
 
+        int count = batch.Count;
+        if (_hashes.Length < count)
+        {
+            _hashes = new ulong[batch.Capacity];
+            _memberOf = new byte[batch.Capacity];
+            _socketOf = new byte[batch.Capacity];
+            _order = new ushort[batch.Capacity];
+        }
+
         Array.Clear(_batchFrames);
         Array.Clear(_batchBytes);
         bool perFlow = Mode == TrunkMode.PerFlow;
-        for (int i = 0; i < batch.Count; i++)
+        for (int i = 0; i < count; i++)
         {
             ulong hash = Hash(batch.Frame(i));
             int member = perFlow
                 ? selector.Select(hash)
                 : selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)));
-            PwLink pw = _members[member];
-            _batchFrames[member]++;
-            _batchBytes[member] += batch[i].Length;
-            pw.Encapsulate(batch, i, hash);
+            _hashes[i] = hash;
+            _memberOf[i] = (byte)member;
+            _socketOf[i] = (byte)PwUnderlay.EntropyIndex(hash);
         }
 
-        _underlay.Send(batch);
+        Span<int> starts = stackalloc int[PwUnderlay.EntropyPorts + 1];
+        Span<ushort> order = _order.AsSpan(0, count);
+        PwUnderlay.Group(_socketOf.AsSpan(0, count), order, starts);
+        foreach (ushort i in order)
+        {
+            int member = _memberOf[i];
+            _batchFrames[member]++;
+            _batchBytes[member] += batch[i].Length;
+            _members[member].Encapsulate(batch, i, _hashes[i]);
+        }
+
+        _underlay.SendGrouped(batch, order, starts);
         for (int m = 0; m < _members.Length; m++)
         {
             if (_batchFrames[m] != 0)

@@ -73,6 +73,8 @@ public static class PwTrunkScenario
         }
 
         long reordered = nodeB.Pws.Values.Sum(p => p.RxReordered);
+        long lost = nodeB.Pws.Values.Sum(p => p.RxLost);
+        long sentTotal = forwarder.Members.Sum(m => m.TxFrames);
         var (gap, moved) = Failover(forwarder, nodeB);
         Console.WriteLine(FormattableString.Invariant($"failover_gap_ms={gap:F1} moved_flows_on_healthy_pws={moved} reordered={reordered}"));
         var fpsStats = Stats.Of(fps64);
@@ -88,6 +90,8 @@ public static class PwTrunkScenario
             gbps_1500_max = Math.Round(gbpsStats.Max / 1000, 3),
             share_max_over_mean = Math.Round(shares.Max(), 3),
             reordered,
+            lost,
+            sent = sentTotal,
             failover_gap_ms = Math.Round(gap, 1),
             moved_flows_on_healthy_pws = moved,
             flows = Flows,

@@ -75,10 +75,10 @@ public class PwTrunkTrafficTests(ITestOutputHelper output)
         // Capture the underlay while pinging only (small capture), then decode it with tshark.
         string pcap = dir.Sub("underlay.pcap");
         var writer = new PcapWriter(pcap);
-        pw1.Underlay!.Port.Tee = writer;
+        pw1.Underlay!.Tee = writer;
         var p12 = ns1.Exec(ping, $"-c 5 -i 0.1 -W 2 {Ce2}");
         var p21 = ns2.Exec(ping, $"-c 5 -i 0.1 -W 2 {Ce1}");
-        pw1.Underlay!.Port.Tee = null;
+        pw1.Underlay!.Tee = null;
         ns1.Exec(ping, $"-c 2 -i 0.1 -W 1 {Ce2}"); // lets any batch still holding the tee finish
         writer.Dispose();
         Assert.True(p12.ExitCode == 0, $"ping CE1 -> CE2: {p12}");

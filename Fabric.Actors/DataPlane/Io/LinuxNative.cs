@@ -42,9 +42,18 @@ internal static unsafe partial class LinuxNative
     public const int MSG_DONTWAIT = 0x40;
     public const ushort AF_INET = 2;
 
+    // asm-generic/socket.h
+    public const int SOL_SOCKET = 1;
+    public const int SO_REUSEPORT = 15;
+    public const int SO_ATTACH_REUSEPORT_CBPF = 51;
+
+    // sys/resource.h
+    public const int PRIO_PROCESS = 0;
+
     // netinet/udp.h (UDP GSO, Linux 4.18)
     public const int SOL_UDP = 17;
     public const int UDP_SEGMENT = 103;
+    public const int UDP_GRO = 104;
 
     // sys/eventfd.h
     public const int EFD_NONBLOCK = 0x800;
@@ -127,6 +136,23 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "recvmmsg", SetLastError = true)]
     public static partial int RecvMMsg(int fd, MMsgHdr* messages, uint count, int flags, void* timeout);
+
+    /// <summary>struct sock_fprog: a classic BPF program.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct SockFprog
+    {
+        public ushort Length;
+        public ulong* Filter;
+    }
+
+    [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]
+    public static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport(Libc, EntryPoint = "gettid")]
+    public static partial int GetTid();
+
+    [LibraryImport(Libc, EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, uint who, int priority);
 
     /// <summary>Host to network byte order and back (the same swap).</summary>
     public static ushort NetworkOrder(ushort value) =>

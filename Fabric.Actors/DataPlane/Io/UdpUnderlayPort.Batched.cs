@@ -22,11 +22,12 @@ public sealed unsafe partial class UdpUnderlayPort
     /// one message carrying a UDP_SEGMENT control message (UDP GSO, Linux 4.18+): the kernel builds
     /// one large datagram and cuts it into the frames once, at the device or the receiving socket,
     /// instead of running its whole send path per frame. Each frame stays in its batch slot: a
-    /// message's iovecs point at the slots.
+    /// message's iovecs point at the slots. With <paramref name="all"/> false only the frames
+    /// listed in <paramref name="selected"/> are sent, in that order.
     /// </summary>
-    private int SendMMsg(PacketBatch batch)
+    private int SendMMsg(PacketBatch batch, ReadOnlySpan<ushort> selected, bool all)
     {
-        int count = batch.Count;
+        int count = all ? batch.Count : selected.Length;
         _txVectors.Ensure(count);
         bool gso = Options.SegmentationOffload && Volatile.Read(ref _gsoMaxSegment) > 0;
         int maxSegment = Volatile.Read(ref _gsoMaxSegment);
@@ -37,7 +38,8 @@ public sealed unsafe partial class UdpUnderlayPort
             int i = 0;
             while (i < count)
             {
-                ref Packet p = ref batch[i++];
+                ref Packet p = ref batch[all ? i : selected[i]];
+                i++;
                 if (p.Peer.IsEmpty)
                 {
                     Counters.AddDrop(PortDropReason.TxNoPeer);
@@ -53,7 +55,7 @@ public sealed unsafe partial class UdpUnderlayPort
                 {
                     while (i < count && frames - first < MaxGsoSegments)
                     {
-                        ref Packet q = ref batch[i];
+                        ref Packet q = ref batch[all ? i : selected[i]];
                         if (q.Peer != peer || q.Length == 0 || q.Length > segment || runBytes + q.Length > MaxGsoPayload)
                         {
                             break;
@@ -191,6 +193,11 @@ public sealed unsafe partial class UdpUnderlayPort
 
     private int ReceiveMMsg(PacketBatch batch)
     {
+        if (_gro)
+        {
+            return ReceiveGro(batch);
+        }
+
         int free = batch.Capacity - batch.Count;
         _rxVectors.Ensure(batch.Capacity);
         int first = batch.Count;

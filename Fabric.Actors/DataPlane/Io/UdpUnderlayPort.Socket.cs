@@ -21,13 +21,15 @@ public sealed partial class UdpUnderlayPort
         return new UnderlayEndpoint(Ipv4Address.Read(b[4..]), (ushort)(b[2] << 8 | b[3]));
     }
 
-    private int SendSocket(PacketBatch batch)
+    private int SendSocket(PacketBatch batch, ReadOnlySpan<ushort> selected, bool all)
     {
         int sent = 0;
         long bytes = 0;
         UnderlayEndpoint current = default;
-        for (int i = 0; i < batch.Count; i++)
+        int count = all ? batch.Count : selected.Length;
+        for (int k = 0; k < count; k++)
         {
+            int i = all ? k : selected[k];
             ref Packet p = ref batch[i];
             if (p.Peer.IsEmpty)
             {
@@ -61,7 +63,7 @@ public sealed partial class UdpUnderlayPort
             }
             catch (ObjectDisposedException)
             {
-                Counters.AddDrop(PortDropReason.TxPortGone, batch.Count - i);
+                Counters.AddDrop(PortDropReason.TxPortGone, count - k);
                 break;
             }
         }

@@ -35,6 +35,21 @@ public sealed record UdpUnderlayOptions
     /// Default on.
     /// </summary>
     public bool SegmentationOffload { get; init; } = true;
+
+    /// <summary>
+    /// Batched mode only: UDP_GRO on the socket (Linux 5.0). The kernel then hands over a run of
+    /// datagrams of one flow (one UDP GSO send over loopback, or what the NIC coalesced) as one
+    /// buffer with its segment size, instead of queuing and copying each datagram on its own; the
+    /// port cuts it back into frames. The caller sees ordinary frames. Default off.
+    /// </summary>
+    public bool ReceiveOffload { get; init; }
+
+    /// <summary>
+    /// SO_REUSEPORT before bind: lets a second socket of this process share the address and port,
+    /// with a steering program (<see cref="UdpUnderlayPort.AttachReusePortProgram"/>) choosing the
+    /// socket per datagram. Default off.
+    /// </summary>
+    public bool ReusePort { get; init; }
 }
 
 /// <summary>
@@ -62,6 +77,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     private long _gsoFallbacks;
     private long _gsoFrames;
     private int _closed;
+    private bool _gro;
 
     public UdpUnderlayPort(string name, ushort id, IPEndPoint localEndPoint, UdpUnderlayOptions? options = null)
         : base(name, id)
@@ -73,7 +89,25 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         {
             SetBuffer(SO_RCVBUFFORCE, SocketOptionName.ReceiveBuffer, Options.ReceiveBufferBytes);
             SetBuffer(SO_SNDBUFFORCE, SocketOptionName.SendBuffer, Options.SendBufferBytes);
+            if (Options.ReusePort)
+            {
+                _socket.SetRawSocketOption(LinuxNative.SOL_SOCKET, LinuxNative.SO_REUSEPORT, BitConverter.GetBytes(1));
+            }
+
             _socket.Bind(localEndPoint);
+            if (Options.ReceiveOffload && Options.Mode == UdpIoMode.Batched)
+            {
+                try
+                {
+                    _socket.SetRawSocketOption(LinuxNative.SOL_UDP, LinuxNative.UDP_GRO, BitConverter.GetBytes(1));
+                    _gro = true;
+                }
+                catch (SocketException)
+                {
+                    // kernel without UDP_GRO: datagrams arrive one by one
+                }
+            }
+
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
             Local = UnderlayEndpoint.FromIPEndPoint(LocalEndPoint);
             _fd = (int)_socket.SafeHandle.DangerousGetHandle();
@@ -103,6 +137,24 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     /// <summary>GSO runs the kernel refused and that were resent frame by frame.</summary>
     public long GsoFallbacks => Interlocked.Read(ref _gsoFallbacks);
 
+    /// <summary>
+    /// Attaches a classic BPF program to this socket's SO_REUSEPORT group
+    /// (SO_ATTACH_REUSEPORT_CBPF, Linux 4.5): it runs on each datagram with the UDP payload at
+    /// offset 0 and returns the index, in bind order, of the group's socket that gets it (an index
+    /// out of range falls back to the kernel's hash). Each instruction is one struct sock_filter
+    /// (code | jt &lt;&lt; 16 | jf &lt;&lt; 24 | k &lt;&lt; 32). False with the errno when the kernel refuses.
+    /// </summary>
+    public bool AttachReusePortProgram(ReadOnlySpan<ulong> program, out int errno)
+    {
+        fixed (ulong* filter = program)
+        {
+            var fprog = new LinuxNative.SockFprog { Length = (ushort)program.Length, Filter = filter };
+            int r = LinuxNative.SetSockOpt(_fd, LinuxNative.SOL_SOCKET, LinuxNative.SO_ATTACH_REUSEPORT_CBPF, &fprog, (uint)sizeof(LinuxNative.SockFprog));
+            errno = r == 0 ? 0 : LinuxNative.LastError;
+            return r == 0;
+        }
+    }
+
     /// <summary>Sends every frame to <paramref name="peer"/>, overwriting each frame's <see cref="Packet.Peer"/>.</summary>
     public int SendBatch(PacketBatch batch, UnderlayEndpoint peer)
     {
@@ -115,20 +167,31 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         return SendBatch(batch);
     }
 
-    public override int SendBatch(PacketBatch batch)
+    public override int SendBatch(PacketBatch batch) => Send(batch, default, all: true);
+
+    /// <summary>
+    /// Sends only the frames of <paramref name="batch"/> whose indices are listed, in that order
+    /// (the batch is borrowed). Lets a caller spread one batch over several sockets without
+    /// copying frames: e.g. one socket per UDP source port.
+    /// </summary>
+    public int SendFrames(PacketBatch batch, ReadOnlySpan<ushort> frames) => Send(batch, frames, all: false);
+
+    private int Send(PacketBatch batch, ReadOnlySpan<ushort> selected, bool all)
     {
         ArgumentNullException.ThrowIfNull(batch);
+        int count = all ? batch.Count : selected.Length;
         if (IsFinished)
         {
-            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count);
+            Counters.AddDrop(PortDropReason.TxPortGone, count);
             return 0;
         }
 
-        int sent = Options.Mode == UdpIoMode.Batched ? SendMMsg(batch) : SendSocket(batch);
+        int sent = Options.Mode == UdpIoMode.Batched ? SendMMsg(batch, selected, all) : SendSocket(batch, selected, all);
         if (Tee is { } tee && sent > 0)
         {
-            for (int i = 0; i < batch.Count; i++)
+            for (int k = 0; k < count; k++)
             {
+                int i = all ? k : selected[k];
                 ref Packet p = ref batch[i];
                 if (!p.Peer.IsEmpty)
                 {
@@ -187,6 +250,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
             LinuxNative.Close(_wakeFd);
             _rxVectors.Free();
             _txVectors.Free();
+            _groVectors.Free();
         }
     }
 

@@ -91,3 +91,54 @@ public readonly record struct VlanTagRepr(VlanId VlanId, EtherType EtherType, by
         BinaryPrimitives.WriteUInt16BigEndian(buffer[VlanLayout.EtherType..], (ushort)EtherType);
     }
 }
+
+/// <summary>
+/// An attachment circuit's VLAN (IEEE 802.1Q): frames of the port carry the tag, frames of the
+/// circuit do not. Both directions copy the frame once, removing or inserting the outer tag right
+/// after the source MAC (TPID 0x8100, then the TCI, then the frame's own EtherType).
+/// </summary>
+public static class VlanTagging
+{
+    /// <summary>Offset of the tag (TPID) in a tagged frame: right after the two MAC addresses.</summary>
+    private const int TagOffset = EthernetLayout.EtherType;
+
+    /// <summary>
+    /// Copies <paramref name="frame"/> into <paramref name="destination"/> without its outer tag
+    /// when that tag is 802.1Q with VLAN <paramref name="vlan"/>; false (nothing written) when
+    /// the frame is untagged, another VLAN, truncated, or does not fit.
+    /// </summary>
+    public static bool TryCopyUntagged(ReadOnlySpan<byte> frame, VlanId vlan, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
+            || (EtherType)BigEndian.U16(frame, EthernetLayout.EtherType) != EtherType.Vlan
+            || !VlanTagView.TryParse(frame[EthernetLayout.HeaderLength..], out var tag, out _)
+            || tag.VlanId != vlan
+            || frame.Length - VlanLayout.TagLength > destination.Length)
+        {
+            return false;
+        }
+
+        frame[..TagOffset].CopyTo(destination);
+        frame[(TagOffset + VlanLayout.TagLength)..].CopyTo(destination[TagOffset..]);
+        length = frame.Length - VlanLayout.TagLength;
+        return true;
+    }
+
+    /// <summary>Copies <paramref name="frame"/> into <paramref name="destination"/> with an 802.1Q tag for <paramref name="vlan"/> (priority 0); false when it does not fit.</summary>
+    public static bool TryCopyTagged(ReadOnlySpan<byte> frame, VlanId vlan, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (frame.Length < EthernetLayout.HeaderLength || frame.Length + VlanLayout.TagLength > destination.Length)
+        {
+            return false;
+        }
+
+        frame[..TagOffset].CopyTo(destination);
+        BinaryPrimitives.WriteUInt16BigEndian(destination[TagOffset..], (ushort)EtherType.Vlan);
+        new VlanTagRepr(vlan, (EtherType)BigEndian.U16(frame, EthernetLayout.EtherType)).Emit(destination[(TagOffset + 2)..]);
+        frame[EthernetLayout.HeaderLength..].CopyTo(destination[(TagOffset + 2 + VlanLayout.TagLength)..]);
+        length = frame.Length + VlanLayout.TagLength;
+        return true;
+    }
+}

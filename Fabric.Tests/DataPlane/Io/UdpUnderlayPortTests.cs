@@ -73,6 +73,52 @@ public class UdpUnderlayPortTests
     }
 
     [Fact]
+    public void A_gro_receiver_cuts_coalesced_runs_back_into_the_same_frames_in_order()
+    {
+        using var sender = new UdpUnderlayPort("a", 1, AnyLoopbackPort, new UdpUnderlayOptions { SegmentationOffload = true });
+        using var receiver = new UdpUnderlayPort("b", 2, AnyLoopbackPort, new UdpUnderlayOptions { ReceiveOffload = true });
+        var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 256);
+        // Runs of equal lengths (one GSO send each, one GRO buffer each), a shorter last frame, a lone 1400-byte one.
+        int[] lengths = [.. Enumerable.Repeat(100, 50), 60, .. Enumerable.Repeat(1400, 3), 80];
+        PacketBatch send = pool.Rent();
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            Span<byte> room = send.NextFrameRoom();
+            room[..lengths[i]].Fill((byte)i);
+            BinaryPrimitives.WriteInt32BigEndian(room, i);
+            send.Commit(lengths[i]);
+        }
+
+        Assert.Equal(lengths.Length, sender.SendBatch(send, receiver.Local));
+        send.Return();
+        var got = new List<byte[]>();
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (got.Count < lengths.Length && DateTime.UtcNow < deadline)
+        {
+            PacketBatch batch = pool.Rent();
+            receiver.ReceiveBatch(batch, 100);
+            for (int i = 0; i < batch.Count; i++)
+            {
+                Assert.Equal(sender.Local, batch[i].Peer);
+                got.Add(batch.Frame(i).ToArray());
+            }
+
+            batch.Return();
+        }
+
+        Assert.Equal(lengths.Length, got.Count);
+        for (int i = 0; i < lengths.Length; i++)
+        {
+            Assert.Equal(lengths[i], got[i].Length);
+            Assert.Equal(i, BinaryPrimitives.ReadInt32BigEndian(got[i]));
+            Assert.Equal((byte)i, got[i][^1]);
+        }
+
+        Assert.Equal(lengths.Length, receiver.Counters.RxFrames);
+        Assert.True(receiver.GroFramesReceived >= 50, $"{receiver.GroFramesReceived} frames arrived coalesced");
+    }
+
+    [Fact]
     public void Gso_cuts_runs_by_peer_and_length_and_every_frame_arrives_intact_in_order()
     {
         using var sender = new UdpUnderlayPort("a", 1, AnyLoopbackPort);
