@@ -273,6 +273,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
             new Dictionary<string, long>
             {
                 ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
+                ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = _dp.MasksInUse,
                 ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
                 ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
                 ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,

@@ -27,6 +27,13 @@ public struct CacheEntry
     public ushort DestinationPort;
     public ushort OutPort;
     public FlowFields Consulted;
+    /// <summary>What a lookup must match: <see cref="FlowFields.Exact"/>, or the consulted fields (a megaflow).</summary>
+    public FlowFields Mask;
+    /// <summary>
+    /// A firewall drop judged for a packet with no tracked connection: valid for a flow only while
+    /// it has none (the megaflow's conntrack state, OVS's ct_state=-est), checked on each hit.
+    /// </summary>
+    public bool RequiresNoConnection;
     public MacAddress SourceMac;
     public MacAddress DestinationMac;
     /// <summary>The tracked connection (its idle timer is refreshed on hits; TCP FIN/RST leave the cache for the slow path).</summary>
@@ -46,12 +53,27 @@ public struct CacheEntry
         DestinationPort = o.Rewrites.DestinationPort,
         OutPort = o.OutPort,
         Consulted = o.Consulted,
+        Mask = MaskFor(o, isReply),
+        RequiresNoConnection = o.Verdict == StageVerdict.Drop && o.Reason == GatewayDrop.FirewallDenied,
         SourceMac = gatewayMac,
         DestinationMac = nextHopMac,
         Connection = o.Connection,
         IsReply = isReply,
         Stages = (byte)o.Stages,
     };
+
+    /// <summary>
+    /// The fields a lookup must match for this result to hold for every flow that matches (the
+    /// megaflow mask): every field a stage consulted, plus every field the action list reads or
+    /// writes. When in doubt it stays exact (OVS xlate's "no wildcards" results): reply entries;
+    /// anything that created or uses per-flow state (NAT binding, tracked connection); any rewrite
+    /// beyond the TTL, since NAT's values depend on the flow's own addresses and ports; and an
+    /// outcome that does not say what it consulted.
+    /// </summary>
+    public static FlowFields MaskFor(in PipelineOutcome o, bool isReply) =>
+        isReply || o.Consulted == FlowFields.None || o.Connection is not null || o.Created != StateCreated.None || (o.Rewrites.Fields & ~RewriteFields.DecrementTtl) != 0
+            ? FlowFields.Exact
+            : o.Consulted | FlowFields.Base;
 
     public override readonly string ToString() => Action == EntryAction.Drop
         ? $"drop({Reason})"

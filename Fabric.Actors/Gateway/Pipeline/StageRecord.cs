@@ -107,6 +107,8 @@ public enum FlowFields : ushort
     Base = Tenant | IngressPort | EtherType | Flags,
     FiveTuple = SourceAddress | DestinationAddress | IpProtocol | SourcePort | DestinationPort,
     All = Base | FiveTuple,
+    /// <summary>A cache entry's mask only: match every bit of the key (per-flow state or rewrites; never widened).</summary>
+    Exact = 0x8000,
 }
 
 /// <summary>Header rewrites a stage wants; the synthesizer folds them (a later stage's value wins per field).</summary>
