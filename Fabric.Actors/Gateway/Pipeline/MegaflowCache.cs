@@ -86,16 +86,14 @@ public sealed class MegaflowCache
     public bool TryLookup(in FlowKey key, ulong hash, uint generation, long now, out CacheEntry entry, out bool megaflow)
     {
         megaflow = false;
-        if (Exact.TryGetValue(key, hash, generation, now, out entry))
+        // Routed-only traffic keeps no exact entries: go straight to the masks.
+        if (Exact.Count != 0 && Exact.TryGetValue(key, hash, generation, now, out entry))
         {
             _exactHits++;
             return true;
         }
-        return _masks != 0 ? TryMasked(key, generation, now, out entry, out megaflow) : Missed();
-    }
-
-    private bool Missed()
-    {
+        if (_masks != 0) return TryMasked(key, generation, now, out entry, out megaflow);
+        entry = default;
         _misses++;
         return false;
     }
@@ -118,7 +116,8 @@ public sealed class MegaflowCache
         }
         entry = default;
         megaflow = false;
-        return Missed();
+        _misses++;
+        return false;
     }
 
     /// <summary>Installs an entry: exact when its mask says so (or megaflows are off, or the masks are used up), else under its mask.</summary>
