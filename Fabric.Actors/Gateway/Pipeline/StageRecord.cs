@@ -60,6 +60,8 @@ public enum GatewayDrop : byte
     ResolverTimeout,
     /// <summary>A tagged port received a frame without its 802.1Q tag (or with another VLAN).</summary>
     WrongVlan,
+    /// <summary>The output port is down: its device went away and it is being re-opened with backoff.</summary>
+    PortDown,
 }
 
 /// <summary>What a stage decided.</summary>
