@@ -21,18 +21,7 @@ public sealed partial class GatewayActor
     /// <summary>How often the ports' states are checked (a Gone port is noticed within this).</summary>
     private static readonly TimeSpan PortCheckInterval = TimeSpan.FromMilliseconds(100);
 
-    private readonly Dictionary<ushort, PortSupervision> _supervision = [];
-
-    /// <summary>What the gateway knows of one port's failures and restarts.</summary>
-    private sealed class PortSupervision
-    {
-        public long Restarts;
-        public long OpenFailures;
-        public TimeSpan Backoff = InitialBackoff;
-        public long UpSince;
-        public bool Restarting;
-        public string? LastError;
-    }
+    private readonly Dictionary<ushort, PortRestartPolicy> _supervision = [];
 
     private sealed record RestartPort(ushort Id);
 
@@ -41,9 +30,9 @@ public sealed partial class GatewayActor
         public static readonly CheckPorts Instance = new();
     }
 
-    private PortSupervision SupervisionOf(ushort id)
+    private PortRestartPolicy SupervisionOf(ushort id)
     {
-        if (!_supervision.TryGetValue(id, out var s)) _supervision[id] = s = new PortSupervision();
+        if (!_supervision.TryGetValue(id, out var s)) _supervision[id] = s = new PortRestartPolicy(InitialBackoff, MaxBackoff, StableAfter);
         return s;
     }
 
@@ -56,42 +45,25 @@ public sealed partial class GatewayActor
             var port = OpenPort(p);
             _ports[p.Id] = port;
             if (!_out.ContainsKey(p.Id)) _out[p.Id] = _pool.Rent();
-            s.UpSince = Environment.TickCount64;
-            s.Restarting = false;
+            var restart = s.Restarting;
+            s.Opened(Environment.TickCount64);
+            if (restart) _log.Info("Gateway {0}: port {1} re-opened (restart {2})", _spec.Intent.Name, p.Ref.Name, s.Restarts);
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            s.OpenFailures++;
-            s.LastError = e.Message;
-            _log.Error("Gateway {0}: cannot open port {1} ({2}): {3}; retrying in {4} ms", _spec.Intent.Name, p.Ref.Name, p.Ref.Kind, e.Message, (int)s.Backoff.TotalMilliseconds);
-            ScheduleRestart(p.Id, s);
+            var delay = s.Failed(e.Message, openFailed: true);
+            _log.Error("Gateway {0}: cannot open port {1} ({2}): {3}; retrying in {4} ms", _spec.Intent.Name, p.Ref.Name, p.Ref.Kind, e.Message, (int)delay.TotalMilliseconds);
+            Timers.StartSingleTimer(new RestartPort(p.Id), new RestartPort(p.Id), delay);
             return false;
         }
-    }
-
-    private void ScheduleRestart(ushort id, PortSupervision s)
-    {
-        s.Restarting = true;
-        Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), s.Backoff);
-        s.Backoff = TimeSpan.FromTicks(Math.Min(s.Backoff.Ticks * 2, MaxBackoff.Ticks));
     }
 
     private void OnRestartPort(RestartPort r)
     {
         var p = _dp.Plan.Port(r.Id);
-        if (p is null || _ports.ContainsKey(r.Id))
-        {
-            // The port left the plan (reconfigured) or is open again already.
-            if (_supervision.TryGetValue(r.Id, out var stale)) stale.Restarting = false;
-            return;
-        }
-        if (TryOpenPort(p))
-        {
-            var s = _supervision[r.Id];
-            s.Restarts++;
-            _log.Info("Gateway {0}: port {1} re-opened (restart {2})", _spec.Intent.Name, p.Ref.Name, s.Restarts);
-        }
+        // Unless the port left the plan (reconfigured) or is open again already.
+        if (p is not null && !_ports.ContainsKey(r.Id)) TryOpenPort(p);
     }
 
     /// <summary>Notices ports whose device went away, closes them and schedules their restart; resets the backoff of ports that stayed up.</summary>
@@ -103,18 +75,17 @@ public sealed partial class GatewayActor
         {
             var s = SupervisionOf(id);
             if (port.State == PortState.Gone) (gone ??= []).Add(id);
-            else if (s.Backoff != InitialBackoff && now - s.UpSince >= StableAfter.TotalMilliseconds) s.Backoff = InitialBackoff;
+            else s.StillUp(now);
         }
         if (gone is null) return;
         foreach (var id in gone)
         {
             var port = _ports[id];
-            var s = SupervisionOf(id);
-            s.LastError = port.StateDetail;
-            _log.Warning("Gateway {0}: port {1} is gone ({2}); restarting it in {3} ms", _spec.Intent.Name, port.Name, port.StateDetail, (int)s.Backoff.TotalMilliseconds);
+            var delay = SupervisionOf(id).Failed(port.StateDetail, openFailed: false);
+            _log.Warning("Gateway {0}: port {1} is gone ({2}); restarting it in {3} ms", _spec.Intent.Name, port.Name, port.StateDetail, (int)delay.TotalMilliseconds);
             _ports.Remove(id);
             port.Dispose();
-            ScheduleRestart(id, s);
+            Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay);
         }
     }
 
