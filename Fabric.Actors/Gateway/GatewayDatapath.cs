@@ -168,7 +168,10 @@ public sealed partial class GatewayDatapath : INeighbors
         var shard = Shards[ShardOf(key, port.Role, tenant)];
         var hash = FlowHash.Compute(key);
         var tracing = Volatile.Read(ref _traceBudget) > 0;
-        if (!CacheDisabled && !tracing && shard.Cache.TryLookup(key, hash, plan.Generation, now, out var entry, out var megaflow))
+        var cache = shard.Cache;
+        var megaflow = false;
+        if (!CacheDisabled && !tracing
+            && (cache.Exact.TryGetValue(key, hash, plan.Generation, now, out var entry) || (megaflow = cache.TryMegaflow(key, plan.Generation, now, out entry))))
         {
             Counters.Hits++;
             if (megaflow) Counters.MegaflowHits++;

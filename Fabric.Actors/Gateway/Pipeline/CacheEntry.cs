@@ -26,14 +26,12 @@ public struct CacheEntry
     public ushort SourcePort;
     public ushort DestinationPort;
     public ushort OutPort;
-    public FlowFields Consulted;
-    /// <summary>What a lookup must match: <see cref="FlowFields.Exact"/>, or the consulted fields (a megaflow).</summary>
-    public FlowFields Mask;
     /// <summary>
-    /// A firewall drop judged for a packet with no tracked connection: valid for a flow only while
-    /// it has none (the megaflow's conntrack state, OVS's ct_state=-est), checked on each hit.
+    /// What a lookup must match: <see cref="FlowFields.Exact"/>, or the fields the stages consulted
+    /// (a megaflow), with <see cref="FlowFields.NoConnection"/> when the result holds only for a
+    /// flow with no tracked connection.
     /// </summary>
-    public bool RequiresNoConnection;
+    public FlowFields Mask;
     public MacAddress SourceMac;
     public MacAddress DestinationMac;
     /// <summary>The tracked connection (its idle timer is refreshed on hits; TCP FIN/RST leave the cache for the slow path).</summary>
@@ -52,9 +50,7 @@ public struct CacheEntry
         SourcePort = o.Rewrites.SourcePort,
         DestinationPort = o.Rewrites.DestinationPort,
         OutPort = o.OutPort,
-        Consulted = o.Consulted,
         Mask = MaskFor(o, isReply),
-        RequiresNoConnection = o.Verdict == StageVerdict.Drop && o.Reason == GatewayDrop.FirewallDenied,
         SourceMac = gatewayMac,
         DestinationMac = nextHopMac,
         Connection = o.Connection,
@@ -70,10 +66,16 @@ public struct CacheEntry
     /// beyond the TTL, since NAT's values depend on the flow's own addresses and ports; and an
     /// outcome that does not say what it consulted.
     /// </summary>
+    /// A firewall drop was judged for a packet with no tracked connection: it holds for a flow only
+    /// while it has none (the megaflow's conntrack state, OVS's ct_state=-est), checked on each hit.
     public static FlowFields MaskFor(in PipelineOutcome o, bool isReply) =>
-        isReply || o.Consulted == FlowFields.None || o.Connection is not null || o.Created != StateCreated.None || (o.Rewrites.Fields & ~RewriteFields.DecrementTtl) != 0
+        (isReply || o.Consulted == FlowFields.None || o.Connection is not null || o.Created != StateCreated.None || (o.Rewrites.Fields & ~RewriteFields.DecrementTtl) != 0
             ? FlowFields.Exact
-            : o.Consulted | FlowFields.Base;
+            : o.Consulted | FlowFields.Base)
+        | (o.Verdict == StageVerdict.Drop && o.Reason == GatewayDrop.FirewallDenied ? FlowFields.NoConnection : FlowFields.None);
+
+    /// <summary>The result holds only while the flow has no tracked connection.</summary>
+    public readonly bool RequiresNoConnection => (Mask & FlowFields.NoConnection) != 0;
 
     public override readonly string ToString() => Action == EntryAction.Drop
         ? $"drop({Reason})"

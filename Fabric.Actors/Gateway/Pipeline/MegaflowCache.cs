@@ -7,7 +7,8 @@ namespace Fabric.Actors.Gateway.Pipeline;
 /// A flow-cache shard's classifier, the shape of Open vSwitch's <c>dpcls</c> (tuple-space
 /// search): exact-match entries in one table, and one table per distinct mask holding entries
 /// keyed by the flow key with every unconsulted field zeroed. A lookup probes the exact table
-/// first (stateful flows: NAT, conntrack), then each mask in turn, the most-hit first. Entries
+/// first (stateful flows: NAT, conntrack; <see cref="Exact"/>), then each mask in turn, the
+/// most-hit first (<see cref="TryMegaflow"/>). Entries
 /// never overlap in meaning: a masked entry exists only because every flow it matches would get
 /// the same result from the stages (see <see cref="CacheEntry.MaskFor"/>). Nothing allocates on
 /// a hit; a new mask allocates its table once, on the slow path. Single-threaded.
@@ -21,7 +22,7 @@ public sealed class MegaflowCache
     private readonly int _maskedFlows;
     private readonly long _idleTimeout;
     private int _masks;
-    private long _exactHits, _megaflowHits, _misses, _lookups;
+    private long _megaflowHits, _misses, _lookups;
 
     private sealed class Subtable(FlowFields mask, FlowTable<CacheEntry> table)
     {
@@ -45,7 +46,7 @@ public sealed class MegaflowCache
     public bool MegaflowsEnabled { get; set; } = true;
 
     public int Masks => _masks;
-    public long ExactHits => _exactHits;
+    public long ExactHits => Exact.Counters.Hits;
     public long MegaflowHits => _megaflowHits;
 
     /// <summary>The masks in use, most-hit first.</summary>
@@ -77,28 +78,15 @@ public sealed class MegaflowCache
                 exp += s.EvictedExpired;
                 space += s.EvictedForSpace;
             }
-            return new FlowTableCounters(_exactHits + _megaflowHits, _misses, ins, col, stale, exp, space, Count);
+            return new FlowTableCounters(c.Hits + _megaflowHits, _misses, ins, col, stale, exp, space, Count);
         }
     }
 
-    /// <summary>Looks a flow up: exact first, then each mask. <paramref name="megaflow"/> says a masked entry answered.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryLookup(in FlowKey key, ulong hash, uint generation, long now, out CacheEntry entry, out bool megaflow)
-    {
-        megaflow = false;
-        // Routed-only traffic keeps no exact entries: go straight to the masks.
-        if (Exact.Count != 0 && Exact.TryGetValue(key, hash, generation, now, out entry))
-        {
-            _exactHits++;
-            return true;
-        }
-        if (_masks != 0) return TryMasked(key, generation, now, out entry, out megaflow);
-        entry = default;
-        _misses++;
-        return false;
-    }
-
-    private bool TryMasked(in FlowKey key, uint generation, long now, out CacheEntry entry, out bool megaflow)
+    /// <summary>
+    /// The second half of a lookup, after <see cref="Exact"/> missed (the caller probes it itself,
+    /// so an exact hit costs what it did before megaflows): each mask in turn, busiest first.
+    /// </summary>
+    public bool TryMegaflow(in FlowKey key, uint generation, long now, out CacheEntry entry)
     {
         for (var i = 0; i < _masks; i++)
         {
@@ -110,12 +98,10 @@ public sealed class MegaflowCache
                 _megaflowHits++;
                 // Keep the busiest masks first (OVS re-sorts its subtables by hits periodically).
                 if (i > 0 && (++_lookups & 1023) == 0) Rank();
-                megaflow = true;
                 return true;
             }
         }
         entry = default;
-        megaflow = false;
         _misses++;
         return false;
     }

@@ -111,6 +111,8 @@ public enum FlowFields : ushort
     All = Base | FiveTuple,
     /// <summary>A cache entry's mask only: match every bit of the key (per-flow state or rewrites; never widened).</summary>
     Exact = 0x8000,
+    /// <summary>A cache entry's mask only: the flow must have no tracked connection (conntrack state as part of the match).</summary>
+    NoConnection = 0x4000,
 }
 
 /// <summary>Header rewrites a stage wants; the synthesizer folds them (a later stage's value wins per field).</summary>
