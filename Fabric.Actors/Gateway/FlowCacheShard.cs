@@ -24,11 +24,12 @@ public sealed class FlowCacheShard
     public FlowCacheShard(int index, int maxFlows, long idleTimeoutMs)
     {
         Index = index;
-        Table = new FlowTable<CacheEntry>(maxFlows, idleTimeoutMs);
+        Cache = new MegaflowCache(maxFlows, idleTimeoutMs);
     }
 
     public int Index { get; }
-    public FlowTable<CacheEntry> Table { get; }
+    /// <summary>The synthesized entries: exact ones, and megaflows (one table per mask).</summary>
+    public MegaflowCache Cache { get; }
     public NatTable Nat { get; } = new();
     public ConnectionTable Connections { get; } = new();
 
@@ -45,7 +46,7 @@ public sealed class FlowCacheShard
     {
         get
         {
-            var c = Table.Counters;
+            var c = Cache.Counters;
             return new FlowCacheStats(Index, c.Active, c.Insertions, c.Hits, c.Misses, c.Evictions, c.Collisions, Nat.Count, Connections.Count);
         }
     }
@@ -85,7 +86,7 @@ public sealed class FlowCacheShard
         LastCacheable = true;
         if (!install) return o;
 
-        Table.Insert(original.Key, hash, entry, plan.Generation, now);
+        Cache.Insert(original.Key, hash, entry, plan.Generation, now);
         if (o.Verdict == StageVerdict.Forward && (o.Created != StateCreated.None || o.Connection is not null || o.Rewrites.Fields != RewriteFields.DecrementTtl))
         {
             InstallReply(original, facts, o, t, plan, nextHopMac, now);
@@ -123,7 +124,7 @@ public sealed class FlowCacheShard
         var entry = CacheEntry.Synthesize(ro, plan.Mac, original.Key.Source, isReply: true);
         LastReply = entry;
         var hash = FlowHash.Compute(replyKey);
-        Table.Insert(replyKey, hash, entry, plan.Generation, now);
+        Cache.Insert(replyKey, hash, entry, plan.Generation, now);
         if (forward.Connection is { } c)
         {
             c.ReplyKey = replyKey;
@@ -153,14 +154,14 @@ public sealed class FlowCacheShard
 
     private void ForgetEntries(Connection c)
     {
-        if (c.ForwardHash != 0) Table.Remove(c.ForwardKey, c.ForwardHash);
-        if (c.ReplyHash != 0) Table.Remove(c.ReplyKey, c.ReplyHash);
+        if (c.ForwardHash != 0) Cache.Remove(c.ForwardKey, c.ForwardHash);
+        if (c.ReplyHash != 0) Cache.Remove(c.ReplyKey, c.ReplyHash);
     }
 
     /// <summary>Forgets every entry and all state (a shard handed to another owner starts like this).</summary>
     public void Reset()
     {
-        Table.Clear();
+        Cache.Clear();
         Nat.Clear();
         Connections.Clear();
     }

@@ -12,6 +12,9 @@ public sealed class GatewayCounters
     public long Forwarded;
     public long Hits;
     public long Misses;
+    /// <summary>Hits answered by a masked entry shared by several flows (the rest of <see cref="Hits"/> matched exactly).</summary>
+    public long MegaflowHits;
+    public long ExactHits => Hits - MegaflowHits;
     /// <summary>Frames that ran the stages (misses plus slow-path hits: TCP FIN/RST, TTL expiry).</summary>
     public long SlowPath;
     public long ArpReplies;

@@ -59,6 +59,7 @@ public sealed partial class GatewayDatapath
             OutPort = r.OutPort,
             NextHop = new Ipv4Address(r.NextHop),
             Stages = r.Stages,
+            Consulted = (FlowFields)r.Consulted,
         };
         var cacheable = r.Cacheable;
         if (r.Connection is { } fc)
@@ -69,8 +70,8 @@ public sealed partial class GatewayDatapath
             mirror.LastSeen = now;
             if (mirror.State is ConnectionState.Closing or ConnectionState.Closed)
             {
-                if (mirror.ForwardHash != 0) shard.Table.Remove(mirror.ForwardKey, mirror.ForwardHash);
-                if (mirror.ReplyHash != 0) shard.Table.Remove(mirror.ReplyKey, mirror.ReplyHash);
+                if (mirror.ForwardHash != 0) shard.Cache.Remove(mirror.ForwardKey, mirror.ForwardHash);
+                if (mirror.ReplyHash != 0) shard.Cache.Remove(mirror.ReplyKey, mirror.ReplyHash);
                 mirror.ForwardHash = mirror.ReplyHash = 0;
                 if (mirror.State == ConnectionState.Closed) shard.Connections.Remove(ck);
                 cacheable = false;
@@ -88,7 +89,7 @@ public sealed partial class GatewayDatapath
         var entry = CacheEntry.Synthesize(o, plan.Mac, nextHopMac, isReply: false);
         if (cacheable && !CacheDisabled)
         {
-            shard.Table.Insert(key, hash, entry, generation, now);
+            shard.Cache.Insert(key, hash, entry, generation, now);
             if (o.Connection is { } c)
             {
                 c.ForwardKey = key;
@@ -112,10 +113,11 @@ public sealed partial class GatewayDatapath
                     DestinationMac = key.Source,
                     Connection = o.Connection,
                     IsReply = true,
+                    Mask = FlowFields.Exact,
                     Stages = reply.Stages,
                 };
                 var replyHash = FlowHash.Compute(replyKey);
-                shard.Table.Insert(replyKey, replyHash, replyEntry, generation, now);
+                shard.Cache.Insert(replyKey, replyHash, replyEntry, generation, now);
                 if (o.Connection is { } rc)
                 {
                     rc.ReplyKey = replyKey;

@@ -51,6 +51,19 @@ public sealed partial class GatewayDatapath : INeighbors
 
     public int NeighborCount => _neighbors.Count;
 
+    /// <summary>Distinct megaflow masks in use over all shards (OVS "masks: total").</summary>
+    public int MasksInUse => Shards.SelectMany(s => s.Cache.MaskList).Distinct().Count();
+
+    /// <summary>Megaflows off: every entry exact (for comparison and tests).</summary>
+    public bool MegaflowsEnabled
+    {
+        get => Shards.Length == 0 || Shards[0].Cache.MegaflowsEnabled;
+        set
+        {
+            foreach (var s in Shards) s.Cache.MegaflowsEnabled = value;
+        }
+    }
+
     /// <summary>Traces the next <paramref name="packets"/> packets (each stage's record); read them with <see cref="DrainTraces"/>.</summary>
     public void TraceNext(int packets) => Volatile.Write(ref _traceBudget, packets);
 
@@ -155,9 +168,20 @@ public sealed partial class GatewayDatapath : INeighbors
         var shard = Shards[ShardOf(key, port.Role, tenant)];
         var hash = FlowHash.Compute(key);
         var tracing = Volatile.Read(ref _traceBudget) > 0;
-        if (!CacheDisabled && !tracing && shard.Table.TryGetValue(key, hash, plan.Generation, now, out var entry))
+        var cache = shard.Cache;
+        var megaflow = false;
+        if (!CacheDisabled && !tracing
+            && (cache.Exact.TryGetValue(key, hash, plan.Generation, now, out var entry) || (megaflow = cache.TryMegaflow(key, plan.Generation, now, out entry))))
         {
             Counters.Hits++;
+            if (megaflow) Counters.MegaflowHits++;
+            if (entry.RequiresNoConnection && !StillUnconnected(frame, key, port.Role, shard, now))
+            {
+                // The drop was judged for a flow with no connection; this one has one (or a RST
+                // that conntrack refuses before the rules): the stages decide.
+                SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
+                return;
+            }
             if (entry.Connection is { } c)
             {
                 if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
@@ -184,6 +208,15 @@ public sealed partial class GatewayDatapath : INeighbors
         }
         Counters.Misses++;
         SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: false);
+    }
+
+    /// <summary>Whether a flow-cache drop judged for an unconnected packet still applies: no tracked connection, and no TCP RST.</summary>
+    private static bool StillUnconnected(ReadOnlySpan<byte> frame, in FlowKey key, PortRole role, FlowCacheShard shard, long now)
+    {
+        if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & TcpFlags.Rst) != 0) return false;
+        if (shard.Connections.Count == 0) return true;
+        var facts = new PacketFacts { Key = key, Ingress = role };
+        return shard.Connections.Find(facts.Connection(key.Tenant), now) is null;
     }
 
     private void SlowPath(Span<byte> frame, in FlowKey key, ulong hash, GatewayPort port, TenantPlan tenant, FlowCacheShard shard, long now, IFrameSink sink, bool hit)

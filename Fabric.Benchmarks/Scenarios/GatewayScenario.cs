@@ -48,6 +48,24 @@ public static class GatewayScenario
         uncached.CacheDisabled = true;
         var (uncachedFps, _) = Measure(uncached, frames, seconds / 2, new CountingSink());
 
+        // Megaflows: the same 10,000 flows through tenants that only route (no SNAT, no firewall):
+        // one masked entry per destination instead of one exact entry per flow.
+        var routedPlan = GatewayPlan.Compile(Intent(routedOnly: true), 1);
+        var routedFrames = BuildFrames(routedPlan);
+        var routed = new Dictionary<bool, (double Fps, double Alloc, int Entries, long MegaflowHits, int Masks, double NewFlows)>();
+        foreach (var megaflows in new[] { true, false })
+        {
+            var r = Datapath(routedPlan);
+            r.MegaflowsEnabled = megaflows;
+            var rs = new CountingSink();
+            var first = Stopwatch.StartNew();
+            Pass(r, routedFrames, 0, rs); // every frame a new flow: with megaflows most of them hit
+            var newFlows = Flows / first.Elapsed.TotalSeconds;
+            Pass(r, routedFrames, 1, rs);
+            var (fps, alloc) = Measure(r, routedFrames, seconds / 2, rs);
+            routed[megaflows] = (fps, alloc, r.Shards.Sum(x => x.Cache.Count), r.Counters.MegaflowHits, r.MasksInUse, newFlows);
+        }
+
         // A shard moves: its new owner starts with nothing; time until all its flows forward again.
         var moved = dp.Shards[0];
         var before = moved.Nat.Bindings.ToDictionary(b => (b.Tenant, b.InsideAddress, b.InsidePort), b => b.ExternalPort);
@@ -62,6 +80,8 @@ public static class GatewayScenario
 
         Console.WriteLine($"flows={Flows} shards={dp.Shards.Length} forwarded={sink.Frames} drops={dp.Counters.DroppedTotal}");
         Console.WriteLine($"cached: {cachedFps / 1e6:F2} M frames/s on one core, {allocPerFrame:F3} B allocated per frame, hit rate {hitRate:P2}");
+        Console.WriteLine($"cache hits: exact {dp.Counters.ExactHits}, megaflow {dp.Counters.MegaflowHits}, masks {dp.MasksInUse} (SNAT + conntrack flows stay exact)");
+        Console.WriteLine($"routed only (no NAT, no firewall), {Flows} flows: megaflow {routed[true].Fps / 1e6:F2} M frames/s, {routed[true].Entries} entries, {routed[true].Masks} masks, {routed[true].Alloc:F3} B/frame, new flows {routed[true].NewFlows:F0}/s; exact only {routed[false].Fps / 1e6:F2} M frames/s, {routed[false].Entries} entries, new flows {routed[false].NewFlows:F0}/s");
         Console.WriteLine($"uncached (stages per packet): {uncachedFps / 1e6:F3} M frames/s; speedup {cachedFps / uncachedFps:F1}x");
         Console.WriteLine($"new flows/s (miss path, forward + reply entries): {newFlowRates.Max():F0} (runs: {string.Join(", ", newFlowRates.Select(r => r.ToString("F0")))})");
         Console.WriteLine($"shard rebuild (in process): {before.Count} bindings in shard 0; all flows resumed in {resumeMs:F1} ms (one pass over all {Flows} flows); same external port for {same}/{before.Count}");
@@ -81,6 +101,17 @@ public static class GatewayScenario
             alloc_bytes_per_cached_frame = Math.Round(allocPerFrame, 3),
             new_flows_per_s = Math.Round(newFlowRates.Max()),
             hit_rate = Math.Round(hitRate, 4),
+            exact_hits = dp.Counters.ExactHits,
+            megaflow_hits = dp.Counters.MegaflowHits,
+            megaflow_masks = dp.MasksInUse,
+            routed_megaflow_fps = Math.Round(routed[true].Fps),
+            routed_megaflow_entries = routed[true].Entries,
+            routed_megaflow_masks = routed[true].Masks,
+            routed_megaflow_alloc_bytes_per_frame = Math.Round(routed[true].Alloc, 3),
+            routed_exact_fps = Math.Round(routed[false].Fps),
+            routed_exact_entries = routed[false].Entries,
+            routed_megaflow_new_flows_per_s = Math.Round(routed[true].NewFlows),
+            routed_exact_new_flows_per_s = Math.Round(routed[false].NewFlows),
             shard_move_resume_ms = Math.Round(move.ResumeMs, 1),
             shard_move_same_port = move.SamePort,
             shard_rebuild_pass_ms = Math.Round(resumeMs, 2),
@@ -158,9 +189,10 @@ public static class GatewayScenario
         return [.. batches];
     }
 
-    private static GatewayIntent Intent()
+    private static GatewayIntent Intent(bool routedOnly = false)
     {
-        static GatewayTenantIntent Tenant(string name, int n) => new(
+        GatewayTenantIntent Tenant(string name, int n) => routedOnly ? Full(name, n) with { SnatPool = [], Firewall = null } : Full(name, n);
+        static GatewayTenantIntent Full(string name, int n) => new(
             name,
             [Cidr("10.0.0.1/24")],
             [new RouteIntent(Cidr("0.0.0.0/0"), Ipv4.TryParse("198.51.100.1", out var hop) ? hop : default)],

@@ -49,6 +49,7 @@ public sealed record FlowCacheNeedsConfig(string Gateway, int Bucket, uint Gener
 /// entries from (numbers are the Fabric.Actors enums: StageVerdict, GatewayDrop, RejectKind,
 /// RewriteFields, ConnectionState; bit i of StageMask = GatewayStage i ran). <see cref="Reply"/> is the reply direction's entry made with
 /// the first packet, when there is one. <see cref="ConnectionState"/> 255 = no tracked connection.
+/// <see cref="Consulted"/>: the Fabric.Actors FlowFields the stages read (the megaflow mask); 0 = unknown, cache exact.
 /// </summary>
 public sealed record FlowResolution(
     byte Verdict,
@@ -63,7 +64,8 @@ public sealed record FlowResolution(
     byte ConnectionState,
     FlowConnection? Connection,
     FlowRewrite? Reply,
-    ImmutableArray<string> Trace) : IFabricMessage;
+    ImmutableArray<string> Trace,
+    ushort Consulted = 0) : IFabricMessage;
 
 /// <summary>Rewrites and output of one synthesized entry.</summary>
 public sealed record FlowRewrite(byte Fields, uint SourceAddress, uint DestinationAddress, ushort SourcePort, ushort DestinationPort, ushort OutPort, byte Stages) : IFabricMessage;

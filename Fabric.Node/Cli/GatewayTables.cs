@@ -12,11 +12,11 @@ public static class GatewayTables
         var sb = new StringBuilder();
         sb.AppendLine($"gateway {s["name"]} on {s["node"]}: generation {s["generation"]}, {s["mode"]} flow cache, tenants {string.Join(", ", s["tenants"]!.AsArray().Select(t => t!.ToString()))}");
         sb.AppendLine();
-        sb.AppendLine(Tables.Table(["PORT", "ID", "KIND", "ROLE", "TENANT", "STATE", "RX", "TX", "DROPS"],
+        sb.AppendLine(Tables.Table(["PORT", "ID", "KIND", "ROLE", "TENANT", "STATE", "RX", "TX", "DROPS", "RESTARTS"],
             s["ports"]!.AsArray().Select(p => new[]
             {
                 p!["name"]!.ToString(), p["id"]!.ToString(), p["kind"]!.ToString(), p["role"]!.ToString(), p["tenant"]!.ToString(),
-                p["state"]!.ToString(), p["rxFrames"]!.ToString(), p["txFrames"]!.ToString(), p["drops"]!.ToString(),
+                p["state"]!.ToString(), p["rxFrames"]!.ToString(), p["txFrames"]!.ToString(), p["drops"]!.ToString(), p["restarts"]?.ToString() ?? "0",
             })));
         sb.AppendLine();
         sb.AppendLine("counters: " + Pairs(s["counters"]!, all: true));

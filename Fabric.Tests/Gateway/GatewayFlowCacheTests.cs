@@ -58,7 +58,7 @@ public class GatewayFlowCacheTests
         dp.ProcessFrame(Tcp(Host, 6000, Server, 443, TcpFlags.Ack), blue.DownlinkPort, 1, sink);
         Assert.True(StageRuns(dp) > runs);
         Assert.Equal(before.AsSpan(14 + 12, 8).ToArray(), sink.Single().Frame.AsSpan(14 + 12, 8).ToArray()); // same addresses
-        Assert.Equal(1, dp.Shards.Sum(s => s.Table.Counters.EvictedStale));
+        Assert.Equal(1, dp.Shards.Sum(s => s.Cache.Counters.EvictedStale));
 
         // A change that denies the flow takes effect on the next packet.
         dp.Reconfigure(Plan(GatewayOf(Tenant("blue", 1, Firewall(FirewallPolicy.Deny)), Tenant("red", 2)), generation: 3));
@@ -77,11 +77,11 @@ public class GatewayFlowCacheTests
         dp.ProcessFrame(Tcp(Host, 7000, Server, 80, TcpFlags.Ack), blue.DownlinkPort, 1, sink);
         Assert.Equal(1, dp.Counters.Hits);
         var shard = dp.Shards.Single(s => s.Connections.Count == 1);
-        Assert.Equal(2, shard.Table.Count); // forward and reply
+        Assert.Equal(2, shard.Cache.Count); // forward and reply
         dp.ProcessFrame(Tcp(Host, 7000, Server, 80, TcpFlags.Rst), blue.DownlinkPort, 2, sink);
         Assert.Equal(3, sink.Sent.Count); // the RST still goes out
         Assert.Equal(0, shard.Connections.Count);
-        Assert.Equal(0, shard.Table.Count);
+        Assert.Equal(0, shard.Cache.Count);
     }
 
     [Fact]

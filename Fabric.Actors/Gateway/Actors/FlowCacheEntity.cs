@@ -139,7 +139,7 @@ public static class FlowResolver
             (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
             GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
             o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages, mask, shard.LastCacheable,
-            o.Connection is { } cs ? (byte)cs.State : NoConnection, connection, reply, lines);
+            o.Connection is { } cs ? (byte)cs.State : NoConnection, connection, reply, lines, (ushort)o.Consulted);
     }
 
     private static readonly FlowRewrite Empty = new(0, 0, 0, 0, 0, 0, 0);

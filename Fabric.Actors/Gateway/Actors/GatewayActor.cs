@@ -50,6 +50,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Receive<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket));
         Receive<Terminated>(OnTerminated);
         Receive<Tick>(_ => OnTick());
+        Receive<CheckPorts>(_ => OnCheckPorts());
+        Receive<RestartPort>(OnRestartPort);
         Receive<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
         Receive<InjectFrames>(Inject);
         Receive<TakeSentFrames>(t =>
@@ -89,6 +91,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         OpenPorts();
         ConfigureAllBuckets();
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
+        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, PortCheckInterval);
         ResolveNextHops();
     }
 
@@ -121,6 +124,9 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _dp.Reconfigure(plan);
         if (!before.SequenceEqual(plan.Ports.Select(p => (p.Id, p.Ref))))
         {
+            // Ports start afresh: pending restarts and their history belong to the old ports.
+            foreach (var id in _supervision.Keys) Timers.Cancel(new RestartPort(id));
+            _supervision.Clear();
             ClosePorts();
             OpenPorts();
         }
@@ -132,36 +138,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     private void OpenPorts()
     {
-        var self = Self;
-        foreach (var p in _dp.Plan.Ports)
-        {
-            try
-            {
-                IPort port;
-                if (p.Ref.Kind == PortKind.Tap)
-                {
-                    port = TapPort.Open(p.Ref.Name, p.Id);
-                    port.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
-                }
-                else
-                {
-                    var queue = new Queue<byte[]>();
-                    _captured[p.Ref.Name] = queue;
-                    // The sink observer runs on this actor's thread (SendBatch is called from FlushOut).
-                    port = new SimulatedPort(p.Ref.Name, p.Id, sinkObserver: batch =>
-                    {
-                        for (var i = 0; i < batch.Count && queue.Count < MaxCapturedFrames; i++) queue.Enqueue(batch.Frame(i).ToArray());
-                    });
-                }
-                _ports[p.Id] = port;
-                _out[p.Id] = _pool.Rent();
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
-            {
-                // The port stays absent (frames for it are counted as drops); the rest of the gateway runs.
-                _log.Error(e, "Gateway {0}: cannot open port {1} ({2})", _spec.Intent.Name, p.Ref.Name, p.Ref.Kind);
-            }
-        }
+        foreach (var p in _dp.Plan.Ports) TryOpenPort(p);
     }
 
     private void ClosePorts()
@@ -235,6 +212,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private void FlushPort(ushort id, PacketBatch batch)
     {
         if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
+        else _dp.Counters.Drops[(int)Pipeline.GatewayDrop.PortDown] += batch.Count;
         batch.Clear();
     }
 
@@ -266,13 +244,11 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         return new GatewayStatus(
             plan.Name, _node, plan.Generation, _region is null ? "local" : "sharded",
             [.. plan.Tenants.Select(t => t.Name)],
-            [.. plan.Ports.Select(p => _ports.TryGetValue(p.Id, out var port)
-                ? new GatewayPortStatus(p.Id, p.Ref.Name, p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name,
-                    port.State.ToString().ToLowerInvariant(), port.Counters.RxFrames, port.Counters.TxFrames, port.Counters.TotalDrops)
-                : new GatewayPortStatus(p.Id, p.Ref.Name, p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name, "absent", 0, 0, 0))],
+            [.. plan.Ports.Select(PortStatus)],
             new Dictionary<string, long>
             {
                 ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
+                ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = _dp.MasksInUse,
                 ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
                 ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
                 ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,

@@ -26,7 +26,12 @@ public struct CacheEntry
     public ushort SourcePort;
     public ushort DestinationPort;
     public ushort OutPort;
-    public FlowFields Consulted;
+    /// <summary>
+    /// What a lookup must match: <see cref="FlowFields.Exact"/>, or the fields the stages consulted
+    /// (a megaflow), with <see cref="FlowFields.NoConnection"/> when the result holds only for a
+    /// flow with no tracked connection.
+    /// </summary>
+    public FlowFields Mask;
     public MacAddress SourceMac;
     public MacAddress DestinationMac;
     /// <summary>The tracked connection (its idle timer is refreshed on hits; TCP FIN/RST leave the cache for the slow path).</summary>
@@ -45,13 +50,32 @@ public struct CacheEntry
         SourcePort = o.Rewrites.SourcePort,
         DestinationPort = o.Rewrites.DestinationPort,
         OutPort = o.OutPort,
-        Consulted = o.Consulted,
+        Mask = MaskFor(o, isReply),
         SourceMac = gatewayMac,
         DestinationMac = nextHopMac,
         Connection = o.Connection,
         IsReply = isReply,
         Stages = (byte)o.Stages,
     };
+
+    /// <summary>
+    /// The fields a lookup must match for this result to hold for every flow that matches (the
+    /// megaflow mask): every field a stage consulted, plus every field the action list reads or
+    /// writes. When in doubt it stays exact (OVS xlate's "no wildcards" results): reply entries;
+    /// anything that created or uses per-flow state (NAT binding, tracked connection); any rewrite
+    /// beyond the TTL, since NAT's values depend on the flow's own addresses and ports; and an
+    /// outcome that does not say what it consulted.
+    /// </summary>
+    /// A firewall drop was judged for a packet with no tracked connection: it holds for a flow only
+    /// while it has none (the megaflow's conntrack state, OVS's ct_state=-est), checked on each hit.
+    public static FlowFields MaskFor(in PipelineOutcome o, bool isReply) =>
+        (isReply || o.Consulted == FlowFields.None || o.Connection is not null || o.Created != StateCreated.None || (o.Rewrites.Fields & ~RewriteFields.DecrementTtl) != 0
+            ? FlowFields.Exact
+            : o.Consulted | FlowFields.Base)
+        | (o.Verdict == StageVerdict.Drop && o.Reason == GatewayDrop.FirewallDenied ? FlowFields.NoConnection : FlowFields.None);
+
+    /// <summary>The result holds only while the flow has no tracked connection.</summary>
+    public readonly bool RequiresNoConnection => (Mask & FlowFields.NoConnection) != 0;
 
     public override readonly string ToString() => Action == EntryAction.Drop
         ? $"drop({Reason})"

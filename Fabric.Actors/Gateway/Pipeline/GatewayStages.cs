@@ -49,6 +49,8 @@ public static class GatewayStages
         var icmp = p.IsIcmpEcho;
         if (p.Ingress == PortRole.Downlink)
         {
+            // What the "no snat" outcomes looked at (the others rewrite, so their entries stay exact).
+            var plain = FlowFields.Base | (t.Dnat.Length > 0 ? FlowFields.IpProtocol | FlowFields.SourceAddress | FlowFields.SourcePort : FlowFields.None);
             foreach (var d in t.Dnat)
             {
                 if (d.Protocol == k.IpProtocol && d.InternalAddress == k.SourceAddress && d.InternalPort == k.SourcePort)
@@ -57,9 +59,13 @@ public static class GatewayStages
                         new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: t.UplinkAddress, SourcePort: d.ExternalPort), note: "un-dnat");
                 }
             }
-            if (t.Snat is not { } snat || !t.IsInside(k.SourceAddress))
+            if (t.Snat is not { } snat)
             {
-                return StageRecord.Next(GatewayStage.Nat, consulted, note: "no snat");
+                return StageRecord.Next(GatewayStage.Nat, plain, note: "no snat");
+            }
+            if (!t.IsInside(k.SourceAddress))
+            {
+                return StageRecord.Next(GatewayStage.Nat, plain | FlowFields.SourceAddress, note: "no snat");
             }
             if (!snat.IsUsable) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
             if (k.IpProtocol is not (IpProtocol.Tcp or IpProtocol.Udp) && !icmp)
@@ -87,8 +93,10 @@ public static class GatewayStages
             return StageRecord.Next(GatewayStage.Nat, consulted, rw, created ? StateCreated.NatBinding : StateCreated.None, "snat");
         }
 
+        var routed = FlowFields.Base | FlowFields.DestinationAddress;
         if (k.DestinationAddress == t.UplinkAddress && !icmp)
         {
+            routed |= FlowFields.IpProtocol | FlowFields.SourcePort | FlowFields.DestinationPort;
             foreach (var d in t.Dnat)
             {
                 if (d.Protocol == k.IpProtocol && d.ExternalPort == k.DestinationPort)
@@ -110,7 +118,7 @@ public static class GatewayStages
                 : new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort), note: "un-snat");
         }
         return t.IsInside(k.DestinationAddress)
-            ? StageRecord.Next(GatewayStage.Nat, consulted, note: "routed, no nat")
+            ? StageRecord.Next(GatewayStage.Nat, routed | (k.DestinationAddress == t.UplinkAddress ? FlowFields.IpProtocol | FlowFields.SourcePort : FlowFields.None), note: "routed, no nat")
             : StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, "not a gateway address");
     }
 
@@ -138,8 +146,11 @@ public static class GatewayStages
         }
         if (!p.ReversedSnat)
         {
-            var (action, rule) = Judge(p, t);
-            if (action == FirewallAction.Deny) return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.FirewallDenied, rule);
+            var (action, rule) = Judge(p, t, out var judged);
+            // A deny depends on the rules' fields and on the flow having no connection; the cache
+            // entry checks the latter on every hit (CacheEntry.RequiresNoConnection), so the
+            // conntrack lookup's five-tuple need not be in its mask.
+            if (action == FirewallAction.Deny) return StageRecord.Drop(GatewayStage.Firewall, FlowFields.Base | judged, GatewayDrop.FirewallDenied, rule);
             if (action == FirewallAction.Reject)
             {
                 return StageRecord.Rejected(GatewayStage.Firewall, consulted, GatewayDrop.FirewallRejected,
@@ -153,11 +164,19 @@ public static class GatewayStages
     }
 
     /// <summary>The first matching rule's action and name, else the default policy.</summary>
-    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t)
+    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t) => Judge(p, t, out _);
+
+    /// <summary>
+    /// The first matching rule's action and name, else the default policy; <paramref name="consulted"/>
+    /// is every key field a rule test read on the way (the source port never is).
+    /// </summary>
+    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t, out FlowFields consulted)
     {
         var k = p.Key;
+        consulted = FlowFields.None;
         foreach (var r in t.FirewallRules)
         {
+            if (r.Protocol != RuleProtocol.Any) consulted |= FlowFields.IpProtocol;
             if (r.Protocol switch
                 {
                     RuleProtocol.Any => false,
@@ -165,7 +184,10 @@ public static class GatewayStages
                     RuleProtocol.Udp => k.IpProtocol != IpProtocol.Udp,
                     _ => k.IpProtocol != IpProtocol.Icmp,
                 }) continue;
+            if (r.SourcePrefix > 0) consulted |= FlowFields.SourceAddress;
+            if (r.DestinationPrefix > 0) consulted |= FlowFields.DestinationAddress;
             if (!k.SourceAddress.IsInSubnet(r.Source, r.SourcePrefix) || !k.DestinationAddress.IsInSubnet(r.Destination, r.DestinationPrefix)) continue;
+            if (r.Protocol is RuleProtocol.Tcp or RuleProtocol.Udp) consulted |= FlowFields.DestinationPort;
             if (r.Protocol is RuleProtocol.Tcp or RuleProtocol.Udp && (k.DestinationPort < r.PortFrom || k.DestinationPort > r.PortTo)) continue;
             return (r.Action, r.Name);
         }

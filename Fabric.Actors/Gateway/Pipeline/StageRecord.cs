@@ -60,6 +60,8 @@ public enum GatewayDrop : byte
     ResolverTimeout,
     /// <summary>A tagged port received a frame without its 802.1Q tag (or with another VLAN).</summary>
     WrongVlan,
+    /// <summary>The output port is down: its device went away and it is being re-opened with backoff.</summary>
+    PortDown,
 }
 
 /// <summary>What a stage decided.</summary>
@@ -107,6 +109,10 @@ public enum FlowFields : ushort
     Base = Tenant | IngressPort | EtherType | Flags,
     FiveTuple = SourceAddress | DestinationAddress | IpProtocol | SourcePort | DestinationPort,
     All = Base | FiveTuple,
+    /// <summary>A cache entry's mask only: match every bit of the key (per-flow state or rewrites; never widened).</summary>
+    Exact = 0x8000,
+    /// <summary>A cache entry's mask only: the flow must have no tracked connection (conntrack state as part of the match).</summary>
+    NoConnection = 0x4000,
 }
 
 /// <summary>Header rewrites a stage wants; the synthesizer folds them (a later stage's value wins per field).</summary>

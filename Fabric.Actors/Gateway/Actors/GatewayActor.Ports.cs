@@ -1,0 +1,122 @@
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Gateway.Actors;
+
+// Port supervision: "a port I/O fault restarts the port with backoff" (ARCHITECTURE.md). A port
+// whose device vanished (PortState.Gone: TAP deleted, its namespace deleted) or that could not be
+// opened is closed and re-opened after a delay that doubles from InitialBackoff to MaxBackoff; a
+// port that then stays up for StableAfter gets its delay reset. Frames for a port that is down
+// are dropped and counted as before (no-room: there is no output batch while it is absent).
+public sealed partial class GatewayActor
+{
+    /// <summary>First delay before re-opening a failed port.</summary>
+    public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(100);
+    /// <summary>The delay doubles up to this.</summary>
+    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>A re-opened port that stays up this long starts again from <see cref="InitialBackoff"/>.</summary>
+    public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(10);
+    /// <summary>How often the ports' states are checked (a Gone port is noticed within this).</summary>
+    private static readonly TimeSpan PortCheckInterval = TimeSpan.FromMilliseconds(100);
+
+    private readonly Dictionary<ushort, PortRestartPolicy> _supervision = [];
+
+    private sealed record RestartPort(ushort Id);
+
+    private sealed class CheckPorts
+    {
+        public static readonly CheckPorts Instance = new();
+    }
+
+    private PortRestartPolicy SupervisionOf(ushort id)
+    {
+        if (!_supervision.TryGetValue(id, out var s)) _supervision[id] = s = new PortRestartPolicy(InitialBackoff, MaxBackoff, StableAfter);
+        return s;
+    }
+
+    /// <summary>Opens one port of the plan; on failure schedules a retry with backoff. True when it is open.</summary>
+    private bool TryOpenPort(GatewayPort p)
+    {
+        var s = SupervisionOf(p.Id);
+        try
+        {
+            var port = OpenPort(p);
+            _ports[p.Id] = port;
+            if (!_out.ContainsKey(p.Id)) _out[p.Id] = _pool.Rent();
+            var restart = s.Restarting;
+            s.Opened(Environment.TickCount64);
+            if (restart) _log.Info("Gateway {0}: port {1} re-opened (restart {2})", _spec.Intent.Name, p.Ref.Name, s.Restarts);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            var delay = s.Failed(e.Message, openFailed: true);
+            _log.Error("Gateway {0}: cannot open port {1} ({2}): {3}; retrying in {4} ms", _spec.Intent.Name, p.Ref.Name, p.Ref.Kind, e.Message, (int)delay.TotalMilliseconds);
+            Timers.StartSingleTimer(new RestartPort(p.Id), new RestartPort(p.Id), delay);
+            return false;
+        }
+    }
+
+    private void OnRestartPort(RestartPort r)
+    {
+        var p = _dp.Plan.Port(r.Id);
+        // Unless the port left the plan (reconfigured) or is open again already.
+        if (p is not null && !_ports.ContainsKey(r.Id)) TryOpenPort(p);
+    }
+
+    /// <summary>Notices ports whose device went away, closes them and schedules their restart; resets the backoff of ports that stayed up.</summary>
+    private void OnCheckPorts()
+    {
+        var now = Environment.TickCount64;
+        List<ushort>? gone = null;
+        foreach (var (id, port) in _ports)
+        {
+            var s = SupervisionOf(id);
+            if (port.State == PortState.Gone) (gone ??= []).Add(id);
+            else s.StillUp(now);
+        }
+        if (gone is null) return;
+        foreach (var id in gone)
+        {
+            var port = _ports[id];
+            var delay = SupervisionOf(id).Failed(port.StateDetail, openFailed: false);
+            _log.Warning("Gateway {0}: port {1} is gone ({2}); restarting it in {3} ms", _spec.Intent.Name, port.Name, port.StateDetail, (int)delay.TotalMilliseconds);
+            _ports.Remove(id);
+            port.Dispose();
+            Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay);
+        }
+    }
+
+    private IPort OpenPort(GatewayPort p)
+    {
+        var self = Self;
+        if (p.Ref.Kind == PortKind.Tap)
+        {
+            var tap = TapPort.Open(p.Ref.Name, p.Id);
+            tap.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            return tap;
+        }
+        var queue = new Queue<byte[]>();
+        _captured[p.Ref.Name] = queue;
+        // The sink observer runs on this actor's thread (SendBatch is called from FlushOut).
+        return new SimulatedPort(p.Ref.Name, p.Id, sinkObserver: batch =>
+        {
+            for (var i = 0; i < batch.Count && queue.Count < MaxCapturedFrames; i++) queue.Enqueue(batch.Frame(i).ToArray());
+        });
+    }
+
+    private GatewayPortStatus PortStatus(GatewayPort p)
+    {
+        var plan = _dp.Plan;
+        var s = _supervision.GetValueOrDefault(p.Id);
+        var (kind, role, tenant) = (p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name);
+        var restarts = s?.Restarts ?? 0;
+        var failures = s?.OpenFailures ?? 0;
+        return _ports.TryGetValue(p.Id, out var port)
+            ? new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, port.State.ToString().ToLowerInvariant(), port.Counters.RxFrames, port.Counters.TxFrames, port.Counters.TotalDrops,
+                restarts, failures, s?.LastError)
+            : new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, s?.Restarting == true ? "restarting" : "absent", 0, 0, 0, restarts, failures, s?.LastError);
+    }
+}
