@@ -1,3 +1,4 @@
+using Fabric.Actors.DataPlane.Wire;
 using System.Runtime.InteropServices;
 
 namespace Fabric.Actors.DataPlane.Io;
@@ -108,6 +109,33 @@ internal static unsafe partial class LinuxNative
         public ushort PortBigEndian;
         public uint AddressBigEndian;
         public ulong Zero;
+
+        public static SockAddrIn From(UnderlayEndpoint endpoint) => new()
+        {
+            Family = AF_INET,
+            PortBigEndian = NetworkOrder(endpoint.Port),
+            AddressBigEndian = NetworkOrder(endpoint.Address.ToUInt32()),
+        };
+
+        public readonly UnderlayEndpoint ToEndpoint() =>
+            new(new Ipv4Address(NetworkOrder(AddressBigEndian)), NetworkOrder(PortBigEndian));
+    }
+
+    /// <summary>
+    /// Points message <paramref name="message"/> at one address, <paramref name="iovCount"/> iovecs
+    /// and an optional control buffer, and clears what the kernel writes back (flags, length).
+    /// </summary>
+    public static void SetMessage(MMsgHdr* message, SockAddrIn* name, IoVec* iov, int iovCount, byte* control, int controlLength)
+    {
+        ref MsgHdr h = ref message->Header;
+        h.Name = name;
+        h.NameLength = (uint)sizeof(SockAddrIn);
+        h.Iov = iov;
+        h.IovLength = (nuint)iovCount;
+        h.Control = control;
+        h.ControlLength = (nuint)controlLength;
+        h.Flags = 0;
+        message->Length = 0;
     }
 
     [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

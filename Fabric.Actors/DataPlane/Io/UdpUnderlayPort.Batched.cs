@@ -251,10 +251,7 @@ public sealed unsafe partial class UdpUnderlayPort
                     .CopyTo(batch.NextFrameRoom());
             }
 
-            LinuxNative.SockAddrIn* sa = _rxVectors.Addresses + k;
-            batch.Commit((int)m->Length, Id).Peer = new UnderlayEndpoint(
-                new Ipv4Address(LinuxNative.NetworkOrder(sa->AddressBigEndian)),
-                LinuxNative.NetworkOrder(sa->PortBigEndian));
+            batch.Commit((int)m->Length, Id).Peer = _rxVectors.Addresses[k].ToEndpoint();
             added++;
         }
 
@@ -300,47 +297,25 @@ public sealed unsafe partial class UdpUnderlayPort
         /// <summary>Message <paramref name="m"/>: iovecs first .. first + count - 1 to <paramref name="peer"/>, GSO-cut at <paramref name="segment"/> when count &gt; 1.</summary>
         public void SetMessage(int m, int first, int count, UnderlayEndpoint peer, int segment)
         {
-            Addresses[m].Family = LinuxNative.AF_INET;
-            Addresses[m].PortBigEndian = LinuxNative.NetworkOrder(peer.Port);
-            Addresses[m].AddressBigEndian = LinuxNative.NetworkOrder(peer.Address.ToUInt32());
-            Addresses[m].Zero = 0;
-            ref LinuxNative.MsgHdr h = ref Messages[m].Header;
-            h.Name = Addresses + m;
-            h.NameLength = (uint)sizeof(LinuxNative.SockAddrIn);
-            h.Iov = Iov + first;
-            h.IovLength = (nuint)count;
-            h.Flags = 0;
-            Messages[m].Length = 0;
+            Addresses[m] = LinuxNative.SockAddrIn.From(peer);
+            byte* c = null;
             if (count > 1)
             {
-                byte* c = _control + m * ControlSpace;
+                c = _control + m * ControlSpace;
                 *(nuint*)c = 16 + sizeof(ushort); // cmsg_len = CMSG_LEN(2)
                 *(int*)(c + 8) = LinuxNative.SOL_UDP;
                 *(int*)(c + 12) = LinuxNative.UDP_SEGMENT;
                 *(ushort*)(c + 16) = (ushort)segment;
-                h.Control = c;
-                h.ControlLength = ControlSpace;
             }
-            else
-            {
-                h.Control = null;
-                h.ControlLength = 0;
-            }
+
+            LinuxNative.SetMessage(Messages + m, Addresses + m, Iov + first, count, c, c == null ? 0 : ControlSpace);
         }
 
         public void SetReceive(int i, byte* data, int length)
         {
             Iov[i].Base = data;
             Iov[i].Length = (nuint)length;
-            ref LinuxNative.MsgHdr h = ref Messages[i].Header;
-            h.Name = Addresses + i;
-            h.NameLength = (uint)sizeof(LinuxNative.SockAddrIn);
-            h.Iov = Iov + i;
-            h.IovLength = 1;
-            h.Control = null;
-            h.ControlLength = 0;
-            h.Flags = 0;
-            Messages[i].Length = 0;
+            LinuxNative.SetMessage(Messages + i, Addresses + i, Iov + i, 1, null, 0);
         }
 
         public void Free()

@@ -69,8 +69,7 @@ public sealed unsafe partial class UdpUnderlayPort
             }
 
             int segment = _groVectors.SegmentSize(k, length);
-            LinuxNative.SockAddrIn* sa = _groVectors.Addresses + k;
-            var peer = new UnderlayEndpoint(new Ipv4Address(LinuxNative.NetworkOrder(sa->AddressBigEndian)), LinuxNative.NetworkOrder(sa->PortBigEndian));
+            var peer = _groVectors.Addresses[k].ToEndpoint();
             var data = new ReadOnlySpan<byte>(_groVectors.Buffer(k), length);
             if (segment < length)
             {
@@ -130,15 +129,7 @@ public sealed unsafe partial class UdpUnderlayPort
         {
             _iov[k].Base = Buffer(k);
             _iov[k].Length = GroBufferBytes;
-            ref LinuxNative.MsgHdr h = ref Messages[k].Header;
-            h.Name = Addresses + k;
-            h.NameLength = (uint)sizeof(LinuxNative.SockAddrIn);
-            h.Iov = _iov + k;
-            h.IovLength = 1;
-            h.Control = _control + k * ControlSpace;
-            h.ControlLength = ControlSpace;
-            h.Flags = 0;
-            Messages[k].Length = 0;
+            LinuxNative.SetMessage(Messages + k, Addresses + k, _iov + k, 1, _control + k * ControlSpace, ControlSpace);
         }
 
         /// <summary>The UDP_GRO segment size of message <paramref name="k"/>, or its whole length when it is one datagram.</summary>
