@@ -47,8 +47,8 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         });
 
         Command<ProposeChange>(OnPropose);
-        Command<SubmitVerdict>(verdict => Persist(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
-        Command<OfferIntent>(offer => Persist(_state.Decide(offer, DateTimeOffset.UtcNow), Sender));
+        Command<SubmitVerdict>(verdict => JournalDecision(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
+        Command<OfferIntent>(offer => JournalDecision(_state.Decide(offer, DateTimeOffset.UtcNow), Sender));
         Command<GetIntent>(_ => Sender.Tell(_state.ToCurrentIntent()));
         Command<GetChanges>(q => Sender.Tell(new ChangeList(
             _state.Changes.Values.Reverse().Take(Math.Max(1, q.Limit)).ToImmutableArray())));
@@ -70,10 +70,10 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         var decision = _state.Decide(command, _normalize, DateTimeOffset.UtcNow);
         if (decision.Reply is ChangeRefused refused)
             _log.Info("Change refused ({0}): {1}", refused.Kind, refused.Reason);
-        Persist(decision, Sender);
+        JournalDecision(decision, Sender);
     }
 
-    private void Persist(Decision decision, IActorRef replyTo)
+    private void JournalDecision(Decision decision, IActorRef replyTo)
     {
         if (decision.Events.IsEmpty)
         {
