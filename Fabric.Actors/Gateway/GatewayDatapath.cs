@@ -118,7 +118,34 @@ public sealed partial class GatewayDatapath : INeighbors
         }
     }
 
+    /// <summary>Ghost gateways only: reports what happened to each probe (null on main: no cost).</summary>
+    public IHopTracer? Tracer { get; set; }
+
+    private GatewayDrop _lastDrop;
+    private string? _lastDetail;
+
     public void ProcessFrame(Span<byte> frame, ushort ingress, long now, IFrameSink sink)
+    {
+        if (Tracer is not { } tracer)
+        {
+            ProcessFrameCore(frame, ingress, now, sink);
+            return;
+        }
+
+        // Ghost: the frame as it arrived (the stages rewrite it in place), then what became of it.
+        _lastDrop = GatewayDrop.None;
+        _lastDetail = null;
+        var forwarded = Counters.Forwarded;
+        var arrived = frame.ToArray();
+        var element = $"gateway {Plan.Name} port {Plan.Port(ingress)?.Ref.Name ?? ingress.ToString()}";
+        ProcessFrameCore(frame, ingress, now, sink);
+        if (_lastDrop != GatewayDrop.None)
+            tracer.Drop(arrived, element, GatewayCounters.Name(_lastDrop) + (_lastDetail is null ? "" : $" ({_lastDetail})"));
+        else
+            tracer.Hop(arrived, element, _lastDetail ?? (Counters.Forwarded > forwarded ? "forwarded (flow-cache hit)" : "answered by the gateway"));
+    }
+
+    private void ProcessFrameCore(Span<byte> frame, ushort ingress, long now, IFrameSink sink)
     {
         var plan = Plan;
         Counters.Frames++;
@@ -233,6 +260,7 @@ public sealed partial class GatewayDatapath : INeighbors
         }
         var o = shard.Miss(ref facts, tenant, Plan, this, hash, now, out var entry, install: !CacheDisabled);
         foreach (var r in shard.LastRecords(o.Stages)) Counters.StageRuns[(int)r.Stage]++;
+        if (Tracer is not null) _lastDetail = $"tenant {tenant.Name}: {string.Join("; ", shard.LastRecords(o.Stages).ToArray().Select(r => r.ToString()))} => {Result(o)}";
         if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, shard.LastRecords(o.Stages), o);
         Act(frame, key, port, tenant, o, entry, sink);
     }
@@ -275,8 +303,7 @@ public sealed partial class GatewayDatapath : INeighbors
     private void Trace(in FlowKey key, bool hit, List<string> list, in PipelineOutcome o)
     {
         if (Interlocked.Decrement(ref _traceBudget) < 0) return;
-        _traces.Enqueue(new PacketTrace(key.ToString(), hit, list,
-            o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})"));
+        _traces.Enqueue(new PacketTrace(key.ToString(), hit, list, Result(o)));
         while (_traces.Count > 256) _traces.TryDequeue(out _);
     }
 
@@ -317,7 +344,14 @@ public sealed partial class GatewayDatapath : INeighbors
         sink.Send(port, tagged);
     }
 
-    private void Drop(GatewayDrop reason) => Counters.Drops[(int)reason]++;
+    private void Drop(GatewayDrop reason)
+    {
+        Counters.Drops[(int)reason]++;
+        _lastDrop = reason;
+    }
+
+    private static string Result(in PipelineOutcome o) =>
+        o.Verdict == StageVerdict.Forward ? $"forward out={o.OutPort} via={o.NextHop} rewrite={o.Rewrites}" : $"{o.Verdict}({GatewayCounters.Name(o.Reason)})";
 
     private static byte ParseIpv4(ReadOnlySpan<byte> frame) =>
         Ipv4View.TryParse(frame[EthernetLayout.HeaderLength..], out var ip, out _) ? ip.Ttl : (byte)0;

@@ -15,7 +15,7 @@ namespace Fabric.Actors.Gateway;
 /// /user/fabric/gw-NAME. The fingerprint is the canonical JSON of the gateway and its tenants'
 /// VNIs, so a change to either reconfigures the running gateway.
 /// </summary>
-public sealed class GatewayElementKind : IElementKind
+public sealed class GatewayElementKind(GhostPlaneContext? ghost = null) : IElementKind
 {
     public string Kind => "gw";
 
@@ -33,7 +33,7 @@ public sealed class GatewayElementKind : IElementKind
     public Props Props(ElementSpec spec)
     {
         var gateway = (GatewaySpec)spec.Spec;
-        return GatewayActor.Props(gateway, gateway.Intent.Node);
+        return GatewayActor.Props(gateway, gateway.Intent.Node, ghost);
     }
 }
 
@@ -45,8 +45,10 @@ public static class GatewayHosting
     /// in distributed data; remember-entities off: an entity that moves is rebuilt from the
     /// gateway's misses, not from a journal).
     /// </summary>
-    public static AkkaConfigurationBuilder AddGateways(this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles)
+    public static AkkaConfigurationBuilder AddGateways(this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null)
     {
+        // Ghost copies run their stages in process on a flow cache of their own (never main's region).
+        ghost?.Kinds.Add(new GatewayElementKind(ghost));
         if (!roles.Contains(GuardianHosting.Role)) return builder;
         return builder
             .AddElementKind(kinds, new GatewayElementKind())

@@ -22,13 +22,21 @@ public sealed class AttachmentCircuit : IDisposable
     private long _trunkDownDrops;
     private long _otherVlanDrops;
 
-    public AttachmentCircuit(string name, IPort port, PacketBatchPool pool, VlanId? vlan = null)
+    public AttachmentCircuit(string name, IPort port, PacketBatchPool pool, VlanId? vlan = null, bool ghost = false, IHopTracer? tracer = null)
     {
         Name = name;
         Port = port;
         _pool = pool;
         Vlan = vlan;
+        IsGhost = ghost;
+        Tracer = tracer;
     }
+
+    /// <summary>A circuit of the ghost network: what it delivers is marked ghost (a live port refuses it).</summary>
+    public bool IsGhost { get; }
+
+    /// <summary>Ghost circuits only: reports drops of probes (null on main).</summary>
+    public IHopTracer? Tracer { get; }
 
     /// <summary>The 802.1Q VLAN of the port that is this circuit; null = the whole port.</summary>
     public VlanId? Vlan { get; }
@@ -61,12 +69,12 @@ public sealed class AttachmentCircuit : IDisposable
         {
             if (VlanTagging.TryCopyTagged(frame, vlan, _pending.NextFrameRoom(), out int length))
             {
-                _pending.Commit(length);
+                _pending.Commit(length).IsGhost = IsGhost;
             }
         }
-        else
+        else if (_pending.TryAppend(frame))
         {
-            _pending.TryAppend(frame);
+            _pending[_pending.Count - 1].IsGhost = IsGhost;
         }
     }
 
@@ -119,17 +127,32 @@ public sealed class AttachmentCircuit : IDisposable
             if (Forwarder is not { } forwarder)
             {
                 Interlocked.Add(ref _noTrunkDrops, batch.Count);
+                TraceDrops(batch, "no-trunk (no trunk is bound to this attachment circuit)");
                 return;
             }
 
             if (!forwarder.Forward(batch))
             {
                 Interlocked.Add(ref _trunkDownDrops, batch.Count);
+                TraceDrops(batch, $"trunk-down (trunk {forwarder.Name} has fewer active members than minActive)");
             }
         }
         finally
         {
             batch.Return();
+        }
+    }
+
+    private void TraceDrops(PacketBatch batch, string reason)
+    {
+        if (Tracer is not { } tracer)
+        {
+            return;
+        }
+
+        for (int i = 0; i < batch.Count; i++)
+        {
+            tracer.Drop(batch.Frame(i), $"attachment circuit {Name}", reason);
         }
     }
 

@@ -140,7 +140,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
             try
             {
                 var port = _node.PortFactory(a.Port, _node.NextPortId());
-                var ac = new AttachmentCircuit(a.Name, port, _node.Pool, a.Vlan is { } vlan ? new VlanId(vlan) : (VlanId?)null);
+                var ac = new AttachmentCircuit(a.Name, port, _node.Pool, a.Vlan is { } vlan ? new VlanId(vlan) : (VlanId?)null, _node.IsGhost, _node.Tracer);
                 ac.Start();
                 _acs[a.Name] = (a.Port, ac);
                 _runtime.AttachmentCircuits[a.Name] = ac;

@@ -24,6 +24,29 @@ public sealed class PseudowireNode : IDisposable
         UnderlayPort = underlayPort;
     }
 
+    /// <summary>
+    /// The node's ghost pseudowires (ghost routing): the same PE, trunk and PW code on a ghost
+    /// underlay of their own (<paramref name="underlayPort"/>, by default <see cref="GhostUnderlayPort"/>,
+    /// so no ghost datagram ever reaches a live PW), attachment circuits on ghost ports from
+    /// <paramref name="ports"/>, a pool and live state of their own, and every probe traced.
+    /// </summary>
+    public static PseudowireNode Ghost(GhostPortSet ports, ushort underlayPort = GhostUnderlayPort) =>
+        new(underlayPort)
+        {
+            IsGhost = true,
+            Tracer = ports.Tracer,
+            PortFactory = ports.Factory(),
+        };
+
+    /// <summary>UDP port of the ghost PW underlay: RFC 7510's 6635 + 1 (documented in the README).</summary>
+    public const ushort GhostUnderlayPort = MplsInUdp.Port + 1;
+
+    /// <summary>True for the ghost network's pseudowires.</summary>
+    public bool IsGhost { get; private init; }
+
+    /// <summary>Ghost only: where probes' hops are reported.</summary>
+    public IHopTracer? Tracer { get; private init; }
+
     /// <summary>UDP port of the underlay (RFC 7510: 6635).</summary>
     public ushort UnderlayPort { get; }
 
@@ -53,7 +76,7 @@ public sealed class PseudowireNode : IDisposable
             }
 
             PcapWriter? tee = UnderlayPcapPath is { } path ? new PcapWriter(path) : null;
-            _underlay = PwUnderlay.Open(address, UnderlayPort, Pool, tee);
+            _underlay = PwUnderlay.Open(address, UnderlayPort, Pool, tee, Tracer);
             return _underlay;
         }
     }

@@ -76,6 +76,9 @@ public sealed partial class PwUnderlay : IDisposable
     public UdpUnderlayPort HelloSender => _helloSender;
 
     public long UnknownLabelDrops => Interlocked.Read(ref _unknownLabel);
+
+    /// <summary>Ghost underlay only: reports each received probe's PW (null on main: no cost).</summary>
+    public IHopTracer? Tracer { get; init; }
     public long MalformedDrops => Interlocked.Read(ref _malformed);
 
     /// <summary>Captures every datagram sent or received on any of the underlay's sockets (null stops).</summary>
@@ -99,7 +102,7 @@ public sealed partial class PwUnderlay : IDisposable
     }
 
     /// <summary>Opens the receiving socket on <paramref name="address"/>:<paramref name="port"/> and the sending pool, and starts receiving.</summary>
-    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null)
+    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null, IHopTracer? tracer = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true });
@@ -135,7 +138,7 @@ public sealed partial class PwUnderlay : IDisposable
             throw;
         }
 
-        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee };
+        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee, Tracer = tracer };
         receiver.StartReceiving(pool, underlay.OnBatch);
         underlay.Liveness.Start();
         return underlay;
@@ -258,6 +261,7 @@ public sealed partial class PwUnderlay : IDisposable
                 if (!byLabel.TryGetValue(label, out PwLink? pw))
                 {
                     Interlocked.Increment(ref _unknownLabel);
+                    Tracer?.Drop(datagram, $"underlay {Local}", $"unknown-label ({label}: no PW on this node has it as local label)");
                     continue;
                 }
 
@@ -280,6 +284,7 @@ public sealed partial class PwUnderlay : IDisposable
                 }
 
                 _rxPw[i] = null;
+                Tracer?.Hop(batch.Frame(i), $"pw {pw.Name}", $"received by {pw.Config.Pe} (local label {pw.Config.LocalLabel.Value}) from {batch[i].Peer}");
                 pw.Receive(batch.Frame(i), now);
                 if (pw.Delivery is { } ac && !_touched.Contains(ac))
                 {

@@ -34,7 +34,7 @@ public sealed class TrunkActor : ReceiveActor
         var interval = TimeSpan.FromMilliseconds(intent.HelloIntervalMs);
         _members = members.Select(c => new PwLink(c, interval, intent.Multiplier) { Delivery = ac }).ToArray();
         _weights = members.Select(c => new TrunkMemberWeight(c.Name, c.Weight)).ToArray();
-        _forwarder = new TrunkForwarder(intent.Name, intent.Mode, _members, underlay, TrunkSelector.Build(_weights, 0));
+        _forwarder = new TrunkForwarder(intent.Name, intent.Mode, _members, underlay, TrunkSelector.Build(_weights, 0)) { Tracer = node.Tracer };
         _runtime = new TrunkRuntime(intent, _forwarder, ac);
         Receive<PwLivenessChanged>(OnMemberChanged);
     }

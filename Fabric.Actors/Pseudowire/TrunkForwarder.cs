@@ -40,6 +40,9 @@ public sealed class TrunkForwarder
 
     public string Name { get; }
     public TrunkMode Mode { get; }
+
+    /// <summary>Ghost trunks only: reports the member each probe takes (null on main).</summary>
+    public IHopTracer? Tracer { get; init; }
     public IReadOnlyList<PwLink> Members => _members;
 
     /// <summary>True while at least MinActive members are up (set by the trunk actor); false drops CE frames.</summary>
@@ -86,6 +89,7 @@ public sealed class TrunkForwarder
                 : selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)));
             _hashes[i] = hash;
             _memberOf[i] = (byte)member;
+            Tracer?.Hop(batch.Frame(i), $"trunk {Name}", $"member {_members[member].Name} (remote label {_members[member].Config.RemoteLabel.Value}, to {_members[member].Config.Remote})");
             _socketOf[i] = (byte)PwUnderlay.EntropyIndex(hash);
         }
 

@@ -34,6 +34,9 @@ public sealed record IntentDocument : IFabricMessage
     public ImmutableArray<HostIntent> Hosts { get; init; } = [];
 
     public ImmutableArray<HypervisorIntent> Hypervisors { get; init; } = [];
+
+    /// <summary>Declared checks every change is verified against on the ghost network.</summary>
+    public ImmutableArray<CheckIntent> Checks { get; init; } = [];
 }
 
 /// <summary>Cluster roles a node carries; they decide which intent publications it receives.</summary>

@@ -44,6 +44,8 @@ public static class IntentJson
             Array(w, "gateways", ByName(document.Gateways, g => g.Name), WriteGateway);
             Array(w, "hosts", ByName(document.Hosts, h => h.Name), WriteHost);
             Array(w, "hypervisors", ByName(document.Hypervisors, h => h.Name), WriteHypervisor);
+            // Written only when present, so documents without checks keep their canonical text.
+            if (!document.Checks.IsDefaultOrEmpty) Array(w, "checks", ByName(document.Checks, c => c.Name), WriteCheck);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -57,6 +59,30 @@ public static class IntentJson
         w.WriteStartArray("roles");
         foreach (var role in node.Roles.Distinct().Order()) w.WriteStringValue(IntentText.Role.Of(role));
         w.WriteEndArray();
+    }
+
+    private static void WriteCheck(Utf8JsonWriter w, CheckIntent check)
+    {
+        w.WriteString("name", check.Name);
+        w.WriteStartObject("from");
+        WriteEnd(w, check.From);
+        w.WriteEndObject();
+        w.WriteStartObject("to");
+        WriteEnd(w, check.To);
+        w.WriteString("protocol", IntentText.ProbeProtocol.Of(check.Protocol));
+        if (check.Port is { } port) w.WriteNumber("port", port);
+        w.WriteEndObject();
+        w.WriteString("expect", IntentText.Expect.Of(check.Expect));
+    }
+
+    private static void WriteEnd(Utf8JsonWriter w, CheckEndpoint end)
+    {
+        if (end.AttachmentCircuit is { } ac) w.WriteString("attachmentCircuit", ac);
+        if (end.Gateway is { } g) w.WriteString("gateway", g);
+        if (end.Tenant is { } t) w.WriteString("tenant", t);
+        if (end.Container is { } c) w.WriteString("container", c);
+        if (end.Vm is { } v) w.WriteString("vm", v);
+        w.WriteString("address", end.Address.ToString());
     }
 
     private static void WritePe(Utf8JsonWriter w, PeIntent pe)

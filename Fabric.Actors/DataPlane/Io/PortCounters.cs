@@ -29,6 +29,12 @@ public enum PortDropReason
 
     /// <summary>A simulated sink was told to drop (e.g. a rate limit).</summary>
     TxRateLimited,
+
+    /// <summary>
+    /// A frame of the other network: a ghost frame offered to a live port, or a main frame
+    /// offered to a ghost port. Never sent; a non-zero count is a wiring defect.
+    /// </summary>
+    PlaneMismatch,
 }
 
 /// <summary>

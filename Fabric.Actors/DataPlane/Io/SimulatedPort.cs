@@ -192,6 +192,23 @@ public sealed class SimulatedPort : Port
             return 0;
         }
 
+        int ghost = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (batch[i].IsGhost)
+            {
+                ghost++;
+            }
+        }
+
+        if (ghost != 0)
+        {
+            // Ghost frames never reach a live port (ghost routing's one rule): counted, not sent.
+            Counters.AddDrop(PortDropReason.PlaneMismatch, ghost);
+            Counters.AddTx(batch.Count - ghost, batch.TotalBytes());
+            return batch.Count - ghost;
+        }
+
         Counters.AddTx(batch.Count, batch.TotalBytes());
         Tee?.WriteBatch(batch);
         SinkObserver?.Invoke(batch);

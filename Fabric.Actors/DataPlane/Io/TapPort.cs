@@ -162,6 +162,13 @@ public sealed unsafe class TapPort : Port
             for (int i = 0; i < batch.Count; i++)
             {
                 ref Packet p = ref batch[i];
+                if (p.IsGhost)
+                {
+                    // Ghost frames never reach a live device (ghost routing's one rule).
+                    Counters.AddDrop(PortDropReason.PlaneMismatch);
+                    continue;
+                }
+
                 nint n;
                 do
                 {

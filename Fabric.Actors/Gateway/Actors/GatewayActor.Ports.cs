@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Event;
 using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.Guardian;
 using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Gateway.Actors;
@@ -92,6 +93,15 @@ public sealed partial class GatewayActor
     private IPort OpenPort(GatewayPort p)
     {
         var self = Self;
+        if (_ghost is not null)
+        {
+            var tenant = _dp.Plan.Tenants[p.TenantIndex].Name;
+            var role = p.Role.ToString().ToLowerInvariant();
+            var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
+                $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true);
+            ghost.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            return ghost;
+        }
         if (p.Ref.Kind == PortKind.Tap)
         {
             var tap = TapPort.Open(p.Ref.Name, p.Id);

@@ -30,16 +30,19 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private readonly Dictionary<ushort, PacketBatch> _out = [];
     private readonly Dictionary<string, Queue<byte[]>> _captured = [];
     private readonly string _node;
+    /// <summary>Set for a ghost copy (ghost routing): ghost ports, local stages, every probe traced.</summary>
+    private readonly GhostPlaneContext? _ghost;
     private GatewaySpec _spec;
     private uint _generation = 1;
     private GatewayDatapath _dp;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public GatewayActor(GatewaySpec spec, string node)
+    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null)
     {
         _spec = spec;
         _node = node;
+        _ghost = ghost;
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets);
         _entities = new IActorRef?[Buckets];
         _pending = new List<Parked>[Buckets];
@@ -74,11 +77,16 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         });
     }
 
-    public static Props Props(GatewaySpec spec, string node) => Akka.Actor.Props.Create(() => new GatewayActor(spec, node));
+    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null) =>
+        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost));
 
     protected override void PreStart()
     {
-        if (ActorRegistry.For(Context.System).TryGet<FlowCacheRegion>(out var region))
+        if (_ghost is not null)
+        {
+            _dp.Tracer = _ghost.Tracer;
+        }
+        else if (ActorRegistry.For(Context.System).TryGet<FlowCacheRegion>(out var region))
         {
             _region = region;
             _dp.Resolver = this;
@@ -199,6 +207,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         }
         if (batch.IsFull) FlushPort(port, batch);
         if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+        else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
     }
 
     private void FlushOut()

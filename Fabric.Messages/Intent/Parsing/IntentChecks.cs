@@ -36,6 +36,7 @@ internal static partial class IntentChecks
         CheckHosts(document, context);
         CheckPorts(document, context);
         CheckMacs(document, context);
+        CheckChecks(document, context);
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace Fabric.Messages.Intent.Parsing;
 internal static partial class IntentReader
 {
     internal static readonly string[] DocumentKeys =
-        ["version", "baseVersion", "nodes", "tenants", "pes", "pws", "trunks", "gateways", "hosts", "hypervisors"];
+        ["version", "baseVersion", "nodes", "tenants", "pes", "pws", "trunks", "gateways", "hosts", "hypervisors", "checks"];
 
     internal static readonly string[] NodeKeys = ["name", "address", "description", "roles"];
 
@@ -44,6 +44,7 @@ internal static partial class IntentReader
             Gateways = top.Elements("gateways", false, GatewayKeys, ReadGateway),
             Hosts = top.Elements("hosts", false, HostKeys, ReadHost),
             Hypervisors = top.Elements("hypervisors", false, HypervisorKeys, ReadHypervisor),
+            Checks = top.Elements("checks", false, CheckKeys, ReadCheck),
         };
     }
 

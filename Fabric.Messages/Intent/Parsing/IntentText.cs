@@ -18,6 +18,11 @@ internal static class IntentText
     public static readonly EnumText<FirewallAction> Action =
         new((FirewallAction.Allow, "allow"), (FirewallAction.Deny, "deny"), (FirewallAction.Reject, "reject"));
 
+    public static readonly EnumText<CheckExpectation> Expect = new((CheckExpectation.Reach, "reach"), (CheckExpectation.Blocked, "blocked"));
+
+    public static readonly EnumText<ProbeProtocol> ProbeProtocol = new(
+        (Intent.ProbeProtocol.Icmp, "icmp"), (Intent.ProbeProtocol.Tcp, "tcp"), (Intent.ProbeProtocol.Udp, "udp"), (Intent.ProbeProtocol.Arp, "arp"));
+
     public static readonly EnumText<RuleProtocol> RuleProtocol = new(
         (Intent.RuleProtocol.Any, "any"), (Intent.RuleProtocol.Tcp, "tcp"),
         (Intent.RuleProtocol.Udp, "udp"), (Intent.RuleProtocol.Icmp, "icmp"));

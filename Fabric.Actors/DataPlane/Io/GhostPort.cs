@@ -1,0 +1,167 @@
+using System.Collections.Concurrent;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.DataPlane.Io;
+
+/// <summary>
+/// The ghost copy of an attachment point (ghost routing): no device behind it. The verifier
+/// injects diagnostic frames with <see cref="Inject"/>; they are received marked
+/// <see cref="Packet.IsGhost"/>. Frames the element sends here are "delivered": counted,
+/// reported to the tracer and kept (bounded) for inspection. A main frame offered here is refused
+/// and counted as <see cref="PortDropReason.PlaneMismatch"/>, as a ghost frame is by a live port.
+/// With <see cref="AnswersArp"/> the port also plays the world behind it for address resolution:
+/// an ARP request sent out of it is answered with <see cref="GhostProbe.EndpointMac"/> of the
+/// target, so a ghost gateway resolves its next hops as the live one does.
+/// </summary>
+public sealed class GhostPort : Port
+{
+    /// <summary>Delivered frames kept for inspection (oldest dropped first).</summary>
+    public const int MaxKept = 1024;
+
+    private readonly ConcurrentQueue<byte[]> _inbox = new();
+    private readonly ConcurrentQueue<byte[]> _delivered = new();
+    private readonly ManualResetEventSlim _wake = new(false);
+
+    public GhostPort(string name, ushort id, string label, IHopTracer? tracer, bool answersArp)
+        : base(name, id)
+    {
+        Label = label;
+        Tracer = tracer;
+        AnswersArp = answersArp;
+    }
+
+    /// <summary>The attachment point this port stands for, as traces name it (e.g. <c>pe-a/ce-a</c>).</summary>
+    public string Label { get; }
+
+    public IHopTracer? Tracer { get; }
+
+    public bool AnswersArp { get; }
+
+    /// <summary>Frames sent out of this port so far (what reached the attachment point).</summary>
+    public IReadOnlyCollection<byte[]> Delivered => _delivered;
+
+    /// <summary>Queues <paramref name="frame"/> as if the attachment had sent it.</summary>
+    public void Inject(ReadOnlySpan<byte> frame)
+    {
+        Tracer?.Hop(frame, Label, "injected");
+        _inbox.Enqueue(frame.ToArray());
+        _wake.Set();
+    }
+
+    public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (IsFinished)
+        {
+            return 0;
+        }
+
+        if (_inbox.IsEmpty && timeoutMs != 0 && !StopRequested)
+        {
+            _wake.Wait(timeoutMs);
+        }
+
+        _wake.Reset();
+        int added = 0;
+        long bytes = 0;
+        while (!batch.IsFull && _inbox.TryDequeue(out var frame))
+        {
+            if (!batch.TryAppend(frame, Id))
+            {
+                Counters.AddDrop(PortDropReason.RxFrameTooLarge);
+                continue;
+            }
+
+            batch[batch.Count - 1].IsGhost = true;
+            added++;
+            bytes += frame.Length;
+        }
+
+        if (!_inbox.IsEmpty)
+        {
+            _wake.Set();
+        }
+
+        Counters.AddRx(added, bytes);
+        return added;
+    }
+
+    public override int SendBatch(PacketBatch batch)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        int sent = 0;
+        long bytes = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            if (!batch[i].IsGhost)
+            {
+                Counters.AddDrop(PortDropReason.PlaneMismatch);
+                continue;
+            }
+
+            var frame = batch.Frame(i);
+            sent++;
+            bytes += frame.Length;
+            if (AnswersArp && GhostNeighbor.TryAnswerArp(frame, out var reply))
+            {
+                _inbox.Enqueue(reply);
+                _wake.Set();
+                continue;
+            }
+
+            Tracer?.Hop(frame, Label, "delivered");
+            _delivered.Enqueue(frame.ToArray());
+            while (_delivered.Count > MaxKept)
+            {
+                _delivered.TryDequeue(out _);
+            }
+        }
+
+        Counters.AddTx(sent, bytes);
+        return sent;
+    }
+
+    protected override void WakeReceiver() => _wake.Set();
+
+    protected override void DisposeCore() => _wake.Dispose();
+}
+
+/// <summary>
+/// The ghost ports of one node's ghost network, by attachment point. Elements open them through
+/// <see cref="Open"/> (from their plane's port factory); the verifier finds them by key to inject
+/// probes. Re-opening a key replaces the port (an element restarted).
+/// </summary>
+public sealed class GhostPortSet(IHopTracer? tracer)
+{
+    private readonly ConcurrentDictionary<string, GhostPort> _ports = new(StringComparer.Ordinal);
+
+    public IHopTracer? Tracer => tracer;
+
+    public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false)
+    {
+        var port = new GhostPort(name, id, label, tracer, answersArp);
+        _ports[key] = port;
+        return port;
+    }
+
+    /// <summary>The open port for <paramref name="key"/>; closed ports are not returned.</summary>
+    public bool TryFind(string key, out GhostPort port)
+    {
+        if (_ports.TryGetValue(key, out port!) && port.State != PortState.Closed)
+        {
+            return true;
+        }
+
+        port = null!;
+        return false;
+    }
+
+    public IEnumerable<GhostPort> All => _ports.Values.Where(p => p.State != PortState.Closed);
+
+    /// <summary>Key of an attachment opened by port name alone (PE attachment circuits, MFE vNICs).</summary>
+    public static string PortKey(string portName) => "port:" + portName;
+
+    /// <summary>A port factory for elements that open attachments by port reference.</summary>
+    public Func<Fabric.Messages.Intent.PortRef, ushort, IPort> Factory(string labelPrefix = "") =>
+        (port, id) => Open(PortKey(port.Name), port.Name, id, labelPrefix + port.Name);
+}

@@ -1,0 +1,33 @@
+using System.Collections.Concurrent;
+using Fabric.Actors.DataPlane.Io;
+
+namespace Fabric.Actors.Guardian;
+
+/// <summary>
+/// A node's ghost network, as the capabilities see it (ghost routing): the element kinds that run
+/// ghost copies (each capability registers one beside its main kind, built on ghost ports), the
+/// ghost ports by attachment point, the tracer every ghost element reports probes to, and the
+/// capabilities' ghost node objects (for status). The ghost-shadow actor reconciles
+/// <see cref="Kinds"/> to the intent under test exactly as the guardian reconciles the main kinds.
+/// </summary>
+public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort)
+{
+    private readonly ConcurrentDictionary<Type, object> _published = new();
+
+    public ElementKindRegistry Kinds { get; } = new();
+
+    public GhostPortSet Ports { get; } = new(tracer);
+
+    public IHopTracer Tracer => tracer;
+
+    /// <summary>UDP port of the ghost PW underlay (main: 6635).</summary>
+    public ushort PwUnderlayPort => pwUnderlayPort;
+
+    /// <summary>A capability's ghost node object (e.g. the ghost PseudowireNode), for the verifier's status.</summary>
+    public void Publish<T>(T node) where T : class => _published[typeof(T)] = node;
+
+    public T? Get<T>() where T : class => _published.TryGetValue(typeof(T), out var o) ? (T)o : null;
+
+    /// <summary>Key of a gateway tenant's ghost port (<paramref name="role"/>: downlink or uplink).</summary>
+    public static string GatewayPortKey(string gateway, string tenant, string role) => $"gw:{gateway}/{tenant}/{role}";
+}
