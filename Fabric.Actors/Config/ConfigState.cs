@@ -34,6 +34,9 @@ public sealed record ConfigState(
     long LastChangeId,
     ImmutableSortedDictionary<long, ChangeRecord> Changes)
 {
+    /// <summary>Ghost reports of the retained changes, by change id.</summary>
+    public ImmutableSortedDictionary<long, ChangeReported> Reports { get; init; } = ImmutableSortedDictionary<long, ChangeReported>.Empty;
+
     /// <summary>How many changes the state keeps in memory (older ones stay in the journal).</summary>
     public const int RetainedChanges = 500;
 
@@ -78,9 +81,12 @@ public sealed record ConfigState(
         if (!Changes.TryGetValue(verdict.ChangeId, out var change) || change.Status != ChangeStatus.Proposed)
             return Decision.Nothing;
 
+        var report = verdict.Report is { } r
+            ? ImmutableArray.Create<IConfigEvent>(new ChangeReported(verdict.ChangeId, r, now))
+            : ImmutableArray<IConfigEvent>.Empty;
         if (!verdict.Verified)
             return new Decision(
-                ImmutableArray.Create<IConfigEvent>(new ChangeRejected(verdict.ChangeId, verdict.Verifier, verdict.Findings, now)),
+                report.Add(new ChangeRejected(verdict.ChangeId, verdict.Verifier, verdict.Findings, now)),
                 null);
 
         var verified = new ChangeVerified(verdict.ChangeId, verdict.Verifier, verdict.Findings, now);
@@ -89,7 +95,7 @@ public sealed record ConfigState(
             : new ChangeRejected(verdict.ChangeId, "config-store",
                 ImmutableArray.Create($"stale: proposed on intent version {change.BaseVersion}, the intent moved to version {Version}"),
                 now);
-        return new Decision(ImmutableArray.Create(verified, outcome), null);
+        return new Decision(report.AddRange(verified, outcome), null);
     }
 
     /// <summary>Adopts an offered intent only when it is newer than the one this store holds.</summary>
@@ -123,6 +129,7 @@ public sealed record ConfigState(
             ? Update(e.ChangeId, c => c with { Status = ChangeStatus.Committed, CommittedVersion = e.Version, DecidedAt = e.At })
                 with { Version = e.Version, CommittedChangeId = e.ChangeId, Document = committed.Document }
             : this,
+        ChangeReported e => Changes.ContainsKey(e.ChangeId) ? this with { Reports = Reports.SetItem(e.ChangeId, e) } : this,
         IntentAdopted e => this with
         {
             Version = e.Version,
@@ -133,12 +140,20 @@ public sealed record ConfigState(
         _ => this,
     };
 
-    public ConfigStoreSnapshot ToSnapshot() =>
-        new(Version, CommittedChangeId, Document, LastChangeId, Changes.Values.ToImmutableArray());
+    public ConfigStoreSnapshotV2 ToSnapshot() =>
+        new(Version, CommittedChangeId, Document, LastChangeId, Changes.Values.ToImmutableArray(),
+            Reports.Values.Where(r => Changes.ContainsKey(r.ChangeId)).ToImmutableArray());
 
     public static ConfigState FromSnapshot(ConfigStoreSnapshot s) =>
         new(s.Version, s.CommittedChangeId, s.Document, s.LastChangeId,
             s.Changes.ToImmutableSortedDictionary(c => c.ChangeId, c => c));
+
+    public static ConfigState FromSnapshot(ConfigStoreSnapshotV2 s) =>
+        new(s.Version, s.CommittedChangeId, s.Document, s.LastChangeId,
+            s.Changes.ToImmutableSortedDictionary(c => c.ChangeId, c => c))
+        {
+            Reports = s.Reports.ToImmutableSortedDictionary(r => r.ChangeId, r => r),
+        };
 
     public CurrentIntent ToCurrentIntent() => new(Version, CommittedChangeId, Document);
 

@@ -4,6 +4,7 @@ using Akka.Cluster.Tools.PublishSubscribe;
 using Akka.Event;
 using Akka.Persistence;
 using Fabric.Messages.Config;
+using Fabric.Messages.Ghost;
 
 namespace Fabric.Actors.Config;
 
@@ -21,6 +22,9 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
     private ConfigState _state = ConfigState.Empty;
+    private readonly Dictionary<long, List<string>> _progress = [];
+    private const int MaxProgressLines = 200;
+    private const int MaxProgressChanges = 100;
 
     public override string PersistenceId => PersistenceIdValue;
 
@@ -34,7 +38,8 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot);
+            if (offer.Snapshot is ConfigStoreSnapshotV2 v2) _state = ConfigState.FromSnapshot(v2);
+            else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot);
         });
         Recover<IConfigEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>
@@ -55,6 +60,19 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         Command<GetChange>(q => Sender.Tell(_state.Changes.TryGetValue(q.ChangeId, out var c)
             ? c
             : new ChangeNotFound(q.ChangeId)));
+        Command<GetChangeDetail>(q => Sender.Tell(_state.Changes.TryGetValue(q.ChangeId, out var c)
+            ? new ChangeDetail(c, _state.Reports.TryGetValue(q.ChangeId, out var r) ? r.Report : null,
+                _progress.TryGetValue(q.ChangeId, out var lines) ? [.. lines] : [],
+                c.Status == ChangeStatus.Proposed && _progress.ContainsKey(q.ChangeId))
+            : new ChangeNotFound(q.ChangeId)));
+        Command<VerificationProgress>(p =>
+        {
+            // Progress is not journaled: it only tells a waiting operator how far the ghost got.
+            if (!_state.Changes.TryGetValue(p.ChangeId, out var c) || c.Status != ChangeStatus.Proposed) return;
+            if (!_progress.TryGetValue(p.ChangeId, out var lines)) _progress[p.ChangeId] = lines = [];
+            if (lines.Count < MaxProgressLines) lines.Add(p.Line);
+            while (_progress.Count > MaxProgressChanges) _progress.Remove(_progress.Keys.Min());
+        });
         Command<RepublishPending>(_ =>
         {
             foreach (var change in _state.Pending) SendToGhost(change);

@@ -48,7 +48,11 @@ public static class GatewayHosting
     public static AkkaConfigurationBuilder AddGateways(this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null)
     {
         // Ghost copies run their stages in process on a flow cache of their own (never main's region).
-        ghost?.Kinds.Add(new GatewayElementKind(ghost));
+        if (ghost is not null)
+        {
+            ghost.Kinds.Add(new GatewayElementKind(ghost));
+            ghost.Attachments.Add(new GatewayGhostAttachments());
+        }
         if (!roles.Contains(GuardianHosting.Role)) return builder;
         return builder
             .AddElementKind(kinds, new GatewayElementKind())

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Config;
+using Fabric.Actors.Guardian;
 
 namespace Fabric.Actors.Ghost;
 
@@ -8,13 +9,20 @@ public static class GhostHosting
 {
     public const string Role = "ghost-shadow";
 
+    /// <summary>
+    /// This node's ghost plane (ghost routing) when it carries the ghost-shadow role, else null:
+    /// capabilities register their ghost element kinds and attachment resolvers in it.
+    /// </summary>
+    public static GhostPlaneContext? GhostPlane(string node, IReadOnlyCollection<string> roles, GhostSettings settings) =>
+        roles.Contains(Role) ? new GhostPlaneContext(new ProbeTracer(node), settings.PwUnderlayPort) : null;
+
     /// <summary>Starts /user/ghost when this node carries the ghost-shadow role.</summary>
-    public static AkkaConfigurationBuilder AddGhostShadow(this AkkaConfigurationBuilder builder, string node, IReadOnlyCollection<string> roles)
+    public static AkkaConfigurationBuilder AddGhostShadow(this AkkaConfigurationBuilder builder, string node, GhostPlaneContext? plane, GhostSettings settings)
     {
-        if (!roles.Contains(Role)) return builder;
+        if (plane is null) return builder;
         return builder.WithActors((system, registry) =>
         {
-            var ghost = system.ActorOf(Props.Create(() => new GhostShadowActor(registry.Get<ConfigStoreActor>(), node)), "ghost");
+            var ghost = system.ActorOf(GhostShadowActor.Props(registry.Get<ConfigStoreActor>(), node, plane, (ProbeTracer)plane.Tracer, settings), "ghost");
             registry.Register<GhostShadowActor>(ghost);
         });
     }

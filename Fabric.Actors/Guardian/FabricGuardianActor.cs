@@ -30,12 +30,11 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    private readonly ElementKindRegistry _kinds;
-    private readonly Dictionary<string, (ElementSpec Spec, IActorRef Actor)> _running = new();
+    private readonly ElementReconciler _elements;
 
     public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds)
     {
-        _kinds = kinds;
+        _elements = new ElementReconciler(kinds, node, _log);
         _configStore = configStore;
         _node = node;
         _fetchRetry = fetchRetry;
@@ -61,12 +60,18 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         });
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
         Receive<GetAppliedIntent>(_ => Sender.Tell(_applied));
+        // Tells the ghost-shadow role this node is up (it places ghost copies and names down nodes).
+        Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
+        Receive<AnnounceTick>(_ => Announce());
+        Receive<Fabric.Messages.Ghost.NodeIdentity>(_ => { });
         Receive<SubscribeAck>(_ => { });
     }
 
     protected override void PreStart()
     {
         DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(ConfigTopics.Committed, Self));
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Subscribe(Fabric.Messages.Ghost.GhostTopics.Nodes, Self));
+        Timers.StartPeriodicTimer(AnnounceTick.Instance, AnnounceTick.Instance, AnnounceInterval);
         Self.Tell(FetchIntent.Instance);
         Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, _fetchRetry);
     }
@@ -100,44 +105,18 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Starts, updates and stops element children so they match <paramref name="intent"/>.</summary>
-    private void Reconcile(IntentDocument intent)
-    {
-        var desired = new List<ElementSpec>();
-        foreach (var kind in _kinds.Kinds)
-        {
-            try
-            {
-                desired.AddRange(kind.Desired(intent, _node));
-            }
-            catch (Exception e)
-            {
-                // One capability failing to read its part must not stop the others; its running
-                // elements are kept as they are.
-                _log.Error(e, "Element kind {0} could not read the intent; its elements are left unchanged", kind.Kind);
-                desired.AddRange(_running.Values.Where(r => r.Spec.Kind == kind.Kind).Select(r => r.Spec));
-            }
-        }
+    private void Reconcile(IntentDocument intent) => _elements.Reconcile(Context, intent);
 
-        var plan = ElementPlan.Between(_running.ToDictionary(r => r.Key, r => r.Value.Spec), desired);
-        foreach (var name in plan.Stop)
-        {
-            Context.Stop(_running[name].Actor);
-            _running.Remove(name);
-            _log.Info("Stopped element {0}", name);
-        }
-        foreach (var spec in plan.Change)
-        {
-            var running = _running[spec.ChildName];
-            running.Actor.Tell(new ElementSpecChanged(spec));
-            _running[spec.ChildName] = (spec, running.Actor);
-            _log.Info("Changed element {0}", spec.ChildName);
-        }
-        foreach (var spec in plan.Start)
-        {
-            var kind = _kinds.Kinds.First(k => k.Kind == spec.Kind);
-            _running[spec.ChildName] = (spec, Context.ActorOf(kind.Props(spec), spec.ChildName));
-            _log.Info("Started element {0}", spec.ChildName);
-        }
+    /// <summary>How often the node announces itself to the ghost-shadow role.</summary>
+    public static readonly TimeSpan AnnounceInterval = TimeSpan.FromSeconds(1);
+
+    private void Announce() =>
+        DistributedPubSub.Get(Context.System).Mediator.Tell(new Publish(Fabric.Messages.Ghost.GhostTopics.Nodes,
+            new Fabric.Messages.Ghost.NodeIdentity(0, _node, false)));
+
+    private sealed class AnnounceTick
+    {
+        public static readonly AnnounceTick Instance = new();
     }
 
     private sealed class FetchIntent

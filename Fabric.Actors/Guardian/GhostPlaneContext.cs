@@ -10,11 +10,17 @@ namespace Fabric.Actors.Guardian;
 /// capabilities' ghost node objects (for status). The ghost-shadow actor reconciles
 /// <see cref="Kinds"/> to the intent under test exactly as the guardian reconciles the main kinds.
 /// </summary>
-public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort)
+public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort) : IDisposable
 {
     private readonly ConcurrentDictionary<Type, object> _published = new();
 
     public ElementKindRegistry Kinds { get; } = new();
+
+    /// <summary>Each capability's liveness of its ghost links (up, total), e.g. ghost PWs' BFD sessions: the verifier waits for them.</summary>
+    public List<Func<(int Up, int Total)>> Liveness { get; } = [];
+
+    /// <summary>Each capability's resolver of its check ends and its implicit probes.</summary>
+    public List<IGhostAttachments> Attachments { get; } = [];
 
     public GhostPortSet Ports { get; } = new(tracer);
 
@@ -27,6 +33,13 @@ public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort)
     public void Publish<T>(T node) where T : class => _published[typeof(T)] = node;
 
     public T? Get<T>() where T : class => _published.TryGetValue(typeof(T), out var o) ? (T)o : null;
+
+    /// <summary>Closes the capabilities' ghost node objects (their ghost underlay sockets).</summary>
+    public void Dispose()
+    {
+        foreach (var o in _published.Values) (o as IDisposable)?.Dispose();
+        _published.Clear();
+    }
 
     /// <summary>Key of a gateway tenant's ghost port (<paramref name="role"/>: downlink or uplink).</summary>
     public static string GatewayPortKey(string gateway, string tenant, string role) => $"gw:{gateway}/{tenant}/{role}";

@@ -20,6 +20,8 @@ public static class PseudowireHosting
             // The ghost copy: same element kind, its own underlay port, ghost attachment ports.
             var ghostNode = PseudowireNode.Ghost(ghost.Ports, ghost.PwUnderlayPort);
             ghost.Kinds.Add(new PeElementKind(ghostNode));
+            ghost.Attachments.Add(new PwGhostAttachments());
+            ghost.Liveness.Add(() => (ghostNode.Pws.Values.Count(p => p.IsUp), ghostNode.Pws.Count));
             ghost.Publish(ghostNode);
         }
         // Registered through a factory so the container owns it: when the node stops, its

@@ -19,7 +19,8 @@ public sealed record SubmitVerdict(
     long ChangeId,
     bool Verified,
     string Verifier,
-    ImmutableArray<string> Findings) : IConfigCommand;
+    ImmutableArray<string> Findings,
+    Ghost.GhostReport? Report = null) : IConfigCommand;
 
 /// <summary>Reply: the proposal was journaled and sent to the ghost-shadow role for verification.</summary>
 public sealed record ChangeAccepted(long ChangeId, long BaseVersion) : IFabricMessage;

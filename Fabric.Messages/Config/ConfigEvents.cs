@@ -46,3 +46,9 @@ public sealed record IntentAdopted(
     string Document,
     string FromNode,
     DateTimeOffset At) : IConfigEvent;
+
+/// <summary>
+/// The ghost verifier's full report on a change (findings with paths, the diff against main,
+/// where each ghost copy ran), journaled just before the verdict it explains.
+/// </summary>
+public sealed record ChangeReported(long ChangeId, Ghost.GhostReport Report, DateTimeOffset At) : IConfigEvent;

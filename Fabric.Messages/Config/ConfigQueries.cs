@@ -45,3 +45,17 @@ public sealed record ChangeRecord(
     DateTimeOffset? DecidedAt,
     long? CommittedVersion,
     string Document) : IFabricMessage;
+
+/// <summary>Ask for one change with its ghost report and verification progress; replies <see cref="ChangeDetail"/> or <see cref="ChangeNotFound"/>.</summary>
+public sealed record GetChangeDetail(long ChangeId) : IConfigCommand;
+
+/// <summary>
+/// A change as operators see it: the record, the ghost verifier's report once there is one, and
+/// the verification's progress lines so far. <paramref name="Verifying"/> is true while a
+/// proposed change is on the ghost network.
+/// </summary>
+public sealed record ChangeDetail(
+    ChangeRecord Change,
+    Ghost.GhostReport? Report,
+    ImmutableArray<string> Progress,
+    bool Verifying) : IFabricMessage;

@@ -9,3 +9,15 @@ public sealed record ConfigStoreSnapshot(
     string Document,
     long LastChangeId,
     ImmutableArray<ChangeRecord> Changes) : IFabricMessage;
+
+/// <summary>
+/// The config store's snapshot since ghost reports exist: <see cref="ConfigStoreSnapshot"/> plus
+/// the reports of the retained changes. Older snapshots (the first type) still load.
+/// </summary>
+public sealed record ConfigStoreSnapshotV2(
+    long Version,
+    long CommittedChangeId,
+    string Document,
+    long LastChangeId,
+    ImmutableArray<ChangeRecord> Changes,
+    ImmutableArray<ChangeReported> Reports) : IFabricMessage;

@@ -116,10 +116,17 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
 
         var id = reply["changeId"]!.GetValue<long>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var shown = 0;
         while (DateTime.UtcNow < deadline)
         {
             var change = await Send(HttpMethod.Get, $"/changes/{id}", null);
             var status = change["status"]?.ToString();
+            // Progress lines of the ghost verification as they come (ghost elements applied, probes sent, checks).
+            var progress = change["progress"]?.AsArray() ?? [];
+            if (!json)
+            {
+                for (; shown < progress.Count; shown++) await output.WriteLineAsync($"[change {id}] {progress[shown]}");
+            }
             if (status is "committed" or "rejected")
             {
                 await Print(change, Tables.Change);

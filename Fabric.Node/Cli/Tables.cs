@@ -64,7 +64,20 @@ public static class Tables
         if (c["verifier"] is { } v) sb.AppendLine($"  verifier  {v}");
         if (c["decidedAt"] is { } d) sb.AppendLine($"  decided   {d}");
         if (c["committedVersion"] is { } cv) sb.AppendLine($"  committed as intent version {cv}");
-        foreach (var f in c["findings"]?.AsArray() ?? []) sb.AppendLine($"  - {f}");
+        if (c["ghost"] is { } g)
+            sb.AppendLine($"  ghost     {(g["verified"]?.GetValue<bool>() == true ? "verified" : "rejected")}: {g["probes"]} probe(s), " +
+                          $"{g["checksPassed"]} check(s) passed, {g["checksFailed"]} failed, in {g["seconds"]?.GetValue<double>():F2} s");
+        var findings = c["findings"]?.AsArray() ?? [];
+        if (findings.Count > 0) sb.AppendLine("  findings:");
+        foreach (var f in findings)
+        {
+            sb.AppendLine($"  - [{f!["check"]}] {f["reason"]}");
+            foreach (var hop in f["path"]?.AsArray() ?? []) sb.AppendLine($"      {hop}");
+        }
+        var diff = c["diff"]?.AsArray() ?? [];
+        if (diff.Count > 0) sb.AppendLine($"  differs from main ({diff.Count} probe(s)):");
+        foreach (var x in diff) sb.AppendLine($"  ~ {x!["probe"]}\n      before: {x["before"]}\n      after:  {x["after"]}");
+        foreach (var p in c["placement"]?.AsArray() ?? []) sb.AppendLine($"  placement {p}");
         return sb.ToString().TrimEnd();
     }
 

@@ -35,9 +35,14 @@ public static class FabricNodeApp
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
 
+        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf")));
+        if (options.HoconFile is { } extraHocon) hocon = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.GetFullPath(extraHocon))).WithFallback(hocon);
+        var ghostSettings = GhostSettings.From(hocon);
+        var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
-        builder.Services.AddPseudowires(elementKinds);
+        if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
+        builder.Services.AddPseudowires(elementKinds, ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
@@ -53,8 +58,8 @@ public static class FabricNodeApp
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
                 .AddFabricGuardian(options.Name, roles, elementKinds)
-                .AddGateways(elementKinds, roles)
-                .AddGhostShadow(options.Name, roles)
+                .AddGateways(elementKinds, roles, ghostPlane)
+                .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .WithActors((system, _) =>
                 {
                     // No seed: this node starts a new cluster by joining itself.

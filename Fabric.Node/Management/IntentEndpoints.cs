@@ -17,8 +17,22 @@ public static class IntentEndpoints
     public sealed record UnchangedView(string Status, long Version);
     public sealed record ChangeView(
         long ChangeId, string Status, long BaseVersion, string Author, DateTimeOffset ProposedAt,
-        string? Verifier, IReadOnlyList<string> Findings, DateTimeOffset? DecidedAt, long? CommittedVersion,
-        JsonElement? Document);
+        string? Verifier, IReadOnlyList<FindingView> Findings, DateTimeOffset? DecidedAt, long? CommittedVersion,
+        JsonElement? Document)
+    {
+        /// <summary>Probe outcomes that differ between main and the proposal (differential reachability).</summary>
+        public IReadOnlyList<DiffView>? Diff { get; init; }
+        /// <summary>Where each element's ghost copy ran.</summary>
+        public IReadOnlyList<string>? Placement { get; init; }
+        /// <summary>The verification's progress lines so far.</summary>
+        public IReadOnlyList<string>? Progress { get; init; }
+        public GhostSummaryView? Ghost { get; init; }
+    }
+
+    /// <summary>One finding: the check (declared or implicit), one sentence, the failing probe's hops.</summary>
+    public sealed record FindingView(string Check, string Reason, IReadOnlyList<string> Path);
+    public sealed record DiffView(string Probe, string Before, string After);
+    public sealed record GhostSummaryView(bool Verified, int Probes, int ChecksPassed, int ChecksFailed, double Seconds);
 
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
@@ -78,14 +92,42 @@ public static class IntentEndpoints
 
         app.MapGet("/changes/{id:long}", async (long id, IRequiredActor<ConfigStoreActor> store, CancellationToken ct) =>
         {
-            var reply = await store.ActorRef.Ask<object>(new GetChange(id), AskTimeout, ct);
-            return reply is ChangeRecord c ? Results.Ok(View(c, withDocument: true)) : Problems.NotFound($"no change {id}");
-        }).WithSummary("One change: status, verdict and document");
+            var reply = await store.ActorRef.Ask<object>(new GetChangeDetail(id), AskTimeout, ct);
+            return reply is ChangeDetail d ? Results.Ok(View(d)) : Problems.NotFound($"no change {id}");
+        }).WithSummary("One change: status (proposed, verifying, committed, rejected), findings with the failing probes' paths, the diff against main, progress, document");
     }
 
     private static ChangeView View(ChangeRecord c, bool withDocument) => new(
         c.ChangeId, c.Status.ToString().ToLowerInvariant(), c.BaseVersion, c.Author, c.ProposedAt,
-        c.Verifier, c.Findings, c.DecidedAt, c.CommittedVersion, withDocument ? Json(c.Document) : null);
+        c.Verifier, Findings(c, null), c.DecidedAt, c.CommittedVersion, withDocument ? Json(c.Document) : null);
+
+    private static ChangeView View(ChangeDetail d)
+    {
+        var c = d.Change;
+        var r = d.Report;
+        return new ChangeView(
+            c.ChangeId, d.Verifying ? "verifying" : c.Status.ToString().ToLowerInvariant(), c.BaseVersion, c.Author, c.ProposedAt,
+            c.Verifier, Findings(c, r), c.DecidedAt, c.CommittedVersion, Json(c.Document))
+        {
+            Diff = r?.Diff.Select(x => new DiffView(x.Probe, x.Before, x.After)).ToList(),
+            Placement = r?.Placement,
+            Progress = d.Progress,
+            Ghost = r is null ? null : new GhostSummaryView(r.Verified, r.Probes, r.ChecksPassed, r.ChecksFailed, r.Seconds),
+        };
+    }
+
+    /// <summary>The ghost report's findings; a change decided without one (stale, legacy) lists its verdict lines.</summary>
+    private static IReadOnlyList<FindingView> Findings(ChangeRecord c, Fabric.Messages.Ghost.GhostReport? r)
+    {
+        var list = r?.Findings.Select(f => new FindingView(f.Check, f.Reason, f.Path)).ToList() ?? [];
+        var reported = r?.Findings.Select(f => $"{f.Check}: {f.Reason}").ToHashSet() ?? [];
+        foreach (var line in c.Findings)
+        {
+            if (reported.Contains(line) || (r is { Verified: true } && line.StartsWith("verdict:", StringComparison.Ordinal))) continue;
+            list.Add(new FindingView(line.StartsWith("stale:", StringComparison.Ordinal) ? "stale" : c.Verifier ?? "verifier", line, []));
+        }
+        return list;
+    }
 
     private static JsonElement? Json(string document) =>
         string.IsNullOrEmpty(document) ? null : JsonDocument.Parse(document).RootElement.Clone();

@@ -11,7 +11,10 @@ namespace Fabric.Actors.DataPlane.Io;
 /// and counted as <see cref="PortDropReason.PlaneMismatch"/>, as a ghost frame is by a live port.
 /// With <see cref="AnswersArp"/> the port also plays the world behind it for address resolution:
 /// an ARP request sent out of it is answered with <see cref="GhostProbe.EndpointMac"/> of the
-/// target, so a ghost gateway resolves its next hops as the live one does.
+/// target (unless another element on the same segment owns that address and answers itself), so
+/// a ghost gateway resolves its next hops as the live one does. Ghost ports of one node that name
+/// the same device form one segment, as the live device would be one wire: what one sends, the
+/// others receive (bounded by the tracer's hop limit, since an L2 loop has no TTL).
 /// </summary>
 public sealed class GhostPort : Port
 {
@@ -22,13 +25,21 @@ public sealed class GhostPort : Port
     private readonly ConcurrentQueue<byte[]> _delivered = new();
     private readonly ManualResetEventSlim _wake = new(false);
 
-    public GhostPort(string name, ushort id, string label, IHopTracer? tracer, bool answersArp)
+    public GhostPort(string name, ushort id, string label, IHopTracer? tracer, bool answersArp,
+        IReadOnlyCollection<Ipv4Address>? owned = null, GhostPortSet? segment = null)
         : base(name, id)
     {
         Label = label;
         Tracer = tracer;
         AnswersArp = answersArp;
+        Owned = owned ?? [];
+        _segment = segment;
     }
+
+    private readonly GhostPortSet? _segment;
+
+    /// <summary>Addresses the element behind this port answers ARP for itself (the world does not).</summary>
+    public IReadOnlyCollection<Ipv4Address> Owned { get; }
 
     /// <summary>The attachment point this port stands for, as traces name it (e.g. <c>pe-a/ce-a</c>).</summary>
     public string Label { get; }
@@ -44,7 +55,24 @@ public sealed class GhostPort : Port
     public void Inject(ReadOnlySpan<byte> frame)
     {
         Tracer?.Hop(frame, Label, "injected");
-        _inbox.Enqueue(frame.ToArray());
+        Enqueue(frame.ToArray());
+    }
+
+    /// <summary>A frame another port of the segment sent.</summary>
+    internal void FromSegment(byte[] frame, string from)
+    {
+        Tracer?.Hop(frame, Label, $"received from {from} on the shared segment {Name}");
+        Enqueue(frame);
+    }
+
+    private void Enqueue(byte[] frame)
+    {
+        if (IsFinished)
+        {
+            return;
+        }
+
+        _inbox.Enqueue(frame);
         _wake.Set();
     }
 
@@ -102,14 +130,30 @@ public sealed class GhostPort : Port
             var frame = batch.Frame(i);
             sent++;
             bytes += frame.Length;
-            if (AnswersArp && GhostNeighbor.TryAnswerArp(frame, out var reply))
+            var others = _segment?.SegmentPeers(this) ?? [];
+            if (AnswersArp && GhostNeighbor.IsArpRequest(frame, out var target) && !others.Any(o => o.Owned.Contains(target))
+                && GhostNeighbor.TryAnswerArp(frame, out var reply))
             {
-                _inbox.Enqueue(reply);
-                _wake.Set();
+                Enqueue(reply);
+                continue;
+            }
+
+            if (Tracer is { } tracer && tracer.HopLimitReached(frame))
+            {
+                tracer.Drop(frame, Label, "hop-limit (the probe went round a loop)");
                 continue;
             }
 
             Tracer?.Hop(frame, Label, "delivered");
+            if (others.Count > 0)
+            {
+                var copy = frame.ToArray();
+                foreach (var peer in others)
+                {
+                    peer.FromSegment(copy, Label);
+                }
+            }
+
             _delivered.Enqueue(frame.ToArray());
             while (_delivered.Count > MaxKept)
             {
@@ -133,13 +177,17 @@ public sealed class GhostPort : Port
 /// </summary>
 public sealed class GhostPortSet(IHopTracer? tracer)
 {
+    /// <summary>The other open ports of <paramref name="port"/>'s segment (same device name).</summary>
+    internal IReadOnlyList<GhostPort> SegmentPeers(GhostPort port) =>
+        _ports.Values.Where(p => !ReferenceEquals(p, port) && p.Name == port.Name && p.State != PortState.Closed).ToList();
+
     private readonly ConcurrentDictionary<string, GhostPort> _ports = new(StringComparer.Ordinal);
 
     public IHopTracer? Tracer => tracer;
 
-    public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false)
+    public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false, IReadOnlyCollection<Ipv4Address>? owned = null)
     {
-        var port = new GhostPort(name, id, label, tracer, answersArp);
+        var port = new GhostPort(name, id, label, tracer, answersArp, owned, this);
         _ports[key] = port;
         return port;
     }

@@ -12,4 +12,7 @@ public interface IHopTracer
 
     /// <summary>The frame was dropped at <paramref name="element"/> for <paramref name="reason"/>.</summary>
     void Drop(ReadOnlySpan<byte> frame, string element, string reason);
+
+    /// <summary>True once the frame's probe crossed more hops than a loop-free path can have (an L2 loop has no TTL).</summary>
+    bool HopLimitReached(ReadOnlySpan<byte> frame);
 }

@@ -7,6 +7,23 @@ namespace Fabric.Actors.DataPlane.Wire;
 /// </summary>
 public static class GhostNeighbor
 {
+    /// <summary>True for an ARP request (plain or tagged); <paramref name="target"/> is the address asked for.</summary>
+    public static bool IsArpRequest(ReadOnlySpan<byte> frame, out Ipv4Address target)
+    {
+        target = default;
+        if (!EthernetView.TryParse(frame, out var eth, out _)) return false;
+        var payload = eth.Payload;
+        var type = eth.EtherType;
+        if (type == EtherType.Vlan && payload.Length >= VlanLayout.TagLength)
+        {
+            type = (EtherType)BigEndian.U16(payload, VlanLayout.EtherType);
+            payload = payload[VlanLayout.TagLength..];
+        }
+        if (type != EtherType.Arp || !ArpView.TryParse(payload, out var arp, out _) || arp.Operation != ArpOperation.Request) return false;
+        target = arp.TargetProtocolAddress;
+        return true;
+    }
+
     public static bool TryAnswerArp(ReadOnlySpan<byte> frame, out byte[] reply)
     {
         reply = [];

@@ -97,8 +97,13 @@ public sealed partial class GatewayActor
         {
             var tenant = _dp.Plan.Tenants[p.TenantIndex].Name;
             var role = p.Role.ToString().ToLowerInvariant();
+            var intent = _spec.Intent.Tenants[p.TenantIndex];
+            // The addresses this gateway answers ARP for on the port: the world behind the ghost port must not.
+            var owned = p.Role == PortRole.Uplink
+                ? (intent.Uplink is { } u ? [GatewayPlan.Address(u.Address.Address)] : Array.Empty<DataPlane.Wire.Ipv4Address>())
+                : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
-                $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true);
+                $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned);
             ghost.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
             return ghost;
         }

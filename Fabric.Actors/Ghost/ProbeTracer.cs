@@ -1,0 +1,57 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Messages.Ghost;
+
+namespace Fabric.Actors.Ghost;
+
+/// <summary>
+/// Collects the hops every ghost element reports for probes on this node (thread-safe: ports'
+/// receive threads, the underlay thread and actors all report). Frames without a probe marker are
+/// ignored. Bounded: at most <see cref="MaxHopsPerProbe"/> hops per probe (a probe beyond
+/// <see cref="HopLimit"/> is stopped as looping) and <see cref="MaxProbes"/> probes (oldest forgotten).
+/// </summary>
+public sealed class ProbeTracer(string node) : IHopTracer
+{
+    /// <summary>Hops after which a probe is judged to loop (no loop-free path in a fabric is this long).</summary>
+    public const int HopLimit = 64;
+    public const int MaxHopsPerProbe = HopLimit + 8;
+    public const int MaxProbes = 200_000;
+
+    private readonly ConcurrentDictionary<uint, ConcurrentQueue<ProbeHop>> _hops = new();
+    private readonly ConcurrentQueue<uint> _order = new();
+
+    public string Node => node;
+
+    public void Hop(ReadOnlySpan<byte> frame, string element, string detail) => Record(frame, element, detail, dropped: false);
+
+    public void Drop(ReadOnlySpan<byte> frame, string element, string reason) => Record(frame, element, reason, dropped: true);
+
+    public bool HopLimitReached(ReadOnlySpan<byte> frame) =>
+        GhostProbe.TryReadId(frame, out var id) && _hops.TryGetValue(id, out var q) && q.Count >= HopLimit;
+
+    /// <summary>Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], in the order seen.</summary>
+    public IReadOnlyList<ProbeHop> Collect(uint first, uint last)
+    {
+        var result = new List<ProbeHop>();
+        foreach (var (id, q) in _hops)
+        {
+            if (id >= first && id <= last) result.AddRange(q);
+        }
+        result.Sort((a, b) => a.AtTicks.CompareTo(b.AtTicks));
+        return result;
+    }
+
+    private void Record(ReadOnlySpan<byte> frame, string element, string detail, bool dropped)
+    {
+        if (!GhostProbe.TryReadId(frame, out var id)) return;
+        var q = _hops.GetOrAdd(id, static (k, order) =>
+        {
+            order.Enqueue(k);
+            return new ConcurrentQueue<ProbeHop>();
+        }, _order);
+        if (q.Count < MaxHopsPerProbe) q.Enqueue(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
+        while (_order.Count > MaxProbes && _order.TryDequeue(out var old)) _hops.TryRemove(old, out _);
+    }
+}

@@ -1,0 +1,224 @@
+using System.Collections.Immutable;
+using System.Diagnostics;
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Config;
+using Fabric.Messages.Ghost;
+using Fabric.Messages.Intent;
+
+namespace Fabric.Actors.Ghost;
+
+/// <summary>A ghost-shadow node as a verification sees it.</summary>
+public sealed record GhostNode(string Name, IActorRef Ghost);
+
+/// <summary>
+/// One verification, run by the coordinating ghost-shadow node: (1) the ghost copy of main runs
+/// the probes (baseline), (2) the proposal is applied to the ghost copies on every ghost-shadow
+/// node (stand-ins for nodes without the role), (3) the same probes and the proposal's checks
+/// run again, (4) the judge gives findings and the differential, (5) ghost copies go back to
+/// main and the verdict goes to the config store. One job: ends when the verdict is sent.
+/// </summary>
+public sealed class VerificationSession : ReceiveActor
+{
+    /// <summary>Longest wait for ghost PWs to come up after an apply.</summary>
+    public static readonly TimeSpan ReadinessTimeout = TimeSpan.FromMilliseconds(1500);
+    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly VerifyChange _change;
+    private readonly string _node;
+    private readonly IReadOnlyDictionary<string, bool> _alive;
+    private readonly IReadOnlyList<GhostNode> _ghosts;
+    private readonly GhostPlaneContext _plane;
+    private readonly IActorRef _store;
+    private readonly Func<int, uint> _allocateIds;
+    private readonly long _session;
+
+    public VerificationSession(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
+        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds)
+    {
+        _change = change;
+        _node = node;
+        _alive = alive;
+        _ghosts = ghosts;
+        _plane = plane;
+        _store = store;
+        _allocateIds = allocateIds;
+        _session = change.ChangeId;
+        ReceiveAsync<Start>(_ => Run());
+    }
+
+    public static Props Props(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
+        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds) =>
+        Akka.Actor.Props.Create(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds));
+
+    public sealed class Start
+    {
+        public static readonly Start Instance = new();
+    }
+
+    /// <summary>Told to the parent when the verdict is sent.</summary>
+    public sealed record Done(long ChangeId, GhostReport Report);
+
+    protected override void PreStart() => Self.Tell(Start.Instance);
+
+    private async Task Run()
+    {
+        var clock = Stopwatch.StartNew();
+        GhostReport report;
+        try
+        {
+            report = await Verify(clock);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Ghost verification of change {0} failed", _change.ChangeId);
+            report = new GhostReport(false, [new GhostFinding("ghost-verifier", $"the verification could not complete: {e.GetType().Name}: {e.Message}", [])],
+                [], [], 0, 0, 1, clock.Elapsed.TotalSeconds);
+        }
+        var verdictLine = report.Verified
+            ? $"verdict: verified ({report.ChecksPassed} check(s) passed, {report.Probes} probe(s), {report.Diff.Length} flow(s) changed) in {report.Seconds:F2} s"
+            : $"verdict: rejected ({report.ChecksFailed} check(s) failed) in {report.Seconds:F2} s";
+        Progress(verdictLine);
+        var findings = report.Verified
+            ? ImmutableArray.Create(verdictLine)
+            : report.Findings.Select(f => $"{f.Check}: {f.Reason}").ToImmutableArray();
+        _store.Tell(new SubmitVerdict(_change.ChangeId, report.Verified, $"ghost@{_node}", findings, report));
+        Context.Parent.Tell(new Done(_change.ChangeId, report));
+        Context.Stop(Self);
+    }
+
+    private async Task<GhostReport> Verify(Stopwatch clock)
+    {
+        var main = Parse(_change.BaseDocument) ?? new IntentDocument();
+        var proposed = Parse(_change.Proposed) ?? throw new InvalidOperationException("the proposed document does not parse");
+        Progress($"verification started by ghost-shadow node {_node}; ghost-shadow nodes: {string.Join(", ", _ghosts.Select(g => g.Name))}");
+
+        var placement = GhostPlacement.Plan(proposed, _alive, _node);
+        var mainPlacement = GhostPlacement.Plan(main, _alive, _node);
+        var ghostMain = mainPlacement.Rewrite(main);
+        var ghostProposed = placement.Rewrite(proposed);
+
+        // 1. Baseline: the proposal's declared checks and main's own, on the ghost copy of main.
+        await ApplyAll(ghostMain, "main");
+        var baselineIntent = ghostMain with { Checks = proposed.Checks.Concat(main.Checks.Where(c => proposed.Checks.All(p => p.Name != c.Name))).ToImmutableArray() };
+        var before = await Probe(baselineIntent);
+        Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
+
+        // 2. The proposal on the ghost copies.
+        await ApplyAll(ghostProposed, "the proposal");
+        var after = await Probe(ghostProposed);
+        Progress($"probes sent: {after.Count} on the proposal");
+
+        // 3. Judge.
+        var (findings, passed, failed) = ProbeJudge.Judge(ghostProposed, after);
+        var placementFindings = placement.DownFindings(main, proposed).ToImmutableArray();
+        findings = placementFindings.AddRange(findings);
+        failed += placementFindings.Length;
+        var diff = ProbeJudge.Diff(before, after);
+        Progress($"checks passed: {passed}, failed: {failed}; {diff.Length} probe outcome(s) differ from main");
+        foreach (var f in findings.Take(20)) Progress($"  finding [{f.Check}] {f.Reason}");
+
+        // 4. Back to main (the commit, if any, moves the standing copy on).
+        await ApplyAll(ghostMain, "main (restored)", wait: false);
+        return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
+    }
+
+    private async Task ApplyAll(IntentDocument intent, string what, bool wait = true)
+    {
+        var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
+        if (!wait) return;
+        // Elements start asynchronously: wait until every port a probe will use is open and the
+        // ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
+        var ports = ProbePlan.Build(intent, _plane.Attachments, 0)
+            .Where(p => p.From is { PortKey.Length: > 0 })
+            .GroupBy(p => p.From!.Node)
+            .ToDictionary(g => g.Key, g => g.Select(p => p.From!.PortKey).Distinct().ToImmutableArray());
+        var elements = applied.Sum(a => a.Elements);
+        var deadline = Stopwatch.StartNew();
+        do
+        {
+            await Task.Delay(20);
+            applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(
+                new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
+        }
+        while ((applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal)) && deadline.Elapsed < ReadinessTimeout);
+        Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
+                 (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>Sends every probe of <paramref name="intent"/> and gathers what became of each.</summary>
+    private async Task<List<ProbeOutcome>> Probe(IntentDocument intent)
+    {
+        var count = ProbePlan.Build(intent, _plane.Attachments, 0).Length;
+        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count * 2));
+        var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
+        var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
+
+        // A first packet towards an unresolved neighbour is dropped while ARP asks (as on a live
+        // router): send those once more with fresh ids.
+        var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
+        if (retry.Count > 0)
+        {
+            var first = _allocateIds(retry.Count);
+            var again = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
+            var more = await SendAndCollect(again);
+            var byKey = again.ToDictionary(p => p.Key);
+            outcomes = outcomes.Select(o => byKey.TryGetValue(o.Probe.Key, out var p) ? new ProbeOutcome(p, more.GetValueOrDefault(p.Id, [])) : o).ToList();
+        }
+        return outcomes;
+    }
+
+    private async Task<Dictionary<uint, ImmutableArray<ProbeHop>>> SendAndCollect(IReadOnlyList<PlannedProbe> probes)
+    {
+        var result = new Dictionary<uint, ImmutableArray<ProbeHop>>();
+        if (probes.Count == 0) return result;
+        var byNode = probes.GroupBy(p => p.From!.Node).ToList();
+        var sends = new List<Task<ProbesInjected>>();
+        foreach (var group in byNode)
+        {
+            var ghost = _ghosts.FirstOrDefault(g => g.Name == group.Key);
+            if (ghost is null) continue; // the node is down: its probes see no hop ("no answer")
+            foreach (var chunk in group.Chunk(512))
+            {
+                sends.Add(ghost.Ghost.Ask<ProbesInjected>(new InjectProbes(_session,
+                    chunk.Select(p => new ProbeFrame(p.Id, p.From!.PortKey, p.Frame)).ToImmutableArray()), AskTimeout));
+            }
+        }
+        await Task.WhenAll(sends);
+        uint lo = probes.Min(p => p.Id), hi = probes.Max(p => p.Id);
+        var quiet = 0;
+        var last = -1;
+        var waited = Stopwatch.StartNew();
+        List<ProbeHop> hops = [];
+        // Until no new hop appears for three polls (probes have settled), at most 3 s.
+        while (waited.Elapsed < TimeSpan.FromSeconds(3))
+        {
+            await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
+            var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
+            hops = collected.SelectMany(c => c.Hops).ToList();
+            quiet = hops.Count == last ? quiet + 1 : 0;
+            last = hops.Count;
+            if (quiet >= 2) break;
+        }
+        foreach (var g in hops.GroupBy(h => h.Id))
+        {
+            result[g.Key] = g.OrderBy(h => h.AtTicks).ToImmutableArray();
+        }
+        return result;
+    }
+
+    private void Progress(string line)
+    {
+        _log.Info("Ghost verification of change {0}: {1}", _change.ChangeId, line);
+        _store.Tell(new VerificationProgress(_change.ChangeId, line));
+    }
+
+    private static IntentDocument? Parse(string document)
+    {
+        if (string.IsNullOrWhiteSpace(document)) return null;
+        var parsed = IntentParser.Parse(document);
+        return parsed.IsValid ? parsed.Document : null;
+    }
+}
