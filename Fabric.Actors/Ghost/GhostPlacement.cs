@@ -34,8 +34,15 @@ public sealed record GhostPlacement(ImmutableDictionary<string, string> RunsOn, 
     {
         string Host(string node) => RunsOn.TryGetValue(node, out var on) ? on : node;
         bool Moved(string node) => RunsOn.TryGetValue(node, out var on) && on != node;
+        var peNode = intent.Pes.ToDictionary(p => p.Name, p => p.Node, StringComparer.Ordinal);
+        var labels = MovedLabels(intent, peNode, Moved);
+        uint Label(string pe, uint label) => labels.TryGetValue((peNode.GetValueOrDefault(pe, ""), label), out var l) ? l : label;
         return intent with
         {
+            // A stand-in demultiplexes its own PWs and the moved ones on one ghost underlay: the
+            // moved PEs' labels (both ends of each pair) are renumbered so the label spaces of two
+            // nodes cannot collide there. Labels are names; the behaviour under test is the same.
+            Pws = labels.Count == 0 ? intent.Pws : intent.Pws.Select(p => p with { LocalLabel = Label(p.Pe, p.LocalLabel), RemoteLabel = Label(p.RemotePe, p.RemoteLabel) }).ToImmutableArray(),
             Pes = intent.Pes.Select(p => Moved(p.Node)
                 ? p with
                 {
@@ -47,6 +54,23 @@ public sealed record GhostPlacement(ImmutableDictionary<string, string> RunsOn, 
             Hosts = intent.Hosts.Select(h => Moved(h.Node) ? h with { Node = Host(h.Node) } : h).ToImmutableArray(),
             Hypervisors = intent.Hypervisors.Select(h => Moved(h.Node) ? h with { Node = Host(h.Node) } : h).ToImmutableArray(),
         };
+    }
+
+    /// <summary>Fresh labels for the local labels of PEs on moved nodes: (node, label) → label unused anywhere in the intent.</summary>
+    private static Dictionary<(string Node, uint Label), uint> MovedLabels(IntentDocument intent, Dictionary<string, string> peNode, Func<string, bool> moved)
+    {
+        var result = new Dictionary<(string, uint), uint>();
+        var used = intent.Pws.SelectMany(p => new[] { p.LocalLabel, p.RemoteLabel }).ToHashSet();
+        var next = 1_048_575u; // from the top of the 20-bit label space down
+        foreach (var pw in intent.Pws.OrderBy(p => p.Pe, StringComparer.Ordinal).ThenBy(p => p.Name, StringComparer.Ordinal))
+        {
+            var node = peNode.GetValueOrDefault(pw.Pe, "");
+            if (!moved(node) || result.ContainsKey((node, pw.LocalLabel))) continue;
+            while (used.Contains(next)) next--;
+            result[(node, pw.LocalLabel)] = next;
+            used.Add(next);
+        }
+        return result;
     }
 
     /// <summary>"pe pe-a (node-1): node-1" lines for the verdict.</summary>

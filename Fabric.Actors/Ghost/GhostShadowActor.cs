@@ -37,6 +37,9 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
     private IntentCommitted? _mirror;
     private bool _mirrorDeferred;
     private uint _nextId = (uint)Random.Shared.Next(1 << 20, 1 << 30);
+    private int _identifyRounds;
+    /// <summary>Identify rounds (each <see cref="GhostSettings.IdentifyWait"/>) before silent members count as down.</summary>
+    private const int MaxIdentifyRounds = 10;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -114,7 +117,20 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
 
     private void StartNext()
     {
-        if (_running is not null || !_queue.TryDequeue(out var change)) return;
+        if (_running is not null || _queue.Count == 0) return;
+        // A member that is up but not heard from yet (pub-sub still spreading) must not be taken
+        // for a down node: wait for its identity a little (bounded).
+        var known = _nodes.Values.Where(n => Environment.TickCount64 - n.SeenAt <= _settings.IdentityInterval.TotalMilliseconds * 3).Select(n => n.Address).ToHashSet();
+        known.Add(_cluster.SelfAddress);
+        var silent = _cluster.State.Members.Count(m => m.Status == MemberStatus.Up && !known.Contains(m.Address));
+        if (silent > 0 && _identifyRounds++ < MaxIdentifyRounds)
+        {
+            _mediator.Tell(new Publish(GhostTopics.Nodes, new IdentifyNodes(_queue.Peek().ChangeId)));
+            Timers.StartSingleTimer(StartTick.Instance, StartTick.Instance, _settings.IdentifyWait);
+            return;
+        }
+        _identifyRounds = 0;
+        var change = _queue.Dequeue();
         var (alive, ghosts) = View();
         var session = Context.ActorOf(VerificationSession.Props(change, _node, alive, ghosts, _plane, _configStore, AllocateIds), $"verify-{change.ChangeId}-{_nextId}");
         Context.Watch(session);

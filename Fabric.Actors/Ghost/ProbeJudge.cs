@@ -31,7 +31,21 @@ public sealed record ProbeOutcome(PlannedProbe Probe, ImmutableArray<ProbeHop> H
     }
 
     /// <summary>The path as findings show it: "node: element — detail" per hop.</summary>
-    public ImmutableArray<string> Path => Hops.Select(h => $"{h.Node}: {h.Element} — {(h.Dropped ? "DROPPED " : "")}{h.Detail}").ToImmutableArray();
+    public ImmutableArray<string> Path
+    {
+        get
+        {
+            static string Line(ProbeHop h) => $"{h.Node}: {h.Element} — {(h.Dropped ? "DROPPED " : "")}{h.Detail}";
+            if (Hops.Length <= MaxPathHops) return Hops.Select(Line).ToImmutableArray();
+            // A loop repeats itself: the first hops show it, the last show how it ended.
+            return Hops.Take(MaxPathHops - 3).Select(Line)
+                .Append($"... {Hops.Length - MaxPathHops + 1} more hop(s) ...")
+                .Concat(Hops.Skip(Hops.Length - 2).Select(Line)).ToImmutableArray();
+        }
+    }
+
+    /// <summary>Most hops a finding's path lists.</summary>
+    public const int MaxPathHops = 24;
 
     /// <summary>A drop reason without the per-run detail in parentheses (stage records), for comparisons.</summary>
     private static string Reason(string detail)

@@ -136,6 +136,10 @@ public sealed class VerificationSession : ReceiveActor
             .GroupBy(p => p.From!.Node)
             .ToDictionary(g => g.Key, g => g.Select(p => p.From!.PortKey).Distinct().ToImmutableArray());
         var elements = applied.Sum(a => a.Elements);
+        // Every PW of a PE that a ghost node runs must be there (trunks start after their PE) and up.
+        var running = _ghosts.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
+        var pes = intent.Pes.Where(p => running.Contains(p.Node)).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        var expectedPws = intent.Pws.Count(p => pes.Contains(p.Pe));
         var deadline = Stopwatch.StartNew();
         do
         {
@@ -143,7 +147,8 @@ public sealed class VerificationSession : ReceiveActor
             applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
         }
-        while ((applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal)) && deadline.Elapsed < ReadinessTimeout);
+        while ((applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal))
+               && deadline.Elapsed < ReadinessTimeout);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
     }

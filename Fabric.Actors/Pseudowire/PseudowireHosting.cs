@@ -21,7 +21,16 @@ public static class PseudowireHosting
             var ghostNode = PseudowireNode.Ghost(ghost.Ports, ghost.PwUnderlayPort);
             ghost.Kinds.Add(new PeElementKind(ghostNode));
             ghost.Attachments.Add(new PwGhostAttachments());
-            ghost.Liveness.Add(() => (ghostNode.Pws.Values.Count(p => p.IsUp), ghostNode.Pws.Count));
+            // Ready when every trunk's selector has every member active (the trunk actor swaps the
+            // selector after BFD comes up) and every PW outside a trunk is up.
+            ghost.Liveness.Add(() =>
+            {
+                var trunks = ghostNode.Trunks.Values.ToList();
+                var inTrunks = trunks.SelectMany(t => t.Forwarder.Members.Select(m => m.Name)).ToHashSet();
+                var single = ghostNode.Pws.Values.Where(p => !inTrunks.Contains(p.Name)).ToList();
+                return (trunks.Sum(t => t.Forwarder.Selector.ActiveCount) + single.Count(p => p.IsUp),
+                        trunks.Sum(t => t.Forwarder.Members.Count) + single.Count);
+            });
             ghost.Publish(ghostNode);
         }
         // Registered through a factory so the container owns it: when the node stops, its

@@ -103,6 +103,7 @@ public static class IntentJson
         w.WriteStartObject("port");
         w.WriteString("kind", IntentText.PortKind.Of(port.Kind));
         w.WriteString("name", port.Name);
+        if (port.Segment is { } segment) w.WriteString("segment", segment);
         w.WriteEndObject();
     }
 
@@ -151,6 +152,7 @@ public static class IntentJson
             w.WriteStartObject("downlink");
             w.WriteString("kind", IntentText.PortKind.Of(downlink.Kind));
             w.WriteString("name", downlink.Name);
+            if (downlink.Segment is { } segment) w.WriteString("segment", segment);
             w.WriteEndObject();
         }
         if (tenant.Uplink is { } uplink)

@@ -12,8 +12,12 @@ public enum PortKind
     Simulated,
 }
 
-/// <summary>A port on the element's node.</summary>
-public sealed record PortRef(PortKind Kind, string Name);
+/// <summary>
+/// A port on the element's node. <paramref name="Segment"/> optionally names the L2 segment the
+/// port's device is wired to outside the fabric (a bridge, a switch VLAN): ports that name the
+/// same segment are one wire to the ghost verifier, which cannot see outside cabling.
+/// </summary>
+public sealed record PortRef(PortKind Kind, string Name, string? Segment = null);
 
 /// <summary>A provider edge. <paramref name="RouterId"/> is its loopback, unique in the fabric.</summary>
 public sealed record PeIntent(

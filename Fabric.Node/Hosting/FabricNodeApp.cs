@@ -69,6 +69,9 @@ public static class FabricNodeApp
         builder.Services.AddHostedService<IntentBootstrapper>();
 
         var app = builder.Build();
+        // Resolved now so the container owns (and on shutdown disposes) the ghost plane: its ghost
+        // underlay sockets must close with the node, or a restarted node would share their port.
+        app.Services.GetService<GhostPlaneContext>();
         app.MapOpenApi();
         app.MapManagementApi();
         return app;

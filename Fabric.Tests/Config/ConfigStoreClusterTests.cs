@@ -23,7 +23,7 @@ public class ConfigStoreClusterTests
 
         await Eventually.Holds(async () => await a.ChangeStatus(id) == "committed", Wait, $"change {id} committed");
         var change = await a.Get($"/changes/{id}");
-        Assert.StartsWith("document-validity@node-g", change["verifier"]!.ToString());
+        Assert.StartsWith("ghost@node-g", change["verifier"]!.ToString());
         await Eventually.Holds(async () => await a.AppliedVersion() == 1 && await b.AppliedVersion() == 1,
             Wait, "both fabric guardians run intent version 1");
     }
@@ -122,13 +122,13 @@ public class ConfigStoreSnapshotTests
             }
         }
 
-        // 9 events (3 x proposed, verified, committed): snapshots at 2, 4, 6, 8; older ones deleted.
+        // 12 events (3 x proposed, reported (the ghost report), verified, committed): snapshots at 2, 4, ..., 12; older ones deleted.
         using (var sqlite = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir.Sub("a"), "fabric.db")}"))
         {
             sqlite.Open();
             using var count = sqlite.CreateCommand();
             count.CommandText = "SELECT max(sequence_number) FROM snapshot";
-            Assert.Equal(8L, Convert.ToInt64(count.ExecuteScalar()));
+            Assert.Equal(12L, Convert.ToInt64(count.ExecuteScalar()));
             // Events and snapshots are written by our Hyperion serializer (identifier 441).
             count.CommandText = "SELECT DISTINCT serializer_id FROM snapshot UNION SELECT DISTINCT identifier FROM journal";
             Assert.Equal(441L, Convert.ToInt64(count.ExecuteScalar()));

@@ -26,9 +26,10 @@ public sealed class GhostPort : Port
     private readonly ManualResetEventSlim _wake = new(false);
 
     public GhostPort(string name, ushort id, string label, IHopTracer? tracer, bool answersArp,
-        IReadOnlyCollection<Ipv4Address>? owned = null, GhostPortSet? segment = null)
+        IReadOnlyCollection<Ipv4Address>? owned = null, GhostPortSet? segment = null, string? segmentName = null)
         : base(name, id)
     {
+        Segment = segmentName ?? name;
         Label = label;
         Tracer = tracer;
         AnswersArp = answersArp;
@@ -37,6 +38,9 @@ public sealed class GhostPort : Port
     }
 
     private readonly GhostPortSet? _segment;
+
+    /// <summary>The L2 segment: the intent's <c>segment</c> of the port, else its device name.</summary>
+    public string Segment { get; }
 
     /// <summary>Addresses the element behind this port answers ARP for itself (the world does not).</summary>
     public IReadOnlyCollection<Ipv4Address> Owned { get; }
@@ -61,7 +65,7 @@ public sealed class GhostPort : Port
     /// <summary>A frame another port of the segment sent.</summary>
     internal void FromSegment(byte[] frame, string from)
     {
-        Tracer?.Hop(frame, Label, $"received from {from} on the shared segment {Name}");
+        Tracer?.Hop(frame, Label, $"received from {from} on the shared segment {Segment}");
         Enqueue(frame);
     }
 
@@ -179,15 +183,15 @@ public sealed class GhostPortSet(IHopTracer? tracer)
 {
     /// <summary>The other open ports of <paramref name="port"/>'s segment (same device name).</summary>
     internal IReadOnlyList<GhostPort> SegmentPeers(GhostPort port) =>
-        _ports.Values.Where(p => !ReferenceEquals(p, port) && p.Name == port.Name && p.State != PortState.Closed).ToList();
+        _ports.Values.Where(p => !ReferenceEquals(p, port) && p.Segment == port.Segment && p.State != PortState.Closed).ToList();
 
     private readonly ConcurrentDictionary<string, GhostPort> _ports = new(StringComparer.Ordinal);
 
     public IHopTracer? Tracer => tracer;
 
-    public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false, IReadOnlyCollection<Ipv4Address>? owned = null)
+    public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false, IReadOnlyCollection<Ipv4Address>? owned = null, string? segment = null)
     {
-        var port = new GhostPort(name, id, label, tracer, answersArp, owned, this);
+        var port = new GhostPort(name, id, label, tracer, answersArp, owned, this, segment);
         _ports[key] = port;
         return port;
     }
@@ -211,5 +215,5 @@ public sealed class GhostPortSet(IHopTracer? tracer)
 
     /// <summary>A port factory for elements that open attachments by port reference.</summary>
     public Func<Fabric.Messages.Intent.PortRef, ushort, IPort> Factory(string labelPrefix = "") =>
-        (port, id) => Open(PortKey(port.Name), port.Name, id, labelPrefix + port.Name);
+        (port, id) => Open(PortKey(port.Name), port.Name, id, labelPrefix + port.Name, segment: port.Segment);
 }

@@ -103,7 +103,7 @@ public sealed partial class GatewayActor
                 ? (intent.Uplink is { } u ? [GatewayPlan.Address(u.Address.Address)] : Array.Empty<DataPlane.Wire.Ipv4Address>())
                 : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
-                $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned);
+                $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned, p.Ref.Segment);
             ghost.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
             return ghost;
         }

@@ -76,10 +76,11 @@ internal static partial class IntentReader
             port.Fail("name", $"'{name}' is not a Linux interface name (1..15 characters, no '/', ':' or spaces)");
         if (kind == PortKind.Simulated && name.Length > 0)
             name = port.Name();
-        return new PortRef(kind ?? PortKind.Simulated, name);
+        var segment = port.Has("segment") ? port.Name("segment") : null;
+        return new PortRef(kind ?? PortKind.Simulated, name, segment);
     }
 
-    private static readonly string[] PortKeys = ["kind", "name"];
+    private static readonly string[] PortKeys = ["kind", "name", "segment"];
 
     private static SourceNode ItemAt(Fields f, string key, int index) =>
         f.Map.Find(key)?.Value is SourceSequence s && index < s.Items.Length ? s.Items[index] : f.Map;
