@@ -23,6 +23,9 @@ public sealed class VerificationSession : ReceiveActor
 {
     /// <summary>Longest wait for ghost PWs to come up after an apply.</summary>
     public static readonly TimeSpan ReadinessTimeout = TimeSpan.FromMilliseconds(1500);
+
+    /// <summary>How many times probes dropped for an unresolved neighbour are sent again (one per router on a path).</summary>
+    private const int MaxResolveRounds = 4;
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -162,10 +165,11 @@ public sealed class VerificationSession : ReceiveActor
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
 
         // A first packet towards an unresolved neighbour is dropped while ARP asks (as on a live
-        // router): send those once more with fresh ids.
-        var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
-        if (retry.Count > 0)
+        // router), once per router on the path: send those again with fresh ids (bounded).
+        for (var round = 0; round < MaxResolveRounds; round++)
         {
+            var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
+            if (retry.Count == 0) break;
             var first = _allocateIds(retry.Count);
             var again = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
             var more = await SendAndCollect(again);

@@ -161,8 +161,8 @@ public class ConfigStorePostgresTests(PostgresServer postgres)
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
         }
 
-        // ChangeProposed, ChangeVerified, ChangeCommitted: the refused document added no row.
-        Assert.Equal(3, CountJournalRows(db));
+        // ChangeProposed, ChangeReported (the ghost report), ChangeVerified, ChangeCommitted: the refused document added no row.
+        Assert.Equal(4, CountJournalRows(db));
         await using var again = await TestNode.StartAsync("node-a", dir.Sub("a2"), db: db);
         await Eventually.Holds(async () => await again.AppliedVersion() == 1, Wait, "restarted node runs version 1 from PostgreSQL");
         Assert.Contains("blue", (await again.Get("/intent"))["document"]!.ToJsonString());

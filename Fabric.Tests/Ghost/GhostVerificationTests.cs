@@ -195,6 +195,9 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
     /// <summary>Main as an operator sees it: intent version, applied version, elements, and every port counter.</summary>
     private static async Task<(long Intent, long Applied, string Elements, string Counters)> MainState(TestNode node)
     {
+        var version = await node.IntentVersion();
+        await Eventually.Holds(async () => await node.AppliedVersion() == version, Wait, $"main runs intent version {version}");
+        await Task.Delay(300); // the elements of that version open their ports
         var applied = await node.Get("/intent/applied");
         return (await node.IntentVersion(), applied["version"]!.GetValue<long>(), applied["elements"]!.ToJsonString(), await Counters(node));
     }
