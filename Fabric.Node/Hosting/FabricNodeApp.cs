@@ -8,6 +8,7 @@ using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Switching;
 using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
 
@@ -38,6 +39,9 @@ public static class FabricNodeApp
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         builder.Services.AddPseudowires(elementKinds);
+        var switching = SwitchingSettings.FromConfig(ReadHocon(options));
+        builder.Services.AddSingleton(switching);
+        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort));
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
@@ -67,5 +71,15 @@ public static class FabricNodeApp
         app.MapOpenApi();
         app.MapManagementApi();
         return app;
+    }
+
+    /// <summary>The node's HOCON as Akka will read it (base file, then --hocon over it), for settings needed before the ActorSystem exists.</summary>
+    private static Akka.Configuration.Config ReadHocon(NodeOptions options)
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString(
+            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf")));
+        return options.HoconFile is { } extra
+            ? Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.GetFullPath(extra))).WithFallback(config)
+            : config;
     }
 }
