@@ -264,16 +264,21 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         foreach (MfeTable? table in tables)
         {
             knownVni |= table!.Switches.Contains(vni);
-            if (table.ByMac.TryGetValue(key.Destination.ToUInt64(), out Target? target) && target.Local is { } l)
+            if (local is null && table.ByMac.TryGetValue(key.Destination.ToUInt64(), out Target? target) && target.Local is { } l)
             {
                 local = l;
-                break;
             }
+        }
+
+        if (!knownVni)
+        {
+            counters.Drop(MfeDrop.UnknownVni);
+            return;
         }
 
         if (local is null)
         {
-            counters.Drop(knownVni ? MfeDrop.UnknownDestination : MfeDrop.UnknownVni);
+            counters.Drop(MfeDrop.UnknownDestination);
             return;
         }
 
