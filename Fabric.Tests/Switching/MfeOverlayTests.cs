@@ -107,4 +107,25 @@ public sealed class MfeOverlayTests : IDisposable
         Assert.Empty(_host1.SentTo("dcn-1"));
         Assert.Empty(_host2.SentTo("dcn-9"));
     }
+    [Fact]
+    public async Task Ghost_copies_cross_on_their_own_underlay_port_and_what_they_deliver_is_marked_ghost()
+    {
+        ushort ghostPort = (ushort)(Port + 1);
+        using var ghost1 = new MfeRig("host-1", ghost: true, genevePort: ghostPort);
+        using var ghost2 = new MfeRig("host-2", ghost: true, genevePort: ghostPort);
+        using var plane1 = new SwitchingNode(ghost: true, genevePort: ghostPort);
+        using var plane2 = new SwitchingNode(ghost: true, genevePort: ghostPort);
+        plane1.EnsureUnderlay(ghost1.Spec.Underlay).Attach(ghost1.Datapath);
+        plane2.EnsureUnderlay(ghost2.Spec.Underlay).Attach(ghost2.Datapath);
+
+        ghost1.FromDcn("dcn-1", ghost1.Frame("web", "api"));
+        await Eventually.Holds(() => !ghost2.Wires["dcn-9"].Sent.IsEmpty, TimeSpan.FromSeconds(5), "the ghost frame reaches host-2's ghost DCN");
+
+        Assert.True(ghost2.Wires["dcn-9"].Sent.TryDequeue(out var delivered));
+        Assert.True(delivered.Ghost);
+        Assert.Equal(301, Frames.TagOf(delivered.Frame));
+        // The main copies saw nothing of it.
+        Assert.Equal(0, _host2.Datapath.Underlay!.Counters.RxFrames + _host2.Datapath.Underlay.Counters.TotalDrops);
+        Assert.Empty(_host2.SentTo("dcn-9"));
+    }
 }
