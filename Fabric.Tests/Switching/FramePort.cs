@@ -14,6 +14,12 @@ internal sealed class FramePort(string name, ushort id) : Port(name, id)
 
     public ConcurrentQueue<(byte[] Frame, bool Ghost)> Sent { get; } = new();
 
+    /// <summary>False: sent frames are only counted and shown to <see cref="OnSend"/>, not kept.</summary>
+    public bool KeepSent { get; init; } = true;
+
+    /// <summary>Called with every batch sent (borrowed).</summary>
+    public Action<PacketBatch>? OnSend { get; init; }
+
     public void Inject(params byte[][] frames)
     {
         foreach (var frame in frames)
@@ -67,10 +73,12 @@ internal sealed class FramePort(string name, ushort id) : Port(name, id)
             return 0;
         }
 
-        for (int i = 0; i < batch.Count; i++)
+        for (int i = 0; KeepSent && i < batch.Count; i++)
         {
             Sent.Enqueue((batch.Frame(i).ToArray(), batch[i].IsGhost));
         }
+
+        OnSend?.Invoke(batch);
 
         Counters.AddTx(batch.Count, batch.TotalBytes());
         return batch.Count;
