@@ -162,6 +162,42 @@ public sealed class MfeForwarderTests : IDisposable
     }
 
     [Fact]
+    public void A_port_capture_holds_the_containers_frames_untagged_both_ways()
+    {
+        var webCapture = new MemoryStream();
+        var dbCapture = new MemoryStream();
+        _rig.Ports["web"] = new ContainerPort(_rig.Container("web"), new PcapWriter(webCapture, leaveOpen: true));
+        _rig.Ports["db"] = new ContainerPort(_rig.Container("db"), new PcapWriter(dbCapture, leaveOpen: true));
+        _rig.Rebuild();
+        var sent = _rig.Frame("web", "db");
+
+        _rig.FromDcn("dcn-1", sent);
+        _rig.Ports["web"].Dispose();
+        _rig.Ports["db"].Dispose();
+
+        var untagged = new byte[sent.Length - 4];
+        Assert.True(VlanTagging.TryCopyUntagged(sent, new VlanId(101), untagged, out _));
+        Assert.Equal(untagged, Assert.Single(PcapFrames(webCapture)));
+        Assert.Equal(untagged, Assert.Single(PcapFrames(dbCapture)));
+        _rig.Ports["web"].WriteCapture(untagged); // a late frame after the port went: ignored
+    }
+
+    /// <summary>The frames of a classic pcap (24-byte file header, 16-byte record headers).</summary>
+    private static List<byte[]> PcapFrames(MemoryStream stream)
+    {
+        var bytes = stream.ToArray();
+        var frames = new List<byte[]>();
+        for (int at = 24; at + 16 <= bytes.Length;)
+        {
+            int length = BitConverter.ToInt32(bytes, at + 8);
+            frames.Add(bytes[(at + 16)..(at + 16 + length)]);
+            at += 16 + length;
+        }
+
+        return frames;
+    }
+
+    [Fact]
     public void Forwarding_a_warm_batch_allocates_nothing()
     {
         var pool = new PacketBatchPool(maxRetained: 8);
