@@ -51,7 +51,13 @@ public sealed record GhostPlacement(ImmutableDictionary<string, string> RunsOn, 
                 }
                 : p).ToImmutableArray(),
             Gateways = intent.Gateways.Select(g => Moved(g.Node) ? g with { Node = Host(g.Node) } : g).ToImmutableArray(),
-            Hosts = intent.Hosts.Select(h => Moved(h.Node) ? h with { Node = Host(h.Node) } : h).ToImmutableArray(),
+            Hosts = intent.Hosts.Select(h => Moved(h.Node)
+                ? h with
+                {
+                    Node = Host(h.Node),
+                    ContainerDcns = h.ContainerDcns.Select(d => d with { Port = d.VnicPort with { Name = $"{h.Node}~{d.VnicPort.Name}" } }).ToImmutableArray(),
+                }
+                : h).ToImmutableArray(),
             Hypervisors = intent.Hypervisors.Select(h => Moved(h.Node) ? h with { Node = Host(h.Node) } : h).ToImmutableArray(),
         };
     }

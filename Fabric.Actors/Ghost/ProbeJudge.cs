@@ -7,14 +7,16 @@ namespace Fabric.Actors.Ghost;
 /// <summary>What became of one probe, read from its hops.</summary>
 public sealed record ProbeOutcome(PlannedProbe Probe, ImmutableArray<ProbeHop> Hops)
 {
-    public IEnumerable<ProbeHop> Deliveries => Hops.Where(h => !h.Dropped && h.Detail == "delivered");
+    public IEnumerable<ProbeHop> Deliveries => Hops.Where(h => !h.Dropped && h.Detail.StartsWith("delivered", StringComparison.Ordinal));
 
     public ProbeHop? FirstDrop => Hops.FirstOrDefault(h => h.Dropped);
 
     public bool Looped => Hops.Length >= ProbeTracer.HopLimit
         || Hops.Any(h => h.Dropped && (h.Detail.StartsWith("hop-limit", StringComparison.Ordinal) || h.Detail.StartsWith("ttl-exceeded", StringComparison.Ordinal)));
 
-    public bool DeliveredAt(string node, string label) => Deliveries.Any(h => h.Element == label && h.Node == node);
+    /// <summary>Delivered out of <paramref name="label"/> on <paramref name="node"/> (tagged <paramref name="vlan"/> when the attachment is a VLAN of its port).</summary>
+    public bool DeliveredAt(string node, string label, Fabric.Actors.DataPlane.Wire.VlanId? vlan = null) =>
+        Deliveries.Any(h => h.Element == label && h.Node == node && (vlan is not { } v || h.Detail == $"delivered (vlan {v.Value})"));
 
     /// <summary>One line, stable across runs: where it ended. The differential compares these.</summary>
     public string Summary
@@ -23,7 +25,7 @@ public sealed record ProbeOutcome(PlannedProbe Probe, ImmutableArray<ProbeHop> H
         {
             if (Probe.Unresolved is { } u) return "not sent: " + u;
             if (Looped) return "looped";
-            var delivered = Deliveries.Select(h => $"{h.Element}@{h.Node}").Distinct().Order(StringComparer.Ordinal).ToList();
+            var delivered = Deliveries.Select(h => $"{h.Element}@{h.Node}{(h.Detail.Length > 9 ? h.Detail[9..] : "")}").Distinct().Order(StringComparer.Ordinal).ToList();
             if (delivered.Count > 0) return "delivered at " + string.Join(", ", delivered);
             if (FirstDrop is { } d) return $"dropped at {d.Element}: {Reason(d.Detail)}";
             return Hops.Length <= 1 ? "no answer (nothing forwarded it)" : $"no answer (last seen at {Hops[^1].Element})";
@@ -84,7 +86,7 @@ public static class ProbeJudge
                 continue;
             }
             var reached = p.To is { } to
-                ? o.DeliveredAt(to.Node, to.DeliveryLabel)
+                ? o.DeliveredAt(to.Node, to.DeliveryLabel, to.Vlan)
                 : o.Deliveries.Any(h => h.Element != p.From!.DeliveryLabel);
             if (p.Expect == CheckExpectation.Reach)
             {

@@ -201,6 +201,7 @@ public static class IntentJson
         {
             w.WriteString("name", d.Name);
             w.WriteString("vnicMac", d.VnicMac.ToString());
+            WritePort(w, d.VnicPort);
         });
         Array(w, "containers", ByName(host.Containers, c => c.Name), (w, c) =>
         {
@@ -209,7 +210,19 @@ public static class IntentJson
             w.WriteNumber("localTag", c.LocalTag);
             w.WriteString("mac", c.Mac.ToString());
             w.WriteString("ip", c.Ip.ToString());
+            if (c.Tenant is { } tenant) w.WriteString("tenant", tenant);
+            if (c.Ingress is { } ingress) WriteAcl(w, "ingress", ingress);
+            if (c.Egress is { } egress) WriteAcl(w, "egress", egress);
+            if (c.Capture is { } capture) w.WriteString("capture", capture);
         });
+    }
+
+    private static void WriteAcl(Utf8JsonWriter w, string property, FirewallIntent acl)
+    {
+        w.WriteStartObject(property);
+        w.WriteString("defaultPolicy", IntentText.Policy.Of(acl.DefaultPolicy));
+        Array(w, "rules", acl.Rules, WriteRule);
+        w.WriteEndObject();
     }
 
     private static void WriteHypervisor(Utf8JsonWriter w, HypervisorIntent hypervisor)

@@ -8,6 +8,7 @@ using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Switching;
 using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
 
@@ -35,14 +36,19 @@ public static class FabricNodeApp
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
 
-        var hocon = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf")));
-        if (options.HoconFile is { } extraHocon) hocon = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.GetFullPath(extraHocon))).WithFallback(hocon);
+        var hocon = ReadHocon(options);
         var ghostSettings = GhostSettings.From(hocon);
         var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
         builder.Services.AddPseudowires(elementKinds, ghost: ghostPlane);
+        var switching = SwitchingSettings.FromConfig(hocon);
+        builder.Services.AddSingleton(switching);
+        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort),
+            ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
+            ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort);
+        if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
@@ -72,8 +78,19 @@ public static class FabricNodeApp
         // Resolved now so the container owns (and on shutdown disposes) the ghost plane: its ghost
         // underlay sockets must close with the node, or a restarted node would share their port.
         app.Services.GetService<GhostPlaneContext>();
+        app.Services.GetKeyedService<SwitchingNode>(SwitchingHosting.GhostKey);
         app.MapOpenApi();
         app.MapManagementApi();
         return app;
+    }
+
+    /// <summary>The node's HOCON as Akka will read it (base file, then --hocon over it), for settings needed before the ActorSystem exists.</summary>
+    private static Akka.Configuration.Config ReadHocon(NodeOptions options)
+    {
+        var config = Akka.Configuration.ConfigurationFactory.ParseString(
+            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf")));
+        return options.HoconFile is { } extra
+            ? Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.GetFullPath(extra))).WithFallback(config)
+            : config;
     }
 }

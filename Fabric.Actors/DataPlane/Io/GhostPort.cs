@@ -148,7 +148,7 @@ public sealed class GhostPort : Port
                 continue;
             }
 
-            Tracer?.Hop(frame, Label, "delivered");
+            Tracer?.Hop(frame, Label, GhostProbe.OuterVlan(frame) is { } vlan ? $"delivered (vlan {vlan})" : "delivered");
             if (others.Count > 0)
             {
                 var copy = frame.ToArray();

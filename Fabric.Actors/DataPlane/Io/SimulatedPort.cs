@@ -46,9 +46,17 @@ public sealed class SimulatedPort : Port
         {
             for (int l = 0; l < _lengthCount; l++)
             {
-                _templates[flow * _lengthCount + l] = Profile.Protocol == IpProtocol.Tcp
+                byte[] frame = Profile.Protocol == IpProtocol.Tcp
                     ? BuildTcpFrame(Profile, flow, Profile.FrameLengths[l])
                     : BuildUdpFrame(Profile, flow, Profile.FrameLengths[l]);
+                if (Profile.Vlan is { } vlan)
+                {
+                    var tagged = new byte[frame.Length + VlanLayout.TagLength];
+                    VlanTagging.TryCopyTagged(frame, vlan, tagged, out _);
+                    frame = tagged;
+                }
+
+                _templates[flow * _lengthCount + l] = frame;
             }
         }
 

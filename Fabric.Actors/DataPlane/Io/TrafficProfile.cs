@@ -44,4 +44,10 @@ public sealed record TrafficProfile
     public ushort SourcePort { get; init; } = 10000;
 
     public ushort DestinationPort { get; init; } = 5001;
+
+    /// <summary>
+    /// An 802.1Q tag (priority 0) on every frame, inserted after the MACs: each frame is then
+    /// 4 bytes longer than its <see cref="FrameLengths"/> entry. Default none (untagged).
+    /// </summary>
+    public VlanId? Vlan { get; init; }
 }

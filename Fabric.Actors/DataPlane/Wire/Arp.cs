@@ -140,3 +140,37 @@ public readonly record struct ArpRepr(
         TargetProtocolAddress.WriteTo(buffer[ArpLayout.TargetProtocolAddress..]);
     }
 }
+
+/// <summary>
+/// A whole ARP frame: Ethernet header, an optional 802.1Q tag, the packet, and zero padding up
+/// to the 60-byte minimum frame (64 with the tag), as an answering switch sends it.
+/// </summary>
+public static class ArpFrame
+{
+    /// <summary>Writes the frame into <paramref name="buffer"/>; false (nothing written) when it does not fit.</summary>
+    public static bool TryEmit(in ArpRepr arp, MacAddress source, MacAddress destination, VlanId? vlan, Span<byte> buffer, out int length)
+    {
+        int header = EthernetLayout.HeaderLength + (vlan is null ? 0 : VlanLayout.TagLength);
+        length = Math.Max(header + ArpLayout.PacketLength, EthernetLayout.MinimumFrameLength + (vlan is null ? 0 : VlanLayout.TagLength));
+        if (buffer.Length < length)
+        {
+            length = 0;
+            return false;
+        }
+
+        Span<byte> frame = buffer[..length];
+        frame.Clear();
+        if (vlan is { } id)
+        {
+            new EthernetRepr(source, destination, EtherType.Vlan).Emit(frame);
+            new VlanTagRepr(id, EtherType.Arp).Emit(frame[EthernetLayout.HeaderLength..]);
+        }
+        else
+        {
+            new EthernetRepr(source, destination, EtherType.Arp).Emit(frame);
+        }
+
+        arp.Emit(frame[header..]);
+        return true;
+    }
+}

@@ -122,6 +122,12 @@ public static class GhostProbe
         return false;
     }
 
+    /// <summary>The VLAN id of a frame's outer 802.1Q tag, or null when it is untagged.</summary>
+    public static ushort? OuterVlan(ReadOnlySpan<byte> frame) =>
+        frame.Length >= EthernetLayout.HeaderLength + VlanLayout.TagLength && (EtherType)BigEndian.U16(frame, EthernetLayout.EtherType) == EtherType.Vlan
+            ? (ushort)(BigEndian.U16(frame, EthernetLayout.HeaderLength + VlanLayout.TagControl) & 0x0FFF)
+            : null;
+
     private static void WriteMarker(Span<byte> at, uint id)
     {
         BinaryPrimitives.WriteUInt32BigEndian(at, Magic);

@@ -141,4 +141,28 @@ public static class VlanTagging
         length = frame.Length + VlanLayout.TagLength;
         return true;
     }
+
+    /// <summary>
+    /// Copies a frame whose outer tag is 802.1Q into <paramref name="destination"/> with that
+    /// tag's VLAN id replaced by <paramref name="vlan"/> (priority and DEI kept): how a frame
+    /// moves between two local tags without being untagged and tagged again. False (nothing
+    /// written) when the frame is not 802.1Q tagged, is truncated, or does not fit.
+    /// </summary>
+    public static bool TryCopyRetagged(ReadOnlySpan<byte> frame, VlanId vlan, Span<byte> destination, out int length)
+    {
+        length = 0;
+        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
+            || (EtherType)BigEndian.U16(frame, EthernetLayout.EtherType) != EtherType.Vlan
+            || frame.Length > destination.Length)
+        {
+            return false;
+        }
+
+        frame.CopyTo(destination);
+        Span<byte> tci = destination[EthernetLayout.HeaderLength..];
+        ushort kept = (ushort)(BinaryPrimitives.ReadUInt16BigEndian(tci) & ~VlanId.MaxValue);
+        BinaryPrimitives.WriteUInt16BigEndian(tci, (ushort)(kept | vlan.Value));
+        length = frame.Length;
+        return true;
+    }
 }

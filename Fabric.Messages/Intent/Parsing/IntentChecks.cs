@@ -33,7 +33,7 @@ internal static partial class IntentChecks
 
         CheckPseudowires(document, context);
         CheckGateways(document, context, tenants);
-        CheckHosts(document, context);
+        CheckHosts(document, context, tenants);
         CheckPorts(document, context);
         CheckMacs(document, context);
         CheckChecks(document, context);
@@ -85,7 +85,7 @@ internal static partial class IntentChecks
         public bool Lacks(string name) => !incomplete && !byName.ContainsKey(name);
     }
 
-    private static void CheckHosts(IntentDocument document, ReadContext context)
+    private static void CheckHosts(IntentDocument document, ReadContext context, Known<TenantIntent> tenants)
     {
         // The node guardian runs one MFE (`/user/fabric/mfe`), so a node hosts at most one host.
         Unique(context, document.Hosts, h => h.Node, "node", "host", duplicate: (node, line) =>
@@ -105,6 +105,37 @@ internal static partial class IntentChecks
             foreach (var group in host.Containers.GroupBy(c => c.Dcn))
                 Unique(context, group, c => c.LocalTag.ToString(System.Globalization.CultureInfo.InvariantCulture), "localTag", "local tag", duplicate: (tag, line) =>
                     $"local tag {tag} is already used in DCN '{group.Key}' (first at line {line})");
+            foreach (var container in host.Containers)
+            {
+                if (container.Tenant is { } tenant && tenants.Lacks(tenant))
+                    context.ErrorAt(container, "tenant", $"unknown tenant '{tenant}'");
+                foreach (var acl in new[] { container.Ingress, container.Egress })
+                {
+                    if (acl is not null) Unique(context, acl.Rules, r => r.Name, "name", "acl rule");
+                }
+            }
+            Unique(context, host.Containers.Where(c => c.Capture is not null), c => c.Capture!, "capture", "capture file");
+        }
+
+        // A tenant is one logical switch across hosts: the MFEs answer ARP for its addresses.
+        var byTenant = document.Hosts.SelectMany(h => h.Containers).Where(c => c.Tenant is not null).GroupBy(c => c.Tenant!);
+        foreach (var group in byTenant)
+        {
+            var first = new Dictionary<Ipv4, ContainerIntent>();
+            foreach (var container in group)
+            {
+                if (!context.TryOrigin(container, out var origin) || context.HasFailed(origin.PathOf("ip"))) continue;
+                if (first.TryGetValue(container.Ip, out var earlier))
+                {
+                    // Two containers of one host are already reported by the per-host check.
+                    if (!document.Hosts.Any(h => h.Containers.Contains(earlier) && h.Containers.Contains(container)))
+                        context.ErrorAt(container, "ip", $"ip {container.Ip} is already used in tenant '{group.Key}' by {context.Origin(earlier).Path}");
+                }
+                else
+                {
+                    first[container.Ip] = container;
+                }
+            }
         }
 
         foreach (var hypervisor in document.Hypervisors)
@@ -115,33 +146,49 @@ internal static partial class IntentChecks
         }
     }
 
-    /// <summary>A port (and VLAN) on a node carries one attachment: an AC or a gateway uplink.</summary>
+    /// <summary>A port (and VLAN) on a node carries one attachment: an AC, a gateway uplink or a DCN's VNIC.</summary>
     private static void CheckPorts(IntentDocument document, ReadContext context)
     {
-        var claims = new List<(object Owner, string Key)>();
+        var claims = new List<(object Owner, string Port, ushort? Vlan, bool WholePort)>();
         foreach (var pe in document.Pes)
         {
             foreach (var ac in pe.AttachmentCircuits)
-                claims.Add((ac, PortClaim(pe.Node, ac.Port, ac.Vlan)));
+                claims.Add((ac, PortClaim(pe.Node, ac.Port), ac.Vlan, false));
         }
         foreach (var gateway in document.Gateways)
         {
             foreach (var tenant in gateway.Tenants.Where(t => t.Uplink is not null))
-                claims.Add((tenant.Uplink!, PortClaim(gateway.Node, tenant.Uplink!.Port, tenant.Uplink.Vlan)));
+                claims.Add((tenant.Uplink!, PortClaim(gateway.Node, tenant.Uplink!.Port), tenant.Uplink.Vlan, false));
+        }
+        // A DCN's VNIC port carries all its containers' tags: the whole port is the DCN's.
+        foreach (var host in document.Hosts)
+        {
+            foreach (var dcn in host.ContainerDcns)
+                claims.Add((dcn, PortClaim(host.Node, dcn.VnicPort), null, true));
         }
         var first = new Dictionary<string, object>();
-        foreach (var (owner, key) in claims)
+        var anyOnPort = new Dictionary<string, object>();
+        var wholePort = new Dictionary<string, object>();
+        foreach (var (owner, port, vlan, whole) in claims)
         {
             if (!context.TryOrigin(owner, out var origin) || context.HasFailedWithin(origin.PathOf("port"))) continue;
-            if (first.TryGetValue(key, out var earlier))
-                context.ErrorAt(owner, "port", $"port {key} is already used (first at line {context.LineOf(earlier, "port")})");
-            else
-                first[key] = owner;
+            var key = vlan is null ? port : $"{port} vlan {vlan}";
+            var earlier = wholePort.GetValueOrDefault(port)
+                ?? (whole ? anyOnPort.GetValueOrDefault(port) : null)
+                ?? first.GetValueOrDefault(key);
+            if (earlier is not null)
+            {
+                context.ErrorAt(owner, "port", $"port {(whole || wholePort.ContainsKey(port) ? port : key)} is already used (first at line {context.LineOf(earlier, "port")})");
+                continue;
+            }
+            first[key] = owner;
+            anyOnPort.TryAdd(port, owner);
+            if (whole) wholePort[port] = owner;
         }
     }
 
-    private static string PortClaim(string node, PortRef port, ushort? vlan) =>
-        $"{IntentText.PortKind.Of(port.Kind)}:{port.Name} on node '{node}'{(vlan is null ? "" : $" vlan {vlan}")}";
+    private static string PortClaim(string node, PortRef port) =>
+        $"{IntentText.PortKind.Of(port.Kind)}:{port.Name} on node '{node}'";
 
     /// <summary>An interface MAC is unique in the whole fabric: the switching and bridge tables key on it.</summary>
     private static void CheckMacs(IntentDocument document, ReadContext context)

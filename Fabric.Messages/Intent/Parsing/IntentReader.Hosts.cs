@@ -6,9 +6,9 @@ internal static partial class IntentReader
 
     internal static readonly string[] MfeKeys = ["name"];
 
-    internal static readonly string[] ContainerDcnKeys = ["name", "vnicMac"];
+    internal static readonly string[] ContainerDcnKeys = ["name", "vnicMac", "port"];
 
-    internal static readonly string[] ContainerKeys = ["name", "dcn", "localTag", "mac", "ip"];
+    internal static readonly string[] ContainerKeys = ["name", "dcn", "localTag", "mac", "ip", "tenant", "ingress", "egress", "capture"];
 
     internal static readonly string[] HypervisorKeys = ["name", "node", "modems", "bridge", "vms"];
 
@@ -27,14 +27,52 @@ internal static partial class IntentReader
             name,
             node,
             new MfeIntent(mfe?.Name() ?? ""),
-            f.Elements("containerDcns", false, ContainerDcnKeys, d => new ContainerDcnIntent(d.Name(), d.Mac("vnicMac", true) ?? default)),
-            f.Elements("containers", false, ContainerKeys, c => new ContainerIntent(
-                c.Name(),
-                c.String("dcn"),
-                (ushort)(c.Integer("localTag", true, 1, 4094, "local tag (vlan)") ?? 0),
-                c.Mac("mac", true) ?? default,
-                c.Ipv4("ip", true) ?? default)));
+            f.Elements("containerDcns", false, ContainerDcnKeys, ReadContainerDcn),
+            f.Elements("containers", false, ContainerKeys, ReadContainer));
     }
+
+    private static ContainerDcnIntent ReadContainerDcn(Fields d)
+    {
+        var name = d.Name();
+        var mac = d.Mac("vnicMac", true) ?? default;
+        var port = d.Object("port", false, PortKeys);
+        // The default is written out, so the canonical text shows which port the VNIC uses.
+        return new ContainerDcnIntent(name, mac, port is null ? new PortRef(PortKind.Simulated, name) : ReadPort(port));
+    }
+
+    private static ContainerIntent ReadContainer(Fields c)
+    {
+        var name = c.Name();
+        var dcn = c.String("dcn");
+        var tag = (ushort)(c.Integer("localTag", true, 1, 4094, "local tag (vlan)") ?? 0);
+        var mac = c.Mac("mac", true) ?? default;
+        var ip = c.Ipv4("ip", true) ?? default;
+        var tenant = c.Has("tenant") ? c.Name("tenant") : null;
+        var ingress = ReadPortAcl(c, "ingress");
+        var egress = ReadPortAcl(c, "egress");
+        var capture = c.OptionalString("capture");
+        if (capture is not null && !IsCapturePath(capture))
+            c.Fail("capture", $"'{capture}' is not an absolute file path (it must start with '/' and not end with '/')");
+        return new ContainerIntent(name, dcn, tag, mac, ip, tenant, ingress, egress, capture);
+    }
+
+    /// <summary>A container port's ACL: the gateway firewall's shape; rules are stateless and cannot answer.</summary>
+    private static FirewallIntent? ReadPortAcl(Fields c, string key)
+    {
+        var acl = c.Object(key, false, FirewallKeys);
+        if (acl is null) return null;
+        var rules = acl.Elements("rules", false, RuleKeys, r =>
+        {
+            var rule = ReadRule(r);
+            if (rule.Action == FirewallAction.Reject && !r.Context.HasFailed(r.PathOf("action")))
+                r.Fail("action", "reject is not supported on a container port (the MFE does not answer for a container); use deny");
+            return rule;
+        });
+        return new FirewallIntent(acl.Enum("defaultPolicy", IntentText.Policy, true) ?? FirewallPolicy.Allow, rules);
+    }
+
+    private static bool IsCapturePath(string path) =>
+        path.Length > 1 && path[0] == '/' && path[^1] != '/' && !path.Any(char.IsControl);
 
     private static HypervisorIntent ReadHypervisor(Fields f)
     {
