@@ -77,7 +77,7 @@ public sealed class DcnVnic : IDisposable
         Spec = spec;
         Port = port;
         Datapath = datapath;
-        Forwarder = new MfeForwarder(datapath.Pool, datapath.Ghost);
+        Forwarder = new MfeForwarder(datapath.Pool, datapath.Ghost) { Tracer = datapath.Tracer };
     }
 
     public DcnSpec Spec { get; }

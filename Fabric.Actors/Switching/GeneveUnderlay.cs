@@ -21,11 +21,11 @@ public sealed class GeneveUnderlay : IDisposable
     private readonly MfeForwarder _forwarder;
     private MfeDatapath[] _datapaths = [];
 
-    private GeneveUnderlay(UdpUnderlayPort port, PacketBatchPool pool, bool ghost)
+    private GeneveUnderlay(UdpUnderlayPort port, PacketBatchPool pool, bool ghost, IHopTracer? tracer)
     {
         Port = port;
         Ghost = ghost;
-        _forwarder = new MfeForwarder(pool, ghost);
+        _forwarder = new MfeForwarder(pool, ghost) { Tracer = tracer };
     }
 
     public UdpUnderlayPort Port { get; }
@@ -46,13 +46,13 @@ public sealed class GeneveUnderlay : IDisposable
     }
 
     /// <summary>Opens the socket on <paramref name="address"/>:<paramref name="port"/> and starts receiving.</summary>
-    public static GeneveUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, bool ghost)
+    public static GeneveUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, bool ghost, IHopTracer? tracer = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         var socket = new UdpUnderlayPort(
             ghost ? "geneve-ghost" : "geneve", 0, new IPEndPoint(address.ToIPAddress(), port),
             new UdpUnderlayOptions { ReceiveOffload = true });
-        var underlay = new GeneveUnderlay(socket, pool, ghost);
+        var underlay = new GeneveUnderlay(socket, pool, ghost, tracer);
         socket.StartReceiving(pool, underlay.OnBatch);
         return underlay;
     }

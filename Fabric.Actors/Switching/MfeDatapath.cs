@@ -7,7 +7,7 @@ namespace Fabric.Actors.Switching;
 /// per batch by the VNIC and underlay receive threads), the batch pool and the underlay it sends
 /// to. The per-batch work itself is <see cref="MfeForwarder"/>, one per receiving thread.
 /// </summary>
-public sealed class MfeDatapath(string host, PacketBatchPool pool, bool ghost)
+public sealed class MfeDatapath(string host, PacketBatchPool pool, bool ghost, IHopTracer? tracer = null)
 {
     private MfeTable _table = MfeTable.Empty;
     private GeneveUnderlay? _underlay;
@@ -18,6 +18,9 @@ public sealed class MfeDatapath(string host, PacketBatchPool pool, bool ghost)
 
     /// <summary>True for a ghost copy: every frame it handles is a ghost frame, never sent to a main port or underlay.</summary>
     public bool Ghost => ghost;
+
+    /// <summary>Ghost plane only: where probes' hops are reported.</summary>
+    public IHopTracer? Tracer => tracer;
 
     public MfeTable Table
     {

@@ -22,6 +22,9 @@ namespace Fabric.Actors.Switching;
 /// </remarks>
 public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
 {
+    /// <summary>Ghost plane only: reports each probe's drop with its reason (null on main).</summary>
+    public IHopTracer? Tracer { get; init; }
+
     private const int GeneveHeader = GeneveLayout.HeaderLength;
 
     private DcnVnic?[] _outVnic = new DcnVnic?[4];
@@ -98,24 +101,28 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (tags is null)
         {
             vnic.Counters.Drop(MfeDrop.NotReady);
+            Tracer?.Drop(frame, "mfe", "NotReady");
             return;
         }
 
         if (!FlowKeyExtractor.TryExtract(frame, 0, 0, out FlowKey key, out _))
         {
             vnic.Counters.Drop(MfeDrop.Malformed);
+            Tracer?.Drop(frame, "mfe", "Malformed");
             return;
         }
 
         if ((key.Flags & FlowKeyFlags.Vlan) == 0)
         {
             vnic.Counters.Drop(MfeDrop.Untagged);
+            Tracer?.Drop(frame, "mfe", "Untagged");
             return;
         }
 
         if ((key.Flags & FlowKeyFlags.QinQ) != 0)
         {
             vnic.Counters.Drop(MfeDrop.DoubleTagged);
+            Tracer?.Drop(frame, "mfe", "DoubleTagged");
             return;
         }
 
@@ -123,6 +130,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (source is null)
         {
             vnic.Counters.Drop(MfeDrop.UnknownTag);
+            Tracer?.Drop(frame, "mfe", "UnknownTag");
             return;
         }
 
@@ -132,6 +140,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (key.Source != source.Mac)
         {
             counters.Drop(MfeDrop.SourceMacMismatch);
+            Tracer?.Drop(frame, "mfe", "SourceMacMismatch");
             return;
         }
 
@@ -144,24 +153,28 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (source.Egress is { } egress && !egress.Allows(in key))
         {
             counters.Drop(MfeDrop.EgressAcl);
+            Tracer?.Drop(frame, "mfe", "EgressAcl");
             return;
         }
 
         if (key.Destination.IsMulticast)
         {
             counters.Drop(MfeDrop.NonUnicast);
+            Tracer?.Drop(frame, "mfe", "NonUnicast");
             return;
         }
 
         if (!table.ByMac.TryGetValue(key.Destination.ToUInt64(), out Target? target))
         {
             counters.Drop(MfeDrop.UnknownDestination);
+            Tracer?.Drop(frame, "mfe", "UnknownDestination");
             return;
         }
 
         if (target.Switch != source.Switch)
         {
             counters.Drop(MfeDrop.OtherTenant);
+            Tracer?.Drop(frame, "mfe", "OtherTenant");
             return;
         }
 
@@ -170,6 +183,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             if (local.Ingress is { } ingress && !ingress.Allows(in key))
             {
                 local.Port.Counters.Drop(MfeDrop.IngressAcl);
+                Tracer?.Drop(frame, "mfe", "IngressAcl");
                 return;
             }
 
@@ -187,6 +201,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (_underlay is not { } underlay)
         {
             counters.Drop(MfeDrop.NoUnderlay);
+            Tracer?.Drop(frame, "mfe", "NoUnderlay");
             return;
         }
 
@@ -230,12 +245,14 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (!GeneveView.TryParse(datagram, out GeneveView geneve, out _))
         {
             counters.Drop(MfeDrop.Malformed);
+            Tracer?.Drop(datagram, "mfe", "Malformed");
             return;
         }
 
         if (geneve.IsOam || geneve.ProtocolType != EtherType.TransparentEthernetBridging)
         {
             counters.Drop(MfeDrop.NotEthernet);
+            Tracer?.Drop(datagram, "mfe", "NotEthernet");
             return;
         }
 
@@ -243,18 +260,21 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (!FlowKeyExtractor.TryExtract(frame, 0, geneve.Vni, out FlowKey key, out _))
         {
             counters.Drop(MfeDrop.Malformed);
+            Tracer?.Drop(datagram, "mfe", "Malformed");
             return;
         }
 
         if ((key.Flags & FlowKeyFlags.Vlan) != 0)
         {
             counters.Drop(MfeDrop.DoubleTagged);
+            Tracer?.Drop(datagram, "mfe", "DoubleTagged");
             return;
         }
 
         if (key.Destination.IsMulticast)
         {
             counters.Drop(MfeDrop.NonUnicast);
+            Tracer?.Drop(datagram, "mfe", "NonUnicast");
             return;
         }
 
@@ -273,18 +293,21 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (!knownVni)
         {
             counters.Drop(MfeDrop.UnknownVni);
+            Tracer?.Drop(datagram, "mfe", "UnknownVni");
             return;
         }
 
         if (local is null)
         {
             counters.Drop(MfeDrop.UnknownDestination);
+            Tracer?.Drop(datagram, "mfe", "UnknownDestination");
             return;
         }
 
         if (local.Switch != vni)
         {
             counters.Drop(MfeDrop.OtherTenant);
+            Tracer?.Drop(datagram, "mfe", "OtherTenant");
             return;
         }
 
@@ -292,6 +315,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         if (local.Ingress is { } ingress && !ingress.Allows(in key))
         {
             local.Port.Counters.Drop(MfeDrop.IngressAcl);
+            Tracer?.Drop(datagram, "mfe", "IngressAcl");
             return;
         }
 

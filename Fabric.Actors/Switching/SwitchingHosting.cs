@@ -25,7 +25,8 @@ public static class SwitchingHosting
         SwitchingNode? node = null,
         ElementKindRegistry? ghostKinds = null,
         Func<PortRef, ushort, IPort>? ghostPortFactory = null,
-        ushort? ghostGenevePort = null)
+        ushort? ghostGenevePort = null,
+        IHopTracer? ghostTracer = null)
     {
         ArgumentNullException.ThrowIfNull(kinds);
         node ??= new SwitchingNode();
@@ -33,7 +34,7 @@ public static class SwitchingHosting
         services.AddSingleton(_ => node);
         if (ghostKinds is not null)
         {
-            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort);
+            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer);
             ghostKinds.Add(new MfeElementKind(ghost));
             services.AddKeyedSingleton(GhostKey, (_, _) => ghost);
         }
@@ -42,10 +43,10 @@ public static class SwitchingHosting
     }
 
     /// <summary>The ghost plane that goes with <paramref name="main"/>: ghost mode, the given ports, the Geneve port + 1 unless told.</summary>
-    public static SwitchingNode GhostPlane(SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null)
+    public static SwitchingNode GhostPlane(SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null, IHopTracer? tracer = null)
     {
         ArgumentNullException.ThrowIfNull(main);
         ushort port = genevePort ?? (ushort)(main.GenevePort == ushort.MaxValue ? main.GenevePort - 1 : main.GenevePort + 1);
-        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port);
+        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port) { Tracer = tracer };
     }
 }

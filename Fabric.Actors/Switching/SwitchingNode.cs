@@ -32,6 +32,9 @@ public sealed class SwitchingNode : IDisposable
     /// <summary>True for the ghost plane.</summary>
     public bool Ghost { get; }
 
+    /// <summary>Ghost plane only: where the forwarders report each probe's hops and drops (null on main).</summary>
+    public IHopTracer? Tracer { get; init; }
+
     /// <summary>Opens every attachment port of this plane (a DCN's VNIC), given its intent reference and a port id.</summary>
     public Func<PortRef, ushort, IPort> PortFactory { get; }
 
@@ -62,7 +65,7 @@ public sealed class SwitchingNode : IDisposable
         {
             if (!_underlays.TryGetValue(address, out var underlay))
             {
-                underlay = GeneveUnderlay.Open(address, GenevePort, Pool, Ghost);
+                underlay = GeneveUnderlay.Open(address, GenevePort, Pool, Ghost, Tracer);
                 _underlays[address] = underlay;
             }
 

@@ -47,7 +47,7 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(switching);
         builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort),
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
-            ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort);
+            ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
         builder.Services.AddAkka(SystemName, akka =>
         {

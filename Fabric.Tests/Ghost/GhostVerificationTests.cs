@@ -148,6 +148,24 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_container_port_acl_that_blocks_a_container_check_is_rejected_at_the_mfe()
+    {
+        using var dir = new TempDir();
+        await using var node = await CommittedSample(dir);
+        var before = await MainState(node);
+
+        var bad = GhostIntents.Sample().Replace("ports: 5432", "ports: 5433");
+        Assert.Contains("5433", bad);
+        var change = await ProposeAndDecide(node, bad);
+
+        Assert.Equal("rejected", change["status"]!.ToString());
+        var finding = Finding(change, "web-to-db");
+        Assert.Contains("must reach container host-1/db", finding["reason"]!.ToString());
+        Assert.Contains(finding["path"]!.AsArray(), p => p!.ToString().Contains("dcn-1 — injected"));
+        await AssertMainUntouched(node, before);
+    }
+
+    [Fact]
     public async Task Stopping_a_node_closes_its_ghost_underlay_so_a_restarted_node_does_not_share_the_port()
     {
         using var dir = new TempDir();

@@ -27,24 +27,20 @@ public sealed class MfeGhostTests() : TestKit("akka.loglevel = WARNING")
         Assert.Equal(new MfeAttachment("host-1", "node-1", "mfe-1", "web", "dcn-1", new PortRef(PortKind.Simulated, "dcn-1"),
             Mac48.TryParse("02:00:00:00:10:01", out var vnicMac) ? vnicMac : default, 101, web.Mac, web.Ip, "blue", 1001), web);
 
-        // The verifier's port factory: the web container's VNIC generates web -> db frames (its
-        // tag, its MACs and addresses) and keeps what the MFE sends back; other ports stay idle.
-        var delivered = new ConcurrentQueue<(int? Tag, bool Ghost, byte[] Frame)>();
-        IPort Factory(PortRef port, ushort id) => port == web.VnicPort
-            ? new SimulatedPort(port.Name, id, new TrafficProfile
-            {
-                Flows = 1, FramesPerSecond = 50, Vlan = new VlanId(web.Tag),
-                SourceMac = new MacAddress(web.Mac.Value), SourceAddress = new Ipv4Address(web.Ip.Value),
-                DestinationMac = new MacAddress(db.Mac.Value), DestinationAddress = new Ipv4Address(db.Ip.Value),
-            }, batch =>
-            {
-                for (int i = 0; i < batch.Count; i++)
-                {
-                    var frame = batch.Frame(i).ToArray();
-                    delivered.Enqueue((Frames.TagOf(frame), batch[i].IsGhost, frame));
-                }
-            })
-            : SwitchingNode.IdlePort(port, id);
+        // The verifier's port factory: ghost ports (the web container's VNIC is the one frames are
+        // injected into; a ghost port only accepts ghost frames, so what it delivers is ghost).
+        var ports = new GhostPortSet(null);
+        var factory = ports.Factory();
+        IPort Factory(PortRef port, ushort id) => factory(port, id);
+        var profile = new TrafficProfile
+        {
+            Flows = 1, Vlan = new VlanId(web.Tag),
+            SourceMac = new MacAddress(web.Mac.Value), SourceAddress = new Ipv4Address(web.Ip.Value),
+            DestinationMac = new MacAddress(db.Mac.Value), DestinationAddress = new Ipv4Address(db.Ip.Value),
+        };
+        var untagged = SimulatedPort.BuildUdpFrame(profile, 0, 128);
+        var webFrame = new byte[untagged.Length + VlanLayout.TagLength];
+        Assert.True(VlanTagging.TryCopyTagged(untagged, new VlanId(web.Tag), webFrame, out _));
 
         ushort mainPort = (ushort)(48000 + Environment.ProcessId % 1000);
         var main = new SwitchingNode(genevePort: mainPort);
@@ -61,10 +57,15 @@ public sealed class MfeGhostTests() : TestKit("akka.loglevel = WARNING")
         Sys.ActorOf(kind.Props(spec), spec.ChildName);
 
         await Eventually.Holds(() => ghost.Mfes.TryGetValue("host-1", out var mfe) && mfe.IsReady, TimeSpan.FromSeconds(10), "the ghost MFE forwards");
-        await Eventually.Holds(() => delivered.Any(d => d.Tag == db.Tag), TimeSpan.FromSeconds(10), "a frame tagged for db");
+        Assert.True(ports.TryFind(GhostPortSet.PortKey(web.VnicPort.Name), out var vnic));
+        await Eventually.Holds(() =>
+        {
+            vnic.Inject(webFrame);
+            return vnic.Delivered.Any(d => Frames.TagOf(d) == db.Tag);
+        }, TimeSpan.FromSeconds(10), "a frame tagged for db");
 
-        var (tag, isGhost, frame) = delivered.First(d => d.Tag == db.Tag);
-        Assert.True(isGhost, "frames of the ghost copy are ghost frames");
+        var frame = vnic.Delivered.First(d => Frames.TagOf(d) == db.Tag);
+        Assert.Equal(0, vnic.Counters.Drops(PortDropReason.PlaneMismatch)); // every frame it was given was a ghost frame
         Assert.True(EthernetView.TryParse(frame, out var eth, out _));
         Assert.Equal((new MacAddress(web.Mac.Value), new MacAddress(db.Mac.Value)), (eth.Source, eth.Destination));
         Assert.True(ghost.Status("host-1")!.Ghost);

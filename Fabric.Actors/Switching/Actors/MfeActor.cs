@@ -36,7 +36,7 @@ public sealed class MfeActor : ReceiveActor
     {
         _spec = spec;
         _node = node;
-        _datapath = new MfeDatapath(spec.Host, node.Pool, node.Ghost);
+        _datapath = new MfeDatapath(spec.Host, node.Pool, node.Ghost, node.Tracer);
         _runtime = new MfeRuntime(spec, _datapath);
 
         Receive<MfeSpecChanged>(c => Apply(c.Spec));
