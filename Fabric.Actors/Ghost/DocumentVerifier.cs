@@ -14,7 +14,7 @@ public static class DocumentVerifier
 
     public static SubmitVerdict Verify(VerifyChange change, string node)
     {
-        var result = IntentParser.Parse(change.Proposed);
+        var result = IntentParser.Parse(change.Proposed, IntentParseLimits.Trusted);
         var verifier = $"{Name}@{node}";
         if (!result.IsValid || result.Document is null)
             return new SubmitVerdict(change.ChangeId, false, verifier,
