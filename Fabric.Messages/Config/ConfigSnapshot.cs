@@ -9,3 +9,10 @@ public sealed record ConfigStoreSnapshot(
     string Document,
     long LastChangeId,
     ImmutableArray<ChangeRecord> Changes) : IFabricMessage;
+
+/// <summary>
+/// The config store's snapshot since idempotency keys: the state as before, plus the key of
+/// each retained change. A new type beside <see cref="ConfigStoreSnapshot"/>, which old
+/// snapshots still are.
+/// </summary>
+public sealed record ConfigStoreKeyedSnapshot(ConfigStoreSnapshot State, ImmutableArray<ChangeKeyed> Keys) : IFabricMessage;
