@@ -18,29 +18,57 @@ public static class FabricNodeApp
 {
     public const string SystemName = "fabric";
 
+    /// <summary>
+    /// Builds the node. Throws <see cref="ArgumentException"/> with a one-line reason when the
+    /// options do not hold together (management exposure, token file, database).
+    /// </summary>
     public static WebApplication Build(NodeOptions options)
     {
+        ManagementEndpoint.Validate(options);
         var dataDir = Path.GetFullPath(options.DataDir);
-        Directory.CreateDirectory(dataDir);
+        var dataDirWarning = DataDirectory.Create(dataDir);
         var database = StoreDatabase.Parse(options.Db, dataDir);
         var (token, tokenSource) = ManagementToken.Resolve(options with { DataDir = dataDir });
         var roles = options.Roles.ToArray();
+        var hocon = NodeHocon.Load(options);
+        var intentLimits = IntentLimitsSettings.From(hocon);
+        var management = ManagementSettings.From(hocon);
+        var certificate = ManagementEndpoint.Certificate(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "fabric-node" });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.UseKestrel(k => k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort));
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = ManagementPipeline.MaxRequestBody;
+            k.Limits.MaxRequestLineSize = ManagementPipeline.KestrelRequestLineLimit;
+            k.Limits.MaxRequestHeadersTotalSize = ManagementPipeline.KestrelHeadersLimit;
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            var gate = new ConnectionGate(options.ManagementMaxConnections,
+                k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node.management"));
+            k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort, listen =>
+            {
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                listen.Use(gate.Wrap);
+                if (certificate is not null) listen.UseHttps(certificate);
+            });
+        });
         builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
+        builder.Services.AddSingleton(intentLimits);
+        builder.Services.AddSingleton(management);
+        builder.Services.AddSingleton(new StartupNotes(dataDirWarning));
 
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         builder.Services.AddPseudowires(elementKinds);
         builder.Services.AddAkka(SystemName, akka =>
         {
-            akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
+            akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)
                 .AddHocon(FabricSerialization.Config, HoconAddMode.Prepend);
             if (options.HoconFile is { } extra) akka.AddHoconFile(Path.GetFullPath(extra), HoconAddMode.Prepend);
 
@@ -64,6 +92,7 @@ public static class FabricNodeApp
         builder.Services.AddHostedService<IntentBootstrapper>();
 
         var app = builder.Build();
+        app.UseManagementPipeline();
         app.MapOpenApi();
         app.MapManagementApi();
         return app;

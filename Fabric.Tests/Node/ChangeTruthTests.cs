@@ -1,0 +1,49 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.Node;
+
+/// <summary>
+/// A retry of <c>POST /changes</c> with the same Idempotency-Key returns the original change,
+/// also after the store restarted (issue 15). ChangeProposerTests cover a store that answers late.
+/// </summary>
+public sealed class ChangeTruthTests
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
+
+    private static HttpRequestMessage Proposal(TestNode node, string document, string? key)
+    {
+        var request = node.Authorized(HttpMethod.Post, "/changes", new StringContent(document, Encoding.UTF8, "application/json"));
+        if (key is not null) request.Headers.Add("Idempotency-Key", key);
+        return request;
+    }
+
+    [Fact]
+    public async Task An_idempotency_key_is_journaled_with_its_proposal_and_survives_a_restart_of_the_store()
+    {
+        using var dir = new TempDir();
+        var key = "retry-" + Guid.NewGuid().ToString("N");
+        var document = Intents.WithTenant("blue", 100, "node-a");
+        long id;
+        await using (var node = await TestNode.StartAsync("node-a", dir.Sub("a")))
+        {
+            await Eventually.Holds(async () => await node.UpCount() == 1, Wait, "node Up");
+            using var first = await node.Http.SendAsync(Proposal(node, document, key));
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            id = JsonNode.Parse(await first.Content.ReadAsStringAsync())!["changeId"]!.GetValue<long>();
+            await Eventually.Holds(async () => await node.ChangeStatus(id) == "committed", Wait, $"change {id} committed");
+        }
+
+        await using var restarted = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await Eventually.Holds(async () => await restarted.UpCount() == 1, Wait, "node Up again");
+        await Eventually.Holds(async () => (await restarted.Http.GetAsync("/health/ready")).IsSuccessStatusCode, Wait, "ready");
+
+        using var retry = await restarted.Http.SendAsync(Proposal(restarted, document, key));
+        var body = await retry.Content.ReadAsStringAsync();
+        Assert.True(retry.StatusCode == HttpStatusCode.Accepted, $"{(int)retry.StatusCode}: {body}");
+        Assert.Equal(id, JsonNode.Parse(body)!["changeId"]!.GetValue<long>());
+        Assert.Single((await restarted.Get("/changes")).AsArray());
+    }
+}
