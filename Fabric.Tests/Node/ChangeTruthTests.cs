@@ -47,3 +47,52 @@ public sealed class ChangeTruthTests
         Assert.Single((await restarted.Get("/changes")).AsArray());
     }
 }
+
+/// <summary>The same, when the store moves to another node over a shared PostgreSQL journal.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class ChangeTruthPostgresTests(PostgresServer postgres)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task A_retry_after_the_store_moved_to_another_node_returns_the_original_change()
+    {
+        using var dir = new TempDir();
+        var db = postgres.NewDatabase();
+        var key = "move-" + Guid.NewGuid().ToString("N");
+        var document = Intents.WithTenant("blue", 100, "node-a", "node-b");
+        var a = await TestNode.StartAsync("node-a", dir.Sub("a"), db: db);
+        try
+        {
+            await using var b = await TestNode.StartAsync("node-b", dir.Sub("b"), seeds: [a.Seed], db: db);
+            await Eventually.Holds(async () => await a.UpCount() == 2, Wait, "two nodes Up");
+
+            // Proposed through node-b; the store runs on node-a, the oldest.
+            using var first = await b.Http.SendAsync(Proposal(b, document, key));
+            Assert.Equal(HttpStatusCode.Accepted, first.StatusCode);
+            var id = JsonNode.Parse(await first.Content.ReadAsStringAsync())!["changeId"]!.GetValue<long>();
+            await Eventually.Holds(async () => await b.ChangeStatus(id) == "committed", Wait, $"change {id} committed");
+
+            await a.StopAsync();
+            await Eventually.Holds(async () => (await b.Http.GetAsync("/health/ready")).IsSuccessStatusCode, Wait, "the store answers on node-b");
+
+            using var retry = await b.Http.SendAsync(Proposal(b, document, key));
+            var body = await retry.Content.ReadAsStringAsync();
+            Assert.True(retry.StatusCode == HttpStatusCode.Accepted, $"{(int)retry.StatusCode}: {body}");
+            Assert.Equal(id, JsonNode.Parse(body)!["changeId"]!.GetValue<long>());
+            Assert.True(JsonNode.Parse(body)!["replayed"]!.GetValue<bool>());
+            Assert.Single((await b.Get("/changes")).AsArray());
+        }
+        finally
+        {
+            await a.DisposeAsync();
+        }
+    }
+
+    private static HttpRequestMessage Proposal(TestNode node, string document, string key)
+    {
+        var request = node.Authorized(HttpMethod.Post, "/changes", new StringContent(document, Encoding.UTF8, "application/yaml"));
+        request.Headers.Add("Idempotency-Key", key);
+        return request;
+    }
+}
