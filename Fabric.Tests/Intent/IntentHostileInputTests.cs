@@ -84,6 +84,16 @@ public class IntentHostileInputTests
     }
 
     [Fact]
+    public void A_huge_key_or_value_does_not_make_a_huge_error()
+    {
+        // YAML allows an implicit key of at most 1024 characters.
+        var result = IntentParser.Parse($"nodes:\n  - name: n1\n    roles: [fabric]\n    {new string('k', 1000)}: 1\n    address: {new string('v', 10_000)}\n");
+
+        Assert.Equal(2, result.Errors.Length);
+        Assert.All(result.Errors, e => Assert.True(e.Reason.Length <= 400 && e.Field.Length <= 200, $"{e.Field.Length} / {e.Reason.Length}"));
+    }
+
+    [Fact]
     public void Thousands_of_bad_tenants_give_the_first_100_errors_in_document_order()
     {
         var sb = new StringBuilder("tenants:\n");

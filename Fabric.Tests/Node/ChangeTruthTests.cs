@@ -9,7 +9,7 @@ namespace Fabric.Tests.Node;
 /// A retry of <c>POST /changes</c> with the same Idempotency-Key returns the original change,
 /// also after the store restarted (issue 15). ChangeProposerTests cover a store that answers late.
 /// </summary>
-public sealed class ChangeTruthTests
+public sealed class ChangeTruthTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(45);
 
@@ -18,6 +18,42 @@ public sealed class ChangeTruthTests
         var request = node.Authorized(HttpMethod.Post, "/changes", new StringContent(document, Encoding.UTF8, "application/json"));
         if (key is not null) request.Headers.Add("Idempotency-Key", key);
         return request;
+    }
+
+    [Fact]
+    public async Task With_a_store_that_cannot_answer_in_time_every_answer_is_202_and_journaled_or_503_and_never_journaled()
+    {
+        using var dir = new TempDir();
+        // 1 ms: the answer never comes in time, and a proposal the store reads more than 0.5 ms
+        // after it was sent is refused (its deadline); which happens depends on the machine.
+        await using var node = await TestNode.StartAsync("node-a", dir.Sub("a"), extraHocon: "fabric.management.propose-timeout = 1ms");
+        await Eventually.Holds(async () => (await node.Http.GetAsync("/health/ready")).IsSuccessStatusCode, Wait, "ready");
+
+        var answers = new List<(string Key, HttpStatusCode Status, JsonNode Body)>();
+        for (var i = 0; i < 12; i++)
+        {
+            var key = $"late-{i}";
+            using var request = Proposal(node, Intents.WithTenant($"t{i}", 100 + (uint)i, "node-a"), key);
+            request.Headers.Add("X-Fabric-Author", key);
+            using var response = await node.Http.SendAsync(request);
+            answers.Add((key, response.StatusCode, JsonNode.Parse(await response.Content.ReadAsStringAsync())!));
+        }
+        output.WriteLine(string.Join(", ", answers.Select(a => $"{a.Key}: {(int)a.Status}")));
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var authors = (await node.Get("/changes?limit=100")).AsArray().Select(c => c!["author"]!.ToString()).ToList();
+
+        foreach (var (key, status, body) in answers)
+        {
+            if (status == HttpStatusCode.Accepted)
+            {
+                Assert.Contains(key, authors);
+                continue;
+            }
+            Assert.True(status == HttpStatusCode.ServiceUnavailable, $"{key}: {(int)status} {body}");
+            Assert.False(body["journaled"]!.GetValue<bool>(), $"{key}: {body}");
+            Assert.Equal(key, body["idempotencyKey"]!.ToString());
+            Assert.DoesNotContain(key, authors);
+        }
     }
 
     [Fact]
