@@ -4,10 +4,24 @@ using Fabric.Node.Cli;
 using Fabric.Node.Hosting;
 
 // fabric-node: the agent (`run`, the default) and the operator verbs, one binary like consul or nomad.
+if (args is [] or ["run", ..])
+{
+    // The first thing the agent does: SIGTERM or Ctrl+C at any later moment of the start is a
+    // clean stop (exit 0), as after it. Until the host listens for them itself, these handlers
+    // turn them into a cancelled start. (Without them the runtime ends the process with 143, or a
+    // start cancelled inside Kestrel's bind crashed it with 134.)
+    using var stopping = new CancellationTokenSource();
+    void Stop(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        stopping.Cancel();
+    }
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+    return await RunNode(args is [] ? [] : args[1..], stopping.Token);
+}
 return args switch
 {
-    [] => await RunNode([]),
-    ["run", .. var rest] => await RunNode(rest),
     ["help" or "--help" or "-h", ..] => Help(),
     _ => await OperatorCommands.RunAsync(args, Console.Out, Console.Error),
 };
@@ -19,21 +33,8 @@ static int Help()
     return 0;
 }
 
-static async Task<int> RunNode(string[] args)
+static async Task<int> RunNode(string[] args, CancellationToken stopping)
 {
-    // SIGTERM or Ctrl+C at any moment of the start is a clean stop (exit 0), as after it: until
-    // the host listens for them itself, these handlers turn them into a cancelled start. (The
-    // default would end the process with 143, or a start cancelled inside Kestrel's bind would
-    // crash it with 134.)
-    using var stopping = new CancellationTokenSource();
-    void Stop(PosixSignalContext context)
-    {
-        context.Cancel = true;
-        stopping.Cancel();
-    }
-    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-
     NodeOptions options;
     WebApplication app;
     try
@@ -74,7 +75,7 @@ static async Task<int> RunNode(string[] args)
 
     try
     {
-        await app.StartAsync(stopping.Token);
+        await app.StartAsync(stopping);
     }
     catch (OperationCanceledException) when (stopping.IsCancellationRequested)
     {
@@ -84,7 +85,7 @@ static async Task<int> RunNode(string[] args)
     }
     var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
     // A signal that came while StartAsync finished its last step: the host did not see it.
-    stopping.Token.Register(lifetime.StopApplication);
+    stopping.Register(lifetime.StopApplication);
     log.LogInformation(
         "Node {Name} up: remoting {Host}:{Port}, roles {Roles}, data {Data}, store {Store}, token {TokenSource}, management {Scheme}://{MHost}:{MPort} (OpenAPI /openapi/v1.json)",
         options.Name, options.Host, options.Port, string.Join(",", options.Roles), node.DataDir, node.Database.Describe(),
