@@ -150,6 +150,17 @@ public class IntentHostileInputTests
         Assert.Contains(key, e => e.Line == 3 && e.Reason.Contains("NUL"));
     }
 
+    [Theory]
+    [InlineData("{\n  \"nodes\": [ { \"name\": \"\\ud800\", \"roles\": [\"fabric\"] } ]\n}")]
+    [InlineData("{\n  \"nodes\": [ { \"name\": \"n1\", \"roles\": [\"fabric\"], \"description\": \"\\udc00x\" } ]\n}")]
+    public void A_json_string_with_an_unpaired_surrogate_escape_is_refused_with_its_line_not_thrown(string text)
+    {
+        var error = Assert.Single(Refused(text));
+
+        Assert.Equal(2, error.Line);
+        Assert.Contains("surrogate", error.Reason);
+    }
+
     [Fact]
     public void A_text_that_is_not_an_intent_is_refused_without_echoing_its_content()
     {

@@ -35,6 +35,14 @@ internal static class JsonSource
             context.Error(line, column, "", $"JSON syntax error: {(cut > 0 ? reason[..cut] : reason)}");
             return null;
         }
+        catch (InvalidOperationException)
+        {
+            // GetString refuses a string whose \u escapes leave a surrogate unpaired ("\ud800"):
+            // no text can hold it, so it is the document's error, not the parser's.
+            var (line, column) = positions.At(reader.TokenStartIndex);
+            context.Error(line, column, "", "JSON string with an unpaired surrogate escape (\\ud800-\\udfff); it is not text");
+            return null;
+        }
     }
 
     private static SourceNode ReadValue(ref Utf8JsonReader reader, Positions positions, ReadContext context)
