@@ -173,4 +173,32 @@ public class IntentHostileInputTests
         Assert.DoesNotContain("root", error.Reason);
         Assert.Contains("not an intent document", error.Reason);
     }
+
+    [Fact]
+    public void A_thousand_mutated_documents_are_refused_or_accepted_and_never_thrown_on()
+    {
+        string[] inserts = ["\\u0000", "\\ud800", "\"", "'", "{", "[", "}", "]", ":", "- ", "&a ", "*a", "!!binary ", "? ", "|", ">",
+            "\t", "\r", "\0", "\uFFFF", "%YAML 1.1\n", "---\n", "<<: *a\n", "#", ",", "\\", "\u2028", "\uD800"];
+        var yaml = Sample;
+        var json = IntentJson.Write(Valid(yaml));
+        var random = new Random(15);
+        for (var i = 0; i < 1000; i++)
+        {
+            var text = new StringBuilder(i % 2 == 0 ? yaml : json);
+            for (int k = 0, edits = random.Next(1, 6); k < edits; k++)
+            {
+                var at = random.Next(text.Length);
+                switch (random.Next(3))
+                {
+                    case 0: text.Insert(at, inserts[random.Next(inserts.Length)]); break;
+                    case 1: text.Remove(at, Math.Min(random.Next(1, 8), text.Length - at)); break;
+                    default: text[at] = (char)random.Next(0, 0x80); break;
+                }
+            }
+            var mutated = text.ToString();
+            var result = IntentParser.Parse(mutated);
+            Assert.True(result.IsValid || !result.Errors.IsEmpty, mutated);
+            IntentParser.Parse(Encoding.UTF8.GetBytes(mutated), IntentParseLimits.Default);
+        }
+    }
 }
