@@ -1,12 +1,27 @@
-using Fabric.Messages.Intent;
+using System.Runtime.InteropServices;
+using Fabric.Actors.Config;
 using Fabric.Node.Cli;
 using Fabric.Node.Hosting;
 
 // fabric-node: the agent (`run`, the default) and the operator verbs, one binary like consul or nomad.
+if (args is [] or ["run", ..])
+{
+    // The first thing the agent does: SIGTERM or Ctrl+C at any later moment of the start is a
+    // clean stop (exit 0), as after it. Until the host listens for them itself, these handlers
+    // turn them into a cancelled start. (Without them the runtime ends the process with 143, or a
+    // start cancelled inside Kestrel's bind crashed it with 134.)
+    using var stopping = new CancellationTokenSource();
+    void Stop(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        stopping.Cancel();
+    }
+    using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+    using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+    return await RunNode(args is [] ? [] : args[1..], stopping.Token);
+}
 return args switch
 {
-    [] => await RunNode([]),
-    ["run", .. var rest] => await RunNode(rest),
     ["help" or "--help" or "-h", ..] => Help(),
     _ => await OperatorCommands.RunAsync(args, Console.Out, Console.Error),
 };
@@ -18,9 +33,10 @@ static int Help()
     return 0;
 }
 
-static async Task<int> RunNode(string[] args)
+static async Task<int> RunNode(string[] args, CancellationToken stopping)
 {
     NodeOptions options;
+    WebApplication app;
     try
     {
         options = NodeOptions.Parse(args, Environment.GetEnvironmentVariable);
@@ -29,14 +45,18 @@ static async Task<int> RunNode(string[] args)
         if (IntentBootstrapper.ResolvePath(options.IntentFile) is { } path)
         {
             if (!File.Exists(path)) throw new ArgumentException($"--intent: no such file '{path}'");
-            var parsed = IntentParser.Parse(await File.ReadAllTextAsync(path));
-            if (!parsed.IsValid)
+            var limits = IntentLimitsSettings.From(NodeHocon.Load(options));
+            var normalized = IntentNormalizer.Normalize(await File.ReadAllBytesAsync(path), limits);
+            if (!normalized.IsValid)
             {
                 await Console.Error.WriteLineAsync($"fabric-node: {path} is not a valid intent document:");
-                foreach (var e in parsed.Errors) await Console.Error.WriteLineAsync($"  {e}");
+                foreach (var e in normalized.Problems) await Console.Error.WriteLineAsync($"  {e}");
+                if (normalized.OmittedProblems > 0) await Console.Error.WriteLineAsync($"  (and {normalized.OmittedProblems} more)");
                 return 2;
             }
         }
+        if (stopping.IsCancellationRequested) return 0;
+        app = FabricNodeApp.Build(options);
     }
     catch (ArgumentException e)
     {
@@ -44,14 +64,45 @@ static async Task<int> RunNode(string[] args)
         return 2;
     }
 
-    var app = FabricNodeApp.Build(options);
     var node = app.Services.GetRequiredService<NodeContext>();
     var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node");
-    await app.StartAsync();
+    if (ManagementEndpoint.IsInsecure(options))
+        log.LogWarning(
+            "WARNING: management HTTP listens on {Host}:{Port} without TLS (--insecure-management): the bearer token and every " +
+            "reply cross the network in clear text. Give it --management-cert/--management-key, or bind it to 127.0.0.1",
+            options.ManagementHost, options.ManagementPort);
+    if (app.Services.GetRequiredService<StartupNotes>().DataDirectoryWarning is { } warning) log.LogWarning("{Warning}", warning);
+
+    try
+    {
+        await app.StartAsync(stopping);
+    }
+    catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+    {
+        log.LogInformation("Stopped while starting (signal)");
+        await StopQuietly(app);
+        return 0;
+    }
+    var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+    // A signal that came while StartAsync finished its last step: the host did not see it.
+    stopping.Register(lifetime.StopApplication);
     log.LogInformation(
-        "Node {Name} up: remoting {Host}:{Port}, roles {Roles}, data {Data}, store {Store}, token {TokenSource}, management http://{MHost}:{MPort} (OpenAPI /openapi/v1.json)",
+        "Node {Name} up: remoting {Host}:{Port}, roles {Roles}, data {Data}, store {Store}, token {TokenSource}, management {Scheme}://{MHost}:{MPort} (OpenAPI /openapi/v1.json)",
         options.Name, options.Host, options.Port, string.Join(",", options.Roles), node.DataDir, node.Database.Describe(),
-        node.TokenSource, options.ManagementHost, options.ManagementPort);
+        node.TokenSource, ManagementEndpoint.UsesTls(options) ? "https" : "http", options.ManagementHost, options.ManagementPort);
     await app.WaitForShutdownAsync();
     return 0;
+}
+
+static async Task StopQuietly(WebApplication app)
+{
+    try
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await app.StopAsync(timeout.Token);
+    }
+    catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or ObjectDisposedException)
+    {
+        // Stopping a host whose start was cut short: whatever did not start has nothing to stop.
+    }
 }

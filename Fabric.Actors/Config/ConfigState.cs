@@ -4,15 +4,24 @@ using Fabric.Messages.Config;
 namespace Fabric.Actors.Config;
 
 /// <summary>
-/// A document as the store sees it after parsing: its canonical JSON, or why it was refused.
-/// <see cref="DeclaredBaseVersion"/> is a <c>baseVersion</c> written inside the document itself.
+/// A document after parsing, before it goes to the store: its canonical JSON, or why it was
+/// refused (the first problems, and how many more there were). <see cref="DeclaredBaseVersion"/>
+/// is a <c>baseVersion</c> written inside the document itself.
 /// </summary>
 public sealed record NormalizedDocument(
     string? Canonical,
     ImmutableArray<DocumentProblem> Problems,
-    long? DeclaredBaseVersion)
+    long? DeclaredBaseVersion,
+    int OmittedProblems = 0)
 {
     public bool IsValid => Canonical is not null && Problems.IsEmpty;
+
+    /// <summary>The refusal to answer for an invalid document.</summary>
+    public ChangeRefused ToRefusal()
+    {
+        var reason = Problems.IsEmpty ? "the document is not valid" : Problems[0].ToString();
+        return new ChangeRefused(RefusalKind.InvalidDocument, reason, Problems, OmittedProblems);
+    }
 }
 
 /// <summary>What the store decides for a command: events to journal and the reply to send.</summary>
@@ -23,9 +32,10 @@ public sealed record Decision(ImmutableArray<IConfigEvent> Events, object? Reply
 }
 
 /// <summary>
-/// The config store's state: the committed intent and the recent changes. Pure functions:
-/// <see cref="Decide(ProposeChange, Func{string, NormalizedDocument}, DateTimeOffset)"/> turns a
-/// command into events, <see cref="Apply"/> folds an event in. No I/O, no Akka.
+/// The config store's state: the committed intent, the recent changes and the idempotency keys
+/// they were proposed with. Pure functions: <see cref="Decide(ProposeChange, DateTimeOffset, bool)"/>
+/// turns a command into events, <see cref="Apply"/> folds an event in. No I/O, no Akka, and no
+/// parsing: proposals arrive as canonical JSON.
 /// </summary>
 public sealed record ConfigState(
     long Version,
@@ -43,33 +53,52 @@ public sealed record ConfigState(
     public static ConfigState Empty { get; } =
         new(0, 0, "", 0, ImmutableSortedDictionary<long, ChangeRecord>.Empty);
 
+    /// <summary>The change each retained idempotency key was proposed as.</summary>
+    public ImmutableDictionary<string, long> Keys { get; init; } = ImmutableDictionary<string, long>.Empty;
+
     public IEnumerable<ChangeRecord> Pending =>
         Changes.Values.Where(c => c.Status == ChangeStatus.Proposed);
 
-    public Decision Decide(ProposeChange command, Func<string, NormalizedDocument> normalize, DateTimeOffset now)
+    /// <summary>
+    /// A proposal (canonical JSON). A key seen before answers with its change, journaling nothing;
+    /// a proposal past its <see cref="ProposeChange.NotAfter"/>, or an attempt its sender
+    /// <paramref name="abandoned"/> (asked for its key and found nothing), is refused as expired:
+    /// its sender has already been told it was not journaled.
+    /// </summary>
+    public Decision Decide(ProposeChange command, DateTimeOffset now, bool abandoned = false)
     {
-        var document = normalize(command.Document);
-        if (!document.IsValid)
-        {
-            var problems = document.Problems;
-            var reason = problems.IsEmpty ? "the document is not valid" : problems[0].ToString();
-            return Decision.ReplyOnly(new ChangeRefused(RefusalKind.InvalidDocument, reason, problems));
-        }
+        if (command.IdempotencyKey is { } key && Keys.TryGetValue(key, out var original) && Changes.TryGetValue(original, out var earlier))
+            return Decision.ReplyOnly(earlier.Document == command.Document
+                ? new ChangeAccepted(original, earlier.BaseVersion, Replayed: true)
+                : new ChangeRefused(RefusalKind.IdempotencyKeyReused,
+                    $"the idempotency key was used for change {original} with another document; use a new key for a new document",
+                    ImmutableArray<DocumentProblem>.Empty));
 
-        var declaredBase = command.BaseVersion ?? document.DeclaredBaseVersion;
-        if (declaredBase is { } wanted && wanted != Version)
+        if (abandoned || (command.NotAfter is { } notAfter && now > notAfter))
+            return Decision.ReplyOnly(new ChangeRefused(RefusalKind.Expired,
+                "the proposal reached the config store after its sender stopped waiting; it was not journaled",
+                ImmutableArray<DocumentProblem>.Empty));
+
+        if (command.BaseVersion is { } wanted && wanted != Version)
             return Decision.ReplyOnly(new ChangeRefused(
                 RefusalKind.StaleBaseVersion,
                 $"the change was written against intent version {wanted}, the intent is at version {Version}",
                 ImmutableArray<DocumentProblem>.Empty));
 
-        if (document.Canonical == Document)
+        if (command.Document == Document)
             return Decision.ReplyOnly(new ChangeUnchanged(Version));
 
         var id = LastChangeId + 1;
-        var proposed = new ChangeProposed(id, Version, document.Canonical!, command.Author, now);
-        return new Decision(ImmutableArray.Create<IConfigEvent>(proposed), new ChangeAccepted(id, Version));
+        var proposed = new ChangeProposed(id, Version, command.Document, command.Author, now);
+        var events = command.IdempotencyKey is { } k
+            ? ImmutableArray.Create<IConfigEvent>(proposed, new ChangeKeyed(id, k, now))
+            : ImmutableArray.Create<IConfigEvent>(proposed);
+        return new Decision(events, new ChangeAccepted(id, Version));
     }
+
+    /// <summary>The change proposed with <paramref name="key"/>, if it is still retained.</summary>
+    public ChangeRecord? ChangeForKey(string key) =>
+        Keys.TryGetValue(key, out var id) && Changes.TryGetValue(id, out var change) ? change : null;
 
     /// <summary>
     /// A verdict on a pending change. A verified change commits only if the intent has not moved
@@ -107,13 +136,13 @@ public sealed record ConfigState(
 
     public ConfigState Apply(IConfigEvent @event) => @event switch
     {
-        ChangeProposed e => this with
+        ChangeProposed e => WithChanges(Trim(Changes.SetItem(e.ChangeId, new ChangeRecord(
+                e.ChangeId, ChangeStatus.Proposed, e.BaseVersion, e.Author, e.At,
+                null, ImmutableArray<string>.Empty, null, null, e.Document)))) with
         {
             LastChangeId = Math.Max(LastChangeId, e.ChangeId),
-            Changes = Trim(Changes.SetItem(e.ChangeId, new ChangeRecord(
-                e.ChangeId, ChangeStatus.Proposed, e.BaseVersion, e.Author, e.At,
-                null, ImmutableArray<string>.Empty, null, null, e.Document))),
         },
+        ChangeKeyed e => Changes.ContainsKey(e.ChangeId) ? this with { Keys = Keys.SetItem(e.IdempotencyKey, e.ChangeId) } : this,
         ChangeVerified e => Update(e.ChangeId, c => c with
         {
             Status = ChangeStatus.Verified, Verifier = e.Verifier, Findings = e.Findings, DecidedAt = e.At,
@@ -140,22 +169,29 @@ public sealed record ConfigState(
         _ => this,
     };
 
-    public ConfigStoreSnapshotV2 ToSnapshot() =>
-        new(Version, CommittedChangeId, Document, LastChangeId, Changes.Values.ToImmutableArray(),
-            Reports.Values.Where(r => Changes.ContainsKey(r.ChangeId)).ToImmutableArray());
+    public ConfigStoreKeyedSnapshot ToSnapshot() => new(
+        new ConfigStoreSnapshot(Version, CommittedChangeId, Document, LastChangeId, Changes.Values.ToImmutableArray()),
+        Keys.OrderBy(k => k.Value).Select(k => new ChangeKeyed(k.Value, k.Key, Changes[k.Value].ProposedAt)).ToImmutableArray(),
+        Reports.Values.Where(r => Changes.ContainsKey(r.ChangeId)).ToImmutableArray());
 
     public static ConfigState FromSnapshot(ConfigStoreSnapshot s) =>
         new(s.Version, s.CommittedChangeId, s.Document, s.LastChangeId,
             s.Changes.ToImmutableSortedDictionary(c => c.ChangeId, c => c));
 
-    public static ConfigState FromSnapshot(ConfigStoreSnapshotV2 s) =>
-        new(s.Version, s.CommittedChangeId, s.Document, s.LastChangeId,
-            s.Changes.ToImmutableSortedDictionary(c => c.ChangeId, c => c))
+    public static ConfigState FromSnapshot(ConfigStoreKeyedSnapshot s) =>
+        FromSnapshot(s.State) with
         {
-            Reports = s.Reports.ToImmutableSortedDictionary(r => r.ChangeId, r => r),
+            Keys = s.Keys.ToImmutableDictionary(k => k.IdempotencyKey, k => k.ChangeId),
+            Reports = s.Reports.IsDefault ? ImmutableSortedDictionary<long, ChangeReported>.Empty : s.Reports.ToImmutableSortedDictionary(r => r.ChangeId, r => r),
         };
 
     public CurrentIntent ToCurrentIntent() => new(Version, CommittedChangeId, Document);
+
+    /// <summary>The state with <paramref name="changes"/>; keys of changes no longer retained are dropped with them.</summary>
+    private ConfigState WithChanges(ImmutableSortedDictionary<long, ChangeRecord> changes) =>
+        changes.Count == Changes.Count + 1 || Keys.IsEmpty
+            ? this with { Changes = changes }
+            : this with { Changes = changes, Keys = Keys.RemoveRange(Keys.Where(k => !changes.ContainsKey(k.Value)).Select(k => k.Key)) };
 
     private ConfigState Update(long id, Func<ChangeRecord, ChangeRecord> change) =>
         Changes.TryGetValue(id, out var record) ? this with { Changes = Changes.SetItem(id, change(record)) } : this;

@@ -11,13 +11,16 @@ namespace Fabric.Actors.Config;
 /// <summary>
 /// The cluster's one writer of intent (a cluster singleton). A thin shell over
 /// <see cref="ConfigState"/>: journals what the state decides, sends proposals to the
-/// ghost-shadow role, and publishes each commit to every node.
+/// ghost-shadow role, and publishes each commit to every node. It never parses a document
+/// (proposals arrive as canonical JSON), so no document can keep it from answering.
 /// </summary>
 public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "fabric-config-store";
 
-    private readonly Func<string, NormalizedDocument> _normalize;
+    /// <summary>How many abandoned proposal attempts the store remembers (in memory; see <see cref="FindChangeByKey"/>).</summary>
+    public const int AbandonedAttemptsKept = 4096;
+
     private readonly ConfigStoreSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
@@ -25,20 +28,21 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
     private readonly Dictionary<long, List<string>> _progress = [];
     private const int MaxProgressLines = 200;
     private const int MaxProgressChanges = 100;
+    private readonly HashSet<string> _abandoned = [];
+    private readonly Queue<string> _abandonedOrder = new();
 
     public override string PersistenceId => PersistenceIdValue;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public ConfigStoreActor(Func<string, NormalizedDocument> normalize, ConfigStoreSettings settings)
+    public ConfigStoreActor(ConfigStoreSettings settings)
     {
-        _normalize = normalize;
         _settings = settings;
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is ConfigStoreSnapshotV2 v2) _state = ConfigState.FromSnapshot(v2);
+            if (offer.Snapshot is ConfigStoreKeyedSnapshot keyed) _state = ConfigState.FromSnapshot(keyed);
             else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot);
         });
         Recover<IConfigEvent>(e => _state = _state.Apply(e));
@@ -73,6 +77,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
             if (lines.Count < MaxProgressLines) lines.Add(p.Line);
             while (_progress.Count > MaxProgressChanges) _progress.Remove(_progress.Keys.Min());
         });
+        Command<FindChangeByKey>(OnFindByKey);
         Command<RepublishPending>(_ =>
         {
             foreach (var change in _state.Pending) SendToGhost(change);
@@ -85,10 +90,33 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 
     private void OnPropose(ProposeChange command)
     {
-        var decision = _state.Decide(command, _normalize, DateTimeOffset.UtcNow);
+        var abandoned = command.Attempt is { } attempt && _abandoned.Contains(attempt);
+        var decision = _state.Decide(command, DateTimeOffset.UtcNow, abandoned);
         if (decision.Reply is ChangeRefused refused)
             _log.Info("Change refused ({0}): {1}", refused.Kind, refused.Reason);
         JournalDecision(decision, Sender);
+    }
+
+    /// <summary>
+    /// Answers which change a key was journaled as. A sender asks after it stopped waiting for
+    /// its proposal: when there is none, that attempt is marked abandoned so it is refused should
+    /// it still arrive, and what the sender was told stays true. (Messages from one node arrive
+    /// in order, and a proposal being journaled holds back the commands behind it, so an answer
+    /// here comes after the proposal was decided, if it had arrived.)
+    /// </summary>
+    private void OnFindByKey(FindChangeByKey query)
+    {
+        if (_state.ChangeForKey(query.IdempotencyKey) is { } change)
+        {
+            Sender.Tell(change);
+            return;
+        }
+        if (query.AbandonedAttempt is { } attempt && _abandoned.Add(attempt))
+        {
+            _abandonedOrder.Enqueue(attempt);
+            if (_abandonedOrder.Count > AbandonedAttemptsKept) _abandoned.Remove(_abandonedOrder.Dequeue());
+        }
+        Sender.Tell(new NoChangeForKey(query.IdempotencyKey));
     }
 
     private void JournalDecision(Decision decision, IActorRef replyTo)

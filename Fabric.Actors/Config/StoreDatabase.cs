@@ -32,12 +32,30 @@ public sealed record StoreDatabase(string ProviderName, string ConnectionString)
     public static StoreDatabase Sqlite(string file) =>
         new(SqliteProvider, new SqliteConnectionStringBuilder { DataSource = Path.GetFullPath(file), Pooling = true }.ToString());
 
-    /// <summary>Creates the SQLite file's folder and switches it to WAL (twice the persist rate; kept in the file).</summary>
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// Creates the SQLite file's folder (0700) and the file itself 0600 before SQLite opens it
+    /// (SQLite gives its -wal and -shm files the database file's mode), narrows an existing file
+    /// to 0600, and switches it to WAL (twice the persist rate; kept in the file).
+    /// </summary>
     public void Prepare()
     {
         if (!IsSqlite) return;
-        var file = new SqliteConnectionStringBuilder(ConnectionString).DataSource;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(file))!);
+        var file = Path.GetFullPath(new SqliteConnectionStringBuilder(ConnectionString).DataSource);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!, OwnerReadWrite | UnixFileMode.UserExecute);
+        if (!File.Exists(file))
+        {
+            using var created = new FileStream(file, new FileStreamOptions
+            {
+                Mode = FileMode.CreateNew, Access = FileAccess.Write, UnixCreateMode = OwnerReadWrite,
+            });
+        }
+        foreach (var own in new[] { file, file + "-wal", file + "-shm" })
+        {
+            if (File.Exists(own) && (File.GetUnixFileMode(own) & ~(OwnerReadWrite | UnixFileMode.UserExecute)) != 0)
+                File.SetUnixFileMode(own, OwnerReadWrite);
+        }
         using var connection = new SqliteConnection(ConnectionString);
         connection.Open();
         using var pragma = connection.CreateCommand();

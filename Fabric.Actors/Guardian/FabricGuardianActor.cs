@@ -87,7 +87,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
             return;
         }
 
-        var parsed = IntentParser.Parse(document);
+        var parsed = IntentParser.Parse(document, IntentParseLimits.Trusted);
         if (!parsed.IsValid || parsed.Document is null)
         {
             // The store only commits verified documents; a document this node cannot read means

@@ -19,6 +19,13 @@ public sealed record ChangeProposed(
     string Author,
     DateTimeOffset At) : IConfigEvent;
 
+/// <summary>
+/// The idempotency key a change was proposed with; journaled in the same atomic write as its
+/// <see cref="ChangeProposed"/> (a separate event, so journal rows written before keys existed
+/// still read).
+/// </summary>
+public sealed record ChangeKeyed(long ChangeId, string IdempotencyKey, DateTimeOffset At) : IConfigEvent;
+
 /// <summary>A ghost-shadow verifier found the change safe.</summary>
 public sealed record ChangeVerified(
     long ChangeId,

@@ -11,13 +11,8 @@ public sealed record ConfigStoreSnapshot(
     ImmutableArray<ChangeRecord> Changes) : IFabricMessage;
 
 /// <summary>
-/// The config store's snapshot since ghost reports exist: <see cref="ConfigStoreSnapshot"/> plus
-/// the reports of the retained changes. Older snapshots (the first type) still load.
+/// The config store's snapshot since idempotency keys and ghost reports: the state as before,
+/// plus the key of each retained change and the ghost verifier's report of each. A new type
+/// beside <see cref="ConfigStoreSnapshot"/>, which old snapshots still are.
 /// </summary>
-public sealed record ConfigStoreSnapshotV2(
-    long Version,
-    long CommittedChangeId,
-    string Document,
-    long LastChangeId,
-    ImmutableArray<ChangeRecord> Changes,
-    ImmutableArray<ChangeReported> Reports) : IFabricMessage;
+public sealed record ConfigStoreKeyedSnapshot(ConfigStoreSnapshot State, ImmutableArray<ChangeKeyed> Keys, ImmutableArray<ChangeReported> Reports) : IFabricMessage;

@@ -14,14 +14,19 @@ public sealed record IntentError(int Line, int Column, string Field, string Reas
 }
 
 /// <summary>
-/// The outcome of <see cref="IntentParser.Parse"/>: either a whole valid document, or no
-/// document and every error found (sorted by position).
+/// The outcome of <see cref="IntentParser.Parse(string)"/>: either a whole valid document, or no
+/// document and the first errors found (sorted by position, at most
+/// <see cref="IntentParseLimits.MaxErrors"/>); <see cref="OmittedErrors"/> counts the rest.
 /// </summary>
 public sealed record IntentParseResult(IntentDocument? Document, ImmutableArray<IntentError> Errors)
 {
     public bool IsValid => Document is not null;
 
+    /// <summary>Errors found beyond the ones in <see cref="Errors"/>.</summary>
+    public int OmittedErrors { get; init; }
+
     public static IntentParseResult Valid(IntentDocument document) => new(document, []);
 
-    public static IntentParseResult Invalid(ImmutableArray<IntentError> errors) => new(null, errors);
+    public static IntentParseResult Invalid(ImmutableArray<IntentError> errors, int omitted = 0) =>
+        new(null, errors) { OmittedErrors = omitted };
 }

@@ -11,7 +11,7 @@ namespace Fabric.Node.Cli;
 /// The operator verbs (Petabridge.Cmd-like) over the management HTTP API. Human tables by
 /// default, <c>--json</c> for scripts; a failure prints one line on stderr and exits non-zero.
 /// </summary>
-public sealed class OperatorCommands(HttpClient http, TextWriter output, bool json, string? token)
+public sealed class OperatorCommands(HttpClient http, TextWriter output, bool json, string? token, TextWriter? error = null)
 {
     public const string Usage = """
         fabric-node cluster show                 members, status, roles, leader
@@ -20,7 +20,9 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node actors                       this node's actor tree
         fabric-node intent show                  the committed intent
         fabric-node intent applied               the intent version this node runs
-        fabric-node change propose FILE [--base N] [--wait]
+        fabric-node change propose FILE [--base N] [--wait] [--idempotency-key KEY]
+                                                 (sends an Idempotency-Key, made up when not given, and
+                                                  retries a 503 or a lost answer with the same key)
         fabric-node change list                  recent changes
         fabric-node change show ID               one change with its verdict
         fabric-node trunk show NAME              a PW trunk: state, members, their share of frames/bytes
@@ -29,7 +31,8 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node flows top [N]                the busiest flow-cache buckets of this node's gateways
         fabric-node host show NAME               a host's MFE: DCNs, container ports (tag, MAC, IP, state, counters), overlay
         fabric-node port list                    this node's container ports with their counters and drops
-        options: --management HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
+        options: --management HOST:PORT or https://HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
+                 --cacert FILE (PEM: trust this certificate or CA for https)
                  --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
         """;
 
@@ -40,10 +43,10 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             var (words, flags) = Split(args);
             Func<string, string?> env = Environment.GetEnvironmentVariable;
             var management = flags.GetValueOrDefault("--management") ?? env("FABRIC_MANAGEMENT") ?? NodeOptions.DefaultManagement;
-            var (host, port) = NodeOptions.ParseEndpoint(management, "--management");
             var token = flags.GetValueOrDefault("--token") ?? env("FABRIC_TOKEN") ?? ReadTokenFile(flags.GetValueOrDefault("--data") ?? env("FABRIC_DATA") ?? "./data");
-            using var http = new HttpClient { BaseAddress = new Uri($"http://{host}:{port}"), Timeout = TimeSpan.FromSeconds(30) };
-            var commands = new OperatorCommands(http, output, flags.ContainsKey("--json"), token);
+            using var handler = Handler(flags.GetValueOrDefault("--cacert"));
+            using var http = new HttpClient(handler) { BaseAddress = BaseAddress(management), Timeout = TimeSpan.FromSeconds(30) };
+            var commands = new OperatorCommands(http, output, flags.ContainsKey("--json"), token, error);
             return await commands.Execute(words, flags);
         }
         catch (CliException e)
@@ -108,14 +111,45 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
     private async Task<int> ClusterShow() =>
         await Print(await Send(HttpMethod.Get, "/cluster/members", null), Tables.Members);
 
+    /// <summary>How often <c>change propose</c> sends a document before it gives up (a 503 or a lost answer).</summary>
+    public const int ProposeAttempts = 3;
+
     private async Task<int> Propose(string file, IReadOnlyDictionary<string, string?> flags)
     {
         if (!File.Exists(file)) throw new CliException($"no such file '{file}'", 2);
         var path = "/changes" + (flags.GetValueOrDefault("--base") is { } b ? $"?baseVersion={Uri.EscapeDataString(b)}" : "");
-        var content = new StringContent(await File.ReadAllTextAsync(file), Encoding.UTF8,
-            file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "application/yaml");
-        content.Headers.Add("X-Fabric-Author", $"{Environment.UserName}@{Environment.MachineName} (cli)");
-        var reply = await Send(HttpMethod.Post, path, content);
+        var document = await File.ReadAllBytesAsync(file);
+        var mediaType = file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "application/yaml";
+        // One key for every attempt: a retry after a lost answer returns the change the first
+        // attempt journaled instead of proposing it again (and then being rejected as stale).
+        var key = flags.GetValueOrDefault("--idempotency-key") ?? $"cli-{Guid.NewGuid():N}";
+
+        JsonNode? reply = null;
+        for (var attempt = 1; reply is null; attempt++)
+        {
+            var content = new ByteArrayContent(document);
+            content.Headers.ContentType = new MediaTypeHeaderValue(mediaType) { CharSet = "utf-8" };
+            content.Headers.Add("X-Fabric-Author", $"{Environment.UserName}@{Environment.MachineName} (cli)");
+            try
+            {
+                reply = await Send(HttpMethod.Post, path, content, key);
+            }
+            catch (CliException e) when (e.Status == HttpStatusCode.BadRequest && e.Problem?["errors"] is JsonArray { Count: > 0 } errors)
+            {
+                var first = errors[0]!;
+                var omitted = e.Problem["omittedErrors"]?.GetValue<int>() ?? 0;
+                var more = errors.Count - 1 + omitted;
+                throw new CliException(
+                    $"{file} is not a valid intent document: line {first["line"]}, column {first["column"]}" +
+                    $"{(first["field"]?.ToString() is { Length: > 0 } field ? $", {field}" : "")}: {first["reason"]}" +
+                    (more > 0 ? $" (+{more} more)" : ""), 1);
+            }
+            catch (Exception e) when (attempt < ProposeAttempts && IsRetryable(e))
+            {
+                await (error ?? Console.Error).WriteLineAsync($"fabric-node: {Describe(e)}; retrying with the same Idempotency-Key ({attempt + 1}/{ProposeAttempts})");
+                await Task.Delay(TimeSpan.FromSeconds(attempt));
+            }
+        }
         if (!flags.ContainsKey("--wait") || reply["changeId"] is null)
             return await Print(reply, Tables.Proposal);
 
@@ -142,14 +176,72 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         throw new CliException($"change {id} was not decided within 60 s", 5);
     }
 
-    private async Task<JsonNode> Send(HttpMethod method, string path, HttpContent? content)
+    /// <summary>Failures after which the same request may be sent again: the store was busy or the answer was lost.</summary>
+    private static bool IsRetryable(Exception e) => e switch
+    {
+        CliException c => c.Status is HttpStatusCode.ServiceUnavailable or HttpStatusCode.BadGateway or HttpStatusCode.GatewayTimeout,
+        HttpRequestException => true,
+        TaskCanceledException => true,
+        _ => false,
+    };
+
+    private static string Describe(Exception e) => e switch
+    {
+        CliException c => c.Message,
+        TaskCanceledException => "the management API did not answer in time",
+        _ => $"cannot reach the management API: {e.Message}",
+    };
+
+    private async Task<JsonNode> Send(HttpMethod method, string path, HttpContent? content, string? idempotencyKey = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
+        // Ask before sending a document: a node that refuses it (413) answers instead of resetting the upload.
+        if (content is not null && method == HttpMethod.Post) request.Headers.ExpectContinue = true;
         using var response = await http.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
-        if (!response.IsSuccessStatusCode) throw new CliException(Reason(response.StatusCode, body), 1);
+        if (!response.IsSuccessStatusCode)
+            throw new CliException(Reason(response.StatusCode, body), 1) { Status = response.StatusCode, Problem = TryParse(body) };
         return string.IsNullOrWhiteSpace(body) ? new JsonObject() : JsonNode.Parse(body)!;
+    }
+
+    private static JsonNode? TryParse(string body)
+    {
+        try { return JsonNode.Parse(body); }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary><c>HOST:PORT</c> (plain HTTP) or a URL (<c>https://HOST:PORT</c>).</summary>
+    private static Uri BaseAddress(string management)
+    {
+        if (management.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || management.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+            return Uri.TryCreate(management, UriKind.Absolute, out var url)
+                ? new Uri(url.GetLeftPart(UriPartial.Authority))
+                : throw new ArgumentException($"--management '{management}' is not a URL");
+        var (host, port) = NodeOptions.ParseEndpoint(management, "--management");
+        return new Uri($"http://{host}:{port}");
+    }
+
+    /// <summary>Trusts <paramref name="caFile"/> (PEM, a CA or the server's own certificate) for https, besides the system's roots.</summary>
+    private static HttpClientHandler Handler(string? caFile)
+    {
+        var handler = new HttpClientHandler();
+        if (caFile is null) return handler;
+        if (!File.Exists(caFile)) throw new ArgumentException($"--cacert: no such file '{caFile}'");
+        var trusted = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        trusted.ImportFromPemFile(caFile);
+        handler.ServerCertificateCustomValidationCallback = (_, certificate, _, errors) =>
+        {
+            if (errors == System.Net.Security.SslPolicyErrors.None) return true;
+            if (certificate is null || errors != System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) return false;
+            using var chain = new System.Security.Cryptography.X509Certificates.X509Chain();
+            chain.ChainPolicy.TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.AddRange(trusted);
+            chain.ChainPolicy.RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck;
+            return chain.Build(certificate);
+        };
+        return handler;
     }
 
     /// <summary>One line from a problem+json body: the detail, and the first document error if any.</summary>
@@ -187,7 +279,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
     {
         var words = new List<string>();
         var flags = new Dictionary<string, string?>();
-        string[] valued = ["--management", "--token", "--data", "--base"];
+        string[] valued = ["--management", "--token", "--data", "--base", "--cacert", "--idempotency-key"];
         for (var i = 0; i < args.Length; i++)
         {
             if (!args[i].StartsWith("--")) { words.Add(args[i]); continue; }
@@ -206,4 +298,9 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
 public sealed class CliException(string message, int exitCode) : Exception(message)
 {
     public int ExitCode { get; } = exitCode;
+
+    /// <summary>The HTTP status that caused it, if any, and its problem+json body.</summary>
+    public HttpStatusCode? Status { get; init; }
+
+    public JsonNode? Problem { get; init; }
 }

@@ -19,24 +19,51 @@ public static class FabricNodeApp
 {
     public const string SystemName = "fabric";
 
+    /// <summary>
+    /// Builds the node. Throws <see cref="ArgumentException"/> with a one-line reason when the
+    /// options do not hold together (management exposure, token file, database).
+    /// </summary>
     public static WebApplication Build(NodeOptions options)
     {
+        ManagementEndpoint.Validate(options);
         var dataDir = Path.GetFullPath(options.DataDir);
-        Directory.CreateDirectory(dataDir);
+        var dataDirWarning = DataDirectory.Create(dataDir);
         var database = StoreDatabase.Parse(options.Db, dataDir);
         var (token, tokenSource) = ManagementToken.Resolve(options with { DataDir = dataDir });
         var roles = options.Roles.ToArray();
+        var hocon = NodeHocon.Load(options);
+        var intentLimits = IntentLimitsSettings.From(hocon);
+        var management = ManagementSettings.From(hocon);
+        var certificate = ManagementEndpoint.Certificate(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "fabric-node" });
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        builder.WebHost.UseKestrel(k => k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort));
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = ManagementPipeline.MaxRequestBody;
+            k.Limits.MaxRequestLineSize = ManagementPipeline.KestrelRequestLineLimit;
+            k.Limits.MaxRequestHeadersTotalSize = ManagementPipeline.KestrelHeadersLimit;
+            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
+            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            var gate = new ConnectionGate(options.ManagementMaxConnections,
+                k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node.management"));
+            k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort, listen =>
+            {
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                listen.Use(gate.Wrap);
+                if (certificate is not null) listen.UseHttps(certificate);
+            });
+        });
         builder.Services.AddOpenApi();
         builder.Services.AddProblemDetails();
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
+        builder.Services.AddSingleton(intentLimits);
+        builder.Services.AddSingleton(management);
+        builder.Services.AddSingleton(new StartupNotes(dataDirWarning));
 
-        var hocon = ReadHocon(options);
         var ghostSettings = GhostSettings.From(hocon);
         var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();
@@ -51,7 +78,7 @@ public static class FabricNodeApp
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
         builder.Services.AddAkka(SystemName, akka =>
         {
-            akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)
+            akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)
                 .AddHocon(FabricSerialization.Config, HoconAddMode.Prepend);
             if (options.HoconFile is { } extra) akka.AddHoconFile(Path.GetFullPath(extra), HoconAddMode.Prepend);
 
@@ -79,18 +106,9 @@ public static class FabricNodeApp
         // underlay sockets must close with the node, or a restarted node would share their port.
         app.Services.GetService<GhostPlaneContext>();
         app.Services.GetKeyedService<SwitchingNode>(SwitchingHosting.GhostKey);
+        app.UseManagementPipeline();
         app.MapOpenApi();
         app.MapManagementApi();
         return app;
-    }
-
-    /// <summary>The node's HOCON as Akka will read it (base file, then --hocon over it), for settings needed before the ActorSystem exists.</summary>
-    private static Akka.Configuration.Config ReadHocon(NodeOptions options)
-    {
-        var config = Akka.Configuration.ConfigurationFactory.ParseString(
-            File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf")));
-        return options.HoconFile is { } extra
-            ? Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(Path.GetFullPath(extra))).WithFallback(config)
-            : config;
     }
 }

@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Messages.Config;
+using Fabric.Messages.Intent;
 
 namespace Fabric.Node.Hosting;
 
@@ -10,7 +11,8 @@ namespace Fabric.Node.Hosting;
 /// (<c>--intent sample</c>, the embedded default) is proposed only into an empty store, so a
 /// restarted node never overwrites what operators committed since.
 /// </summary>
-public sealed class IntentBootstrapper(NodeContext node, ActorRegistry registry, ILogger<IntentBootstrapper> log) : BackgroundService
+public sealed class IntentBootstrapper(
+    NodeContext node, ActorRegistry registry, IntentParseLimits limits, ILogger<IntentBootstrapper> log) : BackgroundService
 {
     public const string Sample = "sample";
 
@@ -28,7 +30,16 @@ public sealed class IntentBootstrapper(NodeContext node, ActorRegistry registry,
         var path = ResolvePath(node.Options.IntentFile);
         if (path is null) return;
         var store = await registry.GetAsync<ConfigStoreActor>(stoppingToken);
-        var text = await File.ReadAllTextAsync(path, stoppingToken);
+        var document = IntentNormalizer.Normalize(await File.ReadAllBytesAsync(path, stoppingToken), limits);
+        if (!document.IsValid)
+        {
+            log.LogError("{Path} refused: {Reason}", path, document.ToRefusal().Reason);
+            return;
+        }
+        // One key per node and document: a retry after the store did not answer returns the
+        // change the first attempt journaled, if it did, instead of proposing it twice.
+        var key = $"intent-file:{node.Options.Name}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(document.Canonical!)))[..32]}";
+        var proposer = new ChangeProposer(store, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3));
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -41,9 +52,12 @@ public sealed class IntentBootstrapper(NodeContext node, ActorRegistry registry,
                     return;
                 }
 
-                var reply = await store.Ask<object>(new ProposeChange(text, null, $"{node.Options.Name}:--intent"), TimeSpan.FromSeconds(10), stoppingToken);
+                var reply = await proposer.ProposeAsync(document.ToProposal(null, $"{node.Options.Name}:--intent", key), stoppingToken);
                 switch (reply)
                 {
+                    case StoreSilent:
+                        log.LogInformation("The config store did not answer the proposal of {Path}; trying again", path);
+                        continue;
                     case ChangeAccepted a:
                         log.LogInformation("Proposed {Path} as change {Change} (on intent version {Base})", path, a.ChangeId, a.BaseVersion);
                         break;

@@ -4,7 +4,9 @@ namespace Fabric.Node.Hosting;
 
 /// <summary>
 /// The bearer token that mutating management calls need: <c>--token</c> / <c>FABRIC_TOKEN</c>,
-/// else generated once into <c>DATA/token</c> (mode 0600) and reused on every restart.
+/// else generated once into <c>DATA/token</c> (mode 0600) and reused on every restart. A token
+/// file that group or others may read is refused, not repaired: the token may already have
+/// been read, so the operator decides (chmod 600 to keep it, delete it for a new one).
 /// </summary>
 public static class ManagementToken
 {
@@ -19,11 +21,16 @@ public static class ManagementToken
         var file = PathIn(options.DataDir);
         if (File.Exists(file))
         {
+            var mode = File.GetUnixFileMode(file);
+            if ((mode & DataDirectory.GroupOrOther) != 0)
+                throw new ArgumentException(
+                    $"the token file {file} has mode {DataDirectory.Octal(mode)}: group or others can read it, so the token may have leaked. " +
+                    $"Keep it with 'chmod 600 {file}', or delete it and a new token is generated");
             var existing = File.ReadAllText(file).Trim();
             if (existing.Length > 0) return (existing, file);
         }
 
-        Directory.CreateDirectory(options.DataDir);
+        DataDirectory.Create(options.DataDir);
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
         using (var stream = new FileStream(file, new FileStreamOptions
         {

@@ -26,6 +26,22 @@ public sealed record NodeOptions
     public string? Token { get; init; }
     /// <summary>Extra HOCON file layered over hocon/fabric.conf.</summary>
     public string? HoconFile { get; init; }
+    /// <summary>PEM certificate (chain) and private key for management HTTPS; both or neither.</summary>
+    public string? ManagementCert { get; init; }
+    public string? ManagementKey { get; init; }
+    /// <summary>Plain HTTP on a non-loopback management address, accepted only with this explicit opt-out.</summary>
+    public bool InsecureManagement { get; init; }
+    /// <summary>Extra names the management API answers to in the Host header (a DNS name, a load balancer's).</summary>
+    public ImmutableArray<string> ManagementAllowedHosts { get; init; } = ImmutableArray<string>.Empty;
+    /// <summary>Reads need the bearer token too (all routes but /health/*).</summary>
+    public bool TokenForReads { get; init; }
+    /// <summary>Most management connections open at once; more are closed at once and logged.</summary>
+    public int ManagementMaxConnections { get; init; } = DefaultManagementMaxConnections;
+
+    public const int DefaultManagementMaxConnections = 128;
+
+    /// <summary>Flags that take no value (<c>--flag</c>, or <c>--flag=false</c>); their variables take 1/true/yes.</summary>
+    public static readonly IReadOnlySet<string> Switches = new HashSet<string> { "--insecure-management", "--token-for-reads" };
 
     public static readonly IReadOnlyDictionary<string, string> EnvironmentNames = new Dictionary<string, string>
     {
@@ -40,6 +56,12 @@ public sealed record NodeOptions
         ["--intent"] = "FABRIC_INTENT",
         ["--token"] = "FABRIC_TOKEN",
         ["--hocon"] = "FABRIC_HOCON",
+        ["--management-cert"] = "FABRIC_MANAGEMENT_CERT",
+        ["--management-key"] = "FABRIC_MANAGEMENT_KEY",
+        ["--insecure-management"] = "FABRIC_INSECURE_MANAGEMENT",
+        ["--management-allowed-host"] = "FABRIC_MANAGEMENT_ALLOWED_HOSTS",
+        ["--token-for-reads"] = "FABRIC_TOKEN_FOR_READS",
+        ["--management-max-connections"] = "FABRIC_MANAGEMENT_MAX_CONNECTIONS",
     };
 
     public const string Usage = """
@@ -55,6 +77,15 @@ public sealed record NodeOptions
           --intent FILE         propose this intent document at start (FABRIC_INTENT); 'none' to skip
           --token TOKEN         management bearer token (FABRIC_TOKEN, default: generated into DATA/token)
           --hocon FILE          extra HOCON layered over hocon/fabric.conf (FABRIC_HOCON)
+          --management-cert FILE, --management-key FILE
+                                PEM certificate and key: management over HTTPS (FABRIC_MANAGEMENT_CERT/_KEY)
+          --insecure-management plain HTTP on a non-loopback management address (logged as a warning);
+                                without it such an address needs --management-cert (FABRIC_INSECURE_MANAGEMENT)
+          --management-allowed-host NAME
+                                another name clients use in the Host header, repeatable (FABRIC_MANAGEMENT_ALLOWED_HOSTS)
+          --token-for-reads     every route but /health/* needs the token (FABRIC_TOKEN_FOR_READS)
+          --management-max-connections N
+                                most management connections at once (FABRIC_MANAGEMENT_MAX_CONNECTIONS, default 128)
         With no options and no seed, the node starts a new one-node cluster and proposes the sample intent.
         """;
 
@@ -64,14 +95,18 @@ public sealed record NodeOptions
         var values = new Dictionary<string, List<string>>();
         foreach (var (flag, variable) in EnvironmentNames)
             if (env(variable) is { Length: > 0 } v)
-                values[flag] = flag == "--seed" ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList() : [v];
+                values[flag] = flag is "--seed" or "--management-allowed-host"
+                    ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
+                    : [v];
 
         var fromFlags = new HashSet<string>();
         for (var i = 0; i < args.Count; i++)
         {
             var (flag, inline) = args[i].Split('=', 2) is [var f, var val] && f.StartsWith("--") ? (f, val) : (args[i], null);
             if (!EnvironmentNames.ContainsKey(flag)) throw new ArgumentException($"unknown option '{args[i]}'");
-            var value = inline ?? (i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{flag} needs a value"));
+            var value = Switches.Contains(flag)
+                ? inline ?? "true"
+                : inline ?? (i + 1 < args.Count ? args[++i] : throw new ArgumentException($"{flag} needs a value"));
             if (fromFlags.Add(flag)) values[flag] = [];
             values[flag].Add(value);
         }
@@ -98,8 +133,28 @@ public sealed record NodeOptions
         if (One("--intent") is { } intent) options = options with { IntentFile = intent };
         if (One("--token") is { } token) options = options with { Token = token };
         if (One("--hocon") is { } hocon) options = options with { HoconFile = hocon };
+        if (One("--management-cert") is { } cert) options = options with { ManagementCert = cert };
+        if (One("--management-key") is { } key) options = options with { ManagementKey = key };
+        if (One("--insecure-management") is { } insecure) options = options with { InsecureManagement = ParseSwitch(insecure, "--insecure-management") };
+        if (values.TryGetValue("--management-allowed-host", out var hosts))
+            options = options with { ManagementAllowedHosts = hosts.ToImmutableArray() };
+        if (One("--token-for-reads") is { } reads) options = options with { TokenForReads = ParseSwitch(reads, "--token-for-reads") };
+        if (One("--management-max-connections") is { } max)
+            options = options with
+            {
+                ManagementMaxConnections = int.TryParse(max, out var n) && n is >= 1 and <= 100_000
+                    ? n
+                    : throw new ArgumentException($"--management-max-connections: '{max}' is not a number of connections (1-100000)"),
+            };
         return options;
     }
+
+    private static bool ParseSwitch(string text, string flag) => text.ToLowerInvariant() switch
+    {
+        "" or "1" or "true" or "yes" or "on" => true,
+        "0" or "false" or "no" or "off" => false,
+        _ => throw new ArgumentException($"{flag}: '{text}' is not true or false"),
+    };
 
     /// <summary>The Akka address of a seed given as host:port.</summary>
     public static string SeedAddress(string seed, string systemName)

@@ -30,9 +30,11 @@ public static class ClusterEndpoints
 
         app.MapPut("/cluster/members/{address}", async (string address, HttpRequest request, ActorSystem system) =>
         {
+            if (!request.HasJsonContentType())
+                return Problems.UnsupportedMediaType("the body must be application/json: {\"operation\":\"leave\"}");
             MemberOperation? body;
             try { body = await request.ReadFromJsonAsync<MemberOperation>(); }
-            catch (JsonException e) { return Problems.BadRequest($"body is not JSON: {e.Message}"); }
+            catch (JsonException) { return Problems.BadRequest("the body is not JSON; it must be {\"operation\":\"leave\"}"); }
             if (!string.Equals(body?.Operation, "leave", StringComparison.OrdinalIgnoreCase))
                 return Problems.BadRequest("body must be {\"operation\":\"leave\"}");
             var cluster = Cluster.Get(system);

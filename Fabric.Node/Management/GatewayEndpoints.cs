@@ -42,15 +42,23 @@ public static class GatewayEndpoints
 
         app.MapGet("/gateways/{name}", async (string name, ActorSystem system, ActorRegistry registry, CancellationToken ct) =>
         {
+            if (Problems.BadName("gateway", name) is { } bad) return bad;
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
             var status = await gw.Ask<GatewayStatus>(GetGatewayStatus.Instance, AskTimeout, ct);
             return Results.Ok(new GatewayView(status, await Entities(registry, status, ct)));
         }).WithSummary("One gateway: ports, per-stage counters, drop reasons, flow-cache stats per bucket and its entities");
 
-        app.MapPost("/gateways/{name}/trace", async (string name, TraceRequest request, ActorSystem system, CancellationToken ct) =>
+        // The body is read in the handler, not bound: binding runs before the token filter, and an
+        // unauthenticated caller must learn nothing, not even that its JSON was malformed.
+        app.MapPost("/gateways/{name}/trace", async (string name, HttpRequest http, ActorSystem system, CancellationToken ct) =>
         {
-            if (request.Packets is < 0 or > 10_000) return Problems.BadRequest("packets must be 0..10000");
+            if (Problems.BadName("gateway", name) is { } bad) return bad;
+            if (!http.HasJsonContentType()) return Problems.UnsupportedMediaType("the body must be application/json: {\"packets\": N}");
+            TraceRequest? request;
+            try { request = await http.ReadFromJsonAsync<TraceRequest>(ct); }
+            catch (System.Text.Json.JsonException) { return Problems.BadRequest("the body is not JSON; it must be {\"packets\": N}"); }
+            if (request is null || request.Packets is < 0 or > 10_000) return Problems.BadRequest("packets must be 0..10000");
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
             return Results.Ok(await gw.Ask<GatewayTraces>(new ArmTrace(request.Packets), AskTimeout, ct));
@@ -58,6 +66,7 @@ public static class GatewayEndpoints
 
         app.MapGet("/gateways/{name}/trace", async (string name, ActorSystem system, CancellationToken ct) =>
         {
+            if (Problems.BadName("gateway", name) is { } bad) return bad;
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
             return Results.Ok(await gw.Ask<GatewayTraces>(GetGatewayTraces.Instance, AskTimeout, ct));
@@ -73,8 +82,13 @@ public static class GatewayEndpoints
         }).WithSummary("The busiest flow-cache buckets of this node's gateways (by packets looked up)");
     }
 
+    /// <summary>
+    /// The gateway actor named exactly <paramref name="name"/>. Callers check the name first
+    /// (<see cref="Problems.BadName"/>): an actor selection treats '*' and '?' as wildcards.
+    /// </summary>
     private static async Task<IActorRef?> Resolve(ActorSystem system, string name, CancellationToken ct)
     {
+        if (!Fabric.Messages.Intent.IntentNames.IsValid(name)) return null;
         try
         {
             return await system.ActorSelection($"/user/fabric/gw-{name}").ResolveOne(TimeSpan.FromSeconds(2), ct);

@@ -4,8 +4,10 @@ namespace Fabric.Node.Management;
 
 /// <summary>
 /// Management HTTP: the Akka.Management-like cluster routes, health, intent and changes, and the
-/// actor tree. Reads are open on the (loopback by default) management address; every call that
-/// changes something needs <c>Authorization: Bearer TOKEN</c>. Errors are problem+json.
+/// actor tree. Reads are open on the (loopback by default) management address unless
+/// <c>--token-for-reads</c>; every call that changes something needs
+/// <c>Authorization: Bearer TOKEN</c>, checked before its body is read. Every error is
+/// problem+json (<see cref="ManagementPipeline"/> for the ones no route writes).
 /// </summary>
 public static class ManagementApi
 {
@@ -38,9 +40,10 @@ public static class ManagementApi
 /// <summary>problem+json (RFC 9457) results used by every route.</summary>
 public static class Problems
 {
-    public static IResult Unauthorized() => Results.Problem(
+    public static IResult Unauthorized(bool reads = false) => Results.Problem(
         statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
-        detail: "This call changes the fabric and needs 'Authorization: Bearer <token>' (the token is in DATA/token or FABRIC_TOKEN).");
+        detail: (reads ? "This node serves reads with the token only (--token-for-reads): this call" : "This call changes the fabric and") +
+                " needs 'Authorization: Bearer <token>' (the token is in DATA/token or FABRIC_TOKEN).");
 
     public static IResult BadRequest(string detail, IDictionary<string, object?>? extensions = null) => Results.Problem(
         statusCode: StatusCodes.Status400BadRequest, title: "Bad request", detail: detail, extensions: extensions);
@@ -51,6 +54,20 @@ public static class Problems
     public static IResult Conflict(string detail) => Results.Problem(
         statusCode: StatusCodes.Status409Conflict, title: "Conflict", detail: detail);
 
-    public static IResult Unavailable(string detail) => Results.Problem(
-        statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: detail);
+    public static IResult Unavailable(string detail, IDictionary<string, object?>? extensions = null) => Results.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable, title: "Unavailable", detail: detail, extensions: extensions);
+
+    public static IResult UnsupportedMediaType(string detail) => Status(StatusCodes.Status415UnsupportedMediaType, detail);
+
+    /// <summary>Any status, titled with its reason phrase.</summary>
+    public static IResult Status(int status, string? detail, IDictionary<string, object?>? extensions = null) => Results.Problem(
+        statusCode: status, title: Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(status), detail: detail, extensions: extensions);
+
+    /// <summary>
+    /// 400 for a refused element name in a route: names are matched literally and follow the
+    /// intent's grammar, so <c>*</c> or <c>?</c> (which an actor selection would expand) match nothing.
+    /// </summary>
+    public static IResult? BadName(string kind, string name) => Fabric.Messages.Intent.IntentNames.IsValid(name)
+        ? null
+        : BadRequest($"'{(name.Length <= 64 ? name : name[..64] + "…")}' is not a {kind} name ({Fabric.Messages.Intent.IntentNames.Grammar})");
 }

@@ -12,18 +12,18 @@ public static class PseudowireEndpoints
             pes = pw.Pes.Keys.Order(StringComparer.Ordinal).Select(pw.PeStatus).Where(s => s is not null).ToArray(),
         })).WithSummary("PEs hosted on this node");
 
-        app.MapGet("/pes/{name}", (string name, PseudowireNode pw) => pw.PeStatus(name) is { } pe
+        app.MapGet("/pes/{name}", (string name, PseudowireNode pw) => Problems.BadName("PE", name) ?? (pw.PeStatus(name) is { } pe
             ? Results.Ok(new
             {
                 pe,
                 trunks = pe.Trunks.Select(pw.TrunkStatus).Where(t => t is not null).ToArray(),
                 pws = pw.PwStatuses().Where(p => p.Pe == name).ToArray(),
             })
-            : Problems.NotFound($"no PE '{name}' on this node")).WithSummary("One PE with its trunks and PWs");
+            : Problems.NotFound($"no PE '{name}' on this node"))).WithSummary("One PE with its trunks and PWs");
 
-        app.MapGet("/trunks/{name}", (string name, PseudowireNode pw) => pw.TrunkStatus(name) is { } trunk
+        app.MapGet("/trunks/{name}", (string name, PseudowireNode pw) => Problems.BadName("trunk", name) ?? (pw.TrunkStatus(name) is { } trunk
             ? Results.Ok(trunk)
-            : Problems.NotFound($"no trunk '{name}' on this node")).WithSummary("One PW trunk: state, members, shares");
+            : Problems.NotFound($"no trunk '{name}' on this node"))).WithSummary("One PW trunk: state, members, shares");
 
         app.MapGet("/pws", (PseudowireNode pw) => Results.Ok(new { pws = pw.PwStatuses() }))
             .WithSummary("PWs hosted on this node with liveness and counters");

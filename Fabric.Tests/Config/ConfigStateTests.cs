@@ -9,12 +9,17 @@ public class ConfigStateTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 24, 12, 0, 0, TimeSpan.Zero);
 
-    private static (ConfigState State, long ChangeId) Propose(ConfigState state, string document, long? baseVersion = null)
+    private static ProposeChange Command(string document, long? baseVersion = null, string? key = null, DateTimeOffset? notAfter = null) =>
+        IntentNormalizer.Normalize(document).ToProposal(baseVersion, "test", key) with { NotAfter = notAfter };
+
+    private static (ConfigState State, long ChangeId) Propose(ConfigState state, string document, long? baseVersion = null, string? key = null)
     {
-        var decision = state.Decide(new ProposeChange(document, baseVersion, "test"), IntentNormalizer.Normalize, Now);
+        var decision = state.Decide(Command(document, baseVersion, key), Now);
         var accepted = Assert.IsType<ChangeAccepted>(decision.Reply);
-        return (decision.Events.Aggregate(state, (s, e) => s.Apply(e)), accepted.ChangeId);
+        return (Apply(state, decision), accepted.ChangeId);
     }
+
+    private static ConfigState Apply(ConfigState state, Decision decision) => decision.Events.Aggregate(state, (s, e) => s.Apply(e));
 
     private static ConfigState Verdict(ConfigState state, long id, bool ok) =>
         state.Decide(new SubmitVerdict(id, ok, "test", ["because"]), Now).Events.Aggregate(state, (s, e) => s.Apply(e));
@@ -50,15 +55,16 @@ public class ConfigStateTests
     }
 
     [Fact]
-    public void An_invalid_document_is_refused_with_its_line_and_journals_nothing()
+    public void An_invalid_document_is_refused_with_its_line_before_it_reaches_the_store()
     {
-        var decision = ConfigState.Empty.Decide(new ProposeChange(Intents.UnknownNode, null, "test"), IntentNormalizer.Normalize, Now);
-        Assert.Empty(decision.Events);
-        var refused = Assert.IsType<ChangeRefused>(decision.Reply);
+        var document = IntentNormalizer.Normalize(Intents.UnknownNode);
+        Assert.False(document.IsValid);
+        var refused = document.ToRefusal();
         Assert.Equal(RefusalKind.InvalidDocument, refused.Kind);
         var problem = Assert.Single(refused.Problems);
         Assert.Equal(7, problem.Line);
         Assert.Contains("node-zz", problem.Reason);
+        Assert.Throws<InvalidOperationException>(() => document.ToProposal(null, "test"));
     }
 
     [Fact]
@@ -66,7 +72,7 @@ public class ConfigStateTests
     {
         var (state, id) = Propose(ConfigState.Empty, Intents.WithTenant("blue"));
         state = Verdict(state, id, ok: true);
-        var decision = state.Decide(new ProposeChange(Intents.WithTenant("red"), 0, "test"), IntentNormalizer.Normalize, Now);
+        var decision = state.Decide(Command(Intents.WithTenant("red"), 0), Now);
         Assert.Empty(decision.Events);
         Assert.Equal(RefusalKind.StaleBaseVersion, Assert.IsType<ChangeRefused>(decision.Reply).Kind);
     }
@@ -88,7 +94,7 @@ public class ConfigStateTests
     {
         var (state, id) = Propose(ConfigState.Empty, Intents.WithTenant("blue"));
         state = Verdict(state, id, ok: true);
-        var decision = state.Decide(new ProposeChange(Intents.WithTenant("blue"), null, "test"), IntentNormalizer.Normalize, Now);
+        var decision = state.Decide(Command(Intents.WithTenant("blue")), Now);
         Assert.Empty(decision.Events);
         Assert.Equal(1, Assert.IsType<ChangeUnchanged>(decision.Reply).Version);
     }
@@ -121,5 +127,72 @@ public class ConfigStateTests
         Assert.Equal(7, adopted.LastChangeId);
         Assert.Empty(adopted.Decide(new OfferIntent(2, 5, "{}", "node-b"), Now).Events);
         Assert.Empty(adopted.Decide(new OfferIntent(3, 7, "{}", "node-b"), Now).Events);
+    }
+
+    [Fact]
+    public void A_proposal_with_an_idempotency_key_journals_the_key_with_it()
+    {
+        var decision = ConfigState.Empty.Decide(Command(Intents.WithTenant("blue"), key: "k-1"), Now);
+
+        Assert.Collection(decision.Events,
+            e => Assert.IsType<ChangeProposed>(e),
+            e => Assert.Equal(new ChangeKeyed(1, "k-1", Now), e));
+        Assert.Equal(1, Apply(ConfigState.Empty, decision).Keys["k-1"]);
+    }
+
+    [Fact]
+    public void The_same_key_again_returns_the_original_change_and_journals_nothing()
+    {
+        var (state, id) = Propose(ConfigState.Empty, Intents.WithTenant("blue"), key: "k-1");
+        state = Verdict(state, id, ok: true);
+
+        // Even after it committed (a plain retry would now be 'unchanged', or stale with a base).
+        var retry = state.Decide(Command(Intents.WithTenant("blue"), baseVersion: 0, key: "k-1"), Now);
+
+        Assert.Empty(retry.Events);
+        Assert.Equal(new ChangeAccepted(id, 0, Replayed: true), retry.Reply);
+    }
+
+    [Fact]
+    public void The_same_key_with_another_document_is_refused()
+    {
+        var (state, _) = Propose(ConfigState.Empty, Intents.WithTenant("blue"), key: "k-1");
+
+        var decision = state.Decide(Command(Intents.WithTenant("red"), key: "k-1"), Now);
+
+        Assert.Empty(decision.Events);
+        Assert.Equal(RefusalKind.IdempotencyKeyReused, Assert.IsType<ChangeRefused>(decision.Reply).Kind);
+    }
+
+    [Fact]
+    public void A_proposal_read_after_its_sender_stopped_waiting_is_refused_and_journals_nothing()
+    {
+        var late = ConfigState.Empty.Decide(Command(Intents.WithTenant("blue"), key: "k-1", notAfter: Now.AddSeconds(-1)), Now);
+        Assert.Empty(late.Events);
+        Assert.Equal(RefusalKind.Expired, Assert.IsType<ChangeRefused>(late.Reply).Kind);
+
+        var abandoned = ConfigState.Empty.Decide(Command(Intents.WithTenant("blue"), key: "k-1", notAfter: Now.AddSeconds(5)), Now, abandoned: true);
+        Assert.Empty(abandoned.Events);
+        Assert.Equal(RefusalKind.Expired, Assert.IsType<ChangeRefused>(abandoned.Reply).Kind);
+    }
+
+    [Fact]
+    public void Keys_survive_a_snapshot_and_leave_with_the_changes_no_longer_retained()
+    {
+        var (state, id) = Propose(ConfigState.Empty, Intents.WithTenant("blue"), key: "k-1");
+        state = Verdict(state, id, ok: false);
+
+        var restored = ConfigState.FromSnapshot(state.ToSnapshot());
+        Assert.Equal(id, restored.Keys["k-1"]);
+        Assert.Equal(id, restored.ChangeForKey("k-1")!.ChangeId);
+
+        for (var i = 0; i < ConfigState.RetainedChanges; i++)
+        {
+            (restored, var next) = Propose(restored, Intents.WithTenant($"t{i}"));
+            restored = Verdict(restored, next, ok: false);
+        }
+        Assert.False(restored.Changes.ContainsKey(id));
+        Assert.Null(restored.ChangeForKey("k-1"));
+        Assert.Empty(restored.Keys);
     }
 }

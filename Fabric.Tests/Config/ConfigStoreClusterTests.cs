@@ -122,13 +122,15 @@ public class ConfigStoreSnapshotTests
             }
         }
 
-        // 12 events (3 x proposed, reported (the ghost report), verified, committed): snapshots at 2, 4, ..., 12; older ones deleted.
+        // 15 events (3 x proposed, keyed, reported, verified, committed; every HTTP proposal journals
+        // its Idempotency-Key, made up when the client sends none, and every verdict its ghost
+        // report): snapshots at 2, 4, ..., 14; older ones deleted.
         using (var sqlite = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(dir.Sub("a"), "fabric.db")}"))
         {
             sqlite.Open();
             using var count = sqlite.CreateCommand();
             count.CommandText = "SELECT max(sequence_number) FROM snapshot";
-            Assert.Equal(12L, Convert.ToInt64(count.ExecuteScalar()));
+            Assert.Equal(14L, Convert.ToInt64(count.ExecuteScalar()));
             // Events and snapshots are written by our Hyperion serializer (identifier 441).
             count.CommandText = "SELECT DISTINCT serializer_id FROM snapshot UNION SELECT DISTINCT identifier FROM journal";
             Assert.Equal(441L, Convert.ToInt64(count.ExecuteScalar()));
@@ -161,8 +163,8 @@ public class ConfigStorePostgresTests(PostgresServer postgres)
             Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
         }
 
-        // ChangeProposed, ChangeReported (the ghost report), ChangeVerified, ChangeCommitted: the refused document added no row.
-        Assert.Equal(4, CountJournalRows(db));
+        // ChangeProposed, ChangeKeyed, ChangeReported, ChangeVerified, ChangeCommitted: the refused document added no row.
+        Assert.Equal(5, CountJournalRows(db));
         await using var again = await TestNode.StartAsync("node-a", dir.Sub("a2"), db: db);
         await Eventually.Holds(async () => await again.AppliedVersion() == 1, Wait, "restarted node runs version 1 from PostgreSQL");
         Assert.Contains("blue", (await again.Get("/intent"))["document"]!.ToJsonString());

@@ -66,12 +66,29 @@ public sealed class NodeProcess : IDisposable
         return (process._process.ExitCode, process.Output);
     }
 
+    /// <summary>Waits for the process to exit on its own; returns its exit code, or null after <paramref name="timeout"/>.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(timeout);
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+        _process.WaitForExit(); // flush the asynchronous readers
+        return _process.ExitCode;
+    }
+
     /// <summary>SIGTERM, as an init system would stop the node; returns the exit code.</summary>
     public async Task<int> TerminateAsync(TimeSpan timeout)
     {
         if (kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
+        _process.WaitForExit(); // flush the asynchronous readers
         return _process.ExitCode;
     }
 

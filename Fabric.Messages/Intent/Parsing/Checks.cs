@@ -58,4 +58,45 @@ internal static class Checks
     public static bool IsTapName(string name) =>
         name.Length is > 0 and <= 15 && name is not ("." or "..")
         && name.All(c => char.IsAscii(c) && !char.IsWhiteSpace(c) && c is not ('/' or ':') && !char.IsControl(c));
+
+    /// <summary>
+    /// A serial device path, canonical and under <c>/dev/</c>: <c>.</c> and <c>..</c> segments and
+    /// repeated slashes are resolved lexically (the device lives on the hypervisor's node, so
+    /// links cannot be followed here), and a path that then leaves /dev is refused. A prefix test
+    /// alone let <c>/dev/../etc/passwd</c> through.
+    /// </summary>
+    public static string? DevicePath(string raw, out string? reason)
+    {
+        reason = null;
+        if (!raw.StartsWith('/'))
+        {
+            reason = $"'{raw}' is neither a device path under /dev/ nor '{ModemIntent.SimulatedDevice}'";
+            return null;
+        }
+        if (raw.Any(char.IsControl))
+        {
+            reason = "a device path must not contain control characters";
+            return null;
+        }
+        var segments = new List<string>();
+        foreach (var segment in raw.Split('/', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (segment == ".") continue;
+            if (segment == "..")
+            {
+                if (segments.Count > 0) segments.RemoveAt(segments.Count - 1);
+                continue;
+            }
+            segments.Add(segment);
+        }
+        var canonical = "/" + string.Join('/', segments);
+        if (segments.Count < 2 || segments[0] != "dev")
+        {
+            reason = canonical == raw
+                ? $"'{raw}' is not a device path under /dev/"
+                : $"'{raw}' resolves to '{canonical}', which is not a device under /dev/";
+            return null;
+        }
+        return canonical;
+    }
 }

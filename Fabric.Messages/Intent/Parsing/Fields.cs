@@ -1,6 +1,5 @@
 using System.Collections.Immutable;
 using System.Globalization;
-using System.Text.RegularExpressions;
 
 namespace Fabric.Messages.Intent.Parsing;
 
@@ -9,7 +8,7 @@ namespace Fabric.Messages.Intent.Parsing;
 /// placeholder for required values: the document is refused anyway, and checks that see the
 /// placeholder stay quiet because its path has already failed).
 /// </summary>
-internal sealed partial class Fields(ReadContext context, SourceMap map, string path)
+internal sealed class Fields(ReadContext context, SourceMap map, string path)
 {
     public SourceMap Map => map;
 
@@ -42,8 +41,8 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
     {
         var name = Text(key, required: true);
         if (name is null) return "";
-        if (!NamePattern().IsMatch(name))
-            Fail(key, $"'{name}' is not a valid name (1..63 letters, digits, '.', '_' or '-', starting with a letter or digit)");
+        if (!IntentNames.IsValid(name))
+            Fail(key, $"'{name}' is not a valid name ({IntentNames.Grammar})");
         return name;
     }
 
@@ -147,6 +146,12 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
         {
             if (node is SourceScalar { Kind: ScalarKind.String } scalar)
             {
+                if (scalar.Text.Contains('\0'))
+                {
+                    context.Error(node, itemPath, NulReason);
+                    builder.Add("");
+                    continue;
+                }
                 builder.Add(scalar.Text);
                 continue;
             }
@@ -163,6 +168,7 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
         var builder = ImmutableArray.CreateBuilder<T>();
         foreach (var (node, itemPath) in List(key, required))
         {
+            context.CheckClock(node.Line, node.Column);
             var fields = context.Open(node, itemPath, allowed);
             if (fields is null)
             {
@@ -201,7 +207,12 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
     {
         var node = Value(key, required);
         if (node is null) return null;
-        if (node is SourceScalar { Kind: ScalarKind.String } scalar) return scalar.Text;
+        if (node is SourceScalar { Kind: ScalarKind.String } scalar)
+        {
+            if (!scalar.Text.Contains('\0')) return scalar.Text;
+            context.Error(node, PathOf(key), NulReason);
+            return null;
+        }
         context.Error(node, PathOf(key), $"expected a string, got {node.Describe}{QuoteHint(node)}");
         return null;
     }
@@ -209,6 +220,6 @@ internal sealed partial class Fields(ReadContext context, SourceMap map, string 
     private static string QuoteHint(SourceNode node) =>
         node is SourceScalar { Kind: ScalarKind.Number or ScalarKind.Boolean } ? " (quote it if it is text)" : "";
 
-    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")]
-    private static partial Regex NamePattern();
+    /// <summary>A NUL would cut the value short in every C string it reaches (device paths, interface names, logs).</summary>
+    public const string NulReason = "a string must not contain a NUL character (U+0000)";
 }

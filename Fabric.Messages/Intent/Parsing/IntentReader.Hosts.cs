@@ -80,9 +80,10 @@ internal static partial class IntentReader
         var node = f.String("node");
         var modems = f.Elements("modems", true, ModemKeys, m =>
         {
-            var modem = new ModemIntent(m.Name(), m.String("device"), m.String("apn"));
-            if (m.Has("device") && !modem.IsSimulated && !modem.Device.StartsWith("/dev/", StringComparison.Ordinal))
-                m.Fail("device", $"'{modem.Device}' is neither a device path under /dev/ nor '{ModemIntent.SimulatedDevice}'");
+            var device = m.String("device");
+            if (device.Length > 0 && device != ModemIntent.SimulatedDevice)
+                device = Checks.DevicePath(device, out var reason) ?? Failed(m, "device", reason, device);
+            var modem = new ModemIntent(m.Name(), device, m.String("apn"));
             if (m.Has("apn") && modem.Apn.Trim().Length == 0)
                 m.Fail("apn", "the APN must not be empty");
             return modem;
@@ -98,5 +99,11 @@ internal static partial class IntentReader
             modems,
             bridge,
             f.Elements("vms", false, VmKeys, v => new VmIntent(v.Name(), v.Mac("mac", true) ?? default)));
+    }
+
+    private static string Failed(Fields f, string key, string? reason, string value)
+    {
+        f.Fail(key, reason ?? "invalid value");
+        return value;
     }
 }

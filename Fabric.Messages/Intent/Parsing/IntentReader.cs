@@ -25,7 +25,17 @@ internal static partial class IntentReader
         }
         if (root is not SourceMap)
         {
-            context.Error(root, "", $"expected a mapping of {string.Join(", ", DocumentKeys)}; got {root.Describe}");
+            // Never quote it: a file proposed by mistake (a key, /etc/shadow) must not come back in
+            // an error message, a terminal or a log.
+            var got = root is SourceScalar scalar ? scalar.KindOnly : root.Describe;
+            context.Error(root, "", $"expected a mapping of {string.Join(", ", DocumentKeys)}; got {got}: this is not an intent document");
+            return null;
+        }
+        if (root is SourceMap { Entries.Length: > 0 } map && !map.Entries.Any(e => DocumentKeys.Contains(e.Key)))
+        {
+            // No key of the schema at all: some other file (`root:...:::` of /etc/shadow reads as
+            // YAML keys). Its keys are not listed back, for the same reason as above.
+            context.Error(root, "", $"expected a mapping of {string.Join(", ", DocumentKeys)}; none of its {map.Entries.Length} key(s) is one: this is not an intent document");
             return null;
         }
         var top = context.Open(root, "", DocumentKeys)!;

@@ -5,40 +5,102 @@ namespace Fabric.Messages.Intent.Parsing;
 /// <summary>
 /// What one parse collects: the errors (at most one per field path, so a bad value is not
 /// reported again by every check that reads it) and where each element came from, so checks
-/// that run on the built model can still point at a line.
+/// that run on the built model can still point at a line. It also holds the parse's budget
+/// (<see cref="IntentParseLimits"/>): values left to read and the time left.
 /// </summary>
-internal sealed class ReadContext
+internal sealed class ReadContext(IntentParseLimits limits)
 {
     private readonly List<IntentError> _errors = [];
     private readonly HashSet<string> _failedPaths = [];
+    // Every failed path and each of its ancestors (`a.b[1].c` also gives `a`, `a.b`, `a.b[1]`),
+    // so "did anything inside this path fail" is one look-up, not a scan of every failure.
+    private readonly HashSet<string> _failedWithin = [];
     private readonly Dictionary<object, Fields> _origins = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<string> _incompleteLists = [];
+    private readonly long _deadline = limits.Timeout == Timeout.InfiniteTimeSpan
+        ? long.MaxValue
+        : System.Diagnostics.Stopwatch.GetTimestamp() + (long)(limits.Timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
+    private int _valuesLeft = limits.MaxValues;
 
-    /// <summary>Guards against alias bombs and runaway nesting in hostile input.</summary>
+    public ReadContext()
+        : this(IntentParseLimits.Default)
+    {
+    }
+
+    /// <summary>Guards against runaway nesting in hostile input.</summary>
     public const int MaxDepth = 64;
 
-    public const int MaxNodes = 200_000;
+    public IntentParseLimits Limits => limits;
 
     public bool HasErrors => _errors.Count > 0;
 
+    /// <summary>Every error found, sorted by position (ties keep the order found).</summary>
     public ImmutableArray<IntentError> Errors =>
         [.. _errors.Select((e, i) => (e, i)).OrderBy(x => x.e.Line).ThenBy(x => x.e.Column).ThenBy(x => x.i).Select(x => x.e)];
+
+    /// <summary>The first <see cref="IntentParseLimits.MaxErrors"/> errors by position, and how many more there were.</summary>
+    public (ImmutableArray<IntentError> Errors, int Omitted) FirstErrors()
+    {
+        var all = Errors;
+        return all.Length <= limits.MaxErrors ? (all, 0) : ([.. all.Take(limits.MaxErrors)], all.Length - limits.MaxErrors);
+    }
+
+    /// <summary>Takes <paramref name="values"/> from the budget; past it the parse stops with a reason at the position given.</summary>
+    public void Spend(int values, int line, int column)
+    {
+        _valuesLeft -= values;
+        if (_valuesLeft < 0)
+            throw new IntentLimitExceededException(line, column, TooManyValues);
+        CheckClock(line, column);
+    }
+
+    /// <summary>Takes <paramref name="values"/> from the budget if it has them; false (and nothing taken) otherwise.</summary>
+    public bool TrySpend(int values)
+    {
+        if (_valuesLeft - values < 0) return false;
+        _valuesLeft -= values;
+        return true;
+    }
+
+    /// <summary>The reason a document over the value budget is refused.</summary>
+    public string TooManyValues => $"the document has more than {limits.MaxValues} values (fabric.intent.max-values); it is refused";
+
+    /// <summary>Stops the parse when its time is up (the caller checks often enough: per value read, per element checked).</summary>
+    public void CheckClock(int line = 1, int column = 1)
+    {
+        if (System.Diagnostics.Stopwatch.GetTimestamp() > _deadline)
+            throw new IntentLimitExceededException(line, column,
+                $"reading the document took longer than {limits.Timeout.TotalSeconds:0.###} s (fabric.intent.parse-timeout); it is refused");
+    }
 
     public bool HasFailed(string path) => _failedPaths.Contains(path);
 
     /// <summary>True when <paramref name="path"/> or anything inside it (<c>port.name</c>) failed.</summary>
-    public bool HasFailedWithin(string path) =>
-        _failedPaths.Any(p => p == path || (p.StartsWith(path, StringComparison.Ordinal) && p.Length > path.Length && p[path.Length] is '.' or '['));
+    public bool HasFailedWithin(string path) => _failedWithin.Contains(path);
 
     /// <summary>Notes that a list lost items (or all of them) while reading, so its names are not all known.</summary>
     public void MarkIncomplete(string listPath) => _incompleteLists.Add(listPath);
 
     public bool IsIncomplete(string listPath) => _incompleteLists.Contains(listPath);
 
+    /// <summary>Longest reason and field path an error keeps: a quoted hostile value must not make the reply huge.</summary>
+    public const int MaxReasonLength = 400;
+
+    public const int MaxPathLength = 200;
+
     public void Error(int line, int column, string path, string reason)
     {
-        if (path.Length > 0 && !_failedPaths.Add(path)) return;
-        _errors.Add(new IntentError(line, column, path, reason));
+        if (reason.Length > MaxReasonLength) reason = reason[..(MaxReasonLength - 1)] + "…";
+        if (path.Length > 0)
+        {
+            if (!_failedPaths.Add(path)) return;
+            for (var i = 1; i < path.Length; i++)
+            {
+                if (path[i] is '.' or '[') _failedWithin.Add(path[..i]);
+            }
+            _failedWithin.Add(path);
+        }
+        _errors.Add(new IntentError(line, column, path.Length > MaxPathLength ? path[..(MaxPathLength - 1)] + "…" : path, reason));
     }
 
     public void Error(SourceNode at, string path, string reason) => Error(at.Line, at.Column, path, reason);
@@ -54,15 +116,21 @@ internal sealed class ReadContext
         var seen = new Dictionary<string, SourceEntry>();
         foreach (var entry in map.Entries)
         {
-            var keyPath = path.Length == 0 ? entry.Key : $"{path}.{entry.Key}";
+            var shown = entry.Key.Length <= SourceScalar.QuotedLength ? entry.Key : entry.Key[..SourceScalar.QuotedLength] + "…";
+            var keyPath = path.Length == 0 ? shown : $"{path}.{shown}";
+            if (entry.Key.Contains('\0'))
+            {
+                Error(entry.KeyLine, entry.KeyColumn, keyPath, "a key must not contain a NUL character (U+0000)");
+                continue;
+            }
             if (seen.TryGetValue(entry.Key, out var first))
             {
-                Error(entry.KeyLine, entry.KeyColumn, keyPath, $"duplicate key '{entry.Key}' (first at line {first.KeyLine})");
+                Error(entry.KeyLine, entry.KeyColumn, keyPath, $"duplicate key '{shown}' (first at line {first.KeyLine})");
                 continue;
             }
             seen[entry.Key] = entry;
             if (!allowed.Contains(entry.Key))
-                Error(entry.KeyLine, entry.KeyColumn, keyPath, FieldHints.Unknown(entry.Key, allowed));
+                Error(entry.KeyLine, entry.KeyColumn, keyPath, FieldHints.Unknown(entry.Key, shown, allowed));
         }
         return new Fields(this, map, path);
     }
@@ -103,17 +171,20 @@ internal sealed class ReadContext
 /// <summary>Suggests the field an operator probably meant.</summary>
 internal static class FieldHints
 {
-    public static string Unknown(string key, IReadOnlyList<string> allowed)
+    public static string Unknown(string key, string shown, IReadOnlyList<string> allowed)
     {
+        // A key longer than any field is no typo of one, and its distance would cost length squared.
+        if (key.Length > 64)
+            return allowed.Count == 0 ? $"unknown field '{shown}'" : $"unknown field '{shown}'; expected one of: {string.Join(", ", allowed)}";
         var best = allowed
             .Select(a => (a, d: string.Equals(a, key, StringComparison.OrdinalIgnoreCase) ? 0 : Distance(a, key)))
             .OrderBy(x => x.d)
             .FirstOrDefault();
         if (best.a is not null && best.d <= Math.Max(1, key.Length / 3))
-            return $"unknown field '{key}'; did you mean '{best.a}'?";
+            return $"unknown field '{shown}'; did you mean '{best.a}'?";
         return allowed.Count == 0
-            ? $"unknown field '{key}'"
-            : $"unknown field '{key}'; expected one of: {string.Join(", ", allowed)}";
+            ? $"unknown field '{shown}'"
+            : $"unknown field '{shown}'; expected one of: {string.Join(", ", allowed)}";
     }
 
     /// <summary>Levenshtein distance, case-insensitive.</summary>
@@ -135,4 +206,12 @@ internal static class FieldHints
         }
         return previous[b.Length];
     }
+}
+
+/// <summary>A parse ran out of its budget (values or time); the parser reports it as the document's error.</summary>
+internal sealed class IntentLimitExceededException(int line, int column, string reason) : Exception(reason)
+{
+    public int Line { get; } = line;
+
+    public int Column { get; } = column;
 }

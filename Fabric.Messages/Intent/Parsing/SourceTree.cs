@@ -56,10 +56,22 @@ internal sealed class SourceScalar(int line, int column, string text, ScalarKind
 
     public ScalarKind Kind { get; } = kind;
 
+    /// <summary>Longest value quoted in a message: enough to recognise it, too little to echo a file back.</summary>
+    public const int QuotedLength = 40;
+
+    /// <summary>The kind alone (<c>a string</c>), for messages that must not quote the text.</summary>
+    public string KindOnly => Kind switch
+    {
+        ScalarKind.String => "a string",
+        ScalarKind.Number => "a number",
+        ScalarKind.Boolean => "a boolean",
+        _ => "null",
+    };
+
     public override string Describe => Kind switch
     {
-        ScalarKind.String => $"the string '{Text}'",
-        ScalarKind.Number => $"the number {Text}",
+        ScalarKind.String => $"the string '{(Text.Length <= QuotedLength ? Text : Text[..QuotedLength] + "…")}'",
+        ScalarKind.Number => $"the number {(Text.Length <= QuotedLength ? Text : Text[..QuotedLength] + "…")}",
         ScalarKind.Boolean => $"the boolean {Text}",
         _ => "null",
     };

@@ -12,7 +12,8 @@ namespace Fabric.Messages.Intent.Parsing;
 /// Plain scalars are typed by the YAML 1.2 core schema (so <c>yes</c> is a string, not a
 /// boolean, and <c>02:00:00:00:00:01</c> is not a sexagesimal number); quoted, literal and
 /// folded scalars are always strings. Aliases share the anchored node, and count against the
-/// node budget each time they are used, so an alias bomb is refused, not expanded.
+/// value budget (<see cref="IntentParseLimits.MaxValues"/>) each time they are used, so an alias
+/// bomb is refused, not expanded.
 /// </summary>
 internal static partial class YamlSource
 {
@@ -62,7 +63,6 @@ internal static partial class YamlSource
     private sealed class Builder(IParser parser, ReadContext context)
     {
         private readonly Dictionary<string, (SourceNode Node, int Size)> _anchors = [];
-        private int _budget = ReadContext.MaxNodes;
 
         /// <summary>Reads the node at the parser's position; null after reporting why it cannot.</summary>
         public SourceNode? Node(int depth) => Read(depth)?.Node;
@@ -71,6 +71,7 @@ internal static partial class YamlSource
         {
             var start = parser.Current!.Start;
             var (line, column) = (Line(start), Column(start));
+            context.CheckClock(line, column);
             if (depth > ReadContext.MaxDepth)
                 return Refuse(line, column, "nesting too deep");
 
@@ -80,7 +81,7 @@ internal static partial class YamlSource
                     parser.MoveNext();
                     if (!_anchors.TryGetValue(alias.Value.Value, out var anchored))
                         return Refuse(line, column, $"unknown alias '*{alias.Value.Value}'");
-                    return Spend(anchored.Size, line, column) ? anchored : null;
+                    return Spend(anchored.Size, line, column, alias: true) ? anchored : null;
 
                 case Scalar scalar:
                     parser.MoveNext();
@@ -128,11 +129,10 @@ internal static partial class YamlSource
             return built;
         }
 
-        private bool Spend(int nodes, int line, int column)
+        private bool Spend(int nodes, int line, int column, bool alias = false)
         {
-            _budget -= nodes;
-            if (_budget >= 0) return true;
-            Refuse(line, column, "document too large (aliases expand to too many nodes)");
+            if (context.TrySpend(nodes)) return true;
+            Refuse(line, column, alias ? "document too large (aliases expand to too many nodes)" : context.TooManyValues);
             return false;
         }
 
