@@ -133,10 +133,14 @@ public static partial class ModemMachine
             }
         }
 
+        /// <summary>
+        /// Dial again at once, from the top of the dialogue: a bearer that vanished without a URC
+        /// may mean a modem that rebooted unseen (echo back on, URCs off), so settings are re-sent.
+        /// </summary>
         private void RedialSoon()
         {
-            EnterPhase(ModemPhase.Registered);
-            Run([ModemCommand.EpsRegistration]);
+            EnterPhase(ModemPhase.Initializing);
+            Run(InitScript);
         }
 
         /// <summary>The pending command ended: act on its answer.</summary>
