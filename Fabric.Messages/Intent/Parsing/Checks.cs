@@ -58,4 +58,34 @@ internal static class Checks
     public static bool IsTapName(string name) =>
         name.Length is > 0 and <= 15 && name is not ("." or "..")
         && name.All(c => char.IsAscii(c) && !char.IsWhiteSpace(c) && c is not ('/' or ':') && !char.IsControl(c));
+
+    /// <summary>
+    /// Why <paramref name="path"/> is not acceptable as a modem's serial device, or null. Checked
+    /// as written (the document is validated away from the node that runs the modem): absolute,
+    /// under /dev/, no empty, <c>.</c> or <c>..</c> segment, printable. The node resolves
+    /// symlinks again when it opens the device and refuses a target outside /dev/.
+    /// </summary>
+    public static string? DevicePath(string path)
+    {
+        const string hint = "a serial device path under /dev/ (like /dev/ttyUSB2) or 'simulated'";
+        if (!path.StartsWith("/dev/", StringComparison.Ordinal))
+            return $"'{path}' is neither a serial device path under /dev/ (like /dev/ttyUSB2) nor 'simulated'";
+        if (path.Any(c => c <= ' ' || c == 0x7F))
+            return $"'{path}' holds a space or control character; expected {hint}";
+        var segments = path["/dev/".Length..].Split('/');
+        if (segments.Any(s => s is ".." or "."))
+            return $"'{path}' leaves /dev/ or is not canonical: '.' and '..' are not allowed in a device path";
+        if (segments.Any(s => s.Length == 0))
+            return $"'{path}' has an empty path segment; expected {hint}";
+        return null;
+    }
+
+    /// <summary>Why <paramref name="apn"/> is not an APN network identifier (3GPP TS 23.003 §9.1), or null.</summary>
+    public static string? Apn(string apn)
+    {
+        var labels = apn.Split('.');
+        var valid = apn.Length <= 100 && labels.All(l => l.Length > 0 && char.IsAsciiLetterOrDigit(l[0]) && char.IsAsciiLetterOrDigit(l[^1])
+            && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
+        return valid ? null : $"'{apn}' is not an APN: labels of letters, digits and '-' separated by '.', at most 100 characters (3GPP TS 23.003 §9.1)";
+    }
 }
