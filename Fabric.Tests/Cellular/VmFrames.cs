@@ -60,6 +60,12 @@ internal static class VmFrames
         return frame;
     }
 
+    /// <summary>The IPv4 packet inside an Ethernet frame, without the frame's padding (empty if there is none).</summary>
+    public static byte[] Unframe(byte[] frame) =>
+        EthernetView.TryParse(frame, out var eth, out _) && eth.EtherType == EtherType.Ipv4 && Ipv4View.TryParse(eth.Payload, out var ip, out _)
+            ? ip.Bytes.ToArray()
+            : [];
+
     public static bool IsDhcp(byte[] frame, DhcpMessageType type) => TryDhcp(frame, out var dhcp) && dhcp.MessageType == type;
 
     public static bool TryDhcp(byte[] frame, out DhcpRepr dhcp)
