@@ -27,6 +27,8 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node pw list                      this node's PWs: labels, liveness, counters
         fabric-node gateway show NAME            a gateway: ports, stage counters, drops, flow-cache stats per bucket
         fabric-node flows top [N]                the busiest flow-cache buckets of this node's gateways
+        fabric-node hv list                      this node's hypervisors: modems (phase, address), VMs (leased address)
+        fabric-node hv show NAME                 a hypervisor: bridge, modems (registration, signal, bearer, errors), VMs
         options: --management HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
                  --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
         """;
@@ -95,6 +97,9 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             case ["flows", "top", var top]:
                 if (!int.TryParse(top, out _)) throw new CliException($"'{top}' is not a number of rows", 2);
                 return await Print(await Send(HttpMethod.Get, $"/flows/top?n={top}", null), GatewayTables.FlowsTop);
+            case ["hv", "list"]: return await Print(await Send(HttpMethod.Get, "/hypervisors", null), CellularTables.Hypervisors);
+            case ["hv", "show", var name]:
+                return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(name)}", null), CellularTables.Hypervisor);
             default:
                 throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
         }

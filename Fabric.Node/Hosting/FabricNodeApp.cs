@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
@@ -38,6 +39,7 @@ public static class FabricNodeApp
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         builder.Services.AddPseudowires(elementKinds);
+        builder.Services.AddCellular(elementKinds);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf"), HoconAddMode.Append)

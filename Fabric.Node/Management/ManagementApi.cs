@@ -17,6 +17,7 @@ public static class ManagementApi
         app.MapActorEndpoints();
         app.MapPseudowireEndpoints();
         app.MapGatewayEndpoints();
+        app.MapCellularEndpoints();
         return app;
     }
 
