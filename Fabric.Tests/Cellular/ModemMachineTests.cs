@@ -281,4 +281,30 @@ public class ModemMachineTests
         Assert.NotNull(h.Bearer[2].Address);
         Assert.Equal("ATE0", h.Sent[^11]); // dialed from the top: settings sent again
     }
+
+    [Fact]
+    public void Twenty_thousand_random_lines_never_throw_and_the_modem_connects_again_once_they_stop()
+    {
+        var h = new ModemHarness(Fast);
+        h.RunUntil(s => s.Phase == ModemPhase.Connected);
+        var random = new Random(12);
+        string[] fragments =
+        [
+            "OK", "ERROR", "+CME ERROR: ", "+CEREG: ", "+CGEV: ", "ME PDN ", "DEACT ", "+CGPADDR: 1,\"", "+CSQ: ", "RDY", "+CPIN: ",
+            "\"", ",", "1", "99", "255.255.255.255", "AT+", "\u0000", "\u00ff", "\r", " ",
+        ];
+        for (var i = 0; i < 20_000; i++)
+        {
+            var line = random.Next(3) switch
+            {
+                0 => string.Concat(Enumerable.Range(0, random.Next(1, 6)).Select(_ => fragments[random.Next(fragments.Length)])),
+                1 => new string(Enumerable.Range(0, random.Next(0, 40)).Select(_ => (char)random.Next(0, 256)).ToArray()),
+                _ => fragments[random.Next(fragments.Length)] + random.Next(-5, 300),
+            };
+            h.Line(line);
+            if (i % 500 == 0) h.Run(ModemHarness.TickMs);
+        }
+        h.RunUntil(s => s.Phase == ModemPhase.Connected, maxMs: 30_000);
+        Assert.True(h.State.Counters.GarbageLines > 1_000);
+    }
 }
