@@ -140,8 +140,13 @@ public sealed class ModemRuntime(ModemIntent intent, ModemDevice device)
             s?.SerialNumber, s?.Sim, s?.Registration?.Describe(), s?.SignalDbm,
             s?.Phase == ModemPhase.Connected ? "up" : "down", s?.Address?.ToString(), s?.LastError,
             new ModemCountersStatus(c.CommandsSent, c.Timeouts, c.Errors, c.GarbageLines, c.Urcs, c.Reopens, c.Dials,
-                c.BearerDrops, c.AddressChanges, c.Reboots));
+                c.BearerDrops, c.AddressChanges, c.Reboots),
+            new ModemDataStatus(device.Data.Name, device.Data.Counters.TxFrames, device.Data.Counters.RxFrames, DataDrops()));
     }
+
+    private long DataDrops() => device.Data.Counters.TotalDrops + (device.Data is ModemDataPort port
+        ? Enum.GetValues<ModemDataDrop>().Sum(port.Dropped)
+        : 0);
 }
 
 /// <summary>A VM mapping: its port (re-opened by the bridge actor when it fails) and the bridge running on it.</summary>

@@ -30,7 +30,11 @@ public sealed record ModemStatus(
     string Bearer,
     string? Address,
     string? LastError,
-    ModemCountersStatus Counters);
+    ModemCountersStatus Counters,
+    ModemDataStatus Data);
+
+/// <summary>The modem's raw-IP data interface: what went to and came from the network, and what it dropped.</summary>
+public sealed record ModemDataStatus(string Port, long TxPackets, long RxPackets, long Drops);
 
 /// <summary>A VM mapped to the bridge: its port, the address it leased, what crossed, what was dropped and why.</summary>
 public sealed record VmStatus(
