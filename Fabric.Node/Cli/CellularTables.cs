@@ -42,4 +42,18 @@ public static class CellularTables
             })));
         return sb.ToString();
     }
+
+    public static string Modem(JsonNode m)
+    {
+        var c = m["counters"]!;
+        var d = m["data"]!;
+        return $"""
+            modem {m["name"]} ({m["device"]}, link {m["link"]}), APN {m["apn"]}: {m["phase"]} for {m["phaseForMs"]} ms
+              registration {m["registration"]?.ToString() ?? "-"}, signal {(m["signalDbm"] is { } dbm ? $"{dbm} dBm" : "-")}, IMEI {m["imei"]?.ToString() ?? "-"}, SIM {m["sim"]?.ToString() ?? "-"}
+              bearer {m["bearer"]}, address {m["address"]?.ToString() ?? "-"}, last error {m["lastError"]?.ToString() ?? "-"}
+              commands {c["commandsSent"]}, timeouts {c["timeouts"]}, errors {c["errors"]}, garbage lines {c["garbageLines"]}, URCs {c["urcs"]}
+              dials {c["dials"]}, bearer drops {c["bearerDrops"]}, address changes {c["addressChanges"]}, reboots {c["reboots"]}, re-opens {c["reopens"]}
+              data {d["port"]}: {d["txPackets"]} packets out, {d["rxPackets"]} in, {d["drops"]} dropped
+            """;
+    }
 }

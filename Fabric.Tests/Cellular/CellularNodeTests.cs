@@ -92,6 +92,9 @@ public sealed class CellularNodeTests : IAsyncLifetime
         Assert.Contains("hypervisor hv-n on node-a: bridge cbr0 02:00:00:00:2b:00", text);
         Assert.Contains("connected", text);
         Assert.Contains(address.ToString(), text);
+        output.GetStringBuilder().Clear();
+        Assert.Equal(0, await OperatorCommands.RunAsync(["modem", "show", "hv-n/modem-1", "--management", management], output, TextWriter.Null));
+        Assert.Contains("bearer up, address " + address, output.ToString());
         var error = new StringWriter();
         Assert.NotEqual(0, await OperatorCommands.RunAsync(["hv", "show", "hv-zz", "--management", management], TextWriter.Null, error));
         Assert.Contains("no hypervisor 'hv-zz' on this node", error.ToString());
