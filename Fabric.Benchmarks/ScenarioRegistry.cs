@@ -16,6 +16,7 @@ public static class ScenarioRegistry
         ["gateway"] = GatewayScenario.Run,
         ["pw-trunk"] = PwTrunkScenario.Run,
         ["mfe"] = MfeScenario.Run,
+        ["cellular"] = CellularScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -60,7 +60,8 @@ public static class ProbePlan
         var describe = $"{Name(protocol)}{(port is { } p ? "/" + p : "")} from {from} to {to}";
         var source = Resolve(intent, attachments, from, to);
         var destination = Resolve(intent, attachments, to, from);
-        string? unresolved = source is null ? $"no running capability attaches {from} to the ghost network"
+        string? unresolved = from.Vm is not null || to.Vm is not null ? "vm check ends are not verified yet: the hypervisor's ghost copy runs, but probes are not injected at a VM"
+            : source is null ? $"no running capability attaches {from} to the ghost network"
             : source.PortKey.Length == 0 ? $"{source.Describe} has no port: nothing can be sent from it"
             : !to.IsOutside && destination is null ? $"no running capability attaches {to} to the ghost network"
             : null;

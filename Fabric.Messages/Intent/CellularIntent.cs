@@ -25,5 +25,30 @@ public sealed record ModemIntent(string Name, string Device, string Apn)
 /// <summary>The hypervisor's virtual L2 bridge interface, which carries the cellular IP.</summary>
 public sealed record BridgeIntent(string Name, Mac48 Mac);
 
-/// <summary>A VM whose MAC the hypervisor maps to the bridge's.</summary>
-public sealed record VmIntent(string Name, Mac48 Mac);
+/// <summary>
+/// A VM whose MAC the hypervisor maps to the bridge's. It attaches on <see cref="Port"/> (a TAP
+/// the VM's NIC is plugged into) and is carried by <see cref="Modem"/>; the parser fills both
+/// defaults (a simulated port named after the VM, the hypervisor's first modem).
+/// </summary>
+public sealed record VmIntent(string Name, Mac48 Mac)
+{
+    public PortRef Port { get; init; } = new(PortKind.Simulated, Name);
+
+    /// <summary>The modem whose data call the VM uses (a modem of the same hypervisor).</summary>
+    public string Modem { get; init; } = "";
+
+    public VmMode Mode { get; init; } = VmMode.Passthrough;
+}
+
+/// <summary>How a VM gets the cellular connection.</summary>
+public enum VmMode
+{
+    /// <summary>The VM itself holds the cellular address (DHCP from the bridge), and moves when it changes.</summary>
+    Passthrough,
+
+    /// <summary>
+    /// The VM keeps a private address and the bridge translates it to whatever the cellular
+    /// address is (several VMs may share a modem). Named in the schema, refused until it is built.
+    /// </summary>
+    Nat,
+}

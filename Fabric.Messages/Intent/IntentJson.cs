@@ -243,6 +243,9 @@ public static class IntentJson
         {
             w.WriteString("name", v.Name);
             w.WriteString("mac", v.Mac.ToString());
+            WritePort(w, v.Port);
+            w.WriteString("modem", v.Modem);
+            w.WriteString("mode", IntentText.VmMode.Of(v.Mode));
         });
     }
 

@@ -31,6 +31,9 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         fabric-node flows top [N]                the busiest flow-cache buckets of this node's gateways
         fabric-node host show NAME               a host's MFE: DCNs, container ports (tag, MAC, IP, state, counters), overlay
         fabric-node port list                    this node's container ports with their counters and drops
+        fabric-node hv list                      this node's hypervisors: modems (phase, address), VMs (leased address)
+        fabric-node hv show NAME                 a hypervisor: bridge, modems (registration, signal, bearer, errors), VMs
+        fabric-node modem show HV/MODEM          one modem: dialogue phase, registration, signal, bearer, counters, data
         options: --management HOST:PORT or https://HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
                  --cacert FILE (PEM: trust this certificate or CA for https)
                  --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
@@ -103,6 +106,13 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             case ["host", "show", var name]:
                 return await Print(await Send(HttpMethod.Get, $"/hosts/{Uri.EscapeDataString(name)}", null), SwitchingTables.Host);
             case ["port", "list"]: return await Print(await Send(HttpMethod.Get, "/ports", null), SwitchingTables.Ports);
+            case ["hv", "list"]: return await Print(await Send(HttpMethod.Get, "/hypervisors", null), CellularTables.Hypervisors);
+            case ["hv", "show", var name]:
+                return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(name)}", null), CellularTables.Hypervisor);
+            case ["modem", "show", var path] when path.Split('/') is [var hv, var modem]:
+                return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(hv)}/modems/{Uri.EscapeDataString(modem)}", null), CellularTables.Modem);
+            case ["modem", "show", var path]:
+                throw new CliException($"'{path}' is not HYPERVISOR/MODEM", 2);
             default:
                 throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
         }

@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
+using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
@@ -76,6 +77,7 @@ public static class FabricNodeApp
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
             ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
+        builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory());
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)

@@ -20,6 +20,7 @@ public static class ManagementApi
         app.MapPseudowireEndpoints();
         app.MapGatewayEndpoints();
         app.MapHostEndpoints();
+        app.MapCellularEndpoints();
         return app;
     }
 

@@ -217,7 +217,7 @@ public class IntentErrorTests
     public void A_modem_device_that_is_neither_a_path_nor_simulated_is_refused()
     {
         SingleError(Hosts.With(27, "        device: ttyUSB2"), 27, "hypervisors[0].modems[0].device",
-            "'ttyUSB2' is neither a device path under /dev/ nor 'simulated'");
+            "'ttyUSB2' is neither a serial device path under /dev/ (like /dev/ttyUSB2) nor 'simulated'");
     }
 
     [Fact]

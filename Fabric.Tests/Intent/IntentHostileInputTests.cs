@@ -123,14 +123,6 @@ public class IntentHostileInputTests
     }
 
     [Fact]
-    public void A_modem_device_path_is_kept_in_its_canonical_form()
-    {
-        var document = Valid(Hosts.With(27, "        device: /dev/serial/./by-id/../../ttyUSB3"));
-
-        Assert.Equal("/dev/ttyUSB3", document.Hypervisors[0].Modems[0].Device);
-    }
-
-    [Fact]
     public void A_NUL_character_in_a_yaml_string_is_refused_with_its_line()
     {
         var errors = Refused(Hosts.With(28, "        apn: \"inter\\0net\""));

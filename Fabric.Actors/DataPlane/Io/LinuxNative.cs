@@ -62,6 +62,7 @@ internal static unsafe partial class LinuxNative
 
     // linux/if_tun.h
     public const uint TUNSETIFF = 0x400454ca;
+    public const short IFF_TUN = 0x0001;
     public const short IFF_TAP = 0x0002;
     public const short IFF_NO_PI = 0x1000;
     public const int IfNameSize = 16;

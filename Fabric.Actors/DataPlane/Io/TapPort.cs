@@ -39,8 +39,10 @@ public sealed unsafe class TapPort : Port
     /// <summary>
     /// Opens (creating if needed) the TAP device <paramref name="interfaceName"/> (at most 15
     /// bytes). Needs CAP_NET_ADMIN. The port takes <paramref name="name"/> (default: the interface name).
+    /// With <paramref name="rawIp"/> the device is a TUN (<c>IFF_TUN</c>): every frame is a bare IP
+    /// packet with no link header, as a wwan modem's raw-IP net device carries them.
     /// </summary>
-    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null)
+    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(interfaceName);
         byte[] nameBytes = Encoding.ASCII.GetBytes(interfaceName);
@@ -59,7 +61,7 @@ public sealed unsafe class TapPort : Port
         byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
         new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
         nameBytes.CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
-        *(short*)(ifreq + LinuxNative.IfNameSize) = LinuxNative.IFF_TAP | LinuxNative.IFF_NO_PI;
+        *(short*)(ifreq + LinuxNative.IfNameSize) = (short)((rawIp ? LinuxNative.IFF_TUN : LinuxNative.IFF_TAP) | LinuxNative.IFF_NO_PI);
         if (LinuxNative.Ioctl(fd, LinuxNative.TUNSETIFF, ifreq) < 0)
         {
             int errno = LinuxNative.LastError;

@@ -81,6 +81,10 @@ public static class DhcpOptionCode
     public const byte HostName = 12;
     public const byte RequestedIpAddress = 50;
     public const byte LeaseTime = 51;
+    /// <summary>T1, when the client starts renewing (RFC 2132 §9.11).</summary>
+    public const byte RenewalTime = 58;
+    /// <summary>T2, when the client starts rebinding (RFC 2132 §9.12).</summary>
+    public const byte RebindingTime = 59;
     public const byte MessageType = 53;
     public const byte ServerIdentifier = 54;
     public const byte ParameterRequestList = 55;

@@ -89,7 +89,7 @@ public readonly struct DhcpClientId : IEquatable<DhcpClientId>
 /// <summary>
 /// The value of a DHCP message with the options a small server needs: 1 subnet mask, 3 router,
 /// 6 DNS servers, 50 requested address, 51 lease time, 53 message type, 54 server identifier,
-/// 61 client identifier. Other options are skipped on parse and not emitted.
+/// 58/59 renewal (T1) and rebinding (T2) times, 61 client identifier. Other options are skipped on parse and not emitted.
 /// The op code follows from the message type. Emit pads to BOOTP's 300-byte minimum.
 /// </summary>
 public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint TransactionId, MacAddress ClientHardwareAddress)
@@ -112,6 +112,10 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
     public Ipv4Address? RequestedAddress { get; init; }
     /// <summary>Lease time in seconds (0xFFFFFFFF = infinite).</summary>
     public uint? LeaseTime { get; init; }
+    /// <summary>T1 in seconds: when a bound client asks its server to renew (default half the lease).</summary>
+    public uint? RenewalTime { get; init; }
+    /// <summary>T2 in seconds: when a renewing client asks any server (default 7/8 of the lease).</summary>
+    public uint? RebindingTime { get; init; }
     public Ipv4Address? ServerIdentifier { get; init; }
     public DhcpClientId? ClientIdentifier { get; init; }
 
@@ -126,6 +130,8 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
         + (DnsServers.IsEmpty ? 0 : 2 + (4 * DnsServers.Count))
         + (RequestedAddress.HasValue ? 6 : 0)
         + (LeaseTime.HasValue ? 6 : 0)
+        + (RenewalTime.HasValue ? 6 : 0)
+        + (RebindingTime.HasValue ? 6 : 0)
         + (ServerIdentifier.HasValue ? 6 : 0)
         + (ClientIdentifier is { } id ? 2 + id.Length : 0)
         + 1; // end
@@ -142,7 +148,7 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
             return false;
         }
         Ipv4Address? mask = null, requested = null, server = null;
-        uint? lease = null;
+        uint? lease = null, renewal = null, rebinding = null;
         DhcpClientId? clientId = null;
         DhcpAddressList routers = default, dns = default;
         var options = message.ReadOptions();
@@ -164,6 +170,12 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
                     break;
                 case DhcpOptionCode.LeaseTime when data.Length == 4:
                     lease ??= BinaryPrimitives.ReadUInt32BigEndian(data);
+                    break;
+                case DhcpOptionCode.RenewalTime when data.Length == 4:
+                    renewal ??= BinaryPrimitives.ReadUInt32BigEndian(data);
+                    break;
+                case DhcpOptionCode.RebindingTime when data.Length == 4:
+                    rebinding ??= BinaryPrimitives.ReadUInt32BigEndian(data);
                     break;
                 case DhcpOptionCode.ServerIdentifier when data.Length == 4:
                     server ??= Ipv4Address.Read(data);
@@ -187,6 +199,8 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
             DnsServers = dns,
             RequestedAddress = requested,
             LeaseTime = lease,
+            RenewalTime = renewal,
+            RebindingTime = rebinding,
             ServerIdentifier = server,
             ClientIdentifier = clientId,
         };
@@ -237,17 +251,25 @@ public readonly record struct DhcpRepr(DhcpMessageType MessageType, uint Transac
         }
         at = WriteAddress(m, at, DhcpOptionCode.RequestedIpAddress, RequestedAddress);
         at = WriteAddress(m, at, DhcpOptionCode.ServerIdentifier, ServerIdentifier);
-        if (LeaseTime is { } lease)
-        {
-            m[at++] = DhcpOptionCode.LeaseTime;
-            m[at++] = 4;
-            BinaryPrimitives.WriteUInt32BigEndian(m[at..], lease);
-            at += 4;
-        }
+        at = WriteSeconds(m, at, DhcpOptionCode.LeaseTime, LeaseTime);
+        at = WriteSeconds(m, at, DhcpOptionCode.RenewalTime, RenewalTime);
+        at = WriteSeconds(m, at, DhcpOptionCode.RebindingTime, RebindingTime);
         at = WriteAddress(m, at, DhcpOptionCode.SubnetMask, SubnetMask);
         at = WriteAddresses(m, at, DhcpOptionCode.Router, Routers);
         at = WriteAddresses(m, at, DhcpOptionCode.DomainNameServer, DnsServers);
         m[at] = DhcpOptionCode.End;
+    }
+
+    private static int WriteSeconds(Span<byte> m, int at, byte code, uint? seconds)
+    {
+        if (seconds is not { } value)
+        {
+            return at;
+        }
+        m[at] = code;
+        m[at + 1] = 4;
+        BinaryPrimitives.WriteUInt32BigEndian(m[(at + 2)..], value);
+        return at + 6;
     }
 
     private static int WriteAddress(Span<byte> m, int at, byte code, Ipv4Address? address)

@@ -60,43 +60,32 @@ internal static class Checks
         && name.All(c => char.IsAscii(c) && !char.IsWhiteSpace(c) && c is not ('/' or ':') && !char.IsControl(c));
 
     /// <summary>
-    /// A serial device path, canonical and under <c>/dev/</c>: <c>.</c> and <c>..</c> segments and
-    /// repeated slashes are resolved lexically (the device lives on the hypervisor's node, so
-    /// links cannot be followed here), and a path that then leaves /dev is refused. A prefix test
-    /// alone let <c>/dev/../etc/passwd</c> through.
+    /// Why <paramref name="path"/> is not acceptable as a modem's serial device, or null. Checked
+    /// as written (the document is validated away from the node that runs the modem): absolute,
+    /// under /dev/, no empty, <c>.</c> or <c>..</c> segment, printable. The node resolves
+    /// symlinks again when it opens the device and refuses a target outside /dev/.
     /// </summary>
-    public static string? DevicePath(string raw, out string? reason)
+    public static string? DevicePath(string path)
     {
-        reason = null;
-        if (!raw.StartsWith('/'))
-        {
-            reason = $"'{raw}' is neither a device path under /dev/ nor '{ModemIntent.SimulatedDevice}'";
-            return null;
-        }
-        if (raw.Any(char.IsControl))
-        {
-            reason = "a device path must not contain control characters";
-            return null;
-        }
-        var segments = new List<string>();
-        foreach (var segment in raw.Split('/', StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (segment == ".") continue;
-            if (segment == "..")
-            {
-                if (segments.Count > 0) segments.RemoveAt(segments.Count - 1);
-                continue;
-            }
-            segments.Add(segment);
-        }
-        var canonical = "/" + string.Join('/', segments);
-        if (segments.Count < 2 || segments[0] != "dev")
-        {
-            reason = canonical == raw
-                ? $"'{raw}' is not a device path under /dev/"
-                : $"'{raw}' resolves to '{canonical}', which is not a device under /dev/";
-            return null;
-        }
-        return canonical;
+        const string hint = "a serial device path under /dev/ (like /dev/ttyUSB2) or 'simulated'";
+        if (!path.StartsWith("/dev/", StringComparison.Ordinal))
+            return $"'{path}' is neither a serial device path under /dev/ (like /dev/ttyUSB2) nor 'simulated'";
+        if (path.Any(c => c <= ' ' || c == 0x7F))
+            return $"'{path}' holds a space or control character; expected {hint}";
+        var segments = path["/dev/".Length..].Split('/');
+        if (segments.Any(s => s is ".." or "."))
+            return $"'{path}' leaves /dev/ or is not canonical: '.' and '..' are not allowed in a device path";
+        if (segments.Any(s => s.Length == 0))
+            return $"'{path}' has an empty path segment; expected {hint}";
+        return null;
+    }
+
+    /// <summary>Why <paramref name="apn"/> is not an APN network identifier (3GPP TS 23.003 §9.1), or null.</summary>
+    public static string? Apn(string apn)
+    {
+        var labels = apn.Split('.');
+        var valid = apn.Length <= 100 && labels.All(l => l.Length > 0 && char.IsAsciiLetterOrDigit(l[0]) && char.IsAsciiLetterOrDigit(l[^1])
+            && l.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'));
+        return valid ? null : $"'{apn}' is not an APN: labels of letters, digits and '-' separated by '.', at most 100 characters (3GPP TS 23.003 §9.1)";
     }
 }

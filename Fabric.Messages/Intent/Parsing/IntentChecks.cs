@@ -140,9 +140,17 @@ internal static partial class IntentChecks
 
         foreach (var hypervisor in document.Hypervisors)
         {
-            Unique(context, hypervisor.Modems, m => m.Name, "name", "modem");
+            var modems = Unique(context, hypervisor.Modems, m => m.Name, "name", "modem", context.Origin(hypervisor).PathOf("modems"));
             Unique(context, hypervisor.Modems.Where(m => !m.IsSimulated), m => m.Device, "device", "modem device");
             Unique(context, hypervisor.Vms, v => v.Name, "name", "vm");
+            foreach (var vm in hypervisor.Vms)
+            {
+                if (vm.Modem.Length > 0 && modems.Lacks(vm.Modem))
+                    context.ErrorAt(vm, "modem", $"unknown modem '{vm.Modem}' on hypervisor '{hypervisor.Name}'");
+            }
+            // Passthrough gives the VM the modem's one cellular address: one VM per modem.
+            Unique(context, hypervisor.Vms.Where(v => v.Mode == VmMode.Passthrough && v.Modem.Length > 0), v => v.Modem, "modem", "modem",
+                duplicate: (modem, line) => $"modem '{modem}' already carries a passthrough VM (first at line {line}); one VM per modem in passthrough mode");
         }
     }
 
@@ -165,6 +173,12 @@ internal static partial class IntentChecks
         {
             foreach (var dcn in host.ContainerDcns)
                 claims.Add((dcn, PortClaim(host.Node, dcn.VnicPort), null, true));
+        }
+        foreach (var hypervisor in document.Hypervisors)
+        {
+            // A VM's TAP is one attachment like any other; a simulated port has no device to share.
+            foreach (var vm in hypervisor.Vms.Where(v => v.Port.Kind == PortKind.Tap))
+                claims.Add((vm, PortClaim(hypervisor.Node, vm.Port), null, true));
         }
         var first = new Dictionary<string, object>();
         var anyOnPort = new Dictionary<string, object>();

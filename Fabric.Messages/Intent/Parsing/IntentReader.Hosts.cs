@@ -16,7 +16,7 @@ internal static partial class IntentReader
 
     internal static readonly string[] BridgeKeys = ["name", "mac"];
 
-    internal static readonly string[] VmKeys = ["name", "mac"];
+    internal static readonly string[] VmKeys = ["name", "mac", "port", "modem", "mode"];
 
     private static HostIntent ReadHost(Fields f)
     {
@@ -80,12 +80,13 @@ internal static partial class IntentReader
         var node = f.String("node");
         var modems = f.Elements("modems", true, ModemKeys, m =>
         {
-            var device = m.String("device");
-            if (device.Length > 0 && device != ModemIntent.SimulatedDevice)
-                device = Checks.DevicePath(device, out var reason) ?? Failed(m, "device", reason, device);
-            var modem = new ModemIntent(m.Name(), device, m.String("apn"));
+            var modem = new ModemIntent(m.Name(), m.String("device"), m.String("apn"));
+            if (m.Has("device") && !modem.IsSimulated && Checks.DevicePath(modem.Device) is { } deviceReason)
+                m.Fail("device", deviceReason);
             if (m.Has("apn") && modem.Apn.Trim().Length == 0)
                 m.Fail("apn", "the APN must not be empty");
+            else if (m.Has("apn") && Checks.Apn(modem.Apn) is { } apnReason)
+                m.Fail("apn", apnReason);
             return modem;
         });
         if (f.Has("modems") && f.List("modems", false).Count == 0)
@@ -98,12 +99,21 @@ internal static partial class IntentReader
             node,
             modems,
             bridge,
-            f.Elements("vms", false, VmKeys, v => new VmIntent(v.Name(), v.Mac("mac", true) ?? default)));
+            f.Elements("vms", false, VmKeys, v => ReadVm(v, modems)));
     }
 
-    private static string Failed(Fields f, string key, string? reason, string value)
+    private static VmIntent ReadVm(Fields v, System.Collections.Immutable.ImmutableArray<ModemIntent> modems)
     {
-        f.Fail(key, reason ?? "invalid value");
-        return value;
+        var vm = new VmIntent(v.Name(), v.Mac("mac", true) ?? default);
+        var portFields = v.Object("port", false, PortKeys);
+        var mode = v.Enum("mode", IntentText.VmMode, required: false) ?? VmMode.Passthrough;
+        if (mode == VmMode.Nat)
+            v.Fail("mode", "NAT mode (the VM keeps a private address) is not built yet; use passthrough (see docs/intent-schema.md#hypervisors)");
+        return vm with
+        {
+            Port = portFields is null ? vm.Port : ReadPort(portFields),
+            Modem = v.OptionalString("modem") ?? (modems.IsEmpty ? "" : modems[0].Name),
+            Mode = mode,
+        };
     }
 }

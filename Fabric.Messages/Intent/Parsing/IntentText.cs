@@ -9,6 +9,8 @@ internal static class IntentText
 
     public static readonly EnumText<PortKind> PortKind = new((Intent.PortKind.Tap, "tap"), (Intent.PortKind.Simulated, "simulated"));
 
+    public static readonly EnumText<VmMode> VmMode = new((Intent.VmMode.Passthrough, "passthrough"), (Intent.VmMode.Nat, "nat"));
+
     public static readonly EnumText<TrunkMode> TrunkMode = new((Intent.TrunkMode.PerFlow, "perFlow"), (Intent.TrunkMode.PerPacket, "perPacket"));
 
     public static readonly EnumText<DnatProtocol> DnatProtocol = new((Intent.DnatProtocol.Tcp, "tcp"), (Intent.DnatProtocol.Udp, "udp"));

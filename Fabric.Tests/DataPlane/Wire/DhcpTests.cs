@@ -131,4 +131,26 @@ public class DhcpTests
         Assert.False(DhcpRepr.TryParse(message, out _, out var reason));
         Assert.Equal(DropReason.MissingMessageType, reason);
     }
+
+    [Fact]
+    public void Renewal_and_rebinding_times_round_trip_and_are_emitted_as_options_58_and_59()
+    {
+        var ack = new DhcpRepr(DhcpMessageType.Ack, 42, Client)
+        {
+            YourAddress = Ipv4Address.Parse("100.64.1.10"),
+            ServerIdentifier = Ipv4Address.Parse("169.254.0.1"),
+            LeaseTime = 60,
+            RenewalTime = 1,
+            RebindingTime = 50,
+        };
+        var bytes = new byte[ack.BufferLength];
+        ack.Emit(bytes);
+        Assert.True(DhcpView.TryParse(bytes, out var view, out _));
+        Assert.True(view.TryGetOption(DhcpOptionCode.RenewalTime, out var t1));
+        Assert.Equal(new byte[] { 0, 0, 0, 1 }, t1.ToArray());
+        Assert.True(view.TryGetOption(DhcpOptionCode.RebindingTime, out var t2));
+        Assert.Equal(new byte[] { 0, 0, 0, 50 }, t2.ToArray());
+        Assert.True(DhcpRepr.TryParse(bytes, out var parsed, out _));
+        Assert.Equal(ack, parsed);
+    }
 }

@@ -1,0 +1,126 @@
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.Cellular.Emulator;
+
+/// <summary>Why the simulated modem's data path refused a packet.</summary>
+public enum ModemDataDrop
+{
+    /// <summary>No bearer is active: nothing passes (the modem has no data call).</summary>
+    NoBearer,
+
+    /// <summary>Towards the network with a source other than the bearer's address (the carrier's anti-spoofing).</summary>
+    WrongSource,
+
+    /// <summary>From the network for an address other than the bearer's.</summary>
+    NotForBearer,
+
+    /// <summary>Not an IPv4 packet (the bearer is of PDP type IP).</summary>
+    NotIpv4,
+}
+
+/// <summary>
+/// The raw-IP data interface of a simulated modem, what a real modem exposes as a wwan net
+/// device in raw-IP mode: IPv4 packets without a link header. It passes packets between the
+/// bridge and the carrier side (<paramref name="carrier"/>: a TUN device whose other end is in a
+/// carrier network namespace, or an in-memory carrier) only while the emulator has a bearer,
+/// and only with the bearer's address, as a carrier's gateway does.
+/// </summary>
+public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator, IPort carrier) : Port(name, id)
+{
+    private readonly PacketBatch _inbound = new(capacity: 64);
+    private readonly PacketBatch _outbound = new(capacity: 64);
+    private readonly long[] _drops = new long[Enum.GetValues<ModemDataDrop>().Length];
+
+    public IPort Carrier => carrier;
+
+    public long Dropped(ModemDataDrop reason) => Interlocked.Read(ref _drops[(int)reason]);
+
+    public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
+    {
+        if (IsFinished) return 0;
+        _inbound.Clear();
+        var room = Math.Min(_inbound.Capacity, batch.Capacity - batch.Count);
+        if (room <= 0 || carrier.ReceiveBatch(_inbound, timeoutMs) == 0) return 0;
+        var address = emulator.Address;
+        int added = 0;
+        long bytes = 0;
+        for (var i = 0; i < _inbound.Count && added < room; i++)
+        {
+            var packet = _inbound.Frame(i);
+            if (!Ipv4View.TryParse(packet, out var ip, out _))
+            {
+                Drop(ModemDataDrop.NotIpv4);
+                continue;
+            }
+            if (address is not { } a)
+            {
+                Drop(ModemDataDrop.NoBearer);
+                continue;
+            }
+            if (ip.Destination != a)
+            {
+                Drop(ModemDataDrop.NotForBearer);
+                continue;
+            }
+            batch.TryAppend(packet, Id);
+            added++;
+            bytes += packet.Length;
+        }
+        if (added > 0) Counters.AddRx(added, bytes);
+        return added;
+    }
+
+    public override int SendBatch(PacketBatch batch)
+    {
+        if (IsFinished)
+        {
+            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count);
+            return 0;
+        }
+        var address = emulator.Address;
+        _outbound.Clear();
+        var sent = 0;
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var packet = batch.Frame(i);
+            if (!Ipv4View.TryParse(packet, out var ip, out _))
+            {
+                Drop(ModemDataDrop.NotIpv4);
+                continue;
+            }
+            if (address is not { } a)
+            {
+                Drop(ModemDataDrop.NoBearer);
+                continue;
+            }
+            if (ip.Source != a)
+            {
+                Drop(ModemDataDrop.WrongSource);
+                continue;
+            }
+            _outbound.TryAppend(packet);
+            if (_outbound.IsFull) sent += Flush();
+        }
+        sent += Flush();
+        return sent;
+    }
+
+    private int Flush()
+    {
+        if (_outbound.Count == 0) return 0;
+        var bytes = _outbound.TotalBytes();
+        var sent = carrier.SendBatch(_outbound);
+        Counters.AddTx(sent, sent == _outbound.Count ? bytes : 0);
+        _outbound.Clear();
+        return sent;
+    }
+
+    private void Drop(ModemDataDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+
+    protected override void WakeReceiver()
+    {
+    }
+
+    protected override void DisposeCore() => carrier.Dispose();
+}
