@@ -15,6 +15,7 @@ public static class ScenarioRegistry
         ["cluster"] = ClusterScenario.Run,
         ["gateway"] = GatewayScenario.Run,
         ["pw-trunk"] = PwTrunkScenario.Run,
+        ["ghost"] = GhostScenario.Run,
         ["mfe"] = MfeScenario.Run,
         ["cellular"] = CellularScenario.Run,
     };
