@@ -72,18 +72,5 @@ public sealed class GhostTwoNodeTests(ITestOutputHelper output)
         Assert.Equal(1, await n1.IntentVersion());
     }
 
-    private async Task<JsonNode> ProposeAndDecide(TestNode node, string document)
-    {
-        var id = await node.Propose(document);
-        JsonNode change = null!;
-        await Eventually.Holds(async () =>
-        {
-            change = await node.Get($"/changes/{id}");
-            return change["status"]!.ToString() is "committed" or "rejected";
-        }, Wait, $"change {id} decided");
-        var shown = change.DeepClone();
-        shown.AsObject().Remove("document");
-        output.WriteLine(shown.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        return change;
-    }
+    private Task<JsonNode> ProposeAndDecide(TestNode node, string document) => node.ProposeAndDecide(document, output);
 }

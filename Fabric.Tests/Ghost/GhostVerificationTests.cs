@@ -187,20 +187,7 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
         return node;
     }
 
-    private async Task<JsonNode> ProposeAndDecide(TestNode node, string document)
-    {
-        var id = await node.Propose(document);
-        JsonNode change = null!;
-        await Eventually.Holds(async () =>
-        {
-            change = await node.Get($"/changes/{id}");
-            return change["status"]!.ToString() is "committed" or "rejected";
-        }, Wait, $"change {id} decided");
-        var shown = change.DeepClone();
-        shown.AsObject().Remove("document");
-        output.WriteLine(shown.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-        return change;
-    }
+    private Task<JsonNode> ProposeAndDecide(TestNode node, string document) => node.ProposeAndDecide(document, output);
 
     private JsonNode Finding(JsonNode change, string check)
     {
