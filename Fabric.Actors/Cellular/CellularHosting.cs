@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Fabric.Actors.Cellular.Modem;
 using Fabric.Actors.Cellular.Actors;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Guardian;
@@ -42,14 +43,26 @@ public static class CellularHosting
         ElementKindRegistry kinds,
         CellularNode? node = null,
         ElementKindRegistry? ghostKinds = null,
-        Func<PortRef, ushort, IPort>? ghostPortFactory = null)
+        Func<PortRef, ushort, IPort>? ghostPortFactory = null,
+        GhostPlaneContext? ghost = null)
     {
         node ??= new CellularNode();
         kinds.Add(new HypervisorElementKind(node));
         services.AddSingleton(node);
         if (ghostKinds is not null)
         {
-            ghostKinds.Add(new HypervisorElementKind(new CellularNode(ghost: true, ghostPortFactory ?? CellularNode.MemoryPorts, node.Settings)));
+            var ghostNode = new CellularNode(ghost: true, ghostPortFactory ?? CellularNode.MemoryPorts, node.Settings) { Tracer = ghost?.Tracer };
+            ghostKinds.Add(new HypervisorElementKind(ghostNode));
+            if (ghost is not null)
+            {
+                ghost.Attachments.Add(new CellularGhostAttachments());
+                // Ready when every ghost modem has its bearer up (a VM probe needs the cellular address).
+                ghost.Liveness.Add(() =>
+                {
+                    var modems = ghostNode.Hypervisors.Values.SelectMany(h => h.Modems.Values).ToList();
+                    return (modems.Count(m => m.State?.Phase == ModemPhase.Connected && m.State.Address is not null), modems.Count);
+                });
+            }
         }
         return services;
     }

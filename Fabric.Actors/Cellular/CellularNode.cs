@@ -35,6 +35,9 @@ public sealed class CellularNode
 
     public bool Ghost { get; }
 
+    /// <summary>Ghost only: where the bridges report probes (null on main).</summary>
+    public IHopTracer? Tracer { get; init; }
+
     /// <summary>Opens a VM's port; tests and the ghost verifier pass their own.</summary>
     public Func<PortRef, ushort, IPort> PortFactory { get; }
 

@@ -60,13 +60,15 @@ public static class ProbePlan
         var describe = $"{Name(protocol)}{(port is { } p ? "/" + p : "")} from {from} to {to}";
         var source = Resolve(intent, attachments, from, to);
         var destination = Resolve(intent, attachments, to, from);
-        string? unresolved = from.Vm is not null || to.Vm is not null ? "vm check ends are not verified yet: the hypervisor's ghost copy runs, but probes are not injected at a VM"
-            : source is null ? $"no running capability attaches {from} to the ghost network"
+        string? unresolved = source is null ? $"no running capability attaches {from} to the ghost network"
             : source.PortKey.Length == 0 ? $"{source.Describe} has no port: nothing can be sent from it"
             : !to.IsOutside && destination is null ? $"no running capability attaches {to} to the ghost network"
             : null;
-        var frame = unresolved is null ? Frame(id, protocol, source!, from, to, port) : [];
-        return new PlannedProbe(id, key, check, group, declared, expect, describe, source, destination, frame, unresolved, protocol, port, from, to);
+        // An end whose address the network assigns (a VM's cellular address) uses that address.
+        var sender = source?.Address is { } fromAddress ? @from with { Address = fromAddress } : @from;
+        var receiver = destination?.Address is { } toAddress && !to.IsOutside ? to with { Address = toAddress } : to;
+        var frame = unresolved is null ? Frame(id, protocol, source!, sender, receiver, port) : [];
+        return new PlannedProbe(id, key, check, group, declared, expect, describe, source, destination, frame, unresolved, protocol, port, sender, receiver);
     }
 
     /// <summary>The same probe under a new id (a re-send): a new frame, since the id is in the marker.</summary>

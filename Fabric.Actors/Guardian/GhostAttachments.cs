@@ -16,6 +16,7 @@ namespace Fabric.Actors.Guardian;
 /// <param name="FirstHopMac">Destination MAC of a frame from this end: the router's (L3 ends) or the peer's own (L2 ends).</param>
 /// <param name="Vlan">The 802.1Q tag a frame carries at this attachment, if any.</param>
 /// <param name="DeliveryLabel">The ghost port label whose output means "reached this end".</param>
+/// <param name="Address">The end's address when the network gives it (a VM's cellular address), instead of the check's.</param>
 public sealed record GhostAttachment(
     string Node,
     string PortKey,
@@ -23,7 +24,8 @@ public sealed record GhostAttachment(
     MacAddress SourceMac,
     MacAddress FirstHopMac,
     VlanId? Vlan,
-    string DeliveryLabel);
+    string DeliveryLabel,
+    Fabric.Messages.Intent.Ipv4? Address = null);
 
 /// <summary>
 /// A capability's knowledge of its own attachment points, for the ghost verifier: which check

@@ -77,7 +77,7 @@ public static class FabricNodeApp
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
             ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
-        builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory());
+        builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)

@@ -33,6 +33,10 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
         Assert.Contains(change["placement"]!.AsArray(), p => p!.ToString().StartsWith("gateway gw-1 (node node-1): ghost copy ran on node-1"));
         Assert.Contains(change["diff"]!.AsArray(), d => d!["probe"]!.ToString().StartsWith("blue-web") && d["after"]!.ToString().StartsWith("delivered at gw-1/blue/uplink"));
         Assert.Contains(change["progress"]!.AsArray(), p => p!.ToString().StartsWith("probes sent"));
+        // Every capability's ghost copy carried its check: the container pair through the ghost
+        // MFE (tagged for db), the VM through its ghost bridge, modem and carrier and back.
+        Assert.Contains(change["diff"]!.AsArray(), d => d!["probe"]!.ToString().StartsWith("web-to-db") && d["after"]!.ToString() == "delivered at dcn-1@node-1 (vlan 102)");
+        Assert.Contains(change["diff"]!.AsArray(), d => d!["probe"]!.ToString().StartsWith("vm-to-carrier") && d["after"]!.ToString() == "delivered at vm-1@node-1");
 
         var more = await ProposeAndDecide(node, GhostIntents.Sample().Replace("\ntenants:\n", "\ntenants:\n  - name: red\n    vni: 1003\n"));
         Assert.Equal("committed", more["status"]!.ToString());

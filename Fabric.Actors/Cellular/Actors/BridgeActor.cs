@@ -91,7 +91,11 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
             _log.Warning("VM {0}: {1}; retrying in {2} ms", vm.Intent.Name, vm.PortError, delay);
             return;
         }
-        var bridge = new VmBridge(vm.Intent.Name, Mac(_intent.Bridge.Mac), Mac(vm.Intent.Mac), _lease, port, modemPort, _node.Pool);
+        var bridge = new VmBridge(vm.Intent.Name, Mac(_intent.Bridge.Mac), Mac(vm.Intent.Mac), _lease, port, modemPort, _node.Pool)
+        {
+            Ghost = _node.Ghost,
+            Tracer = _node.Tracer,
+        };
         bridge.SetAddress(_addresses.GetValueOrDefault(vm.Intent.Modem));
         bridge.Start();
         vm.Bridge = bridge;

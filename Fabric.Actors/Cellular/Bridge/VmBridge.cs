@@ -169,7 +169,16 @@ public sealed class VmBridge
             var previous = Read(ref _previous);
             for (var i = 0; i < batch.Count; i++)
             {
+                if (Tracer is not { } tracer)
+                {
+                    FromVmFrame(batch.Frame(i), replies, toModem, address, previous);
+                    continue;
+                }
+                var arrived = batch.Frame(i).ToArray();
+                _lastDrop = null;
                 FromVmFrame(batch.Frame(i), replies, toModem, address, previous);
+                if (_lastDrop is { } reason) tracer.Drop(arrived, $"bridge of vm {Vm}", reason.ToString());
+                else tracer.Hop(arrived, $"bridge of vm {Vm}", $"to the modem as raw IP (cellular address {address})");
             }
             if (toModem.Count > 0)
             {
@@ -340,13 +349,30 @@ public sealed class VmBridge
     /// <summary>The VM port has one sender at a time (IPort): replies and forwarded packets come from two threads.</summary>
     private int SendToVm(PacketBatch frames)
     {
+        if (Ghost)
+        {
+            // A ghost bridge's frames belong to the ghost network (its VM port refuses others).
+            for (var i = 0; i < frames.Count; i++) frames[i].IsGhost = true;
+        }
         lock (_vmSendLock)
         {
             return _vmPort.SendBatch(frames);
         }
     }
 
-    private void Drop(BridgeDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+    private void Drop(BridgeDrop reason)
+    {
+        Interlocked.Increment(ref _drops[(int)reason]);
+        _lastDrop = reason;
+    }
+
+    /// <summary>The ghost network's bridge: what it sends its VM is marked ghost.</summary>
+    public bool Ghost { get; init; }
+
+    /// <summary>Ghost only: reports each probe from the VM (to the modem, or dropped and why).</summary>
+    public IHopTracer? Tracer { get; init; }
+
+    private BridgeDrop? _lastDrop; // the VM receive thread only
 
     private static Ipv4Address? Read(ref long field)
     {
