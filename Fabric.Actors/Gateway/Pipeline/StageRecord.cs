@@ -62,6 +62,8 @@ public enum GatewayDrop : byte
     WrongVlan,
     /// <summary>The output port is down: its device went away and it is being re-opened with backoff.</summary>
     PortDown,
+    /// <summary>Sharded mode: the flow-cache entity's answer covered fewer frames than were sent to it.</summary>
+    ResolverNoAnswer,
 }
 
 /// <summary>What a stage decided.</summary>
