@@ -15,6 +15,7 @@ public static class ScenarioRegistry
         ["cluster"] = ClusterScenario.Run,
         ["gateway"] = GatewayScenario.Run,
         ["pw-trunk"] = PwTrunkScenario.Run,
+        ["crr"] = CrrScenario.Run,
     };
 
     public static int Run(string[] args)
