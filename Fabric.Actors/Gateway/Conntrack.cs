@@ -109,11 +109,15 @@ public sealed class ConnectionTable
     private readonly TimerWheel<Connection> _wheel;
     private readonly List<(Connection Item, long Due)> _due = [];
     private readonly NatTable? _nat;
+    private readonly long _closedHoldMs;
 
     public ConnectionTable(ConntrackSettings? settings = null, NatTable? nat = null, bool lastSeenElsewhere = false, long tickMs = 100)
     {
         Settings = settings ?? ConntrackSettings.Default;
         _nat = nat;
+        // Where the gateway holds the entries (sharded), the binding outlives them by two sweeps:
+        // the gateway learns of a close first and both sweep at their own tick.
+        _closedHoldMs = Settings.TcpClosedHoldMs + (lastSeenElsewhere ? 2 * tickMs : 0);
         LastSeenElsewhere = lastSeenElsewhere;
         _wheel = new TimerWheel<Connection>(tickMs);
     }
@@ -226,20 +230,34 @@ public sealed class ConnectionTable
 
     /// <summary>
     /// The gateway's answer about an idle-looking connection: idle for <paramref name="idleMs"/>
-    /// there (negative: it knows none). Gone when past its timeout there too; else refreshed.
+    /// there, in <paramref name="state"/> (negative: it knows the connection no more, so it goes;
+    /// the gateway sees every packet and expires by its own clock). Else the time and state are
+    /// taken over and the connection filed again. True when it was removed.
     /// </summary>
-    public bool Confirm(in ConnectionKey key, long idleMs, long now)
+    public bool Confirm(in ConnectionKey key, long idleMs, ConnectionState state, long now)
     {
         if (!_connections.TryGetValue(key, out var c) || c.State == ConnectionState.Closed) return false;
-        if (idleMs < 0 || idleMs >= Settings.IdleTimeoutMs(c.State, c.Key.Protocol))
+        if (idleMs < 0)
         {
             Remove(c);
             Expired++;
             return true;
         }
         c.LastSeen = Math.Max(c.LastSeen, now - idleMs);
+        Update(c, state, c.FinFromInside, c.FinFromOutside, now);
         Arm(c, Deadline(c), now);
         return false;
+    }
+
+    /// <summary>A state the gateway tracked on cached packets (FIN, RST): taken over, never going back from closed.</summary>
+    public void Update(Connection c, ConnectionState state, bool finFromInside, bool finFromOutside, long now)
+    {
+        if (c.State == ConnectionState.Closed && state != ConnectionState.Closed) return;
+        var before = c.State;
+        c.FinFromInside |= finFromInside;
+        c.FinFromOutside |= finFromOutside;
+        c.State = state;
+        Transitioned(c, before, now);
     }
 
     public void Clear()
@@ -249,7 +267,7 @@ public sealed class ConnectionTable
     }
 
     private long Deadline(Connection c) => c.State == ConnectionState.Closed
-        ? c.ClosedAt + Settings.TcpClosedHoldMs
+        ? c.ClosedAt + _closedHoldMs
         : c.LastSeen + Settings.IdleTimeoutMs(c.State, c.Key.Protocol);
 
     private void Arm(Connection c, long due, long now)

@@ -14,6 +14,9 @@ namespace Fabric.Actors.Gateway;
 public interface IMissResolver
 {
     void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace);
+
+    /// <summary>A mirrored connection's state moved on a cached packet (FIN, RST): the entity is told after the batch.</summary>
+    void ConnectionChanged(int bucket, Connection connection);
 }
 
 // The gateway half of the sharded miss path: the flow-cache entity (which owns the bucket's NAT
@@ -128,9 +131,9 @@ public sealed partial class GatewayDatapath
         return b.ToImmutable();
     }
 
-    /// <summary>How long each of the bucket's connections has been idle here (-1: no such connection), for its entity's expiry.</summary>
-    public long IdleMs(int bucket, in ConnectionKey key, long now) =>
-        (uint)bucket < (uint)Shards.Length && Shards[bucket].Connections.Find(key) is { State: not ConnectionState.Closed } c ? Math.Max(0, now - c.LastSeen) : -1;
+    /// <summary>The bucket's mirror of a connection, for its entity's idle check (null: the gateway has none).</summary>
+    public Connection? Mirrored(int bucket, in ConnectionKey key) =>
+        (uint)bucket < (uint)Shards.Length ? Shards[bucket].Connections.Find(key) : null;
 
     public static Rewrites ToRewrites(FlowRewrite r) =>
         new((RewriteFields)r.Fields, new Ipv4Address(r.SourceAddress), new Ipv4Address(r.DestinationAddress), r.SourcePort, r.DestinationPort);

@@ -214,12 +214,21 @@ public sealed partial class GatewayDatapath : INeighbors
             }
             if (entry.Connection is { } c)
             {
-                // FIN and RST move the connection towards its end: the slow path tracks those. (A new
-                // SYN on endpoints just closed misses: a closed connection's entries are gone.)
-                if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
+                if (key.IpProtocol == IpProtocol.Tcp)
                 {
-                    SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
-                    return;
+                    var flags = TcpFlagsOf(frame);
+                    if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
+                    {
+                        // The connection moves towards its end; the packet goes on with this entry
+                        // (its NAT and rules do not change). The entries stay until the closed hold ends.
+                        Track(c, key.IpProtocol, flags, port.Role, shard, bucket, now);
+                    }
+                    else if (c.State == ConnectionState.Closed && ConnectionTracking.IsOpening(flags))
+                    {
+                        // The same endpoints open again within the closed hold: the stages reopen it.
+                        SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
+                        return;
+                    }
                 }
                 c.LastSeen = now;
                 if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
@@ -240,6 +249,22 @@ public sealed partial class GatewayDatapath : INeighbors
         }
         Counters.Misses++;
         SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: false);
+    }
+
+    /// <summary>
+    /// Conntrack for a cached TCP packet with FIN or RST: the state machine runs here, on the
+    /// connection the entry carries (in process the connection itself, sharded the gateway's
+    /// mirror, whose entity hears of the change after the batch). A connection that closes is
+    /// held, with its entries, for the closed hold, then removed by the sweep.
+    /// </summary>
+    private void Track(Connection c, IpProtocol protocol, TcpFlags flags, PortRole role, FlowCacheShard shard, int bucket, long now)
+    {
+        var before = c.State;
+        var fins = (c.FinFromInside, c.FinFromOutside);
+        c.State = ConnectionTracking.Next(c, protocol, flags, fromOriginator: c.FromInside == (role == PortRole.Downlink));
+        c.LastSeen = now;
+        shard.Connections.Transitioned(c, before, now);
+        if (Resolver is { } resolver && (c.State != before || fins != (c.FinFromInside, c.FinFromOutside))) resolver.ConnectionChanged(bucket, c);
     }
 
     /// <summary>Whether a flow-cache drop judged for an unconnected packet still applies: no tracked connection, and no TCP RST.</summary>

@@ -10,7 +10,7 @@ namespace Fabric.Actors.Gateway;
 /// </summary>
 public sealed record NatSettings(int PortBlockSize, int MaxBlocksPerHost, int SpareBlocks)
 {
-    public static NatSettings Default { get; } = new(256, 64, 2);
+    public static NatSettings Default { get; } = new(256, 128, 2);
 }
 
 /// <summary>

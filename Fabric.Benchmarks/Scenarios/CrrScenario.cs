@@ -14,7 +14,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// uplink is in an outside namespace with nginx; `wrk -t1 -cN --latency -H 'Connection: close'`
 /// runs in the inside namespace, so every request is a new connection through SNAT. The same
 /// wrk ↔ nginx pair over a direct veth between two namespaces is measured in the same run,
-/// alternating with the gateway, <c>--reps</c> times each. Prints each run, then one JSON line:
+/// alternating with the gateway, <c>--reps</c> times each (default 3 × 3 s, after a <c>--warmup</c>
+/// of 5 s through the gateway: a node just started is still compiling). Prints each run, then one JSON line:
 /// <c>crr_per_s_gateway</c> / <c>crr_per_s_veth</c> (min/median/max), their ratio of medians,
 /// <c>crr_errors</c> (wrk socket errors and non-2xx over all gateway runs), wrk's p50/p99 latency
 /// (request to response on each fresh connection: the handshake itself is not in it) and the
@@ -29,7 +30,8 @@ public static partial class CrrScenario
         var seconds = Option(args, "--seconds", 3);
         var reps = Option(args, "--reps", 3);
         var connections = Option(args, "--connections", 16);
-        return RunAsync(seconds, reps, connections).GetAwaiter().GetResult();
+        var warmup = Option(args, "--warmup", 5);
+        return RunAsync(seconds, reps, connections, warmup).GetAwaiter().GetResult();
     }
 
     private static int Option(string[] args, string name, int fallback)
@@ -38,7 +40,7 @@ public static partial class CrrScenario
         return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
-    private static async Task<int> RunAsync(int seconds, int reps, int connections)
+    private static async Task<int> RunAsync(int seconds, int reps, int connections, int warmup)
     {
         var pid = Environment.ProcessId;
         var tag = $"snatc{pid % 100000}";
@@ -81,9 +83,10 @@ public static partial class CrrScenario
             servers.Add(StartNginx(nginx, server, Path.Combine(root, "nginx-veth")));
             await Until(() => Task.FromResult(outside.Exec("ss", "-ltn").Contains($"{Server}:8080") && server.Exec("ss", "-ltn").Contains($"{Server}:8080")), "nginx listening");
 
-            // Warm up both paths (JIT, ARP, first blocks), then alternate.
-            Wrk(wrk, inside, connections, 1);
-            Wrk(wrk, client, connections, 1);
+            // Warm up both paths (the node's tiered JIT settles only after some seconds of traffic;
+            // ARP; first port blocks), then alternate.
+            Console.WriteLine($"warm-up gateway: {Wrk(wrk, inside, connections, warmup)}");
+            Console.WriteLine($"warm-up veth:    {Wrk(wrk, client, connections, 1)}");
             var gateway = new List<WrkResult>();
             var direct = new List<WrkResult>();
             for (var r = 0; r < reps; r++)

@@ -66,8 +66,20 @@ public sealed record UpdatePortBlocks(string Gateway, int Bucket, long GatewayIn
 /// </summary>
 public sealed record CheckConnections(string Gateway, int Bucket, ImmutableArray<FlowConnection> Connections) : IFlowCacheMessage;
 
-/// <summary>Gateway → entity: how long each connection has been idle at the gateway, in milliseconds (-1: it has no such connection).</summary>
-public sealed record ConnectionsChecked(string Gateway, int Bucket, ImmutableArray<FlowConnection> Connections, ImmutableArray<long> IdleMs) : IFlowCacheMessage;
+/// <summary>
+/// Gateway → entity: how long each connection has been idle at the gateway, in milliseconds
+/// (-1: it has no such connection any more), and its state there (Fabric.Actors ConnectionState).
+/// </summary>
+public sealed record ConnectionsChecked(string Gateway, int Bucket, ImmutableArray<FlowConnection> Connections, ImmutableArray<long> IdleMs, ImmutableArray<byte> States) : IFlowCacheMessage;
+
+/// <summary>
+/// Gateway → entity: TCP connections whose FIN or RST the gateway tracked on cached packets (it
+/// forwards them at once and tells the entity after the batch): their new state and which sides
+/// sent a FIN. A closed one keeps its binding for the closed hold from when the entity hears of it.
+/// </summary>
+public sealed record ConnectionsUpdated(string Gateway, int Bucket, ImmutableArray<ConnectionUpdate> Updates) : IFlowCacheMessage;
+
+public sealed record ConnectionUpdate(FlowConnection Connection, byte State, bool FinFromInside, bool FinFromOutside) : IFabricMessage;
 
 /// <summary>
 /// A batch of cache misses of one bucket: the entity runs the stages for each (creating NAT

@@ -38,6 +38,13 @@ public class GatewayShardedMissTests
             _parked.Clear();
         }
 
+        /// <summary>As the gateway actor does after the batch: the entity takes the state the datapath tracked on a cached FIN or RST.</summary>
+        public void ConnectionChanged(int bucket, Connection connection)
+        {
+            var entity = Entity(bucket);
+            if (entity.Connections.Find(connection.Key) is { } c) entity.Connections.Update(c, connection.State, connection.FinFromInside, connection.FinFromOutside, connection.LastSeen);
+        }
+
         public FlowCacheShard Entity(int bucket)
         {
             if (!_entities.TryGetValue(bucket, out var entity)) _entities[bucket] = entity = new FlowCacheShard(bucket, 16, 0, lender: ledger, lastSeenElsewhere: true);

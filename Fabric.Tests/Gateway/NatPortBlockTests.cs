@@ -234,12 +234,13 @@ public class NatPortBlockTests
         Assert.Empty(removed);
         Assert.Single(confirm);
 
-        Assert.False(connections.Confirm(key, idleMs: 1_000, now: timeout + 200)); // the gateway saw it a second ago
+        Assert.False(connections.Confirm(key, idleMs: 1_000, ConnectionState.Established, now: timeout + 200)); // the gateway saw it a second ago
         Assert.Equal(1, connections.Count);
         confirm.Clear();
-        connections.Expire(timeout + 200 + timeout - 1_000 + 100, removed, confirm);
+        var established = connections.Settings.DatagramMs; // UDP answered: the datagram timeout again
+        connections.Expire(timeout + 200 - 1_000 + established + 100, removed, confirm);
         Assert.Single(confirm);
-        Assert.True(connections.Confirm(key, idleMs: -1, now: 2 * timeout)); // the gateway knows it no more
+        Assert.True(connections.Confirm(key, idleMs: -1, ConnectionState.Established, now: 2 * timeout)); // the gateway knows it no more
         Assert.Equal(0, connections.Count);
     }
 

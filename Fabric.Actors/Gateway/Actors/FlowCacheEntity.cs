@@ -90,6 +90,7 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
             _wanted.Clear();
         });
         Receive<ConnectionsChecked>(Checked);
+        Receive<ConnectionsUpdated>(Updated);
         Receive<Sweep>(_ => OnSweep());
         Receive<GetFlowCacheStats>(g => Sender.Tell(Stats(g)));
     }
@@ -162,7 +163,7 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         {
             if (_gateway is null)
             {
-                foreach (var c in _toConfirm) _shard.Connections.Confirm(c.Key, -1, now);
+                foreach (var c in _toConfirm) _shard.Connections.Confirm(c.Key, -1, c.State, now);
             }
             else
             {
@@ -176,11 +177,24 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     {
         if (_shard is null) return;
         var now = Environment.TickCount64;
-        for (var i = 0; i < m.Connections.Length && i < m.IdleMs.Length; i++)
+        for (var i = 0; i < m.Connections.Length && i < m.IdleMs.Length && i < m.States.Length; i++)
         {
-            _shard.Connections.Confirm(FlowResolver.KeyOf(m.Connections[i]), m.IdleMs[i], now);
+            _shard.Connections.Confirm(FlowResolver.KeyOf(m.Connections[i]), m.IdleMs[i], (ConnectionState)m.States[i], now);
         }
         UpdateBlocks();
+    }
+
+    /// <summary>FINs and RSTs the gateway tracked on cached packets: a closed connection starts its hold now.</summary>
+    private void Updated(ConnectionsUpdated m)
+    {
+        if (_shard is null) return;
+        var now = Environment.TickCount64;
+        foreach (var u in m.Updates)
+        {
+            if (_shard.Connections.Find(FlowResolver.KeyOf(u.Connection)) is not { } c) continue;
+            c.LastSeen = Math.Max(c.LastSeen, now);
+            _shard.Connections.Update(c, (ConnectionState)u.State, u.FinFromInside, u.FinFromOutside, now);
+        }
     }
 
     /// <summary>Hands emptied blocks back and asks for spares where they ran low (once until the gateway answers).</summary>

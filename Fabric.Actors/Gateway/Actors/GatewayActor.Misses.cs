@@ -54,12 +54,25 @@ public sealed partial class GatewayActor : IMissResolver
         {
             if (_pending[b].Count == 0) continue;
             var seq = ++_sequence;
-            _region.Tell(new ResolveFlows(_spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses), Self);
+            SendToEntity(b, new ResolveFlows(_spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses));
             _inflight[seq] = new Inflight(b, _pending[b], now);
             _pending[b] = [];
             _misses[b].Clear();
         }
         _traceMisses = false;
+        FlushConnectionChanges();
+    }
+
+    /// <summary>
+    /// To a bucket's entity: straight to it when it answered from this node (no region and shard
+    /// hop on the miss path), else through the region, which finds it wherever it runs and holds
+    /// messages while it moves. A local entity that stops is known at once (Terminated), and the
+    /// region is used again.
+    /// </summary>
+    private void SendToEntity(int bucket, IFlowCacheMessage message)
+    {
+        if (_entities[bucket] is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, Self);
+        else _region?.Tell(message, Self);
     }
 
     private void OnResolved(FlowsResolved r)

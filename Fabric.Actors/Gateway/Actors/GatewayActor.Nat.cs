@@ -13,6 +13,7 @@ namespace Fabric.Actors.Gateway.Actors;
 public sealed partial class GatewayActor
 {
     private readonly long[] _entityIncarnations = new long[Buckets];
+    private readonly List<Connection>[] _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Connection>())];
     /// <summary>Entity incarnations that stopped: their late block returns are ignored (the blocks went to the successor).</summary>
     private readonly HashSet<long> _deadEntities = [];
 
@@ -79,12 +80,38 @@ public sealed partial class GatewayActor
         _region?.Tell(new GrantPortBlocks(_spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), Self);
     }
 
-    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here).</summary>
+    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state.</summary>
     private void OnCheckConnections(CheckConnections c)
     {
         var now = Environment.TickCount64;
         var idle = ImmutableArray.CreateBuilder<long>(c.Connections.Length);
-        foreach (var fc in c.Connections) idle.Add(_dp.IdleMs(c.Bucket, FlowResolver.KeyOf(fc), now));
-        Sender.Tell(new ConnectionsChecked(c.Gateway, c.Bucket, c.Connections, idle.MoveToImmutable()));
+        var states = ImmutableArray.CreateBuilder<byte>(c.Connections.Length);
+        foreach (var fc in c.Connections)
+        {
+            var mirror = _dp.Mirrored(c.Bucket, FlowResolver.KeyOf(fc));
+            idle.Add(mirror is null ? -1 : Math.Max(0, now - mirror.LastSeen));
+            states.Add((byte)(mirror?.State ?? ConnectionState.Closed));
+        }
+        Sender.Tell(new ConnectionsChecked(c.Gateway, c.Bucket, c.Connections, idle.MoveToImmutable(), states.MoveToImmutable()));
+    }
+
+    /// <summary>The datapath tracked a FIN or RST on a cached packet: the bucket's entity hears of it with the batch's misses.</summary>
+    public void ConnectionChanged(int bucket, Connection connection)
+    {
+        if ((uint)bucket < Buckets) _changed[bucket].Add(connection);
+    }
+
+    /// <summary>Tells each bucket's entity of the connection states the datapath moved since the last batch.</summary>
+    private void FlushConnectionChanges()
+    {
+        for (var b = 0; b < Buckets; b++)
+        {
+            var changed = _changed[b];
+            if (changed.Count == 0) continue;
+            var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
+            foreach (var c in changed) updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
+            changed.Clear();
+            SendToEntity(b, new ConnectionsUpdated(_spec.Intent.Name, b, updates.MoveToImmutable()));
+        }
     }
 }
