@@ -71,16 +71,17 @@ public sealed class FlowCacheShard
     public PipelineOutcome Miss(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, INeighbors neighbors, ulong hash, long now, out CacheEntry entry, bool install = true)
     {
         var key = facts.Key;
-        var d = Decide(ref facts, t, plan, now);
+        var d = Decide(ref facts, t, plan, now, probeReply: install);
         entry = Install(key, hash, ref d, plan, plan.Generation, neighbors, now, install);
         return d.Outcome;
     }
 
     /// <summary>
     /// Runs the stages for one packet (creating NAT bindings and connections), moves its
-    /// connection's state on, and probes the reply direction. Installs nothing.
+    /// connection's state on, and probes the reply direction (unless nothing will be installed).
+    /// Installs nothing.
     /// </summary>
-    public MissDecision Decide(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, long now)
+    public MissDecision Decide(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, long now, bool probeReply = true)
     {
         var original = facts;
         var o = GatewayPipeline.Run(ref facts, t, Nat, Connections, now, _records);
@@ -93,7 +94,7 @@ public sealed class FlowCacheShard
             Connections.Transitioned(c, before, now);
         }
         var d = new MissDecision { Outcome = o, Cacheable = IsCacheable(o) && o.Connection is not { State: ConnectionState.Closed } };
-        if (d.Cacheable && o.Verdict == StageVerdict.Forward
+        if (probeReply && d.Cacheable && o.Verdict == StageVerdict.Forward
             && (o.Created != StateCreated.None || o.Connection is not null || o.Rewrites.Fields != RewriteFields.DecrementTtl))
         {
             ProbeReply(original, facts, o, t, plan, now, ref d);

@@ -2,6 +2,7 @@ using Fabric.Actors.DataPlane.Flow;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Gateway.Actors;
+using Fabric.Actors.Gateway.Pipeline;
 using Fabric.Messages.Gateway;
 using static Fabric.Tests.Gateways.GatewayFixture;
 
@@ -134,6 +135,26 @@ public class GatewayShardedMissTests
         // A new connection from the host after the move gets another port of its block.
         var next = Run(dp, entities, Tcp(Host, 6001, Server, 443, TcpFlags.Syn), blue.DownlinkPort, 4);
         Assert.NotEqual(port, Endpoints(next[0].Item2).Sport);
+    }
+
+    [Fact]
+    public void A_SYN_the_gateway_does_not_forward_is_counted_under_a_named_drop()
+    {
+        var (dp, entities) = Sharded();
+        var blue = dp.Plan.Tenants[0];
+        // Every block of blue's one-address pool leased elsewhere: the host cannot get a port.
+        var elsewhere = (GatewayDatapath.ShardFor(blue.Vni, Host, dp.Shards.Length) + 1) % dp.Shards.Length;
+        while (dp.Ledger.TryLend(elsewhere, blue.Vni, out _)) { }
+        var sent = 0;
+        for (ushort port = 6000; port < 6010; port++) sent += Run(dp, entities, Tcp(Host, port, Server, 443, TcpFlags.Syn), blue.DownlinkPort, port).Count;
+        Assert.Equal(0, sent);
+        Assert.Equal(10, dp.Counters.Drops[(int)GatewayDrop.SnatPortsExhausted]);
+
+        // From outside, to a pool port no bucket leases: dropped at once, by name, no entity asked.
+        var (fresh, freshEntities) = Sharded();
+        Assert.Empty(Run(fresh, freshEntities, Tcp(Server, 443, blue.Snat!.Pool[0], 40000, TcpFlags.Syn, UpstreamMac), blue.UplinkPort, 20));
+        Assert.Equal(1, fresh.Counters.Drops[(int)GatewayDrop.NoNatBinding]);
+        Assert.Equal(0, fresh.RemoteResolved);
     }
 
     private static (Ipv4Address Src, ushort Sport) Endpoints(byte[] frame)

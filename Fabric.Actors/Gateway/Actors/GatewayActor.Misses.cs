@@ -49,6 +49,7 @@ public sealed partial class GatewayActor : IMissResolver
     private void FlushMisses()
     {
         if (_region is null) return;
+        FlushConnectionChanges(); // first: a FIN tracked on a hit precedes any later miss of its connection
         var now = Environment.TickCount64;
         for (var b = 0; b < Buckets; b++)
         {
@@ -60,7 +61,6 @@ public sealed partial class GatewayActor : IMissResolver
             _misses[b].Clear();
         }
         _traceMisses = false;
-        FlushConnectionChanges();
     }
 
     /// <summary>
