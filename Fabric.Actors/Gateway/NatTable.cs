@@ -95,6 +95,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         {
             if (host.Blocks.Count >= Settings.MaxBlocksPerHost || !TryTakeBlock(t, tenant, out var block))
             {
+                if (host.Blocks.Count < Settings.MaxBlocksPerHost) t.Starved++; // wanted a block, none was spare
                 if (host.Blocks.Count == 0) t.Hosts.Remove(inside);
                 Exhausted++;
                 return false;
@@ -192,9 +193,21 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         return list;
     }
 
-    /// <summary>Tenants whose spares are below <see cref="NatSettings.SpareBlocks"/>, with how many they have.</summary>
-    public IEnumerable<(uint Tenant, int Spares)> Deficits() =>
-        _tenants.Where(kv => kv.Value.Spares.Count < Settings.SpareBlocks).Select(kv => (kv.Key, kv.Value.Spares.Count));
+    /// <summary>
+    /// Tenants whose spares are below <see cref="NatSettings.SpareBlocks"/>, with how many they
+    /// have and how many blocks were wanted and not there since the last call (so a burst of new
+    /// hosts is met in one grant, not two blocks at a time).
+    /// </summary>
+    public List<(uint Tenant, int Spares, int Starved)> Deficits()
+    {
+        var list = new List<(uint, int, int)>();
+        foreach (var (tenant, t) in _tenants)
+        {
+            if (t.Spares.Count < Settings.SpareBlocks) list.Add((tenant, t.Spares.Count, t.Starved));
+            t.Starved = 0;
+        }
+        return list;
+    }
 
     /// <summary>
     /// Adopts the gateway's view of what this shard leases for <paramref name="tenant"/>: a leased
@@ -284,6 +297,8 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         public readonly List<PortBlock> Spares = [];
         /// <summary>Blocks handed back to the ledger and not yet acknowledged by it.</summary>
         public readonly HashSet<PortBlock> Returning = [];
+        /// <summary>Blocks hosts wanted when no spare was there, since the last <see cref="Deficits"/>.</summary>
+        public int Starved;
     }
 }
 

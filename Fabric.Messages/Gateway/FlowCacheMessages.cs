@@ -49,8 +49,8 @@ public sealed record RestoredConnection(FlowConnection Connection, byte State, l
 /// <summary>Gateway → entity: the bucket's complete lease set after the gateway lent it blocks or took returned ones back.</summary>
 public sealed record GrantPortBlocks(string Gateway, int Bucket, long GatewayIncarnation, long LeaseVersion, ImmutableArray<PortBlockLeases> Leases) : IFlowCacheMessage;
 
-/// <summary>A tenant's spare blocks in an entity.</summary>
-public sealed record SpareBlocks(uint Tenant, int Spares) : IFabricMessage;
+/// <summary>A tenant's spare blocks in an entity, and how many blocks its hosts wanted when none was spare.</summary>
+public sealed record SpareBlocks(uint Tenant, int Spares, int Starved = 0) : IFabricMessage;
 
 /// <summary>
 /// Entity → gateway: blocks it hands back (emptied, beyond its spares) and the tenants whose

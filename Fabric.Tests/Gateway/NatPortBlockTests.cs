@@ -104,7 +104,8 @@ public class NatPortBlockTests
         var plan = SnatPlan.Create([(Pool, 32)], 16);
         var nat = new NatTable(new NatSettings(16, 64, 1));
         Assert.False(nat.TryBind(plan, Tenant, IpProtocol.Udp, Host, 53, out _, out _)); // nothing granted yet
-        Assert.Equal([(Tenant, 0)], nat.Deficits());
+        Assert.Equal([(Tenant, 0, 1)], nat.Deficits()); // no spare, and one block wanted
+        Assert.Equal([(Tenant, 0, 0)], nat.Deficits());
 
         nat.Reconcile(Tenant, 16, new HashSet<PortBlock> { plan.Block(0), plan.Block(1) });
         Assert.Empty(nat.Deficits());
@@ -112,7 +113,7 @@ public class NatPortBlockTests
         Assert.Equal(plan.Block(0).FirstPort, b.ExternalPort);
         Assert.True(nat.TryBind(plan, Tenant, IpProtocol.Udp, Other, 53, out var c, out _));
         Assert.Equal(plan.Block(1), nat.BlocksOf(Tenant, Other)[0]);
-        Assert.Equal([(Tenant, 0)], nat.Deficits());
+        Assert.Equal([(Tenant, 0, 0)], nat.Deficits());
 
         nat.Reconcile(Tenant, 16, new HashSet<PortBlock> { plan.Block(0), plan.Block(1), plan.Block(2), plan.Block(3) });
         nat.Release(b);

@@ -202,7 +202,7 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     {
         if (_shard is null || _gateway is null) return;
         var returned = _shard.Nat.TakeReturned();
-        var wanted = _shard.Nat.Deficits().Where(d => _wanted.Add(d.Tenant)).Select(d => new SpareBlocks(d.Tenant, d.Spares)).ToImmutableArray();
+        var wanted = _shard.Nat.Deficits().Where(d => _wanted.Add(d.Tenant)).Select(d => new SpareBlocks(d.Tenant, d.Spares, d.Starved)).ToImmutableArray();
         if (returned.Count == 0 && wanted.IsEmpty) return;
         var blocks = returned.GroupBy(r => r.Tenant)
             .Select(g => new PortBlockLeases(g.Key, _shard.Nat.Settings.PortBlockSize, [.. g.Select(r => FlowResolver.ToWire(r.Block))]))

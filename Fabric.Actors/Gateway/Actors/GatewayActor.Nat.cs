@@ -76,7 +76,8 @@ public sealed partial class GatewayActor
         {
             foreach (var block in r.Blocks) ledger.TakeBack(u.Bucket, r.Tenant, FlowResolver.BlockOf(block));
         }
-        foreach (var w in u.Wanted) ledger.TopUp(u.Bucket, w.Tenant, w.Spares, _settings.Nat.SpareBlocks);
+        // Up to the spare target, plus what hosts wanted and did not find (a burst of new hosts), at most 64 at a time.
+        foreach (var w in u.Wanted) ledger.TopUp(u.Bucket, w.Tenant, w.Spares, _settings.Nat.SpareBlocks + Math.Clamp(w.Starved, 0, 64));
         _region?.Tell(new GrantPortBlocks(_spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), Self);
     }
 
