@@ -9,7 +9,7 @@ public readonly record struct PortBlock(Ipv4Address Address, ushort FirstPort)
 }
 
 /// <summary>
-/// A tenant's SNAT pool cut into port blocks (port block allocation, RFC 7422 §2 shape; sizes
+/// A tenant's SNAT pool cut into port blocks (blocks as in RFC 7422, lent on demand; sizes
 /// from <see cref="NatSettings"/>): every pool address carries <see cref="BlocksPerAddress"/>
 /// blocks of <see cref="BlockSize"/> ports from 1024 up. Blocks are numbered address by address;
 /// which host holds which block is decided at run time (<see cref="PortBlockLedger"/>,

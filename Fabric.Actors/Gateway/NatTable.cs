@@ -4,7 +4,8 @@ namespace Fabric.Actors.Gateway;
 
 /// <summary>
 /// The NAT bindings of one flow-cache shard and the port blocks behind them (port block
-/// allocation per inside host, as carrier-grade NATs do; RFC 6888 REQ-4..6, RFC 7422 §2):
+/// allocation per inside host, as carrier-grade NATs do, RFC 6888: a quota per subscriber, ports
+/// well used, a log line per block rather than per flow; blocks as in RFC 7422, lent on demand):
 /// <list type="bullet">
 /// <item>a host starts with one block and takes another when every port of its blocks is bound
 /// for the protocol (at most <see cref="NatSettings.MaxBlocksPerHost"/>); a block whose last

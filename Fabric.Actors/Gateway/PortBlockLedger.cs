@@ -2,9 +2,9 @@ namespace Fabric.Actors.Gateway;
 
 /// <summary>
 /// The gateway's record of which flow-cache bucket leases which port block of each tenant's
-/// pool (port block allocation: blocks, not flows, are what is recorded, RFC 7422 §2 / RFC 6888
-/// REQ-6). Free blocks are lent oldest-freed first, so a block handed back is the last to be lent
-/// again. The record is what routes an inbound packet to the bucket whose entity holds its
+/// pool (port block allocation: blocks, not flows, are what is recorded, as RFC 6888 asks of a
+/// CGN to keep its logs small). Free blocks are lent oldest-freed first, so a block handed back is
+/// the last to be lent again. The record is what routes an inbound packet to the bucket whose entity holds its
 /// binding (<see cref="OwnerOf"/>) and what a bucket's entity gets back after it moved
 /// (<see cref="LeasesOf"/>). Single-threaded (the gateway's).
 /// </summary>

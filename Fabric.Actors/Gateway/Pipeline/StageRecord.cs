@@ -11,7 +11,7 @@ public enum GatewayStage : byte
     Firewall,
     /// <summary>Service (centralized) router: static and uplink routes, north-south.</summary>
     ServiceRouter,
-    /// <summary>SNAT to the pool (deterministic port blocks) and DNAT port-forwards.</summary>
+    /// <summary>SNAT to the pool (port blocks per inside host, on demand) and DNAT port-forwards.</summary>
     Nat,
 }
 
