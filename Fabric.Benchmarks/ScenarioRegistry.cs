@@ -18,6 +18,7 @@ public static class ScenarioRegistry
         ["ghost"] = GhostScenario.Run,
         ["mfe"] = MfeScenario.Run,
         ["cellular"] = CellularScenario.Run,
+        ["crr"] = CrrScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -1,17 +1,18 @@
+using Fabric.Actors.DataPlane.Flow;
 using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.Gateway;
 
-/// <summary>A connection's state as the firewall sees it.</summary>
+/// <summary>A connection's state as the firewall and NAT see it.</summary>
 public enum ConnectionState : byte
 {
     /// <summary>First packet(s) seen from the originator, nothing back yet.</summary>
     New,
     /// <summary>Traffic seen both ways (or picked up mid-stream).</summary>
     Established,
-    /// <summary>A FIN was seen: short timeout, no cache entries.</summary>
+    /// <summary>One FIN seen: the closing timeout applies.</summary>
     Closing,
-    /// <summary>RST seen, or both FINs: the connection is gone.</summary>
+    /// <summary>RST seen, or both FINs: held for <see cref="ConntrackSettings.TcpClosedHold"/> (its last ACK), then removed with its NAT binding.</summary>
     Closed,
 }
 
@@ -30,32 +31,39 @@ public sealed class Connection
     public required bool FromInside { get; init; }
     /// <summary>True when picked up mid-stream (no SYN seen here: after a shard move or restart).</summary>
     public bool PickedUp { get; init; }
+    /// <summary>Last packet seen (hits refresh it where the cache is: the gateway's datapath).</summary>
     public long LastSeen { get; set; }
+    public long ClosedAt { get; internal set; }
     public bool FinFromInside { get; set; }
     public bool FinFromOutside { get; set; }
+    /// <summary>The SNAT binding this connection keeps alive (null without SNAT).</summary>
+    public NatBinding? Binding { get; internal set; }
     /// <summary>The cache entries made for this connection (removed when it closes).</summary>
-    public Fabric.Actors.DataPlane.Flow.FlowKey ForwardKey { get; set; }
+    public FlowKey ForwardKey { get; set; }
     public ulong ForwardHash { get; set; }
-    public Fabric.Actors.DataPlane.Flow.FlowKey ReplyKey { get; set; }
+    public FlowKey ReplyKey { get; set; }
     public ulong ReplyHash { get; set; }
+    /// <summary>The deadline it is filed under in the table's timer wheel (older filings are stale).</summary>
+    internal long Due;
+    public bool Removed { get; internal set; }
 }
 
-/// <summary>The pure state machine and timeouts of connection tracking (RFC 793 states, folded the way firewalls do).</summary>
+/// <summary>The pure state machine of connection tracking (RFC 793 states, folded the way firewalls and NATs do, RFC 7857 §2).</summary>
 public static class ConnectionTracking
 {
-    /// <summary>Idle timeouts in milliseconds.</summary>
-    public const long NewTimeoutMs = 30_000, EstablishedTcpTimeoutMs = 300_000, DatagramTimeoutMs = 30_000, ClosingTimeoutMs = 10_000;
-
     /// <summary>Whether a packet with no connection may start one: any UDP/ICMP, a TCP SYN, or (loose pickup) a mid-stream TCP segment.</summary>
     public static bool MayStart(IpProtocol protocol, TcpFlags flags, bool loosePickup, out bool pickedUp)
     {
         pickedUp = false;
         if (protocol != IpProtocol.Tcp) return true;
         if ((flags & TcpFlags.Rst) != 0) return false;
-        if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) return true;
+        if (IsOpening(flags)) return true;
         pickedUp = loosePickup;
         return loosePickup;
     }
+
+    /// <summary>A SYN without ACK: a connection's first segment.</summary>
+    public static bool IsOpening(TcpFlags flags) => (flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn;
 
     /// <summary>The state after a packet; <paramref name="fromOriginator"/> says which way it went.</summary>
     public static ConnectionState Next(Connection c, IpProtocol protocol, TcpFlags flags, bool fromOriginator)
@@ -66,6 +74,7 @@ public static class ConnectionTracking
             return state == ConnectionState.New && !fromOriginator ? ConnectionState.Established : state;
         }
         if ((flags & TcpFlags.Rst) != 0) return ConnectionState.Closed;
+        if (state == ConnectionState.Closed) return state;
         if ((flags & TcpFlags.Fin) != 0)
         {
             var fromInside = fromOriginator == c.FromInside;
@@ -76,61 +85,194 @@ public static class ConnectionTracking
         return state;
     }
 
-    public static long IdleTimeout(ConnectionState state, IpProtocol protocol) => state switch
+    public static long IdleTimeoutMs(this ConntrackSettings s, ConnectionState state, IpProtocol protocol) => state switch
     {
-        ConnectionState.New => NewTimeoutMs,
-        ConnectionState.Established => protocol == IpProtocol.Tcp ? EstablishedTcpTimeoutMs : DatagramTimeoutMs,
-        ConnectionState.Closing => ClosingTimeoutMs,
-        _ => 0,
+        ConnectionState.New => protocol == IpProtocol.Tcp ? s.TcpNewMs : s.DatagramMs,
+        ConnectionState.Established => protocol == IpProtocol.Tcp ? s.TcpEstablishedMs : s.DatagramMs,
+        ConnectionState.Closing => s.TcpClosingMs,
+        _ => s.TcpClosedHoldMs,
     };
 }
 
-/// <summary>The connections a flow-cache shard tracks.</summary>
+/// <summary>
+/// The connections a flow-cache shard tracks, with their expiry on a timer wheel (one filing per
+/// connection per timeout period, checked lazily: a hit only writes <see cref="Connection.LastSeen"/>).
+/// A closed connection stays for the closed hold, then goes; an idle one goes after its state's
+/// timeout. Where the last packet times are known elsewhere (a flow-cache entity: hits happen in
+/// the gateway) an idle-looking connection is not removed but handed out by <see cref="Expire"/>
+/// to be confirmed (<see cref="Confirm"/>). Removing a connection releases its NAT binding when
+/// it was the binding's last.
+/// </summary>
 public sealed class ConnectionTable
 {
     private readonly Dictionary<ConnectionKey, Connection> _connections = [];
+    private readonly TimerWheel<Connection> _wheel;
+    private readonly List<(Connection Item, long Due)> _due = [];
+    private readonly NatTable? _nat;
+    private readonly long _closedHoldMs;
 
+    public ConnectionTable(ConntrackSettings? settings = null, NatTable? nat = null, bool lastSeenElsewhere = false, long tickMs = 100)
+    {
+        Settings = settings ?? ConntrackSettings.Default;
+        _nat = nat;
+        // Where the gateway holds the entries (sharded), the binding outlives them by two sweeps:
+        // the gateway learns of a close first and both sweep at their own tick.
+        _closedHoldMs = Settings.TcpClosedHoldMs + (lastSeenElsewhere ? 2 * tickMs : 0);
+        LastSeenElsewhere = lastSeenElsewhere;
+        _wheel = new TimerWheel<Connection>(tickMs);
+    }
+
+    public ConntrackSettings Settings { get; }
+    /// <summary>True in a flow-cache entity: idle connections are confirmed with the gateway before they go.</summary>
+    public bool LastSeenElsewhere { get; }
     public int Count => _connections.Count;
     public long Created { get; private set; }
     public long PickedUp { get; private set; }
     public long Closed { get; private set; }
+    public long Expired { get; private set; }
+    /// <summary>Filings on the timer wheel (stale ones included until swept).</summary>
+    public int Scheduled => _wheel.Count;
 
     public IEnumerable<Connection> All => _connections.Values;
 
-    /// <summary>The live connection for <paramref name="key"/>; an expired or closed one is removed and not returned.</summary>
-    public Connection? Find(in ConnectionKey key, long now)
-    {
-        if (!_connections.TryGetValue(key, out var c)) return null;
-        var timeout = ConnectionTracking.IdleTimeout(c.State, key.Protocol);
-        if (c.State == ConnectionState.Closed || now - c.LastSeen >= timeout)
-        {
-            _connections.Remove(key);
-            return null;
-        }
-        return c;
-    }
+    /// <summary>The connection for <paramref name="key"/>, closed ones included while they are held.</summary>
+    public Connection? Find(in ConnectionKey key) => _connections.GetValueOrDefault(key);
 
     public Connection Add(in ConnectionKey key, bool fromInside, bool pickedUp, long now)
     {
+        if (_connections.TryGetValue(key, out var old)) Remove(old);
         var c = new Connection { Key = key, FromInside = fromInside, PickedUp = pickedUp, State = pickedUp ? ConnectionState.Established : ConnectionState.New, LastSeen = now };
         _connections[key] = c;
         Created++;
         if (pickedUp) PickedUp++;
+        Arm(c, Deadline(c), now);
         return c;
+    }
+
+    /// <summary>Makes <paramref name="c"/> keep <paramref name="binding"/> alive (once).</summary>
+    public static void Attach(Connection c, NatBinding binding)
+    {
+        if (c.Binding is not null || !binding.Live) return;
+        c.Binding = binding;
+        binding.Connections++;
+    }
+
+    /// <summary>Records a state change made by <see cref="ConnectionTracking.Next"/>: a connection that closed is held, then removed.</summary>
+    public void Transitioned(Connection c, ConnectionState before, long now)
+    {
+        if (c.State == ConnectionState.Closed && before != ConnectionState.Closed)
+        {
+            c.ClosedAt = now;
+            Closed++;
+            Arm(c, Deadline(c), now);
+        }
+    }
+
+    /// <summary>A new SYN on a connection held closed: the same endpoints start again (the binding stays).</summary>
+    public void Reopen(Connection c, long now)
+    {
+        c.State = ConnectionState.New;
+        c.FinFromInside = c.FinFromOutside = false;
+        c.LastSeen = now;
+        Arm(c, Deadline(c), now);
+    }
+
+    /// <summary>Files <paramref name="c"/> again after its state or last-seen time were set from outside (a restore).</summary>
+    public void Rearm(Connection c, long now)
+    {
+        if (c.State == ConnectionState.Closed && c.ClosedAt == 0) c.ClosedAt = now;
+        Arm(c, Deadline(c), now);
+    }
+
+    public void Remove(Connection c)
+    {
+        if (c.Removed) return;
+        c.Removed = true;
+        if (_connections.TryGetValue(c.Key, out var current) && ReferenceEquals(current, c)) _connections.Remove(c.Key);
+        if (c.Binding is { Connections: > 0 } b && --b.Connections == 0) _nat?.Release(b);
     }
 
     public void Remove(in ConnectionKey key)
     {
-        if (_connections.Remove(key)) Closed++;
+        if (_connections.TryGetValue(key, out var c)) Remove(c);
     }
 
-    /// <summary>Drops connections idle past their timeout; returns how many.</summary>
-    public int Expire(long now)
+    /// <summary>
+    /// Sweeps the wheel up to <paramref name="now"/>: closed connections past their hold and idle
+    /// ones past their timeout are removed and added to <paramref name="removed"/>; with
+    /// <see cref="LastSeenElsewhere"/> idle ones are added to <paramref name="toConfirm"/> instead
+    /// (and filed again one timeout later, in case no answer comes).
+    /// </summary>
+    public void Expire(long now, List<Connection> removed, List<Connection> toConfirm)
     {
-        var dead = _connections.Values.Where(c => c.State == ConnectionState.Closed || now - c.LastSeen >= ConnectionTracking.IdleTimeout(c.State, c.Key.Protocol)).Select(c => c.Key).ToList();
-        foreach (var k in dead) Remove(k);
-        return dead.Count;
+        _due.Clear();
+        _wheel.Advance(now, _due);
+        foreach (var (c, due) in _due)
+        {
+            if (c.Removed || c.Due != due) continue; // filed again since, or gone
+            var deadline = Deadline(c);
+            if (deadline > now)
+            {
+                Arm(c, deadline, now); // seen since it was filed
+                continue;
+            }
+            if (c.State == ConnectionState.Closed || !LastSeenElsewhere)
+            {
+                Remove(c);
+                Expired++;
+                removed.Add(c);
+                continue;
+            }
+            toConfirm.Add(c);
+            Arm(c, now + Settings.IdleTimeoutMs(c.State, c.Key.Protocol), now);
+        }
     }
 
-    public void Clear() => _connections.Clear();
+    /// <summary>
+    /// The gateway's answer about an idle-looking connection: idle for <paramref name="idleMs"/>
+    /// there, in <paramref name="state"/> (negative: it knows the connection no more, so it goes;
+    /// the gateway sees every packet and expires by its own clock). Else the time and state are
+    /// taken over and the connection filed again. True when it was removed.
+    /// </summary>
+    public bool Confirm(in ConnectionKey key, long idleMs, ConnectionState state, long now)
+    {
+        if (!_connections.TryGetValue(key, out var c) || c.State == ConnectionState.Closed) return false;
+        if (idleMs < 0)
+        {
+            Remove(c);
+            Expired++;
+            return true;
+        }
+        c.LastSeen = Math.Max(c.LastSeen, now - idleMs);
+        Update(c, state, c.FinFromInside, c.FinFromOutside, now);
+        Arm(c, Deadline(c), now);
+        return false;
+    }
+
+    /// <summary>A state the gateway tracked on cached packets (FIN, RST): taken over, never going back from closed.</summary>
+    public void Update(Connection c, ConnectionState state, bool finFromInside, bool finFromOutside, long now)
+    {
+        if (c.State == ConnectionState.Closed && state != ConnectionState.Closed) return;
+        var before = c.State;
+        c.FinFromInside |= finFromInside;
+        c.FinFromOutside |= finFromOutside;
+        c.State = state;
+        Transitioned(c, before, now);
+    }
+
+    public void Clear()
+    {
+        _connections.Clear();
+        _wheel.Clear();
+    }
+
+    private long Deadline(Connection c) => c.State == ConnectionState.Closed
+        ? c.ClosedAt + _closedHoldMs
+        : c.LastSeen + Settings.IdleTimeoutMs(c.State, c.Key.Protocol);
+
+    private void Arm(Connection c, long due, long now)
+    {
+        c.Due = due;
+        _wheel.Schedule(c, due, now);
+    }
 }

@@ -11,36 +11,52 @@ public readonly record struct FlowCacheStats(int Shard, int Active, long Inserti
 }
 
 /// <summary>
+/// What the slow path decided for one packet, before anything is installed: the folded stage
+/// outcome, whether its entries may be cached, and the reply direction's rewrites (probed with
+/// the first packet). Made by <see cref="FlowCacheShard.Decide"/> here or in a flow-cache entity
+/// (then carried back as a FlowResolution), installed by <see cref="FlowCacheShard.Install"/>.
+/// </summary>
+public struct MissDecision
+{
+    public PipelineOutcome Outcome;
+    /// <summary>The stages' result may be cached (a forward, or a drop whose cause only a configuration change removes; not a closed connection).</summary>
+    public bool Cacheable;
+    public bool HasReply;
+    public Rewrites ReplyRewrites;
+    public ushort ReplyOutPort;
+    public byte ReplyStages;
+}
+
+/// <summary>
 /// One bucket of a gateway's flow cache: the synthesized entries of the flows whose inside
 /// address hashes here, and the state the stages created for them (NAT bindings, connections).
-/// Because the bucket is chosen from the inside address, both directions of a conversation and
-/// the inside address's whole NAT port block live in one shard. Single-threaded.
+/// Because the bucket is chosen from the inside address (and, from outside, from the port
+/// block's lease), both directions of a conversation and the inside host's port blocks live in
+/// one shard. Single-threaded.
 /// </summary>
 public sealed class FlowCacheShard
 {
     private readonly StageRecord[] _records = new StageRecord[GatewayPipeline.MaxStages];
     private readonly StageRecord[] _replyRecords = new StageRecord[GatewayPipeline.MaxStages];
+    private readonly List<Connection> _removed = [];
 
-    public FlowCacheShard(int index, int maxFlows, long idleTimeoutMs)
+    public FlowCacheShard(int index, int maxFlows, long idleTimeoutMs, GatewaySettings? settings = null, IPortBlockLender? lender = null, bool lastSeenElsewhere = false)
     {
+        settings ??= GatewaySettings.Default;
         Index = index;
         Cache = new MegaflowCache(maxFlows, idleTimeoutMs);
+        Nat = new NatTable(settings.Nat, index, lender);
+        Connections = new ConnectionTable(settings.Conntrack, Nat, lastSeenElsewhere, settings.SweepIntervalMs);
     }
 
     public int Index { get; }
     /// <summary>The synthesized entries: exact ones, and megaflows (one table per mask).</summary>
     public MegaflowCache Cache { get; }
-    public NatTable Nat { get; } = new();
-    public ConnectionTable Connections { get; } = new();
+    public NatTable Nat { get; }
+    public ConnectionTable Connections { get; }
 
     /// <summary>The records of the last slow-path run (for traces).</summary>
     public ReadOnlySpan<StageRecord> LastRecords(int count) => _records.AsSpan(0, Math.Min(count, _records.Length));
-
-    /// <summary>Whether the last <see cref="Miss"/> installed its entry (false for closing connections and uncacheable drops).</summary>
-    public bool LastCacheable { get; private set; }
-
-    /// <summary>The reply direction's entry the last <see cref="Miss"/> installed, if any.</summary>
-    public CacheEntry? LastReply { get; private set; }
 
     public FlowCacheStats Stats
     {
@@ -51,52 +67,139 @@ public sealed class FlowCacheShard
         }
     }
 
-    /// <summary>
-    /// The slow path for one packet: runs the stages, synthesizes the entry, installs it (and the
-    /// reply direction's) when cacheable. <paramref name="entry"/> is what to apply now.
-    /// </summary>
+    /// <summary>The slow path in one place: decide, then install and return the entry to apply now.</summary>
     public PipelineOutcome Miss(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, INeighbors neighbors, ulong hash, long now, out CacheEntry entry, bool install = true)
     {
+        var key = facts.Key;
+        var d = Decide(ref facts, t, plan, now, probeReply: install);
+        entry = Install(key, hash, ref d, plan, plan.Generation, neighbors, now, install);
+        return d.Outcome;
+    }
+
+    /// <summary>
+    /// Runs the stages for one packet (creating NAT bindings and connections), moves its
+    /// connection's state on, and probes the reply direction (unless nothing will be installed).
+    /// Installs nothing.
+    /// </summary>
+    public MissDecision Decide(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, long now, bool probeReply = true)
+    {
         var original = facts;
-        LastCacheable = false;
-        LastReply = null;
         var o = GatewayPipeline.Run(ref facts, t, Nat, Connections, now, _records);
-        var cacheable = true;
         if (o.Connection is { } c)
         {
             var fromOriginator = c.FromInside == (original.Ingress == PortRole.Downlink);
             var before = c.State;
             c.State = ConnectionTracking.Next(c, original.Key.IpProtocol, original.TcpFlags, fromOriginator);
             c.LastSeen = now;
-            if (c.State is ConnectionState.Closing or ConnectionState.Closed)
-            {
-                cacheable = false;
-                if (before is not (ConnectionState.Closing or ConnectionState.Closed)) ForgetEntries(c);
-                if (c.State == ConnectionState.Closed) Connections.Remove(c.Key);
-            }
+            Connections.Transitioned(c, before, now);
+        }
+        var d = new MissDecision { Outcome = o, Cacheable = IsCacheable(o) && o.Connection is not { State: ConnectionState.Closed } };
+        if (probeReply && d.Cacheable && o.Verdict == StageVerdict.Forward
+            && (o.Created != StateCreated.None || o.Connection is not null || o.Rewrites.Fields != RewriteFields.DecrementTtl))
+        {
+            ProbeReply(original, facts, o, t, plan, now, ref d);
+        }
+        return d;
+    }
+
+    /// <summary>
+    /// The one install routine, for a decision made here or by a flow-cache entity: resolves the
+    /// next hop (a drop that asks ARP when unknown), synthesizes the forward entry, installs it and
+    /// the reply's (both exact, tied to the connection), and takes a closed connection's entries
+    /// out. Returns the entry to apply to the packet at hand.
+    /// </summary>
+    public CacheEntry Install(in FlowKey key, ulong hash, ref MissDecision d, GatewayPlan plan, uint generation, INeighbors neighbors, long now, bool install)
+    {
+        ref var o = ref d.Outcome;
+        var cacheable = d.Cacheable;
+        if (o.Connection is { State: ConnectionState.Closed } closed)
+        {
+            ForgetEntries(closed);
+            cacheable = false;
         }
         var nextHopMac = default(MacAddress);
         if (o.Verdict == StageVerdict.Forward && !neighbors.TryResolve(o.OutPort, o.NextHop, out nextHopMac))
         {
             o.Verdict = StageVerdict.Drop;
             o.Reason = GatewayDrop.NeighborUnresolved;
+            cacheable = false;
         }
-        entry = CacheEntry.Synthesize(o, plan.Mac, nextHopMac, isReply: false);
-        if (!cacheable || !IsCacheable(o)) return o;
-        LastCacheable = true;
-        if (!install) return o;
+        var entry = CacheEntry.Synthesize(o, plan.Mac, nextHopMac, isReply: false);
+        if (!cacheable || !install) return entry;
 
-        Cache.Insert(original.Key, hash, entry, plan.Generation, now);
-        if (o.Verdict == StageVerdict.Forward && (o.Created != StateCreated.None || o.Connection is not null || o.Rewrites.Fields != RewriteFields.DecrementTtl))
+        Cache.Insert(key, hash, entry, generation, now);
+        if (o.Connection is { } c)
         {
-            InstallReply(original, facts, o, t, plan, nextHopMac, now);
+            c.ForwardKey = key;
+            c.ForwardHash = hash;
         }
-        if (o.Connection is { } conn)
+        if (o.Verdict == StageVerdict.Forward && d.HasReply)
         {
-            conn.ForwardKey = original.Key;
-            conn.ForwardHash = hash;
+            var facts = new PacketFacts { Key = key };
+            GatewayPipeline.Apply(ref facts, o.Rewrites);
+            var replyKey = ReplyKey(facts.Key, o.OutPort, nextHopMac, plan.Mac);
+            var r = d.ReplyRewrites;
+            var reply = new CacheEntry
+            {
+                Action = EntryAction.Forward,
+                Rewrite = r.Fields,
+                SourceAddress = r.SourceAddress,
+                DestinationAddress = r.DestinationAddress,
+                SourcePort = r.SourcePort,
+                DestinationPort = r.DestinationPort,
+                OutPort = d.ReplyOutPort,
+                SourceMac = plan.Mac,
+                DestinationMac = key.Source,
+                Connection = o.Connection,
+                IsReply = true,
+                Mask = FlowFields.Exact,
+                Stages = d.ReplyStages,
+            };
+            var replyHash = FlowHash.Compute(replyKey);
+            Cache.Insert(replyKey, replyHash, reply, generation, now);
+            if (o.Connection is { } rc)
+            {
+                rc.ReplyKey = replyKey;
+                rc.ReplyHash = replyHash;
+            }
         }
-        return o;
+        return entry;
+    }
+
+    /// <summary>
+    /// Expires connections due by <paramref name="now"/> (timer wheel): their cache entries go with
+    /// them; with the last-seen times elsewhere, idle-looking ones are added to <paramref name="toConfirm"/>.
+    /// Returns how many were removed.
+    /// </summary>
+    public int Expire(long now, List<Connection> toConfirm)
+    {
+        _removed.Clear();
+        Connections.Expire(now, _removed, toConfirm);
+        foreach (var c in _removed) ForgetEntries(c);
+        return _removed.Count;
+    }
+
+    /// <summary>
+    /// Takes up connections known elsewhere (what the gateway mirrors, after this bucket's entity
+    /// moved): each with its state and idle time, and its SNAT binding on the same external port.
+    /// </summary>
+    public void Restore(GatewayPlan plan, IEnumerable<Fabric.Messages.Gateway.RestoredConnection> connections, long now)
+    {
+        foreach (var rc in connections)
+        {
+            var fc = rc.Connection;
+            var key = new ConnectionKey(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);
+            NatBinding? binding = null;
+            if (fc.ExternalAddress != 0 && plan.Tenants.FirstOrDefault(t => t.Vni == key.Tenant)?.Snat is { } snat)
+            {
+                binding = Nat.Restore(snat, key.Tenant, key.Protocol, key.InsideAddress, key.InsidePort, new Ipv4Address(fc.ExternalAddress), fc.ExternalPort);
+            }
+            var c = Connections.Find(key) ?? Connections.Add(key, fc.FromInside, pickedUp: true, now);
+            c.State = (ConnectionState)rc.State;
+            c.LastSeen = now - rc.IdleMs;
+            Connections.Rearm(c, now);
+            if (binding is not null) ConnectionTable.Attach(c, binding);
+        }
     }
 
     /// <summary>Drops whose cause can change without a configuration change are not cached.</summary>
@@ -105,31 +208,26 @@ public sealed class FlowCacheShard
         || (o.Verdict == StageVerdict.Drop && o.Reason is GatewayDrop.FirewallDenied or GatewayDrop.SnatPoolTooSmall);
 
     /// <summary>
-    /// The reply direction's entry, made with the first packet: the reply's key is the forward
+    /// The reply direction's rewrites, found with the first packet: the reply's key is the forward
     /// packet after its rewrites, turned around; the stages run on it as a probe (no state change).
+    /// The MACs do not matter to the stages, so the probe runs without the next hop's.
     /// </summary>
-    private void InstallReply(in PacketFacts original, in PacketFacts rewritten, in PipelineOutcome forward, TenantPlan t, GatewayPlan plan, MacAddress nextHopMac, long now)
+    private void ProbeReply(in PacketFacts original, in PacketFacts rewritten, in PipelineOutcome forward, TenantPlan t, GatewayPlan plan, long now, ref MissDecision d)
     {
         var reply = new PacketFacts
         {
-            Key = ReplyKey(rewritten.Key, forward.OutPort, nextHopMac, plan.Mac),
+            Key = ReplyKey(rewritten.Key, forward.OutPort, default, plan.Mac),
             TcpFlags = TcpFlags.Ack,
             Ttl = 64,
             Ingress = plan.Port(forward.OutPort)?.Role ?? PortRole.Uplink,
             Probe = true,
         };
-        var replyKey = reply.Key;
         var ro = GatewayPipeline.Run(ref reply, t, Nat, Connections, now, _replyRecords);
         if (ro.Verdict != StageVerdict.Forward || ro.OutPort != original.Key.IngressPort) return;
-        var entry = CacheEntry.Synthesize(ro, plan.Mac, original.Key.Source, isReply: true);
-        LastReply = entry;
-        var hash = FlowHash.Compute(replyKey);
-        Cache.Insert(replyKey, hash, entry, plan.Generation, now);
-        if (forward.Connection is { } c)
-        {
-            c.ReplyKey = replyKey;
-            c.ReplyHash = hash;
-        }
+        d.HasReply = true;
+        d.ReplyRewrites = ro.Rewrites;
+        d.ReplyOutPort = ro.OutPort;
+        d.ReplyStages = (byte)ro.Stages;
     }
 
     /// <summary>The key the reply to a forwarded packet will have when it arrives on <paramref name="outPort"/>.</summary>
@@ -156,6 +254,7 @@ public sealed class FlowCacheShard
     {
         if (c.ForwardHash != 0) Cache.Remove(c.ForwardKey, c.ForwardHash);
         if (c.ReplyHash != 0) Cache.Remove(c.ReplyKey, c.ReplyHash);
+        c.ForwardHash = c.ReplyHash = 0;
     }
 
     /// <summary>Forgets every entry and all state (a shard handed to another owner starts like this).</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Runtime.InteropServices;
 using Fabric.Actors.DataPlane.Flow;
 using Fabric.Actors.DataPlane.Wire;
@@ -13,6 +14,9 @@ namespace Fabric.Actors.Gateway;
 public interface IMissResolver
 {
     void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace);
+
+    /// <summary>A mirrored connection's state moved on a cached packet (FIN, RST): the entity is told after the batch.</summary>
+    void ConnectionChanged(int bucket, Connection connection);
 }
 
 // The gateway half of the sharded miss path: the flow-cache entity (which owns the bucket's NAT
@@ -28,10 +32,11 @@ public sealed partial class GatewayDatapath
     public long RemoteResolved;
 
     /// <summary>
-    /// Finishes a parked miss with the entity's answer: installs the forward entry (stamped with
-    /// <paramref name="generation"/>, the configuration the entity decided with) and the reply's,
-    /// mirrors the connection locally (hits refresh it, FIN/RST leave the cache), then forwards,
-    /// answers or drops the frame.
+    /// Finishes a parked miss with the entity's answer: mirrors the connection locally (hits
+    /// refresh it; its state follows the entity's answers; it is what the entity's idle checks and
+    /// a moved entity's restore read), then installs through the same routine as an in-process
+    /// miss (<see cref="FlowCacheShard.Install"/>, stamped with <paramref name="generation"/>, the
+    /// configuration the entity decided with) and forwards, answers or drops the frame.
     /// </summary>
     public void CompleteMiss(Span<byte> frame, in FlowKey key, ulong hash, FlowResolution r, uint generation, long now, IFrameSink sink)
     {
@@ -43,97 +48,92 @@ public sealed partial class GatewayDatapath
             return;
         }
         var tenant = plan.Tenants[port.TenantIndex];
-        var shard = Shards[ShardOf(key, port.Role, tenant)];
+        var bucket = ShardOf(key, port.Role, tenant);
+        if (bucket < 0)
+        {
+            Drop(GatewayDrop.NoNatBinding);
+            return;
+        }
+        var shard = Shards[bucket];
         RemoteResolved++;
         for (var s = 0; s < Counters.StageRuns.Length; s++)
         {
             if ((r.StageMask & (1 << s)) != 0) Counters.StageRuns[s]++;
         }
 
-        var o = new PipelineOutcome
+        var d = new MissDecision
         {
-            Verdict = (StageVerdict)r.Verdict,
-            Reason = (GatewayDrop)r.Reason,
-            Reject = (RejectKind)r.Reject,
-            Rewrites = ToRewrites(r.Rewrite),
-            OutPort = r.OutPort,
-            NextHop = new Ipv4Address(r.NextHop),
-            Stages = r.Stages,
-            Consulted = (FlowFields)r.Consulted,
+            Outcome = new PipelineOutcome
+            {
+                Verdict = (StageVerdict)r.Verdict,
+                Reason = (GatewayDrop)r.Reason,
+                Reject = (RejectKind)r.Reject,
+                Rewrites = ToRewrites(r.Rewrite),
+                OutPort = r.OutPort,
+                NextHop = new Ipv4Address(r.NextHop),
+                Stages = r.Stages,
+                Consulted = (FlowFields)r.Consulted,
+            },
+            Cacheable = r.Cacheable,
         };
-        var cacheable = r.Cacheable;
-        if (r.Connection is { } fc)
+        if (r.Reply is { } reply)
         {
-            var ck = new ConnectionKey(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);
-            var mirror = shard.Connections.Find(ck, now) ?? shard.Connections.Add(ck, fc.FromInside, pickedUp: false, now);
-            mirror.State = (ConnectionState)r.ConnectionState;
-            mirror.LastSeen = now;
-            if (mirror.State is ConnectionState.Closing or ConnectionState.Closed)
-            {
-                if (mirror.ForwardHash != 0) shard.Cache.Remove(mirror.ForwardKey, mirror.ForwardHash);
-                if (mirror.ReplyHash != 0) shard.Cache.Remove(mirror.ReplyKey, mirror.ReplyHash);
-                mirror.ForwardHash = mirror.ReplyHash = 0;
-                if (mirror.State == ConnectionState.Closed) shard.Connections.Remove(ck);
-                cacheable = false;
-            }
-            o.Connection = mirror;
+            d.HasReply = true;
+            d.ReplyRewrites = ToRewrites(reply);
+            d.ReplyOutPort = reply.OutPort;
+            d.ReplyStages = reply.Stages;
         }
+        if (r.Connection is { } fc) d.Outcome.Connection = Mirror(shard, fc, (ConnectionState)r.ConnectionState, now);
 
-        var nextHopMac = default(MacAddress);
-        if (o.Verdict == StageVerdict.Forward && !TryResolve(o.OutPort, o.NextHop, out nextHopMac))
-        {
-            o.Verdict = StageVerdict.Drop;
-            o.Reason = GatewayDrop.NeighborUnresolved;
-            cacheable = false;
-        }
-        var entry = CacheEntry.Synthesize(o, plan.Mac, nextHopMac, isReply: false);
-        if (cacheable && !CacheDisabled)
-        {
-            shard.Cache.Insert(key, hash, entry, generation, now);
-            if (o.Connection is { } c)
-            {
-                c.ForwardKey = key;
-                c.ForwardHash = hash;
-            }
-            if (o.Verdict == StageVerdict.Forward && r.Reply is { } reply)
-            {
-                var facts = new PacketFacts { Key = key };
-                GatewayPipeline.Apply(ref facts, o.Rewrites);
-                var replyKey = FlowCacheShard.ReplyKey(facts.Key, o.OutPort, nextHopMac, plan.Mac);
-                var replyEntry = new CacheEntry
-                {
-                    Action = EntryAction.Forward,
-                    Rewrite = (RewriteFields)reply.Fields,
-                    SourceAddress = new Ipv4Address(reply.SourceAddress),
-                    DestinationAddress = new Ipv4Address(reply.DestinationAddress),
-                    SourcePort = reply.SourcePort,
-                    DestinationPort = reply.DestinationPort,
-                    OutPort = reply.OutPort,
-                    SourceMac = plan.Mac,
-                    DestinationMac = key.Source,
-                    Connection = o.Connection,
-                    IsReply = true,
-                    Mask = FlowFields.Exact,
-                    Stages = reply.Stages,
-                };
-                var replyHash = FlowHash.Compute(replyKey);
-                shard.Cache.Insert(replyKey, replyHash, replyEntry, generation, now);
-                if (o.Connection is { } rc)
-                {
-                    rc.ReplyKey = replyKey;
-                    rc.ReplyHash = replyHash;
-                }
-            }
-        }
-        if (!r.Trace.IsDefaultOrEmpty && Volatile.Read(ref _traceBudget) > 0) Trace(key, false, [.. r.Trace, "resolved by the flow-cache entity"], o);
-        Act(frame, key, port, tenant, o, entry, sink);
+        var entry = shard.Install(key, hash, ref d, plan, generation, this, now, install: !CacheDisabled);
+        if (!r.Trace.IsDefaultOrEmpty && Volatile.Read(ref _traceBudget) > 0) Trace(key, false, [.. r.Trace, "resolved by the flow-cache entity"], d.Outcome);
+        Act(frame, key, port, tenant, d.Outcome, entry, sink);
     }
 
-    /// <summary>Forgets a bucket's local entries and mirrored connections (its entity moved: the next packets ask the new one).</summary>
-    public void ResetBucket(int bucket)
+    /// <summary>The local copy of an entity's connection, in the state the entity answered, with its SNAT binding's external endpoint.</summary>
+    private static Connection Mirror(FlowCacheShard shard, FlowConnection fc, ConnectionState state, long now)
     {
-        if ((uint)bucket < (uint)Shards.Length) Shards[bucket].Reset();
+        var ck = new ConnectionKey(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);
+        var mirror = shard.Connections.Find(ck);
+        if (mirror is null || (mirror.State == ConnectionState.Closed && state != ConnectionState.Closed))
+        {
+            mirror = shard.Connections.Add(ck, fc.FromInside, pickedUp: false, now);
+        }
+        if (fc.ExternalAddress != 0 && mirror.Binding is null)
+        {
+            // Not counted as a user of anything: the gateway holds no bindings, it remembers them for a restore.
+            mirror.Binding = new NatBinding(ck.Tenant, ck.Protocol, ck.InsideAddress, ck.InsidePort, new Ipv4Address(fc.ExternalAddress), fc.ExternalPort);
+        }
+        var before = mirror.State;
+        mirror.State = state;
+        mirror.LastSeen = now;
+        shard.Connections.Transitioned(mirror, before, now);
+        return mirror;
     }
+
+    /// <summary>
+    /// What a bucket's new entity needs to carry on where the old one stopped (its node left, or
+    /// the shard moved): every connection the gateway mirrors for the bucket, with its state, how
+    /// long it has been idle here, and its SNAT binding's external endpoint.
+    /// </summary>
+    public ImmutableArray<RestoredConnection> RestoreOf(int bucket, long now)
+    {
+        if ((uint)bucket >= (uint)Shards.Length) return [];
+        var b = ImmutableArray.CreateBuilder<RestoredConnection>(Shards[bucket].Connections.Count);
+        foreach (var c in Shards[bucket].Connections.All)
+        {
+            var k = c.Key;
+            b.Add(new RestoredConnection(
+                new FlowConnection(k.Tenant, (byte)k.Protocol, k.InsideAddress.ToUInt32(), k.InsidePort, k.RemoteAddress.ToUInt32(), k.RemotePort, c.FromInside,
+                    c.Binding?.ExternalAddress.ToUInt32() ?? 0, c.Binding?.ExternalPort ?? 0),
+                (byte)c.State, Math.Max(0, now - c.LastSeen)));
+        }
+        return b.ToImmutable();
+    }
+
+    /// <summary>The bucket's mirror of a connection, for its entity's idle check (null: the gateway has none).</summary>
+    public Connection? Mirrored(int bucket, in ConnectionKey key) =>
+        (uint)bucket < (uint)Shards.Length ? Shards[bucket].Connections.Find(key) : null;
 
     public static Rewrites ToRewrites(FlowRewrite r) =>
         new((RewriteFields)r.Fields, new Ipv4Address(r.SourceAddress), new Ipv4Address(r.DestinationAddress), r.SourcePort, r.DestinationPort);

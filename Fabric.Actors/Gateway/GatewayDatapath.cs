@@ -26,13 +26,21 @@ public sealed partial class GatewayDatapath : INeighbors
     private readonly ConcurrentQueue<PacketTrace> _traces = new();
     private int _traceBudget;
 
-    public GatewayDatapath(GatewayPlan plan, int shards = 16, int maxFlowsPerShard = 65_536, long idleTimeoutMs = 60_000)
+    private readonly List<Connection> _toConfirm = [];
+
+    public GatewayDatapath(GatewayPlan plan, int shards = 16, int maxFlowsPerShard = 65_536, long idleTimeoutMs = 60_000, GatewaySettings? settings = null)
     {
         Plan = plan;
-        Shards = [.. Enumerable.Range(0, shards).Select(i => new FlowCacheShard(i, maxFlowsPerShard, idleTimeoutMs))];
+        Settings = settings ?? GatewaySettings.Default;
+        Ledger = new PortBlockLedger(shards);
+        Ledger.Configure(plan);
+        Shards = [.. Enumerable.Range(0, shards).Select(i => new FlowCacheShard(i, maxFlowsPerShard, idleTimeoutMs, Settings, Ledger))];
     }
 
     public GatewayPlan Plan { get; private set; }
+    public GatewaySettings Settings { get; }
+    /// <summary>Which bucket leases which SNAT port block: routes inbound packets to the bucket holding their binding.</summary>
+    public PortBlockLedger Ledger { get; }
     public FlowCacheShard[] Shards { get; }
     public GatewayCounters Counters { get; } = new();
     /// <summary>Cache disabled: every frame runs the stages (for measuring what the cache saves).</summary>
@@ -43,6 +51,23 @@ public sealed partial class GatewayDatapath : INeighbors
     {
         if (plan.Generation <= Plan.Generation) throw new ArgumentException($"generation {plan.Generation} is not newer than {Plan.Generation}");
         Plan = plan;
+        Ledger.Configure(plan);
+    }
+
+    /// <summary>
+    /// Expires connections due by <paramref name="now"/> in every shard (timer wheels: only the
+    /// elapsed ticks are looked at) and their cache entries with them; in-process, their NAT
+    /// bindings and emptied port blocks are released too. Returns how many went.
+    /// </summary>
+    public int Sweep(long now)
+    {
+        var removed = 0;
+        foreach (var s in Shards)
+        {
+            removed += s.Expire(now, _toConfirm);
+        }
+        _toConfirm.Clear(); // the datapath sees every hit: idle here is idle
+        return removed;
     }
 
     public void AddNeighbor(ushort port, Ipv4Address address, MacAddress mac) => _neighbors[(port, address)] = mac;
@@ -77,35 +102,34 @@ public sealed partial class GatewayDatapath : INeighbors
         return list;
     }
 
-    /// <summary>The shard that owns a flow: from the tenant and the flow's inside address.</summary>
+    /// <summary>
+    /// The shard that owns a flow: from the tenant and the flow's inside address; for a packet to
+    /// a SNAT pool address, the bucket leasing the port block of its destination port (-1: none
+    /// does, so no binding can exist).
+    /// </summary>
     public int ShardOf(in FlowKey key, PortRole role, TenantPlan t)
     {
-        var inside = role == PortRole.Downlink ? key.SourceAddress : InsideAddressOf(key, t);
-        return ShardFor(t.Vni, inside, Shards.Length);
+        if (role == PortRole.Downlink) return ShardFor(t.Vni, key.SourceAddress, Shards.Length);
+        var dst = key.DestinationAddress;
+        if (t.Snat is { } snat && snat.PoolIndex(dst) >= 0)
+        {
+            // TCP/UDP destination port, or the ICMP echo identifier: both sit in DestinationPort.
+            return Ledger.OwnerOf(t, dst, key.DestinationPort);
+        }
+        if (dst == t.UplinkAddress)
+        {
+            foreach (var d in t.Dnat)
+            {
+                if (d.Protocol == key.IpProtocol && d.ExternalPort == key.DestinationPort) return ShardFor(t.Vni, d.InternalAddress, Shards.Length);
+            }
+        }
+        return ShardFor(t.Vni, dst, Shards.Length);
     }
 
     public static int ShardFor(uint tenant, Ipv4Address inside, int shards)
     {
         var x = ((ulong)tenant << 32 | inside.ToUInt32()) * 0x9E3779B97F4A7C15UL;
         return FlowHash.Bucket(x ^ (x >> 29), shards);
-    }
-
-    private static Ipv4Address InsideAddressOf(in FlowKey key, TenantPlan t)
-    {
-        var dst = key.DestinationAddress;
-        if (t.Snat is { } snat && snat.PoolIndex(dst) >= 0)
-        {
-            // TCP/UDP destination port, or the ICMP echo identifier: both sit in DestinationPort.
-            return snat.TryInsideOf(dst, key.DestinationPort, out var inside) ? inside : dst;
-        }
-        if (dst == t.UplinkAddress)
-        {
-            foreach (var d in t.Dnat)
-            {
-                if (d.Protocol == key.IpProtocol && d.ExternalPort == key.DestinationPort) return d.InternalAddress;
-            }
-        }
-        return dst;
     }
 
     /// <summary>Processes every frame of <paramref name="batch"/> (borrowed); output goes to <paramref name="sink"/>.</summary>
@@ -192,7 +216,13 @@ public sealed partial class GatewayDatapath : INeighbors
             return;
         }
 
-        var shard = Shards[ShardOf(key, port.Role, tenant)];
+        var bucket = ShardOf(key, port.Role, tenant);
+        if (bucket < 0)
+        {
+            Drop(GatewayDrop.NoNatBinding); // to a pool port no bucket leases: nothing was ever bound there
+            return;
+        }
+        var shard = Shards[bucket];
         var hash = FlowHash.Compute(key);
         var tracing = Volatile.Read(ref _traceBudget) > 0;
         var cache = shard.Cache;
@@ -211,10 +241,21 @@ public sealed partial class GatewayDatapath : INeighbors
             }
             if (entry.Connection is { } c)
             {
-                if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
+                if (key.IpProtocol == IpProtocol.Tcp)
                 {
-                    SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
-                    return;
+                    var flags = TcpFlagsOf(frame);
+                    if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
+                    {
+                        // The connection moves towards its end; the packet goes on with this entry
+                        // (its NAT and rules do not change). The entries stay until the closed hold ends.
+                        Track(c, key.IpProtocol, flags, port.Role, shard, bucket, now);
+                    }
+                    else if (c.State == ConnectionState.Closed && ConnectionTracking.IsOpening(flags))
+                    {
+                        // The same endpoints open again within the closed hold: the stages reopen it.
+                        SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
+                        return;
+                    }
                 }
                 c.LastSeen = now;
                 if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
@@ -237,13 +278,29 @@ public sealed partial class GatewayDatapath : INeighbors
         SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: false);
     }
 
+    /// <summary>
+    /// Conntrack for a cached TCP packet with FIN or RST: the state machine runs here, on the
+    /// connection the entry carries (in process the connection itself, sharded the gateway's
+    /// mirror, whose entity hears of the change after the batch). A connection that closes is
+    /// held, with its entries, for the closed hold, then removed by the sweep.
+    /// </summary>
+    private void Track(Connection c, IpProtocol protocol, TcpFlags flags, PortRole role, FlowCacheShard shard, int bucket, long now)
+    {
+        var before = c.State;
+        var fins = (c.FinFromInside, c.FinFromOutside);
+        c.State = ConnectionTracking.Next(c, protocol, flags, fromOriginator: c.FromInside == (role == PortRole.Downlink));
+        c.LastSeen = now;
+        shard.Connections.Transitioned(c, before, now);
+        if (Resolver is { } resolver && (c.State != before || fins != (c.FinFromInside, c.FinFromOutside))) resolver.ConnectionChanged(bucket, c);
+    }
+
     /// <summary>Whether a flow-cache drop judged for an unconnected packet still applies: no tracked connection, and no TCP RST.</summary>
     private static bool StillUnconnected(ReadOnlySpan<byte> frame, in FlowKey key, PortRole role, FlowCacheShard shard, long now)
     {
         if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & TcpFlags.Rst) != 0) return false;
         if (shard.Connections.Count == 0) return true;
         var facts = new PacketFacts { Key = key, Ingress = role };
-        return shard.Connections.Find(facts.Connection(key.Tenant), now) is null;
+        return shard.Connections.Find(facts.Connection(key.Tenant)) is null;
     }
 
     private void SlowPath(Span<byte> frame, in FlowKey key, ulong hash, GatewayPort port, TenantPlan tenant, FlowCacheShard shard, long now, IFrameSink sink, bool hit)

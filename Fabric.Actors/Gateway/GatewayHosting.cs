@@ -65,6 +65,9 @@ public static class GatewayHosting
                     Role = GuardianHosting.Role,
                     StateStoreMode = StateStoreMode.DData,
                     RememberEntities = false,
+                    // An entity holds NAT bindings and connections the gateway's hits keep alive
+                    // without messaging it: idle in sharding's eyes is not idle here.
+                    ShouldPassivateIdleEntities = false,
                 });
     }
 }

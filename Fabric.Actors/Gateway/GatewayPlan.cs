@@ -46,10 +46,12 @@ public sealed class GatewayPlan
     /// <summary>
     /// Compiles <paramref name="intent"/>. Tenants without a downlink or uplink still get a plan
     /// (their stages exist) but no ports. <paramref name="vnis"/> gives each tenant's VNI (the
-    /// flow key's tenant field); a tenant missing there gets its index + 1.
+    /// flow key's tenant field); a tenant missing there gets its index + 1. <paramref name="portBlockSize"/>
+    /// cuts the tenants' SNAT pools into port blocks (<see cref="NatSettings.PortBlockSize"/>).
     /// </summary>
-    public static GatewayPlan Compile(GatewayIntent intent, uint generation, IReadOnlyDictionary<string, uint>? vnis = null, MacAddress? mac = null)
+    public static GatewayPlan Compile(GatewayIntent intent, uint generation, IReadOnlyDictionary<string, uint>? vnis = null, MacAddress? mac = null, int? portBlockSize = null)
     {
+        var blockSize = portBlockSize ?? NatSettings.Default.PortBlockSize;
         var ports = ImmutableArray.CreateBuilder<GatewayPort>();
         var tenants = ImmutableArray.CreateBuilder<TenantPlan>();
         ushort next = 1;
@@ -68,7 +70,7 @@ public sealed class GatewayPlan
                 ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink, u.Vlan ?? 0));
             }
             var vni = vnis is not null && vnis.TryGetValue(t.Tenant, out var v) ? v : (uint)(i + 1);
-            tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink));
+            tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink, blockSize));
         }
         return new GatewayPlan(intent.Name, generation, mac ?? DefaultMac(intent.Name), tenants.ToImmutable(), ports.ToImmutable());
     }
@@ -187,7 +189,7 @@ public sealed class TenantPlan
         return Networks.IsEmpty ? UplinkAddress : Networks[0].Address;
     }
 
-    public static TenantPlan Compile(GatewayTenantIntent t, int index, uint vni, ushort downlink, ushort uplink)
+    public static TenantPlan Compile(GatewayTenantIntent t, int index, uint vni, ushort downlink, ushort uplink, int portBlockSize)
     {
         var networks = t.Networks.Select(n => (GatewayPlan.Address(n.Address), n.PrefixLength)).ToImmutableArray();
         var routes = new List<RouteEntry>();
@@ -213,7 +215,7 @@ public sealed class TenantPlan
             UplinkAddress = uplinkAddress,
             UplinkPrefix = uplinkPrefix,
             Routes = new RouteTable(routes),
-            Snat = t.SnatPool.IsEmpty ? null : SnatPlan.Create(networks, t.SnatPool.Select(c => (GatewayPlan.Address(c.Address), c.PrefixLength))),
+            Snat = t.SnatPool.IsEmpty ? null : SnatPlan.Create(t.SnatPool.Select(c => (GatewayPlan.Address(c.Address), c.PrefixLength)), portBlockSize),
             Dnat = [.. t.Dnat.Select(d => new DnatRule(d.Protocol == DnatProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp, d.ExternalPort, GatewayPlan.Address(d.InternalAddress), d.InternalPort))],
             DefaultPolicy = t.Firewall?.DefaultPolicy,
             FirewallRules = t.Firewall is null ? [] : [.. t.Firewall.Rules.Select(r => new FirewallRule(

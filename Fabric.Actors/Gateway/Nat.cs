@@ -1,48 +1,49 @@
-using System.Collections.Immutable;
 using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.Gateway;
 
+/// <summary>A block of external ports on one pool address: <c>[FirstPort, FirstPort + size)</c>.</summary>
+public readonly record struct PortBlock(Ipv4Address Address, ushort FirstPort)
+{
+    public override string ToString() => $"{Address}:{FirstPort}";
+}
+
 /// <summary>
-/// Deterministic source NAT (RFC 7422): every inside address owns a fixed block of external
-/// ports on one pool address, computed from its index among the tenant's inside addresses, so
-/// (pool address, external port) names its inside address with no state at all. The port inside
-/// the block is a hash of (inside port, protocol), probed linearly past ports in use; a flow
-/// that was alone in its block therefore gets the same external port again on any node after
-/// its flow-cache shard moved, without a journal. Ports 0..1023 are never handed out.
+/// A tenant's SNAT pool cut into port blocks (blocks as in RFC 7422, lent on demand; sizes
+/// from <see cref="NatSettings"/>): every pool address carries <see cref="BlocksPerAddress"/>
+/// blocks of <see cref="BlockSize"/> ports from 1024 up. Blocks are numbered address by address;
+/// which host holds which block is decided at run time (<see cref="PortBlockLedger"/>,
+/// <see cref="NatTable"/>), not by this plan. Immutable.
 /// </summary>
 public sealed class SnatPlan
 {
     public const int FirstPort = 1024;
     public const int PortsPerAddress = 65536 - FirstPort;
-    /// <summary>Largest block per inside address (RFC 7422 sizes blocks to the pool; we cap them).</summary>
-    public const int MaxBlockSize = 4096;
 
-    private readonly ImmutableArray<(Ipv4Address Network, int Size)> _inside;
     private readonly Ipv4Address[] _pool;
+    /// <summary>Pool address to its index, for pools too large to scan (null: scan).</summary>
+    private readonly Dictionary<Ipv4Address, int>? _index;
 
-    private SnatPlan(ImmutableArray<(Ipv4Address, int)> inside, Ipv4Address[] pool, long insideCount)
+    private SnatPlan(Ipv4Address[] pool, int blockSize)
     {
-        _inside = inside;
         _pool = pool;
-        InsideCount = insideCount;
-        var total = (long)pool.Length * PortsPerAddress;
-        BlockSize = insideCount == 0 ? 0 : (int)Math.Min(MaxBlockSize, total / insideCount);
-        BlocksPerAddress = BlockSize == 0 ? 0 : PortsPerAddress / BlockSize;
+        if (pool.Length > 8) _index = pool.Select((a, i) => (a, i)).ToDictionary(x => x.a, x => x.i);
+        BlockSize = blockSize;
+        BlocksPerAddress = PortsPerAddress / blockSize;
+        BlockCount = pool.Length * BlocksPerAddress;
     }
 
-    public long InsideCount { get; }
     public int BlockSize { get; }
     public int BlocksPerAddress { get; }
+    /// <summary>Blocks in the whole pool.</summary>
+    public int BlockCount { get; }
     public IReadOnlyList<Ipv4Address> Pool => _pool;
-    /// <summary>False when the pool is too small to give every inside address at least one port.</summary>
-    public bool IsUsable => BlockSize > 0;
+    /// <summary>False when the pool holds no block at all.</summary>
+    public bool IsUsable => BlockCount > 0;
 
-    public static SnatPlan Create(IEnumerable<(Ipv4Address Address, int PrefixLength)> insideNetworks, IEnumerable<(Ipv4Address Address, int PrefixLength)> pool)
+    public static SnatPlan Create(IEnumerable<(Ipv4Address Address, int PrefixLength)> pool, int blockSize)
     {
-        var inside = insideNetworks
-            .Select(n => (Network: new Ipv4Address(n.Address.ToUInt32() & Ipv4Address.MaskOf(n.PrefixLength).ToUInt32()), Size: 1 << (32 - Math.Max(n.PrefixLength, 8))))
-            .ToImmutableArray();
+        if (blockSize is < 1 or > PortsPerAddress) throw new ArgumentOutOfRangeException(nameof(blockSize), blockSize, $"1..{PortsPerAddress}");
         var addresses = new List<Ipv4Address>();
         foreach (var (a, p) in pool)
         {
@@ -50,12 +51,16 @@ public sealed class SnatPlan
             var first = a.ToUInt32() & Ipv4Address.MaskOf(p).ToUInt32();
             for (var i = 0u; i < count; i++) addresses.Add(new Ipv4Address(first + i));
         }
-        return new SnatPlan(inside, [.. addresses.Distinct()], inside.Sum(n => (long)n.Size));
+        return new SnatPlan([.. addresses.Distinct()], blockSize);
     }
+
+    /// <summary>True when both plans cut the same addresses into the same blocks (so block numbers mean the same).</summary>
+    public bool SameBlocks(SnatPlan other) => BlockSize == other.BlockSize && _pool.AsSpan().SequenceEqual(other._pool);
 
     /// <summary>Index of <paramref name="address"/> in the pool, or -1.</summary>
     public int PoolIndex(Ipv4Address address)
     {
+        if (_index is not null) return _index.TryGetValue(address, out var at) ? at : -1;
         for (var i = 0; i < _pool.Length; i++)
         {
             if (_pool[i] == address) return i;
@@ -63,115 +68,59 @@ public sealed class SnatPlan
         return -1;
     }
 
-    /// <summary>The block of <paramref name="inside"/>: pool address and first port; false if it is not an inside address.</summary>
-    public bool TryBlock(Ipv4Address inside, out Ipv4Address poolAddress, out ushort firstPort)
+    public PortBlock Block(int index) =>
+        new(_pool[index / BlocksPerAddress], (ushort)(FirstPort + index % BlocksPerAddress * BlockSize));
+
+    /// <summary>The number of the block holding external (<paramref name="address"/>, <paramref name="port"/>); false outside the pool's blocks.</summary>
+    public bool TryBlockIndex(Ipv4Address address, ushort port, out int index)
     {
-        poolAddress = default;
-        firstPort = 0;
-        if (!IsUsable) return false;
-        long index = 0;
-        foreach (var (network, size) in _inside)
-        {
-            var offset = (long)inside.ToUInt32() - network.ToUInt32();
-            if (offset >= 0 && offset < size)
-            {
-                index += offset;
-                poolAddress = _pool[index / BlocksPerAddress];
-                firstPort = (ushort)(FirstPort + index % BlocksPerAddress * BlockSize);
-                return true;
-            }
-            index += size;
-        }
-        return false;
+        index = -1;
+        var p = PoolIndex(address);
+        if (p < 0 || port < FirstPort) return false;
+        var inAddress = (port - FirstPort) / BlockSize;
+        if (inAddress >= BlocksPerAddress) return false;
+        index = p * BlocksPerAddress + inAddress;
+        return true;
     }
 
-    /// <summary>The inside address owning external (<paramref name="poolAddress"/>, <paramref name="port"/>); the reverse of <see cref="TryBlock"/>.</summary>
-    public bool TryInsideOf(Ipv4Address poolAddress, ushort port, out Ipv4Address inside)
-    {
-        inside = default;
-        var p = PoolIndex(poolAddress);
-        if (p < 0 || !IsUsable || port < FirstPort) return false;
-        var blockInAddress = (port - FirstPort) / BlockSize;
-        if (blockInAddress >= BlocksPerAddress) return false;
-        var index = (long)p * BlocksPerAddress + blockInAddress;
-        foreach (var (network, size) in _inside)
-        {
-            if (index < size)
-            {
-                inside = new Ipv4Address(network.ToUInt32() + (uint)index);
-                return true;
-            }
-            index -= size;
-        }
-        return false;
-    }
+    public bool TryBlockIndex(PortBlock block, out int index) => TryBlockIndex(block.Address, block.FirstPort, out index);
 
-    /// <summary>Where the probe for a flow's external port starts inside its block (fixed for the flow).</summary>
-    public int PreferredOffset(ushort insidePort, IpProtocol protocol)
+    /// <summary>The pool address a port-less protocol (GRE, ESP...) from <paramref name="inside"/> leaves with: fixed per host.</summary>
+    public Ipv4Address AddressFor(Ipv4Address inside)
     {
-        var x = ((uint)insidePort << 8 | (byte)protocol) * 0x9E3779B1u;
-        return (int)((x ^ (x >> 15)) % (uint)BlockSize);
+        var x = inside.ToUInt32() * 0x9E3779B1u;
+        return _pool[(int)((x ^ (x >> 16)) % (uint)_pool.Length)];
     }
 }
 
-/// <summary>A NAT binding: inside endpoint ⇄ external endpoint for one protocol (endpoint-independent mapping, RFC 4787).</summary>
-public readonly record struct NatBinding(uint Tenant, IpProtocol Protocol, Ipv4Address InsideAddress, ushort InsidePort, Ipv4Address ExternalAddress, ushort ExternalPort);
-
 /// <summary>
-/// The NAT bindings a flow-cache shard holds (the shard owns every inside address hashed to it,
-/// hence whole port blocks: no other shard allocates in them). Plain state; the NAT stage
-/// decides, this table only remembers.
+/// A NAT binding: inside endpoint ⇄ external endpoint for one protocol (endpoint-independent
+/// mapping, RFC 4787 §4.1). It lives while a tracked connection uses it: <see cref="Connections"/>
+/// counts them, and the last one to go releases it (<see cref="NatTable.Release"/>).
 /// </summary>
-public sealed class NatTable
+public sealed class NatBinding(uint tenant, IpProtocol protocol, Ipv4Address insideAddress, ushort insidePort, Ipv4Address externalAddress, ushort externalPort)
 {
-    private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byInside = [];
-    private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byExternal = [];
+    public uint Tenant { get; } = tenant;
+    public IpProtocol Protocol { get; } = protocol;
+    public Ipv4Address InsideAddress { get; } = insideAddress;
+    public ushort InsidePort { get; } = insidePort;
+    public Ipv4Address ExternalAddress { get; } = externalAddress;
+    public ushort ExternalPort { get; } = externalPort;
+    /// <summary>Tracked connections using this binding.</summary>
+    public int Connections { get; internal set; }
+    /// <summary>False once released: a connection that still points here must not release it twice.</summary>
+    public bool Live { get; internal set; } = true;
 
-    public int Count => _byInside.Count;
-    public long Created { get; private set; }
-    public long Exhausted { get; private set; }
+    internal HostPorts? Host { get; init; }
+    internal HostBlock? Block { get; init; }
 
-    public IEnumerable<NatBinding> Bindings => _byInside.Values;
+    public override string ToString() => $"{Protocol} {InsideAddress}:{InsidePort} -> {ExternalAddress}:{ExternalPort} ({Connections} connections)";
+}
 
-    public bool TryGetByInside(uint tenant, IpProtocol protocol, Ipv4Address address, ushort port, out NatBinding binding) =>
-        _byInside.TryGetValue((tenant, protocol, address, port), out binding);
+/// <summary>Lends port blocks to a flow-cache shard synchronously (in-process gateway: the datapath's own ledger).</summary>
+public interface IPortBlockLender
+{
+    bool TryLend(int bucket, uint tenant, out PortBlock block);
 
-    public bool TryGetByExternal(uint tenant, IpProtocol protocol, Ipv4Address address, ushort port, out NatBinding binding) =>
-        _byExternal.TryGetValue((tenant, protocol, address, port), out binding);
-
-    /// <summary>Finds or makes the binding for an inside endpoint; false when its block is full (or it is not inside).</summary>
-    public bool TryBind(SnatPlan plan, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, out NatBinding binding, out bool created)
-    {
-        created = false;
-        if (TryGetByInside(tenant, protocol, inside, insidePort, out binding)) return true;
-        if (!plan.TryBlock(inside, out var external, out var first)) return false;
-        var start = plan.PreferredOffset(insidePort, protocol);
-        for (var n = 0; n < plan.BlockSize; n++)
-        {
-            var port = (ushort)(first + (start + n) % plan.BlockSize);
-            if (_byExternal.ContainsKey((tenant, protocol, external, port))) continue;
-            binding = new NatBinding(tenant, protocol, inside, insidePort, external, port);
-            Add(binding);
-            created = true;
-            Created++;
-            return true;
-        }
-        Exhausted++;
-        return false;
-    }
-
-    public void Add(in NatBinding b)
-    {
-        _byInside[(b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort)] = b;
-        _byExternal[(b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort)] = b;
-    }
-
-    public bool Remove(in NatBinding b) =>
-        _byInside.Remove((b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort)) | _byExternal.Remove((b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort));
-
-    public void Clear()
-    {
-        _byInside.Clear();
-        _byExternal.Clear();
-    }
+    void TakeBack(int bucket, uint tenant, PortBlock block);
 }

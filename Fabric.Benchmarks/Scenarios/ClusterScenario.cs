@@ -6,6 +6,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
+using static Fabric.Benchmarks.Scenarios.NodeProcesses;
+
 namespace Fabric.Benchmarks.Scenarios;
 
 /// <summary>
@@ -82,74 +84,11 @@ public static class ClusterScenario
         return 0;
     }
 
-    private static string NodeDll()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Fabric.sln"))) dir = dir.Parent;
-        if (dir is null) throw new InvalidOperationException("run from inside the Fabric repository");
-        var configuration = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-        var dll = Path.Combine(dir.FullName, "Fabric.Node", "bin", configuration, "net10.0", "fabric-node.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException($"build Fabric.Node first: dotnet build -c {configuration} Fabric.Node", dll);
-    }
-
-    private static Process Start(string dll, params string[] args)
-    {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(dll);
-        info.ArgumentList.Add("run");
-        foreach (var a in args) info.ArgumentList.Add(a);
-        var process = Process.Start(info)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
-    }
-
-    private static void Terminate(Process process)
-    {
-        if (process.HasExited) return;
-        kill(process.Id, 15);
-        if (!process.WaitForExit(30_000)) process.Kill(entireProcessTree: true);
-    }
-
-    private static async Task<JsonNode?> Get(HttpClient http, int port, string path)
-    {
-        try
-        {
-            using var response = await http.GetAsync($"http://127.0.0.1:{port}{path}");
-            return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync()) : null;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-        {
-            return null;
-        }
-    }
-
     private static int UpCount(JsonNode? members) =>
         members?["members"]?.AsArray().Count(m => m?["status"]?.ToString() == "Up") ?? 0;
 
     private static long Version(JsonNode? applied) => applied?["version"]?.GetValue<long>() ?? -1;
 
-    private static async Task Until(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException(what);
-            await Task.Delay(10);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int kill(int pid, int sig);
 }
 
 /// <summary>min / median / max of a sample, rounded for reports.</summary>

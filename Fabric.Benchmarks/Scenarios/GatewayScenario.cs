@@ -12,8 +12,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// each, 10,000 UDP flows of 64 B frames from simulated-port templates, through one
 /// <see cref="GatewayDatapath"/> on one thread. Measures cached frames/s, frames/s with the cache
 /// off (stages per packet), new flows/s through the miss path, bytes allocated per cached frame,
-/// how long a shard's flows take to resume on a new owner with no state (deterministic NAT
-/// + loose pickup, in process: shard_rebuild_pass_ms), and the gap a TCP connection sees when the
+/// how long a shard's flows take to resume on a new owner restored from the gateway's mirror of
+/// its connections (in process: shard_rebuild_pass_ms), and the gap a TCP connection sees when the
 /// node owning its flow-cache entity leaves a real three-system cluster (shard_move_resume_ms,
 /// see <see cref="GatewayShardMove"/>).
 /// </summary>
@@ -66,11 +66,14 @@ public static class GatewayScenario
             routed[megaflows] = (fps, alloc, r.Shards.Sum(x => x.Cache.Count), r.Counters.MegaflowHits, r.MasksInUse, newFlows);
         }
 
-        // A shard moves: its new owner starts with nothing; time until all its flows forward again.
+        // A shard moves: its new owner starts with nothing but what the gateway mirrors (connections
+        // with their external ports, as a moved entity is restored); time until all flows forward again.
         var moved = dp.Shards[0];
         var before = moved.Nat.Bindings.ToDictionary(b => (b.Tenant, b.InsideAddress, b.InsidePort), b => b.ExternalPort);
+        var mirrored = dp.RestoreOf(0, 3);
         moved.Reset();
         var resume = Stopwatch.StartNew();
+        moved.Restore(plan, mirrored, 3);
         Pass(dp, frames, 3, sink);
         var resumeMs = resume.Elapsed.TotalMilliseconds;
         var same = moved.Nat.Bindings.Count(b => before.TryGetValue((b.Tenant, b.InsideAddress, b.InsidePort), out var p) && p == b.ExternalPort);

@@ -159,7 +159,9 @@ internal static class GatewayShardMove
             while (forwarded < passes * batch.Length && clock.Elapsed < TimeSpan.FromSeconds(20)) forwarded += (await Take(gw, uplink, 1, 50)).Count;
             return forwarded / clock.Elapsed.TotalSeconds;
         }
-        await Rate(2); // resolve and cache the flows
+        // Resolve and cache the flows. A burst of 100 new hosts takes a few batches: each bucket's
+        // entity has two spare port blocks and asks the gateway for more when its hosts wanted some.
+        for (var warm = 0; warm < 5; warm++) await Rate(1);
         var cached = await Rate(40);
         await gw.Ask<SetCacheDisabled>(new SetCacheDisabled(true), TimeSpan.FromSeconds(5));
         var uncached = await Rate(10);

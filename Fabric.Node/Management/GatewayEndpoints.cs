@@ -18,8 +18,13 @@ public static class GatewayEndpoints
 {
     public sealed record GatewaySummary(string Name, string Node, string Mode, uint Generation, IReadOnlyList<string> Tenants, CacheStats Cache, long Dropped, int PendingMisses);
 
-    /// <summary>A bucket as its flow-cache entity sees it (null fields: the entity did not answer).</summary>
-    public sealed record EntityView(int Bucket, string? Node, int? NatBindings, int? Connections, long? Resolved, long? Batches);
+    /// <summary>
+    /// A bucket as its flow-cache entity sees it (null fields: the entity did not answer): NAT
+    /// bindings and the port blocks behind them (held by hosts, spare), bindings made and released,
+    /// SNAT refusals for want of a port, connections expired.
+    /// </summary>
+    public sealed record EntityView(int Bucket, string? Node, int? NatBindings, int? Connections, long? Resolved, long? Batches,
+        int? PortBlocks = null, int? SpareBlocks = null, long? BindingsCreated = null, long? BindingsReleased = null, long? PortsExhausted = null, long? ConnectionsExpired = null);
 
     public sealed record GatewayView(GatewayStatus Status, IReadOnlyList<EntityView> Entities);
 
@@ -120,7 +125,8 @@ public static class GatewayEndpoints
             try
             {
                 var e = await region.Ask<FlowCacheEntityStats>(new GetFlowCacheStats(status.Name, s.Bucket), EntityTimeout, ct);
-                return new EntityView(s.Bucket, e.Node, e.NatBindings, e.Connections, e.Resolved, e.Batches);
+                return new EntityView(s.Bucket, e.Node, e.NatBindings, e.Connections, e.Resolved, e.Batches,
+                    e.PortBlocks, e.SpareBlocks, e.BindingsCreated, e.BindingsReleased, e.PortsExhausted, e.ConnectionsExpired);
             }
             catch (TaskCanceledException)
             {

@@ -68,7 +68,7 @@ public class GatewayFlowCacheTests
     }
 
     [Fact]
-    public void Tcp_fin_and_rst_end_the_connection_state_and_its_cache_entries()
+    public void A_tcp_rst_on_a_cached_flow_goes_out_at_once_and_the_connection_its_entries_and_binding_go_after_the_closed_hold()
     {
         var dp = Datapath();
         var sink = new CaptureSink();
@@ -80,8 +80,18 @@ public class GatewayFlowCacheTests
         Assert.Equal(2, shard.Cache.Count); // forward and reply
         dp.ProcessFrame(Tcp(Host, 7000, Server, 80, TcpFlags.Rst), blue.DownlinkPort, 2, sink);
         Assert.Equal(3, sink.Sent.Count); // the RST still goes out
+        Assert.Equal(2, dp.Counters.Hits); // tracked on the cached entry: no slow path
+        Assert.Equal(ConnectionState.Closed, Assert.Single(shard.Connections.All).State); // held for a late segment
+        Assert.Equal(2, shard.Cache.Count);
+        Assert.Equal(1, shard.Nat.Count);
+
+        var hold = dp.Settings.Conntrack.TcpClosedHoldMs;
+        dp.Sweep(2 + hold - 1);
+        Assert.Equal(1, shard.Connections.Count);
+        dp.Sweep(2 + hold + dp.Settings.SweepIntervalMs);
         Assert.Equal(0, shard.Connections.Count);
         Assert.Equal(0, shard.Cache.Count);
+        Assert.Equal(0, shard.Nat.Count); // the port is free again
     }
 
     [Fact]

@@ -10,7 +10,8 @@ namespace Fabric.Tests.Gateways;
 /// <summary>
 /// Three whole nodes; gateway gw-1 on node-a with simulated ports. A TCP connection through SNAT
 /// runs while the node owning its flow-cache entity leaves: the entity restarts on another node
-/// and the connection continues with the same external port (deterministic NAT, loose pickup).
+/// and the connection continues with the same external port (the gateway keeps its entries and
+/// restores the entity's successor with the connections it mirrors).
 /// </summary>
 public class GatewayShardMoveTests(ITestOutputHelper output)
 {

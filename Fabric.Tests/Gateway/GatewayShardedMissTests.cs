@@ -2,6 +2,7 @@ using Fabric.Actors.DataPlane.Flow;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Gateway.Actors;
+using Fabric.Actors.Gateway.Pipeline;
 using Fabric.Messages.Gateway;
 using static Fabric.Tests.Gateways.GatewayFixture;
 
@@ -14,8 +15,12 @@ namespace Fabric.Tests.Gateways;
 /// </summary>
 public class GatewayShardedMissTests
 {
-    /// <summary>Resolves each miss at once with a <see cref="FlowResolver"/> over per-bucket entity state, round-tripping the key bytes.</summary>
-    private sealed class InlineEntities(GatewayPlan plan) : IMissResolver
+    /// <summary>
+    /// Resolves each miss at once with a <see cref="FlowResolver"/> over per-bucket entity state,
+    /// round-tripping the key bytes; the entities borrow port blocks from the datapath's ledger
+    /// (as the gateway lends them).
+    /// </summary>
+    private sealed class InlineEntities(GatewayPlan plan, PortBlockLedger ledger) : IMissResolver
     {
         private readonly Dictionary<int, FlowCacheShard> _entities = [];
         private readonly List<(byte[] Frame, FlowKey Key, ulong Hash, FlowMiss Miss, int Bucket)> _parked = [];
@@ -27,11 +32,24 @@ public class GatewayShardedMissTests
         {
             foreach (var p in _parked)
             {
-                if (!_entities.TryGetValue(p.Bucket, out var entity)) _entities[p.Bucket] = entity = new FlowCacheShard(p.Bucket, 1024, 60_000);
+                var entity = Entity(p.Bucket);
                 var resolution = FlowResolver.Resolve(entity, plan, p.Miss, now, trace: false);
                 dp.CompleteMiss(p.Frame, GatewayDatapath.KeyFrom(p.Miss.Key), p.Hash, resolution, plan.Generation, now, sink);
             }
             _parked.Clear();
+        }
+
+        /// <summary>As the gateway actor does after the batch: the entity takes the state the datapath tracked on a cached FIN or RST.</summary>
+        public void ConnectionChanged(int bucket, Connection connection)
+        {
+            var entity = Entity(bucket);
+            if (entity.Connections.Find(connection.Key) is { } c) entity.Connections.Update(c, connection.State, connection.FinFromInside, connection.FinFromOutside, connection.LastSeen);
+        }
+
+        public FlowCacheShard Entity(int bucket)
+        {
+            if (!_entities.TryGetValue(bucket, out var entity)) _entities[bucket] = entity = new FlowCacheShard(bucket, 16, 0, lender: ledger, lastSeenElsewhere: true);
+            return entity;
         }
 
         public void Forget(int bucket) => _entities.Remove(bucket);
@@ -40,7 +58,7 @@ public class GatewayShardedMissTests
     private static (GatewayDatapath Dp, InlineEntities Entities) Sharded()
     {
         var dp = Datapath();
-        var entities = new InlineEntities(dp.Plan);
+        var entities = new InlineEntities(dp.Plan, dp.Ledger);
         dp.Resolver = entities;
         return (dp, entities);
     }
@@ -92,19 +110,57 @@ public class GatewayShardedMissTests
     }
 
     [Fact]
-    public void After_its_entity_moves_a_connection_gets_the_same_external_port_from_the_new_one()
+    public void After_its_entity_moves_a_connection_keeps_its_external_port_and_the_new_entity_its_binding()
     {
         var (dp, entities) = Sharded();
         var blue = dp.Plan.Tenants[0];
         var first = Run(dp, entities, Tcp(Host, 6000, Server, 443, TcpFlags.Syn), blue.DownlinkPort, 1);
         var bucket = GatewayDatapath.ShardFor(blue.Vni, Host, dp.Shards.Length);
+        var port = Endpoints(first[0].Item2).Sport;
 
-        entities.Forget(bucket); // the entity's node left: the new entity starts empty
-        dp.ResetBucket(bucket);  // the gateway saw it stop
+        // The entity's node left: its successor starts empty and is restored from what the gateway mirrors.
+        entities.Forget(bucket);
+        entities.Entity(bucket).Restore(dp.Plan, dp.RestoreOf(bucket, 2), 2);
+        var restored = entities.Entity(bucket).Nat;
+        Assert.True(restored.TryGetByInside(blue.Vni, IpProtocol.Tcp, Host, 6000, out var binding));
+        Assert.Equal(port, binding.ExternalPort);
+        Assert.Equal(1, binding.Connections);
+
+        // The connection goes on from the gateway's cache, same addresses and ports.
         var resolved = dp.RemoteResolved;
-        var after = Run(dp, entities, Tcp(Host, 6000, Server, 443, TcpFlags.Ack | TcpFlags.Psh, seq: 1001, ack: 9001), blue.DownlinkPort, 2);
-
-        Assert.Equal(resolved + 1, dp.RemoteResolved);
+        var after = Run(dp, entities, Tcp(Host, 6000, Server, 443, TcpFlags.Ack | TcpFlags.Psh, seq: 1001, ack: 9001), blue.DownlinkPort, 3);
+        Assert.Equal(resolved, dp.RemoteResolved);
         Assert.Equal(first[0].Item2.AsSpan(14 + 12, 10).ToArray(), after[0].Item2.AsSpan(14 + 12, 10).ToArray()); // addresses and ports
+
+        // A new connection from the host after the move gets another port of its block.
+        var next = Run(dp, entities, Tcp(Host, 6001, Server, 443, TcpFlags.Syn), blue.DownlinkPort, 4);
+        Assert.NotEqual(port, Endpoints(next[0].Item2).Sport);
+    }
+
+    [Fact]
+    public void A_SYN_the_gateway_does_not_forward_is_counted_under_a_named_drop()
+    {
+        var (dp, entities) = Sharded();
+        var blue = dp.Plan.Tenants[0];
+        // Every block of blue's one-address pool leased elsewhere: the host cannot get a port.
+        var elsewhere = (GatewayDatapath.ShardFor(blue.Vni, Host, dp.Shards.Length) + 1) % dp.Shards.Length;
+        while (dp.Ledger.TryLend(elsewhere, blue.Vni, out _)) { }
+        var sent = 0;
+        for (ushort port = 6000; port < 6010; port++) sent += Run(dp, entities, Tcp(Host, port, Server, 443, TcpFlags.Syn), blue.DownlinkPort, port).Count;
+        Assert.Equal(0, sent);
+        Assert.Equal(10, dp.Counters.Drops[(int)GatewayDrop.SnatPortsExhausted]);
+
+        // From outside, to a pool port no bucket leases: dropped at once, by name, no entity asked.
+        var (fresh, freshEntities) = Sharded();
+        Assert.Empty(Run(fresh, freshEntities, Tcp(Server, 443, blue.Snat!.Pool[0], 40000, TcpFlags.Syn, UpstreamMac), blue.UplinkPort, 20));
+        Assert.Equal(1, fresh.Counters.Drops[(int)GatewayDrop.NoNatBinding]);
+        Assert.Equal(0, fresh.RemoteResolved);
+    }
+
+    private static (Ipv4Address Src, ushort Sport) Endpoints(byte[] frame)
+    {
+        Assert.True(Ipv4View.TryParse(frame.AsSpan(14), out var ip, out _));
+        Assert.True(TcpView.TryParse(ip.Payload, out var tcp, out _));
+        return (ip.Source, tcp.SourcePort);
     }
 }

@@ -64,41 +64,44 @@ public class GatewayStageTests
     }
 
     [Fact]
-    public void Deterministic_nat_gives_each_inside_address_its_own_block_and_reverses_without_state()
+    public void A_snat_pool_is_cut_into_port_blocks_from_1024_and_a_port_names_its_block()
     {
-        var plan = SnatPlan.Create([(Ipv4Address.Parse("10.0.0.1"), 24)], [(Ipv4Address.Parse("198.51.100.10"), 31)]);
-        Assert.Equal(256, plan.InsideCount);
-        Assert.Equal(2 * SnatPlan.PortsPerAddress / 256, plan.BlockSize);
-        var seen = new HashSet<(Ipv4Address, ushort)>();
-        for (uint i = 0; i < 256; i++)
+        var plan = SnatPlan.Create([(Ipv4Address.Parse("198.51.100.10"), 31)], blockSize: 256);
+        Assert.Equal(SnatPlan.PortsPerAddress / 256, plan.BlocksPerAddress);
+        Assert.Equal(2 * plan.BlocksPerAddress, plan.BlockCount);
+        var seen = new HashSet<PortBlock>();
+        for (var i = 0; i < plan.BlockCount; i++)
         {
-            var inside = new Ipv4Address(0x0A000000 + i);
-            Assert.True(plan.TryBlock(inside, out var pool, out var first));
-            Assert.True(seen.Add((pool, first)));
-            Assert.True(plan.TryInsideOf(pool, (ushort)(first + plan.BlockSize - 1), out var back));
-            Assert.Equal(inside, back);
+            var block = plan.Block(i);
+            Assert.True(seen.Add(block));
+            Assert.True(block.FirstPort >= SnatPlan.FirstPort);
+            Assert.True(plan.TryBlockIndex(block.Address, (ushort)(block.FirstPort + 255), out var back));
+            Assert.Equal(i, back);
         }
-        Assert.False(plan.TryBlock(Ipv4Address.Parse("10.0.1.1"), out _, out _));
+        Assert.False(plan.TryBlockIndex(Ipv4Address.Parse("198.51.100.10"), 1023, out _));
+        Assert.False(plan.TryBlockIndex(Ipv4Address.Parse("198.51.100.12"), 5000, out _));
     }
 
     [Fact]
-    public void Nat_binding_is_the_same_on_a_fresh_table_and_exhausts_by_name_when_the_block_is_full()
+    public void Nat_binds_round_robin_in_the_hosts_block_and_exhausts_by_name_when_no_block_is_left()
     {
         var t = Plan().Tenants[0];
+        var nat = new NatTable(NatSettings.Default with { MaxBlocksPerHost = 1 });
         var p = Out(Host, 40000, Server, 80);
-        var first = GatewayStages.Nat(ref p, t, new NatTable());
-        p = Out(Host, 40000, Server, 80);
-        var again = GatewayStages.Nat(ref p, t, new NatTable()); // another node after a shard move
-        Assert.Equal(StateCreated.NatBinding, first.Created);
-        Assert.Equal(first.Rewrites, again.Rewrites);
-        Assert.Equal(Ipv4Address.Parse("198.51.100.11"), first.Rewrites.SourceAddress);
+        Assert.Equal((StageVerdict.Drop, GatewayDrop.SnatPortsExhausted), (GatewayStages.Nat(ref p, t, nat).Verdict, GatewayStages.Nat(ref p, t, nat).Reason));
 
-        var nat = new NatTable();
-        var block = t.Snat!.BlockSize;
-        for (var i = 0; i < block; i++)
+        nat.AddSpare(p.Key.Tenant, t.Snat!.BlockSize, t.Snat.Block(0));
+        var first = Out(Host, 40000, Server, 80);
+        var r = GatewayStages.Nat(ref first, t, nat);
+        Assert.Equal(StateCreated.NatBinding, r.Created);
+        Assert.Equal(Ipv4Address.Parse("198.51.100.11"), r.Rewrites.SourceAddress);
+        Assert.Equal(t.Snat.Block(0).FirstPort, r.Rewrites.SourcePort);
+        var block = t.Snat.BlockSize;
+        for (var i = 1; i < block; i++)
         {
             var q = Out(Host, (ushort)(2000 + i), Server, 80);
-            Assert.Equal(StageVerdict.Next, GatewayStages.Nat(ref q, t, nat).Verdict);
+            var next = GatewayStages.Nat(ref q, t, nat);
+            Assert.Equal((ushort)(t.Snat.Block(0).FirstPort + i), next.Rewrites.SourcePort); // round-robin: the next port each time
         }
         var over = Out(Host, 9, Server, 80);
         var exhausted = GatewayStages.Nat(ref over, t, nat);
@@ -152,7 +155,8 @@ public class GatewayStageTests
         Assert.Equal(ConnectionState.Closing, c.State);
         c.State = ConnectionTracking.Next(c, IpProtocol.Tcp, TcpFlags.Fin | TcpFlags.Ack, fromOriginator: false);
         Assert.Equal(ConnectionState.Closed, c.State);
-        Assert.Null(table.Find(key, 1));
+        table.Transitioned(c, ConnectionState.Closing, now: 1);
+        Assert.Same(c, table.Find(key)); // held for its last ACK
 
         var r = table.Add(key, true, false, 0);
         Assert.Equal(ConnectionState.Closed, ConnectionTracking.Next(r, IpProtocol.Tcp, TcpFlags.Rst, false));
@@ -160,15 +164,5 @@ public class GatewayStageTests
         Assert.True(picked);
         Assert.False(ConnectionTracking.MayStart(IpProtocol.Tcp, TcpFlags.Ack, loosePickup: false, out _));
         Assert.False(ConnectionTracking.MayStart(IpProtocol.Tcp, TcpFlags.Rst, loosePickup: true, out _));
-    }
-
-    [Fact]
-    public void An_idle_connection_expires()
-    {
-        var table = new ConnectionTable();
-        var key = new ConnectionKey(1, IpProtocol.Udp, Host, 1, Server, 53);
-        table.Add(key, true, false, now: 0);
-        Assert.NotNull(table.Find(key, ConnectionTracking.NewTimeoutMs - 1));
-        Assert.Null(table.Find(key, ConnectionTracking.NewTimeoutMs));
     }
 }

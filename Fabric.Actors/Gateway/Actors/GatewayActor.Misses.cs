@@ -11,15 +11,13 @@ namespace Fabric.Actors.Gateway.Actors;
 // The sharded miss path. A miss is parked (its frame copied), the batch's misses go to their
 // bucket's flow-cache entity in one ResolveFlows per bucket, and the answer installs the entries
 // and releases the frames. The gateway watches each entity that answered: when one stops (its
-// node left or died, or the shard was rebalanced) the bucket's local entries are forgotten, so
-// the next packets ask the entity's new incarnation, which rebuilds the same NAT ports.
+// node left or died, or the shard was rebalanced) the bucket's local entries stay (hits go on),
+// its new incarnation is restored from what the gateway mirrors (GatewayActor.Nat.cs). Every
+// parked frame ends in an answer or a counted drop: resolver-backlog (too many waiting),
+// resolver-timeout (no answer in fabric.gateway.resolver.timeout), resolver-no-answer (an answer
+// that did not cover it).
 public sealed partial class GatewayActor : IMissResolver
 {
-    /// <summary>Parked frames waiting for an entity longer than this are dropped (counted as resolver-timeout).</summary>
-    private const long MissTimeoutMs = 3_000;
-    /// <summary>At most this many frames wait for entities; more are dropped (resolver-backlog).</summary>
-    private const int MaxParked = 8_192;
-
     private readonly IActorRef?[] _entities;
     private readonly List<Parked>[] _pending;
     private readonly Dictionary<long, Inflight> _inflight = [];
@@ -36,7 +34,7 @@ public sealed partial class GatewayActor : IMissResolver
 
     public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace)
     {
-        if (_parked >= MaxParked)
+        if (_parked >= _settings.ResolverBacklog)
         {
             _dp.Counters.Drops[(int)GatewayDrop.ResolverBacklog]++;
             return;
@@ -51,17 +49,30 @@ public sealed partial class GatewayActor : IMissResolver
     private void FlushMisses()
     {
         if (_region is null) return;
+        FlushConnectionChanges(); // first: a FIN tracked on a hit precedes any later miss of its connection
         var now = Environment.TickCount64;
         for (var b = 0; b < Buckets; b++)
         {
             if (_pending[b].Count == 0) continue;
             var seq = ++_sequence;
-            _region.Tell(new ResolveFlows(_spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses), Self);
+            SendToEntity(b, new ResolveFlows(_spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses));
             _inflight[seq] = new Inflight(b, _pending[b], now);
             _pending[b] = [];
             _misses[b].Clear();
         }
         _traceMisses = false;
+    }
+
+    /// <summary>
+    /// To a bucket's entity: straight to it when it answered from this node (no region and shard
+    /// hop on the miss path), else through the region, which finds it wherever it runs and holds
+    /// messages while it moves. A local entity that stops is known at once (Terminated), and the
+    /// region is used again.
+    /// </summary>
+    private void SendToEntity(int bucket, IFlowCacheMessage message)
+    {
+        if (_entities[bucket] is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, Self);
+        else _region?.Tell(message, Self);
     }
 
     private void OnResolved(FlowsResolved r)
@@ -74,6 +85,7 @@ public sealed partial class GatewayActor : IMissResolver
             var p = inflight.Frames[i];
             _dp.CompleteMiss(p.Frame, p.Key, p.Hash, r.Resolutions[i], r.Generation, now, this);
         }
+        if (r.Resolutions.Length < inflight.Frames.Count) _dp.Counters.Drops[(int)GatewayDrop.ResolverNoAnswer] += inflight.Frames.Count - r.Resolutions.Length;
         _parked -= inflight.Frames.Count;
         FlushOut();
     }
@@ -93,30 +105,24 @@ public sealed partial class GatewayActor : IMissResolver
         {
             if (!t.ActorRef.Equals(_entities[b])) continue;
             _entities[b] = null;
-            _dp.ResetBucket(b);
             _shardMoves++;
-            _log.Info("Gateway {0}: flow-cache entity of bucket {1} stopped ({2}); its flows re-resolve on the next packet",
-                _spec.Intent.Name, b, t.ActorRef.Path.Address);
+            if (_entityIncarnations[b] != 0) _deadEntities.Add(_entityIncarnations[b]);
+            _entityIncarnations[b] = 0;
+            // Its local entries stay: hits go on. Its successor gets the leases and mirrored connections now.
+            ConfigureBucket(b, restore: true);
+            _log.Info("Gateway {0}: flow-cache entity of bucket {1} stopped ({2}); its successor is restored with {3} connections",
+                _spec.Intent.Name, b, t.ActorRef.Path.Address, _dp.Shards[b].Connections.Count);
         }
     }
 
     private void ExpireInflight(long now)
     {
-        foreach (var (seq, inflight) in _inflight.Where(kv => now - kv.Value.SentAt > MissTimeoutMs).ToList())
+        var timeout = (long)_settings.ResolverTimeout.TotalMilliseconds;
+        foreach (var (seq, inflight) in _inflight.Where(kv => now - kv.Value.SentAt > timeout).ToList())
         {
             _inflight.Remove(seq);
             _parked -= inflight.Frames.Count;
             _dp.Counters.Drops[(int)GatewayDrop.ResolverTimeout] += inflight.Frames.Count;
         }
-    }
-
-    private void ConfigureBucket(int bucket)
-    {
-        _region?.Tell(new ConfigureFlowCache(_spec.Intent.Name, bucket, _dp.Plan.Generation, _spec.Intent, _spec.Vnis, _dp.Plan.Mac.ToUInt64()), Self);
-    }
-
-    private void ConfigureAllBuckets()
-    {
-        for (var b = 0; b < Buckets; b++) ConfigureBucket(b);
     }
 }

@@ -32,6 +32,9 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private readonly string _node;
     /// <summary>Set for a ghost copy (ghost routing): ghost ports, local stages, every probe traced.</summary>
     private readonly GhostPlaneContext? _ghost;
+    private readonly GatewaySettings _settings;
+    /// <summary>Tells this actor's ledger from a previous one's (entities drop leases of another incarnation).</summary>
+    private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     private GatewaySpec _spec;
     private uint _generation = 1;
     private GatewayDatapath _dp;
@@ -44,13 +47,18 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _node = node;
         _ghost = ghost;
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets);
+        _settings = GatewaySettings.For(Context.System);
+        _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
         _entities = new IActorRef?[Buckets];
         _pending = new List<Parked>[Buckets];
         for (var i = 0; i < Buckets; i++) _pending[i] = [];
 
         Receive<PortBatch>(b => OnBatch(b.Batch));
         Receive<Messages.Gateway.FlowsResolved>(OnResolved);
-        Receive<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket));
+        Receive<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket, restore: n.Fresh));
+        Receive<Messages.Gateway.UpdatePortBlocks>(OnUpdatePortBlocks);
+        Receive<Messages.Gateway.CheckConnections>(OnCheckConnections);
+        Receive<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
         Receive<Terminated>(OnTerminated);
         Receive<Tick>(_ => OnTick());
         Receive<CheckPorts>(_ => OnCheckPorts());
@@ -97,16 +105,17 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         }
         StartTenants();
         OpenPorts();
-        ConfigureAllBuckets();
+        ConfigureAllBuckets(restore: true);
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
+        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, _settings.SweepInterval);
         Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, PortCheckInterval);
         ResolveNextHops();
     }
 
     protected override void PostStop() => ClosePorts();
 
-    private static GatewayPlan Compile(GatewaySpec spec, uint generation) =>
-        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni));
+    private GatewayPlan Compile(GatewaySpec spec, uint generation) =>
+        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize);
 
     private void StartTenants()
     {
@@ -139,7 +148,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
             OpenPorts();
         }
         StartTenants();
-        ConfigureAllBuckets();
+        ConfigureAllBuckets(restore: false);
         ResolveNextHops();
         _log.Info("Gateway {0} reconfigured: generation {1}", spec.Intent.Name, _generation);
     }
@@ -268,12 +277,20 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
             shards,
             _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count),
             _shardMoves,
-            _dp.NeighborCount);
+            _dp.NeighborCount,
+            [.. plan.Tenants.Where(t => t.Snat is not null).Select(t => new NatPoolStatus(
+                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, _dp.Ledger.LeasedCount(t.Vni), _dp.Ledger.FreeCount(t.Vni)))]);
     }
 
     private sealed class Tick
     {
         public static readonly Tick Instance = new();
+    }
+
+    /// <summary>Expires connections (and, in process, NAT bindings) every sweep interval.</summary>
+    private sealed class Sweep
+    {
+        public static readonly Sweep Instance = new();
     }
 }
 

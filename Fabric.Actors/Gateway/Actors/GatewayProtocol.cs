@@ -78,7 +78,11 @@ public sealed record GatewayStatus(
     IReadOnlyList<CacheStats> Shards,
     int PendingMisses,
     long ShardMoves,
-    int Neighbors);
+    int Neighbors,
+    IReadOnlyList<NatPoolStatus>? NatPools = null);
+
+/// <summary>A tenant's SNAT pool in port blocks: how many, how big, how many the buckets lease, how many are free (in process: held by the datapath's shards).</summary>
+public sealed record NatPoolStatus(string Tenant, int BlockSize, int Blocks, int Leased, int Free);
 
 /// <summary>Turns the gateway's flow cache off (every frame runs the miss path: the flow-cache entity in sharded mode) or on again. Replies with the same message.</summary>
 public sealed record SetCacheDisabled(bool Disabled);

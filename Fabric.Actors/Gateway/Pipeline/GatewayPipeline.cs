@@ -1,4 +1,5 @@
 using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway;
 
 namespace Fabric.Actors.Gateway.Pipeline;
 
@@ -37,15 +38,47 @@ public static class GatewayPipeline
             Step(ref o, ref p, routed, records);
             if (routed.Verdict != StageVerdict.Forward || routed.OutPort != t.UplinkPort) return o;
             // NAT is post-routing on the uplink: it may rewrite or drop, never re-route.
+            var inside = p.Connection(p.Key.Tenant); // named before SNAT rewrites the source
             var nated = GatewayStages.Nat(ref p, t, nat);
             Step(ref o, ref p, nated, records);
             if (nated.Verdict == StageVerdict.Next) o.Verdict = StageVerdict.Forward;
+            KeepBinding(ref o, p, inside, nat, connections, now);
             return o;
         }
         if (Step(ref o, ref p, GatewayStages.Nat(ref p, t, nat), records)) return o;
         if (Step(ref o, ref p, GatewayStages.Firewall(p, t, connections, now, out o.Connection), records)) return o;
         Step(ref o, ref p, GatewayStages.DistributedRouter(p, t), records);
+        if (o.Verdict == StageVerdict.Forward) KeepBinding(ref o, p, p.Connection(p.Key.Tenant), nat, connections, now);
         return o;
+    }
+
+    /// <summary>
+    /// Ties the SNAT binding a forwarded packet used to its connection, which keeps it alive (NAT
+    /// session tracking, RFC 7857 §2). Without a firewall no stage tracked the connection yet: it
+    /// is found or made here, under the same rules (a lone RST makes none). A binding made for a
+    /// packet that got no connection is released at once.
+    /// </summary>
+    private static void KeepBinding(ref PipelineOutcome o, in PacketFacts p, in ConnectionKey key, NatTable nat, ConnectionTable connections, long now)
+    {
+        if (p.Probe || p.Binding is not { } binding) return;
+        if (o.Verdict != StageVerdict.Forward)
+        {
+            nat.ReleaseIfUnused(binding);
+            return;
+        }
+        if (o.Connection is null)
+        {
+            var c = connections.Find(key);
+            if (c is { State: ConnectionState.Closed } && p.Key.IpProtocol == IpProtocol.Tcp && ConnectionTracking.IsOpening(p.TcpFlags)) connections.Reopen(c, now);
+            if (c is null && ConnectionTracking.MayStart(p.Key.IpProtocol, p.TcpFlags, loosePickup: true, out var pickedUp))
+            {
+                c = connections.Add(key, fromInside: true, pickedUp || p.ReversedSnat, now);
+                o.Created |= StateCreated.Connection;
+            }
+            o.Connection = c;
+        }
+        if (o.Connection is { } connection) ConnectionTable.Attach(connection, binding);
+        else nat.ReleaseIfUnused(binding);
     }
 
     /// <summary>Folds one record in; true when the pipeline ends here.</summary>

@@ -39,8 +39,10 @@ public static class GatewayStages
 
     /// <summary>
     /// NAT. Out on the uplink: un-DNAT replies of port-forwards (stateless, from the rules), else
-    /// SNAT to the inside address's deterministic block. In from the uplink: DNAT rules on the
-    /// uplink address, un-SNAT through a binding, or plain routing to an inside destination.
+    /// SNAT to the next free port of the inside host's port blocks (<see cref="NatTable.TryBind"/>).
+    /// In from the uplink: DNAT rules on the uplink address, un-SNAT through a binding, or plain
+    /// routing to an inside destination. The binding used is left in <see cref="PacketFacts.Binding"/>
+    /// for the pipeline to tie to the packet's connection.
     /// </summary>
     public static StageRecord Nat(ref PacketFacts p, TenantPlan t, NatTable nat)
     {
@@ -70,23 +72,27 @@ public static class GatewayStages
             if (!snat.IsUsable) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
             if (k.IpProtocol is not (IpProtocol.Tcp or IpProtocol.Udp) && !icmp)
             {
-                // Port-less protocols keep the block's address, not a port (RFC 7422 covers TCP/UDP/ICMP only).
-                return snat.TryBlock(k.SourceAddress, out var a, out _)
-                    ? StageRecord.Next(GatewayStage.Nat, consulted, new Rewrites(RewriteFields.SourceAddress, SourceAddress: a), note: "snat address only")
-                    : StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
+                // Port-less protocols keep one pool address per host, not a port (RFC 7422 covers TCP/UDP/ICMP only).
+                return StageRecord.Next(GatewayStage.Nat, consulted, new Rewrites(RewriteFields.SourceAddress, SourceAddress: snat.AddressFor(k.SourceAddress)), note: "snat address only");
             }
             var insidePort = icmp ? k.DestinationPort : k.SourcePort;
-            NatBinding b;
+            NatBinding? b;
             bool created;
             if (p.Probe)
             {
                 if (!nat.TryGetByInside(k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b)) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, "probe");
                 created = false;
             }
+            else if (k.IpProtocol == IpProtocol.Tcp && (p.TcpFlags & TcpFlags.Rst) != 0 && !nat.TryGetByInside(k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b))
+            {
+                // A reset of nothing this NAT translated: no port to give it, and none to make for it.
+                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.ConntrackInvalid, "rst without binding");
+            }
             else if (!nat.TryBind(snat, k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b, out created))
             {
                 return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPortsExhausted);
             }
+            p.Binding = b;
             var rw = icmp
                 ? new Rewrites(RewriteFields.SourceAddress | RewriteFields.IcmpIdentifier, SourceAddress: b.ExternalAddress, DestinationPort: b.ExternalPort)
                 : new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: b.ExternalAddress, SourcePort: b.ExternalPort);
@@ -113,6 +119,7 @@ public static class GatewayStages
                 return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding);
             }
             p.ReversedSnat = true;
+            p.Binding = b;
             return StageRecord.Next(GatewayStage.Nat, consulted, icmp
                 ? new Rewrites(RewriteFields.DestinationAddress | RewriteFields.IcmpIdentifier, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort)
                 : new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort), note: "un-snat");
@@ -134,10 +141,16 @@ public static class GatewayStages
         connection = null;
         if (!t.HasFirewall) return StageRecord.Next(GatewayStage.Firewall, FlowFields.None, note: "no firewall");
         var key = p.Connection(p.Key.Tenant);
-        var existing = connections.Find(key, now);
+        var existing = connections.Find(key);
         if (existing is not null)
         {
             connection = existing;
+            if (existing.State == ConnectionState.Closed && !p.Probe && p.Key.IpProtocol == IpProtocol.Tcp && ConnectionTracking.IsOpening(p.TcpFlags))
+            {
+                // The same endpoints again within the closed hold: a new connection on the held binding.
+                connections.Reopen(existing, now);
+                return StageRecord.Next(GatewayStage.Firewall, consulted, note: "reopened");
+            }
             return StageRecord.Next(GatewayStage.Firewall, consulted, note: existing.State.ToString().ToLowerInvariant());
         }
         if (!ConnectionTracking.MayStart(p.Key.IpProtocol, p.TcpFlags, loosePickup: true, out var pickedUp))

@@ -17,6 +17,8 @@ public struct PacketFacts
     public bool ReversedSnat;
     /// <summary>A probe (the synthesized reply): stages decide but change no state.</summary>
     public bool Probe;
+    /// <summary>Set by the NAT stage: the SNAT binding the packet was translated with (its connection keeps it alive).</summary>
+    public NatBinding? Binding;
 
     public readonly bool IsIcmpEcho => Key.IpProtocol == IpProtocol.Icmp && (Key.SourcePort >> 8) is (byte)Icmpv4Type.EchoRequest or (byte)Icmpv4Type.EchoReply;
 

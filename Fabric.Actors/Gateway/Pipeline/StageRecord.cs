@@ -11,7 +11,7 @@ public enum GatewayStage : byte
     Firewall,
     /// <summary>Service (centralized) router: static and uplink routes, north-south.</summary>
     ServiceRouter,
-    /// <summary>SNAT to the pool (deterministic port blocks) and DNAT port-forwards.</summary>
+    /// <summary>SNAT to the pool (port blocks per inside host, on demand) and DNAT port-forwards.</summary>
     Nat,
 }
 
@@ -62,6 +62,8 @@ public enum GatewayDrop : byte
     WrongVlan,
     /// <summary>The output port is down: its device went away and it is being re-opened with backoff.</summary>
     PortDown,
+    /// <summary>Sharded mode: the flow-cache entity's answer covered fewer frames than were sent to it.</summary>
+    ResolverNoAnswer,
 }
 
 /// <summary>What a stage decided.</summary>

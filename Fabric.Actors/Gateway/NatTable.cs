@@ -1,0 +1,319 @@
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.Gateway;
+
+/// <summary>
+/// The NAT bindings of one flow-cache shard and the port blocks behind them (port block
+/// allocation per inside host, as carrier-grade NATs do, RFC 6888: a quota per subscriber, ports
+/// well used, a log line per block rather than per flow; blocks as in RFC 7422, lent on demand):
+/// <list type="bullet">
+/// <item>a host starts with one block and takes another when every port of its blocks is bound
+/// for the protocol (at most <see cref="NatSettings.MaxBlocksPerHost"/>); a block whose last
+/// binding went away goes back to the shard's spares at once, and spares beyond twice
+/// <see cref="NatSettings.SpareBlocks"/> go back to the gateway's ledger;</item>
+/// <item>inside a host's blocks the external port is chosen round-robin, one cursor per
+/// protocol: a port freed a moment ago is the last one offered again (RFC 7857 §2: a reused
+/// port must not meet the previous connection's state still held by the peer or a firewall);</item>
+/// <item>a binding lives while a tracked connection uses it (<see cref="NatBinding.Connections"/>);
+/// the connection table calls <see cref="Release"/> when the last one goes (closed and held,
+/// or idle).</item>
+/// </list>
+/// Blocks come from the spares (granted by the gateway in sharded mode, see
+/// <see cref="Reconcile"/>) or from an <see cref="IPortBlockLender"/> (in-process). Plain,
+/// single-threaded state; nothing here allocates per packet on a hit (hits never come here).
+/// </summary>
+public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLender? lender = null)
+{
+    private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byInside = [];
+    private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byExternal = [];
+    private readonly Dictionary<uint, TenantPorts> _tenants = [];
+    private readonly List<(uint Tenant, PortBlock Block)> _returned = [];
+
+    public NatTable()
+        : this(NatSettings.Default)
+    {
+    }
+
+    public NatSettings Settings { get; } = settings;
+    public int Count => _byInside.Count;
+    public long Created { get; private set; }
+    public long Released { get; private set; }
+    /// <summary>Bindings refused because the host's blocks were full and no block could be had.</summary>
+    public long Exhausted { get; private set; }
+    public long BlocksTaken { get; private set; }
+    public long BlocksFreed { get; private set; }
+
+    public IEnumerable<NatBinding> Bindings => _byInside.Values;
+
+    /// <summary>Blocks held by hosts, over every tenant.</summary>
+    public int BlocksInUse => _tenants.Values.Sum(t => t.Hosts.Values.Sum(h => h.Blocks.Count));
+
+    /// <summary>Spare blocks, over every tenant.</summary>
+    public int SpareCount => _tenants.Values.Sum(t => t.Spares.Count);
+
+    public int SparesOf(uint tenant) => _tenants.TryGetValue(tenant, out var t) ? t.Spares.Count : 0;
+
+    public IEnumerable<uint> Tenants => _tenants.Keys;
+
+    /// <summary>The blocks a host holds, in its round-robin order.</summary>
+    public IReadOnlyList<PortBlock> BlocksOf(uint tenant, Ipv4Address host) =>
+        _tenants.TryGetValue(tenant, out var t) && t.Hosts.TryGetValue(host, out var h) ? [.. h.Blocks.Select(b => b.Block)] : [];
+
+    /// <summary>Every block this table holds for <paramref name="tenant"/> (hosts' and spares), and those it is returning.</summary>
+    public IEnumerable<PortBlock> Holdings(uint tenant) =>
+        _tenants.TryGetValue(tenant, out var t) ? t.Hosts.Values.SelectMany(h => h.Blocks.Select(b => b.Block)).Concat(t.Spares) : [];
+
+    public bool TryGetByInside(uint tenant, IpProtocol protocol, Ipv4Address address, ushort port, out NatBinding binding) =>
+        _byInside.TryGetValue((tenant, protocol, address, port), out binding!);
+
+    public bool TryGetByExternal(uint tenant, IpProtocol protocol, Ipv4Address address, ushort port, out NatBinding binding) =>
+        _byExternal.TryGetValue((tenant, protocol, address, port), out binding!);
+
+    /// <summary>
+    /// Finds or makes the binding for an inside endpoint: the next free port after the host's
+    /// cursor, taking a new block when the host's are full. False (counted) when no port can be had.
+    /// </summary>
+    public bool TryBind(SnatPlan plan, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, out NatBinding binding, out bool created)
+    {
+        created = false;
+        if (TryGetByInside(tenant, protocol, inside, insidePort, out binding)) return true;
+        var p = ProtocolIndex(protocol);
+        if (p < 0 || !plan.IsUsable)
+        {
+            Exhausted++;
+            return false;
+        }
+        var t = TenantOf(tenant, plan.BlockSize);
+        if (!t.Hosts.TryGetValue(inside, out var host)) t.Hosts[inside] = host = new HostPorts();
+        var size = t.BlockSize;
+        var total = host.Blocks.Count * size;
+        int position;
+        if (host.Bound[p] < total)
+        {
+            position = NextFree(host, tenant, protocol, p, size, total);
+        }
+        else
+        {
+            if (host.Blocks.Count >= Settings.MaxBlocksPerHost || !TryTakeBlock(t, tenant, out var block))
+            {
+                if (host.Blocks.Count < Settings.MaxBlocksPerHost) t.Starved++; // wanted a block, none was spare
+                if (host.Blocks.Count == 0) t.Hosts.Remove(inside);
+                Exhausted++;
+                return false;
+            }
+            host.Blocks.Add(new HostBlock(block));
+            BlocksTaken++;
+            position = total; // the new block's first port: everything before it is bound
+        }
+        host.Cursor[p] = position;
+        var hb = host.Blocks[position / size];
+        binding = new NatBinding(tenant, protocol, inside, insidePort, hb.Block.Address, (ushort)(hb.Block.FirstPort + position % size)) { Host = host, Block = hb };
+        Add(binding, host, hb, p);
+        created = true;
+        return true;
+    }
+
+    /// <summary>
+    /// Re-creates a binding known elsewhere (the gateway's mirror after this shard's entity moved):
+    /// same external port, in the block that holds it (taken from the spares when it is one).
+    /// Returns the existing binding when the inside endpoint is bound already; null when the port
+    /// is bound to another endpoint.
+    /// </summary>
+    public NatBinding? Restore(SnatPlan plan, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, Ipv4Address external, ushort externalPort)
+    {
+        if (TryGetByInside(tenant, protocol, inside, insidePort, out var existing)) return existing;
+        var p = ProtocolIndex(protocol);
+        if (p < 0 || !plan.TryBlockIndex(external, externalPort, out var index)) return null;
+        if (_byExternal.ContainsKey((tenant, protocol, external, externalPort))) return null;
+        var t = TenantOf(tenant, plan.BlockSize);
+        var block = plan.Block(index);
+        if (!t.Hosts.TryGetValue(inside, out var host)) t.Hosts[inside] = host = new HostPorts();
+        var hb = host.Blocks.Find(b => b.Block == block);
+        if (hb is null)
+        {
+            t.Spares.Remove(block);
+            hb = new HostBlock(block);
+            host.Blocks.Add(hb);
+            BlocksTaken++;
+        }
+        var position = host.Blocks.IndexOf(hb) * t.BlockSize + (externalPort - block.FirstPort);
+        if (position > host.Cursor[p]) host.Cursor[p] = position;
+        var binding = new NatBinding(tenant, protocol, inside, insidePort, external, externalPort) { Host = host, Block = hb };
+        Add(binding, host, hb, p);
+        return binding;
+    }
+
+    /// <summary>Forgets a binding no connection uses any more; its block goes back to the spares when it was the block's last.</summary>
+    public void Release(NatBinding b)
+    {
+        if (!b.Live) return;
+        b.Live = false;
+        _byInside.Remove((b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort));
+        _byExternal.Remove((b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort));
+        Released++;
+        if (b.Host is not { } host || b.Block is not { } hb || !_tenants.TryGetValue(b.Tenant, out var t)) return;
+        host.Bound[ProtocolIndex(b.Protocol)]--;
+        if (--hb.Used > 0) return;
+        var i = host.Blocks.IndexOf(hb);
+        host.Blocks.RemoveAt(i);
+        BlocksFreed++;
+        var size = t.BlockSize;
+        for (var p = 0; p < host.Cursor.Length; p++)
+        {
+            // Keep each cursor on the same port: later blocks move down one place.
+            if (host.Cursor[p] >= (i + 1) * size) host.Cursor[p] -= size;
+            else if (host.Cursor[p] >= i * size) host.Cursor[p] = i * size - 1;
+        }
+        if (host.Blocks.Count == 0) t.Hosts.Remove(b.InsideAddress);
+        t.Spares.Add(hb.Block);
+        var keep = lender is null ? 2 * Settings.SpareBlocks : Settings.SpareBlocks;
+        while (t.Spares.Count > keep)
+        {
+            var give = t.Spares[^1];
+            t.Spares.RemoveAt(t.Spares.Count - 1);
+            if (lender is not null) lender.TakeBack(bucket, b.Tenant, give);
+            else
+            {
+                t.Returning.Add(give);
+                _returned.Add((b.Tenant, give));
+            }
+        }
+    }
+
+    /// <summary>Releases a binding that no connection took up (a packet that made it and then went nowhere).</summary>
+    public void ReleaseIfUnused(NatBinding b)
+    {
+        if (b.Connections == 0) Release(b);
+    }
+
+    /// <summary>Blocks handed back since the last call (sharded mode: to send to the gateway's ledger).</summary>
+    public List<(uint Tenant, PortBlock Block)> TakeReturned()
+    {
+        var list = new List<(uint, PortBlock)>(_returned);
+        _returned.Clear();
+        return list;
+    }
+
+    /// <summary>
+    /// Tenants whose spares are below <see cref="NatSettings.SpareBlocks"/>, with how many they
+    /// have and how many blocks were wanted and not there since the last call (so a burst of new
+    /// hosts is met in one grant, not two blocks at a time).
+    /// </summary>
+    public List<(uint Tenant, int Spares, int Starved)> Deficits()
+    {
+        var list = new List<(uint, int, int)>();
+        foreach (var (tenant, t) in _tenants)
+        {
+            if (t.Spares.Count < Settings.SpareBlocks) list.Add((tenant, t.Spares.Count, t.Starved));
+            t.Starved = 0;
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Adopts the gateway's view of what this shard leases for <paramref name="tenant"/>: a leased
+    /// block this table does not hold becomes a spare (a grant, or the whole set after a move);
+    /// a block being returned that the ledger no longer lists has been taken back; a spare the
+    /// ledger does not list is dropped (it is not ours). Blocks hosts use are kept regardless.
+    /// </summary>
+    public void Reconcile(uint tenant, int blockSize, IReadOnlyCollection<PortBlock> leased)
+    {
+        var t = TenantOf(tenant, blockSize);
+        var set = leased as ISet<PortBlock> ?? leased.ToHashSet();
+        t.Returning.RemoveWhere(b => !set.Contains(b));
+        t.Spares.RemoveAll(b => !set.Contains(b));
+        var held = t.Hosts.Values.SelectMany(h => h.Blocks.Select(b => b.Block)).Concat(t.Spares).ToHashSet();
+        foreach (var b in leased)
+        {
+            if (!held.Contains(b) && !t.Returning.Contains(b)) t.Spares.Add(b);
+        }
+    }
+
+    /// <summary>Adds a spare block (tests, benchmarks).</summary>
+    public void AddSpare(uint tenant, int blockSize, PortBlock block) => TenantOf(tenant, blockSize).Spares.Add(block);
+
+    public void Clear()
+    {
+        _byInside.Clear();
+        _byExternal.Clear();
+        _tenants.Clear();
+        _returned.Clear();
+    }
+
+    private TenantPorts TenantOf(uint tenant, int blockSize)
+    {
+        if (!_tenants.TryGetValue(tenant, out var t)) _tenants[tenant] = t = new TenantPorts(blockSize);
+        return t;
+    }
+
+    private bool TryTakeBlock(TenantPorts t, uint tenant, out PortBlock block)
+    {
+        if (t.Spares.Count > 0)
+        {
+            block = t.Spares[0];
+            t.Spares.RemoveAt(0);
+            return true;
+        }
+        if (lender is not null && lender.TryLend(bucket, tenant, out block)) return true;
+        block = default;
+        return false;
+    }
+
+    /// <summary>The first free port after the cursor (the host has one: fewer bound than ports).</summary>
+    private int NextFree(HostPorts host, uint tenant, IpProtocol protocol, int p, int size, int total)
+    {
+        var start = host.Cursor[p];
+        for (var n = 1; n <= total; n++)
+        {
+            var position = (int)((uint)(start + n) % (uint)total);
+            var block = host.Blocks[position / size].Block;
+            if (!_byExternal.ContainsKey((tenant, protocol, block.Address, (ushort)(block.FirstPort + position % size)))) return position;
+        }
+        throw new InvalidOperationException("a host with fewer bindings than ports has a free port");
+    }
+
+    private void Add(NatBinding b, HostPorts host, HostBlock hb, int p)
+    {
+        _byInside[(b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort)] = b;
+        _byExternal[(b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort)] = b;
+        host.Bound[p]++;
+        hb.Used++;
+        Created++;
+    }
+
+    /// <summary>Ports are bound per protocol (TCP, UDP, ICMP echo identifiers), from the same blocks.</summary>
+    private static int ProtocolIndex(IpProtocol protocol) => protocol switch
+    {
+        IpProtocol.Tcp => 0,
+        IpProtocol.Udp => 1,
+        IpProtocol.Icmp => 2,
+        _ => -1,
+    };
+
+    private sealed class TenantPorts(int blockSize)
+    {
+        public readonly int BlockSize = blockSize;
+        public readonly Dictionary<Ipv4Address, HostPorts> Hosts = [];
+        /// <summary>Blocks leased to this shard and held by no host, oldest first (taken from the front, so a freed block waits longest).</summary>
+        public readonly List<PortBlock> Spares = [];
+        /// <summary>Blocks handed back to the ledger and not yet acknowledged by it.</summary>
+        public readonly HashSet<PortBlock> Returning = [];
+        /// <summary>Blocks hosts wanted when no spare was there, since the last <see cref="Deficits"/>.</summary>
+        public int Starved;
+    }
+}
+
+/// <summary>A host's blocks and its round-robin cursors (a position counts ports over the blocks in order).</summary>
+internal sealed class HostPorts
+{
+    public readonly List<HostBlock> Blocks = [];
+    public readonly int[] Cursor = [-1, -1, -1];
+    public readonly int[] Bound = new int[3];
+}
+
+internal sealed class HostBlock(PortBlock block)
+{
+    public readonly PortBlock Block = block;
+    /// <summary>Bindings of every protocol in this block.</summary>
+    public int Used;
+}
