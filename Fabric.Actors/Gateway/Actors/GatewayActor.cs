@@ -46,7 +46,6 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _spec = spec;
         _node = node;
         _ghost = ghost;
-        _dp = new GatewayDatapath(Compile(spec, _generation), Buckets);
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
         _entities = new IActorRef?[Buckets];
