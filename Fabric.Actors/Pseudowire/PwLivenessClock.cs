@@ -56,6 +56,12 @@ public sealed class PwLivenessClock : IDisposable
 
     internal void Start() => _thread.Start();
 
+    /// <summary>
+    /// The thread's nice value: -10 for main (hellos must not wait behind the node's own work),
+    /// +10 for the ghost network's clock, so ghost hellos never take CPU from main's.
+    /// </summary>
+    public int Niceness { get; set; } = -10;
+
     /// <summary>Starts running <paramref name="link"/>'s session: a hello now, then every interval.</summary>
     public void Add(PwLink link, TransitionHandler onTransition)
     {
@@ -76,7 +82,7 @@ public sealed class PwLivenessClock : IDisposable
 
     private void Run()
     {
-        RaisedPriority = LinuxNative.SetPriority(LinuxNative.PRIO_PROCESS, (uint)LinuxNative.GetTid(), -10) == 0;
+        RaisedPriority = LinuxNative.SetPriority(LinuxNative.PRIO_PROCESS, (uint)LinuxNative.GetTid(), Niceness) == 0 && Niceness < 0;
         var rx = new PacketBatch(64);
         var tx = new PacketBatch();
         long nextTick = 0;

@@ -140,6 +140,7 @@ public sealed partial class PwUnderlay : IDisposable
 
         var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee, Tracer = tracer };
         receiver.StartReceiving(pool, underlay.OnBatch);
+        if (tracer is not null) underlay.Liveness.Niceness = 10; // the ghost underlay: below main's work
         underlay.Liveness.Start();
         return underlay;
     }

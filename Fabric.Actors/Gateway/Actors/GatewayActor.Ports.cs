@@ -46,6 +46,7 @@ public sealed partial class GatewayActor
             var port = OpenPort(p);
             _ports[p.Id] = port;
             if (!_out.ContainsKey(p.Id)) _out[p.Id] = _pool.Rent();
+            if (port is GhostPort ghostPort) Announce(p, ghostPort);
             var restart = s.Restarting;
             s.Opened(Environment.TickCount64);
             if (restart) _log.Info("Gateway {0}: port {1} re-opened (restart {2})", _spec.Intent.Name, p.Ref.Name, s.Restarts);
@@ -88,6 +89,18 @@ public sealed partial class GatewayActor
             port.Dispose();
             Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay);
         }
+    }
+
+    /// <summary>
+    /// Gratuitous ARP for each of the gateway's addresses on a ghost port (RFC 5227 §3's
+    /// announcement): elements sharing its segment learn them even if they resolved one before
+    /// this port existed (the ghost world only answers for addresses nobody on the segment owns).
+    /// </summary>
+    private void Announce(GatewayPort p, GhostPort port)
+    {
+        var tenant = _dp.Plan.Tenants[p.TenantIndex];
+        foreach (var address in port.Owned) _dp.SendArpRequest(p.Id, address, tenant, this);
+        FlushOut();
     }
 
     private IPort OpenPort(GatewayPort p)
