@@ -39,6 +39,12 @@ public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {
         if (IsFinished) return 0;
+        if (carrier.State is PortState.Closed or PortState.Gone)
+        {
+            // The carrier answers nothing any more: without this the receive loop would spin.
+            SetState(PortState.Gone, $"carrier port {carrier.Name} is {carrier.State.ToString().ToLowerInvariant()}");
+            return 0;
+        }
         _inbound.Clear();
         var room = Math.Min(_inbound.Capacity, batch.Capacity - batch.Count);
         if (room <= 0 || carrier.ReceiveBatch(_inbound, timeoutMs) == 0) return 0;
