@@ -69,8 +69,10 @@ public sealed class GhostDuringTrafficTests(ITestOutputHelper output)
 
         var first = await n1.Propose(Intent(tap1, tap2, withChecks: false));
         await Eventually.Holds(async () => await n1.ChangeStatus(first) == "committed", TimeSpan.FromSeconds(30), "main intent committed");
-        await Eventually.Holds(() => pw1.TrunkStatus("t1") is { State: "up", Active: 4 } && pw2.TrunkStatus("t2") is { State: "up", Active: 4 },
-            TimeSpan.FromSeconds(30), "both trunks up with 4 members");
+        // Up (at least minActive members): this test is about verification beside traffic, not
+        // about every member joining (PwTrunkTrafficTests checks that).
+        await Eventually.Holds(() => pw1.TrunkStatus("t1") is { State: "up" } && pw2.TrunkStatus("t2") is { State: "up" },
+            TimeSpan.FromSeconds(45), "both trunks up");
         foreach (var (tap, ns, address) in new[] { (tap1, ns1, Ce1), (tap2, ns2, Ce2) })
         {
             HostTools.Ip($"link set {tap} netns {ns.Name}");
