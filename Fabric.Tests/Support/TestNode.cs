@@ -16,7 +16,7 @@ namespace Fabric.Tests.Support;
 /// </summary>
 public sealed class TestNode : IAsyncDisposable
 {
-    /// <summary>Faster gossip for tests (see PACKAGES.md: "Cluster timings").</summary>
+    /// <summary>Faster gossip for tests (measured on this machine kind: two systems Up in ~0.25-0.5 s with these, ~1-1.4 s with defaults).</summary>
     public const string FastClusterHocon = """
         akka.loglevel = WARNING
         akka.stdout-loglevel = WARNING

@@ -6,7 +6,7 @@ using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Gateway.Actors;
 
-// Port supervision: "a port I/O fault restarts the port with backoff" (ARCHITECTURE.md). A port
+// Port supervision: "a port I/O fault restarts the port with backoff" (docs/architecture.md). A port
 // whose device vanished (PortState.Gone: TAP deleted, its namespace deleted) or that could not be
 // opened is closed and re-opened after a delay that doubles from InitialBackoff to MaxBackoff; a
 // port that then stays up for StableAfter gets its delay reset. Frames for a port that is down
