@@ -159,8 +159,9 @@ public sealed class VerificationSession : ReceiveActor
     /// <summary>Sends every probe of <paramref name="intent"/> and gathers what became of each.</summary>
     private async Task<List<ProbeOutcome>> Probe(IntentDocument intent)
     {
+        // Ids are allocated once the count is known; the plan is rebuilt with them (it is cheap).
         var count = ProbePlan.Build(intent, _plane.Attachments, 0).Length;
-        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count * 2));
+        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count));
         var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
 

@@ -123,6 +123,7 @@ public sealed class GhostPort : Port
         ArgumentNullException.ThrowIfNull(batch);
         int sent = 0;
         long bytes = 0;
+        var others = _segment?.SegmentPeers(this) ?? [];
         for (int i = 0; i < batch.Count; i++)
         {
             if (!batch[i].IsGhost)
@@ -134,7 +135,6 @@ public sealed class GhostPort : Port
             var frame = batch.Frame(i);
             sent++;
             bytes += frame.Length;
-            var others = _segment?.SegmentPeers(this) ?? [];
             if (AnswersArp && GhostNeighbor.IsArpRequest(frame, out var target) && !others.Any(o => o.Owned.Contains(target))
                 && GhostNeighbor.TryAnswerArp(frame, out var reply))
             {
@@ -214,6 +214,6 @@ public sealed class GhostPortSet(IHopTracer? tracer)
     public static string PortKey(string portName) => "port:" + portName;
 
     /// <summary>A port factory for elements that open attachments by port reference.</summary>
-    public Func<Fabric.Messages.Intent.PortRef, ushort, IPort> Factory(string labelPrefix = "") =>
-        (port, id) => Open(PortKey(port.Name), port.Name, id, labelPrefix + port.Name, segment: port.Segment);
+    public Func<Fabric.Messages.Intent.PortRef, ushort, IPort> Factory() =>
+        (port, id) => Open(PortKey(port.Name), port.Name, id, port.Name, segment: port.Segment);
 }

@@ -7,38 +7,35 @@ namespace Fabric.Actors.DataPlane.Wire;
 /// </summary>
 public static class GhostNeighbor
 {
-    /// <summary>True for an ARP request (plain or tagged); <paramref name="target"/> is the address asked for.</summary>
-    public static bool IsArpRequest(ReadOnlySpan<byte> frame, out Ipv4Address target)
+    /// <summary>The ARP packet of a plain or 802.1Q-tagged frame, with the tag if there is one.</summary>
+    public static bool TryReadArp(ReadOnlySpan<byte> frame, out ArpRepr arp, out VlanId? vlan)
     {
-        target = default;
+        arp = default;
+        vlan = null;
         if (!EthernetView.TryParse(frame, out var eth, out _)) return false;
         var payload = eth.Payload;
         var type = eth.EtherType;
         if (type == EtherType.Vlan && payload.Length >= VlanLayout.TagLength)
         {
+            vlan = VlanId.FromTci(BigEndian.U16(payload, VlanLayout.TagControl));
             type = (EtherType)BigEndian.U16(payload, VlanLayout.EtherType);
             payload = payload[VlanLayout.TagLength..];
         }
-        if (type != EtherType.Arp || !ArpView.TryParse(payload, out var arp, out _) || arp.Operation != ArpOperation.Request) return false;
-        target = arp.TargetProtocolAddress;
-        return true;
+        return type == EtherType.Arp && ArpRepr.TryParse(payload, out arp, out _);
+    }
+
+    /// <summary>True for an ARP request (plain or tagged); <paramref name="target"/> is the address asked for.</summary>
+    public static bool IsArpRequest(ReadOnlySpan<byte> frame, out Ipv4Address target)
+    {
+        var request = TryReadArp(frame, out var arp, out _) && arp.Operation == ArpOperation.Request;
+        target = request ? arp.TargetProtocolAddress : default;
+        return request;
     }
 
     public static bool TryAnswerArp(ReadOnlySpan<byte> frame, out byte[] reply)
     {
         reply = [];
-        if (!EthernetView.TryParse(frame, out var eth, out _)) return false;
-        var payload = eth.Payload;
-        VlanId? vlan = null;
-        var type = eth.EtherType;
-        if (type == EtherType.Vlan && payload.Length >= VlanLayout.TagLength)
-        {
-            vlan = new VlanId((ushort)(BigEndian.U16(payload, VlanLayout.TagControl) & 0x0FFF));
-            type = (EtherType)BigEndian.U16(payload, VlanLayout.EtherType);
-            payload = payload[VlanLayout.TagLength..];
-        }
-        if (type != EtherType.Arp || !ArpRepr.TryParse(payload, out var request, out _) || request.Operation != ArpOperation.Request)
-            return false;
+        if (!TryReadArp(frame, out var request, out var vlan) || request.Operation != ArpOperation.Request) return false;
         if (request.TargetProtocolAddress == request.SenderProtocolAddress) return false; // gratuitous
         var mac = GhostProbe.EndpointMac(request.TargetProtocolAddress);
         var answer = ArpRepr.ReplyTo(request, mac);

@@ -101,22 +101,11 @@ public static class GhostProbe
             id = BinaryPrimitives.ReadUInt32BigEndian(window[(at + 4)..]);
             return true;
         }
-        // An ARP probe: find the ARP payload's sender MAC (plain or tagged frame).
-        if (EthernetView.TryParse(bytes, out var eth, out _))
+        // An ARP probe: the ARP payload's sender MAC (plain or tagged frame).
+        if (GhostNeighbor.TryReadArp(bytes, out var arp, out _) && (arp.SenderHardwareAddress.ToUInt64() >> 32) == ArpMacPrefix)
         {
-            var payload = eth.Payload;
-            var type = eth.EtherType;
-            if (type == EtherType.Vlan && payload.Length >= VlanLayout.TagLength)
-            {
-                type = (EtherType)BigEndian.U16(payload, VlanLayout.EtherType);
-                payload = payload[VlanLayout.TagLength..];
-            }
-            if (type == EtherType.Arp && ArpView.TryParse(payload, out var arp, out _)
-                && (arp.SenderHardwareAddress.ToUInt64() >> 32) == ArpMacPrefix)
-            {
-                id = (uint)arp.SenderHardwareAddress.ToUInt64();
-                return true;
-            }
+            id = (uint)arp.SenderHardwareAddress.ToUInt64();
+            return true;
         }
         id = 0;
         return false;
