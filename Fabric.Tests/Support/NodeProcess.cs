@@ -92,8 +92,12 @@ public sealed class NodeProcess : IDisposable
         return _process.ExitCode;
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);
