@@ -91,6 +91,15 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         options.Name, options.Host, options.Port, string.Join(",", options.Roles), node.DataDir, node.Database.Describe(),
         node.TokenSource, ManagementEndpoint.UsesTls(options) ? "https" : "http", options.ManagementHost, options.ManagementPort);
     await app.WaitForShutdownAsync();
+    // Stopped by the cluster rather than by a signal: the split-brain resolver (or an operator's
+    // `cluster down`) downed this node. Exit non-zero so an init system restarts it and it rejoins.
+    const int DownedExitCode = 3;
+    var shutdown = Akka.Actor.CoordinatedShutdown.Get(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
+    if (!stopping.IsCancellationRequested && shutdown.ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason)
+    {
+        log.LogError("This node was downed by the cluster (partitioned away from the majority, or downed by an operator); exiting {Code} so that it is restarted and rejoins", DownedExitCode);
+        return DownedExitCode;
+    }
     return 0;
 }
 
