@@ -4,6 +4,11 @@ using Fabric.Node.Cli;
 using Fabric.Node.Hosting;
 
 // fabric-node: the agent (`run`, the default) and the operator verbs, one binary like consul or nomad.
+if (args is ["run", "--help" or "-h", ..])
+{
+    Console.WriteLine(NodeOptions.Usage);
+    return 0;
+}
 if (args is [] or ["run", ..])
 {
     // The first thing the agent does: SIGTERM or Ctrl+C at any later moment of the start is a
@@ -20,18 +25,10 @@ if (args is [] or ["run", ..])
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
     return await RunNode(args is [] ? [] : args[1..], stopping.Token);
 }
-return args switch
-{
-    ["help" or "--help" or "-h", ..] => Help(),
-    _ => await OperatorCommands.RunAsync(args, Console.Out, Console.Error),
-};
-
-static int Help()
-{
-    Console.WriteLine(NodeOptions.Usage);
-    Console.WriteLine(OperatorCommands.Usage);
-    return 0;
-}
+// The operator palette; its help is generated from the command tree (`fabric-node help cluster` = `fabric-node cluster --help`).
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+return await OperatorCommands.RunAsync(args is ["help", .. var topic] ? [.. topic, "--help"] : args, Console.Out, Console.Error, cancel.Token);
 
 static async Task<int> RunNode(string[] args, CancellationToken stopping)
 {
