@@ -87,7 +87,14 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         "Node {Name} up: remoting {Host}:{Port}, roles {Roles}, data {Data}, store {Store}, token {TokenSource}, management {Scheme}://{MHost}:{MPort} (OpenAPI /openapi/v1.json)",
         options.Name, options.Host, options.Port, string.Join(",", options.Roles), node.DataDir, node.Database.Describe(),
         node.TokenSource, ManagementEndpoint.UsesTls(options) ? "https" : "http", options.ManagementHost, options.ManagementPort);
+    var dashboard = $"{(ManagementEndpoint.UsesTls(options) ? "https" : "http")}://{options.ManagementHost}:{options.ManagementPort}/dashboard";
+    log.LogInformation("Dashboard: {Dashboard}", dashboard);
+    // On a terminal, a compact status line every few seconds (trunks, gateways, hit rate).
+    var status = Fabric.Node.Dashboard.LiveStatus.Wanted
+        ? Fabric.Node.Dashboard.LiveStatus.Run(app.Services, dashboard, lifetime.ApplicationStopping)
+        : Task.CompletedTask;
     await app.WaitForShutdownAsync();
+    await status;
     return 0;
 }
 

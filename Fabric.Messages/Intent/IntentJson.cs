@@ -161,6 +161,7 @@ public static class IntentJson
             w.WriteString("kind", IntentText.PortKind.Of(downlink.Kind));
             w.WriteString("name", downlink.Name);
             if (downlink.Segment is { } segment) w.WriteString("segment", segment);
+            if (downlink.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
             w.WriteEndObject();
         }
         if (tenant.Uplink is { } uplink)
