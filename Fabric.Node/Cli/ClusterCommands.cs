@@ -40,13 +40,15 @@ public sealed partial class OperatorCommands
             n => ClusterTables.ShardStats(region, n));
 
     /// <summary>
-    /// The node's last <paramref name="lines"/> log lines (<c>GET /logs?since=N</c>); with
+    /// The node's last <paramref name="lines"/> log lines (<c>GET /logs?since=N</c>: <c>{last, dropped,
+    /// lines: [{seq, time, level, source, message}]}</c>); with
     /// <paramref name="follow"/>, asks again every second for the lines after the last one seen.
     /// </summary>
     public async Task<int> LogTail(int lines, bool follow, CancellationToken cancel)
     {
         if (lines < 1) throw new CliException($"--lines must be at least 1, not {lines}", 2);
-        var page = await Send(HttpMethod.Get, "/logs", null, cancel: cancel);
+        // The node answers the oldest lines first (at most 10,000 a call): ask for all it holds, show the last ones.
+        var page = await Send(HttpMethod.Get, "/logs?limit=10000", null, cancel: cancel);
         var all = page["lines"]?.AsArray() ?? [];
         var last = page["last"]?.GetValue<long>() ?? 0;
         await PrintLines(all.Skip(Math.Max(0, all.Count - lines)));
@@ -60,7 +62,9 @@ public sealed partial class OperatorCommands
             {
                 break;
             }
-            page = await Send(HttpMethod.Get, $"/logs?since={last}", null, cancel: cancel);
+            page = await Send(HttpMethod.Get, $"/logs?since={last}&limit=10000", null, cancel: cancel);
+            if (!json && page["dropped"]?.GetValue<long>() is > 0 and var dropped)
+                await output.WriteLineAsync($"... {dropped} line(s) left the node's ring buffer before they could be shown");
             await PrintLines(page["lines"]?.AsArray() ?? []);
             last = page["last"]?.GetValue<long>() ?? last;
         }

@@ -78,6 +78,13 @@ public sealed class OperatorPaletteTests(ITestOutputHelper output)
             Assert.True(hitRate.Success, "the gateway's hit rate is on the page");
             Assert.True(double.Parse(hitRate.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 50, hitRate.Value);
             Assert.Contains("committed", text);
+
+            // node-2 leaves at the operator's word (host:port is enough); node-1 sees one member left.
+            var leave = await Cli("cluster", "leave", $"127.0.0.1:{port2}", "--management", mgmt1, "--data", dir.Sub("n1"));
+            Assert.True(leave.Code == 0, leave.Text);
+            Assert.Contains($"Leaving akka.tcp://fabric@127.0.0.1:{port2}", leave.Text);
+            await Eventually.Holds(async () => !(await Cli("cluster", "show", "--json", "--management", mgmt1)).Text.Contains($":{port2}\""),
+                Wait, "node-2 gone from node-1's members");
         }
         catch
         {
