@@ -40,12 +40,14 @@ public static class LiveStatus
                     var frames = trunk.Members.Sum(m => m.TxFrames);
                     parts.Add($"{trunk.Name} {trunk.State} {Rate(last, $"t/{trunk.Name}", frames, seconds)} f/s [{string.Join(' ', trunk.Members.Select(m => m.State))}]");
                 }
-                foreach (var gateway in await Gateways(services, system, stopping))
+                var (version, gateways) = await Gateways(services, system, stopping);
+                foreach (var gateway in gateways)
                 {
                     var frames = gateway.Ports.Sum(p => p.RxFrames);
                     parts.Add($"{gateway.Name} {Rate(last, $"g/{gateway.Name}", frames, seconds)} f/s hit {gateway.Cache.HitRate.ToString("P0", CultureInfo.InvariantCulture)}");
                 }
-                Console.WriteLine($"status {now:HH:mm:ss} | {(parts.Count == 0 ? "no trunk or gateway here" : string.Join(" | ", parts))} | {dashboard}");
+                var running = version > 0 ? $"intent v{version}" : "no intent applied yet (fabric-node change list)";
+                Console.WriteLine($"status {now:HH:mm:ss} | {running} | {(parts.Count == 0 ? "no trunk or gateway here" : string.Join(" | ", parts))} | {dashboard}");
             }
         }
         catch (OperationCanceledException)
@@ -61,13 +63,16 @@ public static class LiveStatus
         return rate.ToString("F0", CultureInfo.InvariantCulture);
     }
 
-    private static async Task<IReadOnlyList<GatewayStatus>> Gateways(IServiceProvider services, ActorSystem system, CancellationToken stopping)
+    /// <summary>The intent version this node runs and the status of each gateway it runs.</summary>
+    private static async Task<(long Version, IReadOnlyList<GatewayStatus> Gateways)> Gateways(IServiceProvider services, ActorSystem system, CancellationToken stopping)
     {
         var result = new List<GatewayStatus>();
-        if (!services.GetRequiredService<ActorRegistry>().TryGet<FabricGuardianActor>(out var guardian)) return result;
+        long version = 0;
+        if (!services.GetRequiredService<ActorRegistry>().TryGet<FabricGuardianActor>(out var guardian)) return (version, result);
         try
         {
             var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, TimeSpan.FromSeconds(2), stopping);
+            version = applied.Version;
             foreach (var gateway in applied.Elements.Where(e => e.Kind == "gateway"))
             {
                 var actor = await system.ActorSelection($"/user/fabric/gw-{gateway.Name}").ResolveOne(TimeSpan.FromSeconds(1), stopping);
@@ -78,6 +83,6 @@ public static class LiveStatus
         {
             // A gateway starting or stopping: the next line shows it.
         }
-        return result;
+        return (version, result);
     }
 }
