@@ -99,7 +99,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         }
 
         Reconcile(parsed.Document);
-        var elements = HostedElements.On(parsed.Document, _node);
+        var elements = HostedElements.Running(parsed.Document, _node, _elements.Running);
         _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);

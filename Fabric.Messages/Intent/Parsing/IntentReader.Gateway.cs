@@ -84,7 +84,7 @@ internal static partial class IntentReader
 
         var downlinkFields = f.Object("downlink", false, PortKeys);
         var downlink = downlinkFields is null ? null : ReadPort(downlinkFields);
-        if (downlink is not null && uplink is not null && downlink == uplink.Port && !f.Context.HasFailed(f.PathOf("downlink")))
+        if (downlink is not null && uplink is not null && (downlink.Kind, downlink.Name) == (uplink.Port.Kind, uplink.Port.Name) && !f.Context.HasFailed(f.PathOf("downlink")))
             f.Fail("downlink", $"downlink {IntentText.PortKind.Of(downlink.Kind)}:{downlink.Name} is the tenant's uplink port too");
 
         return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall, downlink);
