@@ -69,6 +69,10 @@ internal static unsafe partial class LinuxNative
     public const uint TUNSETOFFLOAD = 0x400454d0;
     public const uint TUN_F_CSUM = 0x01;
     public const uint TUN_F_TSO4 = 0x02;
+
+    // linux/sockios.h
+    public const uint SIOCSIFMTU = 0x8922;
+    public const int SOCK_DGRAM = 2;
     public const int IfNameSize = 16;
     public const int IfReqSize = 40;
 
@@ -157,6 +161,9 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
 
     [LibraryImport(Libc, EntryPoint = "readv", SetLastError = true)]
     public static partial nint ReadV(int fd, IoVec* iov, int count);

@@ -113,6 +113,37 @@ public sealed unsafe partial class TapPort : Port
         return new TapPort(name ?? assigned, id, fd, wakeFd, assigned, vnet);
     }
 
+    /// <summary>
+    /// Sets the device's MTU (SIOCSIFMTU), so the host sends nothing larger; works while the
+    /// device is still in this process's network namespace. Throws <see cref="IOException"/> on failure.
+    /// </summary>
+    public void SetMtu(int mtu)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68);
+        int sock = LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
+        if (sock < 0)
+        {
+            throw new IOException($"socket failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+        }
+
+        try
+        {
+            // struct ifreq: char ifr_name[16]; int ifr_mtu (in the union).
+            byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
+            new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
+            Encoding.ASCII.GetBytes(InterfaceName).CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
+            *(int*)(ifreq + LinuxNative.IfNameSize) = mtu;
+            if (LinuxNative.Ioctl(sock, LinuxNative.SIOCSIFMTU, ifreq) < 0)
+            {
+                throw new IOException($"SIOCSIFMTU {InterfaceName} {mtu} failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+            }
+        }
+        finally
+        {
+            LinuxNative.Close(sock);
+        }
+    }
+
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {
         ArgumentNullException.ThrowIfNull(batch);
