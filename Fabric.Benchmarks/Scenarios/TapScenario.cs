@@ -196,8 +196,8 @@ public static partial class TapScenario
         var node = Start(NodeDll(), "--name", "node-1", "--port", $"{FreePort()}", "--management", $"127.0.0.1:{management}", "--data", Path.Combine(root, "gw-node"), "--intent", intent);
         cleanup.Push(() => Terminate(node));
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {down}", check: false); ScenarioNamespace.Run("ip", $"link del {up}", check: false); });
-        await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running");
-        await Until(() => Task.FromResult(LinkExists(down) && LinkExists(up)), "gateway TAPs opened");
+        await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running", 240);
+        await Until(() => Task.FromResult(LinkExists(down) && LinkExists(up)), "gateway TAPs opened", 240);
         Attach(inside, down, "10.0.0.10/24", "10.0.0.1");
         Attach(outside, up, "192.0.2.1/24", null);
         outside.Ip($"addr add {GatewayServer}/32 dev lo");
@@ -240,8 +240,8 @@ public static partial class TapScenario
         var n2 = Start(NodeDll(), "--name", "node-2", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
         cleanup.Push(() => Terminate(n2));
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {tap1}", check: false); ScenarioNamespace.Run("ip", $"link del {tap2}", check: false); });
-        await Until(() => Task.FromResult(LinkExists(tap1) && LinkExists(tap2)), "PE TAPs opened");
-        await Until(async () => (await Get(http, m1, "/trunks/t1"))?["state"]?.ToString() == "up" && (await Get(http, m2, "/trunks/t2"))?["state"]?.ToString() == "up", "both trunks up");
+        await Until(() => Task.FromResult(LinkExists(tap1) && LinkExists(tap2)), "PE TAPs opened", 240);
+        await Until(async () => (await Get(http, m1, "/trunks/t1"))?["state"]?.ToString() == "up" && (await Get(http, m2, "/trunks/t2"))?["state"]?.ToString() == "up", "both trunks up", 240);
         Attach(ce1, tap1, "10.77.0.1/24", null);
         Attach(ce2, tap2, "10.77.0.2/24", null);
         return new TrafficPath("pw", ce1, ce2, "10.77.0.2");
