@@ -59,6 +59,7 @@ public static partial class TapScenario
         var servers = new List<Process>();
         var paths = new List<TrafficPath>();
         var skipped = new Dictionary<string, string>();
+        var succeeded = false;
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
@@ -134,6 +135,7 @@ public static partial class TapScenario
             foreach (var (k, why) in skipped) notMeasured[$"tcp1_gbps_{k}"] = why;
             result["not_measured"] = notMeasured;
             Console.WriteLine(result.ToJsonString());
+            succeeded = true;
             return 0;
         }
         finally
@@ -156,7 +158,8 @@ public static partial class TapScenario
                 }
             }
 
-            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+            if (succeeded && Directory.Exists(root)) Directory.Delete(root, recursive: true);
+            else Console.Error.WriteLine($"tap: failed; node logs kept in {root}");
         }
     }
 
@@ -193,7 +196,7 @@ public static partial class TapScenario
                       defaultPolicy: allow
             """);
         var management = FreePort();
-        var node = Start(NodeDll(), "--name", "node-1", "--port", $"{FreePort()}", "--management", $"127.0.0.1:{management}", "--data", Path.Combine(root, "gw-node"), "--intent", intent);
+        var node = StartLogged(root, "gw-node", "--name", "node-1", "--port", $"{FreePort()}", "--management", $"127.0.0.1:{management}", "--data", Path.Combine(root, "gw-node"), "--intent", intent);
         cleanup.Push(() => Terminate(node));
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {down}", check: false); ScenarioNamespace.Run("ip", $"link del {up}", check: false); });
         await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running", 240);
@@ -235,9 +238,9 @@ public static partial class TapScenario
               - { name: t2, pe: pe2, attachmentCircuit: ce2, members: [pw2-1, pw2-2, pw2-3, pw2-4], minActive: 2 }
             """);
         int port1 = FreePort(), port2 = FreePort(), m1 = FreePort(), m2 = FreePort();
-        var n1 = Start(NodeDll(), "--name", "node-1", "--port", $"{port1}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"), "--intent", intent);
+        var n1 = StartLogged(root, "pw-node1", "--name", "node-1", "--host", "127.0.0.1", "--port", $"{port1}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"), "--intent", intent);
         cleanup.Push(() => Terminate(n1));
-        var n2 = Start(NodeDll(), "--name", "node-2", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
+        var n2 = StartLogged(root, "pw-node2", "--name", "node-2", "--host", "127.0.0.1", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
         cleanup.Push(() => Terminate(n2));
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {tap1}", check: false); ScenarioNamespace.Run("ip", $"link del {tap2}", check: false); });
         await Until(() => Task.FromResult(LinkExists(tap1) && LinkExists(tap2)), "PE TAPs opened", 240);
@@ -314,6 +317,23 @@ public static partial class TapScenario
         Address(a, "eth0", "10.96.0.1/24", null);
         Address(b, "eth0", "10.96.0.2/24", null);
         return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2");
+    }
+
+    /// <summary>A node whose output goes to <c>ROOT/NAME.log</c> (kept when the scenario fails).</summary>
+    private static Process StartLogged(string root, string name, params string[] args)
+    {
+        var log = new StreamWriter(Path.Combine(root, name + ".log")) { AutoFlush = true };
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(NodeDll());
+        info.ArgumentList.Add("run");
+        foreach (var a in args) info.ArgumentList.Add(a);
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        process.Exited += (_, _) => { lock (log) log.Flush(); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     private static ScenarioNamespace Namespace(string prefix, Stack<Action> cleanup)

@@ -56,6 +56,7 @@ public sealed unsafe partial class TapPort
     /// <summary>Reads frames with their virtio-net header until EAGAIN or the batch is full.</summary>
     private int ReceiveOffloaded(PacketBatch batch, ref long bytes)
     {
+        // Reading on after the pending segments costs one EAGAIN when nothing else arrived.
         int added = DrainSuperFrame(batch, ref bytes);
         fixed (byte* basePtr = batch.Buffer)
         fixed (byte* header = _rxHeader)

@@ -147,7 +147,8 @@ public sealed unsafe partial class TapPort : Port
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (IsFinished || batch.IsFull || !WaitReadable(timeoutMs))
+        // Segments of a super-frame still waiting from the last call go first, without waiting.
+        if (IsFinished || batch.IsFull || (_pendingLength == 0 && !WaitReadable(timeoutMs)))
         {
             return 0;
         }
