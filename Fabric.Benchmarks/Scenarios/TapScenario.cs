@@ -238,11 +238,24 @@ public static partial class TapScenario
               - { name: t2, pe: pe2, attachmentCircuit: ce2, members: [pw2-1, pw2-2, pw2-3, pw2-4], minActive: 2 }
             """);
         int port1 = FreePort(), port2 = FreePort(), m1 = FreePort(), m2 = FreePort();
-        var n1 = StartLogged(root, "pw-node1", "--name", "node-1", "--host", "127.0.0.1", "--port", $"{port1}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"), "--intent", intent);
+        // The intent goes in once both nodes are members: proposed earlier, its ghost verification
+        // could run before node-2 joined and reject the PWs towards it.
+        var n1 = StartLogged(root, "pw-node1", "--name", "node-1", "--host", "127.0.0.1", "--port", $"{port1}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"));
         cleanup.Push(() => Terminate(n1));
         var n2 = StartLogged(root, "pw-node2", "--name", "node-2", "--host", "127.0.0.1", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
         cleanup.Push(() => Terminate(n2));
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {tap1}", check: false); ScenarioNamespace.Run("ip", $"link del {tap2}", check: false); });
+        await Until(async () => (await Get(http, m1, "/cluster/members"))?["members"]?.AsArray()
+            .Count(m => string.Equals(m?["status"]?.ToString(), "up", StringComparison.OrdinalIgnoreCase)) == 2, "both PW nodes up", 240);
+        var propose = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { NodeDll(), "change", "propose", intent, "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"), "--wait" }) propose.ArgumentList.Add(a);
+        using (var cli = Process.Start(propose)!)
+        {
+            var said = cli.StandardOutput.ReadToEndAsync();
+            var err = cli.StandardError.ReadToEndAsync();
+            if (!cli.WaitForExit(180_000) || cli.ExitCode != 0) throw new InvalidOperationException($"change propose failed: {said.Result}{err.Result}");
+        }
+
         await Until(() => Task.FromResult(LinkExists(tap1) && LinkExists(tap2)), "PE TAPs opened", 240);
         await Until(async () => (await Get(http, m1, "/trunks/t1"))?["state"]?.ToString() == "up" && (await Get(http, m2, "/trunks/t2"))?["state"]?.ToString() == "up", "both trunks up", 240);
         Attach(ce1, tap1, "10.77.0.1/24", null);
