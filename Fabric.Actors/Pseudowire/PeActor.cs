@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Intent;
@@ -140,6 +141,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
             try
             {
                 var port = _node.PortFactory(a.Port, _node.NextPortId());
+                TellAttachmentMtu(a.Name, port);
                 var ac = new AttachmentCircuit(a.Name, port, _node.Pool, a.Vlan is { } vlan ? new VlanId(vlan) : (VlanId?)null, _node.IsGhost, _node.Tracer);
                 ac.Start();
                 _acs[a.Name] = (a.Port, ac);
@@ -150,6 +152,36 @@ public sealed class PeActor : ReceiveActor, IWithStash
             {
                 _log.Error(e, "PE {0}: cannot open port {1} for attachment circuit {2}", _spec.Pe.Name, a.Port.Name, a.Name);
             }
+        }
+    }
+
+    /// <summary>
+    /// Sets a TAP attachment's MTU to what its trunk's PWs carry over this node's underlay
+    /// (<see cref="PeElement.AttachmentMtu"/>), so the CE never sends a packet the underlay would
+    /// have to fragment. A simulated or ghost port has no MTU to set.
+    /// </summary>
+    private void TellAttachmentMtu(string circuit, IPort port)
+    {
+        if (port is not TapPort tap)
+        {
+            return;
+        }
+
+        var underlayMtu = PwMtu.UnderlayMtu(_spec.Underlay);
+        if (_spec.AttachmentMtu(circuit, underlayMtu) is not { } mtu)
+        {
+            return;
+        }
+
+        try
+        {
+            tap.SetMtu(mtu);
+            _log.Info("PE {0}: attachment circuit {1} ({2}) MTU {3} (underlay {4} MTU {5})", _spec.Pe.Name, circuit, tap.InterfaceName, mtu, _spec.Underlay,
+                underlayMtu?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
+        }
+        catch (IOException e)
+        {
+            _log.Warning("PE {0}: cannot set the MTU of {1} to {2}: {3}", _spec.Pe.Name, tap.InterfaceName, mtu, e.Message);
         }
     }
 }

@@ -14,7 +14,32 @@ public sealed record PeElement(
     string Node,
     Ipv4Address Underlay,
     ImmutableArray<PwConfig> Pws,
-    ImmutableArray<TrunkIntent> Trunks);
+    ImmutableArray<TrunkIntent> Trunks,
+    ImmutableDictionary<string, int>? PwMtus = null)
+{
+    /// <summary>
+    /// The MTU an attachment circuit's TAP gets: for each PW of the trunk it feeds, the PW's
+    /// intent MTU (1500 unset) lowered to what <paramref name="underlayMtu"/> carries after that
+    /// PW's overhead; the smallest of them. Null when no trunk uses the circuit.
+    /// </summary>
+    public int? AttachmentMtu(string circuit, int? underlayMtu)
+    {
+        var trunk = Trunks.FirstOrDefault(t => t.AttachmentCircuit == circuit);
+        if (trunk is null)
+        {
+            return null;
+        }
+
+        int? mtu = null;
+        foreach (var pw in Pws.Where(p => trunk.Members.Contains(p.Name)))
+        {
+            int fit = PwMtu.Attachment(PwMtus?.GetValueOrDefault(pw.Name) is > 0 and var m ? m : null, underlayMtu, PwMtu.Overhead(pw.ControlWord, pw.FlowLabel));
+            mtu = mtu is { } lowest ? Math.Min(lowest, fit) : fit;
+        }
+
+        return mtu;
+    }
+}
 
 /// <summary>The "pe" element kind: one <see cref="PeActor"/> per PE hosted on the node.</summary>
 public sealed class PeElementKind(PseudowireNode node) : IElementKind
@@ -40,8 +65,9 @@ public sealed class PeElementKind(PseudowireNode node) : IElementKind
                     new UnderlayEndpoint(nodeAddress.GetValueOrDefault(peNode.GetValueOrDefault(p.RemotePe, ""), DefaultUnderlay), node.UnderlayPort),
                     trunkOf.GetValueOrDefault(p.Name)))
                 .ToImmutableArray();
+            var mtus = intent.Pws.Where(p => p.Pe == pe.Name && p.Mtu is not null).ToImmutableDictionary(p => p.Name, p => p.Mtu!.Value);
             var element = new PeElement(pe, nodeName, nodeAddress.GetValueOrDefault(nodeName, DefaultUnderlay), pws,
-                intent.Trunks.Where(t => t.Pe == pe.Name).ToImmutableArray());
+                intent.Trunks.Where(t => t.Pe == pe.Name).ToImmutableArray(), mtus);
             yield return new ElementSpec(Kind, pe.Name, element, Fingerprint(element));
         }
     }
@@ -56,5 +82,6 @@ public sealed class PeElementKind(PseudowireNode node) : IElementKind
         acs = e.Pe.AttachmentCircuits.Select(a => $"{a.Name}|{a.Port.Kind}|{a.Port.Name}|{a.Vlan}").ToArray(),
         pws = e.Pws.Select(p => $"{p.Name}|{p.RemotePe}|{p.LocalLabel}|{p.RemoteLabel}|{p.ControlWord}|{p.FlowLabel}|{p.Weight}|{p.Remote}|{p.Trunk}").ToArray(),
         trunks = e.Trunks.Select(t => $"{t.Name}|{t.AttachmentCircuit}|{string.Join(",", t.Members)}|{t.Mode}|{t.MinActive}|{t.HelloIntervalMs}|{t.Multiplier}").ToArray(),
+        mtus = e.PwMtus?.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={m.Value}").ToArray(),
     });
 }

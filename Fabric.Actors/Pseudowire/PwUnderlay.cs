@@ -105,14 +105,15 @@ public sealed partial class PwUnderlay : IDisposable
     public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null, IHopTracer? tracer = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
-        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true });
+        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true, DontFragment = true });
         var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
         UdpUnderlayPort? helloReceiver = null;
         try
         {
             helloReceiver = OpenHelloReceiver(receiver);
             // Nothing is sent to these sockets: a small receive buffer.
-            var options = new UdpUnderlayOptions { ReceiveBufferBytes = 64 << 10, SendBufferBytes = 1 << 20 };
+            // No IP fragments on the underlay (docs/architecture.md, "MTU"): DF on every datagram.
+            var options = new UdpUnderlayOptions { ReceiveBufferBytes = 64 << 10, SendBufferBytes = 1 << 20, DontFragment = true };
             for (int p = FirstEntropyPort; p <= ushort.MaxValue && opened.Count < EntropyPorts + 1; p++)
             {
                 try

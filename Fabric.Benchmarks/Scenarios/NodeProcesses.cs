@@ -52,9 +52,9 @@ internal static class NodeProcesses
         }
     }
 
-    public static async Task Until(Func<Task<bool>> condition, string what)
+    public static async Task Until(Func<Task<bool>> condition, string what, int seconds = 60)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
         while (!await condition())
         {
             if (DateTime.UtcNow > deadline) throw new TimeoutException(what);

@@ -125,6 +125,7 @@ public static class IntentJson
         w.WriteBoolean("controlWord", pw.ControlWord);
         w.WriteBoolean("flowLabel", pw.FlowLabel);
         w.WriteNumber("weight", pw.Weight);
+        if (pw.Mtu is { } mtu) w.WriteNumber("mtu", mtu);
     }
 
     private static void WriteTrunk(Utf8JsonWriter w, TrunkIntent trunk)

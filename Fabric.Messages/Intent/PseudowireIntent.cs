@@ -35,7 +35,10 @@ public sealed record AttachmentCircuitIntent(string Name, PortRef Port, ushort? 
 /// One direction-pair pseudowire as seen from <paramref name="Pe"/>: frames to
 /// <paramref name="RemotePe"/> carry <paramref name="RemoteLabel"/>, frames from it arrive
 /// with <paramref name="LocalLabel"/> (MPLS, 16..1048575; RFC 4448 with the control word of
-/// RFC 4385 and the flow label of RFC 6391).
+/// RFC 4385 and the flow label of RFC 6391). <paramref name="Mtu"/> is the PW's MTU as LDP
+/// signals it (RFC 4447 §5.1, the interface MTU parameter: the largest IP packet of the attachment
+/// circuit, Ethernet header excluded); both directions of a PW pair must carry the same value, or
+/// none: then each PE takes what its underlay carries, at most 1500.
 /// </summary>
 public sealed record PwIntent(
     string Name,
@@ -45,7 +48,8 @@ public sealed record PwIntent(
     uint RemoteLabel,
     bool ControlWord = true,
     bool FlowLabel = false,
-    int Weight = 1);
+    int Weight = 1,
+    int? Mtu = null);
 
 /// <summary>How a trunk spreads traffic over its active PWs.</summary>
 public enum TrunkMode

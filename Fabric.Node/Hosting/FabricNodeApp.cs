@@ -65,6 +65,7 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(management);
         builder.Services.AddSingleton(new StartupNotes(dataDirWarning));
 
+        Fabric.Actors.DataPlane.Io.TapPort.OffloadsByDefault = hocon.GetBoolean("fabric.tap.offloads", true);
         var ghostSettings = GhostSettings.From(hocon);
         var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();

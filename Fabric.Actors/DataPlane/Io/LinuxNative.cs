@@ -65,6 +65,14 @@ internal static unsafe partial class LinuxNative
     public const short IFF_TUN = 0x0001;
     public const short IFF_TAP = 0x0002;
     public const short IFF_NO_PI = 0x1000;
+    public const short IFF_VNET_HDR = 0x4000;
+    public const uint TUNSETOFFLOAD = 0x400454d0;
+    public const uint TUN_F_CSUM = 0x01;
+    public const uint TUN_F_TSO4 = 0x02;
+
+    // linux/sockios.h
+    public const uint SIOCSIFMTU = 0x8922;
+    public const int SOCK_DGRAM = 2;
     public const int IfNameSize = 16;
     public const int IfReqSize = 40;
 
@@ -153,6 +161,18 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "write", SetLastError = true)]
     public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Libc, EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport(Libc, EntryPoint = "readv", SetLastError = true)]
+    public static partial nint ReadV(int fd, IoVec* iov, int count);
+
+    [LibraryImport(Libc, EntryPoint = "writev", SetLastError = true)]
+    public static partial nint WriteV(int fd, IoVec* iov, int count);
+
+    [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int IoctlValue(int fd, nuint request, nuint argument);
 
     [LibraryImport(Libc, EntryPoint = "poll", SetLastError = true)]
     public static partial int Poll(PollFd* fds, nuint count, int timeoutMs);

@@ -35,6 +35,9 @@ public enum PortDropReason
     /// offered to a ghost port. Never sent; a non-zero count is a wiring defect.
     /// </summary>
     PlaneMismatch,
+
+    /// <summary>A TAP handed over a frame whose offload request it cannot honour (a GSO type not enabled, a malformed super-frame).</summary>
+    RxBadOffload,
 }
 
 /// <summary>

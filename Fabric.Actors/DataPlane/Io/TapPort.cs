@@ -1,4 +1,5 @@
 using System.Text;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.DataPlane.Io;
 
@@ -16,22 +17,41 @@ namespace Fabric.Actors.DataPlane.Io;
 /// full. Errors: EAGAIN on write = queue full (drop); EIO on write = link down (drop, state
 /// <see cref="PortState.LinkDown"/>); EBADFD/ENODEV/POLLERR/POLLHUP = the device was deleted
 /// (state <see cref="PortState.Gone"/>, the receive loop ends cleanly).</para>
-/// <para>Without IFF_VNET_HDR a frame is at most MTU + 14 bytes; the batch slot (default 2048 B
-/// minus headroom) must hold it, else the frame is dropped as <see cref="PortDropReason.RxFrameTooLarge"/>.</para>
+/// <para>With offloads (the default for a TAP, see <see cref="OffloadsByDefault"/>) the device
+/// is opened with IFF_VNET_HDR and TUNSETOFFLOAD CSUM|TSO4: the host may hand over 64 KiB TCP
+/// super-frames and partial checksums, which the port cuts and finishes (TapPort.Offload.cs), and
+/// it writes runs of one connection's segments back as super-frames. Either way every frame in a
+/// batch is a complete frame of at most MTU + 14 bytes; the batch slot (default 2048 B minus
+/// headroom) must hold it, else the frame is dropped as <see cref="PortDropReason.RxFrameTooLarge"/>.</para>
 /// </remarks>
-public sealed unsafe class TapPort : Port
+public sealed unsafe partial class TapPort : Port
 {
     private readonly int _fd;
     private readonly int _wakeFd;
     private int _closed;
 
-    private TapPort(string name, ushort id, int fd, int wakeFd, string interfaceName)
+    private TapPort(string name, ushort id, int fd, int wakeFd, string interfaceName, bool offloads)
         : base(name, id)
     {
         _fd = fd;
         _wakeFd = wakeFd;
         InterfaceName = interfaceName;
+        _offloads = offloads;
+        if (offloads)
+        {
+            _rxHeader = GC.AllocateArray<byte>(VirtioNetLayout.Length, pinned: true);
+            _rxSpill = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
+            _superFrame = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
+            _txHeaders = GC.AllocateArray<byte>(VirtioNetLayout.Length + 256, pinned: true);
+            _txIov = AllocateIov();
+        }
     }
+
+    /// <summary>
+    /// Whether <see cref="Open"/> enables offloads when not told (default true); a node sets it
+    /// once from <c>fabric.tap.offloads</c>.
+    /// </summary>
+    public static bool OffloadsByDefault { get; set; } = true;
 
     /// <summary>The kernel's name for the device (as given, or as assigned for a pattern like "tap%d").</summary>
     public string InterfaceName { get; }
@@ -40,10 +60,13 @@ public sealed unsafe class TapPort : Port
     /// Opens (creating if needed) the TAP device <paramref name="interfaceName"/> (at most 15
     /// bytes). Needs CAP_NET_ADMIN. The port takes <paramref name="name"/> (default: the interface name).
     /// With <paramref name="rawIp"/> the device is a TUN (<c>IFF_TUN</c>): every frame is a bare IP
-    /// packet with no link header, as a wwan modem's raw-IP net device carries them.
+    /// packet with no link header, as a wwan modem's raw-IP net device carries them (never offloaded).
+    /// <paramref name="offloads"/> (default <see cref="OffloadsByDefault"/>) asks for the virtio-net
+    /// header with checksum and TCPv4 segmentation offload.
     /// </summary>
-    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false)
+    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false, bool? offloads = null)
     {
+        bool vnet = !rawIp && (offloads ?? OffloadsByDefault);
         ArgumentException.ThrowIfNullOrEmpty(interfaceName);
         byte[] nameBytes = Encoding.ASCII.GetBytes(interfaceName);
         if (nameBytes.Length >= LinuxNative.IfNameSize)
@@ -61,12 +84,21 @@ public sealed unsafe class TapPort : Port
         byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
         new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
         nameBytes.CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
-        *(short*)(ifreq + LinuxNative.IfNameSize) = (short)((rawIp ? LinuxNative.IFF_TUN : LinuxNative.IFF_TAP) | LinuxNative.IFF_NO_PI);
+        *(short*)(ifreq + LinuxNative.IfNameSize) = (short)((rawIp ? LinuxNative.IFF_TUN : LinuxNative.IFF_TAP) | LinuxNative.IFF_NO_PI | (vnet ? LinuxNative.IFF_VNET_HDR : 0));
         if (LinuxNative.Ioctl(fd, LinuxNative.TUNSETIFF, ifreq) < 0)
         {
             int errno = LinuxNative.LastError;
             LinuxNative.Close(fd);
             throw new IOException($"TUNSETIFF {interfaceName} failed: {LinuxNative.Describe(errno)}");
+        }
+
+        // What the host may hand us: partial checksums and TCPv4 super-frames. Without it the
+        // header stays (all zero on receive): frames are then complete, as without offloads.
+        if (vnet && LinuxNative.IoctlValue(fd, LinuxNative.TUNSETOFFLOAD, LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4) < 0)
+        {
+            int errno = LinuxNative.LastError;
+            LinuxNative.Close(fd);
+            throw new IOException($"TUNSETOFFLOAD {interfaceName} failed: {LinuxNative.Describe(errno)}");
         }
 
         string assigned = Encoding.ASCII.GetString(new ReadOnlySpan<byte>(ifreq, LinuxNative.IfNameSize)).TrimEnd('\0');
@@ -78,19 +110,69 @@ public sealed unsafe class TapPort : Port
             throw new IOException($"eventfd failed: {LinuxNative.Describe(errno)}");
         }
 
-        return new TapPort(name ?? assigned, id, fd, wakeFd, assigned);
+        return new TapPort(name ?? assigned, id, fd, wakeFd, assigned, vnet);
+    }
+
+    /// <summary>
+    /// Sets the device's MTU (SIOCSIFMTU), so the host sends nothing larger; works while the
+    /// device is still in this process's network namespace. Throws <see cref="IOException"/> on failure.
+    /// </summary>
+    public void SetMtu(int mtu)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68);
+        int sock = LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
+        if (sock < 0)
+        {
+            throw new IOException($"socket failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+        }
+
+        try
+        {
+            // struct ifreq: char ifr_name[16]; int ifr_mtu (in the union).
+            byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
+            new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
+            Encoding.ASCII.GetBytes(InterfaceName).CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
+            *(int*)(ifreq + LinuxNative.IfNameSize) = mtu;
+            if (LinuxNative.Ioctl(sock, LinuxNative.SIOCSIFMTU, ifreq) < 0)
+            {
+                throw new IOException($"SIOCSIFMTU {InterfaceName} {mtu} failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+            }
+        }
+        finally
+        {
+            LinuxNative.Close(sock);
+        }
     }
 
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {
         ArgumentNullException.ThrowIfNull(batch);
-        if (IsFinished || batch.IsFull || !WaitReadable(timeoutMs))
+        // Segments of a super-frame still waiting from the last call go first, without waiting.
+        if (IsFinished || batch.IsFull || (_pendingLength == 0 && !WaitReadable(timeoutMs)))
         {
             return 0;
         }
 
-        int added = 0;
         long bytes = 0;
+        int added = _offloads ? ReceiveOffloaded(batch, ref bytes) : ReceivePlain(batch, ref bytes);
+        if (added > 0)
+        {
+            Counters.AddRx(added, bytes);
+            if (State == PortState.LinkDown)
+            {
+                SetState(PortState.Up, null);
+            }
+
+            Tee?.WriteBatch(batch, batch.Count - added, added);
+        }
+
+        return added;
+    }
+
+    /// <summary>One read() per frame, straight into its batch slot, until EAGAIN or the batch is full.</summary>
+    private int ReceivePlain(PacketBatch batch, ref long bytes)
+    {
+        int added = 0;
         byte[] buffer = batch.Buffer;
         fixed (byte* basePtr = buffer)
         {
@@ -100,24 +182,11 @@ public sealed unsafe class TapPort : Port
                 nint n = LinuxNative.Read(_fd, basePtr + batch.FrameRoomOffset(batch.Count), (nuint)roomLength);
                 if (n < 0)
                 {
-                    int errno = LinuxNative.LastError;
-                    if (errno == LinuxNative.EAGAIN)
-                    {
-                        break;
-                    }
-
-                    if (errno == LinuxNative.EINTR)
+                    if (RetryRead(LinuxNative.LastError))
                     {
                         continue;
                     }
 
-                    if (IsDeviceGone(errno))
-                    {
-                        SetState(PortState.Gone, $"read: {LinuxNative.Describe(errno)}");
-                        break;
-                    }
-
-                    Counters.AddDrop(PortDropReason.RxError);
                     break;
                 }
 
@@ -134,18 +203,30 @@ public sealed unsafe class TapPort : Port
             }
         }
 
-        if (added > 0)
-        {
-            Counters.AddRx(added, bytes);
-            if (State == PortState.LinkDown)
-            {
-                SetState(PortState.Up, null);
-            }
-
-            Tee?.WriteBatch(batch, batch.Count - added, added);
-        }
-
         return added;
+    }
+
+    /// <summary>After a failed read: true to try again (EINTR); otherwise the error is handled (EAGAIN: done; gone: state; else counted).</summary>
+    private bool RetryRead(int errno)
+    {
+        switch (errno)
+        {
+            case LinuxNative.EINTR:
+                return true;
+            case LinuxNative.EAGAIN:
+                return false;
+            default:
+                if (IsDeviceGone(errno))
+                {
+                    SetState(PortState.Gone, $"read: {LinuxNative.Describe(errno)}");
+                }
+                else
+                {
+                    Counters.AddDrop(PortDropReason.RxError);
+                }
+
+                return false;
+        }
     }
 
     public override int SendBatch(PacketBatch batch)
@@ -161,60 +242,7 @@ public sealed unsafe class TapPort : Port
         long bytes = 0;
         fixed (byte* basePtr = batch.Buffer)
         {
-            for (int i = 0; i < batch.Count; i++)
-            {
-                ref Packet p = ref batch[i];
-                if (p.IsGhost)
-                {
-                    // Ghost frames never reach a live device (ghost routing's one rule).
-                    Counters.AddDrop(PortDropReason.PlaneMismatch);
-                    continue;
-                }
-
-                nint n;
-                do
-                {
-                    n = LinuxNative.Write(_fd, basePtr + p.Offset, (nuint)p.Length);
-                }
-                while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
-
-                if (n >= 0)
-                {
-                    sent++;
-                    bytes += p.Length;
-                    continue;
-                }
-
-                int errno = LinuxNative.LastError;
-                switch (errno)
-                {
-                    case LinuxNative.EAGAIN:
-                    case LinuxNative.ENOBUFS:
-                        Counters.AddDrop(PortDropReason.TxQueueFull);
-                        break;
-                    case LinuxNative.EIO:
-                        SetState(PortState.LinkDown, $"write: {LinuxNative.Describe(errno)}");
-                        Counters.AddDrop(PortDropReason.TxLinkDown);
-                        break;
-                    case LinuxNative.EINVAL:
-                    case LinuxNative.EMSGSIZE:
-                        Counters.AddDrop(PortDropReason.TxFrameTooLarge);
-                        break;
-                    default:
-                        if (IsDeviceGone(errno))
-                        {
-                            SetState(PortState.Gone, $"write: {LinuxNative.Describe(errno)}");
-                            Counters.AddDrop(PortDropReason.TxPortGone, batch.Count - i);
-                            i = batch.Count;
-                        }
-                        else
-                        {
-                            Counters.AddDrop(PortDropReason.TxError);
-                        }
-
-                        break;
-                }
-            }
+            sent = _offloads ? SendOffloaded(batch, basePtr, ref bytes) : SendPlain(batch, basePtr, ref bytes);
         }
 
         if (sent > 0)
@@ -231,6 +259,76 @@ public sealed unsafe class TapPort : Port
         return sent;
     }
 
+    /// <summary>One write() per frame.</summary>
+    private int SendPlain(PacketBatch batch, byte* basePtr, ref long bytes)
+    {
+        int sent = 0;
+        for (int i = 0; i < batch.Count; i++)
+        {
+            ref Packet p = ref batch[i];
+            if (p.IsGhost)
+            {
+                // Ghost frames never reach a live device (ghost routing's one rule).
+                Counters.AddDrop(PortDropReason.PlaneMismatch);
+                continue;
+            }
+
+            nint n;
+            do
+            {
+                n = LinuxNative.Write(_fd, basePtr + p.Offset, (nuint)p.Length);
+            }
+            while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+
+            if (n >= 0)
+            {
+                sent++;
+                bytes += p.Length;
+                continue;
+            }
+
+            if (!WriteFailed(LinuxNative.LastError, 1, batch.Count - i))
+            {
+                break;
+            }
+        }
+
+        return sent;
+    }
+
+    /// <summary>
+    /// Counts a failed write of <paramref name="frames"/> frames by its errno; false when the
+    /// device is gone (then the <paramref name="remaining"/> frames from this one on are dropped).
+    /// </summary>
+    private bool WriteFailed(int errno, int frames, int remaining)
+    {
+        switch (errno)
+        {
+            case LinuxNative.EAGAIN:
+            case LinuxNative.ENOBUFS:
+                Counters.AddDrop(PortDropReason.TxQueueFull, frames);
+                return true;
+            case LinuxNative.EIO:
+                SetState(PortState.LinkDown, $"write: {LinuxNative.Describe(errno)}");
+                Counters.AddDrop(PortDropReason.TxLinkDown, frames);
+                return true;
+            case LinuxNative.EINVAL:
+            case LinuxNative.EMSGSIZE:
+                Counters.AddDrop(PortDropReason.TxFrameTooLarge, frames);
+                return true;
+            default:
+                if (IsDeviceGone(errno))
+                {
+                    SetState(PortState.Gone, $"write: {LinuxNative.Describe(errno)}");
+                    Counters.AddDrop(PortDropReason.TxPortGone, remaining);
+                    return false;
+                }
+
+                Counters.AddDrop(PortDropReason.TxError, frames);
+                return true;
+        }
+    }
+
     protected override void WakeReceiver()
     {
         if (Volatile.Read(ref _closed) == 0)
@@ -245,6 +343,10 @@ public sealed unsafe class TapPort : Port
         {
             LinuxNative.Close(_fd);
             LinuxNative.Close(_wakeFd);
+            if (_txIov != IntPtr.Zero)
+            {
+                System.Runtime.InteropServices.NativeMemory.Free((void*)_txIov);
+            }
         }
     }
 

@@ -50,6 +50,13 @@ public sealed record UdpUnderlayOptions
     /// socket per datagram. Default off.
     /// </summary>
     public bool ReusePort { get; init; }
+
+    /// <summary>
+    /// Never fragment (IP_MTU_DISCOVER = IP_PMTUDISC_DO: DF on every datagram): a datagram over
+    /// the path MTU is refused with EMSGSIZE and counted as <see cref="PortDropReason.TxFrameTooLarge"/>
+    /// instead of leaving as IP fragments. Default false (the kernel's default: fragment locally).
+    /// </summary>
+    public bool DontFragment { get; init; }
 }
 
 /// <summary>
@@ -92,6 +99,11 @@ public sealed unsafe partial class UdpUnderlayPort : Port
             if (Options.ReusePort)
             {
                 _socket.SetRawSocketOption(LinuxNative.SOL_SOCKET, LinuxNative.SO_REUSEPORT, BitConverter.GetBytes(1));
+            }
+
+            if (Options.DontFragment)
+            {
+                _socket.DontFragment = true;
             }
 
             _socket.Bind(localEndPoint);

@@ -75,6 +75,8 @@ internal static partial class IntentChecks
     /// </summary>
     private static void CheckLabelPairs(IntentDocument document, ReadContext context, Known<PeIntent> pes, Known<PwIntent> pws)
     {
+        static string Describe(int? mtu) => mtu?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "(unset)";
+        var mtuReported = new HashSet<PwIntent>(ReferenceEqualityComparer.Instance); // one error per pair, at its first pw
         bool Failed(PwIntent p, string field) => context.HasFailed(context.Origin(p).PathOf(field));
         if (pws.Incomplete || document.Pws.Any(p => Failed(p, "pe"))) return;
         var unsure = document.Pws.Where(p => Failed(p, "remotePe") || Failed(p, "localLabel")).Select(p => p.Pe).ToHashSet();
@@ -83,8 +85,13 @@ internal static partial class IntentChecks
             if (unsure.Contains(pw.RemotePe) || pw.RemotePe == pw.Pe || !pes.Contains(pw.RemotePe)
                 || Failed(pw, "remoteLabel") || Failed(pw, "remotePe"))
                 continue;
-            if (!document.Pws.Any(p => p.Pe == pw.RemotePe && p.RemotePe == pw.Pe && p.LocalLabel == pw.RemoteLabel))
+            var reverse = document.Pws.FirstOrDefault(p => p.Pe == pw.RemotePe && p.RemotePe == pw.Pe && p.LocalLabel == pw.RemoteLabel);
+            if (reverse is null)
                 context.ErrorAt(pw, "remoteLabel", $"no pw on pe '{pw.RemotePe}' towards '{pw.Pe}' has local label {pw.RemoteLabel}");
+            else if (reverse.Mtu != pw.Mtu && !Failed(pw, "mtu") && !Failed(reverse, "mtu") && mtuReported.Add(pw) && mtuReported.Add(reverse))
+                // LDP brings a PW up only when both ends signal the same interface MTU (RFC 4447 §5.1).
+                context.ErrorAt(pw, pw.Mtu is null ? "name" : "mtu",
+                    $"mtu {Describe(pw.Mtu)} differs from {Describe(reverse.Mtu)} on pw '{reverse.Name}', its other end: both ends of a pw must have the same mtu");
         }
     }
 }

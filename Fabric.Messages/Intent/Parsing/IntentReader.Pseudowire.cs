@@ -7,13 +7,19 @@ internal static partial class IntentReader
     internal static readonly string[] AttachmentCircuitKeys = ["name", "port", "vlan"];
 
     internal static readonly string[] PwKeys =
-        ["name", "pe", "remotePe", "localLabel", "remoteLabel", "controlWord", "flowLabel", "weight"];
+        ["name", "pe", "remotePe", "localLabel", "remoteLabel", "controlWord", "flowLabel", "weight", "mtu"];
 
     internal static readonly string[] TrunkKeys =
         ["name", "pe", "attachmentCircuit", "members", "mode", "minActive", "helloIntervalMs", "multiplier"];
 
     /// <summary>MPLS labels 0..15 are reserved (RFC 3032 §2.1); 2^20 - 1 is the largest.</summary>
     internal const long MinLabel = 16, MaxLabel = 1_048_575;
+
+    /// <summary>
+    /// PW MTU bounds: IPv4's minimum datagram every host takes (RFC 791), and the largest IP packet
+    /// whose Ethernet frame (with an 802.1Q tag) fits a data-plane batch slot (2048 B less 128 B headroom).
+    /// </summary>
+    internal const long MinPwMtu = 576, MaxPwMtu = 1902;
 
     /// <summary>The PW trunk capability shares traffic over at least two active PWs.</summary>
     internal const int MinTrunkMembers = 2;
@@ -40,7 +46,8 @@ internal static partial class IntentReader
         (uint)(f.Integer("remoteLabel", true, MinLabel, MaxLabel, "label") ?? 0),
         f.Boolean("controlWord", true),
         f.Boolean("flowLabel", false),
-        (int)(f.Integer("weight", false, 1, 1000, "weight") ?? 1));
+        (int)(f.Integer("weight", false, 1, 1000, "weight") ?? 1),
+        (int?)f.Integer("mtu", false, MinPwMtu, MaxPwMtu, "mtu"));
 
     private static TrunkIntent ReadTrunk(Fields f)
     {

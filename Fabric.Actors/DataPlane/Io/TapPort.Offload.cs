@@ -1,0 +1,263 @@
+using System.Runtime.InteropServices;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Actors.DataPlane.Io;
+
+// Checksum and TCP segmentation offload (IFF_VNET_HDR + TUNSETOFFLOAD CSUM|TSO4), the way a
+// virtio NIC and OVS's netdev-linux do it: the host's kernel hands the port 64 KiB TCP
+// super-frames with partial checksums instead of MTU frames with full ones, and takes 64 KiB
+// super-frames back. Inside the fabric every frame stays a complete MTU frame (the batch slot
+// size, the trunk's and the gateway's per-frame work are unchanged):
+//  - receive: a frame that fits its batch slot is read straight into it (readv: header, slot,
+//    spill); a partial checksum is finished; a super-frame is cut into MSS segments with full
+//    checksums (Wire/TcpOffload.cs), resuming in the next batch when this one is full;
+//  - send: consecutive segments of one TCP connection become one super-frame (gather write:
+//    one header, the segments' payloads in place), which the receiving kernel takes whole.
+public sealed unsafe partial class TapPort
+{
+    /// <summary>Most segments gathered into one super-frame write.</summary>
+    private const int MaxCoalescedSegments = 64;
+
+    /// <summary>Room for the largest super-frame the kernel hands over (64 KiB IPv4 + link headers).</summary>
+    private const int SuperFrameRoom = 65536 + 256;
+
+    private readonly bool _offloads;
+    private readonly byte[]? _rxHeader;   // pinned: the virtio-net header of the frame being read
+    private readonly byte[]? _rxSpill;    // pinned: a super-frame's bytes beyond its batch slot
+    private readonly byte[]? _superFrame; // pinned: a super-frame being segmented, contiguous
+    private readonly byte[]? _txHeaders;  // pinned: virtio-net header + a super-frame's headers
+    private readonly IntPtr _txIov;       // MaxCoalescedSegments + 1 iovecs
+    private int _pendingLength;           // bytes of _superFrame still to segment (0 = none)
+    private int _pendingMss;
+    private int _pendingDone;             // segments of it already delivered
+    private long _rxSuperFrames;
+    private long _rxSegments;
+    private long _txSuperFrames;
+    private long _txCoalesced;
+
+    /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
+    public bool Offloads => _offloads;
+
+    /// <summary>Super-frames the host handed over (each cut into <see cref="RxSegments"/>).</summary>
+    public long RxSuperFrames => Interlocked.Read(ref _rxSuperFrames);
+
+    /// <summary>Segments cut from received super-frames.</summary>
+    public long RxSegments => Interlocked.Read(ref _rxSegments);
+
+    /// <summary>Super-frames written to the host (each made of several segments).</summary>
+    public long TxSuperFrames => Interlocked.Read(ref _txSuperFrames);
+
+    /// <summary>Segments that left inside a super-frame.</summary>
+    public long TxCoalescedSegments => Interlocked.Read(ref _txCoalesced);
+
+    private static IntPtr AllocateIov() =>
+        (IntPtr)NativeMemory.AllocZeroed((nuint)((MaxCoalescedSegments + 1) * sizeof(LinuxNative.IoVec)));
+
+    /// <summary>Reads frames with their virtio-net header until EAGAIN or the batch is full.</summary>
+    private int ReceiveOffloaded(PacketBatch batch, ref long bytes)
+    {
+        // Reading on after the pending segments costs one EAGAIN when nothing else arrived.
+        int added = DrainSuperFrame(batch, ref bytes);
+        fixed (byte* basePtr = batch.Buffer)
+        fixed (byte* header = _rxHeader)
+        fixed (byte* spill = _rxSpill)
+        {
+            LinuxNative.IoVec* iov = stackalloc LinuxNative.IoVec[3];
+            while (!batch.IsFull && _pendingLength == 0)
+            {
+                int room = batch.MaxFrameLength;
+                iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetLayout.Length };
+                iov[1] = new LinuxNative.IoVec { Base = basePtr + batch.FrameRoomOffset(batch.Count), Length = (nuint)room };
+                iov[2] = new LinuxNative.IoVec { Base = spill, Length = (nuint)_rxSpill!.Length };
+                nint n = LinuxNative.ReadV(_fd, iov, 3);
+                if (n < 0)
+                {
+                    if (RetryRead(LinuxNative.LastError))
+                    {
+                        continue;
+                    }
+
+                    break;
+                }
+
+                int length = (int)n - VirtioNetLayout.Length;
+                if (length <= 0 || !VirtioNetHeader.TryParse(_rxHeader, out var vnet, out _))
+                {
+                    Counters.AddDrop(PortDropReason.RxError);
+                    continue;
+                }
+
+                if (length >= room + _rxSpill.Length)
+                {
+                    Counters.AddDrop(PortDropReason.RxFrameTooLarge); // filled every byte: may be cut
+                    continue;
+                }
+
+                if (vnet.BaseGsoType == VirtioNetGsoType.None && length <= room)
+                {
+                    Span<byte> frame = batch.NextFrameRoom()[..length];
+                    if (vnet.NeedsChecksum && !ChecksumOffload.TryComplete(frame, vnet.ChecksumStart, vnet.ChecksumOffset))
+                    {
+                        Counters.AddDrop(PortDropReason.RxBadOffload);
+                        continue;
+                    }
+
+                    batch.Commit(length, Id);
+                    added++;
+                    bytes += length;
+                    continue;
+                }
+
+                if (vnet.BaseGsoType != VirtioNetGsoType.TcpV4 || vnet.GsoSize == 0)
+                {
+                    // Not enabled (UDP, TCPv6), or a frame over the slot without segmentation.
+                    Counters.AddDrop(vnet.BaseGsoType == VirtioNetGsoType.None ? PortDropReason.RxFrameTooLarge : PortDropReason.RxBadOffload);
+                    continue;
+                }
+
+                // A super-frame: make it contiguous, then cut it.
+                int inSlot = Math.Min(length, room);
+                new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), inSlot).CopyTo(_superFrame);
+                _rxSpill.AsSpan(0, length - inSlot).CopyTo(_superFrame.AsSpan(inSlot));
+                if (!TcpSegmenter.TryCreate(_superFrame.AsSpan(0, length), vnet.GsoSize, out _))
+                {
+                    Counters.AddDrop(PortDropReason.RxBadOffload);
+                    continue;
+                }
+
+                _pendingLength = length;
+                _pendingMss = vnet.GsoSize;
+                _pendingDone = 0;
+                Interlocked.Increment(ref _rxSuperFrames);
+                added += DrainSuperFrame(batch, ref bytes);
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>Cuts the pending super-frame into the batch's free slots; keeps the rest for the next batch.</summary>
+    private int DrainSuperFrame(PacketBatch batch, ref long bytes)
+    {
+        if (_pendingLength == 0)
+        {
+            return 0;
+        }
+
+        TcpSegmenter.TryCreate(_superFrame.AsSpan(0, _pendingLength), _pendingMss, out var segmenter, _pendingDone);
+        int added = 0;
+        while (!batch.IsFull && segmenter.Remaining > 0)
+        {
+            if (!segmenter.TryNext(batch.NextFrameRoom(), out int length))
+            {
+                // A segment larger than a slot (MSS over the slot size): the rest cannot be delivered.
+                Counters.AddDrop(PortDropReason.RxFrameTooLarge, segmenter.Remaining);
+                _pendingLength = 0;
+                return added;
+            }
+
+            batch.Commit(length, Id);
+            added++;
+            bytes += length;
+        }
+
+        Interlocked.Add(ref _rxSegments, added);
+        _pendingDone = segmenter.Produced;
+        if (segmenter.Remaining == 0)
+        {
+            _pendingLength = 0;
+        }
+
+        return added;
+    }
+
+    /// <summary>
+    /// Writes the batch with virtio-net headers, runs of one TCP connection's segments as one
+    /// super-frame each. Returns frames sent; counts drops as <see cref="SendPlain"/> does.
+    /// </summary>
+    private int SendOffloaded(PacketBatch batch, byte* basePtr, ref long bytes)
+    {
+        var iov = (LinuxNative.IoVec*)_txIov;
+        var coalescer = new TcpCoalescer();
+        int sent = 0;
+        fixed (byte* headers = _txHeaders)
+        {
+            int i = 0;
+            while (i < batch.Count)
+            {
+                ref Packet first = ref batch[i];
+                if (first.IsGhost)
+                {
+                    Counters.AddDrop(PortDropReason.PlaneMismatch);
+                    i++;
+                    continue;
+                }
+
+                int run = 1;
+                long runBytes = first.Length;
+                ReadOnlySpan<byte> firstFrame = batch.Frame(i);
+                if (coalescer.TryStart(firstFrame))
+                {
+                    while (i + run < batch.Count && run < MaxCoalescedSegments && !batch[i + run].IsGhost
+                        && coalescer.TryAppend(firstFrame, batch.Frame(i + run)))
+                    {
+                        runBytes += batch[i + run].Length;
+                        run++;
+                    }
+                }
+
+                int iovCount;
+                if (run > 1)
+                {
+                    int h = coalescer.HeadersLength;
+                    var headerSpan = new Span<byte>(headers, VirtioNetLayout.Length + h);
+                    coalescer.VirtioHeader().Emit(headerSpan);
+                    firstFrame[..h].CopyTo(headerSpan[VirtioNetLayout.Length..]);
+                    bool push = (batch.Frame(i + run - 1)[coalescer.TcpOffset + TcpLayout.DataOffsetAndFlags + 1] & (byte)TcpFlags.Psh) != 0;
+                    coalescer.WriteSuperFrameHeaders(headerSpan[VirtioNetLayout.Length..], push);
+                    iov[0] = new LinuxNative.IoVec { Base = headers, Length = (nuint)headerSpan.Length };
+                    for (int k = 0; k < run; k++)
+                    {
+                        ref Packet p = ref batch[i + k];
+                        iov[k + 1] = new LinuxNative.IoVec { Base = basePtr + p.Offset + h, Length = (nuint)(p.Length - h) };
+                    }
+
+                    iovCount = run + 1;
+                }
+                else
+                {
+                    VirtioNetHeader.Plain.Emit(new Span<byte>(headers, VirtioNetLayout.Length));
+                    iov[0] = new LinuxNative.IoVec { Base = headers, Length = VirtioNetLayout.Length };
+                    iov[1] = new LinuxNative.IoVec { Base = basePtr + first.Offset, Length = (nuint)first.Length };
+                    iovCount = 2;
+                }
+
+                nint n;
+                do
+                {
+                    n = LinuxNative.WriteV(_fd, iov, iovCount);
+                }
+                while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+
+                if (n >= 0)
+                {
+                    sent += run;
+                    bytes += runBytes;
+                    if (run > 1)
+                    {
+                        Interlocked.Increment(ref _txSuperFrames);
+                        Interlocked.Add(ref _txCoalesced, run);
+                    }
+                }
+                else if (!WriteFailed(LinuxNative.LastError, run, batch.Count - i))
+                {
+                    break;
+                }
+
+                i += run;
+            }
+        }
+
+        return sent;
+    }
+}
