@@ -152,7 +152,7 @@ public class PwMtuUnderlayTests(ITestOutputHelper output)
 
     /// <summary>`fabric-node run` in a namespace.</summary>
     private static NodeProcess StartIn(TestNamespace ns, params string[] args) =>
-        NodeProcess.StartInNamespace(ns.Name, ["run", .. args]);
+        NodeProcess.StartIn(ns.Name, ["run", .. args]);
 
     private static string? Trunk(TestNamespace ns, string curl, int management, string trunk)
     {

@@ -64,15 +64,6 @@ public sealed class NodeProcess : IDisposable
         return new NodeProcess(Process.Start(info)!);
     }
 
-    /// <summary>Like <see cref="Start"/>, inside network namespace <paramref name="netns"/> (`ip netns exec` execs dotnet: the PID is the node's).</summary>
-    public static NodeProcess StartInNamespace(string netns, params string[] args)
-    {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
-        foreach (var a in new[] { "netns", "exec", netns, "dotnet", NodeDll }.Concat(args)) info.ArgumentList.Add(a);
-        info.Environment.Remove("FABRIC_TOKEN");
-        return new NodeProcess(Process.Start(info)!);
-    }
-
     /// <summary>Runs an operator verb to completion: (exit code, stdout+stderr).</summary>
     public static async Task<(int ExitCode, string Output)> Cli(params string[] args)
     {
