@@ -105,7 +105,6 @@ public sealed partial class GatewayActor
 
     private IPort OpenPort(GatewayPort p)
     {
-        var self = Self;
         if (_ghost is not null)
         {
             var tenant = _dp.Plan.Tenants[p.TenantIndex].Name;
@@ -117,13 +116,13 @@ public sealed partial class GatewayActor
                 : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
                 $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned, p.Ref.Segment);
-            ghost.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            ghost.StartReceiving(_pool, OnPortBatch);
             return ghost;
         }
         if (p.Ref.Kind == PortKind.Tap)
         {
             var tap = TapPort.Open(p.Ref.Name, p.Id);
-            tap.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            tap.StartReceiving(_pool, OnPortBatch);
             return tap;
         }
         var queue = new Queue<byte[]>();

@@ -66,6 +66,7 @@ internal static partial class IntentReader
             f.Enum("mode", IntentText.TrunkMode, false) ?? TrunkMode.PerFlow,
             minActive,
             (int)(f.Integer("helloIntervalMs", false, 1, 60_000, "helloIntervalMs") ?? 50),
-            (int)(f.Integer("multiplier", false, 1, 255, "multiplier") ?? 3));
+            (int)(f.Integer("multiplier", false, 1, 255, "multiplier") ?? 3),
+            f.Enum("balance", IntentText.TrunkBalance, false));
     }
 }
