@@ -241,7 +241,7 @@ public sealed class FlowCacheShard
         if (k.IpProtocol == IpProtocol.Icmp)
         {
             // Echo request (8/0) is answered by echo reply (0/0) with the same identifier.
-            k.SourcePort = (ushort)((rewritten.SourcePort >> 8) == (byte)Icmpv4Type.EchoRequest ? (byte)Icmpv4Type.EchoReply << 8 : rewritten.SourcePort);
+            k.SourcePort = rewritten.IcmpType == Icmpv4Type.EchoRequest ? FlowKey.IcmpTypeCode(Icmpv4Type.EchoReply) : rewritten.SourcePort;
         }
         else
         {

@@ -364,41 +364,15 @@ public sealed partial class GatewayDatapath : INeighbors
         while (_traces.Count > 256) _traces.TryDequeue(out _);
     }
 
-    /// <summary>
-    /// A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in
-    /// place by moving the MACs 4 bytes on, so the rest of the path sees an untagged frame.
-    /// </summary>
-    private static bool TryUntag(ref Span<byte> frame, ushort vlan)
-    {
-        const int tagAt = 2 * 6;
-        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
-            || (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..]) != EtherType.Vlan
-            || !VlanTagView.TryParse(frame[(tagAt + 2)..], out var tag, out _)
-            || tag.VlanId.Value != vlan)
-        {
-            return false;
-        }
-        frame[..tagAt].CopyTo(frame[VlanLayout.TagLength..]);
-        frame = frame[VlanLayout.TagLength..];
-        return true;
-    }
+    /// <summary>A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in place, so the rest of the path sees an untagged frame.</summary>
+    private static bool TryUntag(ref Span<byte> frame, ushort vlan) => VlanTagging.TryUntagInPlace(ref frame, new VlanId(vlan));
 
     /// <summary>Sends through <paramref name="sink"/>, adding the port's 802.1Q tag when it has one (copied into a scratch buffer).</summary>
     private void Emit(IFrameSink sink, ushort port, ReadOnlySpan<byte> frame)
     {
         var vlan = Plan.Port(port)?.Vlan ?? 0;
-        if (vlan == 0 || frame.Length < EthernetLayout.HeaderLength || frame.Length + VlanLayout.TagLength > _tagged.Length)
-        {
-            sink.Send(port, frame);
-            return;
-        }
-        const int tagAt = 2 * 6;
-        var tagged = _tagged.AsSpan(0, frame.Length + VlanLayout.TagLength);
-        frame[..tagAt].CopyTo(tagged);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tagged[tagAt..], (ushort)EtherType.Vlan);
-        new VlanTagRepr(new VlanId(vlan), (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..])).Emit(tagged[(tagAt + 2)..]);
-        frame[(tagAt + 2)..].CopyTo(tagged[(tagAt + 2 + VlanLayout.TagLength)..]);
-        sink.Send(port, tagged);
+        if (vlan != 0 && VlanTagging.TryCopyTagged(frame, new VlanId(vlan), _tagged, out var length)) sink.Send(port, _tagged.AsSpan(0, length));
+        else sink.Send(port, frame);
     }
 
     private void Drop(GatewayDrop reason)
