@@ -39,7 +39,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     public static GatewaySettings Default { get; } = new(NatSettings.Default, ConntrackSettings.Default, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 8192);
 
     /// <summary>Longest a port's receive thread waits for the data path before dropping its batch at ingress (hocon <c>ingress-wait</c>).</summary>
-    public TimeSpan IngressWait { get; init; } = TimeSpan.FromMilliseconds(10);
+    public TimeSpan IngressWait { get; init; } = TimeSpan.FromMilliseconds(50);
 
     public long SweepIntervalMs => Math.Max(1, (long)SweepInterval.TotalMilliseconds);
 
