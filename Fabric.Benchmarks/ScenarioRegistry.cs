@@ -20,6 +20,7 @@ public static class ScenarioRegistry
         ["cellular"] = CellularScenario.Run,
         ["crr"] = CrrScenario.Run,
         ["overload"] = OverloadScenario.Run,
+        ["pw-share"] = PwShareScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -236,34 +236,6 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Sender.Tell(new FramesInjected(n));
     }
 
-    /// <summary>The datapath's output: copied into the port's pending output batch, sent after the input batch.</summary>
-    public void Send(ushort port, ReadOnlySpan<byte> frame)
-    {
-        if (!_out.TryGetValue(port, out var batch))
-        {
-            _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
-            return;
-        }
-        if (batch.IsFull) FlushPort(port, batch);
-        if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
-        else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
-    }
-
-    private void FlushOut()
-    {
-        foreach (var (id, batch) in _out)
-        {
-            if (batch.Count > 0) FlushPort(id, batch);
-        }
-    }
-
-    private void FlushPort(ushort id, PacketBatch batch)
-    {
-        if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
-        else _dp.Counters.Drops[(int)Pipeline.GatewayDrop.PortDown] += batch.Count;
-        batch.Clear();
-    }
-
     /// <summary>Asks ARP for every static next hop not resolved yet, so the first packets of a flow need not wait for it.</summary>
     private void ResolveNextHops()
     {
@@ -281,36 +253,6 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     {
         ExpireInflight(Environment.TickCount64);
         ResolveNextHops();
-    }
-
-    private GatewayStatus BuildStatus()
-    {
-        var plan = _dp.Plan;
-        var c = _dp.Counters;
-        c.Drops[(int)Pipeline.GatewayDrop.IngressBusy] = _gate.IngressBusyDrops; // the data path never writes this one
-        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
-        var shards = _dp.Shards.Select(s => CacheStats.Of(s.Stats, _entities[s.Index] is { } e ? (e.Path.Address.HasLocalScope ? self : e.Path.Address).ToString() : null)).ToList();
-        return new GatewayStatus(
-            plan.Name, _node, plan.Generation, _region is null ? "local" : "sharded",
-            [.. plan.Tenants.Select(t => t.Name)],
-            [.. plan.Ports.Select(PortStatus)],
-            new Dictionary<string, long>
-            {
-                ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
-                ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = _dp.MasksInUse,
-                ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
-                ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
-                ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,
-            },
-            c.StageRunsByName(),
-            c.DropsByName(),
-            CacheStats.Sum(shards),
-            shards,
-            _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count),
-            _shardMoves,
-            _dp.NeighborCount,
-            [.. plan.Tenants.Where(t => t.Snat is not null).Select(t => new NatPoolStatus(
-                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, _dp.Ledger.LeasedCount(t.Vni), _dp.Ledger.FreeCount(t.Vni)))]);
     }
 
     private sealed class Tick
