@@ -53,8 +53,6 @@ public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWind
 public sealed class TrunkFlowPins
 {
     public const int Ways = 4;
-    /// <summary>Slots examined for expiry per batch (so live-flow counts follow idle flows without a timer).</summary>
-    private const int SweepPerBatch = 64;
 
     private struct Slot
     {
@@ -73,7 +71,8 @@ public sealed class TrunkFlowPins
     private readonly double[] _load;
     private readonly int[] _flows;
     private long _lastDecay;
-    private int _sweep;
+    private long _lastSweep;
+    private bool _started;
     private long _assigned;
     private long _idleMoves;
     private long _failovers;
@@ -88,7 +87,6 @@ public sealed class TrunkFlowPins
         _decayPerTick = Math.Log(2) / (loadHalfLife.TotalSeconds * Stopwatch.Frequency);
         _load = new double[members];
         _flows = new int[members];
-        _lastDecay = Stopwatch.GetTimestamp();
     }
 
     public TrunkFlowPins(int members, TrunkBalanceSettings settings)
@@ -111,9 +109,21 @@ public sealed class TrunkFlowPins
     /// <summary>Live flows per member now (approximate between sweeps; tests and status).</summary>
     public int LiveFlows(int member) => Volatile.Read(ref _flows[member]);
 
-    /// <summary>Once per batch: decays the members' loads to <paramref name="now"/> and expires a few idle slots.</summary>
+    /// <summary>
+    /// Once per batch: decays the members' loads to <paramref name="now"/>, and at most once per
+    /// reordering window takes the flows idle longer than the window out of the live counts (a
+    /// scan of the table: a few microseconds per window). So a flow that ended stops counting
+    /// within two windows, even when no packet came in between (the first batch after a quiet
+    /// spell sees the counts of the flows still running, not of those that ran before).
+    /// </summary>
     public void BeginBatch(long now)
     {
+        if (!_started)
+        {
+            _started = true;
+            _lastDecay = _lastSweep = now;
+        }
+
         long dt = now - _lastDecay;
         if (dt > 0)
         {
@@ -122,11 +132,14 @@ public sealed class TrunkFlowPins
             _lastDecay = now;
         }
 
-        for (int i = 0; i < SweepPerBatch; i++)
+        if (now - _lastSweep > _window)
         {
-            ref Slot s = ref _slots[_sweep];
-            _sweep = (_sweep + 1) & (_slots.Length - 1);
-            if (s.Live && now - s.LastSeen > _window) Retire(ref s);
+            _lastSweep = now;
+            for (int i = 0; i < _slots.Length; i++)
+            {
+                ref Slot s = ref _slots[i];
+                if (s.Live && now - s.LastSeen > _window) Retire(ref s);
+            }
         }
     }
 

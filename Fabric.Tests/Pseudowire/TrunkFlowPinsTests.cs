@@ -30,6 +30,23 @@ public class TrunkFlowPinsTests
     }
 
     [Fact]
+    public void Flows_of_an_earlier_burst_that_went_quiet_no_longer_count_when_the_next_burst_opens()
+    {
+        var pins = Pins();
+        var selector = TrunkSelector.Build(FourEqual);
+        var flows = TrunkSelectorTests.Flows(19);
+        long now = 1000 * Ms;
+        pins.BeginBatch(now);
+        // A first burst: three flows (say a ping and ARP before iperf3), then nothing for 300 ms.
+        Members(pins, flows[..3], selector, now, length: 98);
+        now += 300 * Ms;
+        pins.BeginBatch(now); // the first batch after the quiet spell
+        var members = Members(pins, flows[3..11], selector, now, length: 74);
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, members.Count(x => x == m)));
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, pins.LiveFlows(m)));
+    }
+
+    [Fact]
     public void A_busy_flow_keeps_its_member_however_the_loads_change()
     {
         var pins = Pins();
