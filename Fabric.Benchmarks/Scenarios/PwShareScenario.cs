@@ -7,8 +7,8 @@ namespace Fabric.Benchmarks.Scenarios;
 
 /// <summary>
 /// `scenario pw-share [--seconds 5] [--reps 3]` (root; iperf3): how evenly a 4-PW trunk's members
-/// carry a few elephant flows. Two real `fabric-node run` processes (underlay 127.0.0.2 and
-/// 127.0.0.3), PE1 and PE2 with a 4-PW trunk each way (the default least-loaded balance), CE1 and
+/// carry a few elephant flows. Two real `fabric-node run` processes (underlay 127.x.0.2 and
+/// 127.x.0.3, x from the PID), PE1 and PE2 with a 4-PW trunk each way (the default least-loaded balance), CE1 and
 /// CE2 two namespaces whose interfaces are the PEs' TAP ports; `iperf3 -P 8` from CE1 to CE2,
 /// <c>--reps</c> times. Per run: each PW's share of the bytes t1 sent, and the PWs' reordered
 /// count on the receiving side. JSON: <c>pw_min_byte_share_p8</c> (min/median/max over the runs
@@ -45,7 +45,9 @@ public static class PwShareScenario
             using var ce1 = new ScenarioNamespace("pws-ce1");
             using var ce2 = new ScenarioNamespace("pws-ce2");
             var intent = Path.Combine(root, "intent.yaml");
-            await File.WriteAllTextAsync(intent, Intent(tag + "a", tag + "b"));
+            // Underlay addresses of this run's own (127.x.0.2 and .3, x from the PID): other runs and tests use 127.0.0.2/3:6635.
+            var net = $"127.{20 + pid % 200}.0";
+            await File.WriteAllTextAsync(intent, Intent(tag + "a", tag + "b", net));
             var (port1, m1, m2) = (FreePort(), FreePort(), FreePort());
             var dll = NodeDll();
             nodes.Add(Start(dll, "--name", "node-1", "--port", $"{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "n1"), "--intent", intent));
@@ -84,7 +86,7 @@ public static class PwShareScenario
                 seconds,
                 reps,
                 balance,
-                pw_min_byte_share_p8 = Stats.Of([.. shares.Select(s => Math.Round(s, 3))]),
+                pw_min_byte_share_p8 = Spread(shares),
                 gbps_p8 = Stats.Of([.. gbps.Select(g => Math.Round(g, 2))]),
                 pw_reordered = reordered,
             }));
@@ -97,6 +99,13 @@ public static class PwShareScenario
             ScenarioNamespace.Run("ip", $"link del {tag}b", check: false);
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
+    }
+
+    /// <summary>Min / median / max to three decimals (shares are fractions).</summary>
+    private static object Spread(List<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return new { min = Math.Round(sorted[0], 3), median = Math.Round(sorted[sorted.Length / 2], 3), max = Math.Round(sorted[^1], 3) };
     }
 
     /// <summary>Bytes each member of t1 has sent.</summary>
@@ -124,11 +133,11 @@ public static class PwShareScenario
         return p;
     }
 
-    private static string Intent(string tap1, string tap2) => $$"""
+    private static string Intent(string tap1, string tap2, string net) => $$"""
         version: 1
         nodes:
-          - { name: node-1, address: 127.0.0.2, roles: [fabric, ghost-shadow] }
-          - { name: node-2, address: 127.0.0.3, roles: [fabric, ghost-shadow] }
+          - { name: node-1, address: {{net}}.2, roles: [fabric, ghost-shadow] }
+          - { name: node-2, address: {{net}}.3, roles: [fabric, ghost-shadow] }
         pes:
           - name: pe1
             node: node-1
