@@ -20,6 +20,8 @@ public static class ScenarioRegistry
         ["cellular"] = CellularScenario.Run,
         ["crr"] = CrrScenario.Run,
         ["tap"] = TapScenario.Run,
+        ["overload"] = OverloadScenario.Run,
+        ["pw-share"] = PwShareScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -13,8 +13,10 @@ public readonly record struct FlowCacheStats(int Shard, int Active, long Inserti
 /// <summary>
 /// What the slow path decided for one packet, before anything is installed: the folded stage
 /// outcome, whether its entries may be cached, and the reply direction's rewrites (probed with
-/// the first packet). Made by <see cref="FlowCacheShard.Decide"/> here or in a flow-cache entity
-/// (then carried back as a FlowResolution), installed by <see cref="FlowCacheShard.Install"/>.
+/// the first packet). Made by <see cref="FlowCacheShard.Decide"/> in the gateway's data path or
+/// in a flow-cache entity (then carried back as a FlowResolution, read by
+/// <see cref="GatewayDatapath.DecisionOf"/>), installed by <see cref="FlowCacheShard.Install"/>
+/// from GatewayDatapath.Finish, the one routine that ends a miss either way.
 /// </summary>
 public struct MissDecision
 {
@@ -65,15 +67,6 @@ public sealed class FlowCacheShard
             var c = Cache.Counters;
             return new FlowCacheStats(Index, c.Active, c.Insertions, c.Hits, c.Misses, c.Evictions, c.Collisions, Nat.Count, Connections.Count);
         }
-    }
-
-    /// <summary>The slow path in one place: decide, then install and return the entry to apply now.</summary>
-    public PipelineOutcome Miss(ref PacketFacts facts, TenantPlan t, GatewayPlan plan, INeighbors neighbors, ulong hash, long now, out CacheEntry entry, bool install = true)
-    {
-        var key = facts.Key;
-        var d = Decide(ref facts, t, plan, now, probeReply: install);
-        entry = Install(key, hash, ref d, plan, plan.Generation, neighbors, now, install);
-        return d.Outcome;
     }
 
     /// <summary>
@@ -241,7 +234,7 @@ public sealed class FlowCacheShard
         if (k.IpProtocol == IpProtocol.Icmp)
         {
             // Echo request (8/0) is answered by echo reply (0/0) with the same identifier.
-            k.SourcePort = (ushort)((rewritten.SourcePort >> 8) == (byte)Icmpv4Type.EchoRequest ? (byte)Icmpv4Type.EchoReply << 8 : rewritten.SourcePort);
+            k.SourcePort = rewritten.IcmpType == Icmpv4Type.EchoRequest ? FlowKey.IcmpTypeCode(Icmpv4Type.EchoReply) : rewritten.SourcePort;
         }
         else
         {

@@ -16,7 +16,7 @@ public sealed partial class GatewayDatapath
     private static bool IsLocal(in FlowKey key, PortRole role, TenantPlan t)
     {
         if (!t.IsGatewayAddress(key.DestinationAddress, role)) return false;
-        if (key.IpProtocol == IpProtocol.Icmp) return (key.SourcePort >> 8) == (byte)Icmpv4Type.EchoRequest;
+        if (key.IpProtocol == IpProtocol.Icmp) return key.IcmpType == Icmpv4Type.EchoRequest;
         // TCP/UDP to the uplink or pool addresses is DNAT / un-SNAT traffic for the pipeline.
         return role == PortRole.Downlink;
     }
@@ -79,7 +79,7 @@ public sealed partial class GatewayDatapath
 
     private void SendIcmpError(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, Icmpv4Type type, byte code, IFrameSink sink)
     {
-        if (key.IpProtocol == IpProtocol.Icmp && !((Icmpv4Type)(key.SourcePort >> 8)).HasIdentifier()) return; // never an error about an error
+        if (key.IpProtocol == IpProtocol.Icmp && !key.IcmpType.HasIdentifier()) return; // never an error about an error
         if (!Ipv4View.TryParse(frame[Eth..], out var original, out _)) return;
         var quote = Icmpv4Repr.QuoteLength(original);
         var icmp = new Icmpv4Repr(type, code, 0, quote);

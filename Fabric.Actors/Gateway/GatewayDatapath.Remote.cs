@@ -34,9 +34,8 @@ public sealed partial class GatewayDatapath
     /// <summary>
     /// Finishes a parked miss with the entity's answer: mirrors the connection locally (hits
     /// refresh it; its state follows the entity's answers; it is what the entity's idle checks and
-    /// a moved entity's restore read), then installs through the same routine as an in-process
-    /// miss (<see cref="FlowCacheShard.Install"/>, stamped with <paramref name="generation"/>, the
-    /// configuration the entity decided with) and forwards, answers or drops the frame.
+    /// a moved entity's restore read), then ends it as an in-process miss ends (<see cref="Finish"/>,
+    /// stamped with <paramref name="generation"/>, the configuration the entity decided with).
     /// </summary>
     public void CompleteMiss(Span<byte> frame, in FlowKey key, ulong hash, FlowResolution r, uint generation, long now, IFrameSink sink)
     {
@@ -56,38 +55,10 @@ public sealed partial class GatewayDatapath
         }
         var shard = Shards[bucket];
         RemoteResolved++;
-        for (var s = 0; s < Counters.StageRuns.Length; s++)
-        {
-            if ((r.StageMask & (1 << s)) != 0) Counters.StageRuns[s]++;
-        }
-
-        var d = new MissDecision
-        {
-            Outcome = new PipelineOutcome
-            {
-                Verdict = (StageVerdict)r.Verdict,
-                Reason = (GatewayDrop)r.Reason,
-                Reject = (RejectKind)r.Reject,
-                Rewrites = ToRewrites(r.Rewrite),
-                OutPort = r.OutPort,
-                NextHop = new Ipv4Address(r.NextHop),
-                Stages = r.Stages,
-                Consulted = (FlowFields)r.Consulted,
-            },
-            Cacheable = r.Cacheable,
-        };
-        if (r.Reply is { } reply)
-        {
-            d.HasReply = true;
-            d.ReplyRewrites = ToRewrites(reply);
-            d.ReplyOutPort = reply.OutPort;
-            d.ReplyStages = reply.Stages;
-        }
+        var d = DecisionOf(r);
         if (r.Connection is { } fc) d.Outcome.Connection = Mirror(shard, fc, (ConnectionState)r.ConnectionState, now);
-
-        var entry = shard.Install(key, hash, ref d, plan, generation, this, now, install: !CacheDisabled);
-        if (!r.Trace.IsDefaultOrEmpty && Volatile.Read(ref _traceBudget) > 0) Trace(key, false, [.. r.Trace, "resolved by the flow-cache entity"], d.Outcome);
-        Act(frame, key, port, tenant, d.Outcome, entry, sink);
+        var trace = !r.Trace.IsDefaultOrEmpty && (Tracer is not null || Volatile.Read(ref _traceBudget) > 0) ? new List<string>([.. r.Trace, "resolved by the flow-cache entity"]) : null;
+        Finish(frame, key, hash, port, tenant, shard, ref d, generation, r.StageMask, trace, hit: false, now, sink);
     }
 
     /// <summary>The local copy of an entity's connection, in the state the entity answered, with its SNAT binding's external endpoint.</summary>
@@ -134,6 +105,34 @@ public sealed partial class GatewayDatapath
     /// <summary>The bucket's mirror of a connection, for its entity's idle check (null: the gateway has none).</summary>
     public Connection? Mirrored(int bucket, in ConnectionKey key) =>
         (uint)bucket < (uint)Shards.Length ? Shards[bucket].Connections.Find(key) : null;
+
+    /// <summary>The decision an entity's answer carries (its connection is mirrored by the gateway, not taken from here).</summary>
+    public static MissDecision DecisionOf(FlowResolution r)
+    {
+        var d = new MissDecision
+        {
+            Outcome = new PipelineOutcome
+            {
+                Verdict = (StageVerdict)r.Verdict,
+                Reason = (GatewayDrop)r.Reason,
+                Reject = (RejectKind)r.Reject,
+                Rewrites = ToRewrites(r.Rewrite),
+                OutPort = r.OutPort,
+                NextHop = new Ipv4Address(r.NextHop),
+                Stages = r.Stages,
+                Consulted = (FlowFields)r.Consulted,
+            },
+            Cacheable = r.Cacheable,
+        };
+        if (r.Reply is { } reply)
+        {
+            d.HasReply = true;
+            d.ReplyRewrites = ToRewrites(reply);
+            d.ReplyOutPort = reply.OutPort;
+            d.ReplyStages = reply.Stages;
+        }
+        return d;
+    }
 
     public static Rewrites ToRewrites(FlowRewrite r) =>
         new((RewriteFields)r.Fields, new Ipv4Address(r.SourceAddress), new Ipv4Address(r.DestinationAddress), r.SourcePort, r.DestinationPort);

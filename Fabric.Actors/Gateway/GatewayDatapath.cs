@@ -315,11 +315,39 @@ public sealed partial class GatewayDatapath : INeighbors
             resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, Volatile.Read(ref _traceBudget) > 0);
             return;
         }
-        var o = shard.Miss(ref facts, tenant, Plan, this, hash, now, out var entry, install: !CacheDisabled);
-        foreach (var r in shard.LastRecords(o.Stages)) Counters.StageRuns[(int)r.Stage]++;
-        if (Tracer is not null) _lastDetail = $"tenant {tenant.Name}: {string.Join("; ", shard.LastRecords(o.Stages).ToArray().Select(r => r.ToString()))} => {Result(o)}";
-        if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, shard.LastRecords(o.Stages), o);
-        Act(frame, key, port, tenant, o, entry, sink);
+        var d = shard.Decide(ref facts, tenant, Plan, now, probeReply: !CacheDisabled);
+        var records = shard.LastRecords(d.Outcome.Stages);
+        var stageMask = 0;
+        foreach (var r in records) stageMask |= 1 << (int)r.Stage;
+        List<string>? lines = null;
+        if (Tracer is not null || Volatile.Read(ref _traceBudget) > 0)
+        {
+            lines = new List<string>(records.Length);
+            foreach (var r in records) lines.Add(r.ToString());
+        }
+        Finish(frame, key, hash, port, tenant, shard, ref d, Plan.Generation, stageMask, lines, hit, now, sink);
+    }
+
+    /// <summary>
+    /// How every miss ends, whoever decided it (the stages here, or the bucket's flow-cache entity,
+    /// see <see cref="CompleteMiss"/>): counts the stages that ran, installs through
+    /// <see cref="FlowCacheShard.Install"/> (stamped with the configuration <paramref name="generation"/>
+    /// the decision was made with), records the trace when asked, and forwards, answers or drops the frame.
+    /// </summary>
+    private void Finish(Span<byte> frame, in FlowKey key, ulong hash, GatewayPort port, TenantPlan tenant, FlowCacheShard shard, ref MissDecision d, uint generation,
+        int stageMask, List<string>? trace, bool hit, long now, IFrameSink sink)
+    {
+        for (var s = 0; s < Counters.StageRuns.Length; s++)
+        {
+            if ((stageMask & (1 << s)) != 0) Counters.StageRuns[s]++;
+        }
+        var entry = shard.Install(key, hash, ref d, Plan, generation, this, now, install: !CacheDisabled);
+        if (trace is not null)
+        {
+            if (Tracer is not null) _lastDetail = $"tenant {tenant.Name}: {string.Join("; ", trace)} => {Result(d.Outcome)}";
+            if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, trace, d.Outcome);
+        }
+        Act(frame, key, port, tenant, d.Outcome, entry, sink);
     }
 
     /// <summary>Does what a slow-path decision says: forward with the entry, answer a reject, or drop (asking ARP when the next hop is unknown).</summary>
@@ -350,13 +378,6 @@ public sealed partial class GatewayDatapath : INeighbors
         }
     }
 
-    private void Trace(in FlowKey key, bool hit, ReadOnlySpan<StageRecord> records, in PipelineOutcome o)
-    {
-        var list = new List<string>(records.Length);
-        foreach (var r in records) list.Add(r.ToString());
-        Trace(key, hit, list, o);
-    }
-
     private void Trace(in FlowKey key, bool hit, List<string> list, in PipelineOutcome o)
     {
         if (Interlocked.Decrement(ref _traceBudget) < 0) return;
@@ -364,41 +385,15 @@ public sealed partial class GatewayDatapath : INeighbors
         while (_traces.Count > 256) _traces.TryDequeue(out _);
     }
 
-    /// <summary>
-    /// A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in
-    /// place by moving the MACs 4 bytes on, so the rest of the path sees an untagged frame.
-    /// </summary>
-    private static bool TryUntag(ref Span<byte> frame, ushort vlan)
-    {
-        const int tagAt = 2 * 6;
-        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
-            || (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..]) != EtherType.Vlan
-            || !VlanTagView.TryParse(frame[(tagAt + 2)..], out var tag, out _)
-            || tag.VlanId.Value != vlan)
-        {
-            return false;
-        }
-        frame[..tagAt].CopyTo(frame[VlanLayout.TagLength..]);
-        frame = frame[VlanLayout.TagLength..];
-        return true;
-    }
+    /// <summary>A tagged port's frame must carry its 802.1Q tag (IEEE 802.1Q §9.3); the tag is removed in place, so the rest of the path sees an untagged frame.</summary>
+    private static bool TryUntag(ref Span<byte> frame, ushort vlan) => VlanTagging.TryUntagInPlace(ref frame, new VlanId(vlan));
 
     /// <summary>Sends through <paramref name="sink"/>, adding the port's 802.1Q tag when it has one (copied into a scratch buffer).</summary>
     private void Emit(IFrameSink sink, ushort port, ReadOnlySpan<byte> frame)
     {
         var vlan = Plan.Port(port)?.Vlan ?? 0;
-        if (vlan == 0 || frame.Length < EthernetLayout.HeaderLength || frame.Length + VlanLayout.TagLength > _tagged.Length)
-        {
-            sink.Send(port, frame);
-            return;
-        }
-        const int tagAt = 2 * 6;
-        var tagged = _tagged.AsSpan(0, frame.Length + VlanLayout.TagLength);
-        frame[..tagAt].CopyTo(tagged);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(tagged[tagAt..], (ushort)EtherType.Vlan);
-        new VlanTagRepr(new VlanId(vlan), (EtherType)System.Buffers.Binary.BinaryPrimitives.ReadUInt16BigEndian(frame[tagAt..])).Emit(tagged[(tagAt + 2)..]);
-        frame[(tagAt + 2)..].CopyTo(tagged[(tagAt + 2 + VlanLayout.TagLength)..]);
-        sink.Send(port, tagged);
+        if (vlan != 0 && VlanTagging.TryCopyTagged(frame, new VlanId(vlan), _tagged, out var length)) sink.Send(port, _tagged.AsSpan(0, length));
+        else sink.Send(port, frame);
     }
 
     private void Drop(GatewayDrop reason)

@@ -94,30 +94,46 @@ public readonly record struct RouteEntry(Ipv4Address Network, int PrefixLength, 
     public override string ToString() => $"{Network}/{PrefixLength} -> port {Port}" + (Connected ? " connected" : $" via {NextHop}");
 }
 
-/// <summary>A longest-prefix-match table, kept sorted by prefix length (longest first).</summary>
+/// <summary>
+/// A longest-prefix-match table: one hash table per prefix length in use, probed from the longest
+/// length down, so a lookup costs at most one probe per distinct length (two for a table of /24s
+/// and a default route) however many routes there are. Of two routes for the same prefix the
+/// first listed wins.
+/// </summary>
 public sealed class RouteTable
 {
     private readonly RouteEntry[] _entries;
+    /// <summary>Prefix lengths in use, longest first, each with its routes keyed by network address.</summary>
+    private readonly (uint Mask, Dictionary<uint, RouteEntry> Routes)[] _byLength;
 
-    public RouteTable(IEnumerable<RouteEntry> entries) =>
+    public RouteTable(IEnumerable<RouteEntry> entries)
+    {
         _entries = [.. entries.Select((e, i) => (e, i)).OrderByDescending(x => x.e.PrefixLength).ThenBy(x => x.i).Select(x => x.e)];
+        _byLength = [.. _entries.GroupBy(e => e.PrefixLength).Select(g =>
+        {
+            var mask = MaskOf(g.Key);
+            var routes = new Dictionary<uint, RouteEntry>();
+            foreach (var e in g) routes.TryAdd(e.Network.ToUInt32() & mask, e);
+            return (mask, routes);
+        })];
+    }
 
+    /// <summary>Longest prefix first; among equal lengths in the order given.</summary>
     public IReadOnlyList<RouteEntry> Entries => _entries;
 
     /// <summary>The longest prefix containing <paramref name="destination"/>; false when none does.</summary>
     public bool TryLookup(Ipv4Address destination, out RouteEntry route)
     {
-        foreach (var e in _entries)
+        var address = destination.ToUInt32();
+        foreach (var (mask, routes) in _byLength)
         {
-            if (e.Contains(destination))
-            {
-                route = e;
-                return true;
-            }
+            if (routes.TryGetValue(address & mask, out route)) return true;
         }
         route = default;
         return false;
     }
+
+    private static uint MaskOf(int prefixLength) => prefixLength == 0 ? 0 : uint.MaxValue << (32 - prefixLength);
 }
 
 /// <summary>A DNAT port-forward: (protocol, external port on the uplink address) → inside endpoint.</summary>

@@ -38,6 +38,9 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
 {
     public static GatewaySettings Default { get; } = new(NatSettings.Default, ConntrackSettings.Default, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 8192);
 
+    /// <summary>Longest a port's receive thread waits for the data path before dropping its batch at ingress (hocon <c>ingress-wait</c>).</summary>
+    public TimeSpan IngressWait { get; init; } = TimeSpan.FromMilliseconds(50);
+
     public long SweepIntervalMs => Math.Max(1, (long)SweepInterval.TotalMilliseconds);
 
     public static GatewaySettings From(Akka.Configuration.Config config)
@@ -58,7 +61,10 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
         var settings = new GatewaySettings(nat, ct,
             g.GetTimeSpan("sweep-interval", d.SweepInterval),
             g.GetTimeSpan("resolver.timeout", d.ResolverTimeout),
-            g.GetInt("resolver.backlog", d.ResolverBacklog));
+            g.GetInt("resolver.backlog", d.ResolverBacklog))
+        {
+            IngressWait = g.GetTimeSpan("ingress-wait", d.IngressWait),
+        };
         settings.Validate();
         return settings;
     }
@@ -70,6 +76,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
         if (Nat.SpareBlocks < 1) throw new ArgumentException("fabric.gateway.nat.spare-blocks must be >= 1");
         if (SweepInterval <= TimeSpan.Zero) throw new ArgumentException("fabric.gateway.sweep-interval must be > 0");
         if (ResolverBacklog < 1) throw new ArgumentException("fabric.gateway.resolver.backlog must be >= 1");
+        if (IngressWait < TimeSpan.Zero) throw new ArgumentException("fabric.gateway.ingress-wait must be >= 0");
     }
 
     /// <summary>What a flow-cache entity needs of these settings (it decides with its gateway's, wherever it runs).</summary>

@@ -160,6 +160,8 @@ public sealed class TrunkRuntime(TrunkIntent intent, TrunkForwarder forwarder, A
         return new TrunkStatus(intent.Name, intent.Pe, intent.AttachmentCircuit,
             intent.Mode == TrunkMode.PerFlow ? "perFlow" : "perPacket", intent.MinActive, selector.ActiveCount,
             forwarder.IsUp ? "up" : "down", Interlocked.Read(ref Transitions), Interlocked.Read(ref MemberTransitions),
-            ac.TrunkDownDrops, members);
+            ac.TrunkDownDrops, members,
+            intent.Mode == TrunkMode.PerPacket ? "spray" : forwarder.Pins is null ? "hash" : "leastLoaded",
+            forwarder.Pins?.Assigned ?? 0, forwarder.Pins?.IdleMoves ?? 0, forwarder.Pins?.Failovers ?? 0, forwarder.Pins?.LiveEvictions ?? 0);
     }
 }

@@ -34,7 +34,15 @@ public sealed class TrunkActor : ReceiveActor
         var interval = TimeSpan.FromMilliseconds(intent.HelloIntervalMs);
         _members = members.Select(c => new PwLink(c, interval, intent.Multiplier) { Delivery = ac }).ToArray();
         _weights = members.Select(c => new TrunkMemberWeight(c.Name, c.Weight)).ToArray();
-        _forwarder = new TrunkForwarder(intent.Name, intent.Mode, _members, underlay, TrunkSelector.Build(_weights, 0)) { Tracer = node.Tracer };
+        var balance = TrunkBalanceSettings.From(Context.System.Settings.Config);
+        var leastLoaded = intent.Balance switch
+        {
+            TrunkBalance.LeastLoaded => true,
+            TrunkBalance.Hash => false,
+            _ => balance.LeastLoaded,
+        };
+        var pins = leastLoaded ? new TrunkFlowPins(_members.Length, balance) : null;
+        _forwarder = new TrunkForwarder(intent.Name, intent.Mode, _members, underlay, TrunkSelector.Build(_weights, 0), pins) { Tracer = node.Tracer };
         _runtime = new TrunkRuntime(intent, _forwarder, ac);
         Receive<PwLivenessChanged>(OnMemberChanged);
     }
@@ -52,8 +60,8 @@ public sealed class TrunkActor : ReceiveActor
 
         _node.Trunks[_intent.Name] = _runtime;
         _ac.Forwarder = _forwarder;
-        _log.Info("Trunk {0} on {1}: {2} member(s), {3}, min active {4}; down until {4} member(s) answer hellos",
-            _intent.Name, _intent.AttachmentCircuit, _members.Length, _intent.Mode, _intent.MinActive);
+        _log.Info("Trunk {0} on {1}: {2} member(s), {3} ({4}), min active {5}; down until {5} member(s) answer hellos",
+            _intent.Name, _intent.AttachmentCircuit, _members.Length, _intent.Mode, _forwarder.Pins is null ? "hash" : "least-loaded", _intent.MinActive);
     }
 
     protected override void PostStop()

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Fabric.Actors.DataPlane.Flow;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
@@ -8,10 +9,12 @@ namespace Fabric.Actors.Pseudowire;
 /// <summary>
 /// A trunk's sending path: each CE frame gets a flow hash (<see cref="FlowKeyExtractor"/> +
 /// <see cref="FlowHash"/>, ingress port and tenant left out so every node computes the same
-/// value), a member from the current <see cref="TrunkSelector"/>, that PW's header, and goes to
-/// the underlay in the same batch, from the source port its flow hash picks (RFC 7510 entropy). The trunk actor swaps the selector on every liveness
-/// transition; the sending thread reads it once per batch (volatile), so a batch is never split
-/// between two tables. Allocates nothing per frame.
+/// value), a member, that PW's header, and goes to the underlay in the same batch, from the
+/// source port its flow hash picks (RFC 7510 entropy). The member comes from the flow's pin
+/// (<see cref="TrunkFlowPins"/>, least-loaded balance) or from the current
+/// <see cref="TrunkSelector"/>'s table (hash balance, and perPacket spraying). The trunk actor
+/// swaps the selector on every liveness transition; the sending thread reads it once per batch
+/// (volatile), so a batch is never split between two active sets. Allocates nothing per frame.
 /// </summary>
 public sealed class TrunkForwarder
 {
@@ -27,10 +30,11 @@ public sealed class TrunkForwarder
     private byte[] _socketOf = [];
     private ushort[] _order = [];
 
-    public TrunkForwarder(string name, TrunkMode mode, PwLink[] members, PwUnderlay underlay, TrunkSelector initial)
+    public TrunkForwarder(string name, TrunkMode mode, PwLink[] members, PwUnderlay underlay, TrunkSelector initial, TrunkFlowPins? pins = null)
     {
         Name = name;
         Mode = mode;
+        Pins = mode == TrunkMode.PerFlow ? pins : null;
         _members = members;
         _underlay = underlay;
         _selector = initial;
@@ -40,6 +44,9 @@ public sealed class TrunkForwarder
 
     public string Name { get; }
     public TrunkMode Mode { get; }
+
+    /// <summary>Least-loaded flow pins (perFlow with balance leastLoaded); null = the stateless hash table decides.</summary>
+    public TrunkFlowPins? Pins { get; }
 
     /// <summary>Ghost trunks only: reports the member each probe takes (null on main).</summary>
     public IHopTracer? Tracer { get; init; }
@@ -81,12 +88,20 @@ public sealed class TrunkForwarder
         Array.Clear(_batchFrames);
         Array.Clear(_batchBytes);
         bool perFlow = Mode == TrunkMode.PerFlow;
+        TrunkFlowPins? pins = Pins;
+        long now = 0;
+        if (pins is not null)
+        {
+            now = Stopwatch.GetTimestamp();
+            pins.BeginBatch(now);
+        }
+
         for (int i = 0; i < count; i++)
         {
             ulong hash = Hash(batch.Frame(i));
-            int member = perFlow
-                ? selector.Select(hash)
-                : selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)));
+            int member = !perFlow
+                ? selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)))
+                : pins is null ? selector.Select(hash) : pins.Assign(hash, batch[i].Length, selector, now);
             _hashes[i] = hash;
             _memberOf[i] = (byte)member;
             Tracer?.Hop(batch.Frame(i), $"trunk {Name}", $"member {_members[member].Name} (remote label {_members[member].Config.RemoteLabel.Value}, to {_members[member].Config.Remote})");

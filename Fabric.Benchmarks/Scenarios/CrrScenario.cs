@@ -23,7 +23,7 @@ namespace Fabric.Benchmarks.Scenarios;
 /// </summary>
 public static partial class CrrScenario
 {
-    private const string Server = "203.0.113.80";
+    internal const string Server = "203.0.113.80";
 
     public static int Run(string[] args)
     {
@@ -134,7 +134,7 @@ public static partial class CrrScenario
         }
     }
 
-    private static string Intent(string down, string up) => $$"""
+    internal static string Intent(string down, string up) => $$"""
         version: 1
         nodes:
           - name: node-1
@@ -160,7 +160,7 @@ public static partial class CrrScenario
                   defaultPolicy: allow
         """;
 
-    private static void Attach(ScenarioNamespace ns, string device, string address, string? gateway)
+    internal static void Attach(ScenarioNamespace ns, string device, string address, string? gateway)
     {
         ScenarioNamespace.Run("ip", $"link set {device} netns {ns.Name}");
         Address(ns, device, address, gateway);
@@ -214,7 +214,7 @@ public static partial class CrrScenario
         p.WaitForExit(5000);
     }
 
-    private static string Tool(string name) =>
+    internal static string Tool(string name) =>
         new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists)
         ?? throw new InvalidOperationException($"{name} is missing (apt-get install -y {(name == "nginx" ? "nginx-light" : name)})");
 

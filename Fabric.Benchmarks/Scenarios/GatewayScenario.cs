@@ -20,6 +20,10 @@ namespace Fabric.Benchmarks.Scenarios;
 public static class GatewayScenario
 {
     private const int Flows = 10_000;
+    /// <summary>Firewall rules per tenant in the large pass.</summary>
+    private const int LargeRules = 1_000;
+    /// <summary>Routes per tenant in the large pass (one /24 each, plus the default route).</summary>
+    private const int LargeRoutes = 10_000;
 
     public static int Run(string[] args)
     {
@@ -47,6 +51,40 @@ public static class GatewayScenario
         var uncached = Datapath(plan);
         uncached.CacheDisabled = true;
         var (uncachedFps, _) = Measure(uncached, frames, seconds / 2, new CountingSink());
+
+        // At a realistic size: 1,000 firewall rules and 10,000 routes per tenant, with SNAT; each
+        // flow's destination matches one of the routes and its packets pass every rule but the
+        // last. The cache must keep the hit path as fast as with 3 rules; what it saves per packet
+        // is the stage cost it skips.
+        var largePlan = GatewayPlan.Compile(Intent(large: true), 1);
+        var largeFrames = BuildFrames(largePlan, spreadOverRoutes: true);
+        var large = Datapath(largePlan);
+        var largeSink = new CountingSink();
+        var largeFirst = Stopwatch.StartNew();
+        Pass(large, largeFrames, 0, largeSink);
+        var largeNewFlows = Flows / largeFirst.Elapsed.TotalSeconds;
+        Pass(large, largeFrames, 1, largeSink);
+        var largeUncached = Datapath(largePlan);
+        largeUncached.CacheDisabled = true;
+        // Interleaved rounds, small then large, so both see the same machine load; ratios per round.
+        var cachedRatios = new List<double>();
+        var largeCachedRuns = new List<double>();
+        var largeUncachedRuns = new List<double>();
+        var largeAlloc = 0.0;
+        for (var round = 0; round < 5; round++)
+        {
+            var small = Measure(dp, frames, seconds / 5, sink).Fps;
+            var (fps, alloc) = Measure(large, largeFrames, seconds / 5, largeSink);
+            cachedRatios.Add(fps / small);
+            largeCachedRuns.Add(fps);
+            largeAlloc = Math.Max(largeAlloc, alloc);
+            if (round < 3) largeUncachedRuns.Add(Measure(largeUncached, largeFrames, seconds / 10, new CountingSink()).Fps);
+        }
+        var largeCachedFps = Median(largeCachedRuns);
+        var largeUncachedFps = Median(largeUncachedRuns);
+        var largeVsSmall = Median(cachedRatios);
+        var largeStageNs = 1e9 / largeUncachedFps - 1e9 / largeCachedFps;
+        var largeForwarded = largeSink.Frames;
 
         // Megaflows: the same 10,000 flows through tenants that only route (no SNAT, no firewall):
         // one masked entry per destination instead of one exact entry per flow.
@@ -86,6 +124,7 @@ public static class GatewayScenario
         Console.WriteLine($"cache hits: exact {dp.Counters.ExactHits}, megaflow {dp.Counters.MegaflowHits}, masks {dp.MasksInUse} (SNAT + conntrack flows stay exact)");
         Console.WriteLine($"routed only (no NAT, no firewall), {Flows} flows: megaflow {routed[true].Fps / 1e6:F2} M frames/s, {routed[true].Entries} entries, {routed[true].Masks} masks, {routed[true].Alloc:F3} B/frame, new flows {routed[true].NewFlows:F0}/s; exact only {routed[false].Fps / 1e6:F2} M frames/s, {routed[false].Entries} entries, new flows {routed[false].NewFlows:F0}/s");
         Console.WriteLine($"uncached (stages per packet): {uncachedFps / 1e6:F3} M frames/s; speedup {cachedFps / uncachedFps:F1}x");
+        Console.WriteLine($"large (1,000 firewall rules, 10,000 routes, SNAT per tenant): cached {largeCachedFps / 1e6:F2} M frames/s ({largeVsSmall:P1} of the small case, median of 5 interleaved rounds: {string.Join(", ", cachedRatios.Select(r => r.ToString("F2")))}), {largeAlloc:F3} B/frame, forwarded {largeForwarded}, drops {large.Counters.DroppedTotal}; uncached {largeUncachedFps / 1e3:F1} k frames/s; speedup {largeCachedFps / largeUncachedFps:F0}x; stage cost saved {largeStageNs:F0} ns per packet; new flows {largeNewFlows:F0}/s");
         Console.WriteLine($"new flows/s (miss path, forward + reply entries): {newFlowRates.Max():F0} (runs: {string.Join(", ", newFlowRates.Select(r => r.ToString("F0")))})");
         Console.WriteLine($"shard rebuild (in process): {before.Count} bindings in shard 0; all flows resumed in {resumeMs:F1} ms (one pass over all {Flows} flows); same external port for {same}/{before.Count}");
         Console.WriteLine($"shard move (3 ActorSystems, owner leaves, 5 ms probes): resume {move.ResumeMs:F0} ms; {move.Detail}");
@@ -103,6 +142,15 @@ public static class GatewayScenario
             actor_cache_speedup = Math.Round(move.CachedFps / move.UncachedFps, 1),
             alloc_bytes_per_cached_frame = Math.Round(allocPerFrame, 3),
             new_flows_per_s = Math.Round(newFlowRates.Max()),
+            large_firewall_rules = LargeRules,
+            large_routes = LargeRoutes,
+            large_cached_fps_per_core = Math.Round(largeCachedFps),
+            large_cached_vs_small = Math.Round(largeVsSmall, 3),
+            large_uncached_fps = Math.Round(largeUncachedFps),
+            large_cache_speedup = Math.Round(largeCachedFps / largeUncachedFps, 1),
+            large_stage_ns_saved_per_packet = Math.Round(largeStageNs),
+            large_alloc_bytes_per_cached_frame = Math.Round(largeAlloc, 3),
+            large_new_flows_per_s = Math.Round(largeNewFlows),
             hit_rate = Math.Round(hitRate, 4),
             exact_hits = dp.Counters.ExactHits,
             megaflow_hits = dp.Counters.MegaflowHits,
@@ -122,6 +170,8 @@ public static class GatewayScenario
         }));
         return 0;
     }
+
+    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static GatewayDatapath Datapath(GatewayPlan plan)
     {
@@ -161,7 +211,10 @@ public static class GatewayScenario
         return n;
     }
 
-    private static PacketBatch[] BuildFrames(GatewayPlan plan)
+    /// <summary>The destination of flow <paramref name="f"/> in the large pass: inside the /24 of route f mod <see cref="LargeRoutes"/>.</summary>
+    private static Ipv4Address LargeDestination(int f) => new(0x14000050u + ((uint)(f % LargeRoutes) << 8)); // 20.0.0.80 + route << 8
+
+    private static PacketBatch[] BuildFrames(GatewayPlan plan, bool spreadOverRoutes = false)
     {
         var pool = new PacketBatchPool(maxRetained: 64, batchCapacity: 256);
         var batches = new List<PacketBatch>();
@@ -173,7 +226,7 @@ public static class GatewayScenario
             var profile = new TrafficProfile
             {
                 SourceAddress = new Ipv4Address(0x0A000000u + host),
-                DestinationAddress = Ipv4Address.Parse("203.0.113.80"),
+                DestinationAddress = spreadOverRoutes ? LargeDestination(f) : Ipv4Address.Parse("203.0.113.80"),
                 SourcePort = (ushort)(10_000 + f / 500),
                 DestinationPort = 53,
                 SourceMac = MacAddress.Parse("02:00:00:00:00:0a"),
@@ -192,9 +245,9 @@ public static class GatewayScenario
         return [.. batches];
     }
 
-    private static GatewayIntent Intent(bool routedOnly = false)
+    private static GatewayIntent Intent(bool routedOnly = false, bool large = false)
     {
-        GatewayTenantIntent Tenant(string name, int n) => routedOnly ? Full(name, n) with { SnatPool = [], Firewall = null } : Full(name, n);
+        GatewayTenantIntent Tenant(string name, int n) => routedOnly ? Full(name, n) with { SnatPool = [], Firewall = null } : large ? Large(Full(name, n)) : Full(name, n);
         static GatewayTenantIntent Full(string name, int n) => new(
             name,
             [Cidr("10.0.0.1/24")],
@@ -208,6 +261,28 @@ public static class GatewayScenario
             ]),
             new PortRef(PortKind.Simulated, $"{name}-down"));
         return new GatewayIntent("gw-bench", "node-1", [Tenant("blue", 1), Tenant("red", 2)]);
+    }
+
+    /// <summary>
+    /// <paramref name="t"/> with <see cref="LargeRoutes"/> /24 routes (20.0.0.0/24 upwards, via the
+    /// upstream router) before its default route, and <see cref="LargeRules"/> firewall rules: 999
+    /// that UDP/53 to those networks passes by (TCP ports, other sources, other destinations, other
+    /// UDP ports, in turn) and then the rule that allows it.
+    /// </summary>
+    private static GatewayTenantIntent Large(GatewayTenantIntent t)
+    {
+        var hop = t.Routes[0].NextHop;
+        var routes = Enumerable.Range(0, LargeRoutes)
+            .Select(i => new RouteIntent(Cidr($"20.{i >> 8 & 0xff}.{i & 0xff}.0/24"), hop))
+            .Concat(t.Routes);
+        var rules = Enumerable.Range(0, LargeRules - 1).Select(i => (i % 4) switch
+        {
+            0 => new FirewallRuleIntent($"tcp-{i}", FirewallAction.Deny, RuleProtocol.Tcp, default, default, new PortRange((ushort)(1000 + i), (ushort)(1000 + i))),
+            1 => new FirewallRuleIntent($"src-{i}", FirewallAction.Deny, RuleProtocol.Any, Cidr($"172.{16 + i % 16}.{i >> 4 & 0xff}.0/24"), default),
+            2 => new FirewallRuleIntent($"dst-{i}", FirewallAction.Reject, RuleProtocol.Any, default, Cidr($"192.0.{i & 0xff}.{i >> 8 << 4}/28")),
+            _ => new FirewallRuleIntent($"udp-{i}", FirewallAction.Deny, RuleProtocol.Udp, default, default, new PortRange((ushort)(2000 + i), (ushort)(2000 + i))),
+        }).Append(new FirewallRuleIntent("dns", FirewallAction.Allow, RuleProtocol.Udp, default, default, new PortRange(53, 53)));
+        return t with { Routes = [.. routes], Firewall = new FirewallIntent(FirewallPolicy.Deny, [.. rules]) };
     }
 
     private static Ipv4Cidr Cidr(string text) => Ipv4Cidr.TryParse(text, out var c) ? c : throw new ArgumentException(text);

@@ -138,6 +138,7 @@ public static class IntentJson
         w.WriteNumber("minActive", trunk.MinActive);
         w.WriteNumber("helloIntervalMs", trunk.HelloIntervalMs);
         w.WriteNumber("multiplier", trunk.Multiplier);
+        if (trunk.Balance is { } balance) w.WriteString("balance", IntentText.TrunkBalance.Of(balance));
     }
 
     private static void WriteGateway(Utf8JsonWriter w, GatewayIntent gateway)

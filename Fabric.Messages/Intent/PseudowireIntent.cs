@@ -61,6 +61,16 @@ public enum TrunkMode
     PerPacket,
 }
 
+/// <summary>How a perFlow trunk gives flows to members.</summary>
+public enum TrunkBalance
+{
+    /// <summary><c>hash</c>: stateless, the flow hash's bucket decides (every node and restart agrees; elephants may share a member while another idles).</summary>
+    Hash,
+
+    /// <summary><c>leastLoaded</c>: a new flow goes to the least-loaded active member and stays there; it moves only after an idle gap longer than the reordering window.</summary>
+    LeastLoaded,
+}
+
 /// <summary>
 /// A PW trunk interface on <paramref name="Pe"/>: the CE's traffic on
 /// <paramref name="AttachmentCircuit"/> is shared over at least two member PWs of that PE; the
@@ -76,4 +86,5 @@ public sealed record TrunkIntent(
     TrunkMode Mode = TrunkMode.PerFlow,
     int MinActive = 1,
     int HelloIntervalMs = 50,
-    int Multiplier = 3);
+    int Multiplier = 3,
+    TrunkBalance? Balance = null);

@@ -51,7 +51,12 @@ public sealed record TrunkStatus(
     long Transitions,
     long MemberTransitions,
     long TrunkDownDrops,
-    ImmutableArray<TrunkMemberStatus> Members);
+    ImmutableArray<TrunkMemberStatus> Members,
+    string Balance = "hash",
+    long FlowsAssigned = 0,
+    long FlowIdleMoves = 0,
+    long FlowFailovers = 0,
+    long FlowLiveEvictions = 0);
 
 /// <summary>An attachment circuit and its port.</summary>
 public sealed record AttachmentCircuitStatus(

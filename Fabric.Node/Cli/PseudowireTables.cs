@@ -11,7 +11,8 @@ public static class PseudowireTables
     {
         var sb = new StringBuilder();
         sb.AppendLine($"trunk {t["name"]} on {t["pe"]} (attachment circuit {t["attachmentCircuit"]}): {t["state"]}");
-        sb.AppendLine($"  mode {t["mode"]}, {t["active"]} active, min {t["minActive"]}, " +
+        sb.AppendLine($"  mode {t["mode"]}, balance {t["balance"]} ({t["flowsAssigned"]} flows assigned, {t["flowIdleMoves"]} moved after an idle gap, " +
+                      $"{t["flowFailovers"]} failed over, {t["flowLiveEvictions"]} evicted while busy), {t["active"]} active, min {t["minActive"]}, " +
                       $"{t["transitions"]} trunk / {t["memberTransitions"]} member transitions, {t["trunkDownDrops"]} frames dropped while down");
         sb.Append(Tables.Table(
             ["MEMBER", "WEIGHT", "STATE", "ACTIVE", "TX FRAMES", "TX BYTES", "FRAME SHARE", "BYTE SHARE", "FLAPS"],

@@ -128,6 +128,18 @@ public class IntentErrorTests
     }
 
     [Fact]
+    public void A_trunk_balance_is_least_loaded_or_hash_and_survives_the_canonical_form()
+    {
+        var doc = Valid(Pseudowires.Inserting(40, "    balance: hash"));
+        Assert.Equal(TrunkBalance.Hash, doc.Trunks[0].Balance);
+        Assert.Equal(TrunkBalance.Hash, Valid(IntentJson.Write(doc)).Trunks[0].Balance);
+        Assert.Null(Valid(Pseudowires).Trunks[0].Balance); // unsaid: fabric.pseudowire.trunk.balance decides
+        Assert.Equal(TrunkBalance.LeastLoaded, Valid(Pseudowires.Inserting(40, "    balance: leastLoaded")).Trunks[0].Balance);
+        var error = Assert.Single(Refused(Pseudowires.Inserting(40, "    balance: random")));
+        Assert.Equal((40, "trunks[0].balance"), (error.Line, error.Field));
+    }
+
+    [Fact]
     public void A_pw_whose_remote_label_no_pw_on_the_remote_pe_receives_is_refused()
     {
         SingleError(Pseudowires.With(19, "    remoteLabel: 2009"), 19, "pws[0].remoteLabel", "no pw on pe 'pe-b' towards 'pe-a' has local label 2009");

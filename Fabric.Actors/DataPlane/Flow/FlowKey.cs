@@ -79,6 +79,12 @@ public struct FlowKey : IEquatable<FlowKey>
     /// <summary>Always zero: keeps the key at six whole words.</summary>
     private readonly ushort _reserved;
 
+    /// <summary>ICMP: the message type (kept in the high byte of <see cref="SourcePort"/>).</summary>
+    public readonly Icmpv4Type IcmpType => (Icmpv4Type)(SourcePort >> 8);
+
+    /// <summary>ICMP: the <see cref="SourcePort"/> value of a message of <paramref name="type"/> and <paramref name="code"/>.</summary>
+    public static ushort IcmpTypeCode(Icmpv4Type type, byte code = 0) => (ushort)((byte)type << 8 | code);
+
     public readonly bool IsFragment => (Flags & FlowKeyFlags.Fragment) != 0;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -125,6 +125,27 @@ public static class VlanTagging
         return true;
     }
 
+    /// <summary>
+    /// Removes the outer 802.1Q tag of VLAN <paramref name="vlan"/> in place: the two MACs move
+    /// one tag length on and <paramref name="frame"/> becomes the untagged frame that starts
+    /// there (no copy of the payload). False (frame untouched) when the frame is untagged,
+    /// another VLAN, or truncated.
+    /// </summary>
+    public static bool TryUntagInPlace(ref Span<byte> frame, VlanId vlan)
+    {
+        if (frame.Length < EthernetLayout.HeaderLength + VlanLayout.TagLength
+            || (EtherType)BigEndian.U16(frame, EthernetLayout.EtherType) != EtherType.Vlan
+            || !VlanTagView.TryParse(frame[EthernetLayout.HeaderLength..], out var tag, out _)
+            || tag.VlanId != vlan)
+        {
+            return false;
+        }
+
+        frame[..TagOffset].CopyTo(frame[VlanLayout.TagLength..]);
+        frame = frame[VlanLayout.TagLength..];
+        return true;
+    }
+
     /// <summary>Copies <paramref name="frame"/> into <paramref name="destination"/> with an 802.1Q tag for <paramref name="vlan"/> (priority 0); false when it does not fit.</summary>
     public static bool TryCopyTagged(ReadOnlySpan<byte> frame, VlanId vlan, Span<byte> destination, out int length)
     {

@@ -71,8 +71,8 @@ public sealed partial class GatewayActor : IMissResolver
     /// </summary>
     private void SendToEntity(int bucket, IFlowCacheMessage message)
     {
-        if (_entities[bucket] is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, Self);
-        else _region?.Tell(message, Self);
+        if (Volatile.Read(ref _entities[bucket]) is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, _self);
+        else _region?.Tell(message, _self);
     }
 
     private void OnResolved(FlowsResolved r)

@@ -39,7 +39,7 @@ public sealed partial class GatewayActor
         }
         foreach (var tenant in ledger.Tenants) ledger.TopUp(bucket, tenant, SparesHeld(bucket, tenant), _settings.Nat.SpareBlocks);
         _region.Tell(new ConfigureFlowCache(_spec.Intent.Name, bucket, _dp.Plan.Generation, _spec.Intent, _spec.Vnis, _dp.Plan.Mac.ToUInt64(),
-            _incarnation, _settings.ToMessage(), ledger.Versions[bucket], Leases(bucket), restore, connections), Self);
+            _incarnation, _settings.ToMessage(), ledger.Versions[bucket], Leases(bucket), restore, connections), _self);
     }
 
     private void ConfigureAllBuckets(bool restore)
@@ -78,7 +78,7 @@ public sealed partial class GatewayActor
         }
         // Up to the spare target, plus what hosts wanted and did not find (a burst of new hosts), at most 64 at a time.
         foreach (var w in u.Wanted) ledger.TopUp(u.Bucket, w.Tenant, w.Spares, _settings.Nat.SpareBlocks + Math.Clamp(w.Starved, 0, 64));
-        _region?.Tell(new GrantPortBlocks(_spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), Self);
+        _region?.Tell(new GrantPortBlocks(_spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), _self);
     }
 
     /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state.</summary>

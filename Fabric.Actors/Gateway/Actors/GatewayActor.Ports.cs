@@ -6,6 +6,8 @@ using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Gateway.Actors;
 
+// Ports and output. The data path's output is copied into each port's pending output batch and
+// sent when the input batch is done (Send, FlushOut), on whichever thread holds the data path.
 // Port supervision: "a port I/O fault restarts the port with backoff" (docs/architecture.md). A port
 // whose device vanished (PortState.Gone: TAP deleted, its namespace deleted) or that could not be
 // opened is closed and re-opened after a delay that doubles from InitialBackoff to MaxBackoff; a
@@ -105,7 +107,6 @@ public sealed partial class GatewayActor
 
     private IPort OpenPort(GatewayPort p)
     {
-        var self = Self;
         if (_ghost is not null)
         {
             var tenant = _dp.Plan.Tenants[p.TenantIndex].Name;
@@ -117,13 +118,13 @@ public sealed partial class GatewayActor
                 : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
                 $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned, p.Ref.Segment);
-            ghost.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            ghost.StartReceiving(_pool, OnPortBatch);
             return ghost;
         }
         if (p.Ref.Kind == PortKind.Tap)
         {
             var tap = TapPort.Open(p.Ref.Name, p.Id);
-            tap.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            tap.StartReceiving(_pool, OnPortBatch);
             return tap;
         }
         var queue = new Queue<byte[]>();
@@ -139,7 +140,7 @@ public sealed partial class GatewayActor
         if (profile is not null)
         {
             foreach (var (port, address, mac) in SimulatedWorld.Neighbors(_dp.Plan, tenantIntent, p.TenantIndex)) _dp.AddNeighbor(port, address, mac);
-            simulated.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+            simulated.StartReceiving(_pool, OnPortBatch);
         }
         return simulated;
     }
@@ -147,16 +148,31 @@ public sealed partial class GatewayActor
     /// <summary>A simulated port that generates nothing (its receive loop is never started).</summary>
     private static readonly TrafficProfile IdleTraffic = new() { TotalFrames = 0, FramesPerSecond = 1e-9 };
 
-    private GatewayPortStatus PortStatus(GatewayPort p)
+    /// <summary>The datapath's output: copied into the port's pending output batch, sent after the input batch.</summary>
+    public void Send(ushort port, ReadOnlySpan<byte> frame)
     {
-        var plan = _dp.Plan;
-        var s = _supervision.GetValueOrDefault(p.Id);
-        var (kind, role, tenant) = (p.Ref.Kind.ToString().ToLowerInvariant(), p.Role.ToString().ToLowerInvariant(), plan.Tenants[p.TenantIndex].Name);
-        var restarts = s?.Restarts ?? 0;
-        var failures = s?.OpenFailures ?? 0;
-        return _ports.TryGetValue(p.Id, out var port)
-            ? new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, port.State.ToString().ToLowerInvariant(), port.Counters.RxFrames, port.Counters.TxFrames, port.Counters.TotalDrops,
-                restarts, failures, s?.LastError)
-            : new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, s?.Restarting == true ? "restarting" : "absent", 0, 0, 0, restarts, failures, s?.LastError);
+        if (!_out.TryGetValue(port, out var batch))
+        {
+            _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+            return;
+        }
+        if (batch.IsFull) FlushPort(port, batch);
+        if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+        else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
+    }
+
+    private void FlushOut()
+    {
+        foreach (var (id, batch) in _out)
+        {
+            if (batch.Count > 0) FlushPort(id, batch);
+        }
+    }
+
+    private void FlushPort(ushort id, PacketBatch batch)
+    {
+        if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
+        else _dp.Counters.Drops[(int)Pipeline.GatewayDrop.PortDown] += batch.Count;
+        batch.Clear();
     }
 }

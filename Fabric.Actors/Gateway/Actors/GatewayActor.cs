@@ -11,11 +11,12 @@ namespace Fabric.Actors.Gateway.Actors;
 
 /// <summary>
 /// /user/fabric/gw-NAME: a gateway element. Owns its ports (TAP or simulated, one per tenant
-/// downlink and uplink), whose receive threads hand it <see cref="PortBatch"/>es; runs the
-/// <see cref="GatewayDatapath"/> over each batch on its own thread (hits apply cached entries,
-/// nothing per frame goes through a mailbox); sends the batch's misses per bucket to the
-/// flow-cache shard region (see GatewayActor.Misses.cs); and supervises one tenant-T child per
-/// tenant holding that tenant's stage configuration.
+/// downlink and uplink), whose receive threads run the <see cref="GatewayDatapath"/> over each
+/// batch to completion (hits apply cached entries and leave by their output port on the same
+/// thread; nothing goes through a mailbox per batch) and send the batch's misses per bucket to
+/// the flow-cache shard region (see GatewayActor.Misses.cs); the actor's own thread takes the
+/// entities' answers, reconfigurations, sweeps and status, under the same lock; and it
+/// supervises one tenant-T child per tenant holding that tenant's stage configuration.
 /// </summary>
 public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 {
@@ -29,6 +30,11 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private readonly Dictionary<ushort, IPort> _ports = [];
     private readonly Dictionary<ushort, PacketBatch> _out = [];
     private readonly Dictionary<string, Queue<byte[]>> _captured = [];
+    /// <summary>Held by whoever runs the data path: a port's receive thread for its batch, or this actor for control work.</summary>
+    private readonly DatapathGate _gate;
+    private readonly Action<PacketBatch> _runBatch;
+    /// <summary>Self, for the receive threads (which cannot ask the actor context).</summary>
+    private IActorRef _self = ActorRefs.Nobody;
     private readonly string _node;
     /// <summary>Set for a ghost copy (ghost routing): ghost ports, local stages, every probe traced.</summary>
     private readonly GhostPlaneContext? _ghost;
@@ -48,47 +54,57 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _ghost = ghost;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
+        _gate = new DatapathGate(_settings.IngressWait);
+        _runBatch = OnBatch;
         _entities = new IActorRef?[Buckets];
         _pending = new List<Parked>[Buckets];
         for (var i = 0; i < Buckets; i++) _pending[i] = [];
 
-        Receive<PortBatch>(b => OnBatch(b.Batch));
-        Receive<Messages.Gateway.FlowsResolved>(OnResolved);
-        Receive<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket, restore: n.Fresh));
-        Receive<Messages.Gateway.UpdatePortBlocks>(OnUpdatePortBlocks);
-        Receive<Messages.Gateway.CheckConnections>(OnCheckConnections);
-        Receive<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
-        Receive<Terminated>(OnTerminated);
-        Receive<Tick>(_ => OnTick());
-        Receive<CheckPorts>(_ => OnCheckPorts());
-        Receive<RestartPort>(OnRestartPort);
-        Receive<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
-        Receive<InjectFrames>(Inject);
-        Receive<TakeSentFrames>(t =>
+        // Everything that touches the data path holds its lock: the ports' receive threads (which
+        // run it to completion, GatewayActor.Ports.cs) and these handlers on the actor's thread.
+        Guarded<Messages.Gateway.FlowsResolved>(OnResolved);
+        Guarded<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket, restore: n.Fresh));
+        Guarded<Messages.Gateway.UpdatePortBlocks>(OnUpdatePortBlocks);
+        Guarded<Messages.Gateway.CheckConnections>(OnCheckConnections);
+        Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
+        Guarded<Terminated>(OnTerminated);
+        Guarded<Tick>(_ => OnTick());
+        Guarded<CheckPorts>(_ => OnCheckPorts());
+        Guarded<RestartPort>(OnRestartPort);
+        Guarded<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
+        Guarded<InjectFrames>(Inject);
+        Guarded<TakeSentFrames>(t =>
         {
             var q = _captured.GetValueOrDefault(t.Port);
             Sender.Tell(new SentFrames(q is null ? [] : [.. q]));
             q?.Clear();
         });
-        Receive<ArmTrace>(a =>
+        Guarded<ArmTrace>(a =>
         {
             _dp.TraceNext(a.Packets);
             Sender.Tell(new GatewayTraces(spec.Intent.Name, a.Packets, _dp.Traces()));
         });
-        Receive<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
-        Receive<GetGatewayStatus>(_ => Sender.Tell(BuildStatus()));
-        Receive<SetCacheDisabled>(d =>
+        Guarded<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
+        Guarded<GetGatewayStatus>(_ => Sender.Tell(BuildStatus()));
+        Guarded<SetCacheDisabled>(d =>
         {
             _dp.CacheDisabled = d.Disabled;
             Sender.Tell(d);
         });
     }
 
+    /// <summary>Handles <typeparamref name="T"/> on the actor's thread while holding the data path's lock.</summary>
+    private void Guarded<T>(Action<T> handler) => Receive<T>(m =>
+    {
+        using (_gate.Hold()) handler(m);
+    });
+
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null) =>
         Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost));
 
     protected override void PreStart()
     {
+        _self = Self;
         if (_ghost is not null)
         {
             _dp.Tracer = _ghost.Tracer;
@@ -102,16 +118,22 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         {
             _log.Warning("No flow-cache shard region on this node: gateway {0} runs its stages in process", _spec.Intent.Name);
         }
-        StartTenants();
-        OpenPorts();
-        ConfigureAllBuckets(restore: true);
+        using (_gate.Hold())
+        {
+            StartTenants();
+            OpenPorts();
+            ConfigureAllBuckets(restore: true);
+            ResolveNextHops();
+        }
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
         Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, _settings.SweepInterval);
         Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, PortCheckInterval);
-        ResolveNextHops();
     }
 
-    protected override void PostStop() => ClosePorts();
+    protected override void PostStop()
+    {
+        using (_gate.Hold()) ClosePorts();
+    }
 
     private GatewayPlan Compile(GatewaySpec spec, uint generation) =>
         GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize);
@@ -166,6 +188,15 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _out.Clear();
     }
 
+    /// <summary>
+    /// A port's receive thread, with its batch: runs the data path to completion here (hits are
+    /// sent out of their ports, misses leave for their flow-cache entities) unless the data path
+    /// stays busy longer than fabric.gateway.ingress-wait, then drops the batch at ingress
+    /// (counted). One batch per port is ever in flight; nothing is queued behind a mailbox.
+    /// </summary>
+    private void OnPortBatch(PacketBatch batch) => _gate.TryRun(batch, _runBatch);
+
+    /// <summary>Runs the data path over <paramref name="batch"/> (then returned), sends its output and its misses. Holds the data path's lock.</summary>
     private void OnBatch(PacketBatch batch)
     {
         try
@@ -205,34 +236,6 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Sender.Tell(new FramesInjected(n));
     }
 
-    /// <summary>The datapath's output: copied into the port's pending output batch, sent after the input batch.</summary>
-    public void Send(ushort port, ReadOnlySpan<byte> frame)
-    {
-        if (!_out.TryGetValue(port, out var batch))
-        {
-            _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
-            return;
-        }
-        if (batch.IsFull) FlushPort(port, batch);
-        if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
-        else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
-    }
-
-    private void FlushOut()
-    {
-        foreach (var (id, batch) in _out)
-        {
-            if (batch.Count > 0) FlushPort(id, batch);
-        }
-    }
-
-    private void FlushPort(ushort id, PacketBatch batch)
-    {
-        if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
-        else _dp.Counters.Drops[(int)Pipeline.GatewayDrop.PortDown] += batch.Count;
-        batch.Clear();
-    }
-
     /// <summary>Asks ARP for every static next hop not resolved yet, so the first packets of a flow need not wait for it.</summary>
     private void ResolveNextHops()
     {
@@ -250,35 +253,6 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     {
         ExpireInflight(Environment.TickCount64);
         ResolveNextHops();
-    }
-
-    private GatewayStatus BuildStatus()
-    {
-        var plan = _dp.Plan;
-        var c = _dp.Counters;
-        var self = Akka.Cluster.Cluster.Get(Context.System).SelfAddress;
-        var shards = _dp.Shards.Select(s => CacheStats.Of(s.Stats, _entities[s.Index] is { } e ? (e.Path.Address.HasLocalScope ? self : e.Path.Address).ToString() : null)).ToList();
-        return new GatewayStatus(
-            plan.Name, _node, plan.Generation, _region is null ? "local" : "sharded",
-            [.. plan.Tenants.Select(t => t.Name)],
-            [.. plan.Ports.Select(PortStatus)],
-            new Dictionary<string, long>
-            {
-                ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
-                ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = _dp.MasksInUse,
-                ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
-                ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
-                ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,
-            },
-            c.StageRunsByName(),
-            c.DropsByName(),
-            CacheStats.Sum(shards),
-            shards,
-            _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count),
-            _shardMoves,
-            _dp.NeighborCount,
-            [.. plan.Tenants.Where(t => t.Snat is not null).Select(t => new NatPoolStatus(
-                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, _dp.Ledger.LeasedCount(t.Vni), _dp.Ledger.FreeCount(t.Vni)))]);
     }
 
     private sealed class Tick

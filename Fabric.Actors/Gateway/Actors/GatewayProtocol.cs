@@ -11,9 +11,6 @@ namespace Fabric.Actors.Gateway.Actors;
 /// <summary>A gateway element's configuration: its intent and the VNIs of its tenants.</summary>
 public sealed record GatewaySpec(GatewayIntent Intent, ImmutableArray<TenantVni> Vnis);
 
-/// <summary>Frames a port's receive thread read; the gateway owns <paramref name="Batch"/> now.</summary>
-public sealed record PortBatch(ushort Port, PacketBatch Batch);
-
 /// <summary>Feeds frames into a simulated port of the gateway as if they had been received (tests, demos). Replies <see cref="FramesInjected"/>.</summary>
 public sealed record InjectFrames(string Port, ImmutableArray<byte[]> Frames);
 

@@ -20,7 +20,7 @@ public struct PacketFacts
     /// <summary>Set by the NAT stage: the SNAT binding the packet was translated with (its connection keeps it alive).</summary>
     public NatBinding? Binding;
 
-    public readonly bool IsIcmpEcho => Key.IpProtocol == IpProtocol.Icmp && (Key.SourcePort >> 8) is (byte)Icmpv4Type.EchoRequest or (byte)Icmpv4Type.EchoReply;
+    public readonly bool IsIcmpEcho => Key.IpProtocol == IpProtocol.Icmp && Key.IcmpType is Icmpv4Type.EchoRequest or Icmpv4Type.EchoReply;
 
     /// <summary>The connection this packet belongs to, named from the inside (after DNAT/un-SNAT on the way in, before SNAT on the way out).</summary>
     public readonly ConnectionKey Connection(uint tenant)

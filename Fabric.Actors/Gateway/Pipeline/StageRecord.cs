@@ -64,6 +64,8 @@ public enum GatewayDrop : byte
     PortDown,
     /// <summary>Sharded mode: the flow-cache entity's answer covered fewer frames than were sent to it.</summary>
     ResolverNoAnswer,
+    /// <summary>A port's receive thread found the data path busy (held by another port or by the gateway's control work) for longer than fabric.gateway.ingress-wait: the batch is dropped at ingress, not queued.</summary>
+    IngressBusy,
 }
 
 /// <summary>What a stage decided.</summary>

@@ -10,7 +10,7 @@ internal static partial class IntentReader
         ["name", "pe", "remotePe", "localLabel", "remoteLabel", "controlWord", "flowLabel", "weight", "mtu"];
 
     internal static readonly string[] TrunkKeys =
-        ["name", "pe", "attachmentCircuit", "members", "mode", "minActive", "helloIntervalMs", "multiplier"];
+        ["name", "pe", "attachmentCircuit", "members", "mode", "minActive", "helloIntervalMs", "multiplier", "balance"];
 
     /// <summary>MPLS labels 0..15 are reserved (RFC 3032 §2.1); 2^20 - 1 is the largest.</summary>
     internal const long MinLabel = 16, MaxLabel = 1_048_575;
@@ -73,6 +73,7 @@ internal static partial class IntentReader
             f.Enum("mode", IntentText.TrunkMode, false) ?? TrunkMode.PerFlow,
             minActive,
             (int)(f.Integer("helloIntervalMs", false, 1, 60_000, "helloIntervalMs") ?? 50),
-            (int)(f.Integer("multiplier", false, 1, 255, "multiplier") ?? 3));
+            (int)(f.Integer("multiplier", false, 1, 255, "multiplier") ?? 3),
+            f.Enum("balance", IntentText.TrunkBalance, false));
     }
 }

@@ -13,6 +13,8 @@ internal static class IntentText
 
     public static readonly EnumText<TrunkMode> TrunkMode = new((Intent.TrunkMode.PerFlow, "perFlow"), (Intent.TrunkMode.PerPacket, "perPacket"));
 
+    public static readonly EnumText<TrunkBalance> TrunkBalance = new((Intent.TrunkBalance.Hash, "hash"), (Intent.TrunkBalance.LeastLoaded, "leastLoaded"));
+
     public static readonly EnumText<DnatProtocol> DnatProtocol = new((Intent.DnatProtocol.Tcp, "tcp"), (Intent.DnatProtocol.Udp, "udp"));
 
     public static readonly EnumText<FirewallPolicy> Policy = new((FirewallPolicy.Allow, "allow"), (FirewallPolicy.Deny, "deny"));
