@@ -54,7 +54,9 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _ghost = ghost;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
-        _gate = new DatapathGate(_settings.IngressWait);
+        // A ghost copy carries only probes, and a probe dropped for a busy data path would read as
+        // "no answer" in a verdict: its ports wait for the data path instead of dropping.
+        _gate = new DatapathGate(ghost is null ? _settings.IngressWait : Timeout.InfiniteTimeSpan);
         _runBatch = OnBatch;
         _entities = new IActorRef?[Buckets];
         _pending = new List<Parked>[Buckets];
