@@ -40,8 +40,8 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
     try
     {
         options = NodeOptions.Parse(args, Environment.GetEnvironmentVariable);
-        // The embedded default: a new cluster with no intent file named gets the sample intent.
-        if (options.IntentFile is null && options.Seeds.IsEmpty) options = options with { IntentFile = IntentBootstrapper.Sample };
+        // The embedded default: a new cluster (no seed, no discovery) with no intent file named gets the sample intent.
+        if (options.IntentFile is null && options.Seeds.IsEmpty && options.Discovery.IsEmpty) options = options with { IntentFile = IntentBootstrapper.Sample };
         if (IntentBootstrapper.ResolvePath(options.IntentFile) is { } path)
         {
             if (!File.Exists(path)) throw new ArgumentException($"--intent: no such file '{path}'");

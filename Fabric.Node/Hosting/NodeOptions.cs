@@ -37,6 +37,31 @@ public sealed record NodeOptions
     public bool TokenForReads { get; init; }
     /// <summary>Most management connections open at once; more are closed at once and logged.</summary>
     public int ManagementMaxConnections { get; init; } = DefaultManagementMaxConnections;
+    /// <summary>
+    /// Akka.Management's HTTP address (Cluster Bootstrap contact point, /alive, /ready); null =
+    /// derived: the remoting host, port = the Fabric API's port + <see cref="AkkaManagementPortOffset"/>.
+    /// </summary>
+    public string? AkkaManagementHost { get; init; }
+    public int? AkkaManagementPort { get; init; }
+    /// <summary>
+    /// Cluster Bootstrap contact points (other nodes' Akka.Management host:port, config discovery),
+    /// or the single word <c>kubernetes</c> (Kubernetes API discovery); empty = no bootstrap.
+    /// </summary>
+    public ImmutableArray<string> Discovery { get; init; } = ImmutableArray<string>.Empty;
+
+    /// <summary>Akka.Management's port when not given: the Fabric API's port plus this (8558 gives 18558).</summary>
+    public const int AkkaManagementPortOffset = 10_000;
+
+    /// <summary>The Akka.Management endpoint this node binds and advertises to Cluster Bootstrap.</summary>
+    public (string Host, int Port) AkkaManagementEndpoint => (
+        AkkaManagementHost ?? Host,
+        AkkaManagementPort ?? (ManagementPort == 0 ? 0
+            : ManagementPort + AkkaManagementPortOffset <= 65535 ? ManagementPort + AkkaManagementPortOffset
+            : throw new ArgumentException(
+                $"--management port {ManagementPort} + {AkkaManagementPortOffset} is over 65535: give --akka-management HOST:PORT")));
+
+    /// <summary>True when Kubernetes API discovery finds the contact points.</summary>
+    public bool KubernetesDiscovery => Discovery is ["kubernetes"];
 
     public const int DefaultManagementMaxConnections = 128;
 
@@ -62,6 +87,8 @@ public sealed record NodeOptions
         ["--management-allowed-host"] = "FABRIC_MANAGEMENT_ALLOWED_HOSTS",
         ["--token-for-reads"] = "FABRIC_TOKEN_FOR_READS",
         ["--management-max-connections"] = "FABRIC_MANAGEMENT_MAX_CONNECTIONS",
+        ["--akka-management"] = "FABRIC_AKKA_MANAGEMENT",
+        ["--discovery"] = "FABRIC_DISCOVERY",
     };
 
     public const string Usage = """
@@ -86,6 +113,11 @@ public sealed record NodeOptions
           --token-for-reads     every route but /health/* needs the token (FABRIC_TOKEN_FOR_READS)
           --management-max-connections N
                                 most management connections at once (FABRIC_MANAGEMENT_MAX_CONNECTIONS, default 128)
+          --akka-management H:P Akka.Management HTTP: Cluster Bootstrap contact point, /alive, /ready
+                                (FABRIC_AKKA_MANAGEMENT, default --host and the --management port + 10000)
+          --discovery H:P       Cluster Bootstrap over config discovery: another node's Akka.Management address,
+                                repeatable, list every initial node including this one (FABRIC_DISCOVERY, comma-separated);
+                                'kubernetes' = Kubernetes API discovery (fabric.discovery.kubernetes in hocon)
         With no options and no seed, the node starts a new one-node cluster and proposes the sample intent.
         """;
 
@@ -95,7 +127,7 @@ public sealed record NodeOptions
         var values = new Dictionary<string, List<string>>();
         foreach (var (flag, variable) in EnvironmentNames)
             if (env(variable) is { Length: > 0 } v)
-                values[flag] = flag is "--seed" or "--management-allowed-host"
+                values[flag] = flag is "--seed" or "--management-allowed-host" or "--discovery"
                     ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
                     : [v];
 
@@ -146,6 +178,26 @@ public sealed record NodeOptions
                     ? n
                     : throw new ArgumentException($"--management-max-connections: '{max}' is not a number of connections (1-100000)"),
             };
+        if (One("--akka-management") is { } akkaManagement)
+        {
+            var (h, p) = ParseEndpoint(akkaManagement, "--akka-management");
+            options = options with { AkkaManagementHost = h, AkkaManagementPort = p };
+        }
+        if (values.TryGetValue("--discovery", out var discovery))
+        {
+            if (discovery is not ["kubernetes"])
+            {
+                foreach (var d in discovery)
+                {
+                    if (d == "kubernetes") throw new ArgumentException("--discovery kubernetes takes no contact points beside it");
+                    ParseEndpoint(d, "--discovery");
+                }
+            }
+            options = options with { Discovery = discovery.ToImmutableArray() };
+        }
+        if (!options.Seeds.IsEmpty && !options.Discovery.IsEmpty)
+            throw new ArgumentException("--seed and --discovery exclude each other: seeds join directly, discovery bootstraps");
+        _ = options.AkkaManagementEndpoint; // a derived port over 65535 is refused here, with the flag to use
         return options;
     }
 

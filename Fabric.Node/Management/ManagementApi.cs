@@ -21,6 +21,8 @@ public static class ManagementApi
         app.MapGatewayEndpoints();
         app.MapHostEndpoints();
         app.MapCellularEndpoints();
+        app.MapMetricsEndpoints();
+        app.MapLogEndpoints();
         return app;
     }
 

@@ -1,0 +1,97 @@
+using System.Text.Json;
+using Akka.Actor;
+using Akka.Cluster;
+using Akka.Hosting;
+using Akka.Http.Dsl;
+using Akka.Management.Dsl;
+using Fabric.Actors.Config;
+using Fabric.Actors.Guardian;
+using Fabric.Messages.Config;
+using Fabric.Messages.Node;
+using Route = System.ValueTuple<string, Akka.Http.Dsl.HttpModuleBase>;
+
+namespace Fabric.Node.Management;
+
+/// <summary>
+/// The node's own health, one answer for both servers: the Fabric API's <c>/health/ready</c> and
+/// Akka.Management's <c>/ready</c>. Ready = this member is Up, the config store answers, and the
+/// guardian runs the committed intent version (its elements are applied).
+/// </summary>
+public static class NodeHealth
+{
+    public sealed record Health(string Status, string Member, bool ConfigStore, long? IntentVersion, long? AppliedVersion, string? Reason)
+    {
+        public bool Ready => Status == "ready";
+    }
+
+    public static async Task<Health> ReadyAsync(ActorSystem system, CancellationToken ct = default)
+    {
+        var askTimeout = system.Settings.Config.GetTimeSpan("fabric.management.health-timeout", ManagementSettings.Default.HealthTimeout);
+        var self = Cluster.Get(system).SelfMember;
+        var member = self.Status.ToString();
+        if (self.Status != MemberStatus.Up)
+            return new Health("not-ready", member, false, null, null, $"member is {member}, not Up");
+        var registry = ActorRegistry.For(system);
+        if (!registry.TryGet<ConfigStoreActor>(out var store))
+            return new Health("not-ready", member, false, null, null, "the config store is not started");
+        CurrentIntent intent;
+        try
+        {
+            intent = await store.Ask<CurrentIntent>(GetIntent.Instance, askTimeout, ct);
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return new Health("not-ready", member, false, null, null, "the config store does not answer");
+        }
+        if (!registry.TryGet<FabricGuardianActor>(out var guardian)) return new Health("ready", member, true, intent.Version, null, null);
+        try
+        {
+            var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, askTimeout, ct);
+            return applied.Version >= intent.Version
+                ? new Health("ready", member, true, intent.Version, applied.Version, null)
+                : new Health("not-ready", member, true, intent.Version, applied.Version,
+                    $"applying: the node runs intent version {applied.Version}, the committed one is {intent.Version}");
+        }
+        catch (Exception e) when (e is AskTimeoutException or TaskCanceledException)
+        {
+            return new Health("not-ready", member, true, intent.Version, null, "the guardian does not answer");
+        }
+    }
+}
+
+/// <summary>
+/// Akka.Management route provider: <c>GET /alive</c> (the ActorSystem runs) and <c>GET /ready</c>
+/// (<see cref="NodeHealth.ReadyAsync"/>), 200 or 503 with the same JSON as <c>/health/ready</c>.
+/// Akka.Management 1.5.73 for .NET ships no health routes of its own; this is how its route
+/// providers add them (<c>akka.management.http.routes</c>).
+/// </summary>
+public sealed class NodeHealthRoutes : IManagementRouteProvider
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public Route[] Routes(ManagementRouteProviderSettings settings) => [("/alive", new Alive()), ("/ready", new Ready())];
+
+    private sealed class Alive : HttpModuleBase
+    {
+        public override async Task<bool> HandleAsync(IAkkaHttpContext context)
+        {
+            if (!context.HttpContext.Request.Method.Equals("GET", StringComparison.OrdinalIgnoreCase)) return false;
+            var terminated = context.ActorSystem.WhenTerminated.IsCompleted;
+            context.HttpContext.Response.StatusCode = terminated ? Ceen.HttpStatusCode.ServiceUnavailable : Ceen.HttpStatusCode.OK;
+            await context.HttpContext.Response.WriteAllJsonAsync(terminated ? """{"status":"terminated"}""" : """{"status":"alive"}""");
+            return true;
+        }
+    }
+
+    private sealed class Ready : HttpModuleBase
+    {
+        public override async Task<bool> HandleAsync(IAkkaHttpContext context)
+        {
+            if (!context.HttpContext.Request.Method.Equals("GET", StringComparison.OrdinalIgnoreCase)) return false;
+            var health = await NodeHealth.ReadyAsync(context.ActorSystem);
+            context.HttpContext.Response.StatusCode = health.Ready ? Ceen.HttpStatusCode.OK : Ceen.HttpStatusCode.ServiceUnavailable;
+            await context.HttpContext.Response.WriteAllJsonAsync(JsonSerializer.Serialize(health, Json));
+            return true;
+        }
+    }
+}
