@@ -83,6 +83,13 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         await StopQuietly(app);
         return 0;
     }
+    catch (ArgumentException e)
+    {
+        // A setting only found wrong while starting (e.g. the Akka.Management port is taken).
+        await Console.Error.WriteLineAsync($"fabric-node: {e.Message}");
+        await StopQuietly(app);
+        return 2;
+    }
     var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
     // A signal that came while StartAsync finished its last step: the host did not see it.
     stopping.Register(lifetime.StopApplication);

@@ -98,7 +98,7 @@ public static class FabricNodeApp
                 .AddFabricGuardian(options.Name, roles, elementKinds)
                 .AddGateways(elementKinds, roles, ghostPlane)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
-                .AddAkkaManagement(options, hocon)
+                .AddClusterBootstrap(options, hocon)
                 .AddNodeLog(logRing)
                 .WithActors((system, _) =>
                 {
@@ -107,6 +107,7 @@ public static class FabricNodeApp
                     if (options.Seeds.IsEmpty && options.Discovery.IsEmpty) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
                 });
         });
+        builder.Services.AddHostedService<AkkaManagementServer>();
         builder.Services.AddHostedService<IntentBootstrapper>();
 
         var app = builder.Build();

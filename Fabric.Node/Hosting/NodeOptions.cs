@@ -52,13 +52,14 @@ public sealed record NodeOptions
     /// <summary>Akka.Management's port when not given: the Fabric API's port plus this (8558 gives 18558).</summary>
     public const int AkkaManagementPortOffset = 10_000;
 
-    /// <summary>The Akka.Management endpoint this node binds and advertises to Cluster Bootstrap.</summary>
+    /// <summary>
+    /// The Akka.Management endpoint this node binds and advertises to Cluster Bootstrap. Derived
+    /// when not given: the Fabric API's port + 10000, or port 0 (any free port, logged) when that
+    /// is over 65535 or the Fabric API's port is 0.
+    /// </summary>
     public (string Host, int Port) AkkaManagementEndpoint => (
         AkkaManagementHost ?? Host,
-        AkkaManagementPort ?? (ManagementPort == 0 ? 0
-            : ManagementPort + AkkaManagementPortOffset <= 65535 ? ManagementPort + AkkaManagementPortOffset
-            : throw new ArgumentException(
-                $"--management port {ManagementPort} + {AkkaManagementPortOffset} is over 65535: give --akka-management HOST:PORT")));
+        AkkaManagementPort ?? (ManagementPort is > 0 and <= 65535 - AkkaManagementPortOffset ? ManagementPort + AkkaManagementPortOffset : 0));
 
     /// <summary>True when Kubernetes API discovery finds the contact points.</summary>
     public bool KubernetesDiscovery => Discovery is ["kubernetes"];
@@ -197,7 +198,10 @@ public sealed record NodeOptions
         }
         if (!options.Seeds.IsEmpty && !options.Discovery.IsEmpty)
             throw new ArgumentException("--seed and --discovery exclude each other: seeds join directly, discovery bootstraps");
-        _ = options.AkkaManagementEndpoint; // a derived port over 65535 is refused here, with the flag to use
+        if (!options.Discovery.IsEmpty && !options.KubernetesDiscovery && options.AkkaManagementEndpoint.Port == 0)
+            throw new ArgumentException(
+                "--discovery needs a fixed Akka.Management port (other nodes list it): give --akka-management HOST:PORT, " +
+                $"or a --management port up to {65535 - AkkaManagementPortOffset} (its port + {AkkaManagementPortOffset} is used)");
         return options;
     }
 

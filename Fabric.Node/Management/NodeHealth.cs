@@ -1,20 +1,16 @@
-using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Hosting;
-using Akka.Http.Dsl;
-using Akka.Management.Dsl;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;
-using Route = System.ValueTuple<string, Akka.Http.Dsl.HttpModuleBase>;
 
 namespace Fabric.Node.Management;
 
 /// <summary>
 /// The node's own health, one answer for both servers: the Fabric API's <c>/health/ready</c> and
-/// Akka.Management's <c>/ready</c>. Ready = this member is Up, the config store answers, and the
+/// the Akka.Management endpoint's <c>/ready</c> (<see cref="Hosting.AkkaManagementServer"/>). Ready = this member is Up, the config store answers, and the
 /// guardian runs the committed intent version (its elements are applied).
 /// </summary>
 public static class NodeHealth
@@ -59,39 +55,3 @@ public static class NodeHealth
     }
 }
 
-/// <summary>
-/// Akka.Management route provider: <c>GET /alive</c> (the ActorSystem runs) and <c>GET /ready</c>
-/// (<see cref="NodeHealth.ReadyAsync"/>), 200 or 503 with the same JSON as <c>/health/ready</c>.
-/// Akka.Management 1.5.73 for .NET ships no health routes of its own; this is how its route
-/// providers add them (<c>akka.management.http.routes</c>).
-/// </summary>
-public sealed class NodeHealthRoutes : IManagementRouteProvider
-{
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    public Route[] Routes(ManagementRouteProviderSettings settings) => [("/alive", new Alive()), ("/ready", new Ready())];
-
-    private sealed class Alive : HttpModuleBase
-    {
-        public override async Task<bool> HandleAsync(IAkkaHttpContext context)
-        {
-            if (!context.HttpContext.Request.Method.Equals("GET", StringComparison.OrdinalIgnoreCase)) return false;
-            var terminated = context.ActorSystem.WhenTerminated.IsCompleted;
-            context.HttpContext.Response.StatusCode = terminated ? Ceen.HttpStatusCode.ServiceUnavailable : Ceen.HttpStatusCode.OK;
-            await context.HttpContext.Response.WriteAllJsonAsync(terminated ? """{"status":"terminated"}""" : """{"status":"alive"}""");
-            return true;
-        }
-    }
-
-    private sealed class Ready : HttpModuleBase
-    {
-        public override async Task<bool> HandleAsync(IAkkaHttpContext context)
-        {
-            if (!context.HttpContext.Request.Method.Equals("GET", StringComparison.OrdinalIgnoreCase)) return false;
-            var health = await NodeHealth.ReadyAsync(context.ActorSystem);
-            context.HttpContext.Response.StatusCode = health.Ready ? Ceen.HttpStatusCode.OK : Ceen.HttpStatusCode.ServiceUnavailable;
-            await context.HttpContext.Response.WriteAllJsonAsync(JsonSerializer.Serialize(health, Json));
-            return true;
-        }
-    }
-}
