@@ -125,6 +125,7 @@ public static class MetricsEndpoints
                     m.Gauge("fabric_trunk_member_up", "1 when the member PW's liveness (BFD) is up", member.State == "up" ? 1 : 0, labels);
                     m.Gauge("fabric_trunk_member_active", "1 when the member carries a share of the trunk", member.Active ? 1 : 0, labels);
                     m.Gauge("fabric_trunk_member_weight", "The member's configured weight", member.Weight, labels);
+                    m.Counter("fabric_trunk_member_transitions_total", "Liveness (BFD) transitions of the member", member.Transitions, labels);
                     m.Counter("fabric_trunk_member_tx_frames_total", "Frames the trunk sent on the member", member.TxFrames, labels);
                     m.Counter("fabric_trunk_member_tx_bytes_total", "Bytes the trunk sent on the member", member.TxBytes, labels);
                     m.Gauge("fabric_trunk_member_frame_share", "The member's share of the trunk's frames (as /trunks shows it)", member.FrameShare, labels);
@@ -167,7 +168,8 @@ public static class MetricsEndpoints
                 m.Counter("fabric_gateway_stage_runs_total", "Times each stage ran (misses only: hits run no stage)", runs, [.. gw, ("stage", stage)]);
             foreach (var p in g.Ports)
             {
-                (string, string)[] port = [("kind", "gateway"), ("element", g.Name), ("port", p.Name)];
+                // A gateway may have one port name per tenant (each tenant's "uplink"): the tenant tells them apart.
+                (string, string)[] port = [("kind", "gateway"), ("element", g.Name), ("port", p.Name), ("tenant", p.Tenant)];
                 PortCounters(m, port, p.State, p.RxFrames, p.TxFrames);
                 m.Counter("fabric_port_drops_total", "", p.Drops, [.. port, ("reason", "port")]);
             }
@@ -241,7 +243,7 @@ public static class MetricsEndpoints
 
     private static void PortCounters(PrometheusText m, (string, string)[] port, string state, long rx, long tx)
     {
-        m.Gauge("fabric_port_up", "1 when the port is up", state.StartsWith("up", StringComparison.Ordinal) ? 1 : 0, port);
+        m.Gauge("fabric_port_up", "1 when the port is up", state.StartsWith("up", StringComparison.OrdinalIgnoreCase) ? 1 : 0, port);
         m.Counter("fabric_port_rx_frames_total", "Frames a port received", rx, port);
         m.Counter("fabric_port_tx_frames_total", "Frames a port sent", tx, port);
     }

@@ -17,6 +17,7 @@ public static class NodeHealth
 {
     public sealed record Health(string Status, string Member, bool ConfigStore, long? IntentVersion, long? AppliedVersion, string? Reason)
     {
+        [System.Text.Json.Serialization.JsonIgnore]
         public bool Ready => Status == "ready";
     }
 
