@@ -37,8 +37,8 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
     try
     {
         options = NodeOptions.Parse(args, Environment.GetEnvironmentVariable);
-        // The embedded default: a new cluster with no intent file named gets the sample intent.
-        if (options.IntentFile is null && options.Seeds.IsEmpty) options = options with { IntentFile = IntentBootstrapper.Sample };
+        // The embedded default: a new cluster (no seed, no discovery) with no intent file named gets the sample intent.
+        if (options.IntentFile is null && options.Seeds.IsEmpty && options.Discovery.IsEmpty) options = options with { IntentFile = IntentBootstrapper.Sample };
         if (IntentBootstrapper.ResolvePath(options.IntentFile) is { } path)
         {
             if (!File.Exists(path)) throw new ArgumentException($"--intent: no such file '{path}'");
@@ -79,6 +79,13 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         log.LogInformation("Stopped while starting (signal)");
         await StopQuietly(app);
         return 0;
+    }
+    catch (ArgumentException e)
+    {
+        // A setting only found wrong while starting (e.g. the Akka.Management port is taken).
+        await Console.Error.WriteLineAsync($"fabric-node: {e.Message}");
+        await StopQuietly(app);
+        return 2;
     }
     var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
     // A signal that came while StartAsync finished its last step: the host did not see it.

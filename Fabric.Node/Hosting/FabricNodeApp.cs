@@ -41,6 +41,8 @@ public static class FabricNodeApp
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        var logRing = new NodeLogRing(management.LogLines);
+        builder.Logging.AddProvider(new NodeLogRingProvider(logRing));
         builder.WebHost.UseKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -63,6 +65,7 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(new NodeContext(options, database, token, tokenSource, dataDir));
         builder.Services.AddSingleton(intentLimits);
         builder.Services.AddSingleton(management);
+        builder.Services.AddSingleton(logRing);
         builder.Services.AddSingleton(new StartupNotes(dataDirWarning));
 
         Fabric.Actors.DataPlane.Io.TapPort.OffloadsByDefault = hocon.GetBoolean("fabric.tap.offloads", true);
@@ -97,12 +100,16 @@ public static class FabricNodeApp
                 .AddFabricGuardian(options.Name, roles, elementKinds)
                 .AddGateways(elementKinds, roles, ghostPlane)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
+                .AddClusterBootstrap(options, hocon)
+                .AddNodeLog(logRing)
                 .WithActors((system, _) =>
                 {
-                    // No seed: this node starts a new cluster by joining itself.
-                    if (options.Seeds.IsEmpty) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
+                    // No seed and no discovery: this node starts a new cluster by joining itself.
+                    // With discovery, Cluster Bootstrap decides who starts it and who joins.
+                    if (options.Seeds.IsEmpty && options.Discovery.IsEmpty) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
                 });
         });
+        builder.Services.AddHostedService<AkkaManagementServer>();
         builder.Services.AddHostedService<IntentBootstrapper>();
 
         var app = builder.Build();

@@ -44,6 +44,32 @@ public sealed record NodeOptions
     public bool TokenForReads { get; init; }
     /// <summary>Most management connections open at once; more are closed at once and logged.</summary>
     public int ManagementMaxConnections { get; init; } = DefaultManagementMaxConnections;
+    /// <summary>
+    /// Akka.Management's HTTP address (Cluster Bootstrap contact point, /alive, /ready); null =
+    /// derived: the remoting host, port = the Fabric API's port + <see cref="AkkaManagementPortOffset"/>.
+    /// </summary>
+    public string? AkkaManagementHost { get; init; }
+    public int? AkkaManagementPort { get; init; }
+    /// <summary>
+    /// Cluster Bootstrap contact points (other nodes' Akka.Management host:port, config discovery),
+    /// or the single word <c>kubernetes</c> (Kubernetes API discovery); empty = no bootstrap.
+    /// </summary>
+    public ImmutableArray<string> Discovery { get; init; } = ImmutableArray<string>.Empty;
+
+    /// <summary>Akka.Management's port when not given: the Fabric API's port plus this (8558 gives 18558).</summary>
+    public const int AkkaManagementPortOffset = 10_000;
+
+    /// <summary>
+    /// The Akka.Management endpoint this node binds and advertises to Cluster Bootstrap. Derived
+    /// when not given: the Fabric API's port + 10000, or port 0 (any free port, logged) when that
+    /// is over 65535 or the Fabric API's port is 0.
+    /// </summary>
+    public (string Host, int Port) AkkaManagementEndpoint => (
+        AkkaManagementHost ?? Host,
+        AkkaManagementPort ?? (ManagementPort is > 0 and <= 65535 - AkkaManagementPortOffset ? ManagementPort + AkkaManagementPortOffset : 0));
+
+    /// <summary>True when Kubernetes API discovery finds the contact points.</summary>
+    public bool KubernetesDiscovery => Discovery is ["kubernetes"];
 
     public const int DefaultManagementMaxConnections = 128;
 
@@ -72,6 +98,8 @@ public sealed record NodeOptions
         ["--remoting-cert"] = "FABRIC_REMOTING_CERT",
         ["--remoting-key"] = "FABRIC_REMOTING_KEY",
         ["--remoting-ca"] = "FABRIC_REMOTING_CA",
+        ["--akka-management"] = "FABRIC_AKKA_MANAGEMENT",
+        ["--discovery"] = "FABRIC_DISCOVERY",
     };
 
     public const string Usage = """
@@ -100,6 +128,11 @@ public sealed record NodeOptions
                                 PEM certificate, key and CA bundle: Akka remoting over mutual TLS; a peer
                                 whose certificate does not chain to the CA cannot connect
                                 (FABRIC_REMOTING_CERT/_KEY/_CA)
+          --akka-management H:P Akka.Management HTTP: Cluster Bootstrap contact point, /alive, /ready
+                                (FABRIC_AKKA_MANAGEMENT, default --host and the --management port + 10000)
+          --discovery H:P       Cluster Bootstrap over config discovery: another node's Akka.Management address,
+                                repeatable, list every initial node including this one (FABRIC_DISCOVERY, comma-separated);
+                                'kubernetes' = Kubernetes API discovery (fabric.discovery.kubernetes in hocon)
         With no options and no seed, the node starts a new one-node cluster and proposes the sample intent.
         """;
 
@@ -109,7 +142,7 @@ public sealed record NodeOptions
         var values = new Dictionary<string, List<string>>();
         foreach (var (flag, variable) in EnvironmentNames)
             if (env(variable) is { Length: > 0 } v)
-                values[flag] = flag is "--seed" or "--management-allowed-host"
+                values[flag] = flag is "--seed" or "--management-allowed-host" or "--discovery"
                     ? v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
                     : [v];
 
@@ -165,6 +198,29 @@ public sealed record NodeOptions
                     ? n
                     : throw new ArgumentException($"--management-max-connections: '{max}' is not a number of connections (1-100000)"),
             };
+        if (One("--akka-management") is { } akkaManagement)
+        {
+            var (h, p) = ParseEndpoint(akkaManagement, "--akka-management");
+            options = options with { AkkaManagementHost = h, AkkaManagementPort = p };
+        }
+        if (values.TryGetValue("--discovery", out var discovery))
+        {
+            if (discovery is not ["kubernetes"])
+            {
+                foreach (var d in discovery)
+                {
+                    if (d == "kubernetes") throw new ArgumentException("--discovery kubernetes takes no contact points beside it");
+                    ParseEndpoint(d, "--discovery");
+                }
+            }
+            options = options with { Discovery = discovery.ToImmutableArray() };
+        }
+        if (!options.Seeds.IsEmpty && !options.Discovery.IsEmpty)
+            throw new ArgumentException("--seed and --discovery exclude each other: seeds join directly, discovery bootstraps");
+        if (!options.Discovery.IsEmpty && !options.KubernetesDiscovery && options.AkkaManagementEndpoint.Port == 0)
+            throw new ArgumentException(
+                "--discovery needs a fixed Akka.Management port (other nodes list it): give --akka-management HOST:PORT, " +
+                $"or a --management port up to {65535 - AkkaManagementPortOffset} (its port + {AkkaManagementPortOffset} is used)");
         return options;
     }
 

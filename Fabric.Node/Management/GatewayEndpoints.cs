@@ -104,7 +104,7 @@ public static class GatewayEndpoints
         }
     }
 
-    private static async Task<IReadOnlyList<GatewayStatus>> Statuses(ActorSystem system, ActorRegistry registry, CancellationToken ct)
+    internal static async Task<IReadOnlyList<GatewayStatus>> Statuses(ActorSystem system, ActorRegistry registry, CancellationToken ct)
     {
         if (!registry.TryGet<FabricGuardianActor>(out var guardian)) return [];
         var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, AskTimeout, ct);

@@ -22,6 +22,8 @@ public static class ManagementApi
         app.MapHostEndpoints();
         app.MapCellularEndpoints();
         Fabric.Node.Dashboard.DashboardEndpoints.MapDashboard(app);
+        app.MapMetricsEndpoints();
+        app.MapLogEndpoints();
         return app;
     }
 

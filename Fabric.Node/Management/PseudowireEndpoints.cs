@@ -21,6 +21,11 @@ public static class PseudowireEndpoints
             })
             : Problems.NotFound($"no PE '{name}' on this node"))).WithSummary("One PE with its trunks and PWs");
 
+        app.MapGet("/trunks", (PseudowireNode pw) => Results.Ok(new
+        {
+            trunks = pw.Trunks.Keys.Order(StringComparer.Ordinal).Select(pw.TrunkStatus).Where(t => t is not null).ToArray(),
+        })).WithSummary("PW trunks hosted on this node: state, members, shares");
+
         app.MapGet("/trunks/{name}", (string name, PseudowireNode pw) => Problems.BadName("trunk", name) ?? (pw.TrunkStatus(name) is { } trunk
             ? Results.Ok(trunk)
             : Problems.NotFound($"no trunk '{name}' on this node"))).WithSummary("One PW trunk: state, members, shares");

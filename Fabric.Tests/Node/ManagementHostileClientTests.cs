@@ -184,10 +184,11 @@ public sealed class ManagementHostileClientTests(HostileClientNode fixture, ITes
     }
 
     [Fact]
-    public async Task A_member_operation_with_a_non_json_content_type_is_415_problem_json()
+    public async Task A_member_operation_neither_form_nor_json_is_415_problem_json()
     {
+        // Form fields (Akka Management's way) and JSON are taken; anything else is refused.
         using var response = await Node.Http.SendAsync(Node.Authorized(HttpMethod.Put, $"/cluster/members/{Node.Seed}",
-            new StringContent("operation=leave", Encoding.UTF8, "application/x-www-form-urlencoded")));
+            new StringContent("operation=leave", Encoding.UTF8, "text/plain")));
 
         await Problem(response, HttpStatusCode.UnsupportedMediaType);
     }

@@ -51,7 +51,7 @@ public sealed class TestNode : IAsyncDisposable
 
     public static async Task<TestNode> StartAsync(
         string name, string dataDir, IEnumerable<string>? seeds = null, string roles = "fabric,ghost-shadow",
-        string db = "sqlite", string? intentFile = "none", string extraHocon = "")
+        string db = "sqlite", string? intentFile = "none", string extraHocon = "", Func<NodeOptions, NodeOptions>? configure = null)
     {
         Directory.CreateDirectory(dataDir);
         var hocon = Path.Combine(dataDir, "test.conf");
@@ -69,6 +69,7 @@ public sealed class TestNode : IAsyncDisposable
             HoconFile = hocon,
             Token = "test-token-" + name,
         };
+        if (configure is not null) options = configure(options);
         var app = FabricNodeApp.Build(options);
         await app.StartAsync();
         return new TestNode(app, options, options.Token!);
