@@ -32,7 +32,7 @@ public sealed class GatewayGhostAttachments : IGhostAttachments
             hasPort ? GhostPlaneContext.GatewayPortKey(gateway, tenant, role) : "",
             role == "downlink" ? $"gateway {gateway} tenant {tenant} inside" : $"gateway {gateway} tenant {tenant} uplink (outside)",
             GhostProbe.EndpointMac(new Ipv4Address(end.Address.Value)),
-            GatewayPlan.DefaultMac(gateway),
+            new MacAddress(gw.RouterMac.Value),
             role == "uplink" && ti.Uplink?.Vlan is { } v ? new VlanId(v) : null,
             $"{gateway}/{tenant}/{role}");
         return true;

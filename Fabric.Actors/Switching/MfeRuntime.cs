@@ -26,6 +26,9 @@ public sealed class MfeRuntime(MfeSpec spec, MfeDatapath datapath)
 
     public ConcurrentDictionary<string, ContainerPort> Ports { get; } = new();
 
+    /// <summary>The gateways' router ports this MFE carries, by link name.</summary>
+    public ConcurrentDictionary<string, RouterPort> Routers { get; } = new();
+
     /// <summary>Why a VNIC port is not open (the last error), by DCN.</summary>
     public ConcurrentDictionary<string, string> VnicErrors { get; } = new();
 

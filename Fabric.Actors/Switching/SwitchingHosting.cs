@@ -26,7 +26,8 @@ public static class SwitchingHosting
         ElementKindRegistry? ghostKinds = null,
         Func<PortRef, ushort, IPort>? ghostPortFactory = null,
         ushort? ghostGenevePort = null,
-        IHopTracer? ghostTracer = null)
+        IHopTracer? ghostTracer = null,
+        PatchPanel? ghostPatches = null)
     {
         ArgumentNullException.ThrowIfNull(kinds);
         node ??= new SwitchingNode();
@@ -34,7 +35,7 @@ public static class SwitchingHosting
         services.AddSingleton(_ => node);
         if (ghostKinds is not null)
         {
-            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer);
+            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer, ghostPatches);
             ghostKinds.Add(new MfeElementKind(ghost));
             services.AddKeyedSingleton(GhostKey, (_, _) => ghost);
         }
@@ -42,11 +43,15 @@ public static class SwitchingHosting
         return services;
     }
 
-    /// <summary>The ghost plane that goes with <paramref name="main"/>: ghost mode, the given ports, the Geneve port + 1 unless told.</summary>
-    public static SwitchingNode GhostPlane(SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null, IHopTracer? tracer = null)
+    /// <summary>
+    /// The ghost plane that goes with <paramref name="main"/>: ghost mode, the given ports, the
+    /// Geneve port + 1 unless told, and the ghost gateways' patch panel (<paramref name="patches"/>).
+    /// </summary>
+    public static SwitchingNode GhostPlane(
+        SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null, IHopTracer? tracer = null, PatchPanel? patches = null)
     {
         ArgumentNullException.ThrowIfNull(main);
         ushort port = genevePort ?? (ushort)(main.GenevePort == ushort.MaxValue ? main.GenevePort - 1 : main.GenevePort + 1);
-        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port) { Tracer = tracer };
+        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port, patches) { Tracer = tracer };
     }
 }

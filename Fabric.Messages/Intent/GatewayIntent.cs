@@ -2,14 +2,33 @@ using System.Collections.Immutable;
 
 namespace Fabric.Messages.Intent;
 
-/// <summary>A multi-tenant gateway; each tenant gets its own pipeline (routing, NAT, firewall).</summary>
-public sealed record GatewayIntent(string Name, string Node, ImmutableArray<GatewayTenantIntent> Tenants);
+/// <summary>
+/// A multi-tenant gateway; each tenant gets its own pipeline (routing, NAT, firewall).
+/// <paramref name="Mac"/> is the gateway's MAC on every port (absent: derived from the name, see
+/// <see cref="RouterMac"/>), which is also its router port's MAC on a logical switch.
+/// </summary>
+public sealed record GatewayIntent(string Name, string Node, ImmutableArray<GatewayTenantIntent> Tenants, Mac48? Mac = null)
+{
+    /// <summary>The gateway's MAC: <see cref="Mac"/>, else <see cref="DerivedMac"/> of its name.</summary>
+    public Mac48 RouterMac => Mac ?? DerivedMac(Name);
+
+    /// <summary>A stable locally administered unicast MAC from a gateway's name (02:xx:...; FNV-1a of the name).</summary>
+    public static Mac48 DerivedMac(string name)
+    {
+        ulong h = 14695981039346656037;
+        foreach (var c in name) h = (h ^ c) * 1099511628211;
+        return new Mac48(0x0200_0000_0000UL | (h & 0x00FF_FFFF_FFFFUL));
+    }
+}
 
 /// <summary>
 /// One tenant's slice of a gateway. <paramref name="Networks"/> are interface addresses (the
 /// gateway's address with the prefix length, <c>10.1.0.1/24</c>). Routes, NAT rules and
 /// firewall rules keep their written order. <paramref name="Downlink"/> is the port the tenant's
-/// networks are reached on (absent: the tenant has no data path on this gateway yet).
+/// networks are reached on (absent: the tenant has no data path on this gateway yet); a
+/// <see cref="PortKind.LogicalSwitch"/> downlink makes the gateway the router of the tenant's
+/// logical switch: a router port on it (MAC <see cref="GatewayIntent.RouterMac"/>, addresses the
+/// tenant's <paramref name="Networks"/>) carried by the MFE of the host on the gateway's node.
 /// </summary>
 public sealed record GatewayTenantIntent(
     string Tenant,

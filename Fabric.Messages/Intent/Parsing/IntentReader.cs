@@ -77,11 +77,18 @@ internal static partial class IntentReader
         return new NodeIntent(name, roles.ToImmutable(), f.Ipv4("address", false), f.OptionalString("description"));
     }
 
-    /// <summary>Reads a port reference and checks its name against what the kind allows.</summary>
-    private static PortRef ReadPort(Fields port)
+    /// <summary>
+    /// Reads a port reference and checks its name against what the kind allows; a
+    /// <c>logicalSwitch</c> only where <paramref name="logicalSwitch"/> says it may be (a gateway downlink).
+    /// </summary>
+    private static PortRef ReadPort(Fields port, bool logicalSwitch = false)
     {
         var kind = port.Enum("kind", IntentText.PortKind, required: true);
         var name = port.String("name");
+        if (kind == PortKind.LogicalSwitch && !logicalSwitch)
+            port.Fail("kind", "only a gateway tenant's downlink can be a logicalSwitch; this must be tap or simulated");
+        if (kind == PortKind.LogicalSwitch && name.Length > 0)
+            name = port.Name();
         if (kind == PortKind.Tap && name.Length > 0 && !Checks.IsTapName(name))
             port.Fail("name", $"'{name}' is not a Linux interface name (1..15 characters, no '/', ':' or spaces)");
         if (kind == PortKind.Simulated && name.Length > 0)
