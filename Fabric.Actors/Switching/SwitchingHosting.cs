@@ -17,7 +17,9 @@ public static class SwitchingHosting
     /// registered there, built on a ghost plane (ghost: true, every port from
     /// <paramref name="ghostPortFactory"/>, its own Geneve underlay on
     /// <paramref name="ghostGenevePort"/>, default the main port + 1), available as the keyed
-    /// service <see cref="GhostKey"/>. Both are disposed with the service provider.
+    /// service <see cref="GhostKey"/>, whose router ports count as ghost links in
+    /// <paramref name="ghostLiveness"/> (the verifier waits for their gateways to attach). Both
+    /// are disposed with the service provider.
     /// </summary>
     public static IServiceCollection AddSwitching(
         this IServiceCollection services,
@@ -27,7 +29,8 @@ public static class SwitchingHosting
         Func<PortRef, ushort, IPort>? ghostPortFactory = null,
         ushort? ghostGenevePort = null,
         IHopTracer? ghostTracer = null,
-        PatchPanel? ghostPatches = null)
+        PatchPanel? ghostPatches = null,
+        ICollection<Func<(int Up, int Total)>>? ghostLiveness = null)
     {
         ArgumentNullException.ThrowIfNull(kinds);
         node ??= new SwitchingNode();
@@ -37,6 +40,7 @@ public static class SwitchingHosting
         {
             var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer, ghostPatches);
             ghostKinds.Add(new MfeElementKind(ghost));
+            ghostLiveness?.Add(ghost.RouterLiveness);
             services.AddKeyedSingleton(GhostKey, (_, _) => ghost);
         }
 

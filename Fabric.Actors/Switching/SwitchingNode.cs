@@ -96,6 +96,13 @@ public sealed class SwitchingNode : IDisposable
     public static IPort IdlePort(PortRef port, ushort id) =>
         new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = 1e-9 });
 
+    /// <summary>The router ports the running MFEs carry: how many have their gateway attached, of how many.</summary>
+    public (int Up, int Total) RouterLiveness()
+    {
+        var routers = Mfes.Values.SelectMany(m => m.Routers.Values).ToList();
+        return (routers.Count(r => r.GatewayAttached), routers.Count);
+    }
+
     public HostStatus? Status(string host) => Mfes.TryGetValue(host, out var mfe) ? mfe.Status() : null;
 
     public ImmutableArray<HostSummary> Summaries() =>

@@ -94,3 +94,24 @@ public sealed record FirewallRuleIntent(
     Ipv4Cidr Source = default,
     Ipv4Cidr Destination = default,
     PortRange? Ports = null);
+
+/// <summary>The gateway routing a tenant's logical switch (a tenant slice whose downlink is <see cref="PortKind.LogicalSwitch"/>).</summary>
+public static class LogicalSwitchRouters
+{
+    /// <summary>The gateway and tenant slice whose router port is on <paramref name="tenant"/>'s logical switch, or null (the checks allow one).</summary>
+    public static (GatewayIntent Gateway, GatewayTenantIntent Slice)? RouterOf(this IntentDocument intent, string? tenant)
+    {
+        ArgumentNullException.ThrowIfNull(intent);
+        foreach (var g in intent.Gateways)
+        {
+            foreach (var t in g.Tenants)
+            {
+                if (t.Tenant == tenant && t.Downlink is { Kind: PortKind.LogicalSwitch }) return (g, t);
+            }
+        }
+        return null;
+    }
+
+    /// <summary>True when <paramref name="address"/> is on one of the slice's networks (on-link for the switch's containers).</summary>
+    public static bool IsOnLink(this GatewayTenantIntent slice, Ipv4 address) => slice.Networks.Any(n => n.Contains(address));
+}

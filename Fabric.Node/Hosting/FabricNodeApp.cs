@@ -79,7 +79,7 @@ public static class FabricNodeApp
         builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches),
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
             ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer,
-            ghostPatches: ghostPlane?.Patches);
+            ghostPatches: ghostPlane?.Patches, ghostLiveness: ghostPlane?.Liveness);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
         builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
