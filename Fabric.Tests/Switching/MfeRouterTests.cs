@@ -95,10 +95,13 @@ public sealed class MfeRouterTests() : TestKit("akka.loglevel = WARNING")
 
         // web -> outside through the gateway: leaves the uplink from the SNAT pool address.
         dcn.Inject(Frames.Tagged(WebMac, Web, GatewayMac, Outside, WebTag, port: 443, protocol: IpProtocol.Tcp));
-        var sent = await Sent(gw, "blue-up", within: 5000);
-        var snat = sent.Select(Endpoints).FirstOrDefault(e => e is { Dport: 443 });
-        Assert.NotNull(snat);
-        Assert.Equal(Ipv4Address.Parse("203.0.113.10"), snat.Value.Src);
+        (Ipv4Address Src, ushort Sport, Ipv4Address Dst, ushort Dport)? snat = null;
+        await Eventually.Holds(async () =>
+        {
+            snat ??= (await Sent(gw, "blue-up", within: 0)).Select(Endpoints).FirstOrDefault(e => e is { Dport: 443 });
+            return snat is not null;
+        }, timeout, "web's segment out of the uplink");
+        Assert.Equal(Ipv4Address.Parse("203.0.113.10"), snat!.Value.Src);
         Assert.Equal(Outside, snat.Value.Dst);
 
         // The reply comes back un-NATed to web, tagged with web's tag.
