@@ -12,39 +12,20 @@ namespace Fabric.Tests.Ghost;
 /// </summary>
 public sealed class GhostRouterPortTests(ITestOutputHelper output)
 {
-    private static string Intent(string firewallAction = "allow") => $$"""
-        nodes:
-          - { name: node-1, roles: [fabric, ghost-shadow] }
-        tenants:
-          - { name: blue, vni: 1001 }
-        hosts:
-          - name: host-1
-            node: node-1
-            mfe: { name: mfe-1 }
-            containerDcns:
-              - { name: dcn-1, vnicMac: 02:00:00:00:10:01 }
-            containers:
-              - { name: web, dcn: dcn-1, localTag: 101, mac: 02:00:00:00:11:01, ip: 10.1.0.10, tenant: blue }
-        gateways:
-          - name: gw-1
-            node: node-1
-            tenants:
-              - tenant: blue
-                networks: [10.1.0.1/24]
-                downlink: { kind: logicalSwitch, name: blue }
-                uplink: { port: { kind: simulated, name: blue-up }, address: 203.0.113.2/24 }
-                routes: [ { prefix: 0.0.0.0/0, nextHop: 203.0.113.1 } ]
-                snatPool: [203.0.113.10]
-                dnat: [ { protocol: tcp, externalPort: 8080, internalAddress: 10.1.0.10, internalPort: 80 } ]
+    private static string Intent(string firewallAction = "allow") => Switching.RouterIntents.Blue(
+        roles: "[fabric, ghost-shadow]",
+        tenantLines: $$"""
                 firewall:
                   defaultPolicy: allow
                   rules: [ { name: https, action: {{firewallAction}}, protocol: tcp, ports: 443 } ]
+        """,
+        documentLines: """
         checks:
           - name: web-out
             from: { container: host-1/web, address: 10.1.0.10 }
             to: { address: 198.51.100.7, protocol: tcp, port: 443 }
             expect: reach
-        """;
+        """);
 
     [Fact]
     public async Task A_check_from_a_container_to_an_outside_address_passes_through_the_ghost_gateway_and_a_firewall_that_breaks_it_is_rejected()

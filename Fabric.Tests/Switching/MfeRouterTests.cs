@@ -12,41 +12,14 @@ using static Fabric.Tests.Gateways.GatewayNodeSupport;
 namespace Fabric.Tests.Switching;
 
 /// <summary>
-/// The gateway as the containers' router, in one ActorSystem with simulated ports: host-1's MFE
-/// (DCN dcn-1 a <see cref="FramePort"/>, container web) and gateway gw-1 whose blue downlink is
-/// blue's logical switch, joined by the node's patch panel. The MFE answers ARP for the router
+/// The gateway as the containers' router, in one ActorSystem with simulated ports
+/// (<see cref="RouterIntents.Blue"/>): host-1's MFE (DCN dcn-1 a <see cref="FramePort"/>, container
+/// web) and gateway gw-1 whose blue downlink is blue's logical switch, joined by the node's patch panel. The MFE answers ARP for the router
 /// address, frames to the gateway's MAC reach its pipeline (SNAT on the way out), and a DNAT
 /// port-forward from the uplink reaches the container tagged with its local tag.
 /// </summary>
 public sealed class MfeRouterTests() : TestKit("akka.loglevel = WARNING")
 {
-    private const string Intent = """
-        nodes:
-          - { name: node-1, address: 127.0.0.1, roles: [fabric] }
-        tenants:
-          - { name: blue, vni: 1001 }
-        hosts:
-          - name: host-1
-            node: node-1
-            mfe: { name: mfe-1 }
-            containerDcns:
-              - { name: dcn-1, vnicMac: 02:00:00:00:10:01 }
-            containers:
-              - { name: web, dcn: dcn-1, localTag: 101, mac: 02:00:00:00:11:01, ip: 10.1.0.10, tenant: blue }
-        gateways:
-          - name: gw-1
-            node: node-1
-            mac: 02:00:00:00:0a:01
-            tenants:
-              - tenant: blue
-                networks: [10.1.0.1/24]
-                downlink: { kind: logicalSwitch, name: blue }
-                uplink: { port: { kind: simulated, name: blue-up }, address: 203.0.113.2/24 }
-                routes: [ { prefix: 0.0.0.0/0, nextHop: 203.0.113.1 } ]
-                snatPool: [203.0.113.10]
-                dnat: [ { protocol: tcp, externalPort: 8080, internalAddress: 10.1.0.10, internalPort: 80 } ]
-        """;
-
     private static readonly MacAddress GatewayMac = MacAddress.Parse("02:00:00:00:0a:01");
     private static readonly MacAddress WebMac = MacAddress.Parse("02:00:00:00:11:01");
     private static readonly MacAddress UpstreamMac = MacAddress.Parse("02:00:00:00:01:01");
@@ -58,7 +31,7 @@ public sealed class MfeRouterTests() : TestKit("akka.loglevel = WARNING")
     [Fact]
     public async Task A_container_reaches_the_outside_through_the_gateways_SNAT_and_a_DNAT_port_forward_reaches_it()
     {
-        var document = IntentParser.Parse(Intent).Document!;
+        var document = IntentParser.Parse(RouterIntents.Blue()).Document!;
         FramePort? dcn = null;
         using var node = new SwitchingNode(genevePort: (ushort)(48000 + Environment.ProcessId % 1000), portFactory: (port, id) =>
             dcn = new FramePort(port.Name, id));
