@@ -186,10 +186,12 @@ public sealed class VerificationSession : ReceiveActor
         if (probes.Count == 0) return result;
         var byNode = probes.GroupBy(p => p.From!.Node).ToList();
         var sends = new List<Task<ProbesInjected>>();
+        var sent = 0;
         foreach (var group in byNode)
         {
             var ghost = _ghosts.FirstOrDefault(g => g.Name == group.Key);
             if (ghost is null) continue; // the node is down: its probes see no hop ("no answer")
+            sent += group.Count();
             foreach (var chunk in group.Chunk(512))
             {
                 sends.Add(ghost.Ghost.Ask<ProbesInjected>(new InjectProbes(_session,
@@ -202,7 +204,9 @@ public sealed class VerificationSession : ReceiveActor
         var last = -1;
         var waited = Stopwatch.StartNew();
         List<ProbeHop> hops = [];
-        // Until no new hop appears for three polls (probes have settled), at most 3 s.
+        // Until no new hop appears for three polls (probes have settled), at most 3 s; while a sent
+        // probe has no hop beyond its injection, a quiet spell is a busy element (a loaded node, a
+        // path through several threads), not an outcome: keep polling, up to the cap.
         while (waited.Elapsed < TimeSpan.FromSeconds(3))
         {
             await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
@@ -210,7 +214,7 @@ public sealed class VerificationSession : ReceiveActor
             hops = collected.SelectMany(c => c.Hops).ToList();
             quiet = hops.Count == last ? quiet + 1 : 0;
             last = hops.Count;
-            if (quiet >= 2) break;
+            if (quiet >= 2 && hops.GroupBy(h => h.Id).Count(g => g.Skip(1).Any()) >= sent) break;
         }
         foreach (var g in hops.GroupBy(h => h.Id))
         {
