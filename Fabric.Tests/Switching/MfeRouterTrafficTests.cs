@@ -143,6 +143,10 @@ public class MfeRouterTrafficTests(ITestOutputHelper output)
         // Operations: the host's port and the gateway's router downlink are up; nothing was dropped at the router port.
         var host = await n1.Get("/hosts/host-1");
         Assert.All(host["ports"]!.AsArray(), p => Assert.Equal("up", p!["state"]!.ToString()));
+        var routerView = (await gwNode.Get($"/hosts/{gwHost}"))["routers"]!.AsArray().Single()!;
+        output.WriteLine(routerView.ToJsonString());
+        Assert.Equal(("gw-r", "up", "10.62.0.1"), (routerView["gateway"]!.ToString(), routerView["state"]!.ToString(), routerView["addresses"]![0]!.ToString()));
+        if (!sameNode) Assert.Equal("remote", host["routers"]![0]!["state"]!.ToString()); // host-1 reaches it over Geneve
         var ports = (await gwNode.Get("/gateways/gw-r"))["status"]!["ports"]!.AsArray();
         Assert.Contains(ports, p => p!["role"]!.ToString() == "downlink" && p["state"]!.ToString() == "up");
         var router = swGw.Mfes[gwHost].Routers.Values.Single();
