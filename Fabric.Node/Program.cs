@@ -4,6 +4,11 @@ using Fabric.Node.Cli;
 using Fabric.Node.Hosting;
 
 // fabric-node: the agent (`run`, the default) and the operator verbs, one binary like consul or nomad.
+if (args is ["run", "--help" or "-h", ..])
+{
+    Console.WriteLine(NodeOptions.Usage);
+    return 0;
+}
 if (args is [] or ["run", ..])
 {
     // The first thing the agent does: SIGTERM or Ctrl+C at any later moment of the start is a
@@ -20,18 +25,10 @@ if (args is [] or ["run", ..])
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
     return await RunNode(args is [] ? [] : args[1..], stopping.Token);
 }
-return args switch
-{
-    ["help" or "--help" or "-h", ..] => Help(),
-    _ => await OperatorCommands.RunAsync(args, Console.Out, Console.Error),
-};
-
-static int Help()
-{
-    Console.WriteLine(NodeOptions.Usage);
-    Console.WriteLine(OperatorCommands.Usage);
-    return 0;
-}
+// The operator palette; its help is generated from the command tree (`fabric-node help cluster` = `fabric-node cluster --help`).
+using var cancel = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancel.Cancel(); };
+return await OperatorCommands.RunAsync(args is ["help", .. var topic] ? [.. topic, "--help"] : args, Console.Out, Console.Error, cancel.Token);
 
 static async Task<int> RunNode(string[] args, CancellationToken stopping)
 {
@@ -90,7 +87,23 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         "Node {Name} up: remoting {Host}:{Port}, roles {Roles}, data {Data}, store {Store}, token {TokenSource}, management {Scheme}://{MHost}:{MPort} (OpenAPI /openapi/v1.json)",
         options.Name, options.Host, options.Port, string.Join(",", options.Roles), node.DataDir, node.Database.Describe(),
         node.TokenSource, ManagementEndpoint.UsesTls(options) ? "https" : "http", options.ManagementHost, options.ManagementPort);
+    var dashboard = $"{(ManagementEndpoint.UsesTls(options) ? "https" : "http")}://{options.ManagementHost}:{options.ManagementPort}/dashboard";
+    log.LogInformation("Dashboard: {Dashboard}", dashboard);
+    // On a terminal, a compact status line every few seconds (trunks, gateways, hit rate).
+    var status = Fabric.Node.Dashboard.LiveStatus.Wanted
+        ? Fabric.Node.Dashboard.LiveStatus.Run(app.Services, dashboard, lifetime.ApplicationStopping)
+        : Task.CompletedTask;
     await app.WaitForShutdownAsync();
+    await status;
+    // Stopped by the cluster rather than by a signal: the split-brain resolver (or an operator's
+    // `cluster down`) downed this node. Exit non-zero so an init system restarts it and it rejoins.
+    const int DownedExitCode = 3;
+    var shutdown = Akka.Actor.CoordinatedShutdown.Get(app.Services.GetRequiredService<Akka.Actor.ActorSystem>());
+    if (!stopping.IsCancellationRequested && shutdown.ShutdownReason is Akka.Actor.CoordinatedShutdown.ClusterDowningReason)
+    {
+        log.LogError("This node was downed by the cluster (partitioned away from the majority, or downed by an operator); exiting {Code} so that it is restarted and rejoins", DownedExitCode);
+        return DownedExitCode;
+    }
     return 0;
 }
 

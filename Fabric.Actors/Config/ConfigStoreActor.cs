@@ -35,6 +35,12 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
+    /// <summary>
+    /// Guardians asked which intent they run and not heard from yet; while this is not null the
+    /// store adopts what they offer and holds proposals back (see <see cref="AskForOffers"/>).
+    /// </summary>
+    private HashSet<Address>? _awaitingOffers;
+
     public ConfigStoreActor(ConfigStoreSettings settings)
     {
         _settings = settings;
@@ -53,11 +59,28 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
             Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _settings.RepublishInterval);
             PublishCommitted();
             foreach (var change in _state.Pending) SendToGhost(change);
+            AskForOffers();
         });
 
-        Command<ProposeChange>(OnPropose);
+        Command<ProposeChange>(command =>
+        {
+            if (_awaitingOffers is not null) Stash.Stash();
+            else OnPropose(command);
+        });
+        Command<OffersWindowClosed>(_ =>
+        {
+            if (_awaitingOffers is null) return;
+            _log.Warning("Config store: {0} node(s) did not say which intent they run within {1} ms ({2}); accepting proposals on intent version {3}",
+                _awaitingOffers.Count, (int)_settings.AdoptWait.TotalMilliseconds, string.Join(", ", _awaitingOffers), _state.Version);
+            StopAwaitingOffers();
+        });
         Command<SubmitVerdict>(verdict => JournalDecision(_state.Decide(verdict, DateTimeOffset.UtcNow), Sender));
-        Command<OfferIntent>(offer => JournalDecision(_state.Decide(offer, DateTimeOffset.UtcNow), Sender));
+        Command<OfferIntent>(offer =>
+        {
+            JournalDecision(_state.Decide(offer, DateTimeOffset.UtcNow), Sender);
+            if (_awaitingOffers is not null && _awaitingOffers.Remove(ClusterAddressOf(Sender)) && _awaitingOffers.Count == 0)
+                StopAwaitingOffers();
+        });
         Command<GetIntent>(_ => Sender.Tell(_state.ToCurrentIntent()));
         Command<GetChanges>(q => Sender.Tell(new ChangeList(
             _state.Changes.Values.Reverse().Take(Math.Max(1, q.Limit)).ToImmutableArray())));
@@ -77,7 +100,11 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
             if (lines.Count < MaxProgressLines) lines.Add(p.Line);
             while (_progress.Count > MaxProgressChanges) _progress.Remove(_progress.Keys.Min());
         });
-        Command<FindChangeByKey>(OnFindByKey);
+        Command<FindChangeByKey>(query =>
+        {
+            if (_awaitingOffers is not null) Stash.Stash();
+            else OnFindByKey(query);
+        });
         Command<RepublishPending>(_ =>
         {
             foreach (var change in _state.Pending) SendToGhost(change);
@@ -87,6 +114,42 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(f => _log.Warning(f.Cause, "Deleting old config store snapshots failed"));
     }
+
+    /// <summary>
+    /// With one database per node (SQLite), a store that starts on another node after the old one
+    /// crashed may be behind what the cluster runs. Before it accepts a proposal it asks every
+    /// fabric node which intent it runs and adopts the newest offer, so a proposal without a base
+    /// version applies to the newest intent. Proposals wait for the answers, at most
+    /// <c>fabric.config-store.adopt-wait</c>.
+    /// </summary>
+    private void AskForOffers()
+    {
+        var cluster = Akka.Cluster.Cluster.Get(Context.System);
+        var nodes = cluster.State.Members
+            .Where(m => m.Status == Akka.Cluster.MemberStatus.Up && m.HasRole(FabricRole))
+            .Select(m => m.Address)
+            .Where(a => !cluster.State.Unreachable.Any(u => u.Address == a))
+            .ToHashSet();
+        if (nodes.Count == 0) return;
+        _awaitingOffers = nodes;
+        foreach (var address in nodes)
+            Context.ActorSelection(new RootActorPath(address) / "user" / "fabric").Tell(RequestIntentOffer.Instance);
+        Timers.StartSingleTimer(OffersWindowClosed.Instance, OffersWindowClosed.Instance, _settings.AdoptWait);
+    }
+
+    /// <summary>A local sender's address has no host and port; the cluster names this node by its remoting address.</summary>
+    private Address ClusterAddressOf(IActorRef sender) =>
+        sender.Path.Address.HasLocalScope ? Akka.Cluster.Cluster.Get(Context.System).SelfAddress : sender.Path.Address;
+
+    private void StopAwaitingOffers()
+    {
+        _awaitingOffers = null;
+        Timers.Cancel(OffersWindowClosed.Instance);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>The role whose nodes run elements (and so hold an applied intent).</summary>
+    private const string FabricRole = "fabric";
 
     private void OnPropose(ProposeChange command)
     {
@@ -170,6 +233,11 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         if (_state.Version == 0) return;
         _mediator.Tell(new Publish(ConfigTopics.Committed,
             new IntentCommitted(_state.Version, _state.CommittedChangeId, _state.Document)));
+    }
+
+    private sealed class OffersWindowClosed
+    {
+        public static readonly OffersWindowClosed Instance = new();
     }
 
     private sealed class RepublishPending

@@ -7,6 +7,15 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
 {
     public static readonly GhostSettings Default = new(6636, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(300));
 
+    /// <summary>Longest wait, after an apply, for the probes' ports to open and the ghost PWs to come up.</summary>
+    public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Once some probes have no end yet (delivered or dropped), how long no new hop may appear before they count as lost.</summary>
+    public TimeSpan ProbeQuiet { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest wait for one round of probes.</summary>
+    public TimeSpan ProbeMaxWait { get; init; } = TimeSpan.FromSeconds(6);
+
     public static GhostSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("fabric.ghost");
@@ -14,6 +23,11 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
         return new GhostSettings(
             (ushort)c.GetInt("pw-underlay-port", Default.PwUnderlayPort),
             c.GetTimeSpan("identity-interval", Default.IdentityInterval),
-            c.GetTimeSpan("identify-wait", Default.IdentifyWait));
+            c.GetTimeSpan("identify-wait", Default.IdentifyWait))
+        {
+            ReadinessTimeout = c.GetTimeSpan("readiness-timeout", Default.ReadinessTimeout),
+            ProbeQuiet = c.GetTimeSpan("probe-quiet", Default.ProbeQuiet),
+            ProbeMaxWait = c.GetTimeSpan("probe-max-wait", Default.ProbeMaxWait),
+        };
     }
 }

@@ -132,7 +132,7 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
         _identifyRounds = 0;
         var change = _queue.Dequeue();
         var (alive, ghosts) = View();
-        var session = Context.ActorOf(VerificationSession.Props(change, _node, alive, ghosts, _plane, _configStore, AllocateIds), $"verify-{change.ChangeId}-{_nextId}");
+        var session = Context.ActorOf(VerificationSession.Props(change, _node, alive, ghosts, _plane, _configStore, AllocateIds, _settings), $"verify-{change.ChangeId}-{_nextId}");
         Context.Watch(session);
         _running = (change.ChangeId, session);
     }

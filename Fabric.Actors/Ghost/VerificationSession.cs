@@ -21,9 +21,6 @@ public sealed record GhostNode(string Name, IActorRef Ghost);
 /// </summary>
 public sealed class VerificationSession : ReceiveActor
 {
-    /// <summary>Longest wait for ghost PWs to come up after an apply.</summary>
-    public static readonly TimeSpan ReadinessTimeout = TimeSpan.FromMilliseconds(1500);
-
     /// <summary>How many times probes dropped for an unresolved neighbour are sent again (one per router on a path).</summary>
     private const int MaxResolveRounds = 4;
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
@@ -37,10 +34,12 @@ public sealed class VerificationSession : ReceiveActor
     private readonly IActorRef _store;
     private readonly Func<int, uint> _allocateIds;
     private readonly long _session;
+    private readonly GhostSettings _settings;
 
     public VerificationSession(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
-        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds)
+        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds, GhostSettings settings)
     {
+        _settings = settings;
         _change = change;
         _node = node;
         _alive = alive;
@@ -53,8 +52,8 @@ public sealed class VerificationSession : ReceiveActor
     }
 
     public static Props Props(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
-        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds) =>
-        Akka.Actor.Props.Create(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds));
+        GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds, GhostSettings settings) =>
+        Akka.Actor.Props.Create(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds, settings));
 
     public sealed class Start
     {
@@ -151,7 +150,7 @@ public sealed class VerificationSession : ReceiveActor
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
         }
         while ((applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal))
-               && deadline.Elapsed < ReadinessTimeout);
+               && deadline.Elapsed < _settings.ReadinessTimeout);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
     }
@@ -186,12 +185,10 @@ public sealed class VerificationSession : ReceiveActor
         if (probes.Count == 0) return result;
         var byNode = probes.GroupBy(p => p.From!.Node).ToList();
         var sends = new List<Task<ProbesInjected>>();
-        var sent = 0;
         foreach (var group in byNode)
         {
             var ghost = _ghosts.FirstOrDefault(g => g.Name == group.Key);
             if (ghost is null) continue; // the node is down: its probes see no hop ("no answer")
-            sent += group.Count();
             foreach (var chunk in group.Chunk(512))
             {
                 sends.Add(ghost.Ghost.Ask<ProbesInjected>(new InjectProbes(_session,
@@ -200,21 +197,26 @@ public sealed class VerificationSession : ReceiveActor
         }
         await Task.WhenAll(sends);
         uint lo = probes.Min(p => p.Id), hi = probes.Max(p => p.Id);
-        var quiet = 0;
         var last = -1;
         var waited = Stopwatch.StartNew();
+        var sinceNewHop = Stopwatch.StartNew();
         List<ProbeHop> hops = [];
-        // Until no new hop appears for three polls (probes have settled), at most 3 s; while a sent
-        // probe has no hop beyond its injection, a quiet spell is a busy element (a loaded node, a
-        // path through several threads), not an outcome: keep polling, up to the cap.
-        while (waited.Elapsed < TimeSpan.FromSeconds(3))
+        // Until every probe has ended (delivered or dropped) and one more poll adds nothing (a
+        // delivered frame may still be flooded elsewhere), or no new hop came for probe-quiet
+        // (the rest are lost: "no answer"), at most probe-max-wait.
+        var settled = false;
+        while (waited.Elapsed < _settings.ProbeMaxWait)
         {
             await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
             var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
             hops = collected.SelectMany(c => c.Hops).ToList();
-            quiet = hops.Count == last ? quiet + 1 : 0;
+            var quietPoll = hops.Count == last;
+            if (!quietPoll) sinceNewHop.Restart();
             last = hops.Count;
-            if (quiet >= 2 && hops.GroupBy(h => h.Id).Count(g => g.Skip(1).Any()) >= sent) break;
+            if (quietPoll && settled) break;
+            settled = hops.Where(h => h.Dropped || h.Detail.StartsWith("delivered", StringComparison.Ordinal))
+                .Select(h => h.Id).Distinct().Count() >= probes.Count;
+            if (sinceNewHop.Elapsed >= _settings.ProbeQuiet) break;
         }
         foreach (var g in hops.GroupBy(h => h.Id))
         {

@@ -59,6 +59,8 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
             Apply(current.Version, current.ChangeId, current.Document);
         });
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
+        // A config store that just started asks what this node runs before it accepts proposals.
+        Receive<RequestIntentOffer>(_ => Sender.Tell(new OfferIntent(_applied.Version, _applied.ChangeId, _document, _node)));
         Receive<GetAppliedIntent>(_ => Sender.Tell(_applied));
         // Tells the ghost-shadow role this node is up (it places ghost copies and names down nodes).
         Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
@@ -97,7 +99,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         }
 
         Reconcile(parsed.Document);
-        var elements = HostedElements.On(parsed.Document, _node);
+        var elements = HostedElements.Running(parsed.Document, _node, _elements.Running);
         _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);

@@ -19,4 +19,26 @@ public static class HostedElements
         elements.AddRange(intent.Hypervisors.Where(h => h.Node == node).Select(h => new HostedElement("hypervisor", h.Name)));
         return elements.ToImmutable();
     }
+
+    /// <summary>
+    /// The elements of <see cref="On"/> that run: a PE, gateway, host or hypervisor when the
+    /// reconciler started its element actor (kinds <c>pe</c>, <c>gw</c>, <c>host</c>, <c>hv</c>),
+    /// a trunk or PW when its PE runs. An element whose capability is not registered on this
+    /// node, or that could not be read, is not listed.
+    /// </summary>
+    public static ImmutableArray<HostedElement> Running(IntentDocument intent, string node, IEnumerable<ElementSpec> running)
+    {
+        var started = running.Select(s => (s.Kind, s.Name)).ToHashSet();
+        var pes = intent.Pes.Where(p => started.Contains(("pe", p.Name))).Select(p => p.Name).ToHashSet();
+        return [.. On(intent, node).Where(e => e.Kind switch
+        {
+            "pe" => pes.Contains(e.Name),
+            "trunk" => intent.Trunks.Any(t => t.Name == e.Name && pes.Contains(t.Pe)),
+            "pw" => intent.Pws.Any(p => p.Name == e.Name && pes.Contains(p.Pe)),
+            "gateway" => started.Contains(("gw", e.Name)),
+            "host" => started.Contains(("host", e.Name)),
+            "hypervisor" => started.Contains(("hv", e.Name)),
+            _ => false,
+        })];
+    }
 }

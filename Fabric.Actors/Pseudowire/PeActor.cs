@@ -130,7 +130,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
 
         foreach (var a in _spec.Pe.AttachmentCircuits.Where(a => !_acs.ContainsKey(a.Name)))
         {
-            if (_acs.Values.FirstOrDefault(x => x.Port == a.Port).Ac is { } sharing)
+            if (_acs.Values.FirstOrDefault(x => (x.Port.Kind, x.Port.Name) == (a.Port.Kind, a.Port.Name)).Ac is { } sharing)
             {
                 _log.Error("PE {0}: attachment circuit {1} names port {2}, already attachment circuit {3}: one circuit per port (several VLANs on one port are not supported yet)",
                     _spec.Pe.Name, a.Name, a.Port.Name, sharing.Name);

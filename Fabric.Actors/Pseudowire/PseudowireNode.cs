@@ -92,8 +92,9 @@ public sealed class PseudowireNode : IDisposable
     public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
     {
         PortKind.Tap => TapPort.Open(port.Name, id),
-        // An idle generator: no traffic unless a test or scenario supplies a profile through PortFactory.
-        _ => new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = 1e-9 }),
+        // The intent's `traffic` rate (UDP flows between two made-up CE MACs), else an idle generator:
+        // no traffic unless a test or scenario supplies a profile through PortFactory.
+        _ => new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = port.Traffic ?? 1e-9, Seed = port.Name.Length }),
     };
 
     public PeStatus? PeStatus(string name) => Pes.TryGetValue(name, out var pe) ? pe.Status() : null;

@@ -100,6 +100,12 @@ public sealed class TrunkActor : ReceiveActor
             {
                 _log.Info("Trunk {0} is UP: {1} active member(s) >= min {2}", _intent.Name, selector.ActiveCount, _intent.MinActive);
             }
+            else if (_node.IsGhost)
+            {
+                // A ghost copy's trunk goes down whenever the verifier moves the copy between
+                // intents: the verifier reports what matters, and main's log stays about main.
+                _log.Info("Ghost trunk {0} is DOWN: {1} active member(s) < min {2}", _intent.Name, selector.ActiveCount, _intent.MinActive);
+            }
             else
             {
                 _log.Warning("Trunk {0} is DOWN: {1} active member(s) < min {2}", _intent.Name, selector.ActiveCount, _intent.MinActive);

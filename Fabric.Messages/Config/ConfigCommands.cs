@@ -89,3 +89,14 @@ public sealed record ChangeRefused(
 /// a newer offer as <see cref="IntentAdopted"/>; an older or equal one is ignored.
 /// </summary>
 public sealed record OfferIntent(long Version, long ChangeId, string Document, string Node) : IConfigCommand;
+
+/// <summary>
+/// A config store that just started (the singleton moved, or the cluster restarted) asks every
+/// fabric node's guardian which intent it runs before it accepts a proposal: with one database
+/// per node (SQLite) its own journal may be behind the cluster. Each guardian answers with an
+/// <see cref="OfferIntent"/> (an empty document when it runs nothing yet).
+/// </summary>
+public sealed record RequestIntentOffer : IConfigCommand
+{
+    public static RequestIntentOffer Instance { get; } = new();
+}

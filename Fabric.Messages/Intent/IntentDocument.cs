@@ -37,7 +37,30 @@ public sealed record IntentDocument : IFabricMessage
 
     /// <summary>Declared checks every change is verified against on the ghost network.</summary>
     public ImmutableArray<CheckIntent> Checks { get; init; } = [];
+
+    /// <summary>
+    /// A lab around the fabric (<c>fabric-node lab up</c>): network namespaces behind some of its
+    /// TAP ports. The runtime ignores it; only the lab command reads it.
+    /// </summary>
+    public ImmutableArray<LabAttachmentIntent> Lab { get; init; } = [];
+
+    /// <summary>Every TAP port's name, wherever the document attaches one.</summary>
+    public IEnumerable<string> TapPorts()
+    {
+        var ports = Pes.SelectMany(p => p.AttachmentCircuits.Select(a => a.Port))
+            .Concat(Gateways.SelectMany(g => g.Tenants.SelectMany(t => new[] { t.Uplink?.Port, t.Downlink })))
+            .Concat(Hosts.SelectMany(h => h.ContainerDcns.Select(d => d.VnicPort)))
+            .Concat(Hypervisors.SelectMany(h => h.Vms.Select(v => v.Port)));
+        return ports.Where(p => p is { Kind: PortKind.Tap }).Select(p => p!.Name).Distinct();
+    }
 }
+
+/// <summary>
+/// One lab namespace: it stands behind the TAP port <paramref name="Port"/> (a port of kind
+/// <c>tap</c> named in the document) with <paramref name="Address"/>, and a default route via
+/// <paramref name="Gateway"/> when given.
+/// </summary>
+public sealed record LabAttachmentIntent(string Port, Ipv4Cidr Address, Ipv4? Gateway = null);
 
 /// <summary>Cluster roles a node carries; they decide which intent publications it receives.</summary>
 public enum NodeRole

@@ -46,6 +46,13 @@ public static class IntentJson
             Array(w, "hypervisors", ByName(document.Hypervisors, h => h.Name), WriteHypervisor);
             // Written only when present, so documents without checks keep their canonical text.
             if (!document.Checks.IsDefaultOrEmpty) Array(w, "checks", ByName(document.Checks, c => c.Name), WriteCheck);
+            if (!document.Lab.IsDefaultOrEmpty)
+                Array(w, "lab", ByName(document.Lab, l => l.Port), (w, l) =>
+                {
+                    w.WriteString("port", l.Port);
+                    w.WriteString("address", l.Address.ToString());
+                    if (l.Gateway is { } gateway) w.WriteString("gateway", gateway.ToString());
+                });
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
@@ -104,6 +111,7 @@ public static class IntentJson
         w.WriteString("kind", IntentText.PortKind.Of(port.Kind));
         w.WriteString("name", port.Name);
         if (port.Segment is { } segment) w.WriteString("segment", segment);
+        if (port.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
         w.WriteEndObject();
     }
 
@@ -154,6 +162,7 @@ public static class IntentJson
             w.WriteString("kind", IntentText.PortKind.Of(downlink.Kind));
             w.WriteString("name", downlink.Name);
             if (downlink.Segment is { } segment) w.WriteString("segment", segment);
+            if (downlink.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
             w.WriteEndObject();
         }
         if (tenant.Uplink is { } uplink)

@@ -23,8 +23,10 @@ public enum PortKind
 /// A port on the element's node. <paramref name="Segment"/> optionally names the L2 segment the
 /// port's device is wired to outside the fabric (a bridge, a switch VLAN): ports that name the
 /// same segment are one wire to the ghost verifier, which cannot see outside cabling.
+/// <paramref name="Traffic"/> (simulated ports only) is how many frames per second the port
+/// generates towards its element (absent = none): steady low-rate traffic so counters move.
 /// </summary>
-public sealed record PortRef(PortKind Kind, string Name, string? Segment = null);
+public sealed record PortRef(PortKind Kind, string Name, string? Segment = null, int? Traffic = null);
 
 /// <summary>A provider edge. <paramref name="RouterId"/> is its loopback, unique in the fabric.</summary>
 public sealed record PeIntent(

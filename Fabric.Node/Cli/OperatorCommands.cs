@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.CommandLine;
 using Fabric.Node.Hosting;
 
 namespace Fabric.Node.Cli;
@@ -11,46 +12,44 @@ namespace Fabric.Node.Cli;
 /// The operator verbs (Petabridge.Cmd-like) over the management HTTP API. Human tables by
 /// default, <c>--json</c> for scripts; a failure prints one line on stderr and exits non-zero.
 /// </summary>
-public sealed class OperatorCommands(HttpClient http, TextWriter output, bool json, string? token, TextWriter? error = null)
+public sealed partial class OperatorCommands(Func<HttpClient> connect, TextWriter output, bool json, string? token, TextWriter? error = null)
 {
-    public const string Usage = """
-        fabric-node cluster show                 members, status, roles, leader
-        fabric-node cluster leave ADDRESS        make a member leave (needs the token)
-        fabric-node cluster down ADDRESS         mark a member down (needs the token)
-        fabric-node actors                       this node's actor tree
-        fabric-node intent show                  the committed intent
-        fabric-node intent applied               the intent version this node runs
-        fabric-node change propose FILE [--base N] [--wait] [--idempotency-key KEY]
-                                                 (sends an Idempotency-Key, made up when not given, and
-                                                  retries a 503 or a lost answer with the same key)
-        fabric-node change list                  recent changes
-        fabric-node change show ID               one change with its verdict
-        fabric-node trunk show NAME              a PW trunk: state, members, their share of frames/bytes
-        fabric-node pw list                      this node's PWs: labels, liveness, counters
-        fabric-node gateway show NAME            a gateway: ports, stage counters, drops, flow-cache stats per bucket
-        fabric-node flows top [N]                the busiest flow-cache buckets of this node's gateways
-        fabric-node host show NAME               a host's MFE: DCNs, container ports (tag, MAC, IP, state, counters), overlay
-        fabric-node port list                    this node's container ports with their counters and drops
-        fabric-node hv list                      this node's hypervisors: modems (phase, address), VMs (leased address)
-        fabric-node hv show NAME                 a hypervisor: bridge, modems (registration, signal, bearer, errors), VMs
-        fabric-node modem show HV/MODEM          one modem: dialogue phase, registration, signal, bearer, counters, data
-        options: --management HOST:PORT or https://HOST:PORT (FABRIC_MANAGEMENT, default 127.0.0.1:8558)
-                 --cacert FILE (PEM: trust this certificate or CA for https)
-                 --token TOKEN (FABRIC_TOKEN, default: read DATA/token)  --data DIR (FABRIC_DATA)  --json
-        """;
+    private HttpClient? _http;
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
+    private HttpClient http => _http ??= connect();
+
+    /// <summary>
+    /// Parses <paramref name="args"/> against the command tree and runs the verb. A bad line prints one
+    /// line and exits 2; errors from the node are one line too (exit codes in <see cref="CommandTree"/>).
+    /// </summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancel = default)
     {
+        HttpClientHandler? handler = null;
+        HttpClient? client = null;
         try
         {
-            var (words, flags) = Split(args);
-            Func<string, string?> env = Environment.GetEnvironmentVariable;
-            var management = flags.GetValueOrDefault("--management") ?? env("FABRIC_MANAGEMENT") ?? NodeOptions.DefaultManagement;
-            var token = flags.GetValueOrDefault("--token") ?? env("FABRIC_TOKEN") ?? ReadTokenFile(flags.GetValueOrDefault("--data") ?? env("FABRIC_DATA") ?? "./data");
-            using var handler = Handler(flags.GetValueOrDefault("--cacert"));
-            using var http = new HttpClient(handler) { BaseAddress = BaseAddress(management), Timeout = TimeSpan.FromSeconds(30) };
-            var commands = new OperatorCommands(http, output, flags.ContainsKey("--json"), token, error);
-            return await commands.Execute(words, flags);
+            var root = CommandTree.Build(line =>
+            {
+                Func<string, string?> env = Environment.GetEnvironmentVariable;
+                var management = line.GetValue(CommandTree.Management) ?? env("FABRIC_MANAGEMENT") ?? NodeOptions.DefaultManagement;
+                var token = line.GetValue(CommandTree.Token) ?? env("FABRIC_TOKEN")
+                    ?? ReadTokenFile(line.GetValue(CommandTree.Data) ?? env("FABRIC_DATA") ?? "./data");
+                var cacert = line.GetValue(CommandTree.CaCert);
+                var baseAddress = BaseAddress(management); // a bad --management fails before any verb runs
+                return new OperatorCommands(() =>
+                {
+                    handler = Handler(cacert);
+                    return client = new HttpClient(handler) { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+                }, output, line.GetValue(CommandTree.Json), token, error);
+            });
+            var line = root.Parse(args);
+            if (line.Errors.Count > 0)
+            {
+                await error.WriteLineAsync($"fabric-node: {line.Errors[0].Message.TrimEnd('.')}; try 'fabric-node --help'");
+                return 2;
+            }
+            Tables.Width = output == Console.Out && !Console.IsOutputRedirected && Console.WindowWidth > 20 ? Console.WindowWidth : Tables.UnboundedWidth;
+            return await line.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancel);
         }
         catch (CliException e)
         {
@@ -67,72 +66,92 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             await error.WriteLineAsync($"fabric-node: cannot reach the management API: {e.Message}");
             return 3;
         }
-        catch (TaskCanceledException)
+        catch (TaskCanceledException) when (!cancel.IsCancellationRequested)
         {
             await error.WriteLineAsync("fabric-node: the management API did not answer in time");
             return 3;
         }
-    }
-
-    private async Task<int> Execute(IReadOnlyList<string> words, IReadOnlyDictionary<string, string?> flags)
-    {
-        switch (words)
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            case ["cluster", "show"]: return await ClusterShow();
-            case ["cluster", "leave", var address]:
-                return await Print(await Send(HttpMethod.Put, $"/cluster/members/{Uri.EscapeDataString(address)}",
-                    JsonContent("""{"operation":"leave"}""")), n => n["message"]?.ToString() ?? "");
-            case ["cluster", "down", var address]:
-                return await Print(await Send(HttpMethod.Delete, $"/cluster/members/{Uri.EscapeDataString(address)}", null),
-                    n => n["message"]?.ToString() ?? "");
-            case ["actors"]: return await Print(await Send(HttpMethod.Get, "/actors", null), Tables.ActorTree);
-            case ["intent", "show"]: return await Print(await Send(HttpMethod.Get, "/intent", null), Tables.Intent);
-            case ["intent", "applied"]: return await Print(await Send(HttpMethod.Get, "/intent/applied", null), Tables.Applied);
-            case ["change", "propose", var file]: return await Propose(file, flags);
-            case ["change", "list"]: return await Print(await Send(HttpMethod.Get, "/changes", null), Tables.Changes);
-            case ["change", "show", var id]:
-                if (!long.TryParse(id, out _)) throw new CliException($"'{id}' is not a change id", 2);
-                return await Print(await Send(HttpMethod.Get, $"/changes/{id}", null), Tables.Change);
-            case ["trunk", "show", var name]:
-                return await Print(await Send(HttpMethod.Get, $"/trunks/{Uri.EscapeDataString(name)}", null), PseudowireTables.Trunk);
-            case ["pw", "list"]: return await Print(await Send(HttpMethod.Get, "/pws", null), PseudowireTables.Pws);
-            case ["gateway", "show", var name]:
-                return await Print(await Send(HttpMethod.Get, $"/gateways/{Uri.EscapeDataString(name)}", null), GatewayTables.Gateway);
-            case ["flows", "top"]:
-                return await Print(await Send(HttpMethod.Get, "/flows/top", null), GatewayTables.FlowsTop);
-            case ["flows", "top", var top]:
-                if (!int.TryParse(top, out _)) throw new CliException($"'{top}' is not a number of rows", 2);
-                return await Print(await Send(HttpMethod.Get, $"/flows/top?n={top}", null), GatewayTables.FlowsTop);
-            case ["host", "show", var name]:
-                return await Print(await Send(HttpMethod.Get, $"/hosts/{Uri.EscapeDataString(name)}", null), SwitchingTables.Host);
-            case ["port", "list"]: return await Print(await Send(HttpMethod.Get, "/ports", null), SwitchingTables.Ports);
-            case ["hv", "list"]: return await Print(await Send(HttpMethod.Get, "/hypervisors", null), CellularTables.Hypervisors);
-            case ["hv", "show", var name]:
-                return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(name)}", null), CellularTables.Hypervisor);
-            case ["modem", "show", var path] when path.Split('/') is [var hv, var modem]:
-                return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(hv)}/modems/{Uri.EscapeDataString(modem)}", null), CellularTables.Modem);
-            case ["modem", "show", var path]:
-                throw new CliException($"'{path}' is not HYPERVISOR/MODEM", 2);
-            default:
-                throw new CliException($"unknown command '{string.Join(' ', words)}'; try 'fabric-node help'", 2);
+            return 0;
+        }
+        finally
+        {
+            client?.Dispose();
+            handler?.Dispose();
         }
     }
 
-    private async Task<int> ClusterShow() =>
-        await Print(await Send(HttpMethod.Get, "/cluster/members", null), Tables.Members);
+    public Task<int> ClusterLeave(string address, CancellationToken cancel) => Message(HttpMethod.Put, $"/cluster/members/{Uri.EscapeDataString(address)}",
+        () => JsonContent("""{"operation":"Leave"}"""), cancel);
+
+    public Task<int> ClusterDown(string address, CancellationToken cancel) => Message(HttpMethod.Put, $"/cluster/members/{Uri.EscapeDataString(address)}",
+        () => JsonContent("""{"operation":"Down"}"""), cancel);
+
+    public Task<int> ClusterJoin(string address, CancellationToken cancel) => Message(HttpMethod.Post, "/cluster/members",
+        () => new FormUrlEncodedContent([new("address", address)]), cancel);
+
+    public async Task<int> Actors(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/actors", null, cancel: cancel), Tables.ActorTree);
+
+    public async Task<int> IntentShow(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/intent", null, cancel: cancel), Tables.Intent);
+
+    public async Task<int> IntentApplied(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/intent/applied", null, cancel: cancel), Tables.Applied);
+
+    public async Task<int> ChangeList(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/changes", null, cancel: cancel), Tables.Changes);
+
+    public async Task<int> ChangeShow(string id, CancellationToken cancel)
+    {
+        if (!long.TryParse(id, out _)) throw new CliException($"'{id}' is not a change id", 2);
+        return await Print(await Send(HttpMethod.Get, $"/changes/{id}", null, cancel: cancel), Tables.Change);
+    }
+
+    public async Task<int> TrunkShow(string name, CancellationToken cancel) =>
+        await Print(await Send(HttpMethod.Get, $"/trunks/{Uri.EscapeDataString(name)}", null, cancel: cancel), PseudowireTables.Trunk);
+
+    public async Task<int> PwList(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/pws", null, cancel: cancel), PseudowireTables.Pws);
+
+    public async Task<int> GatewayShow(string name, CancellationToken cancel) =>
+        await Print(await Send(HttpMethod.Get, $"/gateways/{Uri.EscapeDataString(name)}", null, cancel: cancel), GatewayTables.Gateway);
+
+    public async Task<int> FlowsTop(string? top, CancellationToken cancel)
+    {
+        if (top is not null && !int.TryParse(top, out _)) throw new CliException($"'{top}' is not a number of rows", 2);
+        return await Print(await Send(HttpMethod.Get, top is null ? "/flows/top" : $"/flows/top?n={top}", null, cancel: cancel), GatewayTables.FlowsTop);
+    }
+
+    public async Task<int> HostShow(string name, CancellationToken cancel) =>
+        await Print(await Send(HttpMethod.Get, $"/hosts/{Uri.EscapeDataString(name)}", null, cancel: cancel), SwitchingTables.Host);
+
+    public async Task<int> PortList(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/ports", null, cancel: cancel), SwitchingTables.Ports);
+
+    public async Task<int> HvList(CancellationToken cancel) => await Print(await Send(HttpMethod.Get, "/hypervisors", null, cancel: cancel), CellularTables.Hypervisors);
+
+    public async Task<int> HvShow(string name, CancellationToken cancel) =>
+        await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(name)}", null, cancel: cancel), CellularTables.Hypervisor);
+
+    public async Task<int> ModemShow(string path, CancellationToken cancel)
+    {
+        if (path.Split('/') is not [var hv, var modem]) throw new CliException($"'{path}' is not HYPERVISOR/MODEM", 2);
+        return await Print(await Send(HttpMethod.Get, $"/hypervisors/{Uri.EscapeDataString(hv)}/modems/{Uri.EscapeDataString(modem)}", null, cancel: cancel),
+            CellularTables.Modem);
+    }
+
+    /// <summary>A call that answers <c>{"message": ...}</c>: the message is the human output.</summary>
+    private async Task<int> Message(HttpMethod method, string path, Func<HttpContent> content, CancellationToken cancel) =>
+        await Print(await Send(method, path, content(), cancel: cancel), n => n["message"]?.ToString() ?? "");
 
     /// <summary>How often <c>change propose</c> sends a document before it gives up (a 503 or a lost answer).</summary>
     public const int ProposeAttempts = 3;
 
-    private async Task<int> Propose(string file, IReadOnlyDictionary<string, string?> flags)
+    public async Task<int> Propose(string file, string? baseVersion, bool wait, string? idempotencyKey, CancellationToken cancel)
     {
         if (!File.Exists(file)) throw new CliException($"no such file '{file}'", 2);
-        var path = "/changes" + (flags.GetValueOrDefault("--base") is { } b ? $"?baseVersion={Uri.EscapeDataString(b)}" : "");
+        var path = "/changes" + (baseVersion is { } b ? $"?baseVersion={Uri.EscapeDataString(b)}" : "");
         var document = await File.ReadAllBytesAsync(file);
         var mediaType = file.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "application/json" : "application/yaml";
         // One key for every attempt: a retry after a lost answer returns the change the first
         // attempt journaled instead of proposing it again (and then being rejected as stale).
-        var key = flags.GetValueOrDefault("--idempotency-key") ?? $"cli-{Guid.NewGuid():N}";
+        var key = idempotencyKey ?? $"cli-{Guid.NewGuid():N}";
 
         JsonNode? reply = null;
         for (var attempt = 1; reply is null; attempt++)
@@ -142,7 +161,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             content.Headers.Add("X-Fabric-Author", $"{Environment.UserName}@{Environment.MachineName} (cli)");
             try
             {
-                reply = await Send(HttpMethod.Post, path, content, key);
+                reply = await Send(HttpMethod.Post, path, content, key, cancel);
             }
             catch (CliException e) when (e.Status == HttpStatusCode.BadRequest && e.Problem?["errors"] is JsonArray { Count: > 0 } errors)
             {
@@ -157,10 +176,10 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
             catch (Exception e) when (attempt < ProposeAttempts && IsRetryable(e))
             {
                 await (error ?? Console.Error).WriteLineAsync($"fabric-node: {Describe(e)}; retrying with the same Idempotency-Key ({attempt + 1}/{ProposeAttempts})");
-                await Task.Delay(TimeSpan.FromSeconds(attempt));
+                await Task.Delay(TimeSpan.FromSeconds(attempt), cancel);
             }
         }
-        if (!flags.ContainsKey("--wait") || reply["changeId"] is null)
+        if (!wait || reply["changeId"] is null)
             return await Print(reply, Tables.Proposal);
 
         var id = reply["changeId"]!.GetValue<long>();
@@ -168,7 +187,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         var shown = 0;
         while (DateTime.UtcNow < deadline)
         {
-            var change = await Send(HttpMethod.Get, $"/changes/{id}", null);
+            var change = await Send(HttpMethod.Get, $"/changes/{id}", null, cancel: cancel);
             var status = change["status"]?.ToString();
             // Progress lines of the ghost verification as they come (ghost elements applied, probes sent, checks).
             var progress = change["progress"]?.AsArray() ?? [];
@@ -181,7 +200,7 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
                 await Print(change, Tables.Change);
                 return status == "committed" ? 0 : 4;
             }
-            await Task.Delay(200);
+            await Task.Delay(200, cancel);
         }
         throw new CliException($"change {id} was not decided within 60 s", 5);
     }
@@ -202,15 +221,15 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
         _ => $"cannot reach the management API: {e.Message}",
     };
 
-    private async Task<JsonNode> Send(HttpMethod method, string path, HttpContent? content, string? idempotencyKey = null)
+    private async Task<JsonNode> Send(HttpMethod method, string path, HttpContent? content, string? idempotencyKey = null, CancellationToken cancel = default)
     {
         using var request = new HttpRequestMessage(method, path) { Content = content };
         if (token is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         if (idempotencyKey is not null) request.Headers.Add("Idempotency-Key", idempotencyKey);
         // Ask before sending a document: a node that refuses it (413) answers instead of resetting the upload.
         if (content is not null && method == HttpMethod.Post) request.Headers.ExpectContinue = true;
-        using var response = await http.SendAsync(request);
-        var body = await response.Content.ReadAsStringAsync();
+        using var response = await http.SendAsync(request, cancel);
+        var body = await response.Content.ReadAsStringAsync(cancel);
         if (!response.IsSuccessStatusCode)
             throw new CliException(Reason(response.StatusCode, body), 1) { Status = response.StatusCode, Problem = TryParse(body) };
         return string.IsNullOrWhiteSpace(body) ? new JsonObject() : JsonNode.Parse(body)!;
@@ -283,25 +302,6 @@ public sealed class OperatorCommands(HttpClient http, TextWriter output, bool js
     {
         var file = ManagementToken.PathIn(dataDir);
         return File.Exists(file) ? File.ReadAllText(file).Trim() : null;
-    }
-
-    private static (List<string> Words, Dictionary<string, string?> Flags) Split(string[] args)
-    {
-        var words = new List<string>();
-        var flags = new Dictionary<string, string?>();
-        string[] valued = ["--management", "--token", "--data", "--base", "--cacert", "--idempotency-key"];
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (!args[i].StartsWith("--")) { words.Add(args[i]); continue; }
-            if (valued.Contains(args[i]))
-            {
-                if (i + 1 >= args.Length) throw new ArgumentException($"{args[i]} needs a value");
-                flags[args[i]] = args[++i];
-            }
-            else if (args[i] is "--json" or "--wait") flags[args[i]] = null;
-            else throw new ArgumentException($"unknown option '{args[i]}'");
-        }
-        return (words, flags);
     }
 }
 

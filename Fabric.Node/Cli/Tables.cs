@@ -1,3 +1,4 @@
+using Spectre.Console;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -81,14 +82,37 @@ public static class Tables
         return sb.ToString().TrimEnd();
     }
 
+    /// <summary>Table width when the output is not a terminal: wide enough that no row wraps (scripts grep lines).</summary>
+    public const int UnboundedWidth = 4096;
+
+    private static readonly AsyncLocal<int?> CurrentWidth = new();
+
+    /// <summary>The width tables fit into: the terminal's when printing to one, else <see cref="UnboundedWidth"/>.</summary>
+    public static int Width
+    {
+        get => CurrentWidth.Value ?? UnboundedWidth;
+        set => CurrentWidth.Value = value;
+    }
+
+    /// <summary>
+    /// Rows under a header line, columns two spaces apart (Spectre.Console, no borders, no colour);
+    /// cells wrap within their column when the table is wider than <see cref="Width"/>.
+    /// </summary>
     public static string Table(string[] headers, IEnumerable<string[]> rows)
     {
-        var all = rows.ToList();
-        var widths = headers.Select((h, i) => Math.Max(h.Length, all.Count == 0 ? 0 : all.Max(r => r[i].Length))).ToArray();
-        var sb = new StringBuilder();
-        void Line(string[] cells) => sb.AppendLine(string.Join("  ", cells.Select((c, i) => c.PadRight(widths[i]))).TrimEnd());
-        Line(headers);
-        foreach (var row in all) Line(row);
-        return sb.ToString().TrimEnd();
+        var table = new Spectre.Console.Table().Border(Spectre.Console.TableBorder.None);
+        foreach (var header in headers) table.AddColumn(new Spectre.Console.TableColumn(new Spectre.Console.Text(header)).PadLeft(0).PadRight(2));
+        foreach (var row in rows) table.AddRow(row.Select(cell => (Spectre.Console.Rendering.IRenderable)new Spectre.Console.Text(cell)));
+        var text = new StringWriter();
+        var console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Out = new Spectre.Console.AnsiConsoleOutput(text),
+            Ansi = Spectre.Console.AnsiSupport.No,
+            ColorSystem = Spectre.Console.ColorSystemSupport.NoColors,
+            Interactive = Spectre.Console.InteractionSupport.No,
+        });
+        console.Profile.Width = Width;
+        console.Write(table);
+        return string.Join('\n', text.ToString().Split('\n').Select(line => line.TrimEnd()).Where(line => line.Length > 0));
     }
 }

@@ -89,10 +89,11 @@ public static class FabricNodeApp
             if (options.HoconFile is { } extra) akka.AddHoconFile(Path.GetFullPath(extra), HoconAddMode.Prepend);
 
             akka.WithRemoting(new RemoteOptions { HostName = options.Host, Port = options.Port })
+                .WithRemotingTls(options)
                 .WithClustering(new ClusterOptions
                 {
                     Roles = roles,
-                    SeedNodes = options.Seeds.Select(s => NodeOptions.SeedAddress(s, SystemName)).ToArray(),
+                    SeedNodes = options.Seeds.Select(s => NodeOptions.SeedAddress(s, SystemName, options.RemotingTls)).ToArray(),
                 })
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)

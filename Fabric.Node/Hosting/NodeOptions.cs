@@ -29,6 +29,13 @@ public sealed record NodeOptions
     /// <summary>PEM certificate (chain) and private key for management HTTPS; both or neither.</summary>
     public string? ManagementCert { get; init; }
     public string? ManagementKey { get; init; }
+    /// <summary>
+    /// PEM certificate and key for Akka remoting over mutual TLS, and the PEM CA bundle every peer's
+    /// certificate must chain to; all three or none (see <see cref="RemotingTls"/>).
+    /// </summary>
+    public string? RemotingCert { get; init; }
+    public string? RemotingKey { get; init; }
+    public string? RemotingCa { get; init; }
     /// <summary>Plain HTTP on a non-loopback management address, accepted only with this explicit opt-out.</summary>
     public bool InsecureManagement { get; init; }
     /// <summary>Extra names the management API answers to in the Host header (a DNS name, a load balancer's).</summary>
@@ -62,6 +69,9 @@ public sealed record NodeOptions
         ["--management-allowed-host"] = "FABRIC_MANAGEMENT_ALLOWED_HOSTS",
         ["--token-for-reads"] = "FABRIC_TOKEN_FOR_READS",
         ["--management-max-connections"] = "FABRIC_MANAGEMENT_MAX_CONNECTIONS",
+        ["--remoting-cert"] = "FABRIC_REMOTING_CERT",
+        ["--remoting-key"] = "FABRIC_REMOTING_KEY",
+        ["--remoting-ca"] = "FABRIC_REMOTING_CA",
     };
 
     public const string Usage = """
@@ -86,6 +96,10 @@ public sealed record NodeOptions
           --token-for-reads     every route but /health/* needs the token (FABRIC_TOKEN_FOR_READS)
           --management-max-connections N
                                 most management connections at once (FABRIC_MANAGEMENT_MAX_CONNECTIONS, default 128)
+          --remoting-cert FILE, --remoting-key FILE, --remoting-ca FILE
+                                PEM certificate, key and CA bundle: Akka remoting over mutual TLS; a peer
+                                whose certificate does not chain to the CA cannot connect
+                                (FABRIC_REMOTING_CERT/_KEY/_CA)
         With no options and no seed, the node starts a new one-node cluster and proposes the sample intent.
         """;
 
@@ -135,6 +149,11 @@ public sealed record NodeOptions
         if (One("--hocon") is { } hocon) options = options with { HoconFile = hocon };
         if (One("--management-cert") is { } cert) options = options with { ManagementCert = cert };
         if (One("--management-key") is { } key) options = options with { ManagementKey = key };
+        if (One("--remoting-cert") is { } rcert) options = options with { RemotingCert = rcert };
+        if (One("--remoting-key") is { } rkey) options = options with { RemotingKey = rkey };
+        if (One("--remoting-ca") is { } rca) options = options with { RemotingCa = rca };
+        if (new[] { options.RemotingCert, options.RemotingKey, options.RemotingCa }.Count(v => v is not null) is 1 or 2)
+            throw new ArgumentException("--remoting-cert, --remoting-key and --remoting-ca go together: give all three or none");
         if (One("--insecure-management") is { } insecure) options = options with { InsecureManagement = ParseSwitch(insecure, "--insecure-management") };
         if (values.TryGetValue("--management-allowed-host", out var hosts))
             options = options with { ManagementAllowedHosts = hosts.ToImmutableArray() };
@@ -156,12 +175,15 @@ public sealed record NodeOptions
         _ => throw new ArgumentException($"{flag}: '{text}' is not true or false"),
     };
 
-    /// <summary>The Akka address of a seed given as host:port.</summary>
-    public static string SeedAddress(string seed, string systemName)
+    /// <summary>The Akka address of a seed given as host:port (akka.ssl.tcp when remoting runs over TLS).</summary>
+    public static string SeedAddress(string seed, string systemName, bool tls = false)
     {
         var (host, port) = ParseEndpoint(seed, "--seed");
-        return $"akka.tcp://{systemName}@{host}:{port}";
+        return $"{(tls ? "akka.ssl.tcp" : "akka.tcp")}://{systemName}@{host}:{port}";
     }
+
+    /// <summary>Remoting runs over mutual TLS (all three remoting files given).</summary>
+    public bool RemotingTls => RemotingCert is not null;
 
     public static (string Host, int Port) ParseEndpoint(string text, string flag)
     {

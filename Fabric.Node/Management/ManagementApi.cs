@@ -21,6 +21,7 @@ public static class ManagementApi
         app.MapGatewayEndpoints();
         app.MapHostEndpoints();
         app.MapCellularEndpoints();
+        Fabric.Node.Dashboard.DashboardEndpoints.MapDashboard(app);
         return app;
     }
 

@@ -27,7 +27,7 @@ public class IntentErrorTests
     public void An_unknown_field_with_no_close_match_lists_the_fields_allowed()
     {
         SingleError(Pseudowires.Inserting(14, "colour: red"), 14, "colour",
-            "unknown field 'colour'; expected one of: version, baseVersion, nodes, tenants, pes, pws, trunks, gateways, hosts, hypervisors, checks");
+            "unknown field 'colour'; expected one of: version, baseVersion, nodes, tenants, pes, pws, trunks, gateways, hosts, hypervisors, checks, lab");
     }
 
     [Fact]

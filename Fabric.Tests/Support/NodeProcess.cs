@@ -41,15 +41,23 @@ public sealed class NodeProcess : IDisposable
         }
     }
 
-    public static NodeProcess Start(params string[] args)
+    public static NodeProcess Start(params string[] args) => StartIn(null, args);
+
+    /// <summary>
+    /// Starts the node inside network namespace <paramref name="netns"/> (`ip netns exec` execs
+    /// dotnet, so <see cref="Pid"/> is the node's own process), or in this one when null.
+    /// </summary>
+    public static NodeProcess StartIn(string? netns, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        if (netns is not null)
+            foreach (var a in new[] { "netns", "exec", netns, "dotnet" }) info.ArgumentList.Add(a);
         info.ArgumentList.Add(NodeDll);
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment.Remove("FABRIC_TOKEN");
@@ -92,8 +100,12 @@ public sealed class NodeProcess : IDisposable
         return _process.ExitCode;
     }
 
+    private bool _disposed;
+
     public void Dispose()
     {
+        if (_disposed) return;
+        _disposed = true;
         if (!_process.HasExited)
         {
             _process.Kill(entireProcessTree: true);

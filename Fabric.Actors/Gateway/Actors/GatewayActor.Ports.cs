@@ -136,12 +136,24 @@ public sealed partial class GatewayActor
         }
         var queue = new Queue<byte[]>();
         _captured[p.Ref.Name] = queue;
+        // A downlink with `traffic` in the intent generates it (inside hosts to an outside address); see SimulatedWorld.
+        var tenantIntent = _spec.Intent.Tenants[p.TenantIndex];
+        var profile = SimulatedWorld.Profile(_dp.Plan, tenantIntent, p);
         // The sink observer runs on this actor's thread (SendBatch is called from FlushOut).
-        return new SimulatedPort(p.Ref.Name, p.Id, sinkObserver: batch =>
+        var simulated = new SimulatedPort(p.Ref.Name, p.Id, profile ?? IdleTraffic, sinkObserver: batch =>
         {
             for (var i = 0; i < batch.Count && queue.Count < MaxCapturedFrames; i++) queue.Enqueue(batch.Frame(i).ToArray());
         });
+        if (profile is not null)
+        {
+            foreach (var (port, address, mac) in SimulatedWorld.Neighbors(_dp.Plan, tenantIntent, p.TenantIndex)) _dp.AddNeighbor(port, address, mac);
+            simulated.StartReceiving(_pool, batch => self.Tell(new PortBatch(p.Id, batch)));
+        }
+        return simulated;
     }
+
+    /// <summary>A simulated port that generates nothing (its receive loop is never started).</summary>
+    private static readonly TrafficProfile IdleTraffic = new() { TotalFrames = 0, FramesPerSecond = 1e-9 };
 
     private GatewayPortStatus PortStatus(GatewayPort p)
     {

@@ -37,7 +37,18 @@ internal static partial class IntentChecks
         CheckPorts(document, context);
         CheckMacs(document, context);
         CheckChecks(document, context);
+        CheckLab(document, context);
     }
+
+    /// <summary>A lab namespace stands behind one TAP port the document names, once.</summary>
+    private static void CheckLab(IntentDocument document, ReadContext context)
+    {
+        var taps = document.TapPorts().ToHashSet(StringComparer.Ordinal);
+        Unique(context, document.Lab, l => l.Port, "port", "lab port");
+        foreach (var lab in document.Lab.Where(l => l.Port.Length > 0 && !taps.Contains(l.Port)))
+            context.ErrorAt(lab, "port", $"'{lab.Port}' is not a TAP port of this document (a lab namespace stands behind a port of kind tap)");
+    }
+
 
     /// <summary>
     /// Reports every element whose key repeats an earlier one; returns the names it found.

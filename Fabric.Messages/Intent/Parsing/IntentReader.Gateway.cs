@@ -89,7 +89,7 @@ internal static partial class IntentReader
             downlinkFields!.Fail("name", $"a tenant's router is on its own logical switch: '{downlink.Name}' is not tenant '{tenant}'");
         if (downlink is { Kind: PortKind.LogicalSwitch, Segment: not null })
             downlinkFields!.Fail("segment", "a logical switch is no cable: segment is for tap and simulated ports");
-        if (downlink is not null && uplink is not null && downlink == uplink.Port && !f.Context.HasFailed(f.PathOf("downlink")))
+        if (downlink is not null && uplink is not null && (downlink.Kind, downlink.Name) == (uplink.Port.Kind, uplink.Port.Name) && !f.Context.HasFailed(f.PathOf("downlink")))
             f.Fail("downlink", $"downlink {IntentText.PortKind.Of(downlink.Kind)}:{downlink.Name} is the tenant's uplink port too");
 
         return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall, downlink);

@@ -10,7 +10,7 @@ namespace Fabric.Messages.Intent.Parsing;
 internal static partial class IntentReader
 {
     internal static readonly string[] DocumentKeys =
-        ["version", "baseVersion", "nodes", "tenants", "pes", "pws", "trunks", "gateways", "hosts", "hypervisors", "checks"];
+        ["version", "baseVersion", "nodes", "tenants", "pes", "pws", "trunks", "gateways", "hosts", "hypervisors", "checks", "lab"];
 
     internal static readonly string[] NodeKeys = ["name", "address", "description", "roles"];
 
@@ -55,6 +55,7 @@ internal static partial class IntentReader
             Hosts = top.Elements("hosts", false, HostKeys, ReadHost),
             Hypervisors = top.Elements("hypervisors", false, HypervisorKeys, ReadHypervisor),
             Checks = top.Elements("checks", false, CheckKeys, ReadCheck),
+            Lab = top.Elements("lab", false, LabKeys, ReadLab),
         };
     }
 
@@ -94,10 +95,21 @@ internal static partial class IntentReader
         if (kind == PortKind.Simulated && name.Length > 0)
             name = port.Name();
         var segment = port.Has("segment") ? port.Name("segment") : null;
-        return new PortRef(kind ?? PortKind.Simulated, name, segment);
+        var traffic = (int?)port.Integer("traffic", required: false, 1, MaxTraffic, "frames per second");
+        if (traffic is not null && kind is PortKind.Tap or PortKind.LogicalSwitch)
+            port.Fail("traffic", "only a simulated port generates traffic; a TAP carries what its device sends");
+        return new PortRef(kind ?? PortKind.Simulated, name, segment, traffic);
     }
 
-    private static readonly string[] PortKeys = ["kind", "name", "segment"];
+    /// <summary>Most frames per second a simulated port may be asked to generate (it is a demonstration, not a load generator).</summary>
+    public const int MaxTraffic = 10_000;
+
+    private static readonly string[] PortKeys = ["kind", "name", "segment", "traffic"];
+
+    internal static readonly string[] LabKeys = ["port", "address", "gateway"];
+
+    private static LabAttachmentIntent ReadLab(Fields f) =>
+        new(f.String("port"), f.InterfaceAddress("address", required: true) ?? default, f.Ipv4("gateway", required: false));
 
     private static SourceNode ItemAt(Fields f, string key, int index) =>
         f.Map.Find(key)?.Value is SourceSequence s && index < s.Items.Length ? s.Items[index] : f.Map;
