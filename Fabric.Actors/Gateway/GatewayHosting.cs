@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Cluster.Sharding;
 using Akka.Hosting;
+using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Gateway.Actors;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Gateway;
@@ -13,9 +14,11 @@ namespace Fabric.Actors.Gateway;
 /// <summary>
 /// The <c>gw</c> element kind: every gateway whose <c>node</c> is this node runs as
 /// /user/fabric/gw-NAME. The fingerprint is the canonical JSON of the gateway and its tenants'
-/// VNIs, so a change to either reconfigures the running gateway.
+/// VNIs, so a change to either reconfigures the running gateway. <paramref name="patches"/> is the
+/// node's patch panel, where a gateway's router ports meet the MFE carrying them (main plane; a
+/// ghost gateway uses its ghost plane's).
 /// </summary>
-public sealed class GatewayElementKind(GhostPlaneContext? ghost = null) : IElementKind
+public sealed class GatewayElementKind(GhostPlaneContext? ghost = null, PatchPanel? patches = null) : IElementKind
 {
     public string Kind => "gw";
 
@@ -33,7 +36,7 @@ public sealed class GatewayElementKind(GhostPlaneContext? ghost = null) : IEleme
     public Props Props(ElementSpec spec)
     {
         var gateway = (GatewaySpec)spec.Spec;
-        return GatewayActor.Props(gateway, gateway.Intent.Node, ghost);
+        return GatewayActor.Props(gateway, gateway.Intent.Node, ghost, patches);
     }
 }
 
@@ -45,7 +48,8 @@ public static class GatewayHosting
     /// in distributed data; remember-entities off: an entity that moves is rebuilt from the
     /// gateway's misses, not from a journal).
     /// </summary>
-    public static AkkaConfigurationBuilder AddGateways(this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null)
+    public static AkkaConfigurationBuilder AddGateways(
+        this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null, PatchPanel? patches = null)
     {
         // Ghost copies run their stages in process on a flow cache of their own (never main's region).
         if (ghost is not null)
@@ -55,7 +59,7 @@ public static class GatewayHosting
         }
         if (!roles.Contains(GuardianHosting.Role)) return builder;
         return builder
-            .AddElementKind(kinds, new GatewayElementKind())
+            .AddElementKind(kinds, new GatewayElementKind(patches: patches))
             .WithShardRegion<FlowCacheRegion>(
                 FlowCacheRegion.Name,
                 entityId => Akka.Actor.Props.Create(() => new FlowCacheEntity(entityId)),

@@ -72,16 +72,11 @@ public sealed class GatewayPlan
             var vni = vnis is not null && vnis.TryGetValue(t.Tenant, out var v) ? v : (uint)(i + 1);
             tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink, blockSize));
         }
-        return new GatewayPlan(intent.Name, generation, mac ?? DefaultMac(intent.Name), tenants.ToImmutable(), ports.ToImmutable());
+        return new GatewayPlan(intent.Name, generation, mac ?? new MacAddress(intent.RouterMac.Value), tenants.ToImmutable(), ports.ToImmutable());
     }
 
-    /// <summary>A stable locally administered unicast MAC from the gateway's name (02:xx:...).</summary>
-    public static MacAddress DefaultMac(string name)
-    {
-        ulong h = 14695981039346656037;
-        foreach (var c in name) h = (h ^ c) * 1099511628211;
-        return new MacAddress(0x0200_0000_0000UL | (h & 0x00FF_FFFF_FFFFUL));
-    }
+    /// <summary>A gateway's MAC when its intent names none (<see cref="GatewayIntent.DerivedMac"/>).</summary>
+    public static MacAddress DefaultMac(string name) => new(GatewayIntent.DerivedMac(name).Value);
 
     public static Ipv4Address Address(Ipv4 ip) => new(ip.Value);
 }

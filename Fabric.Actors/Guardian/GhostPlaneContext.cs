@@ -24,6 +24,9 @@ public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort) 
 
     public GhostPortSet Ports { get; } = new(tracer);
 
+    /// <summary>The ghost plane's links between elements of this node (a ghost gateway's router port and the ghost MFE carrying it).</summary>
+    public PatchPanel Patches { get; } = new();
+
     public IHopTracer Tracer => tracer;
 
     /// <summary>UDP port of the ghost PW underlay (main: 6635).</summary>

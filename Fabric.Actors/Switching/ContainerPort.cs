@@ -67,7 +67,7 @@ public sealed class ContainerPort : IDisposable
 /// for the DCN leave through <see cref="Send"/> from any data-path thread (one at a time: a
 /// port takes one sender).
 /// </summary>
-public sealed class DcnVnic : IDisposable
+public sealed class DcnVnic : IMfeEgress, IDisposable
 {
     private readonly Lock _sendLock = new();
     private bool _closed; // under _sendLock

@@ -50,6 +50,12 @@ public enum MfeDrop
 
     /// <summary>A frame arrived on a VNIC that the current table does not know yet (starting or stopping).</summary>
     NotReady,
+
+    /// <summary>A frame for a gateway's router port while the gateway's end of the link is not open.</summary>
+    RouterAbsent,
+
+    /// <summary>A gateway sent a frame tagged 802.1Q onto a logical switch (the switch's frames are untagged).</summary>
+    Tagged,
 }
 
 /// <summary>
@@ -87,7 +93,7 @@ public sealed class MfeCounters
         Interlocked.Add(ref _txBytes, bytes);
     }
 
-    public void Drop(MfeDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
+    public void Drop(MfeDrop reason, long frames = 1) => Interlocked.Add(ref _drops[(int)reason], frames);
 
     /// <summary>Non-zero drop counters by name (<c>unknown-tag</c>, <c>egress-acl</c>, ...).</summary>
     public IReadOnlyDictionary<string, long> DropsByName()
@@ -124,6 +130,8 @@ public sealed class MfeCounters
         MfeDrop.NotEthernet => "not-ethernet",
         MfeDrop.GhostMismatch => "ghost-mismatch",
         MfeDrop.NotReady => "not-ready",
+        MfeDrop.RouterAbsent => "router-absent",
+        MfeDrop.Tagged => "tagged",
         _ => reason.ToString(),
     };
 }

@@ -45,7 +45,9 @@ public sealed class MfeElementKind(SwitchingNode node) : IElementKind
                 c.Name, c.Dcn, new VlanId(c.LocalTag), new MacAddress(c.Mac.Value), new Ipv4Address(c.Ip.Value),
                 c.Tenant, c.Tenant is { } t ? vni.GetValueOrDefault(t) : 0, c.Ingress, c.Egress, c.Capture))
             .ToImmutableArray();
-        var tenants = containers.Where(c => c.Vni != 0).Select(c => c.Vni).ToHashSet();
+        var routers = RouterPorts(intent, vni).ToList();
+        var tenants = containers.Where(c => c.Vni != 0).Select(c => c.Vni)
+            .Concat(routers.Where(r => r.Node == host.Node).Select(r => r.Vni)).ToHashSet();
         var remotes = intent.Hosts
             .Where(h => h.Name != host.Name)
             .SelectMany(h => h.Containers.Select(c => (Host: h, Container: c)))
@@ -63,6 +65,20 @@ public sealed class MfeElementKind(SwitchingNode node) : IElementKind
             host.ContainerDcns.OrderBy(d => d.Name, StringComparer.Ordinal)
                 .Select(d => new DcnSpec(d.Name, new MacAddress(d.VnicMac.Value), d.VnicPort)).ToImmutableArray(),
             containers,
-            remotes);
+            remotes,
+            [.. routers.Where(r => tenants.Contains(r.Vni)).Select(r => new RouterPortSpec(
+                r.Gateway, r.Tenant, r.Vni, r.Mac, r.Addresses,
+                r.Node == host.Node ? null : new UnderlayEndpoint(address.GetValueOrDefault(r.Node, DefaultUnderlay), genevePort)))]);
     }
+
+    /// <summary>Every gateway tenant whose downlink is its logical switch: a router port on the MFE of the gateway's node.</summary>
+    private static IEnumerable<(string Gateway, string Tenant, string Node, uint Vni, MacAddress Mac, ImmutableArray<Ipv4Address> Addresses)> RouterPorts(
+        IntentDocument intent, Dictionary<string, uint> vni) =>
+        intent.Gateways
+            .OrderBy(g => g.Name, StringComparer.Ordinal)
+            .SelectMany(g => g.Tenants
+                .Where(t => t.Downlink is { Kind: PortKind.LogicalSwitch } && vni.ContainsKey(t.Tenant))
+                .OrderBy(t => t.Tenant, StringComparer.Ordinal)
+                .Select(t => (g.Name, t.Tenant, g.Node, vni[t.Tenant], new MacAddress(g.RouterMac.Value),
+                    t.Networks.Select(n => new Ipv4Address(n.Address.Value)).ToImmutableArray())));
 }

@@ -27,7 +27,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
 
     private const int GeneveHeader = GeneveLayout.HeaderLength;
 
-    private DcnVnic?[] _outVnic = new DcnVnic?[4];
+    private IMfeEgress?[] _outEgress = new IMfeEgress?[4];
     private PacketBatch?[] _outBatch = new PacketBatch?[4];
     private int _outs;
     private int _lastOut;
@@ -96,6 +96,73 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         }
     }
 
+    /// <summary>
+    /// Handles a batch a gateway sent on its router port (borrowed: the gateway keeps it), on the
+    /// gateway's thread: ARP requests for the switch's addresses are answered, frames for a
+    /// container of the switch are delivered (tagged, to its DCN) or sent over Geneve.
+    /// </summary>
+    public void FromRouter(RouterPort router, MfeTable table, PacketBatch batch)
+    {
+        try
+        {
+            _underlay = router.Datapath.Underlay;
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (batch[i].IsGhost != ghost)
+                {
+                    router.Counters.Drop(MfeDrop.GhostMismatch);
+                    continue;
+                }
+
+                FromRouterFrame(router, table, batch.Frame(i));
+            }
+        }
+        finally
+        {
+            Flush();
+        }
+    }
+
+    private void FromRouterFrame(RouterPort router, MfeTable table, ReadOnlySpan<byte> frame)
+    {
+        MfeCounters counters = router.Counters;
+        uint vni = router.Spec.Vni;
+        if (!FlowKeyExtractor.TryExtract(frame, 0, vni, out FlowKey key, out _))
+        {
+            counters.Drop(MfeDrop.Malformed);
+            Tracer?.Drop(frame, "mfe", "Malformed");
+            return;
+        }
+
+        if ((key.Flags & FlowKeyFlags.Vlan) != 0)
+        {
+            counters.Drop(MfeDrop.Tagged);
+            Tracer?.Drop(frame, "mfe", "Tagged");
+            return;
+        }
+
+        counters.Rx(frame.Length);
+        if ((key.Flags & FlowKeyFlags.Arp) != 0 && (byte)key.IpProtocol == (byte)ArpOperation.Request)
+        {
+            AnswerArp(router, null, vni, router.Spec.Mac, counters, null, table, in key);
+            return;
+        }
+
+        if (!TryTarget(table, in key, vni, counters, frame, out Target target))
+        {
+            return;
+        }
+
+        if (target.Local is { } local)
+        {
+            ToContainer(local, frame, frame, in key);
+        }
+        else
+        {
+            ToUnderlay(counters, frame, null, vni, target.Remote);
+        }
+    }
+
     private void FromContainer(DcnVnic vnic, LocalEntry?[]? tags, MfeTable table, ReadOnlySpan<byte> frame)
     {
         if (tags is null)
@@ -146,7 +213,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
 
         if ((key.Flags & FlowKeyFlags.Arp) != 0 && (byte)key.IpProtocol == (byte)ArpOperation.Request)
         {
-            AnswerArp(source, table, in key);
+            AnswerArp(source.Vnic, source.Tag, source.Switch, source.Mac, counters, source.Port, table, in key);
             return;
         }
 
@@ -157,24 +224,28 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             return;
         }
 
-        if (key.Destination.IsMulticast)
+        if (table.Router(source.Switch, key.Destination) is { } router)
         {
-            counters.Drop(MfeDrop.NonUnicast);
-            Tracer?.Drop(frame, "mfe", "NonUnicast");
+            // To the switch's router (the container's default gateway): untagged, as the gateway sees the switch.
+            if (router.Local is { } port)
+            {
+                Span<byte> toRouter = Room(port);
+                if (VlanTagging.TryCopyUntagged(frame, source.Tag, toRouter, out int routed))
+                {
+                    Commit(routed);
+                    port.Counters.Tx(routed);
+                }
+            }
+            else
+            {
+                ToUnderlay(counters, frame, source.Tag, router.Switch, router.Remote);
+            }
+
             return;
         }
 
-        if (!table.ByMac.TryGetValue(key.Destination.ToUInt64(), out Target? target))
+        if (!TryTarget(table, in key, source.Switch, counters, frame, out Target target))
         {
-            counters.Drop(MfeDrop.UnknownDestination);
-            Tracer?.Drop(frame, "mfe", "UnknownDestination");
-            return;
-        }
-
-        if (target.Switch != source.Switch)
-        {
-            counters.Drop(MfeDrop.OtherTenant);
-            Tracer?.Drop(frame, "mfe", "OtherTenant");
             return;
         }
 
@@ -190,7 +261,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             Span<byte> room = Room(local.Vnic);
             if (VlanTagging.TryCopyRetagged(frame, local.Tag, room, out int length))
             {
-                Commit(local.Vnic, length);
+                Commit(length);
                 local.Port.Counters.Tx(length - VlanLayout.TagLength);
                 CaptureTagged(local.Port, room[..length], local.Tag);
             }
@@ -198,6 +269,12 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             return;
         }
 
+        ToUnderlay(counters, frame, source.Tag, target.Switch, target.Remote);
+    }
+
+    /// <summary>Queues <paramref name="frame"/> (without <paramref name="tag"/>, when it carries one) in Geneve with VNI <paramref name="vni"/> for <paramref name="remote"/>.</summary>
+    private void ToUnderlay(MfeCounters counters, ReadOnlySpan<byte> frame, VlanId? tag, uint vni, UnderlayEndpoint remote)
+    {
         if (_underlay is not { } underlay)
         {
             counters.Drop(MfeDrop.NoUnderlay);
@@ -206,36 +283,58 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         }
 
         Span<byte> datagram = UnderlayRoom(underlay);
-        if (VlanTagging.TryCopyUntagged(frame, source.Tag, datagram[GeneveHeader..], out int inner))
+        int inner;
+        if (tag is { } t)
         {
-            new GeneveRepr(target.Switch).Emit(datagram);
-            ref Packet p = ref _underlayOut!.Commit(GeneveHeader + inner);
-            p.Peer = target.Remote;
-            p.IsGhost = ghost;
-            underlay.Counters.Tx(inner);
+            if (!VlanTagging.TryCopyUntagged(frame, t, datagram[GeneveHeader..], out inner))
+            {
+                return;
+            }
         }
-    }
-
-    private void AnswerArp(LocalEntry source, MfeTable table, in FlowKey key)
-    {
-        if (!table.Arp.TryGetValue(MfeTable.ArpKey(source.Switch, key.DestinationAddress), out MacAddress mac))
+        else if (frame.TryCopyTo(datagram[GeneveHeader..]))
         {
-            source.Port.Counters.Drop(MfeDrop.ArpUnknownTarget);
+            inner = frame.Length;
+        }
+        else
+        {
             return;
         }
 
-        if (mac == source.Mac)
+        new GeneveRepr(vni).Emit(datagram);
+        ref Packet p = ref _underlayOut!.Commit(GeneveHeader + inner);
+        p.Peer = remote;
+        p.IsGhost = ghost;
+        underlay.Counters.Tx(inner);
+    }
+
+    /// <summary>
+    /// Answers an ARP request on logical switch <paramref name="switch"/> from the table, towards
+    /// <paramref name="to"/> (tagged with <paramref name="tag"/> for a container, untagged for a router).
+    /// </summary>
+    private void AnswerArp(
+        IMfeEgress to, VlanId? tag, uint @switch, MacAddress own, MfeCounters counters, ContainerPort? capture, MfeTable table, in FlowKey key)
+    {
+        if (!table.Arp.TryGetValue(MfeTable.ArpKey(@switch, key.DestinationAddress), out MacAddress mac))
         {
-            return; // a container probing for its own address (duplicate detection) hears nothing
+            counters.Drop(MfeDrop.ArpUnknownTarget);
+            return;
+        }
+
+        if (mac == own)
+        {
+            return; // probing for its own address (duplicate detection) hears nothing
         }
 
         var reply = new ArpRepr(ArpOperation.Reply, mac, key.DestinationAddress, key.Source, key.SourceAddress);
-        Span<byte> room = Room(source.Vnic);
-        if (ArpFrame.TryEmit(reply, mac, key.Source, source.Tag, room, out int length))
+        Span<byte> room = Room(to);
+        if (ArpFrame.TryEmit(reply, mac, key.Source, tag, room, out int length))
         {
-            Commit(source.Vnic, length);
-            source.Port.Counters.Tx(length - VlanLayout.TagLength);
-            CaptureTagged(source.Port, room[..length], source.Tag);
+            Commit(length);
+            counters.Tx(tag is null ? length : length - VlanLayout.TagLength);
+            if (capture is not null && tag is { } t)
+            {
+                CaptureTagged(capture, room[..length], t);
+            }
         }
     }
 
@@ -280,6 +379,7 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
 
         uint vni = geneve.Vni;
         LocalEntry? local = null;
+        RouterPort? router = null;
         bool knownVni = false;
         foreach (MfeTable? table in tables)
         {
@@ -288,12 +388,27 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             {
                 local = l;
             }
+
+            router ??= table.Router(vni, key.Destination)?.Local;
         }
 
         if (!knownVni)
         {
             counters.Drop(MfeDrop.UnknownVni);
             Tracer?.Drop(datagram, "mfe", "UnknownVni");
+            return;
+        }
+
+        if (router is not null)
+        {
+            counters.Rx(frame.Length);
+            Span<byte> toRouter = Room(router);
+            if (frame.TryCopyTo(toRouter))
+            {
+                Commit(frame.Length);
+                router.Counters.Tx(frame.Length);
+            }
+
             return;
         }
 
@@ -312,60 +427,95 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
         }
 
         counters.Rx(frame.Length);
+        ToContainer(local, frame, datagram, in key);
+    }
+
+    /// <summary>Delivers an untagged <paramref name="frame"/> to <paramref name="local"/> (ingress ACL, then its tag); <paramref name="traced"/> is what a ghost drop reports.</summary>
+    private void ToContainer(LocalEntry local, ReadOnlySpan<byte> frame, ReadOnlySpan<byte> traced, in FlowKey key)
+    {
         if (local.Ingress is { } ingress && !ingress.Allows(in key))
         {
             local.Port.Counters.Drop(MfeDrop.IngressAcl);
-            Tracer?.Drop(datagram, "mfe", "IngressAcl");
+            Tracer?.Drop(traced, "mfe", "IngressAcl");
             return;
         }
 
         Span<byte> room = Room(local.Vnic);
         if (VlanTagging.TryCopyTagged(frame, local.Tag, room, out int length))
         {
-            Commit(local.Vnic, length);
+            Commit(length);
             local.Port.Counters.Tx(frame.Length);
             local.Port.WriteCapture(frame);
         }
     }
 
-    /// <summary>Room for the next frame to <paramref name="vnic"/> (its batch is sent first when full).</summary>
-    private Span<byte> Room(DcnVnic vnic)
+    /// <summary>The unicast destination of <paramref name="key"/> on logical switch <paramref name="switch"/>, or false with the drop counted.</summary>
+    private bool TryTarget(MfeTable table, in FlowKey key, uint @switch, MfeCounters counters, ReadOnlySpan<byte> frame, out Target target)
     {
-        int k = _lastOut < _outs && ReferenceEquals(_outVnic[_lastOut], vnic) ? _lastOut : IndexOf(vnic);
+        target = null!;
+        MfeDrop drop;
+        if (key.Destination.IsMulticast)
+        {
+            drop = MfeDrop.NonUnicast;
+        }
+        else if (!table.ByMac.TryGetValue(key.Destination.ToUInt64(), out Target? found))
+        {
+            drop = MfeDrop.UnknownDestination;
+        }
+        else if (found.Switch != @switch)
+        {
+            drop = MfeDrop.OtherTenant;
+        }
+        else
+        {
+            target = found;
+            return true;
+        }
+
+        counters.Drop(drop);
+        Tracer?.Drop(frame, "mfe", drop.ToString());
+        return false;
+    }
+
+    /// <summary>Room for the next frame to <paramref name="egress"/> (its batch is sent first when full).</summary>
+    private Span<byte> Room(IMfeEgress egress)
+    {
+        int k = _lastOut < _outs && ReferenceEquals(_outEgress[_lastOut], egress) ? _lastOut : IndexOf(egress);
         _lastOut = k;
         PacketBatch batch = _outBatch[k]!;
         if (batch.IsFull)
         {
-            vnic.Send(batch);
+            egress.Send(batch);
             batch.Clear();
         }
 
         return batch.NextFrameRoom();
     }
 
-    private void Commit(DcnVnic vnic, int length)
+    /// <summary>Commits the frame just written into the room <see cref="Room"/> gave.</summary>
+    private void Commit(int length)
     {
         ref Packet p = ref _outBatch[_lastOut]!.Commit(length);
         p.IsGhost = ghost;
     }
 
-    private int IndexOf(DcnVnic vnic)
+    private int IndexOf(IMfeEgress egress)
     {
         for (int k = 0; k < _outs; k++)
         {
-            if (ReferenceEquals(_outVnic[k], vnic))
+            if (ReferenceEquals(_outEgress[k], egress))
             {
                 return k;
             }
         }
 
-        if (_outs == _outVnic.Length)
+        if (_outs == _outEgress.Length)
         {
-            Array.Resize(ref _outVnic, _outs * 2);
+            Array.Resize(ref _outEgress, _outs * 2);
             Array.Resize(ref _outBatch, _outs * 2);
         }
 
-        _outVnic[_outs] = vnic;
+        _outEgress[_outs] = egress;
         _outBatch[_outs] = pool.Rent();
         return _outs++;
     }
@@ -389,12 +539,12 @@ public sealed class MfeForwarder(PacketBatchPool pool, bool ghost)
             PacketBatch batch = _outBatch[k]!;
             if (batch.Count > 0)
             {
-                _outVnic[k]!.Send(batch);
+                _outEgress[k]!.Send(batch);
             }
 
             batch.Return();
             _outBatch[k] = null;
-            _outVnic[k] = null;
+            _outEgress[k] = null;
         }
 
         _outs = 0;

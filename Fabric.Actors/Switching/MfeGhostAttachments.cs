@@ -8,7 +8,8 @@ namespace Fabric.Actors.Switching;
 /// <summary>
 /// The MFE's ends for the ghost verifier: <c>container: HOST/NAME</c> is its DCN's VNIC ghost
 /// port, frames tagged with the container's local tag (a probe from a container to another
-/// carries the peer's MAC: the MFE forwards by the intent's MACs). Implicit probes: containers
+/// carries the peer's MAC: the MFE forwards by the intent's MACs; one to an address off the
+/// container's switch carries the MAC of the switch's router, the gateway). Implicit probes: containers
 /// of different tenants must not reach each other (<c>tenant-isolation</c>, at most
 /// <see cref="MaxIsolationProbes"/> pairs).
 /// </summary>
@@ -20,9 +21,13 @@ public sealed class MfeGhostAttachments : IGhostAttachments
     {
         attachment = null!;
         if (end.Container is not { } name || MfeAttachments.Resolve(intent, name) is not { } a) return false;
+        // The first hop: the peer container itself, the switch's router for an address off the
+        // switch's networks (the container's default gateway), else the peer's own MAC on the switch.
         var peerMac = peer.Container is { } p && MfeAttachments.Resolve(intent, p) is { } b
             ? new MacAddress(b.Mac.Value)
-            : GhostProbe.EndpointMac(new Ipv4Address(peer.Address.Value));
+            : intent.RouterOf(a.Tenant) is { } router && !router.Slice.IsOnLink(peer.Address)
+                ? new MacAddress(router.Gateway.RouterMac.Value)
+                : GhostProbe.EndpointMac(new Ipv4Address(peer.Address.Value));
         attachment = new GhostAttachment(
             a.Node,
             GhostPortSet.PortKey(a.VnicPort.Name),

@@ -26,6 +26,9 @@ public sealed class MfeRuntime(MfeSpec spec, MfeDatapath datapath)
 
     public ConcurrentDictionary<string, ContainerPort> Ports { get; } = new();
 
+    /// <summary>The gateways' router ports this MFE carries, by link name.</summary>
+    public ConcurrentDictionary<string, RouterPort> Routers { get; } = new();
+
     /// <summary>Why a VNIC port is not open (the last error), by DCN.</summary>
     public ConcurrentDictionary<string, string> VnicErrors { get; } = new();
 
@@ -80,7 +83,15 @@ public sealed class MfeRuntime(MfeSpec spec, MfeDatapath datapath)
         var overlay = underlay is null ? null : new OverlayStatus(
             underlay.Local.ToString(), underlay.Counters.RxFrames, underlay.Counters.RxBytes,
             underlay.Counters.TxFrames, underlay.Counters.TxBytes, underlay.Counters.DropsByName());
-        return new HostStatus(spec.Host, spec.Node, spec.Mfe, datapath.Ghost, table.Generation, table.Remotes, overlay, dcns, ports);
+        var routers = spec.RouterPorts.Select(r =>
+        {
+            Routers.TryGetValue(r.Link, out var port);
+            string state = r.Remote is not null ? "remote" : port is null ? "starting" : port.GatewayAttached ? "up" : "gateway-absent";
+            return new RouterPortStatus(r.Gateway, r.Tenant, r.Vni, r.Mac.ToString(), [.. r.Addresses.Select(a => a.ToString())],
+                r.Remote?.ToString(), state, port?.Counters.RxFrames ?? 0, port?.Counters.TxFrames ?? 0,
+                port?.Counters.DropsByName() ?? new Dictionary<string, long>());
+        }).ToImmutableArray();
+        return new HostStatus(spec.Host, spec.Node, spec.Mfe, datapath.Ghost, table.Generation, table.Remotes, overlay, dcns, ports, routers);
     }
 
     private static string Kebab(PortState state) => state switch

@@ -8,8 +8,10 @@ namespace Fabric.Actors.Switching;
 
 /// <summary>
 /// A host's MFE as its node runs it: the container DCNs (each a VNIC port), the containers on
-/// them (each an MFE port), and the containers of the same tenants on other hosts, reached over
-/// Geneve at their node's underlay address. Built from the intent by <see cref="MfeElementKind"/>.
+/// them (each an MFE port), the containers of the same tenants on other hosts, reached over
+/// Geneve at their node's underlay address, and the router ports of the gateways whose downlink
+/// is one of those tenants' logical switch (carried here when the gateway runs on this node).
+/// Built from the intent by <see cref="MfeElementKind"/>.
 /// </summary>
 public sealed record MfeSpec(
     string Host,
@@ -18,8 +20,12 @@ public sealed record MfeSpec(
     Ipv4Address Underlay,
     ImmutableArray<DcnSpec> Dcns,
     ImmutableArray<ContainerSpec> Containers,
-    ImmutableArray<RemoteContainer> Remotes)
+    ImmutableArray<RemoteContainer> Remotes,
+    ImmutableArray<RouterPortSpec> Routers = default)
 {
+    /// <summary>The router ports this MFE carries (none when not given).</summary>
+    public ImmutableArray<RouterPortSpec> RouterPorts => Routers.IsDefault ? [] : Routers;
+
     /// <summary>Changes exactly when something the data path forwards on changes.</summary>
     public string Fingerprint()
     {
@@ -38,6 +44,11 @@ public sealed record MfeSpec(
         foreach (var r in Remotes)
         {
             text.Append("remote ").Append(r).Append('\n');
+        }
+
+        foreach (var r in RouterPorts)
+        {
+            text.Append("router ").Append(r).Append('\n');
         }
 
         return text.ToString();
@@ -75,4 +86,21 @@ public sealed record ContainerSpec(
 public sealed record RemoteContainer(string Host, string Name, MacAddress Mac, Ipv4Address Ip, uint Vni, UnderlayEndpoint Remote)
 {
     public override string ToString() => $"{Host}/{Name}|{Mac}|{Ip}|{Vni}|{Remote}";
+}
+
+/// <summary>
+/// A gateway's router port on a tenant's logical switch: its MAC (the gateway's) and addresses
+/// (the tenant's networks on the gateway) are answered in ARP and forwarded to like a
+/// container's. <see cref="Remote"/> null: this MFE carries it (the gateway runs on this node)
+/// and frames go to the gateway over the node's patch link <see cref="Link"/>; otherwise it is
+/// on another node, reached over Geneve there.
+/// </summary>
+public sealed record RouterPortSpec(string Gateway, string Tenant, uint Vni, MacAddress Mac, ImmutableArray<Ipv4Address> Addresses, UnderlayEndpoint? Remote = null)
+{
+    public bool IsLocal => Remote is null;
+
+    /// <summary>The patch link between this port and the gateway (<see cref="PatchPanel.RouterPort"/>).</summary>
+    public string Link => PatchPanel.RouterPort(Gateway, Tenant);
+
+    public override string ToString() => $"{Gateway}/{Tenant}|{Vni}|{Mac}|{string.Join(",", Addresses)}|{Remote?.ToString() ?? "local"}";
 }

@@ -6,15 +6,17 @@ namespace Fabric.Actors.Switching;
 /// <summary>
 /// One MFE's forwarding state at one moment, immutable: per VNIC the container behind each local
 /// tag, every known container (local or on another host) by MAC, and every known address per
-/// logical switch for answering ARP. The MFE actor builds a new table on every change and swaps
+/// logical switch for answering ARP, and the gateways' router ports on its switches (by switch
+/// and MAC: one gateway has one MAC on every tenant's switch). The MFE actor builds a new table on every change and swaps
 /// it in; a data-path thread reads the current table once per batch, so a batch never sees two.
 /// Nothing is learned from traffic: the intent names every MAC and address.
 /// </summary>
 public sealed class MfeTable
 {
-    public static readonly MfeTable Empty = new(0, [], new(), new(), new(), [], 0);
+    public static readonly MfeTable Empty = new(0, [], new(), new(), new(), [], 0, []);
 
     private readonly VnicEntry[] _vnics;
+    private readonly RouterEntry[] _routers;
 
     private MfeTable(
         long generation,
@@ -23,8 +25,10 @@ public sealed class MfeTable
         Dictionary<ulong, MacAddress> arp,
         HashSet<uint> switches,
         LocalEntry[] locals,
-        int remotes)
+        int remotes,
+        RouterEntry[] routers)
     {
+        _routers = routers;
         Generation = generation;
         _vnics = vnics;
         ByMac = byMac;
@@ -65,14 +69,33 @@ public sealed class MfeTable
         return null;
     }
 
+    /// <summary>The router port with <paramref name="mac"/> on logical switch <paramref name="switch"/>, or null (a short scan: a switch has one router).</summary>
+    internal RouterEntry? Router(uint @switch, MacAddress mac)
+    {
+        foreach (var r in _routers)
+        {
+            if (r.Switch == @switch && r.Mac == mac)
+            {
+                return r;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The router ports in the table (local and on other nodes).</summary>
+    public IReadOnlyList<RouterEntry> Routers => _routers;
+
     internal static ulong ArpKey(uint @switch, Ipv4Address address) => ((ulong)@switch << 32) | address.ToUInt32();
 
     /// <summary>
     /// The table for <paramref name="spec"/> given the VNICs and container ports that are up: a
-    /// container forwards once both its port and its DCN's VNIC are.
+    /// container forwards once both its port and its DCN's VNIC are; a local router port once
+    /// its <see cref="RouterPort"/> is in <paramref name="routerPorts"/> (by link name).
     /// </summary>
     public static MfeTable Build(
-        MfeSpec spec, IReadOnlyDictionary<string, DcnVnic> vnics, IReadOnlyDictionary<string, ContainerPort> ports, long generation)
+        MfeSpec spec, IReadOnlyDictionary<string, DcnVnic> vnics, IReadOnlyDictionary<string, ContainerPort> ports, long generation,
+        IReadOnlyDictionary<string, RouterPort>? routerPorts = null)
     {
         var byTag = new Dictionary<DcnVnic, LocalEntry?[]>();
         var byMac = new Dictionary<ulong, Target>();
@@ -107,6 +130,27 @@ public sealed class MfeTable
             remotes++;
         }
 
+        var routers = new List<RouterEntry>();
+        foreach (var r in spec.RouterPorts)
+        {
+            RouterPort? port = null;
+            if (r.IsLocal && (routerPorts is null || !routerPorts.TryGetValue(r.Link, out port)))
+            {
+                continue;
+            }
+
+            routers.Add(new RouterEntry(r.Vni, r.Mac, port, r.Remote ?? default));
+            foreach (var address in r.Addresses)
+            {
+                arp.TryAdd(ArpKey(r.Vni, address), r.Mac);
+            }
+
+            if (port is not null)
+            {
+                switches.Add(r.Vni);
+            }
+        }
+
         // A VNIC up without containers still has a (empty) tag table: its frames are unknown-tag, not not-ready.
         foreach (var vnic in vnics.Values)
         {
@@ -120,7 +164,8 @@ public sealed class MfeTable
             arp,
             switches,
             [.. locals],
-            remotes);
+            remotes,
+            [.. routers]);
     }
 
     private sealed record VnicEntry(DcnVnic Vnic, LocalEntry?[] ByTag);
@@ -136,6 +181,9 @@ public sealed record LocalEntry(
     uint Switch,
     PortAcl? Ingress,
     PortAcl? Egress);
+
+/// <summary>A router port on logical switch <see cref="Switch"/>: carried here (<see cref="Local"/>) or on another node's underlay.</summary>
+public sealed record RouterEntry(uint Switch, MacAddress Mac, RouterPort? Local, UnderlayEndpoint Remote);
 
 /// <summary>Where a MAC is: a local container, or a node's underlay; on logical switch <see cref="Switch"/>.</summary>
 internal sealed record Target(uint Switch, LocalEntry? Local, UnderlayEndpoint Remote);

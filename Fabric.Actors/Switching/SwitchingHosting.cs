@@ -17,7 +17,9 @@ public static class SwitchingHosting
     /// registered there, built on a ghost plane (ghost: true, every port from
     /// <paramref name="ghostPortFactory"/>, its own Geneve underlay on
     /// <paramref name="ghostGenevePort"/>, default the main port + 1), available as the keyed
-    /// service <see cref="GhostKey"/>. Both are disposed with the service provider.
+    /// service <see cref="GhostKey"/>, whose router ports count as ghost links in
+    /// <paramref name="ghostLiveness"/> (the verifier waits for their gateways to attach). Both
+    /// are disposed with the service provider.
     /// </summary>
     public static IServiceCollection AddSwitching(
         this IServiceCollection services,
@@ -26,7 +28,9 @@ public static class SwitchingHosting
         ElementKindRegistry? ghostKinds = null,
         Func<PortRef, ushort, IPort>? ghostPortFactory = null,
         ushort? ghostGenevePort = null,
-        IHopTracer? ghostTracer = null)
+        IHopTracer? ghostTracer = null,
+        PatchPanel? ghostPatches = null,
+        ICollection<Func<(int Up, int Total)>>? ghostLiveness = null)
     {
         ArgumentNullException.ThrowIfNull(kinds);
         node ??= new SwitchingNode();
@@ -34,19 +38,24 @@ public static class SwitchingHosting
         services.AddSingleton(_ => node);
         if (ghostKinds is not null)
         {
-            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer);
+            var ghost = GhostPlane(node, ghostPortFactory, ghostGenevePort, ghostTracer, ghostPatches);
             ghostKinds.Add(new MfeElementKind(ghost));
+            ghostLiveness?.Add(ghost.RouterLiveness);
             services.AddKeyedSingleton(GhostKey, (_, _) => ghost);
         }
 
         return services;
     }
 
-    /// <summary>The ghost plane that goes with <paramref name="main"/>: ghost mode, the given ports, the Geneve port + 1 unless told.</summary>
-    public static SwitchingNode GhostPlane(SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null, IHopTracer? tracer = null)
+    /// <summary>
+    /// The ghost plane that goes with <paramref name="main"/>: ghost mode, the given ports, the
+    /// Geneve port + 1 unless told, and the ghost gateways' patch panel (<paramref name="patches"/>).
+    /// </summary>
+    public static SwitchingNode GhostPlane(
+        SwitchingNode main, Func<PortRef, ushort, IPort>? portFactory, ushort? genevePort = null, IHopTracer? tracer = null, PatchPanel? patches = null)
     {
         ArgumentNullException.ThrowIfNull(main);
         ushort port = genevePort ?? (ushort)(main.GenevePort == ushort.MaxValue ? main.GenevePort - 1 : main.GenevePort + 1);
-        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port) { Tracer = tracer };
+        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port, patches) { Tracer = tracer };
     }
 }

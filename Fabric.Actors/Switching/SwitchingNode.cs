@@ -22,15 +22,19 @@ public sealed class SwitchingNode : IDisposable
     private readonly Dictionary<Ipv4Address, GeneveUnderlay> _underlays = new();
     private ushort _nextPortId = 0x4000; // apart from the PE and gateway port ids, for readable captures
 
-    public SwitchingNode(bool ghost = false, Func<PortRef, ushort, IPort>? portFactory = null, ushort genevePort = UdpPorts.Geneve)
+    public SwitchingNode(bool ghost = false, Func<PortRef, ushort, IPort>? portFactory = null, ushort genevePort = UdpPorts.Geneve, PatchPanel? patches = null)
     {
         Ghost = ghost;
+        Patches = patches ?? new PatchPanel();
         PortFactory = portFactory ?? (ghost ? IdlePort : DefaultPort);
         GenevePort = genevePort;
     }
 
     /// <summary>True for the ghost plane.</summary>
     public bool Ghost { get; }
+
+    /// <summary>This plane's links to the gateways of this node: an MFE carries their router ports there.</summary>
+    public PatchPanel Patches { get; }
 
     /// <summary>Ghost plane only: where the forwarders report each probe's hops and drops (null on main).</summary>
     public IHopTracer? Tracer { get; init; }
@@ -91,6 +95,13 @@ public sealed class SwitchingNode : IDisposable
     /// <summary>A simulated port that generates nothing and sinks what it is given.</summary>
     public static IPort IdlePort(PortRef port, ushort id) =>
         new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = 1e-9 });
+
+    /// <summary>The router ports the running MFEs carry: how many have their gateway attached, of how many.</summary>
+    public (int Up, int Total) RouterLiveness()
+    {
+        var routers = Mfes.Values.SelectMany(m => m.Routers.Values).ToList();
+        return (routers.Count(r => r.GatewayAttached), routers.Count);
+    }
 
     public HostStatus? Status(string host) => Mfes.TryGetValue(host, out var mfe) ? mfe.Status() : null;
 

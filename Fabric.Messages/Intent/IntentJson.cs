@@ -145,6 +145,7 @@ public static class IntentJson
     {
         w.WriteString("name", gateway.Name);
         w.WriteString("node", gateway.Node);
+        if (gateway.Mac is { } mac) w.WriteString("mac", mac.ToString());
         Array(w, "tenants", ByName(gateway.Tenants, t => t.Tenant), WriteGatewayTenant);
     }
 

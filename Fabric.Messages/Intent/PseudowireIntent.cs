@@ -10,6 +10,13 @@ public enum PortKind
 
     /// <summary><c>simulated</c>: generated traffic for tests and benchmarks.</summary>
     Simulated,
+
+    /// <summary>
+    /// <c>logicalSwitch</c>: a tenant's logical switch (the MFEs' tenant network, VNI = the
+    /// tenant's); the name is the tenant. Only a gateway tenant's downlink may be one: the gateway
+    /// then is the switch's router (see <see cref="GatewayTenantIntent"/>).
+    /// </summary>
+    LogicalSwitch,
 }
 
 /// <summary>

@@ -52,7 +52,25 @@ public sealed record OverlayStatus(
     long TxBytes,
     IReadOnlyDictionary<string, long> Drops);
 
-/// <summary>A host's MFE: its DCNs, its container ports and its overlay.</summary>
+/// <summary>
+/// A gateway's router port on a tenant's logical switch: carried by this MFE (<paramref name="Remote"/>
+/// null; <paramref name="State"/> <c>up</c> once the gateway's end is open, else <c>gateway-absent</c>)
+/// or reached on another node's underlay. Counters are the router's view: rx = frames the gateway
+/// sent onto the switch, tx = frames delivered to it.
+/// </summary>
+public sealed record RouterPortStatus(
+    string Gateway,
+    string Tenant,
+    uint Vni,
+    string Mac,
+    ImmutableArray<string> Addresses,
+    string? Remote,
+    string State,
+    long RxFrames,
+    long TxFrames,
+    IReadOnlyDictionary<string, long> Drops);
+
+/// <summary>A host's MFE: its DCNs, its container ports, the router ports on its switches and its overlay.</summary>
 public sealed record HostStatus(
     string Name,
     string Node,
@@ -62,7 +80,8 @@ public sealed record HostStatus(
     int RemoteContainers,
     OverlayStatus? Overlay,
     ImmutableArray<DcnStatus> Dcns,
-    ImmutableArray<MfePortStatus> Ports);
+    ImmutableArray<MfePortStatus> Ports,
+    ImmutableArray<RouterPortStatus> Routers);
 
 /// <summary>One line per host in <c>GET /hosts</c>.</summary>
 public sealed record HostSummary(string Name, string Node, string Mfe, string? Overlay, int Dcns, int Ports, int PortsUp, long TableGeneration);

@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
+using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
@@ -77,9 +78,12 @@ public static class FabricNodeApp
         builder.Services.AddPseudowires(elementKinds, ghost: ghostPlane);
         var switching = SwitchingSettings.FromConfig(hocon);
         builder.Services.AddSingleton(switching);
-        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort),
+        // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).
+        var patches = new PatchPanel();
+        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches),
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
-            ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer);
+            ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer,
+            ghostPatches: ghostPlane?.Patches, ghostLiveness: ghostPlane?.Liveness);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
         builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
@@ -98,7 +102,7 @@ public static class FabricNodeApp
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
                 .AddFabricGuardian(options.Name, roles, elementKinds)
-                .AddGateways(elementKinds, roles, ghostPlane)
+                .AddGateways(elementKinds, roles, ghostPlane, patches)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .AddClusterBootstrap(options, hocon)
                 .AddNodeLog(logRing)

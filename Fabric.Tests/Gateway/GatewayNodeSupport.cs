@@ -4,6 +4,7 @@ using Akka.Actor;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Gateway.Actors;
+using Fabric.Tests.DataPlane.Io;
 using Fabric.Tests.Support;
 
 namespace Fabric.Tests.Gateways;
@@ -75,4 +76,14 @@ internal static class GatewayNodeSupport
     public static int BucketOf(uint vni, Ipv4Address inside) => GatewayDatapath.ShardFor(vni, inside, GatewayActor.Buckets);
 
     public static ImmutableArray<byte[]> None => [];
+
+    /// <summary>Moves a TAP the node opened into <paramref name="ns"/>, addresses it and brings it up (with a default route when given).</summary>
+    public static void Attach(TestNamespace ns, string tap, string address, string? gateway)
+    {
+        HostTools.Ip($"link set {tap} netns {ns.Name}");
+        ns.Ip($"addr add {address} dev {tap}");
+        ns.Ip($"link set {tap} up");
+        ns.Ip("link set lo up");
+        if (gateway is not null) ns.Ip($"route add default via {gateway}");
+    }
 }

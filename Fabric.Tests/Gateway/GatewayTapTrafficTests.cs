@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Fabric.Tests.DataPlane.Io;
 using Fabric.Tests.Support;
 using Xunit.Abstractions;
@@ -95,26 +93,26 @@ public class GatewayTapTrafficTests(ITestOutputHelper output)
         await Eventually.Holds(async () => (await GatewayView(node, "gw-t"))["status"]!["neighbors"]!.GetValue<int>() >= 2,
             Wait, "the gateway resolved both upstream routers");
 
-        using var web = new NetcatServer(outside, nc, Server, 8080);
-        using var telnetish = new NetcatServer(outside, nc, Server, 2323);
-        using var redService = new NetcatServer(red, nc, "10.0.0.10", 9090);
+        using var web = new Netcat.Server(outside, nc, Server, 8080);
+        using var telnetish = new Netcat.Server(outside, nc, Server, 2323);
+        using var redService = new Netcat.Server(red, nc, "10.0.0.10", 9090);
         await Task.Delay(300);
 
         // Both tenants reach the server; it sees each tenant's pool address.
-        Assert.Equal(0, Client(blue, nc, "hello-from-blue", Server, 8080).ExitCode);
-        Assert.Equal(0, Client(red, nc, "hello-from-red", Server, 8080).ExitCode);
+        Assert.Equal(0, Netcat.Client(blue, nc, "hello-from-blue", Server, 8080).ExitCode);
+        Assert.Equal(0, Netcat.Client(red, nc, "hello-from-red", Server, 8080).ExitCode);
         await Eventually.Holds(() => web.Output.Contains("hello-from-blue") && web.Output.Contains("hello-from-red"), TimeSpan.FromSeconds(5), "the server got both greetings");
         Assert.Contains("Connection received on 192.0.2.10 ", web.Output);
         Assert.Contains("Connection received on 198.51.100.10 ", web.Output);
         Assert.DoesNotContain("Connection received on 10.0.0.10", web.Output);
 
         // The firewall denies tcp/2323 for both.
-        Assert.NotEqual(0, Client(blue, nc, "x", Server, 2323, waitSeconds: 2).ExitCode);
-        Assert.NotEqual(0, Client(red, nc, "x", Server, 2323, waitSeconds: 2).ExitCode);
+        Assert.NotEqual(0, Netcat.Client(blue, nc, "x", Server, 2323, waitSeconds: 2).ExitCode);
+        Assert.NotEqual(0, Netcat.Client(red, nc, "x", Server, 2323, waitSeconds: 2).ExitCode);
 
         // Blue tries every address of red it could know; red's service never hears from it.
-        Assert.NotEqual(0, Client(blue, nc, "x", "198.51.100.10", 9090, waitSeconds: 2).ExitCode);
-        Assert.NotEqual(0, Client(blue, nc, "x", "198.51.100.2", 9090, waitSeconds: 2).ExitCode);
+        Assert.NotEqual(0, Netcat.Client(blue, nc, "x", "198.51.100.10", 9090, waitSeconds: 2).ExitCode);
+        Assert.NotEqual(0, Netcat.Client(blue, nc, "x", "198.51.100.2", 9090, waitSeconds: 2).ExitCode);
         await Task.Delay(200);
         Assert.DoesNotContain("Connection received", telnetish.Output);
         Assert.DoesNotContain("Connection received", redService.Output);
@@ -124,67 +122,5 @@ public class GatewayTapTrafficTests(ITestOutputHelper output)
         var drops = view["status"]!["drops"]!;
         Assert.True(drops["firewall-denied"]!.GetValue<long>() >= 2, "the denied SYNs were counted");
         Assert.True(view["status"]!["cache"]!["hits"]!.GetValue<long>() > 0, "later packets of the connections hit the cache");
-    }
-
-    private static void Attach(TestNamespace ns, string tap, string address, string? gateway)
-    {
-        HostTools.Ip($"link set {tap} netns {ns.Name}");
-        ns.Ip($"addr add {address} dev {tap}");
-        ns.Ip($"link set {tap} up");
-        ns.Ip("link set lo up");
-        if (gateway is not null) ns.Ip($"route add default via {gateway}");
-    }
-
-    /// <summary>Connects, sends one line, closes; exit 0 when the connection was made.</summary>
-    private static HostTools.Result Client(TestNamespace ns, string nc, string line, string address, int port, int waitSeconds = 3) =>
-        HostTools.Run("/bin/sh", $"-c \"echo {line} | ip netns exec {ns.Name} {nc} -N -w {waitSeconds} {address} {port}\"", timeoutMs: (waitSeconds + 5) * 1000);
-
-    /// <summary>A netcat TCP listener inside a namespace (keeps listening, prints each peer); killed by PID on dispose.</summary>
-    private sealed class NetcatServer : IDisposable
-    {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-
-        public NetcatServer(TestNamespace ns, string nc, string address, int port)
-        {
-            var psi = new ProcessStartInfo(HostTools.Require("ip", "iproute2"), $"netns exec {ns.Name} {nc} -lknv {address} {port}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            _process = Process.Start(psi) ?? throw new InvalidOperationException("could not start nc");
-            _process.OutputDataReceived += (_, e) => Append(e.Data);
-            _process.ErrorDataReceived += (_, e) => Append(e.Data);
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public string Output
-        {
-            get
-            {
-                lock (_output) return _output.ToString();
-            }
-        }
-
-        private void Append(string? line)
-        {
-            if (line is null) return;
-            lock (_output) _output.AppendLine(line);
-        }
-
-        public void Dispose()
-        {
-            try
-            {
-                if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(5000);
-            }
-            catch (InvalidOperationException)
-            {
-            }
-            _process.Dispose();
-        }
     }
 }

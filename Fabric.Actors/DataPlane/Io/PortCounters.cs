@@ -21,7 +21,7 @@ public enum PortDropReason
     /// <summary>The device or socket is gone; the frame could not be sent.</summary>
     TxPortGone,
 
-    /// <summary>An underlay frame had no peer address.</summary>
+    /// <summary>An underlay frame had no peer address, or a patch port had nothing on its other side.</summary>
     TxNoPeer,
 
     /// <summary>The OS reported another error while sending.</summary>

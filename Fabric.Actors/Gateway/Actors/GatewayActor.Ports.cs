@@ -107,6 +107,14 @@ public sealed partial class GatewayActor
 
     private IPort OpenPort(GatewayPort p)
     {
+        if (p.Ref.Kind == PortKind.LogicalSwitch)
+        {
+            // The router port on the tenant's logical switch: the MFE of this node's host carries the other side.
+            if (_patches is null) throw new ArgumentException($"node {_node} has no switching plane for logical switch {p.Ref.Name}");
+            var patch = _patches.Open(PatchPanel.RouterPort(_spec.Intent.Name, _dp.Plan.Tenants[p.TenantIndex].Name), p.Id);
+            patch.Listen(_pool, OnPortBatch);
+            return patch;
+        }
         if (_ghost is not null)
         {
             var tenant = _dp.Plan.Tenants[p.TenantIndex].Name;

@@ -38,6 +38,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private readonly string _node;
     /// <summary>Set for a ghost copy (ghost routing): ghost ports, local stages, every probe traced.</summary>
     private readonly GhostPlaneContext? _ghost;
+    /// <summary>Where this gateway's router ports on logical switches meet the MFE (the ghost plane's for a ghost copy).</summary>
+    private readonly PatchPanel? _patches;
     private readonly GatewaySettings _settings;
     /// <summary>Tells this actor's ledger from a previous one's (entities drop leases of another incarnation).</summary>
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
@@ -47,11 +49,12 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null)
+    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null)
     {
         _spec = spec;
         _node = node;
         _ghost = ghost;
+        _patches = ghost?.Patches ?? patches;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
         // A ghost copy carries only probes, and a probe dropped for a busy data path would read as
@@ -101,8 +104,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         using (_gate.Hold()) handler(m);
     });
 
-    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null) =>
-        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost));
+    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null) =>
+        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches));
 
     protected override void PreStart()
     {
@@ -238,7 +241,10 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Sender.Tell(new FramesInjected(n));
     }
 
-    /// <summary>Asks ARP for every static next hop not resolved yet, so the first packets of a flow need not wait for it.</summary>
+    /// <summary>
+    /// Asks ARP for every static next hop and DNAT target not resolved yet, so the first packets
+    /// of a flow (a port-forward's SYN from outside included) need not wait for it.
+    /// </summary>
     private void ResolveNextHops()
     {
         foreach (var t in _dp.Plan.Tenants)
@@ -246,6 +252,10 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
             foreach (var r in t.Routes.Entries)
             {
                 if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, this);
+            }
+            foreach (var d in t.Dnat)
+            {
+                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, this);
             }
         }
         FlushOut();

@@ -27,6 +27,7 @@ public sealed class MfeActor : ReceiveActor
     private readonly Dictionary<string, (ContainerSpec Spec, IActorRef Actor)> _portActors = new();
     private readonly Dictionary<string, DcnVnic> _vnics = new();
     private readonly Dictionary<string, ContainerPort> _ports = new();
+    private readonly Dictionary<string, RouterPort> _routers = new();
     private readonly Dictionary<IActorRef, Action> _whenStopped = new();
     private readonly HashSet<string> _stopping = new(); // child names whose actor is still stopping
     private MfeSpec _spec;
@@ -91,6 +92,11 @@ public sealed class MfeActor : ReceiveActor
     protected override void PostStop()
     {
         _datapath.Table = MfeTable.Empty;
+        foreach (var router in _routers.Values)
+        {
+            router.Dispose();
+        }
+
         _datapath.Underlay?.Detach(_datapath);
         _node.Mfes.TryRemove(new KeyValuePair<string, MfeRuntime>(_spec.Host, _runtime));
     }
@@ -155,7 +161,36 @@ public sealed class MfeActor : ReceiveActor
             StartPort(container.Name);
         }
 
+        ApplyRouters(spec);
         Rebuild();
+    }
+
+    /// <summary>
+    /// Makes the router ports the spec has and drops those it no longer has (a router port has no
+    /// device: attaching to the node's patch link is all there is to start, so no actor).
+    /// </summary>
+    private void ApplyRouters(MfeSpec spec)
+    {
+        var wanted = spec.RouterPorts.Where(r => r.IsLocal).ToDictionary(r => r.Link);
+        foreach (var (link, running) in _routers.ToList())
+        {
+            if (!wanted.TryGetValue(link, out var w) || w.ToString() != running.Spec.ToString())
+            {
+                running.Dispose();
+                _routers.Remove(link);
+                _runtime.Routers.TryRemove(link, out _);
+            }
+        }
+
+        foreach (var (link, router) in wanted)
+        {
+            if (!_routers.ContainsKey(link))
+            {
+                _routers[link] = _runtime.Routers[link] = new RouterPort(router, _node.Patches, _datapath);
+                _log.Info("MFE {0}: router port of gateway {1} on logical switch {2} (vni {3}, {4})", _spec.Mfe, router.Gateway, router.Tenant,
+                    router.Vni, router.Mac);
+            }
+        }
     }
 
     /// <summary>Starts the VNIC of DCN <paramref name="name"/> as the spec has it, unless it runs or its predecessor is still stopping.</summary>
@@ -220,5 +255,5 @@ public sealed class MfeActor : ReceiveActor
     private bool IsCurrent<T>(Dictionary<string, (T Spec, IActorRef Actor)> actors, string name) =>
         actors.TryGetValue(name, out var running) && running.Actor.Equals(Sender);
 
-    private void Rebuild() => _datapath.Table = MfeTable.Build(_spec, _vnics, _ports, ++_generation);
+    private void Rebuild() => _datapath.Table = MfeTable.Build(_spec, _vnics, _ports, ++_generation, _routers);
 }

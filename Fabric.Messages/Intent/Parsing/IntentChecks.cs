@@ -224,6 +224,9 @@ internal static partial class IntentChecks
             owners.AddRange(host.ContainerDcns.Select(d => ((object)d, "vnicMac", d.VnicMac)));
             owners.AddRange(host.Containers.Select(c => ((object)c, "mac", c.Mac)));
         }
+        // A gateway's MAC is its router port's on a logical switch: one more MAC the MFEs forward to.
+        foreach (var gateway in document.Gateways.Where(g => g.Mac is not null || g.Tenants.Any(t => t.Downlink is { Kind: PortKind.LogicalSwitch })))
+            owners.Add((gateway, "mac", gateway.RouterMac));
         foreach (var hypervisor in document.Hypervisors)
         {
             owners.Add((hypervisor.Bridge, "mac", hypervisor.Bridge.Mac));

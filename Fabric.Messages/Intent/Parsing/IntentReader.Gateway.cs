@@ -4,7 +4,7 @@ namespace Fabric.Messages.Intent.Parsing;
 
 internal static partial class IntentReader
 {
-    internal static readonly string[] GatewayKeys = ["name", "node", "tenants"];
+    internal static readonly string[] GatewayKeys = ["name", "node", "mac", "tenants"];
 
     internal static readonly string[] GatewayTenantKeys = ["tenant", "networks", "routes", "uplink", "snatPool", "dnat", "firewall", "downlink"];
 
@@ -19,7 +19,7 @@ internal static partial class IntentReader
     internal static readonly string[] RuleKeys = ["name", "action", "protocol", "source", "destination", "ports"];
 
     private static GatewayIntent ReadGateway(Fields f) =>
-        new(f.Name(), f.String("node"), f.Elements("tenants", false, GatewayTenantKeys, ReadGatewayTenant));
+        new(f.Name(), f.String("node"), f.Elements("tenants", false, GatewayTenantKeys, ReadGatewayTenant), f.Mac("mac", false));
 
     private static GatewayTenantIntent ReadGatewayTenant(Fields f)
     {
@@ -83,7 +83,12 @@ internal static partial class IntentReader
                 firewallFields.Elements("rules", false, RuleKeys, ReadRule));
 
         var downlinkFields = f.Object("downlink", false, PortKeys);
-        var downlink = downlinkFields is null ? null : ReadPort(downlinkFields);
+        var downlink = downlinkFields is null ? null : ReadPort(downlinkFields, logicalSwitch: true);
+        if (downlink is { Kind: PortKind.LogicalSwitch } && tenant.Length > 0 && downlink.Name.Length > 0 && downlink.Name != tenant
+            && !f.Context.HasFailedWithin(f.PathOf("downlink")))
+            downlinkFields!.Fail("name", $"a tenant's router is on its own logical switch: '{downlink.Name}' is not tenant '{tenant}'");
+        if (downlink is { Kind: PortKind.LogicalSwitch, Segment: not null })
+            downlinkFields!.Fail("segment", "a logical switch is no cable: segment is for tap and simulated ports");
         if (downlink is not null && uplink is not null && (downlink.Kind, downlink.Name) == (uplink.Port.Kind, uplink.Port.Name) && !f.Context.HasFailed(f.PathOf("downlink")))
             f.Fail("downlink", $"downlink {IntentText.PortKind.Of(downlink.Kind)}:{downlink.Name} is the tenant's uplink port too");
 

@@ -78,18 +78,25 @@ internal static partial class IntentReader
         return new NodeIntent(name, roles.ToImmutable(), f.Ipv4("address", false), f.OptionalString("description"));
     }
 
-    /// <summary>Reads a port reference and checks its name against what the kind allows.</summary>
-    private static PortRef ReadPort(Fields port)
+    /// <summary>
+    /// Reads a port reference and checks its name against what the kind allows; a
+    /// <c>logicalSwitch</c> only where <paramref name="logicalSwitch"/> says it may be (a gateway downlink).
+    /// </summary>
+    private static PortRef ReadPort(Fields port, bool logicalSwitch = false)
     {
         var kind = port.Enum("kind", IntentText.PortKind, required: true);
         var name = port.String("name");
+        if (kind == PortKind.LogicalSwitch && !logicalSwitch)
+            port.Fail("kind", "only a gateway tenant's downlink can be a logicalSwitch; this must be tap or simulated");
+        if (kind == PortKind.LogicalSwitch && name.Length > 0)
+            name = port.Name();
         if (kind == PortKind.Tap && name.Length > 0 && !Checks.IsTapName(name))
             port.Fail("name", $"'{name}' is not a Linux interface name (1..15 characters, no '/', ':' or spaces)");
         if (kind == PortKind.Simulated && name.Length > 0)
             name = port.Name();
         var segment = port.Has("segment") ? port.Name("segment") : null;
         var traffic = (int?)port.Integer("traffic", required: false, 1, MaxTraffic, "frames per second");
-        if (traffic is not null && kind == PortKind.Tap)
+        if (traffic is not null && kind is PortKind.Tap or PortKind.LogicalSwitch)
             port.Fail("traffic", "only a simulated port generates traffic; a TAP carries what its device sends");
         return new PortRef(kind ?? PortKind.Simulated, name, segment, traffic);
     }

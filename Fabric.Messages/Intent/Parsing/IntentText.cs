@@ -7,7 +7,7 @@ internal static class IntentText
 {
     public static readonly EnumText<NodeRole> Role = new((NodeRole.Fabric, "fabric"), (NodeRole.GhostShadow, "ghost-shadow"));
 
-    public static readonly EnumText<PortKind> PortKind = new((Intent.PortKind.Tap, "tap"), (Intent.PortKind.Simulated, "simulated"));
+    public static readonly EnumText<PortKind> PortKind = new((Intent.PortKind.Tap, "tap"), (Intent.PortKind.Simulated, "simulated"), (Intent.PortKind.LogicalSwitch, "logicalSwitch"));
 
     public static readonly EnumText<VmMode> VmMode = new((Intent.VmMode.Passthrough, "passthrough"), (Intent.VmMode.Nat, "nat"));
 
