@@ -112,7 +112,8 @@ public sealed partial class GatewayActor
             // The router port on the tenant's logical switch: the MFE of this node's host carries the other side.
             if (_patches is null) throw new ArgumentException($"node {_node} has no switching plane for logical switch {p.Ref.Name}");
             var patch = _patches.Open(PatchPanel.RouterPort(_spec.Intent.Name, _dp.Plan.Tenants[p.TenantIndex].Name), p.Id);
-            patch.Listen(_pool, OnPortBatch);
+            var self = Self;
+            patch.Listen(_pool, batch => self.Tell(new PatchBatch(batch)));
             return patch;
         }
         if (_ghost is not null)

@@ -72,6 +72,9 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Guarded<Messages.Gateway.UpdatePortBlocks>(OnUpdatePortBlocks);
         Guarded<Messages.Gateway.CheckConnections>(OnCheckConnections);
         Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
+        // A logical switch's frames arrive on the MFE's thread, which the gateway's answer goes
+        // back through: they take the mailbox so the two never run inside each other.
+        Guarded<PatchBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(OnTerminated);
         Guarded<Tick>(_ => OnTick());
         Guarded<CheckPorts>(_ => OnCheckPorts());
@@ -200,6 +203,9 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     /// (counted). One batch per port is ever in flight; nothing is queued behind a mailbox.
     /// </summary>
     private void OnPortBatch(PacketBatch batch) => _gate.TryRun(batch, _runBatch);
+
+    /// <summary>A batch from the router port's patch link (see the constructor).</summary>
+    private sealed record PatchBatch(PacketBatch Batch);
 
     /// <summary>Runs the data path over <paramref name="batch"/> (then returned), sends its output and its misses. Holds the data path's lock.</summary>
     private void OnBatch(PacketBatch batch)
