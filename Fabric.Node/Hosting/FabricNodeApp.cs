@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Akka.Remote.Hosting;
 using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
+using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
@@ -70,7 +71,9 @@ public static class FabricNodeApp
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
-        builder.Services.AddPseudowires(elementKinds, ghost: ghostPlane);
+        // The I/O loops are process-wide; configured once before any port receives.
+        IoLoops.Configure(IoHocon.From(hocon));
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon) }, ghost: ghostPlane);
         var switching = SwitchingSettings.FromConfig(hocon);
         builder.Services.AddSingleton(switching);
         builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort),

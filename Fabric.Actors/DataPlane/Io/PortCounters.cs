@@ -35,6 +35,12 @@ public enum PortDropReason
     /// offered to a ghost port. Never sent; a non-zero count is a wiring defect.
     /// </summary>
     PlaneMismatch,
+
+    /// <summary>
+    /// The I/O loop's batch pool was at its cap when the port had frames: they were read and
+    /// dropped at ingress instead of allocating more pinned memory (an overload signal).
+    /// </summary>
+    RxNoBuffer,
 }
 
 /// <summary>
