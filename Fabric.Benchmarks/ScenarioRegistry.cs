@@ -19,6 +19,7 @@ public static class ScenarioRegistry
         ["mfe"] = MfeScenario.Run,
         ["cellular"] = CellularScenario.Run,
         ["crr"] = CrrScenario.Run,
+        ["scale"] = ScaleScenario.Run,
     };
 
     public static int Run(string[] args)

@@ -31,7 +31,7 @@ namespace Fabric.Actors.Pseudowire;
 /// </remarks>
 public sealed class PwLivenessClock : IDisposable
 {
-    /// <summary>Longest wait between two evaluations (shorter when a PW's interval is under 25 ms).</summary>
+    /// <summary>How far a reader of <see cref="AwakeTicks"/> may run ahead of the clock thread's last advance.</summary>
     private static readonly long MaxTick = Stopwatch.Frequency / 200; // 5 ms
 
     /// <summary>Hello batches drained from the socket before an evaluation, at most.</summary>
@@ -51,6 +51,8 @@ public sealed class PwLivenessClock : IDisposable
     private long _lastReal;   // real time the awake clock was last advanced at
     private long _stallTicks;
     private long _stalls;
+    private long _wakeups;
+    private long _askedTicks; // how long the clock thread is sleeping now (for AwakeTicks readers)
 
     internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null)
     {
@@ -89,6 +91,9 @@ public sealed class PwLivenessClock : IDisposable
     /// <summary>Total time the clock thread was held up beyond the slack (not counted against any session).</summary>
     public double StallMs => Interlocked.Read(ref _stallTicks) * 1000.0 / Stopwatch.Frequency;
 
+    /// <summary>Times the clock thread woke (a due hello or deadline, or hellos arriving).</summary>
+    public long Wakeups => Interlocked.Read(ref _wakeups);
+
     /// <summary>Sessions run by this clock.</summary>
     public int Sessions => Volatile.Read(ref _sessions).Length;
 
@@ -101,7 +106,7 @@ public sealed class PwLivenessClock : IDisposable
         get
         {
             long since = Stopwatch.GetTimestamp() - Volatile.Read(ref _lastReal);
-            return Volatile.Read(ref _awake) + Math.Clamp(since, 0, _stallSlackTicks + MaxTick);
+            return Volatile.Read(ref _awake) + Math.Clamp(since, 0, Volatile.Read(ref _askedTicks) + _stallSlackTicks + MaxTick);
         }
     }
 
@@ -161,35 +166,13 @@ public sealed class PwLivenessClock : IDisposable
         ApplyScheduling();
         var rx = new PacketBatch(64);
         var tx = new PacketBatch();
-        long nextTick = 0;
+        long msTicks = Stopwatch.Frequency / 1000;
+        long asked = 0;
         try
         {
             while (!_stop)
             {
-                long real = Stopwatch.GetTimestamp();
-                long now = Advance(real, 0);
-                // Rounded up: a wait rounded down to 0 ms would spin until the tick.
-                long msTicks = Stopwatch.Frequency / 1000;
-                int waitMs = (int)Math.Max(0, (nextTick - now + msTicks - 1) / msTicks);
-                if (_receiver is { } receiver)
-                {
-                    rx.Clear();
-                    if (receiver.ReceiveBatch(rx, waitMs) > 0)
-                    {
-                        ReceiveHellos(rx, Advance(Stopwatch.GetTimestamp(), waitMs * msTicks));
-                    }
-                }
-                else if (waitMs > 0)
-                {
-                    _stopped.Wait(waitMs);
-                }
-
-                now = Advance(Stopwatch.GetTimestamp(), waitMs * msTicks);
-                if (now < nextTick)
-                {
-                    continue;
-                }
-
+                long now = Advance(Stopwatch.GetTimestamp(), asked);
                 // Late but present: whatever the kernel holds is read before any session is judged.
                 if (_receiver is { } drain)
                 {
@@ -205,8 +188,27 @@ public sealed class PwLivenessClock : IDisposable
                     }
                 }
 
-                nextTick = now + Tick(Volatile.Read(ref _sessions));
-                RunSessions(now, tx);
+                long next = RunSessions(now, tx);
+                // Sleep until the next hello or detection deadline (rounded up: a wait rounded
+                // down to 0 ms would spin), or until a hello arrives. No session, no wake-up.
+                int waitMs = next == long.MaxValue ? 1000 : (int)Math.Clamp((next - now + msTicks - 1) / msTicks, 0, 1000);
+                Volatile.Write(ref _askedTicks, waitMs * msTicks);
+                long before = Stopwatch.GetTimestamp();
+                if (_receiver is { } receiver)
+                {
+                    rx.Clear();
+                    if (receiver.ReceiveBatch(rx, waitMs) > 0)
+                    {
+                        ReceiveHellos(rx, Advance(Stopwatch.GetTimestamp(), Math.Min(Stopwatch.GetTimestamp() - before, waitMs * msTicks)));
+                    }
+                }
+                else if (waitMs > 0)
+                {
+                    _stopped.Wait(waitMs);
+                }
+
+                asked = waitMs * msTicks;
+                Interlocked.Increment(ref _wakeups);
             }
         }
         catch (ObjectDisposedException)
@@ -238,17 +240,6 @@ public sealed class PwLivenessClock : IDisposable
             Scheduling = $"nice:{Niceness}";
         }
     }
-    private static long Tick(Session[] sessions)
-    {
-        long tick = MaxTick;
-        foreach (var s in sessions)
-        {
-            tick = Math.Min(tick, Math.Max(s.Link.Liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond / 5, Stopwatch.Frequency / 1000));
-        }
-
-        return tick;
-    }
-
     private void ReceiveHellos(PacketBatch rx, long now)
     {
         for (int i = 0; i < rx.Count; i++)
@@ -266,12 +257,19 @@ public sealed class PwLivenessClock : IDisposable
         }
     }
 
-    private void RunSessions(long now, PacketBatch tx)
+    /// <summary>
+    /// Evaluates every session and sends the hellos that are due, in one sendmmsg where they
+    /// fall together; returns when the clock must next run (the earliest hello or detection
+    /// deadline). Hellos are kept on a grid of their interval, so sessions with the same interval
+    /// send together and an idle node wakes about once per interval, not once per session.
+    /// </summary>
+    private long RunSessions(long now, PacketBatch tx)
     {
         tx.Clear();
+        long next = long.MaxValue;
         foreach (var s in Volatile.Read(ref _sessions))
         {
-            PwLivenessSession(s, now, tx);
+            next = Math.Min(next, RunSession(s, now, tx));
         }
 
         if (tx.Count > 0)
@@ -279,13 +277,16 @@ public sealed class PwLivenessClock : IDisposable
             _underlay.SendControl(tx);
             tx.Clear();
         }
+
+        return next;
     }
 
-    private void PwLivenessSession(Session s, long now, PacketBatch tx)
+    private long RunSession(Session s, long now, PacketBatch tx)
     {
         var liveness = s.Link.Liveness;
         BfdState before = liveness.State;
         bool changed = liveness.Evaluate(now);
+        long interval = liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         // A transition is told to the peer at once rather than at the next interval.
         if (changed || now >= s.NextHello)
         {
@@ -296,13 +297,16 @@ public sealed class PwLivenessClock : IDisposable
             }
 
             s.Link.AppendHello(tx);
-            s.NextHello = now + liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+            s.NextHello = interval > 0 ? (now / interval + 1) * interval : now;
         }
 
         if (changed)
         {
             s.OnTransition(before, liveness.State, liveness.Diagnostic);
         }
+
+        long deadline = liveness.DetectionDeadline;
+        return deadline > now ? Math.Min(s.NextHello, deadline) : s.NextHello;
     }
 
     public void Dispose()
