@@ -161,7 +161,12 @@ public static class ScaleScenario
     private static async Task Scale(string dll, string root, HttpClient http, Options o, Dictionary<string, object?> result)
     {
         string address = FreeLoopback();
-        await using var node = await Node.StartAsync(dll, root, "scale", "none");
+        // The 500-pair intent's canonical form is ~1.1 MB, over the default fabric.intent.max-bytes
+        // (1 MiB, sized so base + proposed fit one 4 MiB remoting frame); 2 MiB still fits.
+        Directory.CreateDirectory(root);
+        var hocon = Path.Combine(root, "scale.conf");
+        await File.WriteAllTextAsync(hocon, "fabric.intent.max-bytes = 2MiB\n");
+        await using var node = await Node.StartAsync(dll, root, "scale", "none", "--hocon", hocon);
         await Task.Delay(3000);
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);
         var clock = Stopwatch.StartNew();
@@ -329,12 +334,12 @@ public static class ScaleScenario
         public int Pid => _process.Id;
         public IReadOnlyCollection<string> Log => _log;
 
-        public static async Task<Node> StartAsync(string dll, string root, string name, string intent)
+        public static async Task<Node> StartAsync(string dll, string root, string name, string intent, params string[] extra)
         {
             var (port, management) = (FreePort(), FreePort());
             var data = Path.Combine(root, name);
             var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var a in new[] { dll, "run", "--name", "node-1", "--port", $"{port}", "--management", $"127.0.0.1:{management}", "--data", data, "--intent", intent })
+            foreach (var a in new[] { dll, "run", "--name", "node-1", "--port", $"{port}", "--management", $"127.0.0.1:{management}", "--data", data, "--intent", intent }.Concat(extra))
             {
                 info.ArgumentList.Add(a);
             }
