@@ -64,7 +64,7 @@ public static class ScaleScenario
         var dll = NodeDll();
         var root = Path.Combine(Path.GetTempPath(), "fabric-bench-scale-" + Environment.ProcessId);
         var result = new Dictionary<string, object?> { ["scenario"] = "scale", ["cores"] = Environment.ProcessorCount };
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(120) };
         try
         {
             if (!o.SkipEmpty)
@@ -168,6 +168,20 @@ public static class ScaleScenario
         await File.WriteAllTextAsync(hocon, "fabric.intent.max-bytes = 2MiB\n");
         await using var node = await Node.StartAsync(dll, root, "scale", "none", "--hocon", hocon);
         await Task.Delay(3000);
+        try
+        {
+            await ScaleOn(node, address, http, o, result);
+        }
+        catch (Exception e) when (e is TimeoutException or InvalidOperationException or HttpRequestException or TaskCanceledException)
+        {
+            Console.WriteLine($"scale: FAILED: {e.GetType().Name}: {e.Message}; the node's last lines:");
+            foreach (var line in node.Log.TakeLast(30)) Console.WriteLine("  " + line);
+            result["scale_error"] = e.Message;
+        }
+    }
+
+    private static async Task ScaleOn(Node node, string address, HttpClient http, Options o, Dictionary<string, object?> result)
+    {
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);
         var clock = Stopwatch.StartNew();
         await node.Propose(http, document);
@@ -350,7 +364,16 @@ public static class ScaleScenario
             node._process.BeginOutputReadLine();
             node._process.BeginErrorReadLine();
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            await UntilLong(async () => node._process.HasExited || (await Get(http, management, "/health/ready")) is not null, $"{name} ready", 120);
+            try
+            {
+                await UntilLong(async () => node._process.HasExited || (await Get(http, management, "/health/ready")) is not null, $"{name} ready", 120);
+            }
+            catch (TimeoutException)
+            {
+                await node.DisposeAsync(); // never leave a node behind
+                throw;
+            }
+
             if (node._process.HasExited)
             {
                 throw new InvalidOperationException($"{name} exited: {string.Join('\n', node._log.TakeLast(20))}");
