@@ -18,13 +18,16 @@ namespace Fabric.Tests.Ghost;
 [Collection("pw-traffic")]
 public sealed class GhostDuringTrafficTests(ITestOutputHelper output)
 {
+    /// <summary>This test's own underlay addresses (see <see cref="UnderlayAddresses"/>).</summary>
+    private readonly string[] _underlay = UnderlayAddresses.Next(3);
+
     private const string Ce1 = "10.78.0.1";
     private const string Ce2 = "10.78.0.2";
 
-    private static string Intent(string tap1, string tap2, bool withChecks) => $$"""
+    private string Intent(string tap1, string tap2, bool withChecks) => $$"""
         nodes:
-          - { name: node-1, address: 127.0.0.2, roles: [fabric, ghost-shadow] }
-          - { name: node-2, address: 127.0.0.3, roles: [fabric, ghost-shadow] }
+          - { name: node-1, address: {{_underlay[0]}}, roles: [fabric, ghost-shadow] }
+          - { name: node-2, address: {{_underlay[1]}}, roles: [fabric, ghost-shadow] }
         tenants:
           - { name: blue, vni: 100 }
         {{(withChecks ? "  - { name: red, vni: 200 }" : "")}}

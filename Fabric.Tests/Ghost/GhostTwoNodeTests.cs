@@ -11,13 +11,16 @@ namespace Fabric.Tests.Ghost;
 /// </summary>
 public sealed class GhostTwoNodeTests(ITestOutputHelper output)
 {
+    /// <summary>This test's own underlay addresses (see <see cref="UnderlayAddresses"/>).</summary>
+    private readonly string[] _underlay = UnderlayAddresses.Next(3);
+
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(40);
 
-    private static string Intent(bool secondTrunkMember) => $$"""
+    private string Intent(bool secondTrunkMember) => $$"""
         version: 1
         nodes:
-          - { name: node-1, address: 127.0.0.2, roles: [fabric, ghost-shadow] }
-          - { name: node-2, address: 127.0.0.3, roles: [fabric, ghost-shadow] }
+          - { name: node-1, address: {{_underlay[0]}}, roles: [fabric, ghost-shadow] }
+          - { name: node-2, address: {{_underlay[1]}}, roles: [fabric, ghost-shadow] }
         pes:
           - { name: pe-1, node: node-1, routerId: 10.255.7.1, attachmentCircuits: [ { name: ce1, port: { kind: simulated, name: ce1 } } ] }
           - { name: pe-2, node: node-2, routerId: 10.255.7.2, attachmentCircuits: [ { name: ce2, port: { kind: simulated, name: ce2 } } ] }

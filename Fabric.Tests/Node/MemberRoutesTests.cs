@@ -100,9 +100,13 @@ public class MemberRoutesTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.Contains("flow-cache", regions);
         var local = await a.Get("/cluster/shards/flow-cache");
         Assert.NotNull(local["regions"]!.AsArray());
-        var cluster = await a.Get("/cluster/shards/flow-cache?cluster=true");
-        Assert.Equal("flow-cache", cluster["region"]!.ToString());
-        Assert.Contains(a.Address.ToString(), cluster["nodes"]!.AsArray().Select(n => n!["node"]!.ToString()));
+        // The coordinator learns of the node's region once the region registers with it (a moment after Up).
+        await Eventually.Holds(async () =>
+        {
+            var cluster = await a.Get("/cluster/shards/flow-cache?cluster=true");
+            return cluster["region"]!.ToString() == "flow-cache"
+                && cluster["nodes"]!.AsArray().Select(n => n!["node"]!.ToString()).Contains(a.Address.ToString());
+        }, Wait, "the cluster's stats of flow-cache list node-a");
         using var missing = await a.Http.GetAsync("/cluster/shards/no-such-region");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }

@@ -12,7 +12,7 @@ namespace Fabric.Tests.Pseudowire;
 
 /// <summary>
 /// Multi-homing (issue 4, part 5): PE1's trunk has two PWs to PE2 and two to PE3, hosted on two
-/// other nodes (three fabric nodes in this process: 127.0.0.2, .3, .4). CE2 is one namespace
+/// other nodes (three fabric nodes in this process, on underlay addresses of the test's own). CE2 is one namespace
 /// dual-homed to PE2 and PE3: both TAPs are ports of a Linux bridge inside it that carries CE2's
 /// address, so there is one CE-to-CE IP path. Stopping node-2 takes its PWs out of PE1's trunk
 /// (BFD: hellos stop) and CE1 keeps reaching CE2 through PE3.
@@ -20,17 +20,20 @@ namespace Fabric.Tests.Pseudowire;
 [Collection("pw-traffic")]
 public class PwMultiHomingTests(ITestOutputHelper output)
 {
+    /// <summary>This test's own underlay addresses (see <see cref="UnderlayAddresses"/>).</summary>
+    private readonly string[] _underlay = UnderlayAddresses.Next(3);
+
     private const string Ce1 = "10.79.0.1";
     private const string Ce2 = "10.79.0.2";
 
     /// <summary>Concurrent pings: each is its own flow (ICMP identifier), so several land on node-2's PWs.</summary>
     private const int Pings = 8;
 
-    private static string Intent(string tap1, string tap2, string tap3) => $$"""
+    private string Intent(string tap1, string tap2, string tap3) => $$"""
         nodes:
-          - { name: node-1, address: 127.0.0.2, roles: [fabric, ghost-shadow] }
-          - { name: node-2, address: 127.0.0.3, roles: [fabric, ghost-shadow] }
-          - { name: node-3, address: 127.0.0.4, roles: [fabric, ghost-shadow] }
+          - { name: node-1, address: {{_underlay[0]}}, roles: [fabric, ghost-shadow] }
+          - { name: node-2, address: {{_underlay[1]}}, roles: [fabric, ghost-shadow] }
+          - { name: node-3, address: {{_underlay[2]}}, roles: [fabric, ghost-shadow] }
         pes:
           - { name: pe1, node: node-1, routerId: 10.255.1.1, attachmentCircuits: [ { name: ce1, port: { kind: tap, name: {{tap1}} } } ] }
           - { name: pe2, node: node-2, routerId: 10.255.1.2, attachmentCircuits: [ { name: ce2a, port: { kind: tap, name: {{tap2}} } } ] }

@@ -12,21 +12,24 @@ using Xunit.Abstractions;
 namespace Fabric.Tests.Pseudowire;
 
 /// <summary>
-/// Real traffic: two fabric nodes in this process (node-1 on underlay 127.0.0.2, node-2 on
-/// 127.0.0.3), PE1 and PE2 each with a 4-PW trunk towards the other, CE1 and CE2 two network
+/// Real traffic: two fabric nodes in this process (node-1 and node-2 on underlay addresses of the test's own,
+/// UnderlayAddresses), PE1 and PE2 each with a 4-PW trunk towards the other, CE1 and CE2 two network
 /// namespaces whose interfaces are the PEs' TAP ports. Everything the test creates (namespaces,
 /// taps, iperf3 processes) is removed even on failure.
 /// </summary>
 [Collection("pw-traffic")]
 public class PwTrunkTrafficTests(ITestOutputHelper output)
 {
+    /// <summary>This test's own underlay addresses (see <see cref="UnderlayAddresses"/>).</summary>
+    private readonly string[] _underlay = UnderlayAddresses.Next(3);
+
     private const string Ce1 = "10.77.0.1";
     private const string Ce2 = "10.77.0.2";
 
-    private static string Intent(string tap1, string tap2) => $$"""
+    private string Intent(string tap1, string tap2) => $$"""
         nodes:
-          - { name: node-1, address: 127.0.0.2, roles: [fabric, ghost-shadow] }
-          - { name: node-2, address: 127.0.0.3, roles: [fabric, ghost-shadow] }
+          - { name: node-1, address: {{_underlay[0]}}, roles: [fabric, ghost-shadow] }
+          - { name: node-2, address: {{_underlay[1]}}, roles: [fabric, ghost-shadow] }
         pes:
           - name: pe1
             node: node-1
