@@ -120,6 +120,11 @@ public static class FabricNodeApp
         // Resolved now so the container owns (and on shutdown disposes) the ghost plane: its ghost
         // underlay sockets must close with the node, or a restarted node would share their port.
         app.Services.GetService<GhostPlaneContext>();
+        // The same for main's PW underlay and Geneve sockets: resolved only by some routes before,
+        // a node that never served one left them open after it stopped (and a later node on the
+        // same address joined their SO_REUSEPORT group, losing hellos to them).
+        app.Services.GetService<PseudowireNode>();
+        app.Services.GetService<SwitchingNode>();
         app.Services.GetKeyedService<SwitchingNode>(SwitchingHosting.GhostKey);
         app.UseManagementPipeline();
         app.MapOpenApi();
