@@ -174,7 +174,7 @@ public class PwTrunkTrafficTests(ITestOutputHelper output)
 
     /// <summary>
     /// Least-loaded balance (the default) on real TCP: iperf3 -P 8 from CE1 to CE2 over t1's four
-    /// PWs. Eight streams opened together land two per PW, so each PW carries at least 15 % of the
+    /// PWs. Eight streams opened together land two per PW, so every PW carries a real share of the
     /// bytes; no flow changes PW while busy, so the receiving PWs count nothing reordered (their
     /// control-word sequence), and no pinned flow was evicted by another.
     /// </summary>
