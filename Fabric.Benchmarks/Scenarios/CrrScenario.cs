@@ -27,17 +27,11 @@ public static partial class CrrScenario
 
     public static int Run(string[] args)
     {
-        var seconds = Option(args, "--seconds", 3);
-        var reps = Option(args, "--reps", 3);
-        var connections = Option(args, "--connections", 16);
-        var warmup = Option(args, "--warmup", 5);
+        var seconds = ScenarioArgs.Option(args, "--seconds", 3);
+        var reps = ScenarioArgs.Option(args, "--reps", 3);
+        var connections = ScenarioArgs.Option(args, "--connections", 16);
+        var warmup = ScenarioArgs.Option(args, "--warmup", 5);
         return RunAsync(seconds, reps, connections, warmup).GetAwaiter().GetResult();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
     private static async Task<int> RunAsync(int seconds, int reps, int connections, int warmup)
@@ -66,8 +60,8 @@ public static partial class CrrScenario
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
             await Until(async () => await Get(http, management, "/gateways/gw-c") is not null, "gateway gw-c running");
             await Until(() => Task.FromResult(ScenarioNamespace.Run("ip", $"link show {tag}u", check: false).Length > 0 && ScenarioNamespace.Run("ip", $"link show {tag}d", check: false).Length > 0), "TAPs opened");
-            Attach(inside, tag + "d", "10.0.0.10/24", "10.0.0.1");
-            Attach(outside, tag + "u", "192.0.2.1/24", null);
+            inside.Attach(tag + "d", "10.0.0.10/24", "10.0.0.1");
+            outside.Attach(tag + "u", "192.0.2.1/24", null);
             outside.Ip($"addr add {Server}/32 dev lo");
             await Until(async () => (await Get(http, management, "/gateways/gw-c"))?["status"]?["neighbors"]?.GetValue<int>() >= 1, "upstream router resolved");
 
@@ -75,8 +69,8 @@ public static partial class CrrScenario
             ScenarioNamespace.Run("ip", $"link add {veth}a type veth peer name {veth}b");
             ScenarioNamespace.Run("ip", $"link set {veth}a netns {client.Name}");
             ScenarioNamespace.Run("ip", $"link set {veth}b netns {server.Name}");
-            Address(client, veth + "a", "10.0.0.10/24", "10.0.0.1");
-            Address(server, veth + "b", "10.0.0.1/24", null);
+            client.Address(veth + "a", "10.0.0.10/24", "10.0.0.1");
+            server.Address(veth + "b", "10.0.0.1/24", null);
             server.Ip($"addr add {Server}/32 dev lo");
 
             servers.Add(StartNginx(nginx, outside, Path.Combine(root, "nginx-out")));
@@ -159,20 +153,6 @@ public static partial class CrrScenario
                 firewall:
                   defaultPolicy: allow
         """;
-
-    internal static void Attach(ScenarioNamespace ns, string device, string address, string? gateway)
-    {
-        ScenarioNamespace.Run("ip", $"link set {device} netns {ns.Name}");
-        Address(ns, device, address, gateway);
-    }
-
-    private static void Address(ScenarioNamespace ns, string device, string address, string? gateway)
-    {
-        ns.Ip($"addr add {address} dev {device}");
-        ns.Ip($"link set {device} up");
-        ns.Ip("link set lo up");
-        if (gateway is not null) ns.Ip($"route add default via {gateway}");
-    }
 
     /// <summary>nginx on its own configuration in <paramref name="dir"/> (daemon off; pid, logs and temp paths there), one worker, a short 200 for everything.</summary>
     private static Process StartNginx(string nginx, ScenarioNamespace ns, string dir)

@@ -22,15 +22,9 @@ public static class OverloadScenario
 {
     public static int Run(string[] args)
     {
-        var seconds = Option(args, "--seconds", 60);
-        var senders = Option(args, "--senders", 3);
+        var seconds = ScenarioArgs.Option(args, "--seconds", 60);
+        var senders = ScenarioArgs.Option(args, "--senders", 3);
         return RunAsync(seconds, senders).GetAwaiter().GetResult();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
     private static async Task<int> RunAsync(int seconds, int senders)
@@ -53,13 +47,13 @@ public static class OverloadScenario
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
             await Until(async () => await Get(http, management, "/gateways/gw-c") is not null, "gateway gw-c running");
             await Until(() => Task.FromResult(ScenarioNamespace.Run("ip", $"link show {tag}u", check: false).Length > 0 && ScenarioNamespace.Run("ip", $"link show {tag}d", check: false).Length > 0), "TAPs opened");
-            CrrScenario.Attach(inside, tag + "d", "10.0.0.10/24", "10.0.0.1");
-            CrrScenario.Attach(outside, tag + "u", "192.0.2.1/24", null);
+            inside.Attach(tag + "d", "10.0.0.10/24", "10.0.0.1");
+            outside.Attach(tag + "u", "192.0.2.1/24", null);
             outside.Ip($"addr add {CrrScenario.Server}/32 dev lo");
             await Until(async () => (await Get(http, management, "/gateways/gw-c"))?["status"]?["neighbors"]?.GetValue<int>() >= 1, "upstream router resolved");
             for (var s = 0; s < senders; s++)
             {
-                processes.Add(Background(outside, iperf, $"-s -1 -B {CrrScenario.Server} -p {5201 + s}"));
+                processes.Add(outside.Background(iperf, $"-s -1 -B {CrrScenario.Server} -p {5201 + s}"));
             }
             await Until(() => Task.FromResult(Enumerable.Range(0, senders).All(s => outside.Exec("ss", "-ltn").Contains($":{5201 + s}"))), "iperf3 servers listening");
 
@@ -70,7 +64,7 @@ public static class OverloadScenario
             var forwardedBefore = Counter(await Get(http, management, "/gateways/gw-c"), "forwarded");
 
             var clients = Enumerable.Range(0, senders)
-                .Select(s => Background(inside, iperf, $"-c {CrrScenario.Server} -p {5201 + s} -u -b 0 -l 18 -t {seconds} -J --connect-timeout 5000", keepOutput: true))
+                .Select(s => inside.Background(iperf, $"-c {CrrScenario.Server} -p {5201 + s} -u -b 0 -l 18 -t {seconds} -J --connect-timeout 5000", keepOutput: true))
                 .ToList();
             processes.AddRange(clients);
             var rss = new List<double>();
@@ -145,18 +139,4 @@ public static class OverloadScenario
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
     }
 
-    private static Process Background(ScenarioNamespace ns, string file, string arguments, bool keepOutput = false)
-    {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", ns.Name, file }.Concat(arguments.Split(' '))) info.ArgumentList.Add(a);
-        var p = Process.Start(info)!;
-        if (!keepOutput)
-        {
-            p.OutputDataReceived += (_, _) => { };
-            p.BeginOutputReadLine();
-        }
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginErrorReadLine();
-        return p;
-    }
 }

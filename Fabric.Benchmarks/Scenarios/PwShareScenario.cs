@@ -21,15 +21,9 @@ public static class PwShareScenario
 
     public static int Run(string[] args)
     {
-        var seconds = Option(args, "--seconds", 5);
-        var reps = Option(args, "--reps", 3);
+        var seconds = ScenarioArgs.Option(args, "--seconds", 5);
+        var reps = ScenarioArgs.Option(args, "--reps", 3);
         return RunAsync(seconds, reps).GetAwaiter().GetResult();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
     private static async Task<int> RunAsync(int seconds, int reps)
@@ -65,7 +59,7 @@ public static class PwShareScenario
             for (var r = 0; r < reps; r++)
             {
                 var before = await Bytes(http, m1);
-                var server = Background(ce2, iperf, "-s -1");
+                var server = ce2.Background(iperf, "-s -1");
                 await Until(() => Task.FromResult(ce2.Exec("ss", "-ltn").Contains(":5201")), "iperf3 server listening");
                 var json = JsonNode.Parse(ce1.Exec(iperf, $"-c {Ce2} -P 8 -t {seconds} -J --connect-timeout 3000", timeoutMs: (seconds + 30) * 1000));
                 server.WaitForExit(5000);
@@ -119,18 +113,6 @@ public static class PwShareScenario
         ns.Ip($"addr add {address}/24 dev {tap}");
         ns.Ip($"link set {tap} up");
         ns.Ip("link set lo up");
-    }
-
-    private static Process Background(ScenarioNamespace ns, string file, string arguments)
-    {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "netns", "exec", ns.Name, file }.Concat(arguments.Split(' '))) info.ArgumentList.Add(a);
-        var p = Process.Start(info)!;
-        p.OutputDataReceived += (_, _) => { };
-        p.ErrorDataReceived += (_, _) => { };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return p;
     }
 
     private static string Intent(string tap1, string tap2, string net) => $$"""

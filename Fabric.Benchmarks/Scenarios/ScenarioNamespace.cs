@@ -24,6 +24,38 @@ internal sealed class ScenarioNamespace : IDisposable
 
     public void Dispose() => Run("ip", $"netns del {Name}", check: false);
 
+    /// <summary>Moves <paramref name="device"/> (a TAP, a veth end) in here and gives it <paramref name="address"/> (and a default route via <paramref name="gateway"/>).</summary>
+    public void Attach(string device, string address, string? gateway)
+    {
+        Run("ip", $"link set {device} netns {Name}");
+        Address(device, address, gateway);
+    }
+
+    /// <summary>Gives <paramref name="device"/>, already in here, <paramref name="address"/>, brings it and lo up, and routes by default via <paramref name="gateway"/>.</summary>
+    public void Address(string device, string address, string? gateway)
+    {
+        Ip($"addr add {address} dev {device}");
+        Ip($"link set {device} up");
+        Ip("link set lo up");
+        if (gateway is not null) Ip($"route add default via {gateway}");
+    }
+
+    /// <summary>Starts <paramref name="file"/> in here without waiting; its output is drained (or left to read when <paramref name="keepOutput"/>).</summary>
+    public Process Background(string file, string arguments, bool keepOutput = false)
+    {
+        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "netns", "exec", Name, file }.Concat(arguments.Split(' '))) info.ArgumentList.Add(a);
+        var p = Process.Start(info)!;
+        if (!keepOutput)
+        {
+            p.OutputDataReceived += (_, _) => { };
+            p.BeginOutputReadLine();
+        }
+        p.ErrorDataReceived += (_, _) => { };
+        p.BeginErrorReadLine();
+        return p;
+    }
+
     public static string Run(string file, string arguments, bool check = true, int timeoutMs = 60_000)
     {
         var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true };

@@ -36,16 +36,10 @@ public static partial class TapScenario
 
     public static int Run(string[] args)
     {
-        var seconds = Option(args, "--seconds", 5);
-        var reps = Option(args, "--reps", 3);
-        var pings = Option(args, "--pings", 100);
+        var seconds = ScenarioArgs.Option(args, "--seconds", 5);
+        var reps = ScenarioArgs.Option(args, "--reps", 3);
+        var pings = ScenarioArgs.Option(args, "--pings", 100);
         return RunAsync(seconds, reps, pings).GetAwaiter().GetResult();
-    }
-
-    private static int Option(string[] args, string name, int fallback)
-    {
-        var i = Array.IndexOf(args, name);
-        return i >= 0 && i + 1 < args.Length && int.TryParse(args[i + 1], out var v) ? v : fallback;
     }
 
     private static async Task<int> RunAsync(int seconds, int reps, int pings)
@@ -201,8 +195,8 @@ public static partial class TapScenario
         cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {down}", check: false); ScenarioNamespace.Run("ip", $"link del {up}", check: false); });
         await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running", 240);
         await Until(() => Task.FromResult(LinkExists(down) && LinkExists(up)), "gateway TAPs opened", 240);
-        Attach(inside, down, "10.0.0.10/24", "10.0.0.1");
-        Attach(outside, up, "192.0.2.1/24", null);
+        inside.Attach(down, "10.0.0.10/24", "10.0.0.1");
+        outside.Attach(up, "192.0.2.1/24", null);
         outside.Ip($"addr add {GatewayServer}/32 dev lo");
         await Until(async () => (await Get(http, management, "/gateways/gw-t"))?["status"]?["neighbors"]?.GetValue<int>() >= 1, "upstream router resolved");
         return new TrafficPath("gateway", inside, outside, GatewayServer);
@@ -258,8 +252,8 @@ public static partial class TapScenario
 
         await Until(() => Task.FromResult(LinkExists(tap1) && LinkExists(tap2)), "PE TAPs opened", 240);
         await Until(async () => (await Get(http, m1, "/trunks/t1"))?["state"]?.ToString() == "up" && (await Get(http, m2, "/trunks/t2"))?["state"]?.ToString() == "up", "both trunks up", 240);
-        Attach(ce1, tap1, "10.77.0.1/24", null);
-        Attach(ce2, tap2, "10.77.0.2/24", null);
+        ce1.Attach(tap1, "10.77.0.1/24", null);
+        ce2.Attach(tap2, "10.77.0.2/24", null);
         return new TrafficPath("pw", ce1, ce2, "10.77.0.2");
     }
 
@@ -268,8 +262,8 @@ public static partial class TapScenario
         var a = Namespace("tap-veth-a", cleanup);
         var b = Namespace("tap-veth-b", cleanup);
         ScenarioNamespace.Run("ip", $"link add tv{tag}a netns {a.Name} type veth peer name tv{tag}b netns {b.Name}");
-        Address(a, $"tv{tag}a", "10.98.0.1/24", null);
-        Address(b, $"tv{tag}b", "10.98.0.2/24", null);
+        a.Address($"tv{tag}a", "10.98.0.1/24", null);
+        b.Address($"tv{tag}b", "10.98.0.2/24", null);
         return new TrafficPath("veth", a, b, "10.98.0.2");
     }
 
@@ -297,7 +291,7 @@ public static partial class TapScenario
             var name = $"ot{tag}{side}";
             RunEnv("ovs-vsctl", $"--db={db} --timeout=20 add-port {bridge} {name} -- set interface {name} type=tap", env);
             ScenarioNamespace.Run("ip", $"link set {name} netns {ns.Name}");
-            Address(ns, name, address, null);
+            ns.Address(name, address, null);
         }
 
         if (!File.ReadAllText(Path.Combine(dir, "ovs-vswitchd.log")).Contains("Segmentation Offloading support enabled", StringComparison.Ordinal))
@@ -327,8 +321,8 @@ public static partial class TapScenario
         if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"tapfwd did not start: {fwd.StandardError.ReadToEnd()}");
         fwd.ErrorDataReceived += (_, _) => { };
         fwd.BeginErrorReadLine();
-        Address(a, "eth0", "10.96.0.1/24", null);
-        Address(b, "eth0", "10.96.0.2/24", null);
+        a.Address("eth0", "10.96.0.1/24", null);
+        b.Address("eth0", "10.96.0.2/24", null);
         return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2");
     }
 
@@ -357,20 +351,6 @@ public static partial class TapScenario
     }
 
     private static bool LinkExists(string name) => ScenarioNamespace.Run("ip", $"link show {name}", check: false).Length > 0;
-
-    private static void Attach(ScenarioNamespace ns, string device, string address, string? gateway)
-    {
-        ScenarioNamespace.Run("ip", $"link set {device} netns {ns.Name}");
-        Address(ns, device, address, gateway);
-    }
-
-    private static void Address(ScenarioNamespace ns, string device, string address, string? gateway)
-    {
-        ns.Ip($"addr add {address} dev {device}");
-        ns.Ip($"link set {device} up");
-        ns.Ip("link set lo up");
-        if (gateway is not null) ns.Ip($"route add default via {gateway}");
-    }
 
     private static void WaitReachable(TrafficPath p)
     {
