@@ -234,7 +234,7 @@ public sealed class VerificationSession : ReceiveActor
     private static IntentDocument? Parse(string document)
     {
         if (string.IsNullOrWhiteSpace(document)) return null;
-        var parsed = IntentParser.Parse(document);
+        var parsed = IntentParser.Parse(document, IntentParseLimits.Trusted); // canonical, accepted at the edge
         return parsed.IsValid ? parsed.Document : null;
     }
 }
