@@ -9,19 +9,45 @@ namespace Fabric.Actors.Gateway;
 /// if the data path is still busy it drops the batch at ingress and counts it, so a port never
 /// has more than the one batch it is holding in flight, nothing queues in memory behind a busy
 /// data path, and the batch goes straight back to its pool (no new batch is ever needed).
+/// A ghost gateway waits without limit (a probe is never dropped for being slow), except while
+/// its control work closes ports: closing joins the ports' receive threads, so a thread waiting
+/// here then gives up its batch instead of waiting for the thread that is joining it.
 /// </summary>
 public sealed class DatapathGate(TimeSpan ingressWait)
 {
+    /// <summary>How often a waiting receive thread looks whether its ports are being closed.</summary>
+    private static readonly TimeSpan WaitSlice = TimeSpan.FromMilliseconds(10);
+
     private readonly Lock _lock = new();
     private long _ingressBusy;
+    private volatile bool _closingPorts;
 
     public TimeSpan IngressWait { get; } = ingressWait;
 
-    /// <summary>Frames dropped at ingress because the data path stayed busy longer than <see cref="IngressWait"/>.</summary>
+    /// <summary>Frames dropped at ingress because the data path stayed busy longer than <see cref="IngressWait"/> or its ports were closing.</summary>
     public long IngressBusyDrops => Interlocked.Read(ref _ingressBusy);
 
     /// <summary>Control work: holds the data path until the scope is disposed (waits as long as it takes).</summary>
     public Lock.Scope Hold() => _lock.EnterScope();
+
+    /// <summary>
+    /// Control work that disposes ports (and so joins their receive threads): runs
+    /// <paramref name="close"/> while receive threads waiting for the data path drop their batch
+    /// instead of waiting. The caller holds the data path (<see cref="Hold"/>).
+    /// </summary>
+    public void ClosingPorts(Action close)
+    {
+        if (!_lock.IsHeldByCurrentThread) throw new InvalidOperationException("Ports are closed while holding the data path.");
+        _closingPorts = true;
+        try
+        {
+            close();
+        }
+        finally
+        {
+            _closingPorts = false;
+        }
+    }
 
     /// <summary>
     /// A receive thread's batch: <paramref name="run"/> (which owns the batch from then on) runs
@@ -29,7 +55,7 @@ public sealed class DatapathGate(TimeSpan ingressWait)
     /// </summary>
     public bool TryRun(PacketBatch batch, Action<PacketBatch> run)
     {
-        if (!_lock.TryEnter(IngressWait))
+        if (!Enter())
         {
             Interlocked.Add(ref _ingressBusy, batch.Count);
             batch.Return();
@@ -46,5 +72,18 @@ public sealed class DatapathGate(TimeSpan ingressWait)
         }
 
         return true;
+    }
+
+    private bool Enter()
+    {
+        var bounded = IngressWait != Timeout.InfiniteTimeSpan;
+        if (bounded && IngressWait <= WaitSlice) return _lock.TryEnter(IngressWait);
+        var deadline = bounded ? Environment.TickCount64 + (long)IngressWait.TotalMilliseconds : long.MaxValue;
+        while (!_closingPorts)
+        {
+            if (_lock.TryEnter(WaitSlice)) return true;
+            if (Environment.TickCount64 >= deadline) return false;
+        }
+        return false;
     }
 }

@@ -76,4 +76,48 @@ public class DatapathGateTests
         Assert.Equal(4, pool.Idle);
         Assert.True(port.Generated >= sink.Frames + dropped, $"generated {port.Generated}, forwarded {sink.Frames}, dropped {dropped}");
     }
+
+    [Fact]
+    public void A_ghost_gateway_closes_a_port_whose_receive_thread_waits_for_the_data_path()
+    {
+        // A ghost gateway's receive threads wait without limit; the actor closes ports (joining
+        // those threads) while holding the data path. Before: PostStop deadlocked and the node
+        // never terminated.
+        var pool = new PacketBatchPool(maxRetained: 2, batchCapacity: 8, preallocate: 2);
+        var gate = new DatapathGate(Timeout.InfiniteTimeSpan);
+        var port = new SimulatedPort("ghost-down", 1, new TrafficProfile
+        {
+            Flows = 1,
+            SourceMac = GatewayFixture.HostMac,
+            DestinationMac = GatewayFixture.RouterMac,
+            SourceAddress = GatewayFixture.Host,
+            DestinationAddress = GatewayFixture.Server,
+            DestinationPort = 53,
+            FramesPerSecond = 10_000,
+            TotalFrames = 1_000_000,
+        });
+        long ran = 0;
+        port.StartReceiving(pool, b => gate.TryRun(b, batch =>
+        {
+            Interlocked.Increment(ref ran);
+            batch.Return();
+        }));
+        SpinWait.SpinUntil(() => Interlocked.Read(ref ran) > 0, TimeSpan.FromSeconds(10));
+        Assert.True(Interlocked.Read(ref ran) > 0, "the port delivers batches");
+
+        var control = new Thread(() =>
+        {
+            using (gate.Hold())
+            {
+                Thread.Sleep(100); // the receive thread is now waiting for the data path
+                gate.ClosingPorts(port.Dispose);
+            }
+        });
+        control.Start();
+        Assert.True(control.Join(TimeSpan.FromSeconds(30)), "closing a port while holding the data path deadlocked");
+
+        Assert.True(gate.IngressBusyDrops > 0, "the waiting batch was dropped, not run after its port closed");
+        Assert.Equal(0, pool.Outstanding);
+        Assert.Throws<InvalidOperationException>(() => gate.ClosingPorts(() => { }));
+    }
 }

@@ -88,7 +88,7 @@ public sealed partial class GatewayActor
             var delay = SupervisionOf(id).Failed(port.StateDetail, openFailed: false);
             _log.Warning("Gateway {0}: port {1} is gone ({2}); restarting it in {3} ms", _spec.Intent.Name, port.Name, port.StateDetail, (int)delay.TotalMilliseconds);
             _ports.Remove(id);
-            port.Dispose();
+            _gate.ClosingPorts(port.Dispose);
             Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay);
         }
     }

@@ -187,9 +187,13 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         foreach (var p in _dp.Plan.Ports) TryOpenPort(p);
     }
 
+    /// <summary>Closes every port (joining its receive thread, see <see cref="DatapathGate.ClosingPorts"/>). Holds the data path's lock.</summary>
     private void ClosePorts()
     {
-        foreach (var p in _ports.Values) p.Dispose();
+        _gate.ClosingPorts(() =>
+        {
+            foreach (var p in _ports.Values) p.Dispose();
+        });
         _ports.Clear();
         _captured.Clear();
         foreach (var b in _out.Values) b.Return();
