@@ -123,6 +123,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
         {
             if (!wanted.TryGetValue(name, out var a) || a.Port != _acs[name].Port)
             {
+                RetireIfUnwanted(_acs[name].Port);
                 _acs[name].Ac.Dispose();
                 _acs.Remove(name);
                 _runtime.AttachmentCircuits.TryRemove(name, out _);
@@ -152,6 +153,24 @@ public sealed class PeActor : ReceiveActor, IWithStash
             {
                 _log.Error(e, "PE {0}: cannot open port {1} for attachment circuit {2}", _spec.Pe.Name, a.Port.Name, a.Name);
             }
+        }
+    }
+
+    /// <summary>
+    /// A circuit's port is closing because the intent changed: when no circuit of the new spec uses
+    /// its TAP device any more, a device the node created is deleted as it closes (one it attached
+    /// to, made by someone else, is only detached).
+    /// </summary>
+    private void RetireIfUnwanted(PortRef old)
+    {
+        if (old.Kind != PortKind.Tap || _node.Devices is not { } devices)
+        {
+            return;
+        }
+
+        if (!_spec.Pe.AttachmentCircuits.Any(a => a.Port.Kind == PortKind.Tap && a.Port.Name == old.Name && a.Port.Namespace == old.Namespace))
+        {
+            devices.Retire(old.Namespace ?? "", old.Name);
         }
     }
 

@@ -64,8 +64,20 @@ public sealed class PseudowireNode : IDisposable
     /// <summary>Optional capture of every underlay datagram (set before the first PE starts).</summary>
     public string? UnderlayPcapPath { get; set; }
 
+    /// <summary>
+    /// The TAP devices this node created and keeps persistent across restarts (from the node's
+    /// data directory); null = TAPs live as long as their port (tests, benchmarks).
+    /// </summary>
+    public AttachmentDevices? Devices { get; init; }
+
     /// <summary>Opens an attachment port; tests and benchmarks may replace it (e.g. to keep the simulated port).</summary>
-    public Func<PortRef, ushort, IPort> PortFactory { get; set; } = DefaultPort;
+    public Func<PortRef, ushort, IPort> PortFactory
+    {
+        get => _portFactory ?? ((port, id) => DefaultPort(port, id, Devices));
+        set => _portFactory = value;
+    }
+
+    private Func<PortRef, ushort, IPort>? _portFactory;
 
     public ConcurrentDictionary<string, PeRuntime> Pes { get; } = new();
     public ConcurrentDictionary<string, TrunkRuntime> Trunks { get; } = new();
@@ -97,9 +109,12 @@ public sealed class PseudowireNode : IDisposable
         }
     }
 
-    public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
+    public static IPort DefaultPort(PortRef port, ushort id) => DefaultPort(port, id, devices: null);
+
+    /// <summary>A TAP in the namespace the intent names (recorded in <paramref name="devices"/> when the node creates it), or a simulated port.</summary>
+    public static IPort DefaultPort(PortRef port, ushort id, AttachmentDevices? devices) => port.Kind switch
     {
-        PortKind.Tap => TapPort.Open(port.Name, id),
+        PortKind.Tap => TapPort.Open(port.Name, id, netns: port.Namespace, devices: devices),
         // The intent's `traffic` rate (UDP flows between two made-up CE MACs), else an idle generator:
         // no traffic unless a test or scenario supplies a profile through PortFactory.
         _ => new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = port.Traffic ?? 1e-9, Seed = port.Name.Length }),

@@ -77,7 +77,10 @@ public static class FabricNodeApp
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
         // The I/O loops are process-wide; configured once before any port receives.
         IoLoops.Configure(IoHocon.From(hocon));
-        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon) }, ghost: ghostPlane);
+        // TAPs the node creates outlive it (persistent) when fabric.tap.persistent is on; the record
+        // of which ones it created lives in the data directory (see AttachmentDevices).
+        var attachmentDevices = hocon.GetBoolean("fabric.tap.persistent", true) ? AttachmentDevices.InDataDir(dataDir) : null;
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon), Devices = attachmentDevices }, ghost: ghostPlane);
         var switching = SwitchingSettings.FromConfig(hocon);
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).
@@ -104,7 +107,7 @@ public static class FabricNodeApp
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
                 .AddFabricGuardian(options.Name, roles, elementKinds)
-                .AddGateways(elementKinds, roles, ghostPlane, patches)
+                .AddGateways(elementKinds, roles, ghostPlane, patches, attachmentDevices)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .AddClusterBootstrap(options, hocon)
                 .AddNodeLog(logRing)

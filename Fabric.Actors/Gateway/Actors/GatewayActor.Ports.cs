@@ -132,7 +132,7 @@ public sealed partial class GatewayActor
         }
         if (p.Ref.Kind == PortKind.Tap)
         {
-            var tap = TapPort.Open(p.Ref.Name, p.Id);
+            var tap = TapPort.Open(p.Ref.Name, p.Id, netns: p.Ref.Namespace, devices: _devices);
             tap.StartReceiving(_pool, OnPortBatch);
             return tap;
         }
@@ -152,6 +152,18 @@ public sealed partial class GatewayActor
             simulated.StartReceiving(_pool, OnPortBatch);
         }
         return simulated;
+    }
+
+    /// <summary>
+    /// TAP devices of <paramref name="before"/> that no port of <paramref name="after"/> uses: a
+    /// device the node created is deleted when its port closes (one made by someone else is only detached).
+    /// </summary>
+    private void RetireUnwantedDevices(IEnumerable<PortRef> before, IEnumerable<PortRef> after)
+    {
+        if (_devices is null) return;
+        var kept = after.Where(r => r.Kind == PortKind.Tap).Select(r => (r.Namespace ?? "", r.Name)).ToHashSet();
+        foreach (var r in before.Where(r => r.Kind == PortKind.Tap && !kept.Contains((r.Namespace ?? "", r.Name))))
+            _devices.Retire(r.Namespace ?? "", r.Name);
     }
 
     /// <summary>A simulated port that generates nothing (its receive loop is never started).</summary>

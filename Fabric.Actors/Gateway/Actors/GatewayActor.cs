@@ -40,6 +40,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private readonly GhostPlaneContext? _ghost;
     /// <summary>Where this gateway's router ports on logical switches meet the MFE (the ghost plane's for a ghost copy).</summary>
     private readonly PatchPanel? _patches;
+    /// <summary>The TAP devices the node created and keeps across restarts; null = TAPs live as long as their port.</summary>
+    private readonly AttachmentDevices? _devices;
     private readonly GatewaySettings _settings;
     /// <summary>Tells this actor's ledger from a previous one's (entities drop leases of another incarnation).</summary>
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
@@ -49,9 +51,10 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null)
+    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null)
     {
         _spec = spec;
+        _devices = ghost is null ? devices : null;
         _node = node;
         _ghost = ghost;
         _patches = ghost?.Patches ?? patches;
@@ -107,8 +110,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         using (_gate.Hold()) handler(m);
     });
 
-    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null) =>
-        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches));
+    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
+        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
 
     protected override void PreStart()
     {
@@ -173,6 +176,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
             // Ports start afresh: pending restarts and their history belong to the old ports.
             foreach (var id in _supervision.Keys) Timers.Cancel(new RestartPort(id));
             _supervision.Clear();
+            RetireUnwantedDevices(before.Select(p => p.Ref), plan.Ports.Select(p => p.Ref));
             ClosePorts();
             OpenPorts();
         }
