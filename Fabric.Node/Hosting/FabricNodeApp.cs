@@ -106,7 +106,7 @@ public static class FabricNodeApp
                 })
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
-                .AddFabricGuardian(options.Name, roles, elementKinds)
+                .AddFabricGuardian(options.Name, roles, elementKinds, Path.Combine(dataDir, LastAppliedIntent.FileName))
                 .AddGateways(elementKinds, roles, ghostPlane, patches, attachmentDevices)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .AddClusterBootstrap(options, hocon)

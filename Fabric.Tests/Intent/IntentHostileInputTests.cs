@@ -144,9 +144,9 @@ public class IntentHostileInputTests
         var result = IntentParser.Parse(Gateway.With(14, "          port: {kind: tap, name: tap-up, namespace: ce-a}"));
         Assert.True(result.IsValid, string.Join("; ", result.Errors.Select(e => e.Reason)));
         Assert.Equal("ce-a", result.Document!.Gateways[0].Tenants[0].Uplink!.Port.Namespace);
-        Assert.Contains("\"namespace\":\"ce-a\"", IntentJson.Write(result.Document));
+        Assert.Contains("\"namespace\": \"ce-a\"", IntentJson.Write(result.Document));
 
-        var error = Assert.Single(Refused(Pseudowires.With(10, "                port: {kind: simulated, name: ce-a, namespace: ce-a}")));
+        var error = Assert.Single(Refused(Pseudowires.With(10, "        port: {kind: simulated, name: ce-a, namespace: ce-a}")));
         Assert.Equal((10, "pes[0].attachmentCircuits[0].port.namespace"), (error.Line, error.Field));
         Assert.Contains("only a TAP port", error.Reason);
     }

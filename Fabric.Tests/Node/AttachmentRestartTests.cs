@@ -20,13 +20,13 @@ namespace Fabric.Tests.Node;
 public partial class AttachmentRestartTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
-    private const int Restarts = 3;
+    private const int Restarts = 5;
 
     private static string Intent(string down, string inside, string up, string outside) => $$"""
         version: 1
         nodes:
           - name: node-a
-            roles: [fabric]
+            roles: [fabric, ghost-shadow]
         tenants:
           - name: blue
             vni: 2201
@@ -52,7 +52,7 @@ public partial class AttachmentRestartTests(ITestOutputHelper output)
         version: 1
         nodes:
           - name: node-a
-            roles: [fabric]
+            roles: [fabric, ghost-shadow]
         tenants:
           - name: blue
             vni: 2201
@@ -81,7 +81,7 @@ public partial class AttachmentRestartTests(ITestOutputHelper output)
         var mgmt = $"127.0.0.1:{NodeProcess.FreeTcpPort()}";
         var port = NodeProcess.FreeTcpPort();
         string[] Run(string intentFile) =>
-            ["run", "--name", "node-a", "--port", $"{port}", "--management", mgmt, "--data", dir.Sub("a"), "--roles", "fabric", "--intent", intentFile];
+            ["run", "--name", "node-a", "--port", $"{port}", "--management", mgmt, "--data", dir.Sub("a"), "--intent", intentFile];
 
         var node = NodeProcess.Start(Run(intent));
         var logs = new StringBuilder();
@@ -116,7 +116,8 @@ public partial class AttachmentRestartTests(ITestOutputHelper output)
                 await Eventually.Holds(() => pinger.RepliesAfter(started) is not null, TimeSpan.FromSeconds(30), $"pings back after restart {i + 1}");
                 var seconds = pinger.RepliesAfter(started)!.Value - started;
                 back.Add(seconds);
-                output.WriteLine($"restart {i + 1}: first ping reply {seconds * 1000:0} ms after the node process started");
+                var element = ElementStarted(node.Output) is { } at ? $"{(at - started) * 1000:0} ms" : "not logged";
+                output.WriteLine($"restart {i + 1}: first ping reply {seconds * 1000:0} ms after the node process started (gateway element started at {element})");
             }
 
             back.Sort();
@@ -145,6 +146,18 @@ public partial class AttachmentRestartTests(ITestOutputHelper output)
             node.Dispose();
         }
     }
+
+    /// <summary>When the node's log says the gateway element started (Unix seconds), or null.</summary>
+    private static double? ElementStarted(string log)
+    {
+        var m = ElementLine().Match(log);
+        return m.Success
+            ? DateTimeOffset.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal).ToUnixTimeMilliseconds() / 1000.0
+            : null;
+    }
+
+    [GeneratedRegex(@"\[(\d\d/\d\d/\d{4} \d\d:\d\d:\d\d\.\d+)Z\]\[[^\]]*\]\[[^\]]*/user/fabric\] Started element gw-gw-n")]
+    private static partial Regex ElementLine();
 
     /// <summary>`ping -D -i 0.05` in a namespace for the whole test: the reply timestamps tell when traffic came back. Stopped by its PID.</summary>
     private sealed partial class Pinger : IDisposable
