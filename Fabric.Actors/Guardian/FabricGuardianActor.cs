@@ -70,7 +70,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
         Receive<AnnounceTick>(_ => Announce());
         Receive<Fabric.Messages.Ghost.NodeIdentity>(_ => { });
-        Receive<WarmStart>(_ => StartFromLastApplied());
+        Receive<HostingStarted>(_ => StartFromLastApplied());
         Receive<SubscribeAck>(_ => { });
     }
 
@@ -81,13 +81,6 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer(AnnounceTick.Instance, AnnounceTick.Instance, AnnounceInterval);
         Self.Tell(FetchIntent.Instance);
         Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, _fetchRetry);
-        if (_lastApplied is { Exists: true })
-        {
-            // Once this member is Up (the capabilities' shard regions are running by then), not
-            // before: elements start as they would from the store.
-            var self = Self;
-            Akka.Cluster.Cluster.Get(Context.System).RegisterOnMemberUp(() => self.Tell(WarmStart.Instance));
-        }
     }
 
     /// <summary>
@@ -168,9 +161,19 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         public static readonly AnnounceTick Instance = new();
     }
 
-    private sealed class WarmStart
+    /// <summary>
+    /// Told by the node's hosting once every capability is registered (shard regions included),
+    /// not before, so elements start as they would from the store: then a restarted node starts
+    /// from the intent it applied last (<see cref="StartFromLastApplied"/>). It does not wait for
+    /// this member to be Up: a node rejoining its cluster forwards meanwhile.
+    /// </summary>
+    public sealed class HostingStarted
     {
-        public static readonly WarmStart Instance = new();
+        public static readonly HostingStarted Instance = new();
+
+        private HostingStarted()
+        {
+        }
     }
 
     private sealed class FetchIntent

@@ -111,11 +111,14 @@ public static class FabricNodeApp
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .AddClusterBootstrap(options, hocon)
                 .AddNodeLog(logRing)
-                .WithActors((system, _) =>
+                .WithActors((system, registry) =>
                 {
                     // No seed and no discovery: this node starts a new cluster by joining itself.
                     // With discovery, Cluster Bootstrap decides who starts it and who joins.
                     if (options.Seeds.IsEmpty && options.Discovery.IsEmpty) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
+                    // Every capability is registered by now: a restarted node may start its elements
+                    // from the intent it applied last, before the config store answers.
+                    if (registry.TryGet<FabricGuardianActor>(out var guardian)) guardian.Tell(FabricGuardianActor.HostingStarted.Instance);
                 });
         });
         builder.Services.AddHostedService<AkkaManagementServer>();
