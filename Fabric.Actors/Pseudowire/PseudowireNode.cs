@@ -151,6 +151,9 @@ public sealed class PeRuntime(PeElement element, string underlay)
     public PeElement Element { get; set; } = element;
     public ConcurrentDictionary<string, AttachmentCircuit> AttachmentCircuits { get; } = new();
 
+    /// <summary>Circuits whose port failed to open (retried with backoff by the PE actor): the port and why.</summary>
+    public ConcurrentDictionary<string, (PortRef Port, string Error)> FailedCircuits { get; } = new();
+
     public PeStatus Status() => new(
         Element.Pe.Name, Element.Node, Element.Pe.RouterId.ToString(), underlay,
         AttachmentCircuits.Values.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a =>
@@ -158,7 +161,8 @@ public sealed class PeRuntime(PeElement element, string underlay)
             var kind = Element.Pe.AttachmentCircuits.FirstOrDefault(x => x.Name == a.Name)?.Port.Kind.ToString().ToLowerInvariant() ?? "";
             return new AttachmentCircuitStatus(a.Name, kind, a.Port.Name, a.Port.State.ToString(),
                 a.Port.Counters.RxFrames, a.Port.Counters.TxFrames, a.Port.Counters.TotalDrops, a.NoTrunkDrops + a.TrunkDownDrops);
-        }).ToImmutableArray(),
+        }).Concat(FailedCircuits.Select(f => new AttachmentCircuitStatus(f.Key, f.Value.Port.Kind.ToString().ToLowerInvariant(), f.Value.Port.Name,
+            "restarting", 0, 0, 0, 0, f.Value.Error))).OrderBy(a => a.Name, StringComparer.Ordinal).ToImmutableArray(),
         Element.Trunks.Select(t => t.Name).ToImmutableArray(),
         Element.Pws.Select(p => p.Name).ToImmutableArray());
 }
