@@ -157,7 +157,9 @@ public sealed unsafe class IoLoop : IDisposable
         byte* events = stackalloc byte[MaxEvents * LinuxNative.EpollEventSize];
         while (!_stop)
         {
-            int timeout = NextTimeoutMs();
+            // A port signalled from this thread (a callback's frame for an in-memory port of the
+            // same loop, or a port with more queued) wrote no eventfd: look without sleeping.
+            int timeout = _signalled.IsEmpty ? NextTimeoutMs() : 0;
             int n = LinuxNative.EpollWait(_epoll, events, MaxEvents, timeout);
             if (n < 0)
             {

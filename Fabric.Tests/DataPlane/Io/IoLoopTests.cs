@@ -81,4 +81,47 @@ public class IoLoopTests
         await Task.Run(port.StopReceiving);
         Assert.Equal(1, Volatile.Read(ref finished));
     }
+
+    [Fact]
+    public async Task A_frame_a_callback_queues_for_a_port_of_its_own_loop_is_delivered_without_another_wake_up()
+    {
+        // A ghost element's output reaches a peer on a shared segment from the loop thread itself
+        // (no eventfd is written). Before: the loop went back to epoll_wait and the frame sat in
+        // the peer's queue until some other event woke the loop.
+        var ports = Enumerable.Range(0, 2 * IoLoops.Shared.Loops.Count + 1)
+            .Select(i => new GhostPort($"peer{i}", (ushort)(i + 1), $"p{i}", tracer: null, answersArp: false)).ToList();
+        try
+        {
+            var delivered = new ConcurrentBag<string>();
+            GhostPort? target = null;
+            foreach (var port in ports)
+            {
+                var self = port;
+                port.StartReceiving(batch =>
+                {
+                    var forward = Volatile.Read(ref target);
+                    if (forward is not null && !ReferenceEquals(forward, self))
+                    {
+                        forward.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 1, 64)); // on the loop thread
+                    }
+                    else
+                    {
+                        delivered.Add(self.Name);
+                    }
+
+                    batch.Return();
+                });
+            }
+
+            var pair = ports.SelectMany(a => ports.Where(b => !ReferenceEquals(a, b) && a.Loop == b.Loop).Select(b => (From: a, To: b))).First();
+            Volatile.Write(ref target, pair.To);
+            pair.From.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64));
+
+            await Eventually.Holds(() => delivered.Contains(pair.To.Name), TimeSpan.FromSeconds(5), "the frame queued from the loop thread is received");
+        }
+        finally
+        {
+            ports.ForEach(p => p.Dispose());
+        }
+    }
 }
