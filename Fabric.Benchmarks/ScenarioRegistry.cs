@@ -22,6 +22,7 @@ public static class ScenarioRegistry
         ["tap"] = TapScenario.Run,
         ["overload"] = OverloadScenario.Run,
         ["pw-share"] = PwShareScenario.Run,
+        ["scale"] = ScaleScenario.Run,
     };
 
     public static int Run(string[] args)

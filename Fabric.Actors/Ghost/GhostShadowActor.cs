@@ -157,7 +157,7 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
     private void ApplyMirror()
     {
         if (_mirror is not { } m || string.IsNullOrEmpty(m.Document)) return;
-        var parsed = IntentParser.Parse(m.Document);
+        var parsed = IntentParser.Parse(m.Document, IntentParseLimits.Trusted); // committed: the store accepted it
         if (!parsed.IsValid || parsed.Document is null) return;
         _elements.Tell(new ApplyGhostIntent(0, _node, parsed.Document));
     }

@@ -53,7 +53,8 @@ public sealed class AttachmentCircuit : IDisposable
     public long NoTrunkDrops => Interlocked.Read(ref _noTrunkDrops);
     public long TrunkDownDrops => Interlocked.Read(ref _trunkDownDrops);
 
-    public void Start() => Port.StartReceiving(_pool, OnBatch);
+    /// <summary>Starts receiving the CE's frames (batches from the I/O loop's shared pool; see DataPlane/Io/README.md).</summary>
+    public void Start() => Port.StartReceiving(OnBatch);
 
     /// <summary>Underlay receive thread: queues one decapsulated frame for the CE.</summary>
     public void Deliver(ReadOnlySpan<byte> frame)

@@ -18,7 +18,7 @@ public static class PseudowireHosting
         if (ghost is not null)
         {
             // The ghost copy: same element kind, its own underlay port, ghost attachment ports.
-            var ghostNode = PseudowireNode.Ghost(ghost.Ports, ghost.PwUnderlayPort);
+            var ghostNode = PseudowireNode.Ghost(ghost.Ports, ghost.PwUnderlayPort, node.Liveness);
             ghost.Kinds.Add(new PeElementKind(ghostNode));
             ghost.Attachments.Add(new PwGhostAttachments());
             // Ready when every trunk's selector has every member active (the trunk actor swaps the

@@ -30,10 +30,11 @@ public sealed class PseudowireNode : IDisposable
     /// so no ghost datagram ever reaches a live PW), attachment circuits on ghost ports from
     /// <paramref name="ports"/>, a pool and live state of their own, and every probe traced.
     /// </summary>
-    public static PseudowireNode Ghost(GhostPortSet ports, ushort underlayPort = GhostUnderlayPort) =>
+    public static PseudowireNode Ghost(GhostPortSet ports, ushort underlayPort = GhostUnderlayPort, LivenessSettings? liveness = null) =>
         new(underlayPort)
         {
             IsGhost = true,
+            Liveness = liveness ?? LivenessSettings.Default,
             Tracer = ports.Tracer,
             PortFactory = ports.Factory(),
         };
@@ -50,8 +51,15 @@ public sealed class PseudowireNode : IDisposable
     /// <summary>UDP port of the underlay (RFC 7510: 6635).</summary>
     public ushort UnderlayPort { get; }
 
-    /// <summary>Frames are 2 KiB slots: a 1514-byte CE frame plus the PW header fits the headroom.</summary>
-    public PacketBatchPool Pool { get; } = new(maxRetained: 256, preallocate: 16);
+    /// <summary>
+    /// Batches the PWs deliver into (attachment circuits) and trunks send from; grown on demand,
+    /// nothing preallocated. Frames are 2 KiB slots: a 1514-byte CE frame plus the PW header fits
+    /// the headroom. Receiving uses the I/O loops' pools.
+    /// </summary>
+    public PacketBatchPool Pool { get; } = new(maxRetained: 64);
+
+    /// <summary>How the underlay's liveness clock runs (hocon <c>fabric.pseudowire.liveness</c>).</summary>
+    public LivenessSettings Liveness { get; init; } = LivenessSettings.Default;
 
     /// <summary>Optional capture of every underlay datagram (set before the first PE starts).</summary>
     public string? UnderlayPcapPath { get; set; }
@@ -76,7 +84,7 @@ public sealed class PseudowireNode : IDisposable
             }
 
             PcapWriter? tee = UnderlayPcapPath is { } path ? new PcapWriter(path) : null;
-            _underlay = PwUnderlay.Open(address, UnderlayPort, Pool, tee, Tracer);
+            _underlay = PwUnderlay.Open(address, UnderlayPort, pool: null, tee, Tracer, Liveness);
             return _underlay;
         }
     }

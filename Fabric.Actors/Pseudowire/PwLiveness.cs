@@ -57,6 +57,19 @@ public sealed class PwLiveness
         Interlocked.Increment(ref _hellosReceived);
     }
 
+    /// <summary>
+    /// When (clock ticks) the session would expire if no further hello arrived, one tick late so
+    /// the check lands after it; <see cref="long.MaxValue"/> when Down with nothing heard.
+    /// </summary>
+    public long DetectionDeadline
+    {
+        get
+        {
+            long last = Volatile.Read(ref _lastRxTicks);
+            return last == 0 ? long.MaxValue : last + Volatile.Read(ref _remoteDetectTicks) + 1;
+        }
+    }
+
     /// <summary>Liveness clock: applies what was received (or its absence) at <paramref name="nowTicks"/>; true when the state changed.</summary>
     public bool Evaluate(long nowTicks)
     {

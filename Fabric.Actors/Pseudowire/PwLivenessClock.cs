@@ -6,44 +6,75 @@ namespace Fabric.Actors.Pseudowire;
 
 /// <summary>
 /// The node's liveness path, kept apart from the data path so an overload cannot flap a trunk:
-/// one thread (nice -10 when the process may raise it) that receives hellos on their own socket
-/// (the kernel steers associated-channel datagrams there, see <see cref="PwUnderlay"/>), runs
-/// every PW's session (RFC 5880 state machine) every few milliseconds, sends hellos when due
+/// one thread (SCHED_FIFO when the process may, else nice -10) that receives hellos on their own
+/// socket (the kernel steers associated-channel datagrams there, see <see cref="PwUnderlay"/>),
+/// runs every PW's session (RFC 5880 state machine) every few milliseconds, sends hellos when due
 /// from the underlay's hello socket, and reports each transition to the PW's actor.
 /// </summary>
 /// <remarks>
-/// Before this, hellos were sent and sessions evaluated by Akka timers on the shared dispatcher,
-/// and received behind data in the one 6635 socket: an unlimited blast starved all three and
-/// took whole trunks down. Now data threads only compete with this thread for CPU, at a lower
-/// priority, and data never shares a socket queue with hellos.
+/// <para>Before this, hellos were sent and sessions evaluated by Akka timers on the shared
+/// dispatcher, and received behind data in the one 6635 socket: an unlimited blast starved all
+/// three and took whole trunks down.</para>
+/// <para>CPU contention (2x oversubscription, a GC pause, a VM steal) used to flap every idle
+/// trunk at once: the clock thread did not run for a few hundred ms, then woke, found every
+/// session's last hello older than its detection time and declared them all down, although
+/// the hellos were sitting in its own socket, or were never sent because the same stall had
+/// stopped the sender. Two rules prevent it (docs/architecture.md, "Liveness under contention"):
+/// (1) <b>late but present counts</b>: before sessions are evaluated the hello socket is drained
+/// completely, so a hello the kernel holds is seen; (2) <b>only time the clock was awake
+/// counts</b>: detection runs on <see cref="AwakeTicks"/>, a clock that advances with real time
+/// while the thread runs on schedule but only by <see cref="LivenessSettings.StallSlack"/> for a
+/// wake-up that came later than asked (the rest is counted in <see cref="StallMs"/>). A PW
+/// that really dies is still detected after its detection time (50 ms x 3) of the clock being
+/// awake, so failover is as fast as before when the node is healthy; a stall only delays it
+/// by the stall.</para>
 /// </remarks>
 public sealed class PwLivenessClock : IDisposable
 {
-    /// <summary>Longest wait between two evaluations (shorter when a PW's interval is under 25 ms).</summary>
+    /// <summary>How far a reader of <see cref="AwakeTicks"/> may run ahead of the clock thread's last advance.</summary>
     private static readonly long MaxTick = Stopwatch.Frequency / 200; // 5 ms
+
+    /// <summary>Hello batches drained from the socket before an evaluation, at most.</summary>
+    private const int MaxDrainBatches = 256;
 
     private readonly PwUnderlay _underlay;
     private readonly UdpUnderlayPort? _receiver;
     private readonly Lock _lock = new();
     private readonly Thread _thread;
     private readonly ManualResetEventSlim _stopped = new();
+    private readonly long _stallSlackTicks;
     private Session[] _sessions = [];
     private volatile bool _stop;
     private long _hellosSteered;
     private long _strays;
+    private long _awake;      // the awake clock, Stopwatch ticks (clock thread writes)
+    private long _lastReal;   // real time the awake clock was last advanced at
+    private long _stallTicks;
+    private long _stalls;
+    private long _wakeups;
+    private long _askedTicks; // how long the clock thread is sleeping now (for AwakeTicks readers)
 
-    internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver)
+    internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null)
     {
         _underlay = underlay;
         _receiver = helloReceiver;
+        Settings = settings ?? LivenessSettings.Default;
+        _stallSlackTicks = (long)(Settings.StallSlack.TotalSeconds * Stopwatch.Frequency);
+        _lastReal = Stopwatch.GetTimestamp();
+        _awake = _lastReal;
         _thread = new Thread(Run) { IsBackground = true, Name = "pw-liveness" };
     }
 
     /// <summary>How a PW actor hears of a session transition: (before, after, RFC 5880 diagnostic).</summary>
     public delegate void TransitionHandler(BfdState before, BfdState after, byte diagnostic);
 
-    /// <summary>True when the thread runs at nice -10 (needs CAP_SYS_NICE; otherwise it keeps the default).</summary>
+    public LivenessSettings Settings { get; }
+
+    /// <summary>True when the thread runs at a raised priority (SCHED_FIFO, or nice below 0).</summary>
     public bool RaisedPriority { get; private set; }
+
+    /// <summary>How the thread is scheduled: "fifo:N", "nice:N" or "default".</summary>
+    public string Scheduling { get; private set; } = "default";
 
     /// <summary>True when hellos arrive on their own socket (the kernel accepted the steering program).</summary>
     public bool HasOwnSocket => _receiver is not null;
@@ -54,13 +85,41 @@ public sealed class PwLivenessClock : IDisposable
     /// <summary>Non-hello datagrams that reached the hello socket (dropped; none expected).</summary>
     public long Strays => Interlocked.Read(ref _strays);
 
+    /// <summary>Wake-ups of the clock thread that came later than asked plus the slack.</summary>
+    public long Stalls => Interlocked.Read(ref _stalls);
+
+    /// <summary>Total time the clock thread was held up beyond the slack (not counted against any session).</summary>
+    public double StallMs => Interlocked.Read(ref _stallTicks) * 1000.0 / Stopwatch.Frequency;
+
+    /// <summary>Times the clock thread woke (a due hello or deadline, or hellos arriving).</summary>
+    public long Wakeups => Interlocked.Read(ref _wakeups);
+
+    /// <summary>Sessions run by this clock.</summary>
+    public int Sessions => Volatile.Read(ref _sessions).Length;
+
+    /// <summary>
+    /// The awake clock (Stopwatch ticks): what hellos are stamped with and sessions are judged on.
+    /// Any thread may read it; between two advances it runs with real time up to the slack.
+    /// </summary>
+    public long AwakeTicks
+    {
+        get
+        {
+            long since = Stopwatch.GetTimestamp() - Volatile.Read(ref _lastReal);
+            return Volatile.Read(ref _awake) + Math.Clamp(since, 0, Volatile.Read(ref _askedTicks) + _stallSlackTicks + MaxTick);
+        }
+    }
+
     internal void Start() => _thread.Start();
 
     /// <summary>
-    /// The thread's nice value: -10 for main (hellos must not wait behind the node's own work),
-    /// +10 for the ghost network's clock, so ghost hellos never take CPU from main's.
+    /// The thread's nice value when SCHED_FIFO is not used or not allowed: -10 for main (hellos
+    /// must not wait behind the node's own work), 0 for the ghost network's clock.
     /// </summary>
     public int Niceness { get; set; } = -10;
+
+    /// <summary>SCHED_FIFO priority to ask for (0 = do not: nice only). Main's clock only.</summary>
+    public int RealtimePriority { get; set; }
 
     /// <summary>Starts running <paramref name="link"/>'s session: a hello now, then every interval.</summary>
     public void Add(PwLink link, TransitionHandler onTransition)
@@ -80,26 +139,67 @@ public sealed class PwLivenessClock : IDisposable
         }
     }
 
+    /// <summary>
+    /// Advances the awake clock to <paramref name="real"/>: by the real time elapsed when the
+    /// thread woke no later than <paramref name="askedTicks"/> plus the slack, else by that much
+    /// only (the rest was a stall nobody's hellos should be judged on).
+    /// </summary>
+    private long Advance(long real, long askedTicks)
+    {
+        long elapsed = real - _lastReal;
+        long allowed = askedTicks + _stallSlackTicks;
+        if (elapsed > allowed)
+        {
+            Interlocked.Add(ref _stallTicks, elapsed - allowed);
+            Interlocked.Increment(ref _stalls);
+            elapsed = allowed;
+        }
+
+        long awake = _awake + Math.Max(0, elapsed);
+        Volatile.Write(ref _awake, awake);
+        Volatile.Write(ref _lastReal, real);
+        return awake;
+    }
+
     private void Run()
     {
-        RaisedPriority = LinuxNative.SetPriority(LinuxNative.PRIO_PROCESS, (uint)LinuxNative.GetTid(), Niceness) == 0 && Niceness < 0;
+        ApplyScheduling();
         var rx = new PacketBatch(64);
         var tx = new PacketBatch();
-        long nextTick = 0;
+        long msTicks = Stopwatch.Frequency / 1000;
+        long asked = 0;
         try
         {
             while (!_stop)
             {
-                long now = Stopwatch.GetTimestamp();
-                // Rounded up: a wait rounded down to 0 ms would spin until the tick.
-                long msTicks = Stopwatch.Frequency / 1000;
-                int waitMs = (int)Math.Max(0, (nextTick - now + msTicks - 1) / msTicks);
+                long now = Advance(Stopwatch.GetTimestamp(), asked);
+                // Late but present: whatever the kernel holds is read before any session is judged.
+                if (_receiver is { } drain)
+                {
+                    for (int n = 0; n < MaxDrainBatches; n++)
+                    {
+                        rx.Clear();
+                        if (drain.ReceiveBatch(rx, 0) == 0)
+                        {
+                            break;
+                        }
+
+                        ReceiveHellos(rx, now);
+                    }
+                }
+
+                long next = RunSessions(now, tx);
+                // Sleep until the next hello or detection deadline (rounded up: a wait rounded
+                // down to 0 ms would spin), or until a hello arrives. No session, no wake-up.
+                int waitMs = next == long.MaxValue ? 1000 : (int)Math.Clamp((next - now + msTicks - 1) / msTicks, 0, 1000);
+                Volatile.Write(ref _askedTicks, waitMs * msTicks);
+                long before = Stopwatch.GetTimestamp();
                 if (_receiver is { } receiver)
                 {
                     rx.Clear();
                     if (receiver.ReceiveBatch(rx, waitMs) > 0)
                     {
-                        ReceiveHellos(rx);
+                        ReceiveHellos(rx, Advance(Stopwatch.GetTimestamp(), Math.Min(Stopwatch.GetTimestamp() - before, waitMs * msTicks)));
                     }
                 }
                 else if (waitMs > 0)
@@ -107,14 +207,8 @@ public sealed class PwLivenessClock : IDisposable
                     _stopped.Wait(waitMs);
                 }
 
-                now = Stopwatch.GetTimestamp();
-                if (now < nextTick)
-                {
-                    continue;
-                }
-
-                nextTick = now + Tick(Volatile.Read(ref _sessions));
-                RunSessions(now, tx);
+                asked = waitMs * msTicks;
+                Interlocked.Increment(ref _wakeups);
             }
         }
         catch (ObjectDisposedException)
@@ -123,20 +217,31 @@ public sealed class PwLivenessClock : IDisposable
         }
     }
 
-    private static long Tick(Session[] sessions)
+    private void ApplyScheduling()
     {
-        long tick = MaxTick;
-        foreach (var s in sessions)
+        int tid = LinuxNative.GetTid();
+        if (RealtimePriority > 0)
         {
-            tick = Math.Min(tick, Math.Max(s.Link.Liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond / 5, Stopwatch.Frequency / 1000));
+            int priority = RealtimePriority;
+            unsafe
+            {
+                if (LinuxNative.SchedSetScheduler(tid, LinuxNative.SCHED_FIFO, &priority) == 0)
+                {
+                    RaisedPriority = true;
+                    Scheduling = $"fifo:{priority}";
+                    return;
+                }
+            }
         }
 
-        return tick;
+        if (Niceness != 0 && LinuxNative.SetPriority(LinuxNative.PRIO_PROCESS, (uint)tid, Niceness) == 0)
+        {
+            RaisedPriority = Niceness < 0;
+            Scheduling = $"nice:{Niceness}";
+        }
     }
-
-    private void ReceiveHellos(PacketBatch rx)
+    private void ReceiveHellos(PacketBatch rx, long now)
     {
-        long now = Stopwatch.GetTimestamp();
         for (int i = 0; i < rx.Count; i++)
         {
             ReadOnlySpan<byte> datagram = rx.Frame(i);
@@ -152,12 +257,19 @@ public sealed class PwLivenessClock : IDisposable
         }
     }
 
-    private void RunSessions(long now, PacketBatch tx)
+    /// <summary>
+    /// Evaluates every session and sends the hellos that are due, in one sendmmsg where they
+    /// fall together; returns when the clock must next run (the earliest hello or detection
+    /// deadline). Hellos are kept on a grid of their interval, so sessions with the same interval
+    /// send together and an idle node wakes about once per interval, not once per session.
+    /// </summary>
+    private long RunSessions(long now, PacketBatch tx)
     {
         tx.Clear();
+        long next = long.MaxValue;
         foreach (var s in Volatile.Read(ref _sessions))
         {
-            PwLivenessSession(s, now, tx);
+            next = Math.Min(next, RunSession(s, now, tx));
         }
 
         if (tx.Count > 0)
@@ -165,13 +277,16 @@ public sealed class PwLivenessClock : IDisposable
             _underlay.SendControl(tx);
             tx.Clear();
         }
+
+        return next;
     }
 
-    private void PwLivenessSession(Session s, long now, PacketBatch tx)
+    private long RunSession(Session s, long now, PacketBatch tx)
     {
         var liveness = s.Link.Liveness;
         BfdState before = liveness.State;
         bool changed = liveness.Evaluate(now);
+        long interval = liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         // A transition is told to the peer at once rather than at the next interval.
         if (changed || now >= s.NextHello)
         {
@@ -182,13 +297,16 @@ public sealed class PwLivenessClock : IDisposable
             }
 
             s.Link.AppendHello(tx);
-            s.NextHello = now + liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+            s.NextHello = interval > 0 ? (now / interval + 1) * interval : now;
         }
 
         if (changed)
         {
             s.OnTransition(before, liveness.State, liveness.Diagnostic);
         }
+
+        long deadline = liveness.DetectionDeadline;
+        return deadline > now ? Math.Min(s.NextHello, deadline) : s.NextHello;
     }
 
     public void Dispose()

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Fabric.Actors.DataPlane.Io;
@@ -50,14 +49,14 @@ public sealed partial class PwUnderlay : IDisposable
 
     private readonly UdpUnderlayPort? _helloReceiver;
 
-    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders)
+    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders, LivenessSettings? liveness)
     {
         Port = receiver;
         _helloReceiver = helloReceiver;
         _helloSender = helloSender;
         _senders = senders;
         _senderLocks = senders.Select(_ => new Lock()).ToArray();
-        Liveness = new PwLivenessClock(this, helloReceiver);
+        Liveness = new PwLivenessClock(this, helloReceiver, liveness);
     }
 
     /// <summary>Runs every PW session of the node: hellos in and out, evaluation, transitions.</summary>
@@ -101,10 +100,14 @@ public sealed partial class PwUnderlay : IDisposable
         }
     }
 
-    /// <summary>Opens the receiving socket on <paramref name="address"/>:<paramref name="port"/> and the sending pool, and starts receiving.</summary>
-    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool pool, PcapWriter? tee = null, IHopTracer? tracer = null)
+    /// <summary>
+    /// Opens the receiving socket on <paramref name="address"/>:<paramref name="port"/> and the
+    /// sending pool, and starts receiving on one of the node's I/O loops, with batches from
+    /// <paramref name="pool"/> (null = the loop's shared, bounded pool).
+    /// </summary>
+    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool? pool = null, PcapWriter? tee = null, IHopTracer? tracer = null, LivenessSettings? liveness = null)
     {
-        ArgumentNullException.ThrowIfNull(pool);
+        EnsureFree(address, port);
         var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true, DontFragment = true });
         var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
         UdpUnderlayPort? helloReceiver = null;
@@ -139,11 +142,42 @@ public sealed partial class PwUnderlay : IDisposable
             throw;
         }
 
-        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray()) { Tee = tee, Tracer = tracer };
+        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray(), liveness) { Tee = tee, Tracer = tracer };
         receiver.StartReceiving(pool, underlay.OnBatch);
-        if (tracer is not null) underlay.Liveness.Niceness = 10; // the ghost underlay: below main's work
+        if (tracer is null)
+        {
+            underlay.Liveness.RealtimePriority = underlay.Liveness.Settings.RealtimePriority;
+        }
+        else
+        {
+            // The ghost underlay: never real-time, never above main's work, but not starved
+            // either (a ghost flap under load would reject a good change).
+            underlay.Liveness.Niceness = 0;
+        }
+
         underlay.Liveness.Start();
         return underlay;
+    }
+
+    /// <summary>
+    /// Fails unless nobody holds <paramref name="address"/>:<paramref name="port"/>. The underlay's
+    /// sockets join an SO_REUSEPORT group (hellos steered apart); without this check a second
+    /// underlay on the same address - a node of an earlier test not yet disposed, another
+    /// process - would silently join the group and the kernel would hand it part of our hellos
+    /// and data (trunks flapping "for no reason"). A plain bind without SO_REUSEPORT fails on
+    /// any bound socket, with or without the option.
+    /// </summary>
+    private static void EnsureFree(Ipv4Address address, ushort port)
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            probe.Bind(new IPEndPoint(address.ToIPAddress(), port));
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AddressAlreadyInUse)
+        {
+            throw new IOException($"PW underlay {address}:{port} is already in use (another node or process on this address and port); refusing to share it", e);
+        }
     }
 
     /// <summary>The datagram's PW, by its top label.</summary>
@@ -246,7 +280,7 @@ public sealed partial class PwUnderlay : IDisposable
                 _rxPw = new PwLink?[batch.Capacity];
             }
 
-            long now = Stopwatch.GetTimestamp();
+            long now = Liveness.AwakeTicks;
             // Pass 1: demultiplex, and run the liveness hellos first, so a batch full of data
             // cannot make a hello look late.
             for (int i = 0; i < batch.Count; i++)

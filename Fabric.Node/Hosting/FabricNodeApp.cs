@@ -75,7 +75,9 @@ public static class FabricNodeApp
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
-        builder.Services.AddPseudowires(elementKinds, ghost: ghostPlane);
+        // The I/O loops are process-wide; configured once before any port receives.
+        IoLoops.Configure(IoHocon.From(hocon));
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon) }, ghost: ghostPlane);
         var switching = SwitchingSettings.FromConfig(hocon);
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).

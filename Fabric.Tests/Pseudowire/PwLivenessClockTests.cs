@@ -51,3 +51,58 @@ public class PwLivenessClockTests
         Assert.True(transitions >= 4, $"{transitions} transitions reported");
     }
 }
+
+/// <summary>
+/// Liveness under contention (issue 15): a stall of the clock threads themselves (as a GC pause,
+/// CPU oversubscription or a VM steal causes) flaps nothing, and a PW that really stops hearing
+/// its peer still goes down.
+/// </summary>
+[Collection("pw-traffic")]
+public class PwLivenessStallTests
+{
+    [Fact]
+    public async Task A_400_ms_stall_of_both_liveness_threads_flaps_no_session_and_a_real_loss_still_takes_the_pw_down()
+    {
+        using var a = PwUnderlay.Open(new Ipv4Address(127, 0, 0, 61), MplsInUdp.Port);
+        using var b = PwUnderlay.Open(new Ipv4Address(127, 0, 0, 62), MplsInUdp.Port);
+        PwLink Link(string name, uint local, uint remote, PwUnderlay to) =>
+            new(new PwConfig(name, "pe", "pe-far", new MplsLabel(local), new MplsLabel(remote), true, false, 1, to.Local, "t"), TimeSpan.FromMilliseconds(20), 3);
+        var (a1, b1) = (Link("a1", 31, 41, b), Link("b1", 41, 31, a));
+        var transitions = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        a.Register(a1);
+        b.Register(b1);
+        a.Liveness.Add(a1, (from, to, _) => transitions.Enqueue($"a1 {from}->{to}"));
+        b.Liveness.Add(b1, (from, to, _) => transitions.Enqueue($"b1 {from}->{to}"));
+        await Eventually.Holds(() => a1.IsUp && b1.IsUp, TimeSpan.FromSeconds(10), "a1 and b1 up");
+        await Task.Delay(300);
+        int before = transitions.Count;
+
+        // A second PW whose coming up makes each clock thread's own transition callback sleep
+        // 400 ms: both threads stall for real (no hello sent, received or judged) while a1/b1's
+        // detection time is 60 ms.
+        var (a2, b2) = (Link("a2", 32, 42, b), Link("b2", 42, 32, a));
+        int stalls = 0;
+        void StallOnUp(BfdState to)
+        {
+            if (to == BfdState.Up && Interlocked.Increment(ref stalls) <= 2)
+            {
+                Thread.Sleep(400);
+            }
+        }
+
+        a.Register(a2);
+        b.Register(b2);
+        a.Liveness.Add(a2, (_, to, _) => StallOnUp(to));
+        b.Liveness.Add(b2, (_, to, _) => StallOnUp(to));
+        await Eventually.Holds(() => Volatile.Read(ref stalls) >= 2 && a2.IsUp && b2.IsUp, TimeSpan.FromSeconds(10), "a2 and b2 up after both stalls");
+        await Task.Delay(500);
+        Assert.True(a.Liveness.StallMs >= 300 && b.Liveness.StallMs >= 300, $"stalls seen: a {a.Liveness.StallMs:F0} ms, b {b.Liveness.StallMs:F0} ms");
+        Assert.Equal(before, transitions.Count);
+        Assert.True(a1.IsUp && b1.IsUp);
+
+        // A real loss: b stops hearing a1. b1 goes down on detection, and tells a1, which follows.
+        b1.FaultDropReceive = true;
+        await Eventually.Holds(() => !b1.IsUp && !a1.IsUp, TimeSpan.FromSeconds(5), "a1 and b1 down after the loss");
+        Assert.Contains("b1 Up->Down", transitions);
+    }
+}

@@ -78,7 +78,11 @@ public sealed class GhostPort : Port
 
         _inbox.Enqueue(frame);
         _wake.Set();
+        SignalReceiver();
     }
+
+    /// <summary>Receives on an I/O loop, signalled by each frame queued (no thread of its own).</summary>
+    protected internal override bool ReceivesOnLoop => true;
 
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {

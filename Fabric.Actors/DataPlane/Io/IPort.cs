@@ -57,13 +57,22 @@ public interface IPort : IDisposable
     int SendBatch(PacketBatch batch);
 
     /// <summary>
-    /// Starts a dedicated receive thread: it rents batches from <paramref name="pool"/>, fills them
-    /// and passes each non-empty one to <paramref name="onBatch"/>, which then owns it (and must
-    /// return it or hand it on). The thread ends on <see cref="StopReceiving"/>, on dispose, when
-    /// the port is gone, or if the callback throws (the port then reports <see cref="PortState.Gone"/>).
+    /// Starts receiving: on one of the shared I/O loops (simulated, ghost and UDP underlay ports) or
+    /// on a receive thread of the port's own (TAP and device ports), batches are rented from
+    /// <paramref name="pool"/> (null = the loop's shared pool), filled, and each non-empty one is
+    /// passed to <paramref name="onBatch"/>, which then owns it (and must return it or hand it on).
+    /// The callback runs on the receiving thread and must not block. Receiving ends on
+    /// <see cref="StopReceiving"/>, on dispose, when the port is gone, or if the callback throws
+    /// (the port then reports <see cref="PortState.Gone"/>).
     /// </summary>
-    void StartReceiving(PacketBatchPool pool, Action<PacketBatch> onBatch);
+    void StartReceiving(PacketBatchPool? pool, Action<PacketBatch> onBatch);
 
-    /// <summary>Stops the receive thread and waits for it to end.</summary>
+    /// <summary>
+    /// Receives with batches from the shared pool of the I/O loop the port is given to (bounded:
+    /// when it is exhausted the port drops at ingress and counts <see cref="PortDropReason.RxNoBuffer"/>).
+    /// </summary>
+    void StartReceiving(Action<PacketBatch> onBatch);
+
+    /// <summary>Stops receiving and waits until no receive or callback of this port runs any more.</summary>
     void StopReceiving();
 }

@@ -203,6 +203,44 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, EntryPoint = "setpriority", SetLastError = true)]
     public static partial int SetPriority(int which, uint who, int priority);
 
+    // sched.h
+    public const int SCHED_FIFO = 1;
+
+    /// <summary>struct sched_param is one int (the static priority, 1-99 for SCHED_FIFO).</summary>
+    [LibraryImport(Libc, EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int pid, int policy, int* param);
+
+    // sys/epoll.h
+    public const int EPOLL_CLOEXEC = 0x80000;
+    public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
+    public const uint EPOLLIN = 0x001;
+    public const uint EPOLLERR = 0x008;
+    public const uint EPOLLHUP = 0x010;
+
+    /// <summary>struct epoll_event: packed on x86-64 (12 bytes), naturally aligned elsewhere (16).</summary>
+    public static readonly int EpollEventSize = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    [LibraryImport(Libc, EntryPoint = "epoll_create1", SetLastError = true)]
+    public static partial int EpollCreate1(int flags);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
+    public static partial int EpollCtl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
+    public static partial int EpollWait(int epfd, byte* events, int maxEvents, int timeoutMs);
+
+    /// <summary>Writes one epoll_event (events, then the 64-bit data) at <paramref name="at"/>.</summary>
+    public static void WriteEpollEvent(byte* at, uint events, ulong data)
+    {
+        *(uint*)at = events;
+        System.Runtime.CompilerServices.Unsafe.WriteUnaligned(at + EpollEventSize - 8, data);
+    }
+
+    /// <summary>Reads the events and the 64-bit data of the epoll_event at <paramref name="at"/>.</summary>
+    public static (uint Events, ulong Data) ReadEpollEvent(byte* at) =>
+        (*(uint*)at, System.Runtime.CompilerServices.Unsafe.ReadUnaligned<ulong>(at + EpollEventSize - 8));
+
     /// <summary>Host to network byte order and back (the same swap).</summary>
     public static ushort NetworkOrder(ushort value) =>
         BitConverter.IsLittleEndian ? System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(value) : value;

@@ -1,10 +1,14 @@
 namespace Fabric.Actors.DataPlane.Io;
 
 /// <summary>
-/// A bounded pool of equally shaped <see cref="PacketBatch"/>es. <see cref="Rent"/> never fails:
-/// when the pool is empty it allocates a new batch and counts a miss, so a steady miss count
-/// means the pool is too small (or batches leak). A return to a full pool drops the batch for
-/// the GC and counts a discard. At most <see cref="MaxRetained"/> idle batches are kept.
+/// A bounded pool of equally shaped <see cref="PacketBatch"/>es, grown on demand: nothing is
+/// allocated up front unless asked (<c>preallocate</c>). <see cref="Rent"/> never fails: when the
+/// pool is empty it allocates a new batch and counts a miss, so a steady miss count means the
+/// pool is too small (or batches leak). <see cref="TryRent"/> is the ingress path's rent: it
+/// refuses (and counts <see cref="Refusals"/>) once <see cref="MaxLive"/> batches are out, so a
+/// port under overload drops and counts at ingress instead of pinning memory without bound. A
+/// return to a full pool drops the batch for the GC and counts a discard. At most
+/// <see cref="MaxRetained"/> idle batches are kept.
 /// </summary>
 /// <remarks>
 /// The idle batches sit in an array stack behind a <see cref="Lock"/>: rent and return each hold
@@ -20,17 +24,21 @@ public sealed class PacketBatchPool
     private long _returns;
     private long _misses;
     private long _discards;
+    private long _refusals;
 
     public PacketBatchPool(
         int maxRetained = 64,
         int batchCapacity = PacketBatch.DefaultCapacity,
         int slotSize = PacketBatch.DefaultSlotSize,
         int headroom = PacketBatch.DefaultHeadroom,
-        int preallocate = 0)
+        int preallocate = 0,
+        int maxLive = int.MaxValue)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRetained, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(preallocate, maxRetained);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxLive, 1);
         MaxRetained = maxRetained;
+        MaxLive = maxLive;
         BatchCapacity = batchCapacity;
         SlotSize = slotSize;
         Headroom = headroom;
@@ -42,6 +50,15 @@ public sealed class PacketBatchPool
     }
 
     public int MaxRetained { get; }
+
+    /// <summary>Most batches <see cref="TryRent"/> lets be out at once (rented, not returned).</summary>
+    public int MaxLive { get; }
+
+    /// <summary><see cref="TryRent"/> calls refused because <see cref="MaxLive"/> batches were out.</summary>
+    public long Refusals => Interlocked.Read(ref _refusals);
+
+    /// <summary>Bytes of frame buffer one batch pins.</summary>
+    public long BatchBytes => (long)BatchCapacity * SlotSize;
 
     public int BatchCapacity { get; }
 
@@ -100,6 +117,23 @@ public sealed class PacketBatchPool
         return batch;
     }
 
+    /// <summary>
+    /// Takes an empty batch unless <see cref="MaxLive"/> are already out (then false, counted):
+    /// the receive path of a port, which drops at ingress rather than grow without bound.
+    /// </summary>
+    public bool TryRent([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out PacketBatch? batch)
+    {
+        if (Outstanding >= MaxLive)
+        {
+            Interlocked.Increment(ref _refusals);
+            batch = null;
+            return false;
+        }
+
+        batch = Rent();
+        return true;
+    }
+
     /// <summary>Takes a batch back; reached through <see cref="PacketBatch.Return"/>, which rejects a double return.</summary>
     internal void Accept(PacketBatch batch)
     {
@@ -117,5 +151,5 @@ public sealed class PacketBatchPool
     }
 
     public override string ToString() =>
-        $"PacketBatchPool(rents={Rents}, returns={Returns}, misses={Misses}, discards={Discards}, idle={Idle})";
+        $"PacketBatchPool(rents={Rents}, returns={Returns}, misses={Misses}, discards={Discards}, refusals={Refusals}, idle={Idle})";
 }

@@ -1,9 +1,12 @@
 namespace Fabric.Actors.DataPlane.Io;
 
 /// <summary>
-/// Shared plumbing of the ports: name, id, counters, state, the capture tee and the dedicated
-/// receive thread. A subclass implements <see cref="ReceiveBatch"/>, <see cref="SendBatch"/>,
-/// and <see cref="WakeReceiver"/> (to cut a blocking wait short when stopping).
+/// Shared plumbing of the ports: name, id, counters, state, the capture tee and receiving. A
+/// subclass implements <see cref="ReceiveBatch"/>, <see cref="SendBatch"/>, and either opts into
+/// the I/O loops (<see cref="ReceivesOnLoop"/>, with <see cref="ReadinessFd"/>,
+/// <see cref="NextReceiveDue"/> or <see cref="SignalReceiver"/> saying when it has frames) or
+/// keeps a dedicated receive thread and implements <see cref="WakeReceiver"/> (to cut a blocking
+/// wait short when stopping). See README.md, "Receiving".
 /// </summary>
 public abstract class Port : IPort
 {
@@ -12,6 +15,7 @@ public abstract class Port : IPort
 
     private readonly Lock _loopLock = new();
     private Thread? _receiveThread;
+    private IoLoop.Registration? _registration;
     private volatile bool _stopRequested;
     private volatile PortState _state = PortState.Up;
     private string? _stateDetail;
@@ -45,19 +49,49 @@ public abstract class Port : IPort
 
     public abstract int SendBatch(PacketBatch batch);
 
-    public void StartReceiving(PacketBatchPool pool, Action<PacketBatch> onBatch)
+    /// <summary>
+    /// True when the port receives on one of the shared <see cref="IoLoops"/> instead of a thread
+    /// of its own: it must then never block in <see cref="ReceiveBatch"/> with timeout 0, and
+    /// tell the loop when it has frames (a descriptor, a due time, or a signal).
+    /// </summary>
+    protected internal virtual bool ReceivesOnLoop => false;
+
+    /// <summary>Loop ports: a descriptor that polls readable when frames wait (-1 = none).</summary>
+    protected internal virtual int ReadinessFd => -1;
+
+    /// <summary>
+    /// Loop ports: when (Stopwatch ticks) the port next has frames of its own making, asked after
+    /// each service; <see cref="long.MaxValue"/> = only when its descriptor or a signal says so.
+    /// </summary>
+    protected internal virtual long NextReceiveDue(long nowTicks) => long.MaxValue;
+
+    /// <summary>Loop ports without a descriptor: frames were queued, have the loop read them (any thread).</summary>
+    protected void SignalReceiver() => Volatile.Read(ref _registration)?.Signal();
+
+    /// <summary>The loop this port receives on, or null (not receiving, or on its own thread).</summary>
+    public IoLoop? Loop => Volatile.Read(ref _registration)?.Loop;
+
+    public void StartReceiving(Action<PacketBatch> onBatch) => StartReceiving(null, onBatch);
+
+    public void StartReceiving(PacketBatchPool? pool, Action<PacketBatch> onBatch)
     {
-        ArgumentNullException.ThrowIfNull(pool);
         ArgumentNullException.ThrowIfNull(onBatch);
         lock (_loopLock)
         {
             ObjectDisposedException.ThrowIf(_state == PortState.Closed, this);
-            if (_receiveThread is not null)
+            if (_receiveThread is not null || _registration is not null)
             {
                 throw new InvalidOperationException($"Port {Name} is already receiving.");
             }
 
             _stopRequested = false;
+            if (ReceivesOnLoop)
+            {
+                Volatile.Write(ref _registration, IoLoops.Shared.Pick().Attach(this, pool, onBatch));
+                return;
+            }
+
+            pool ??= IoLoops.Shared.Pick().Pool;
             _receiveThread = new Thread(() => ReceiveLoop(pool, onBatch))
             {
                 IsBackground = true,
@@ -70,11 +104,21 @@ public abstract class Port : IPort
     public void StopReceiving()
     {
         Thread? thread;
+        IoLoop.Registration? registration;
         lock (_loopLock)
         {
             thread = _receiveThread;
             _receiveThread = null;
+            registration = _registration;
+            Volatile.Write(ref _registration, null);
             _stopRequested = true;
+        }
+
+        if (registration is not null)
+        {
+            registration.Loop.Detach(registration);
+            _stopRequested = false;
+            return;
         }
 
         if (thread is null)
@@ -122,6 +166,10 @@ public abstract class Port : IPort
         Volatile.Write(ref _stateDetail, detail);
         _state = state;
     }
+
+    /// <summary>The loop caught an exception from this port's receive or callback.</summary>
+    internal void ReceiveFailed(Exception ex) =>
+        SetState(PortState.Gone, $"receive loop failed: {ex.GetType().Name}: {ex.Message}");
 
     private void ReceiveLoop(PacketBatchPool pool, Action<PacketBatch> onBatch)
     {

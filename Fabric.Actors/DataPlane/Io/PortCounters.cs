@@ -38,6 +38,11 @@ public enum PortDropReason
 
     /// <summary>A TAP handed over a frame whose offload request it cannot honour (a GSO type not enabled, a malformed super-frame).</summary>
     RxBadOffload,
+    /// <summary>
+    /// The I/O loop's batch pool was at its cap when the port had frames: they were read and
+    /// dropped at ingress instead of allocating more pinned memory (an overload signal).
+    /// </summary>
+    RxNoBuffer,
 }
 
 /// <summary>

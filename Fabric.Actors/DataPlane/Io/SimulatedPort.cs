@@ -223,6 +223,37 @@ public sealed class SimulatedPort : Port
         return batch.Count;
     }
 
+    /// <summary>Receives on an I/O loop, on a timer of its rate; an idle or exhausted generator costs nothing.</summary>
+    protected internal override bool ReceivesOnLoop => true;
+
+    /// <summary>
+    /// When the next frames are due: now for an unlimited generator, else when the rate has
+    /// earned about a millisecond of frames (at least one, at most a batch), so a fast generator
+    /// fills batches rather than waking the loop per frame; never once exhausted.
+    /// </summary>
+    protected internal override long NextReceiveDue(long nowTicks)
+    {
+        if (IsFinished || IsExhausted)
+        {
+            return long.MaxValue;
+        }
+
+        double rate = Profile.FramesPerSecond;
+        if (rate <= 0)
+        {
+            return nowTicks;
+        }
+
+        double want = Math.Clamp(rate / 1000, 1, PacketBatch.DefaultCapacity);
+        double seconds = (Generated + want) / rate;
+        if (seconds > 1e6)
+        {
+            return long.MaxValue; // an "idle" profile (a rate of ~0): nothing within any horizon
+        }
+
+        return _startTimestamp + (long)(seconds * Stopwatch.Frequency);
+    }
+
     protected override void WakeReceiver() => _wake.Set();
 
     protected override void DisposeCore() => _wake.Dispose();

@@ -246,6 +246,11 @@ public sealed unsafe partial class UdpUnderlayPort : Port
         return added;
     }
 
+    /// <summary>Receives on an I/O loop: the socket is in the loop's epoll set.</summary>
+    protected internal override bool ReceivesOnLoop => true;
+
+    protected internal override int ReadinessFd => Volatile.Read(ref _closed) == 0 ? _fd : -1;
+
     protected override void WakeReceiver()
     {
         if (Volatile.Read(ref _closed) == 0)

@@ -1,0 +1,127 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Tests.Support;
+
+namespace Fabric.Tests.DataPlane.Io;
+
+/// <summary>Ports receive on a fixed set of I/O loops: no thread per port, bounded memory, a clean stop.</summary>
+public class IoLoopTests
+{
+    [Fact]
+    public async Task Five_hundred_receiving_ports_add_no_thread_and_each_rate_limited_one_still_delivers()
+    {
+        int threadsBefore = Process.GetCurrentProcess().Threads.Count;
+        var received = new long[500];
+        var ports = Enumerable.Range(0, 500).Select(i => new SimulatedPort($"sim{i}", (ushort)i,
+            new TrafficProfile { FramesPerSecond = 200, TotalFrames = 20, Seed = i })).ToList();
+        try
+        {
+            for (int i = 0; i < ports.Count; i++)
+            {
+                int index = i;
+                ports[i].StartReceiving(batch =>
+                {
+                    Interlocked.Add(ref received[index], batch.Count);
+                    batch.Return();
+                });
+            }
+
+            // One thread per port would be +500; the loops are one per core and shared.
+            int added = Process.GetCurrentProcess().Threads.Count - threadsBefore;
+            Assert.True(added < 40, $"{added} threads added for 500 receiving ports");
+            Assert.All(ports, p => Assert.NotNull(p.Loop));
+            await Eventually.Holds(() => received.All(r => Interlocked.Read(ref r) == 20), TimeSpan.FromSeconds(20), "every port's 20 frames");
+        }
+        finally
+        {
+            ports.ForEach(p => p.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task When_the_pool_is_out_a_port_drops_at_ingress_and_counts_instead_of_allocating()
+    {
+        using var port = new GhostPort("ghost", 1, "g", tracer: null, answersArp: false);
+        var pool = new PacketBatchPool(maxRetained: 2, batchCapacity: 4, maxLive: 1);
+        var held = new ConcurrentQueue<PacketBatch>();
+        port.StartReceiving(pool, held.Enqueue); // the callback keeps every batch: the pool runs dry
+        var frame = SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64);
+        port.Inject(frame);
+        await Eventually.Holds(() => held.Count == 1, TimeSpan.FromSeconds(5), "the first frame delivered");
+
+        for (int i = 0; i < 10; i++)
+        {
+            port.Inject(frame);
+        }
+
+        await Eventually.Holds(() => port.Counters.Drops(PortDropReason.RxNoBuffer) == 10, TimeSpan.FromSeconds(5), "10 frames dropped at ingress");
+        Assert.Single(held);
+        Assert.Equal(1, pool.Rents); // nothing allocated beyond the cap
+        Assert.True(pool.Refusals >= 1);
+        port.StopReceiving();
+        while (held.TryDequeue(out var b)) b.Return();
+    }
+
+    [Fact]
+    public async Task Stop_receiving_returns_only_after_a_running_callback_finished()
+    {
+        using var port = new GhostPort("ghost", 1, "g", tracer: null, answersArp: false);
+        using var inCallback = new ManualResetEventSlim();
+        int finished = 0;
+        port.StartReceiving(batch =>
+        {
+            inCallback.Set();
+            Thread.Sleep(300);
+            batch.Return();
+            Volatile.Write(ref finished, 1);
+        });
+        port.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64));
+        Assert.True(inCallback.Wait(TimeSpan.FromSeconds(5)));
+        await Task.Run(port.StopReceiving);
+        Assert.Equal(1, Volatile.Read(ref finished));
+    }
+
+    [Fact]
+    public async Task A_frame_a_callback_queues_for_a_port_of_its_own_loop_is_delivered_without_another_wake_up()
+    {
+        // A ghost element's output reaches a peer on a shared segment from the loop thread itself
+        // (no eventfd is written). Before: the loop went back to epoll_wait and the frame sat in
+        // the peer's queue until some other event woke the loop.
+        var ports = Enumerable.Range(0, 2 * IoLoops.Shared.Loops.Count + 1)
+            .Select(i => new GhostPort($"peer{i}", (ushort)(i + 1), $"p{i}", tracer: null, answersArp: false)).ToList();
+        try
+        {
+            var delivered = new ConcurrentBag<string>();
+            GhostPort? target = null;
+            foreach (var port in ports)
+            {
+                var self = port;
+                port.StartReceiving(batch =>
+                {
+                    var forward = Volatile.Read(ref target);
+                    if (forward is not null && !ReferenceEquals(forward, self))
+                    {
+                        forward.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 1, 64)); // on the loop thread
+                    }
+                    else
+                    {
+                        delivered.Add(self.Name);
+                    }
+
+                    batch.Return();
+                });
+            }
+
+            var pair = ports.SelectMany(a => ports.Where(b => !ReferenceEquals(a, b) && a.Loop == b.Loop).Select(b => (From: a, To: b))).First();
+            Volatile.Write(ref target, pair.To);
+            pair.From.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64));
+
+            await Eventually.Holds(() => delivered.Contains(pair.To.Name), TimeSpan.FromSeconds(5), "the frame queued from the loop thread is received");
+        }
+        finally
+        {
+            ports.ForEach(p => p.Dispose());
+        }
+    }
+}
