@@ -113,7 +113,7 @@ public sealed partial class GatewayActor
             if (_patches is null) throw new ArgumentException($"node {_node} has no switching plane for logical switch {p.Ref.Name}");
             var patch = _patches.Open(PatchPanel.RouterPort(_spec.Intent.Name, _dp.Plan.Tenants[p.TenantIndex].Name), p.Id);
             var self = Self;
-            patch.Listen(_pool, batch => self.Tell(new PatchBatch(batch)));
+            patch.Listen(_pool, batch => self.Tell(new MailboxBatch(batch)));
             return patch;
         }
         if (_ghost is not null)
@@ -127,7 +127,8 @@ public sealed partial class GatewayActor
                 : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(_spec.Intent.Name, tenant, role), p.Ref.Name, p.Id,
                 $"{_spec.Intent.Name}/{tenant}/{role}", answersArp: true, owned, p.Ref.Segment);
-            ghost.StartReceiving(_pool, OnPortBatch);
+            var actor = Self;
+            ghost.StartReceiving(_pool, batch => actor.Tell(new MailboxBatch(batch)));
             return ghost;
         }
         if (p.Ref.Kind == PortKind.Tap)

@@ -57,9 +57,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         _patches = ghost?.Patches ?? patches;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
-        // A ghost copy carries only probes, and a probe dropped for a busy data path would read as
-        // "no answer" in a verdict: its ports wait for the data path instead of dropping.
-        _gate = new DatapathGate(ghost is null ? _settings.IngressWait : Timeout.InfiniteTimeSpan);
+        _gate = new DatapathGate(_settings.IngressWait);
         _runBatch = OnBatch;
         _entities = new IActorRef?[Buckets];
         _pending = new List<Parked>[Buckets];
@@ -74,7 +72,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
         // A logical switch's frames arrive on the MFE's thread, which the gateway's answer goes
         // back through: they take the mailbox so the two never run inside each other.
-        Guarded<PatchBatch>(m => _runBatch(m.Batch));
+        Guarded<MailboxBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(OnTerminated);
         Guarded<Tick>(_ => OnTick());
         Guarded<CheckPorts>(_ => OnCheckPorts());
@@ -208,8 +206,14 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     /// </summary>
     private void OnPortBatch(PacketBatch batch) => _gate.TryRun(batch, _runBatch);
 
-    /// <summary>A batch from the router port's patch link (see the constructor).</summary>
-    private sealed record PatchBatch(PacketBatch Batch);
+    /// <summary>
+    /// A batch run on the actor's thread instead of its receive thread: the router port's patch
+    /// link (run inline, a gateway answer would re-enter the MFE on the MFE's own thread) and the
+    /// ghost copy's ports. A ghost port receives on a shared I/O loop and must never block it, and
+    /// a probe dropped for a busy data path would read as "no answer" in a verdict: probes are
+    /// few, so they queue here instead.
+    /// </summary>
+    private sealed record MailboxBatch(PacketBatch Batch);
 
     /// <summary>Runs the data path over <paramref name="batch"/> (then returned), sends its output and its misses. Holds the data path's lock.</summary>
     private void OnBatch(PacketBatch batch)

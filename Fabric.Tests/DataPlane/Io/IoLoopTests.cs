@@ -124,4 +124,47 @@ public class IoLoopTests
             ports.ForEach(p => p.Dispose());
         }
     }
+
+    [Fact]
+    public async Task Frames_queued_from_many_threads_at_once_are_all_received_no_wake_up_is_lost()
+    {
+        // Before: a wake-up that landed between the loop clearing its "wake pending" flag and
+        // draining its eventfd was swallowed with the flag left set, and from then on the loop
+        // slept through every signal (every later test in the process saw its ports go silent).
+        var ports = Enumerable.Range(0, 8).Select(i => new GhostPort($"race{i}", (ushort)(i + 1), $"r{i}", tracer: null, answersArp: false)).ToList();
+        long received = 0;
+        try
+        {
+            foreach (var port in ports)
+            {
+                port.StartReceiving(batch =>
+                {
+                    Interlocked.Add(ref received, batch.Count);
+                    batch.Return();
+                });
+            }
+
+            const int Threads = 4, PerThread = 20_000;
+            var frame = SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64);
+            var senders = Enumerable.Range(0, Threads).Select(t => Task.Run(() =>
+            {
+                for (int i = 0; i < PerThread; i++)
+                {
+                    ports[(t + i) % ports.Count].Inject(frame);
+                    if (i % 64 == 0) Thread.Yield(); // let the loops sleep and wake often
+                }
+            })).ToArray();
+            await Task.WhenAll(senders);
+            await Eventually.Holds(() => Interlocked.Read(ref received) == Threads * PerThread, TimeSpan.FromSeconds(20),
+                $"all {Threads * PerThread} frames received (have {Interlocked.Read(ref received)})");
+
+            // And the loops still wake for a single frame afterwards.
+            ports[0].Inject(frame);
+            await Eventually.Holds(() => Interlocked.Read(ref received) == Threads * PerThread + 1, TimeSpan.FromSeconds(5), "one more frame received");
+        }
+        finally
+        {
+            ports.ForEach(p => p.Dispose());
+        }
+    }
 }
