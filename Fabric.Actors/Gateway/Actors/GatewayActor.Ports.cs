@@ -133,6 +133,16 @@ public sealed partial class GatewayActor
         if (p.Ref.Kind == PortKind.Tap)
         {
             var tap = TapPort.Open(p.Ref.Name, p.Id);
+            try
+            {
+                // The host side sends nothing larger than what the gateway forwards out of it.
+                tap.SetMtu(p.Mtu);
+            }
+            catch (IOException)
+            {
+                tap.Dispose();
+                throw;
+            }
             tap.StartReceiving(_pool, OnPortBatch);
             return tap;
         }
@@ -152,6 +162,20 @@ public sealed partial class GatewayActor
             simulated.StartReceiving(_pool, OnPortBatch);
         }
         return simulated;
+    }
+
+    /// <summary>Gives an open TAP port's device the port's (changed) MTU; a device that refuses is logged, the data path holds the new MTU all the same.</summary>
+    private void ApplyMtu(GatewayPort p)
+    {
+        if (!_ports.TryGetValue(p.Id, out var port) || port is not TapPort tap) return;
+        try
+        {
+            tap.SetMtu(p.Mtu);
+        }
+        catch (IOException e)
+        {
+            _log.Warning("Gateway {0}: port {1} keeps its device MTU: {2}", _spec.Intent.Name, p.Ref.Name, e.Message);
+        }
     }
 
     /// <summary>A simulated port that generates nothing (its receive loop is never started).</summary>

@@ -22,7 +22,8 @@ public sealed partial class GatewayActor
                 ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = _dp.MasksInUse,
                 ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = _dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
                 ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
-                ["icmp-errors"] = c.IcmpErrors, ["tcp-resets"] = c.TcpResets,
+                ["icmp-errors"] = c.IcmpErrors, ["icmp-errors-limited"] = c.IcmpErrorsLimited, ["tcp-resets"] = c.TcpResets,
+                ["fragmented"] = c.Fragmented, ["fragments-sent"] = c.FragmentsSent,
             },
             c.StageRunsByName(),
             c.DropsByName(),
@@ -44,7 +45,7 @@ public sealed partial class GatewayActor
         var failures = s?.OpenFailures ?? 0;
         return _ports.TryGetValue(p.Id, out var port)
             ? new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, port.State.ToString().ToLowerInvariant(), port.Counters.RxFrames, port.Counters.TxFrames, port.Counters.TotalDrops,
-                restarts, failures, s?.LastError)
-            : new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, s?.Restarting == true ? "restarting" : "absent", 0, 0, 0, restarts, failures, s?.LastError);
+                restarts, failures, s?.LastError, p.Mtu)
+            : new GatewayPortStatus(p.Id, p.Ref.Name, kind, role, tenant, s?.Restarting == true ? "restarting" : "absent", 0, 0, 0, restarts, failures, s?.LastError, p.Mtu);
     }
 }

@@ -144,7 +144,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     }
 
     private GatewayPlan Compile(GatewaySpec spec, uint generation) =>
-        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize);
+        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize, portMtu: _settings.PortMtu);
 
     private void StartTenants()
     {
@@ -164,11 +164,17 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
     private void Reconfigure(GatewaySpec spec)
     {
         var before = _dp.Plan.Ports.Select(p => (p.Id, p.Ref)).ToList();
+        var mtus = _dp.Plan.Ports.ToDictionary(p => p.Id, p => p.Mtu);
         _spec = spec;
         _generation++;
         var plan = Compile(spec, _generation);
         _dp.Reconfigure(plan);
-        if (!before.SequenceEqual(plan.Ports.Select(p => (p.Id, p.Ref))))
+        if (before.SequenceEqual(plan.Ports.Select(p => (p.Id, p.Ref))))
+        {
+            // The same ports: a TAP whose MTU changed is told so (the data path already holds the new one).
+            foreach (var p in plan.Ports.Where(p => mtus.GetValueOrDefault(p.Id) != p.Mtu)) ApplyMtu(p);
+        }
+        else
         {
             // Ports start afresh: pending restarts and their history belong to the old ports.
             foreach (var id in _supervision.Keys) Timers.Cancel(new RestartPort(id));
