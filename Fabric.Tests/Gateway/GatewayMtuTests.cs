@@ -224,4 +224,45 @@ public class GatewayMtuTests
         Assert.Single(sink.Sent);
         Assert.Equal(3L, dp.Counters.IcmpErrorsLimited);
     }
+
+    /// <summary>Counts what leaves, copying nothing.</summary>
+    private sealed class CountingSink : IFrameSink
+    {
+        public long Frames;
+
+        public void Send(ushort port, ReadOnlySpan<byte> frame) => Frames++;
+    }
+
+    [Fact]
+    public void Checking_the_mtu_answering_and_fragmenting_on_cache_hits_allocate_nothing_per_frame()
+    {
+        var dp = Datapath(GatewaySettings.Default with { IcmpErrorsPerSecond = 1_000_000, IcmpErrorBurst = 1_000_000 });
+        var sink = new CountingSink();
+        var blue = dp.Plan.Tenants[0];
+        var small = UdpOf(100, dontFragment: true);
+        var tooBig = UdpOf(1500, dontFragment: true);
+        var fragmentable = UdpOf(1500, dontFragment: false);
+        var frame = new byte[1514];
+        void Run(long now)
+        {
+            for (var i = 0; i < 200; i++)
+            {
+                small.CopyTo(frame, 0);
+                dp.ProcessFrame(frame.AsSpan(0, small.Length), blue.DownlinkPort, now, sink);
+                tooBig.CopyTo(frame, 0);
+                dp.ProcessFrame(frame.AsSpan(0, tooBig.Length), blue.DownlinkPort, now, sink);
+                fragmentable.CopyTo(frame, 0);
+                dp.ProcessFrame(frame.AsSpan(0, fragmentable.Length), blue.DownlinkPort, now, sink);
+            }
+        }
+        Run(0); // warm: the flow's entry, JIT
+        var hits = dp.Counters.Hits;
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Run(1);
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(0, allocated);
+        Assert.Equal(hits + 600, dp.Counters.Hits);
+        Assert.Equal(400, dp.Counters.Drops[(int)GatewayDrop.FragmentationNeeded]);
+        Assert.Equal(400, dp.Counters.Fragmented);
+    }
 }
