@@ -265,4 +265,23 @@ public class GatewayMtuTests
         Assert.Equal(400, dp.Counters.Drops[(int)GatewayDrop.FragmentationNeeded]);
         Assert.Equal(400, dp.Counters.Fragmented);
     }
+
+    [Fact]
+    public void A_port_whose_intent_names_no_mtu_gets_fabric_gateway_port_mtu_from_hocon_and_bad_values_are_refused()
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, "hocon", "fabric.conf");
+        var shipped = Akka.Configuration.ConfigurationFactory.ParseString(File.ReadAllText(path));
+        Assert.Equal((1500, 1000, 50), (GatewaySettings.From(shipped).PortMtu, GatewaySettings.From(shipped).IcmpErrorsPerSecond, GatewaySettings.From(shipped).IcmpErrorBurst));
+        var settings = GatewaySettings.From(Akka.Configuration.ConfigurationFactory.ParseString("fabric.gateway.port-mtu = 9000").WithFallback(shipped));
+        Assert.Equal(9000, settings.PortMtu);
+
+        var tenant = Tenant("blue", 1);
+        var plan = GatewayPlan.Compile(GatewayOf(tenant with { Uplink = tenant.Uplink! with { Mtu = 1280 } }), 1, portMtu: settings.PortMtu);
+        var blue = plan.Tenants[0];
+        Assert.Equal((9000, 1280), (plan.MtuOf(blue.DownlinkPort), plan.MtuOf(blue.UplinkPort)));
+        Assert.Equal(int.MaxValue, plan.MtuOf(99));
+
+        Assert.Throws<ArgumentException>(() => GatewaySettings.From(Akka.Configuration.ConfigurationFactory.ParseString("fabric.gateway.port-mtu = 40")));
+        Assert.Throws<ArgumentException>(() => GatewaySettings.From(Akka.Configuration.ConfigurationFactory.ParseString("fabric.gateway.icmp-errors.burst = 0")));
+    }
 }
