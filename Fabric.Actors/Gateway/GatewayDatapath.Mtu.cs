@@ -39,17 +39,15 @@ public sealed partial class GatewayDatapath
             return true;
         }
         if (!EntryActions.TryApply(entry, frame)) return false;
-        if (!Ipv4View.TryParse(frame[Eth..], out ip, out _) || !Ipv4Fragmenter.TryCreate(ip, mtu, out var fragmenter))
+        if (!Ipv4View.TryParse(frame[Eth..], out ip, out _) || !Ipv4Fragmenter.TryCreate(ip, mtu, out var fragmenter, linkHeader: frame[..Eth]))
         {
             Drop(GatewayDrop.FragmentationNeeded);
             return true;
         }
-        frame[..Eth].CopyTo(_fragment);
-        var room = _fragment.AsSpan(Eth);
         var count = 0;
-        while (fragmenter.TryWriteNext(room, out var length))
+        while (fragmenter.TryWriteNext(_fragment, out var length))
         {
-            Emit(sink, entry.OutPort, _fragment.AsSpan(0, Eth + length));
+            Emit(sink, entry.OutPort, _fragment.AsSpan(0, length));
             count++;
         }
         Counters.Forwarded++;

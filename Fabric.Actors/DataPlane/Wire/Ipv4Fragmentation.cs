@@ -16,7 +16,8 @@ namespace Fabric.Actors.DataPlane.Wire;
 // whose "copied" flag (the type's top bit) is set, padded to a 4-byte boundary with End of Option
 // List. Identification, TTL, protocol and addresses are the datagram's; a datagram that is itself a
 // fragment is cut relative to its own offset, and its MF is kept on its last piece (RFC 791 §3.2).
-// DF is the caller's business: a datagram with DF set is never handed to the fragmenter.
+// DF is the caller's business: a datagram with DF set is never handed to the fragmenter. A link
+// header given at creation (a frame's Ethernet header) is written in front of every fragment.
 
 /// <summary>Cuts one IPv4 datagram into fragments that fit an MTU, one fragment per call, into the caller's buffer.</summary>
 public ref struct Ipv4Fragmenter
@@ -25,6 +26,7 @@ public ref struct Ipv4Fragmenter
     public const byte OptionCopiedFlag = 0x80;
 
     private readonly ReadOnlySpan<byte> _datagram;
+    private readonly ReadOnlySpan<byte> _linkHeader;
     private readonly int _headerLength;
     private readonly int _laterHeaderLength;
     private readonly int _mtu;
@@ -32,9 +34,10 @@ public ref struct Ipv4Fragmenter
     private readonly bool _lastHasMoreFragments;
     private int _offset;
 
-    private Ipv4Fragmenter(Ipv4View datagram, int mtu)
+    private Ipv4Fragmenter(Ipv4View datagram, int mtu, ReadOnlySpan<byte> linkHeader)
     {
         _datagram = datagram.Bytes;
+        _linkHeader = linkHeader;
         _headerLength = datagram.HeaderLength;
         _laterHeaderLength = LaterHeaderLength(datagram.Options);
         _mtu = mtu;
@@ -47,16 +50,16 @@ public ref struct Ipv4Fragmenter
     /// A fragmenter for <paramref name="datagram"/> (a checked view, DF clear) towards a link of
     /// <paramref name="mtu"/> bytes; false when the MTU cannot carry its header plus 8 bytes
     /// (RFC 791: every router takes 68-byte datagrams, so only an MTU below 68 fails), or when the
-    /// datagram has no payload to cut.
+    /// datagram has no payload to cut. <paramref name="linkHeader"/> (may be empty) goes in front of each fragment.
     /// </summary>
-    public static bool TryCreate(Ipv4View datagram, int mtu, out Ipv4Fragmenter fragmenter)
+    public static bool TryCreate(Ipv4View datagram, int mtu, out Ipv4Fragmenter fragmenter, ReadOnlySpan<byte> linkHeader = default)
     {
         if (mtu - datagram.HeaderLength < 8 || datagram.Payload.IsEmpty)
         {
             fragmenter = default;
             return false;
         }
-        fragmenter = new Ipv4Fragmenter(datagram, mtu);
+        fragmenter = new Ipv4Fragmenter(datagram, mtu, linkHeader);
         return true;
     }
 
@@ -74,11 +77,19 @@ public ref struct Ipv4Fragmenter
     }
 
     /// <summary>
-    /// Writes the next fragment (header and payload) at the start of <paramref name="destination"/>
-    /// and gives its length; false when every fragment was written. <paramref name="destination"/>
-    /// must hold <c>min(MTU, datagram length)</c> bytes.
+    /// Writes the next fragment (link header, IP header and payload) at the start of
+    /// <paramref name="destination"/> and gives its length; false when every fragment was written.
+    /// <paramref name="destination"/> must hold the link header plus <c>min(MTU, datagram length)</c> bytes.
     /// </summary>
     public bool TryWriteNext(Span<byte> destination, out int length)
+    {
+        if (!TryWriteFragment(destination[_linkHeader.Length..], out length)) return false;
+        _linkHeader.CopyTo(destination);
+        length += _linkHeader.Length;
+        return true;
+    }
+
+    private bool TryWriteFragment(Span<byte> destination, out int length)
     {
         var payload = _datagram.Length - _headerLength;
         if (_offset >= payload)

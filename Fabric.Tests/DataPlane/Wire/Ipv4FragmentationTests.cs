@@ -113,4 +113,24 @@ public class Ipv4FragmentationTests
         Assert.False(Ipv4Fragmenter.TryCreate(view, 43, out _));
         Assert.True(Ipv4Fragmenter.TryCreate(view, 68, out _));
     }
+
+    [Fact]
+    public void A_link_header_given_at_creation_leads_every_fragment()
+    {
+        var datagram = Datagram(2000, []);
+        byte[] ethernet = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0x08, 0x00];
+        Assert.True(Ipv4View.TryParse(datagram, out var view, out _));
+        Assert.True(Ipv4Fragmenter.TryCreate(view, 1500, out var fragmenter, ethernet));
+        var room = new byte[14 + 1500];
+        var lengths = new List<int>();
+        while (fragmenter.TryWriteNext(room, out var length))
+        {
+            Assert.Equal(ethernet, room[..14]);
+            var ip = new EthernetPacket(new ByteArraySegment(room[..length])).PayloadPacket as IPv4Packet;
+            Assert.NotNull(ip);
+            Assert.True(ip!.ValidIPChecksum);
+            lengths.Add(length);
+        }
+        Assert.Equal([14 + 1500, 14 + 20 + 2000 - 1480], lengths);
+    }
 }
