@@ -284,4 +284,20 @@ public class GatewayMtuTests
         Assert.Throws<ArgumentException>(() => GatewaySettings.From(Akka.Configuration.ConfigurationFactory.ParseString("fabric.gateway.port-mtu = 40")));
         Assert.Throws<ArgumentException>(() => GatewaySettings.From(Akka.Configuration.ConfigurationFactory.ParseString("fabric.gateway.icmp-errors.burst = 0")));
     }
+
+    [Fact]
+    public void A_committed_mtu_change_applies_to_the_next_packet_of_a_cached_flow()
+    {
+        var dp = Datapath();
+        var sink = new CaptureSink();
+        var blue = dp.Plan.Tenants[0];
+        dp.ProcessFrame(UdpOf(1300, dontFragment: true), blue.DownlinkPort, 0, sink);
+        Assert.Equal(blue.UplinkPort, sink.Single().Port);
+
+        var tenant = Tenant("blue", 1);
+        dp.Reconfigure(Plan(GatewayOf(tenant with { Uplink = tenant.Uplink! with { Mtu = 1280 } }), generation: 2));
+        var again = UdpOf(1300, dontFragment: true);
+        dp.ProcessFrame(again.ToArray(), blue.DownlinkPort, 1, sink);
+        AssertFragmentationNeeded(sink.Single().Frame, again, 1280);
+    }
 }
