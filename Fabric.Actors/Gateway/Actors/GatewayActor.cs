@@ -51,9 +51,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _ghost = ghost;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
-        // A ghost copy carries only probes, and a probe dropped for a busy data path would read as
-        // "no answer" in a verdict: its ports wait for the data path instead of dropping.
-        _gate = new DatapathGate(ghost is null ? _settings.IngressWait : Timeout.InfiniteTimeSpan);
+        _gate = new DatapathGate(_settings.IngressWait);
         _runBatch = OnBatch;
         var self = Self;
         _ports = new GatewayPorts(_dp, _gate, _pool, _log, spec.Intent, node, ghost, ghost?.Patches ?? patches,
@@ -61,9 +59,9 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             // it stays busy longer than fabric.gateway.ingress-wait, then drops the batch at ingress
             // (counted). One batch per port is ever in flight; nothing is queued behind a mailbox.
             received: batch => _gate.TryRun(batch, _runBatch),
-            // A logical switch's frames arrive on the MFE's thread, which the gateway's answer goes
-            // back through: they take the mailbox so the two never run inside each other.
-            patchReceived: batch => self.Tell(new PatchBatch(batch)),
+            // A logical switch's frames (which arrive on the MFE's thread) and the ghost copy's
+            // probes take the mailbox: see MailboxBatch.
+            viaMailbox: batch => self.Tell(new MailboxBatch(batch)),
             scheduleRestart: (id, delay) => Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay),
             cancelRestart: id => Timers.Cancel(new RestartPort(id)));
 
@@ -77,7 +75,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             if (_resolver is not null) Sender.Tell(_resolver.OnCheckConnections(c));
         });
         Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
-        Guarded<PatchBatch>(m => _runBatch(m.Batch));
+        Guarded<MailboxBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(t => _resolver?.OnTerminated(t));
         Guarded<Tick>(_ => OnTick());
         Guarded<CheckPorts>(_ => _ports.Check());
@@ -174,8 +172,14 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _log.Info("Gateway {0} reconfigured: generation {1}", spec.Intent.Name, _generation);
     }
 
-    /// <summary>A batch from the router port's patch link (see the constructor).</summary>
-    private sealed record PatchBatch(PacketBatch Batch);
+    /// <summary>
+    /// A batch run on the actor's thread instead of its receive thread: the router port's patch
+    /// link (run inline, a gateway answer would re-enter the MFE on the MFE's own thread) and the
+    /// ghost copy's ports. A ghost port receives on a shared I/O loop and must never block it, and
+    /// a probe dropped for a busy data path would read as "no answer" in a verdict: probes are
+    /// few, so they queue here instead.
+    /// </summary>
+    private sealed record MailboxBatch(PacketBatch Batch);
 
     private sealed record RestartPort(ushort Id);
 

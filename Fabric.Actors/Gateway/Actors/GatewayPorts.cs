@@ -45,16 +45,16 @@ internal sealed class GatewayPorts : IFrameSink
     private readonly GhostPlaneContext? _ghost;
     private readonly PatchPanel? _patches;
     private readonly Action<PacketBatch> _received;
-    private readonly Action<PacketBatch> _patchReceived;
+    private readonly Action<PacketBatch> _viaMailbox;
     private readonly Action<ushort, TimeSpan> _scheduleRestart;
     private readonly Action<ushort> _cancelRestart;
 
     /// <param name="received">A port's receive thread with its batch (runs the data path to completion).</param>
-    /// <param name="patchReceived">A batch from a logical switch's patch port, on the MFE's thread (must go through the mailbox).</param>
+    /// <param name="viaMailbox">A batch for the actor's mailbox: a logical switch's patch port (on the MFE's thread) and the ghost copy's ports (on a shared I/O loop, which must never wait).</param>
     /// <param name="scheduleRestart">Re-open port id after a delay (the actor's timer calls <see cref="Restart"/>).</param>
     /// <param name="cancelRestart">Forget a scheduled re-open.</param>
     public GatewayPorts(GatewayDatapath dp, DatapathGate gate, PacketBatchPool pool, ILoggingAdapter log, GatewayIntent intent, string node,
-        GhostPlaneContext? ghost, PatchPanel? patches, Action<PacketBatch> received, Action<PacketBatch> patchReceived,
+        GhostPlaneContext? ghost, PatchPanel? patches, Action<PacketBatch> received, Action<PacketBatch> viaMailbox,
         Action<ushort, TimeSpan> scheduleRestart, Action<ushort> cancelRestart)
     {
         _dp = dp;
@@ -66,7 +66,7 @@ internal sealed class GatewayPorts : IFrameSink
         _ghost = ghost;
         _patches = patches;
         _received = received;
-        _patchReceived = patchReceived;
+        _viaMailbox = viaMailbox;
         _scheduleRestart = scheduleRestart;
         _cancelRestart = cancelRestart;
     }
@@ -261,7 +261,7 @@ internal sealed class GatewayPorts : IFrameSink
             // The router port on the tenant's logical switch: the MFE of this node's host carries the other side.
             if (_patches is null) throw new ArgumentException($"node {_node} has no switching plane for logical switch {p.Ref.Name}");
             var patch = _patches.Open(PatchPanel.RouterPort(Name, _dp.Plan.Tenants[p.TenantIndex].Name), p.Id);
-            patch.Listen(_pool, _patchReceived);
+            patch.Listen(_pool, _viaMailbox);
             return patch;
         }
         if (_ghost is not null)
@@ -275,7 +275,7 @@ internal sealed class GatewayPorts : IFrameSink
                 : intent.Networks.Select(n => GatewayPlan.Address(n.Address)).ToArray();
             var ghost = _ghost.Ports.Open(GhostPlaneContext.GatewayPortKey(Name, tenant, role), p.Ref.Name, p.Id,
                 $"{Name}/{tenant}/{role}", answersArp: true, owned, p.Ref.Segment);
-            ghost.StartReceiving(_pool, _received);
+            ghost.StartReceiving(_pool, _viaMailbox);
             return ghost;
         }
         if (p.Ref.Kind == PortKind.Tap)
