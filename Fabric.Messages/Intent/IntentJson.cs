@@ -165,6 +165,7 @@ public static class IntentJson
             w.WriteString("name", downlink.Name);
             if (downlink.Segment is { } segment) w.WriteString("segment", segment);
             if (downlink.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
+            if (tenant.DownlinkMtu is { } downlinkMtu) w.WriteNumber("mtu", downlinkMtu);
             w.WriteEndObject();
         }
         if (tenant.Uplink is { } uplink)
@@ -173,6 +174,7 @@ public static class IntentJson
             WritePort(w, uplink.Port);
             w.WriteString("address", uplink.Address.ToString());
             if (uplink.Vlan is { } vlan) w.WriteNumber("vlan", vlan);
+            if (uplink.Mtu is { } mtu) w.WriteNumber("mtu", mtu);
             w.WriteEndObject();
         }
         Strings(w, "snatPool", tenant.SnatPool.Select(p => p.ToString()));
