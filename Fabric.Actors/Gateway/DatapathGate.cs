@@ -9,9 +9,10 @@ namespace Fabric.Actors.Gateway;
 /// if the data path is still busy it drops the batch at ingress and counts it, so a port never
 /// has more than the one batch it is holding in flight, nothing queues in memory behind a busy
 /// data path, and the batch goes straight back to its pool (no new batch is ever needed).
-/// A ghost gateway waits without limit (a probe is never dropped for being slow), except while
-/// its control work closes ports: closing joins the ports' receive threads, so a thread waiting
-/// here then gives up its batch instead of waiting for the thread that is joining it.
+/// A port served by a shared I/O loop (a simulated port) does not wait at all: the loop serves
+/// many ports and a wait would stall them all. While the control work closes ports (which joins
+/// their receive threads) a waiting receive thread gives up its batch at once instead of waiting
+/// for the thread that is joining it.
 /// </summary>
 public sealed class DatapathGate(TimeSpan ingressWait)
 {
@@ -76,6 +77,7 @@ public sealed class DatapathGate(TimeSpan ingressWait)
 
     private bool Enter()
     {
+        if (IoLoop.OnLoopThread) return _lock.TryEnter();
         var bounded = IngressWait != Timeout.InfiniteTimeSpan;
         if (bounded && IngressWait <= WaitSlice) return _lock.TryEnter(IngressWait);
         var deadline = bounded ? Environment.TickCount64 + (long)IngressWait.TotalMilliseconds : long.MaxValue;

@@ -22,6 +22,12 @@ public sealed class GatewayCounters
     public long EchoReplies;
     public long IcmpErrors;
     public long TcpResets;
+    /// <summary>ICMP errors not sent because the token bucket was empty (fabric.gateway.icmp-errors).</summary>
+    public long IcmpErrorsLimited;
+    /// <summary>Datagrams without DF longer than their output port's MTU, forwarded as fragments (RFC 791)...</summary>
+    public long Fragmented;
+    /// <summary>... and the fragments they became.</summary>
+    public long FragmentsSent;
     public readonly long[] Drops = new long[DropCount];
     public readonly long[] StageRuns = new long[StageCount];
 

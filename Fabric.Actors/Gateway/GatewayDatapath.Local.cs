@@ -77,12 +77,24 @@ public sealed partial class GatewayDatapath
         Emit(sink, port, buffer);
     }
 
-    private void SendIcmpError(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, Icmpv4Type type, byte code, IFrameSink sink)
+    /// <summary>
+    /// An ICMP error about <paramref name="frame"/> back to its sender, from the gateway's address on
+    /// the side it came in (RFC 1812 §4.3.2.4), quoting its header and first 8 payload bytes (RFC 792);
+    /// <paramref name="restOfHeader"/> carries the next-hop MTU of fragmentation needed (RFC 1191 §4).
+    /// Never about an ICMP error; at most as many as the token bucket allows (<see cref="TakeIcmpToken"/>).
+    /// </summary>
+    private void SendIcmpError(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, TenantPlan t, Icmpv4Type type, byte code, long now, IFrameSink sink,
+        uint restOfHeader = 0)
     {
         if (key.IpProtocol == IpProtocol.Icmp && !key.IcmpType.HasIdentifier()) return; // never an error about an error
         if (!Ipv4View.TryParse(frame[Eth..], out var original, out _)) return;
+        if (!TakeIcmpToken(now))
+        {
+            Counters.IcmpErrorsLimited++;
+            return;
+        }
         var quote = Icmpv4Repr.QuoteLength(original);
-        var icmp = new Icmpv4Repr(type, code, 0, quote);
+        var icmp = new Icmpv4Repr(type, code, restOfHeader, quote);
         var length = Eth + Ip + icmp.BufferLength;
         var buffer = _scratch.AsSpan(0, length);
         original.Bytes[..quote].CopyTo(buffer[(Eth + Ip + Icmpv4Layout.HeaderLength)..]);
@@ -91,6 +103,25 @@ public sealed partial class GatewayDatapath
         new EthernetRepr(Plan.Mac, key.Source, EtherType.Ipv4).Emit(buffer);
         Counters.IcmpErrors++;
         Emit(sink, port.Id, buffer);
+    }
+
+    private double _icmpTokens = double.MaxValue;
+    private long _icmpRefilledAt;
+
+    /// <summary>
+    /// One token of the ICMP error bucket (<see cref="GatewaySettings.IcmpErrorsPerSecond"/>, burst
+    /// <see cref="GatewaySettings.IcmpErrorBurst"/>), as Linux limits the errors a host sends
+    /// (icmp_msgs_per_sec, icmp_msgs_burst): a flood of bad packets does not become a flood of answers.
+    /// </summary>
+    private bool TakeIcmpToken(long now)
+    {
+        var burst = Settings.IcmpErrorBurst;
+        var elapsed = Math.Max(0, now - _icmpRefilledAt);
+        _icmpTokens = Math.Min(burst, _icmpTokens + elapsed * (Settings.IcmpErrorsPerSecond / 1000.0));
+        _icmpRefilledAt = now;
+        if (_icmpTokens < 1) return false;
+        _icmpTokens -= 1;
+        return true;
     }
 
     private void SendTcpReset(ReadOnlySpan<byte> frame, in FlowKey key, GatewayPort port, IFrameSink sink)

@@ -265,6 +265,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 Drop(entry.Reason);
                 return;
             }
+            if (frame.Length - Eth > plan.MtuOf(entry.OutPort) && TooBig(frame, key, port, tenant, entry, now, sink)) return;
             if (!EntryActions.TryApply(entry, frame))
             {
                 SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
@@ -347,19 +348,20 @@ public sealed partial class GatewayDatapath : INeighbors
             if (Tracer is not null) _lastDetail = $"tenant {tenant.Name}: {string.Join("; ", trace)} => {Result(d.Outcome)}";
             if (Volatile.Read(ref _traceBudget) > 0) Trace(key, hit, trace, d.Outcome);
         }
-        Act(frame, key, port, tenant, d.Outcome, entry, sink);
+        Act(frame, key, port, tenant, d.Outcome, entry, now, sink);
     }
 
     /// <summary>Does what a slow-path decision says: forward with the entry, answer a reject, or drop (asking ARP when the next hop is unknown).</summary>
-    private void Act(Span<byte> frame, in FlowKey key, GatewayPort port, TenantPlan tenant, in PipelineOutcome o, in CacheEntry entry, IFrameSink sink)
+    private void Act(Span<byte> frame, in FlowKey key, GatewayPort port, TenantPlan tenant, in PipelineOutcome o, in CacheEntry entry, long now, IFrameSink sink)
     {
         switch (o.Verdict)
         {
             case StageVerdict.Forward:
+                if (frame.Length - Eth > Plan.MtuOf(entry.OutPort) && TooBig(frame, key, port, tenant, entry, now, sink)) return;
                 if (!EntryActions.TryApply(entry, frame))
                 {
                     Drop(GatewayDrop.TtlExceeded);
-                    SendIcmpError(frame, key, port, tenant, Icmpv4Type.TimeExceeded, (byte)Icmpv4TimeExceededCode.TtlExceededInTransit, sink);
+                    SendIcmpError(frame, key, port, tenant, Icmpv4Type.TimeExceeded, (byte)Icmpv4TimeExceededCode.TtlExceededInTransit, now, sink);
                     return;
                 }
                 Counters.Forwarded++;
@@ -369,7 +371,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 Drop(o.Reason);
                 if (o.Reject == RejectKind.TcpReset) SendTcpReset(frame, key, port, sink);
                 else SendIcmpError(frame, key, port, tenant, Icmpv4Type.DestinationUnreachable,
-                    (byte)(o.Reject == RejectKind.AdminProhibited ? Icmpv4UnreachableCode.CommunicationProhibited : Icmpv4UnreachableCode.NetUnreachable), sink);
+                    (byte)(o.Reject == RejectKind.AdminProhibited ? Icmpv4UnreachableCode.CommunicationProhibited : Icmpv4UnreachableCode.NetUnreachable), now, sink);
                 return;
             default:
                 Drop(o.Reason);

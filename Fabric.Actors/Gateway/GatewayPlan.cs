@@ -11,8 +11,12 @@ public enum PortRole : byte
     Uplink,
 }
 
-/// <summary>A port of a gateway: its fabric id, which tenant uses it and how; <paramref name="Vlan"/> 0 = untagged, else its frames carry that 802.1Q tag.</summary>
-public sealed record GatewayPort(ushort Id, PortRef Ref, int TenantIndex, PortRole Role, ushort Vlan = 0);
+/// <summary>
+/// A port of a gateway: its fabric id, which tenant uses it and how; <paramref name="Vlan"/> 0 =
+/// untagged, else its frames carry that 802.1Q tag. <paramref name="Mtu"/> is the largest IP packet
+/// it sends (the intent's <c>mtu</c>, else <c>fabric.gateway.port-mtu</c>).
+/// </summary>
+public sealed record GatewayPort(ushort Id, PortRef Ref, int TenantIndex, PortRole Role, ushort Vlan = 0, int Mtu = GatewayPlan.DefaultMtu);
 
 /// <summary>
 /// A gateway's configuration compiled for the data path: one <see cref="TenantPlan"/> per tenant,
@@ -21,7 +25,11 @@ public sealed record GatewayPort(ushort Id, PortRef Ref, int TenantIndex, PortRo
 /// </summary>
 public sealed class GatewayPlan
 {
+    /// <summary>A port's MTU when neither the intent nor the node's settings name one (Ethernet's 1500).</summary>
+    public const int DefaultMtu = 1500;
+
     private readonly GatewayPort?[] _byId;
+    private readonly int[] _mtu;
 
     private GatewayPlan(string name, uint generation, MacAddress mac, ImmutableArray<TenantPlan> tenants, ImmutableArray<GatewayPort> ports)
     {
@@ -31,7 +39,12 @@ public sealed class GatewayPlan
         Tenants = tenants;
         Ports = ports;
         _byId = new GatewayPort?[ports.Length == 0 ? 1 : ports.Max(p => p.Id) + 1];
-        foreach (var p in ports) _byId[p.Id] = p;
+        _mtu = new int[_byId.Length];
+        foreach (var p in ports)
+        {
+            _byId[p.Id] = p;
+            _mtu[p.Id] = p.Mtu;
+        }
     }
 
     public string Name { get; }
@@ -43,13 +56,18 @@ public sealed class GatewayPlan
 
     public GatewayPort? Port(ushort id) => id < _byId.Length ? _byId[id] : null;
 
+    /// <summary>The largest IP packet port <paramref name="id"/> sends (int.MaxValue for no port of this plan: nothing to check there).</summary>
+    public int MtuOf(ushort id) => id < _mtu.Length && _byId[id] is not null ? _mtu[id] : int.MaxValue;
+
     /// <summary>
     /// Compiles <paramref name="intent"/>. Tenants without a downlink or uplink still get a plan
     /// (their stages exist) but no ports. <paramref name="vnis"/> gives each tenant's VNI (the
     /// flow key's tenant field); a tenant missing there gets its index + 1. <paramref name="portBlockSize"/>
     /// cuts the tenants' SNAT pools into port blocks (<see cref="NatSettings.PortBlockSize"/>).
+    /// <paramref name="portMtu"/> is the MTU of a port whose intent names none.
     /// </summary>
-    public static GatewayPlan Compile(GatewayIntent intent, uint generation, IReadOnlyDictionary<string, uint>? vnis = null, MacAddress? mac = null, int? portBlockSize = null)
+    public static GatewayPlan Compile(GatewayIntent intent, uint generation, IReadOnlyDictionary<string, uint>? vnis = null, MacAddress? mac = null, int? portBlockSize = null,
+        int portMtu = DefaultMtu)
     {
         var blockSize = portBlockSize ?? NatSettings.Default.PortBlockSize;
         var ports = ImmutableArray.CreateBuilder<GatewayPort>();
@@ -62,12 +80,12 @@ public sealed class GatewayPlan
             if (t.Downlink is { } d)
             {
                 downlink = next++;
-                ports.Add(new GatewayPort(downlink, d, i, PortRole.Downlink));
+                ports.Add(new GatewayPort(downlink, d, i, PortRole.Downlink, Mtu: t.DownlinkMtu ?? portMtu));
             }
             if (t.Uplink is { } u)
             {
                 uplink = next++;
-                ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink, u.Vlan ?? 0));
+                ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink, u.Vlan ?? 0, u.Mtu ?? portMtu));
             }
             var vni = vnis is not null && vnis.TryGetValue(t.Tenant, out var v) ? v : (uint)(i + 1);
             tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink, blockSize));

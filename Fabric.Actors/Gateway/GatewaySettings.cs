@@ -41,6 +41,18 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>Longest a port's receive thread waits for the data path before dropping its batch at ingress (hocon <c>ingress-wait</c>).</summary>
     public TimeSpan IngressWait { get; init; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>MTU of a gateway port whose intent names none (hocon <c>port-mtu</c>); a TAP port's device is given it.</summary>
+    public int PortMtu { get; init; } = GatewayPlan.DefaultMtu;
+
+    /// <summary>
+    /// ICMP errors the gateway sends (time exceeded, unreachable, fragmentation needed): a token
+    /// bucket of <see cref="IcmpErrorBurst"/> refilled at <see cref="IcmpErrorsPerSecond"/>
+    /// (hocon <c>icmp-errors.rate</c>, <c>icmp-errors.burst</c>; Linux's icmp_msgs_per_sec and icmp_msgs_burst).
+    /// </summary>
+    public int IcmpErrorsPerSecond { get; init; } = 1000;
+
+    public int IcmpErrorBurst { get; init; } = 50;
+
     public long SweepIntervalMs => Math.Max(1, (long)SweepInterval.TotalMilliseconds);
 
     public static GatewaySettings From(Akka.Configuration.Config config)
@@ -64,6 +76,9 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             g.GetInt("resolver.backlog", d.ResolverBacklog))
         {
             IngressWait = g.GetTimeSpan("ingress-wait", d.IngressWait),
+            PortMtu = g.GetInt("port-mtu", d.PortMtu),
+            IcmpErrorsPerSecond = g.GetInt("icmp-errors.rate", d.IcmpErrorsPerSecond),
+            IcmpErrorBurst = g.GetInt("icmp-errors.burst", d.IcmpErrorBurst),
         };
         settings.Validate();
         return settings;
@@ -77,6 +92,9 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
         if (SweepInterval <= TimeSpan.Zero) throw new ArgumentException("fabric.gateway.sweep-interval must be > 0");
         if (ResolverBacklog < 1) throw new ArgumentException("fabric.gateway.resolver.backlog must be >= 1");
         if (IngressWait < TimeSpan.Zero) throw new ArgumentException("fabric.gateway.ingress-wait must be >= 0");
+        if (PortMtu is < 68 or > 65_535) throw new ArgumentException($"fabric.gateway.port-mtu must be 68..65535, not {PortMtu}");
+        if (IcmpErrorsPerSecond < 0) throw new ArgumentException("fabric.gateway.icmp-errors.rate must be >= 0");
+        if (IcmpErrorBurst < 1) throw new ArgumentException("fabric.gateway.icmp-errors.burst must be >= 1");
     }
 
     /// <summary>What a flow-cache entity needs of these settings (it decides with its gateway's, wherever it runs).</summary>

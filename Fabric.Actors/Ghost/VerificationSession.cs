@@ -131,12 +131,15 @@ public sealed class VerificationSession : ReceiveActor
     {
         var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
         if (!wait) return;
-        // Elements start asynchronously: wait until every port a probe will use is open and the
-        // ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
+        // Elements start asynchronously: wait until every port a probe is sent from or should
+        // arrive at is open (a peer on a shared segment only receives once its port is open) and
+        // the ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
         var ports = ProbePlan.Build(intent, _plane.Attachments, 0)
-            .Where(p => p.From is { PortKey.Length: > 0 })
-            .GroupBy(p => p.From!.Node)
-            .ToDictionary(g => g.Key, g => g.Select(p => p.From!.PortKey).Distinct().ToImmutableArray());
+            .SelectMany(p => new[] { p.From, p.To })
+            .OfType<GhostAttachment>()
+            .Where(a => a.PortKey.Length > 0)
+            .GroupBy(a => a.Node)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.PortKey).Distinct().ToImmutableArray());
         var elements = applied.Sum(a => a.Elements);
         // Every PW of a PE that a ghost node runs must be there (trunks start after their PE) and up.
         var running = _ghosts.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);

@@ -45,8 +45,7 @@ public static class ScaleScenario
 
     private sealed class Options(string[] args)
     {
-        private string? Value(string name) => Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
-        private int Int(string name, int fallback) => Value(name) is { } v ? int.Parse(v, CultureInfo.InvariantCulture) : fallback;
+        private int Int(string name, int fallback) => ScenarioArgs.Option(args, name, fallback);
 
         public int Pairs => Int("--pairs", 500);
         public int Gateways => Int("--gateways", 20);

@@ -29,6 +29,8 @@ public sealed record GatewayIntent(string Name, string Node, ImmutableArray<Gate
 /// <see cref="PortKind.LogicalSwitch"/> downlink makes the gateway the router of the tenant's
 /// logical switch: a router port on it (MAC <see cref="GatewayIntent.RouterMac"/>, addresses the
 /// tenant's <paramref name="Networks"/>) carried by the MFE of the host on the gateway's node.
+/// <paramref name="DownlinkMtu"/> is the downlink's MTU (the largest IP packet it carries; absent:
+/// the node's default, hocon <c>fabric.gateway.port-mtu</c>).
 /// </summary>
 public sealed record GatewayTenantIntent(
     string Tenant,
@@ -38,13 +40,19 @@ public sealed record GatewayTenantIntent(
     ImmutableArray<Ipv4Cidr> SnatPool,
     ImmutableArray<DnatRuleIntent> Dnat,
     FirewallIntent? Firewall,
-    PortRef? Downlink = null);
+    PortRef? Downlink = null,
+    int? DownlinkMtu = null);
 
 /// <summary>A static route: <paramref name="Prefix"/> (a network) via an on-link <paramref name="NextHop"/>.</summary>
 public sealed record RouteIntent(Ipv4Cidr Prefix, Ipv4 NextHop);
 
-/// <summary>The tenant's way out: a port (optionally a VLAN of it) and the gateway's address there.</summary>
-public sealed record UplinkIntent(PortRef Port, Ipv4Cidr Address, ushort? Vlan = null);
+/// <summary>
+/// The tenant's way out: a port (optionally a VLAN of it) and the gateway's address there.
+/// <paramref name="Mtu"/> is the largest IP packet the uplink carries (absent: the node's default,
+/// hocon <c>fabric.gateway.port-mtu</c>); a larger one with DF set is answered with ICMP
+/// fragmentation needed (RFC 1191), one without DF is fragmented (RFC 791).
+/// </summary>
+public sealed record UplinkIntent(PortRef Port, Ipv4Cidr Address, ushort? Vlan = null, int? Mtu = null);
 
 /// <summary>L4 protocols a destination NAT rule can match.</summary>
 public enum DnatProtocol

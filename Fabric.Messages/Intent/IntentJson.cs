@@ -167,6 +167,7 @@ public static class IntentJson
             if (downlink.Segment is { } segment) w.WriteString("segment", segment);
             if (downlink.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
             if (downlink.Namespace is { } netns) w.WriteString("namespace", netns);
+            if (tenant.DownlinkMtu is { } downlinkMtu) w.WriteNumber("mtu", downlinkMtu);
             w.WriteEndObject();
         }
         if (tenant.Uplink is { } uplink)
@@ -175,6 +176,7 @@ public static class IntentJson
             WritePort(w, uplink.Port);
             w.WriteString("address", uplink.Address.ToString());
             if (uplink.Vlan is { } vlan) w.WriteNumber("vlan", vlan);
+            if (uplink.Mtu is { } mtu) w.WriteNumber("mtu", mtu);
             w.WriteEndObject();
         }
         Strings(w, "snatPool", tenant.SnatPool.Select(p => p.ToString()));

@@ -78,45 +78,42 @@ public class DatapathGateTests
     }
 
     [Fact]
-    public void A_ghost_gateway_closes_a_port_whose_receive_thread_waits_for_the_data_path()
+    public void Closing_ports_while_holding_the_data_path_releases_a_receive_thread_waiting_for_it()
     {
-        // A ghost gateway's receive threads wait without limit; the actor closes ports (joining
-        // those threads) while holding the data path. Before: PostStop deadlocked and the node
-        // never terminated.
+        // A TAP port's receive thread waits up to ingress-wait for the data path; the actor closes
+        // ports (joining those threads) while holding it. With a long wait that join stalled for
+        // the whole wait (and without limit, a ghost gateway's stop deadlocked: nodes never
+        // terminated). Now the waiting thread gives its batch up as soon as closing starts.
         var pool = new PacketBatchPool(maxRetained: 2, batchCapacity: 8, preallocate: 2);
-        var gate = new DatapathGate(Timeout.InfiniteTimeSpan);
-        var port = new SimulatedPort("ghost-down", 1, new TrafficProfile
+        var gate = new DatapathGate(TimeSpan.FromMinutes(10));
+        using var holding = new ManualResetEventSlim();
+        var ran = false;
+        var receiver = new Thread(() =>
         {
-            Flows = 1,
-            SourceMac = GatewayFixture.HostMac,
-            DestinationMac = GatewayFixture.RouterMac,
-            SourceAddress = GatewayFixture.Host,
-            DestinationAddress = GatewayFixture.Server,
-            DestinationPort = 53,
-            FramesPerSecond = 10_000,
-            TotalFrames = 1_000_000,
+            holding.Wait();
+            var batch = pool.Rent();
+            batch.TryAppend(new byte[64], 1);
+            gate.TryRun(batch, b =>
+            {
+                ran = true;
+                b.Return();
+            });
         });
-        long ran = 0;
-        port.StartReceiving(pool, b => gate.TryRun(b, batch =>
-        {
-            Interlocked.Increment(ref ran);
-            batch.Return();
-        }));
-        SpinWait.SpinUntil(() => Interlocked.Read(ref ran) > 0, TimeSpan.FromSeconds(10));
-        Assert.True(Interlocked.Read(ref ran) > 0, "the port delivers batches");
-
         var control = new Thread(() =>
         {
             using (gate.Hold())
             {
+                receiver.Start();
+                holding.Set();
                 Thread.Sleep(100); // the receive thread is now waiting for the data path
-                gate.ClosingPorts(port.Dispose);
+                gate.ClosingPorts(() => receiver.Join());
             }
         });
         control.Start();
-        Assert.True(control.Join(TimeSpan.FromSeconds(30)), "closing a port while holding the data path deadlocked");
+        Assert.True(control.Join(TimeSpan.FromSeconds(30)), "closing a port while holding the data path waited for the receive thread's whole ingress wait");
 
-        Assert.True(gate.IngressBusyDrops > 0, "the waiting batch was dropped, not run after its port closed");
+        Assert.False(ran, "the waiting batch was dropped, not run after its port closed");
+        Assert.Equal(1, gate.IngressBusyDrops);
         Assert.Equal(0, pool.Outstanding);
         Assert.Throws<InvalidOperationException>(() => gate.ClosingPorts(() => { }));
     }

@@ -79,6 +79,12 @@ public sealed unsafe class IoLoop : IDisposable
 
     internal bool IsLoopThread => Thread.CurrentThread == _thread;
 
+    /// <summary>True on any I/O loop's thread: a callback there must not wait (it would stall every port of the loop).</summary>
+    public static bool OnLoopThread => t_onLoop;
+
+    [ThreadStatic]
+    private static bool t_onLoop;
+
     /// <summary>Starts receiving for <paramref name="port"/> on this loop (any thread).</summary>
     internal Registration Attach(Port port, PacketBatchPool? pool, Action<PacketBatch> onBatch)
     {
@@ -154,10 +160,13 @@ public sealed unsafe class IoLoop : IDisposable
 
     private void Run()
     {
+        t_onLoop = true;
         byte* events = stackalloc byte[MaxEvents * LinuxNative.EpollEventSize];
         while (!_stop)
         {
-            int timeout = NextTimeoutMs();
+            // A port signalled from this thread (a callback's frame for an in-memory port of the
+            // same loop, or a port with more queued) wrote no eventfd: look without sleeping.
+            int timeout = _signalled.IsEmpty ? NextTimeoutMs() : 0;
             int n = LinuxNative.EpollWait(_epoll, events, MaxEvents, timeout);
             if (n < 0)
             {
@@ -176,8 +185,11 @@ public sealed unsafe class IoLoop : IDisposable
                 var (_, data) = LinuxNative.ReadEpollEvent(events + i * LinuxNative.EpollEventSize);
                 if (data == 0)
                 {
-                    Volatile.Write(ref _wakePending, 0);
+                    // Drain, then clear: cleared first, a Wake in between would write the eventfd,
+                    // the drain would swallow it and the flag would stay set, so no later Wake
+                    // would ever write again (the loop then slept through every signal).
                     LinuxNative.Drain(_wakeFd);
+                    Interlocked.Exchange(ref _wakePending, 0);
                 }
                 else if (_registrations.TryGetValue(data, out var registration))
                 {

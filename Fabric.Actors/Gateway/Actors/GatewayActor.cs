@@ -10,93 +10,87 @@ using Fabric.Messages.Intent;
 namespace Fabric.Actors.Gateway.Actors;
 
 /// <summary>
-/// /user/fabric/gw-NAME: a gateway element. Owns its ports (TAP or simulated, one per tenant
-/// downlink and uplink), whose receive threads run the <see cref="GatewayDatapath"/> over each
-/// batch to completion (hits apply cached entries and leave by their output port on the same
-/// thread; nothing goes through a mailbox per batch) and send the batch's misses per bucket to
-/// the flow-cache shard region (see GatewayActor.Misses.cs); the actor's own thread takes the
-/// entities' answers, reconfigurations, sweeps and status, under the same lock; and it
-/// supervises one tenant-T child per tenant holding that tenant's stage configuration.
+/// /user/fabric/gw-NAME: a gateway element, the thin shell over its <see cref="GatewayDatapath"/>.
+/// Its parts each have one job: <see cref="GatewayPorts"/> owns the ports and the output (their
+/// receive threads run the data path over each batch to completion, hits leave by their output
+/// port on the same thread), <see cref="MissResolver"/> sends the misses to the flow-cache
+/// entities and keeps them configured and restored, <see cref="GatewayStatusReport"/> renders the
+/// status. The actor carries their messages and timers, under the data path's lock
+/// (<see cref="DatapathGate"/>), applies reconfigurations, and supervises one tenant-T child per
+/// tenant holding that tenant's stage configuration.
 /// </summary>
-public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
+public sealed class GatewayActor : ReceiveActor, IWithTimers
 {
     /// <summary>Flow-cache buckets (sharding entities) per gateway.</summary>
     public const int Buckets = 16;
-    /// <summary>Most frames captured per simulated port for <see cref="TakeSentFrames"/>.</summary>
-    private const int MaxCapturedFrames = 10_000;
+    /// <summary>How often the ports' states are checked (a Gone port is noticed within this).</summary>
+    private static readonly TimeSpan PortCheckInterval = TimeSpan.FromMilliseconds(100);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly PacketBatchPool _pool = new(maxRetained: 64, batchCapacity: 256);
-    private readonly Dictionary<ushort, IPort> _ports = [];
-    private readonly Dictionary<ushort, PacketBatch> _out = [];
-    private readonly Dictionary<string, Queue<byte[]>> _captured = [];
     /// <summary>Held by whoever runs the data path: a port's receive thread for its batch, or this actor for control work.</summary>
     private readonly DatapathGate _gate;
     private readonly Action<PacketBatch> _runBatch;
-    /// <summary>Self, for the receive threads (which cannot ask the actor context).</summary>
-    private IActorRef _self = ActorRefs.Nobody;
     private readonly string _node;
     /// <summary>Set for a ghost copy (ghost routing): ghost ports, local stages, every probe traced.</summary>
     private readonly GhostPlaneContext? _ghost;
-    /// <summary>Where this gateway's router ports on logical switches meet the MFE (the ghost plane's for a ghost copy).</summary>
-    private readonly PatchPanel? _patches;
-    /// <summary>The TAP devices the node created and keeps across restarts; null = TAPs live as long as their port.</summary>
-    private readonly AttachmentDevices? _devices;
     private readonly GatewaySettings _settings;
-    /// <summary>Tells this actor's ledger from a previous one's (entities drop leases of another incarnation).</summary>
-    private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
+    private readonly GatewayDatapath _dp;
+    private readonly GatewayPorts _ports;
+    /// <summary>The sharded miss path; null when the stages run in process (a ghost copy, or no region on this node).</summary>
+    private MissResolver? _resolver;
     private GatewaySpec _spec;
     private uint _generation = 1;
-    private GatewayDatapath _dp;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
     public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null)
     {
         _spec = spec;
-        _devices = ghost is null ? devices : null;
         _node = node;
         _ghost = ghost;
-        _patches = ghost?.Patches ?? patches;
         _settings = GatewaySettings.For(Context.System);
         _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
-        // A ghost copy carries only probes, and a probe dropped for a busy data path would read as
-        // "no answer" in a verdict: its ports wait for the data path instead of dropping.
-        _gate = new DatapathGate(ghost is null ? _settings.IngressWait : Timeout.InfiniteTimeSpan);
+        _gate = new DatapathGate(_settings.IngressWait);
         _runBatch = OnBatch;
-        _entities = new IActorRef?[Buckets];
-        _pending = new List<Parked>[Buckets];
-        for (var i = 0; i < Buckets; i++) _pending[i] = [];
+        var self = Self;
+        _ports = new GatewayPorts(_dp, _gate, _pool, _log, spec.Intent, node, ghost, ghost?.Patches ?? patches,
+            // A port's receive thread, with its batch: runs the data path to completion there unless
+            // it stays busy longer than fabric.gateway.ingress-wait, then drops the batch at ingress
+            // (counted). One batch per port is ever in flight; nothing is queued behind a mailbox.
+            received: batch => _gate.TryRun(batch, _runBatch),
+            // A logical switch's frames (which arrive on the MFE's thread) and the ghost copy's
+            // probes take the mailbox: see MailboxBatch.
+            viaMailbox: batch => self.Tell(new MailboxBatch(batch)),
+            scheduleRestart: (id, delay) => Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay),
+            cancelRestart: id => Timers.Cancel(new RestartPort(id)),
+            devices: ghost is null ? devices : null);
 
-        // Everything that touches the data path holds its lock: the ports' receive threads (which
-        // run it to completion, GatewayActor.Ports.cs) and these handlers on the actor's thread.
-        Guarded<Messages.Gateway.FlowsResolved>(OnResolved);
-        Guarded<Messages.Gateway.FlowCacheNeedsConfig>(n => ConfigureBucket(n.Bucket, restore: n.Fresh));
-        Guarded<Messages.Gateway.UpdatePortBlocks>(OnUpdatePortBlocks);
-        Guarded<Messages.Gateway.CheckConnections>(OnCheckConnections);
+        // Everything that touches the data path holds its lock: the ports' receive threads and
+        // these handlers on the actor's thread.
+        Guarded<Messages.Gateway.FlowsResolved>(r => _resolver?.OnResolved(r, Sender));
+        Guarded<Messages.Gateway.FlowCacheNeedsConfig>(n => _resolver?.ConfigureBucket(n.Bucket, restore: n.Fresh));
+        Guarded<Messages.Gateway.UpdatePortBlocks>(u => _resolver?.OnUpdatePortBlocks(u));
+        Guarded<Messages.Gateway.CheckConnections>(c =>
+        {
+            if (_resolver is not null) Sender.Tell(_resolver.OnCheckConnections(c));
+        });
         Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
-        // A logical switch's frames arrive on the MFE's thread, which the gateway's answer goes
-        // back through: they take the mailbox so the two never run inside each other.
-        Guarded<PatchBatch>(m => _runBatch(m.Batch));
-        Guarded<Terminated>(OnTerminated);
+        Guarded<MailboxBatch>(m => _runBatch(m.Batch));
+        Guarded<Terminated>(t => _resolver?.OnTerminated(t));
         Guarded<Tick>(_ => OnTick());
-        Guarded<CheckPorts>(_ => OnCheckPorts());
-        Guarded<RestartPort>(OnRestartPort);
+        Guarded<CheckPorts>(_ => _ports.Check());
+        Guarded<RestartPort>(r => _ports.Restart(r.Id));
         Guarded<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
         Guarded<InjectFrames>(Inject);
-        Guarded<TakeSentFrames>(t =>
-        {
-            var q = _captured.GetValueOrDefault(t.Port);
-            Sender.Tell(new SentFrames(q is null ? [] : [.. q]));
-            q?.Clear();
-        });
+        Guarded<TakeSentFrames>(t => Sender.Tell(new SentFrames([.. _ports.TakeSent(t.Port)])));
         Guarded<ArmTrace>(a =>
         {
             _dp.TraceNext(a.Packets);
             Sender.Tell(new GatewayTraces(spec.Intent.Name, a.Packets, _dp.Traces()));
         });
         Guarded<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
-        Guarded<GetGatewayStatus>(_ => Sender.Tell(BuildStatus()));
+        Guarded<GetGatewayStatus>(_ => Sender.Tell(GatewayStatusReport.Build(_dp, _ports, _resolver, _gate, _node, Akka.Cluster.Cluster.Get(Context.System).SelfAddress)));
         Guarded<SetCacheDisabled>(d =>
         {
             _dp.CacheDisabled = d.Disabled;
@@ -115,15 +109,14 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     protected override void PreStart()
     {
-        _self = Self;
         if (_ghost is not null)
         {
             _dp.Tracer = _ghost.Tracer;
         }
         else if (ActorRegistry.For(Context.System).TryGet<FlowCacheRegion>(out var region))
         {
-            _region = region;
-            _dp.Resolver = this;
+            _resolver = new MissResolver(_dp, _settings, _spec, region, Self, Context, _log, _ports);
+            _dp.Resolver = _resolver;
         }
         else
         {
@@ -132,8 +125,8 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         using (_gate.Hold())
         {
             StartTenants();
-            OpenPorts();
-            ConfigureAllBuckets(restore: true);
+            _ports.OpenAll();
+            _resolver?.ConfigureAllBuckets(restore: true);
             ResolveNextHops();
         }
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
@@ -143,11 +136,11 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     protected override void PostStop()
     {
-        using (_gate.Hold()) ClosePorts();
+        using (_gate.Hold()) _ports.CloseAll();
     }
 
     private GatewayPlan Compile(GatewaySpec spec, uint generation) =>
-        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize);
+        GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize, portMtu: _settings.PortMtu);
 
     private void StartTenants()
     {
@@ -166,68 +159,49 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
 
     private void Reconfigure(GatewaySpec spec)
     {
-        var before = _dp.Plan.Ports.Select(p => (p.Id, p.Ref)).ToList();
+        var before = _dp.Plan;
         _spec = spec;
         _generation++;
         var plan = Compile(spec, _generation);
         _dp.Reconfigure(plan);
-        if (!before.SequenceEqual(plan.Ports.Select(p => (p.Id, p.Ref))))
-        {
-            // Ports start afresh: pending restarts and their history belong to the old ports.
-            foreach (var id in _supervision.Keys) Timers.Cancel(new RestartPort(id));
-            _supervision.Clear();
-            RetireUnwantedDevices(before.Select(p => p.Ref), plan.Ports.Select(p => p.Ref));
-            ClosePorts();
-            OpenPorts();
-        }
+        _ports.Intent = spec.Intent;
+        if (_resolver is not null) _resolver.Spec = spec;
+        _ports.Reconfigured(before, plan);
         StartTenants();
-        ConfigureAllBuckets(restore: false);
+        _resolver?.ConfigureAllBuckets(restore: false);
         ResolveNextHops();
         _log.Info("Gateway {0} reconfigured: generation {1}", spec.Intent.Name, _generation);
     }
 
-    private void OpenPorts()
-    {
-        foreach (var p in _dp.Plan.Ports) TryOpenPort(p);
-    }
-
-    /// <summary>Closes every port (joining its receive thread, see <see cref="DatapathGate.ClosingPorts"/>). Holds the data path's lock.</summary>
-    private void ClosePorts()
-    {
-        _gate.ClosingPorts(() =>
-        {
-            foreach (var p in _ports.Values) p.Dispose();
-        });
-        _ports.Clear();
-        _captured.Clear();
-        foreach (var b in _out.Values) b.Return();
-        _out.Clear();
-    }
-
     /// <summary>
-    /// A port's receive thread, with its batch: runs the data path to completion here (hits are
-    /// sent out of their ports, misses leave for their flow-cache entities) unless the data path
-    /// stays busy longer than fabric.gateway.ingress-wait, then drops the batch at ingress
-    /// (counted). One batch per port is ever in flight; nothing is queued behind a mailbox.
+    /// A batch run on the actor's thread instead of its receive thread: the router port's patch
+    /// link (run inline, a gateway answer would re-enter the MFE on the MFE's own thread) and the
+    /// ghost copy's ports. A ghost port receives on a shared I/O loop and must never block it, and
+    /// a probe dropped for a busy data path would read as "no answer" in a verdict: probes are
+    /// few, so they queue here instead.
     /// </summary>
-    private void OnPortBatch(PacketBatch batch) => _gate.TryRun(batch, _runBatch);
+    private sealed record MailboxBatch(PacketBatch Batch);
 
-    /// <summary>A batch from the router port's patch link (see the constructor).</summary>
-    private sealed record PatchBatch(PacketBatch Batch);
+    private sealed record RestartPort(ushort Id);
+
+    private sealed class CheckPorts
+    {
+        public static readonly CheckPorts Instance = new();
+    }
 
     /// <summary>Runs the data path over <paramref name="batch"/> (then returned), sends its output and its misses. Holds the data path's lock.</summary>
     private void OnBatch(PacketBatch batch)
     {
         try
         {
-            _dp.Process(batch, Environment.TickCount64, this);
+            _dp.Process(batch, Environment.TickCount64, _ports);
         }
         finally
         {
             batch.Return();
         }
-        FlushOut();
-        FlushMisses();
+        _ports.Flush();
+        _resolver?.Flush();
     }
 
     private void Inject(InjectFrames inject)
@@ -240,7 +214,7 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         }
         var batch = _pool.Rent();
         var n = 0;
-        if (_ports.TryGetValue(port.Id, out var device)) device.Counters.AddRx(inject.Frames.Length, inject.Frames.Sum(f => (long)f.Length));
+        _ports.CountInjected(port.Id, inject.Frames.Length, inject.Frames.Sum(f => (long)f.Length));
         foreach (var f in inject.Frames)
         {
             if (!batch.TryAppend(f, port.Id))
@@ -265,19 +239,19 @@ public sealed partial class GatewayActor : ReceiveActor, IWithTimers, IFrameSink
         {
             foreach (var r in t.Routes.Entries)
             {
-                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, this);
+                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, _ports);
             }
             foreach (var d in t.Dnat)
             {
-                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, this);
+                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, _ports);
             }
         }
-        FlushOut();
+        _ports.Flush();
     }
 
     private void OnTick()
     {
-        ExpireInflight(Environment.TickCount64);
+        _resolver?.ExpireInflight(Environment.TickCount64);
         ResolveNextHops();
     }
 

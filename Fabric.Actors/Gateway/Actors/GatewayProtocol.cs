@@ -44,7 +44,7 @@ public sealed record GetGatewayStatus
 /// or failed to open; OpenFailures: attempts that failed; LastError: why it last went away or failed.
 /// </summary>
 public sealed record GatewayPortStatus(ushort Id, string Name, string Kind, string Role, string Tenant, string State, long RxFrames, long TxFrames, long Drops,
-    long Restarts = 0, long OpenFailures = 0, string? LastError = null);
+    long Restarts = 0, long OpenFailures = 0, string? LastError = null, int Mtu = GatewayPlan.DefaultMtu);
 
 /// <summary>Flow-cache statistics (NSX "get dataplane flow-cache stats") of one bucket or of the whole gateway.</summary>
 public sealed record CacheStats(int Bucket, int Active, long Insertions, long Hits, long Misses, double HitRate, long Evictions, long Collisions, int Connections, string? Owner)

@@ -66,6 +66,8 @@ public enum GatewayDrop : byte
     ResolverNoAnswer,
     /// <summary>A port's receive thread found the data path busy (held by another port or by the gateway's control work) for longer than fabric.gateway.ingress-wait: the batch is dropped at ingress, not queued.</summary>
     IngressBusy,
+    /// <summary>Longer than its output port's MTU with DF set: dropped, and an ICMP fragmentation needed with the port's MTU sent back (RFC 1191).</summary>
+    FragmentationNeeded,
 }
 
 /// <summary>What a stage decided.</summary>

@@ -10,7 +10,16 @@ internal static partial class IntentReader
 
     internal static readonly string[] RouteKeys = ["prefix", "nextHop"];
 
-    internal static readonly string[] UplinkKeys = ["port", "address", "vlan"];
+    internal static readonly string[] UplinkKeys = ["port", "address", "vlan", "mtu"];
+
+    /// <summary>A gateway downlink: a port plus its MTU.</summary>
+    internal static readonly string[] DownlinkKeys = [.. PortKeys, "mtu"];
+
+    /// <summary>
+    /// Gateway port MTU bounds: the smallest datagram every IPv4 router must forward unfragmented
+    /// (RFC 791, 68 octets) and the largest IPv4 packet.
+    /// </summary>
+    internal const long MinPortMtu = 68, MaxPortMtu = 65_535;
 
     internal static readonly string[] DnatKeys = ["protocol", "externalPort", "internalAddress", "internalPort"];
 
@@ -42,7 +51,8 @@ internal static partial class IntentReader
             uplink = new UplinkIntent(
                 port is null ? new PortRef(PortKind.Simulated, "") : ReadPort(port),
                 uplinkFields.InterfaceAddress("address", true) ?? default,
-                (ushort?)uplinkFields.Integer("vlan", false, 1, 4094, "vlan"));
+                (ushort?)uplinkFields.Integer("vlan", false, 1, 4094, "vlan"),
+                (int?)uplinkFields.Integer("mtu", false, MinPortMtu, MaxPortMtu, "mtu"));
             f.Context.Remember(uplink, uplinkFields);
         }
 
@@ -82,8 +92,9 @@ internal static partial class IntentReader
                 firewallFields.Enum("defaultPolicy", IntentText.Policy, true) ?? FirewallPolicy.Deny,
                 firewallFields.Elements("rules", false, RuleKeys, ReadRule));
 
-        var downlinkFields = f.Object("downlink", false, PortKeys);
+        var downlinkFields = f.Object("downlink", false, DownlinkKeys);
         var downlink = downlinkFields is null ? null : ReadPort(downlinkFields, logicalSwitch: true);
+        var downlinkMtu = (int?)downlinkFields?.Integer("mtu", false, MinPortMtu, MaxPortMtu, "mtu");
         if (downlink is { Kind: PortKind.LogicalSwitch } && tenant.Length > 0 && downlink.Name.Length > 0 && downlink.Name != tenant
             && !f.Context.HasFailedWithin(f.PathOf("downlink")))
             downlinkFields!.Fail("name", $"a tenant's router is on its own logical switch: '{downlink.Name}' is not tenant '{tenant}'");
@@ -92,7 +103,7 @@ internal static partial class IntentReader
         if (downlink is not null && uplink is not null && (downlink.Kind, downlink.Name) == (uplink.Port.Kind, uplink.Port.Name) && !f.Context.HasFailed(f.PathOf("downlink")))
             f.Fail("downlink", $"downlink {IntentText.PortKind.Of(downlink.Kind)}:{downlink.Name} is the tenant's uplink port too");
 
-        return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall, downlink);
+        return new GatewayTenantIntent(tenant, [.. networks.Select(n => n ?? default)], routes, uplink, [.. snatPool.Select(n => n ?? default)], dnat, firewall, downlink, downlinkMtu);
     }
 
     private static FirewallRuleIntent ReadRule(Fields f)

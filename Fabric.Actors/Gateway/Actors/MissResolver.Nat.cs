@@ -5,15 +5,17 @@ using Fabric.Messages.Gateway;
 
 namespace Fabric.Actors.Gateway.Actors;
 
-// The gateway's side of NAT state in sharded mode. The entities own bindings and connections;
+// The resolver's side of NAT state in sharded mode. The entities own bindings and connections;
 // the gateway owns the port-block ledger (which bucket leases which block: it routes inbound
 // packets and is never per flow), mirrors the connections it forwards (hits keep their last-seen
 // time), answers entities' idle checks from that mirror, and restores a bucket's new entity from
 // it: the bucket's leases plus every mirrored connection with its external port.
-public sealed partial class GatewayActor
+internal sealed partial class MissResolver
 {
-    private readonly long[] _entityIncarnations = new long[Buckets];
-    private readonly List<Connection>[] _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Connection>())];
+    private readonly long[] _entityIncarnations = new long[GatewayActor.Buckets];
+    private readonly List<Connection>[] _changed = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<Connection>())];
+    /// <summary>Tells this gateway's ledger from a previous one's (entities drop leases of another incarnation).</summary>
+    private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     /// <summary>Entity incarnations that stopped: their late block returns are ignored (the blocks went to the successor).</summary>
     private readonly HashSet<long> _deadEntities = [];
 
@@ -22,9 +24,8 @@ public sealed partial class GatewayActor
     /// set, topped up to the spare target first; with <paramref name="restore"/>, also every
     /// connection mirrored for the bucket (the blocks their bindings sit in are claimed for it).
     /// </summary>
-    private void ConfigureBucket(int bucket, bool restore)
+    public void ConfigureBucket(int bucket, bool restore)
     {
-        if (_region is null) return;
         var ledger = _dp.Ledger;
         var connections = ImmutableArray<RestoredConnection>.Empty;
         if (restore)
@@ -38,13 +39,13 @@ public sealed partial class GatewayActor
             }
         }
         foreach (var tenant in ledger.Tenants) ledger.TopUp(bucket, tenant, SparesHeld(bucket, tenant), _settings.Nat.SpareBlocks);
-        _region.Tell(new ConfigureFlowCache(_spec.Intent.Name, bucket, _dp.Plan.Generation, _spec.Intent, _spec.Vnis, _dp.Plan.Mac.ToUInt64(),
+        _region.Tell(new ConfigureFlowCache(Spec.Intent.Name, bucket, _dp.Plan.Generation, Spec.Intent, Spec.Vnis, _dp.Plan.Mac.ToUInt64(),
             _incarnation, _settings.ToMessage(), ledger.Versions[bucket], Leases(bucket), restore, connections), _self);
     }
 
-    private void ConfigureAllBuckets(bool restore)
+    public void ConfigureAllBuckets(bool restore)
     {
-        for (var b = 0; b < Buckets; b++) ConfigureBucket(b, restore);
+        for (var b = 0; b < GatewayActor.Buckets; b++) ConfigureBucket(b, restore);
     }
 
     /// <summary>Leased blocks no mirrored binding sits in: what the gateway can tell of a bucket's spares before its entity says.</summary>
@@ -67,9 +68,9 @@ public sealed partial class GatewayActor
     }
 
     /// <summary>An entity returns emptied blocks and asks for spares: the ledger takes them back, lends more, and the entity gets its new lease set.</summary>
-    private void OnUpdatePortBlocks(UpdatePortBlocks u)
+    public void OnUpdatePortBlocks(UpdatePortBlocks u)
     {
-        if (u.GatewayIncarnation != _incarnation || (uint)u.Bucket >= Buckets || _deadEntities.Contains(u.EntityIncarnation)) return;
+        if (u.GatewayIncarnation != _incarnation || (uint)u.Bucket >= GatewayActor.Buckets || _deadEntities.Contains(u.EntityIncarnation)) return;
         _entityIncarnations[u.Bucket] = u.EntityIncarnation;
         var ledger = _dp.Ledger;
         foreach (var r in u.Returned)
@@ -78,11 +79,11 @@ public sealed partial class GatewayActor
         }
         // Up to the spare target, plus what hosts wanted and did not find (a burst of new hosts), at most 64 at a time.
         foreach (var w in u.Wanted) ledger.TopUp(u.Bucket, w.Tenant, w.Spares, _settings.Nat.SpareBlocks + Math.Clamp(w.Starved, 0, 64));
-        _region?.Tell(new GrantPortBlocks(_spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), _self);
+        _region.Tell(new GrantPortBlocks(Spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), _self);
     }
 
-    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state.</summary>
-    private void OnCheckConnections(CheckConnections c)
+    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state: the answer.</summary>
+    public ConnectionsChecked OnCheckConnections(CheckConnections c)
     {
         var now = Environment.TickCount64;
         var idle = ImmutableArray.CreateBuilder<long>(c.Connections.Length);
@@ -93,26 +94,26 @@ public sealed partial class GatewayActor
             idle.Add(mirror is null ? -1 : Math.Max(0, now - mirror.LastSeen));
             states.Add((byte)(mirror?.State ?? ConnectionState.Closed));
         }
-        Sender.Tell(new ConnectionsChecked(c.Gateway, c.Bucket, c.Connections, idle.MoveToImmutable(), states.MoveToImmutable()));
+        return new ConnectionsChecked(c.Gateway, c.Bucket, c.Connections, idle.MoveToImmutable(), states.MoveToImmutable());
     }
 
     /// <summary>The datapath tracked a FIN or RST on a cached packet: the bucket's entity hears of it with the batch's misses.</summary>
     public void ConnectionChanged(int bucket, Connection connection)
     {
-        if ((uint)bucket < Buckets) _changed[bucket].Add(connection);
+        if ((uint)bucket < GatewayActor.Buckets) _changed[bucket].Add(connection);
     }
 
     /// <summary>Tells each bucket's entity of the connection states the datapath moved since the last batch.</summary>
     private void FlushConnectionChanges()
     {
-        for (var b = 0; b < Buckets; b++)
+        for (var b = 0; b < GatewayActor.Buckets; b++)
         {
             var changed = _changed[b];
             if (changed.Count == 0) continue;
             var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
             foreach (var c in changed) updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
             changed.Clear();
-            SendToEntity(b, new ConnectionsUpdated(_spec.Intent.Name, b, updates.MoveToImmutable()));
+            SendToEntity(b, new ConnectionsUpdated(Spec.Intent.Name, b, updates.MoveToImmutable()));
         }
     }
 }

@@ -1,0 +1,165 @@
+using Akka.Actor;
+using Akka.Event;
+using Fabric.Actors.DataPlane.Flow;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway.Pipeline;
+using Fabric.Messages.Gateway;
+
+namespace Fabric.Actors.Gateway.Actors;
+
+// The sharded miss path, the gateway's side of its flow-cache entities. A miss is parked (its frame
+// copied), the batch's misses go to their bucket's entity in one ResolveFlows per bucket, and the
+// answer installs the entries and releases the frames. The resolver watches each entity that
+// answered: when one stops (its node left or died, or the shard was rebalanced) the bucket's local
+// entries stay (hits go on) and its new incarnation is restored from what the gateway mirrors
+// (MissResolver.Nat.cs). Every parked frame ends in an answer or a counted drop: resolver-backlog
+// (too many waiting), resolver-timeout (no answer in fabric.gateway.resolver.timeout),
+// resolver-no-answer (an answer that did not cover it).
+
+/// <summary>
+/// Resolves a gateway's misses with its flow-cache entities (Cluster.Sharding region
+/// <c>flow-cache</c>) and keeps those entities able to decide: configured, lent port blocks, and
+/// restored after a move. Used under the data path's lock.
+/// </summary>
+internal sealed partial class MissResolver : IMissResolver
+{
+    private readonly IActorRef?[] _entities = new IActorRef?[GatewayActor.Buckets];
+    private readonly List<Parked>[] _pending = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<Parked>())];
+    private readonly Dictionary<long, Inflight> _inflight = [];
+    private readonly List<FlowMiss>[] _misses = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<FlowMiss>())];
+    private readonly GatewayDatapath _dp;
+    private readonly GatewaySettings _settings;
+    private readonly IActorRef _region;
+    private readonly IActorRef _self;
+    private readonly IActorContext _context;
+    private readonly ILoggingAdapter _log;
+    private readonly GatewayPorts _output;
+    private long _sequence;
+    private int _parked;
+    private bool _traceMisses;
+
+    private readonly record struct Parked(byte[] Frame, FlowKey Key, ulong Hash);
+
+    private sealed record Inflight(int Bucket, List<Parked> Frames, long SentAt);
+
+    /// <param name="context">The gateway actor's context: entities are watched from it, answers come to its <paramref name="self"/>.</param>
+    public MissResolver(GatewayDatapath dp, GatewaySettings settings, GatewaySpec spec, IActorRef region, IActorRef self, IActorContext context,
+        ILoggingAdapter log, GatewayPorts output)
+    {
+        _dp = dp;
+        _settings = settings;
+        Spec = spec;
+        _region = region;
+        _self = self;
+        _context = context;
+        _log = log;
+        _output = output;
+    }
+
+    /// <summary>The gateway's configuration as of the data path's plan (sent to the entities).</summary>
+    public GatewaySpec Spec { get; set; }
+
+    /// <summary>Entities that stopped and were replaced (shard moves) since the gateway started.</summary>
+    public long ShardMoves { get; private set; }
+
+    /// <summary>Missed frames waiting for an answer.</summary>
+    public int Waiting => _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count);
+
+    /// <summary>The entity that last answered for <paramref name="bucket"/> (null: none yet, or it stopped).</summary>
+    public IActorRef? EntityOf(int bucket) => _entities[bucket];
+
+    public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace)
+    {
+        if (_parked >= _settings.ResolverBacklog)
+        {
+            _dp.Counters.Drops[(int)GatewayDrop.ResolverBacklog]++;
+            return;
+        }
+        _parked++;
+        _pending[bucket].Add(new Parked(frame.ToArray(), key, hash));
+        _misses[bucket].Add(new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink));
+        _traceMisses |= trace;
+    }
+
+    /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
+    public void Flush()
+    {
+        FlushConnectionChanges(); // first: a FIN tracked on a hit precedes any later miss of its connection
+        var now = Environment.TickCount64;
+        for (var b = 0; b < GatewayActor.Buckets; b++)
+        {
+            if (_pending[b].Count == 0) continue;
+            var seq = ++_sequence;
+            SendToEntity(b, new ResolveFlows(Spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses));
+            _inflight[seq] = new Inflight(b, _pending[b], now);
+            _pending[b] = [];
+            _misses[b].Clear();
+        }
+        _traceMisses = false;
+    }
+
+    /// <summary>An entity's answer (<paramref name="entity"/> is its sender): installs the entries, releases the frames out of their ports.</summary>
+    public void OnResolved(FlowsResolved r, IActorRef entity)
+    {
+        if (!_inflight.Remove(r.Sequence, out var inflight)) return; // timed out already
+        Watch(inflight.Bucket, entity);
+        var now = Environment.TickCount64;
+        for (var i = 0; i < inflight.Frames.Count && i < r.Resolutions.Length; i++)
+        {
+            var p = inflight.Frames[i];
+            _dp.CompleteMiss(p.Frame, p.Key, p.Hash, r.Resolutions[i], r.Generation, now, _output);
+        }
+        if (r.Resolutions.Length < inflight.Frames.Count) _dp.Counters.Drops[(int)GatewayDrop.ResolverNoAnswer] += inflight.Frames.Count - r.Resolutions.Length;
+        _parked -= inflight.Frames.Count;
+        _output.Flush();
+    }
+
+    /// <summary>A watched entity stopped: its bucket's local entries stay (hits go on) and its successor is restored at once.</summary>
+    public void OnTerminated(Terminated t)
+    {
+        for (var b = 0; b < GatewayActor.Buckets; b++)
+        {
+            if (!t.ActorRef.Equals(_entities[b])) continue;
+            _entities[b] = null;
+            ShardMoves++;
+            if (_entityIncarnations[b] != 0) _deadEntities.Add(_entityIncarnations[b]);
+            _entityIncarnations[b] = 0;
+            ConfigureBucket(b, restore: true);
+            _log.Info("Gateway {0}: flow-cache entity of bucket {1} stopped ({2}); its successor is restored with {3} connections",
+                Spec.Intent.Name, b, t.ActorRef.Path.Address, _dp.Shards[b].Connections.Count);
+        }
+    }
+
+    /// <summary>Drops (counted) the frames whose answer is later than fabric.gateway.resolver.timeout.</summary>
+    public void ExpireInflight(long now)
+    {
+        var timeout = (long)_settings.ResolverTimeout.TotalMilliseconds;
+        foreach (var (seq, inflight) in _inflight.Where(kv => now - kv.Value.SentAt > timeout).ToList())
+        {
+            _inflight.Remove(seq);
+            _parked -= inflight.Frames.Count;
+            _dp.Counters.Drops[(int)GatewayDrop.ResolverTimeout] += inflight.Frames.Count;
+        }
+    }
+
+    /// <summary>
+    /// To a bucket's entity: straight to it when it answered from this node (no region and shard
+    /// hop on the miss path), else through the region, which finds it wherever it runs and holds
+    /// messages while it moves. A local entity that stops is known at once (Terminated), and the
+    /// region is used again.
+    /// </summary>
+    private void SendToEntity(int bucket, IFlowCacheMessage message)
+    {
+        if (Volatile.Read(ref _entities[bucket]) is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, _self);
+        else _region.Tell(message, _self);
+    }
+
+    private void Watch(int bucket, IActorRef entity)
+    {
+        var known = _entities[bucket];
+        if (entity.Equals(known) || entity.IsNobody()) return;
+        if (known is not null) _context.Unwatch(known);
+        _entities[bucket] = entity;
+        _context.Watch(entity);
+    }
+}
