@@ -78,10 +78,10 @@ public sealed class CellularNode
         return ModemDevice.ForSerial(modem.Device, NextPortId());
     }
 
-    /// <summary>TAP for <c>tap</c> ports; an in-memory port (inject/capture) for <c>simulated</c> ones.</summary>
+    /// <summary>TAP for <c>tap</c> ports (in the namespace the port names; not persistent); an in-memory port (inject/capture) for <c>simulated</c> ones.</summary>
     public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
     {
-        PortKind.Tap => TapPort.Open(port.Name, id),
+        PortKind.Tap => TapPort.Open(port.Name, id, netns: port.Namespace),
         _ => new MemoryPort(port.Name, id),
     };
 

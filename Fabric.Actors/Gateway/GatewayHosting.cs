@@ -18,7 +18,7 @@ namespace Fabric.Actors.Gateway;
 /// node's patch panel, where a gateway's router ports meet the MFE carrying them (main plane; a
 /// ghost gateway uses its ghost plane's).
 /// </summary>
-public sealed class GatewayElementKind(GhostPlaneContext? ghost = null, PatchPanel? patches = null) : IElementKind
+public sealed class GatewayElementKind(GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) : IElementKind
 {
     public string Kind => "gw";
 
@@ -36,7 +36,20 @@ public sealed class GatewayElementKind(GhostPlaneContext? ghost = null, PatchPan
     public Props Props(ElementSpec spec)
     {
         var gateway = (GatewaySpec)spec.Spec;
-        return GatewayActor.Props(gateway, gateway.Intent.Node, ghost, patches);
+        return GatewayActor.Props(gateway, gateway.Intent.Node, ghost, patches, devices);
+    }
+
+    /// <summary>The gateway left this node's intent: the TAPs the node created for its ports are deleted when they close.</summary>
+    public void Removed(ElementSpec spec)
+    {
+        if (devices is null || ghost is not null) return;
+        foreach (var t in ((GatewaySpec)spec.Spec).Intent.Tenants)
+        {
+            foreach (var port in new[] { t.Downlink, t.Uplink?.Port })
+            {
+                if (port is { Kind: PortKind.Tap }) devices.Retire(port.Namespace ?? "", port.Name);
+            }
+        }
     }
 }
 
@@ -49,7 +62,8 @@ public static class GatewayHosting
     /// gateway's misses, not from a journal).
     /// </summary>
     public static AkkaConfigurationBuilder AddGateways(
-        this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null, PatchPanel? patches = null)
+        this AkkaConfigurationBuilder builder, ElementKindRegistry kinds, IReadOnlyCollection<string> roles, GhostPlaneContext? ghost = null, PatchPanel? patches = null,
+        AttachmentDevices? devices = null)
     {
         // Ghost copies run their stages in process on a flow cache of their own (never main's region).
         if (ghost is not null)
@@ -59,7 +73,7 @@ public static class GatewayHosting
         }
         if (!roles.Contains(GuardianHosting.Role)) return builder;
         return builder
-            .AddElementKind(kinds, new GatewayElementKind(patches: patches))
+            .AddElementKind(kinds, new GatewayElementKind(patches: patches, devices: devices))
             .WithShardRegion<FlowCacheRegion>(
                 FlowCacheRegion.Name,
                 entityId => Akka.Actor.Props.Create(() => new FlowCacheEntity(entityId)),

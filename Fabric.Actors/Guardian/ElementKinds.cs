@@ -29,6 +29,15 @@ public interface IElementKind
     IEnumerable<ElementSpec> Desired(IntentDocument intent, string node);
 
     Props Props(ElementSpec spec);
+
+    /// <summary>
+    /// Called just before a running element is stopped because the intent no longer has it on this
+    /// node (not when the node itself stops): e.g. marks the TAP devices the element created for
+    /// deletion when its ports close (<see cref="DataPlane.Io.AttachmentDevices.Retire"/>).
+    /// </summary>
+    void Removed(ElementSpec spec)
+    {
+    }
 }
 
 /// <summary>The element kinds of this node, filled by the capabilities' hosting extensions.</summary>

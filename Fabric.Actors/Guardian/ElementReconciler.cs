@@ -40,6 +40,8 @@ public sealed class ElementReconciler(ElementKindRegistry kinds, string node, IL
         var plan = ElementPlan.Between(_running.ToDictionary(r => r.Key, r => r.Value.Spec), desired);
         foreach (var name in plan.Stop)
         {
+            var removed = _running[name].Spec;
+            kinds.Kinds.FirstOrDefault(k => k.Kind == removed.Kind)?.Removed(removed);
             context.Stop(_running[name].Actor);
             _running.Remove(name);
             log.Info("Stopped {0}element {1}", plane, name);

@@ -32,8 +32,12 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
 
     private readonly ElementReconciler _elements;
 
-    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds)
+    /// <summary>Where the last applied intent is kept for a warm start (see <see cref="LastAppliedIntent"/>); null = none.</summary>
+    private readonly LastAppliedIntent? _lastApplied;
+
+    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds, string? lastAppliedPath = null)
     {
+        _lastApplied = lastAppliedPath is null ? null : new LastAppliedIntent(lastAppliedPath);
         _elements = new ElementReconciler(kinds, node, _log);
         _configStore = configStore;
         _node = node;
@@ -66,6 +70,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
         Receive<AnnounceTick>(_ => Announce());
         Receive<Fabric.Messages.Ghost.NodeIdentity>(_ => { });
+        Receive<HostingStarted>(_ => StartFromLastApplied());
         Receive<SubscribeAck>(_ => { });
     }
 
@@ -78,6 +83,27 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Timers.StartPeriodicTimer(FetchIntent.Instance, FetchIntent.Instance, _fetchRetry);
     }
 
+    /// <summary>
+    /// A restarted node whose config store has not answered yet starts the elements of the intent
+    /// it ran last (from its data directory), so its data plane (attachment circuits, gateway
+    /// ports, re-attached to their persistent TAPs) is back without waiting for the store to
+    /// recover. It does not count as applied: the store's answer is reconciled as usual (the same
+    /// document changes nothing; a newer one changes what differs) and is never offered to the store.
+    /// </summary>
+    private void StartFromLastApplied()
+    {
+        if (_applied.Version > 0 || _elements.Count > 0 || _lastApplied?.Read() is not { Document.Length: > 0 } last) return;
+        var parsed = IntentParser.Parse(last.Document, IntentParseLimits.Trusted);
+        if (!parsed.IsValid || parsed.Document is null)
+        {
+            _log.Warning("The last applied intent (version {0}) in {1} cannot be read; waiting for the config store", last.Version, _lastApplied.Path);
+            return;
+        }
+        Reconcile(parsed.Document);
+        _log.Info("Started {0} element(s) from the last applied intent version {1} while the config store is not answering yet",
+            _elements.Count, last.Version);
+    }
+
     private void Apply(long version, long changeId, string document)
     {
         // The store is authoritative unless it is behind (then the guardian offers, see above).
@@ -86,6 +112,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         {
             _applied = new AppliedIntent(_node, version, changeId, ImmutableArray<HostedElement>.Empty);
             _document = "";
+            KeepForWarmStart(version, "");
             return;
         }
 
@@ -104,6 +131,19 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);
         _document = document;
+        KeepForWarmStart(version, document);
+    }
+
+    private void KeepForWarmStart(long version, string document)
+    {
+        try
+        {
+            _lastApplied?.Write(version, document);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _log.Warning("Cannot keep the applied intent for a warm start in {0}: {1}", _lastApplied!.Path, e.Message);
+        }
     }
 
     /// <summary>Starts, updates and stops element children so they match <paramref name="intent"/>.</summary>
@@ -119,6 +159,21 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     private sealed class AnnounceTick
     {
         public static readonly AnnounceTick Instance = new();
+    }
+
+    /// <summary>
+    /// Told by the node's hosting once every capability is registered (shard regions included),
+    /// not before, so elements start as they would from the store: then a restarted node starts
+    /// from the intent it applied last (<see cref="StartFromLastApplied"/>). It does not wait for
+    /// this member to be Up: a node rejoining its cluster forwards meanwhile.
+    /// </summary>
+    public sealed class HostingStarted
+    {
+        public static readonly HostingStarted Instance = new();
+
+        private HostingStarted()
+        {
+        }
     }
 
     private sealed class FetchIntent

@@ -15,15 +15,19 @@ public static class GuardianHosting
         return builder;
     }
 
-    /// <summary>Starts /user/fabric when this node carries the fabric role.</summary>
+    /// <summary>
+    /// Starts /user/fabric when this node carries the fabric role. With <paramref name="lastAppliedPath"/>
+    /// the guardian keeps the intent it applied there and, after a restart, starts its elements from
+    /// it before the config store answers (<see cref="LastAppliedIntent"/>).
+    /// </summary>
     public static AkkaConfigurationBuilder AddFabricGuardian(
-        this AkkaConfigurationBuilder builder, string node, IReadOnlyCollection<string> roles, ElementKindRegistry kinds)
+        this AkkaConfigurationBuilder builder, string node, IReadOnlyCollection<string> roles, ElementKindRegistry kinds, string? lastAppliedPath = null)
     {
         if (!roles.Contains(Role)) return builder;
         return builder.WithActors((system, registry) =>
         {
             var guardian = system.ActorOf(
-                Props.Create(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1), kinds)),
+                Props.Create(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1), kinds, lastAppliedPath)),
                 "fabric");
             registry.Register<FabricGuardianActor>(guardian);
         });

@@ -13,10 +13,17 @@ namespace Fabric.Actors.Pseudowire;
 /// trunk-&lt;name&gt; child per trunk and a pw-&lt;name&gt; child per PW outside any trunk (those only
 /// run liveness). On a changed spec it stops its children, waits for them to end, keeps the
 /// ports whose configuration did not change (a TAP moved into a namespace must survive), and
-/// starts the new set.
+/// starts the new set. A circuit whose port cannot be opened (its namespace does not exist yet,
+/// the name is taken by another kind of device) is retried with backoff; once it opens, the PE
+/// restarts its trunks so the circuit's trunk starts too.
 /// </summary>
-public sealed class PeActor : ReceiveActor, IWithStash
+public sealed class PeActor : ReceiveActor, IWithStash, IWithTimers
 {
+    /// <summary>Retry delays of a circuit whose port failed to open (as a gateway port's).</summary>
+    private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(100), MaxBackoff = TimeSpan.FromSeconds(5), StableAfter = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<string, Gateway.PortRestartPolicy> _failedCircuits = new();
+
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly PseudowireNode _node;
     private readonly Dictionary<string, (PortRef Port, AttachmentCircuit Ac)> _acs = new();
@@ -33,6 +40,13 @@ public sealed class PeActor : ReceiveActor, IWithStash
     }
 
     public IStash Stash { get; set; } = null!;
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    private sealed class RetryCircuits
+    {
+        public static readonly RetryCircuits Instance = new();
+    }
 
     protected override void PreStart()
     {
@@ -59,23 +73,36 @@ public sealed class PeActor : ReceiveActor, IWithStash
         {
             _spec = (PeElement)changed.Spec.Spec;
             _log.Info("PE {0} changed: restarting its trunks and PWs", _spec.Pe.Name);
-            var children = Context.GetChildren().ToList();
-            if (children.Count == 0)
-            {
-                StartElements();
-                return;
-            }
-
-            _stopping = children.Count;
-            foreach (var child in children)
-            {
-                Context.Watch(child);
-                Context.Stop(child);
-            }
-
-            Become(Restarting);
+            RestartElements();
+        });
+        Receive<RetryCircuits>(_ =>
+        {
+            // Only when a missing circuit opens are the trunks restarted (the others keep forwarding meanwhile).
+            var open = _acs.Count;
+            OpenAttachmentCircuits();
+            if (_acs.Count > open) RestartElements();
         });
         Receive<PwLivenessChanged>(c => _log.Info("PW {0} (no trunk) is {1}", c.Pw, c.State));
+    }
+
+    /// <summary>Stops the trunk and PW children, then (once they ended) opens what is missing and starts them again.</summary>
+    private void RestartElements()
+    {
+        var children = Context.GetChildren().ToList();
+        if (children.Count == 0)
+        {
+            StartElements();
+            return;
+        }
+
+        _stopping = children.Count;
+        foreach (var child in children)
+        {
+            Context.Watch(child);
+            Context.Stop(child);
+        }
+
+        Become(Restarting);
     }
 
     private void Restarting()
@@ -123,6 +150,7 @@ public sealed class PeActor : ReceiveActor, IWithStash
         {
             if (!wanted.TryGetValue(name, out var a) || a.Port != _acs[name].Port)
             {
+                RetireIfUnwanted(_acs[name].Port);
                 _acs[name].Ac.Dispose();
                 _acs.Remove(name);
                 _runtime.AttachmentCircuits.TryRemove(name, out _);
@@ -146,12 +174,45 @@ public sealed class PeActor : ReceiveActor, IWithStash
                 ac.Start();
                 _acs[a.Name] = (a.Port, ac);
                 _runtime.AttachmentCircuits[a.Name] = ac;
-                _log.Info("PE {0}: attachment circuit {1} on {2} port {3}", _spec.Pe.Name, a.Name, a.Port.Kind, a.Port.Name);
+                _runtime.FailedCircuits.TryRemove(a.Name, out _);
+                if (_failedCircuits.Remove(a.Name, out var failed))
+                    _log.Info("PE {0}: attachment circuit {1} on {2} port {3} opened after {4} failed attempt(s)", _spec.Pe.Name, a.Name, a.Port.Kind, a.Port.Name, failed.OpenFailures);
+                else
+                    _log.Info("PE {0}: attachment circuit {1} on {2} port {3}", _spec.Pe.Name, a.Name, a.Port.Kind, a.Port.Name);
             }
             catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException)
             {
-                _log.Error(e, "PE {0}: cannot open port {1} for attachment circuit {2}", _spec.Pe.Name, a.Port.Name, a.Name);
+                if (!_failedCircuits.TryGetValue(a.Name, out var policy)) _failedCircuits[a.Name] = policy = new Gateway.PortRestartPolicy(InitialBackoff, MaxBackoff, StableAfter);
+                var delay = policy.Failed(e.Message, openFailed: true);
+                _runtime.FailedCircuits[a.Name] = (a.Port, e.Message);
+                _log.Error("PE {0}: cannot open port {1} for attachment circuit {2}: {3}; retrying in {4} ms", _spec.Pe.Name, a.Port.Name, a.Name, e.Message, (int)delay.TotalMilliseconds);
+                // One timer for the PE: the shortest pending delay wins (a restart retries every missing circuit).
+                if (!Timers.IsTimerActive(RetryCircuits.Instance)) Timers.StartSingleTimer(RetryCircuits.Instance, RetryCircuits.Instance, delay);
             }
+        }
+
+        foreach (var name in _failedCircuits.Keys.Where(n => !wanted.ContainsKey(n)).ToList())
+        {
+            _failedCircuits.Remove(name);
+            _runtime.FailedCircuits.TryRemove(name, out _);
+        }
+    }
+
+    /// <summary>
+    /// A circuit's port is closing because the intent changed: when no circuit of the new spec uses
+    /// its TAP device any more, a device the node created is deleted as it closes (one it attached
+    /// to, made by someone else, is only detached).
+    /// </summary>
+    private void RetireIfUnwanted(PortRef old)
+    {
+        if (old.Kind != PortKind.Tap || _node.Devices is not { } devices)
+        {
+            return;
+        }
+
+        if (!_spec.Pe.AttachmentCircuits.Any(a => a.Port.Kind == PortKind.Tap && a.Port.Name == old.Name && a.Port.Namespace == old.Namespace))
+        {
+            devices.Retire(old.Namespace ?? "", old.Name);
         }
     }
 

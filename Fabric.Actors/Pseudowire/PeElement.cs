@@ -74,12 +74,21 @@ public sealed class PeElementKind(PseudowireNode node) : IElementKind
 
     public Props Props(ElementSpec spec) => Akka.Actor.Props.Create(() => new PeActor((PeElement)spec.Spec, node));
 
+    /// <summary>The PE left this node's intent: the TAPs the node created for its circuits are deleted when they close.</summary>
+    public void Removed(ElementSpec spec)
+    {
+        foreach (var a in ((PeElement)spec.Spec).Pe.AttachmentCircuits.Where(a => a.Port.Kind == PortKind.Tap))
+        {
+            node.Devices?.Retire(a.Port.Namespace ?? "", a.Port.Name);
+        }
+    }
+
     private static string Fingerprint(PeElement e) => JsonSerializer.Serialize(new
     {
         pe = e.Pe.Name,
         e.Pe.RouterId.Value,
         underlay = e.Underlay.ToString(),
-        acs = e.Pe.AttachmentCircuits.Select(a => $"{a.Name}|{a.Port.Kind}|{a.Port.Name}|{a.Vlan}").ToArray(),
+        acs = e.Pe.AttachmentCircuits.Select(a => $"{a.Name}|{a.Port.Kind}|{a.Port.Name}|{a.Port.Namespace}|{a.Vlan}").ToArray(),
         pws = e.Pws.Select(p => $"{p.Name}|{p.RemotePe}|{p.LocalLabel}|{p.RemoteLabel}|{p.ControlWord}|{p.FlowLabel}|{p.Weight}|{p.Remote}|{p.Trunk}").ToArray(),
         trunks = e.Trunks.Select(t => $"{t.Name}|{t.AttachmentCircuit}|{string.Join(",", t.Members)}|{t.Mode}|{t.MinActive}|{t.HelloIntervalMs}|{t.Multiplier}").ToArray(),
         mtus = e.PwMtus?.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => $"{m.Key}={m.Value}").ToArray(),

@@ -64,8 +64,20 @@ public sealed class PseudowireNode : IDisposable
     /// <summary>Optional capture of every underlay datagram (set before the first PE starts).</summary>
     public string? UnderlayPcapPath { get; set; }
 
+    /// <summary>
+    /// The TAP devices this node created and keeps persistent across restarts (from the node's
+    /// data directory); null = TAPs live as long as their port (tests, benchmarks).
+    /// </summary>
+    public AttachmentDevices? Devices { get; init; }
+
     /// <summary>Opens an attachment port; tests and benchmarks may replace it (e.g. to keep the simulated port).</summary>
-    public Func<PortRef, ushort, IPort> PortFactory { get; set; } = DefaultPort;
+    public Func<PortRef, ushort, IPort> PortFactory
+    {
+        get => _portFactory ?? ((port, id) => DefaultPort(port, id, Devices));
+        set => _portFactory = value;
+    }
+
+    private Func<PortRef, ushort, IPort>? _portFactory;
 
     public ConcurrentDictionary<string, PeRuntime> Pes { get; } = new();
     public ConcurrentDictionary<string, TrunkRuntime> Trunks { get; } = new();
@@ -97,9 +109,12 @@ public sealed class PseudowireNode : IDisposable
         }
     }
 
-    public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
+    public static IPort DefaultPort(PortRef port, ushort id) => DefaultPort(port, id, devices: null);
+
+    /// <summary>A TAP in the namespace the intent names (recorded in <paramref name="devices"/> when the node creates it), or a simulated port.</summary>
+    public static IPort DefaultPort(PortRef port, ushort id, AttachmentDevices? devices) => port.Kind switch
     {
-        PortKind.Tap => TapPort.Open(port.Name, id),
+        PortKind.Tap => TapPort.Open(port.Name, id, netns: port.Namespace, devices: devices),
         // The intent's `traffic` rate (UDP flows between two made-up CE MACs), else an idle generator:
         // no traffic unless a test or scenario supplies a profile through PortFactory.
         _ => new SimulatedPort(port.Name, id, new TrafficProfile { TotalFrames = 0, FramesPerSecond = port.Traffic ?? 1e-9, Seed = port.Name.Length }),
@@ -136,6 +151,9 @@ public sealed class PeRuntime(PeElement element, string underlay)
     public PeElement Element { get; set; } = element;
     public ConcurrentDictionary<string, AttachmentCircuit> AttachmentCircuits { get; } = new();
 
+    /// <summary>Circuits whose port failed to open (retried with backoff by the PE actor): the port and why.</summary>
+    public ConcurrentDictionary<string, (PortRef Port, string Error)> FailedCircuits { get; } = new();
+
     public PeStatus Status() => new(
         Element.Pe.Name, Element.Node, Element.Pe.RouterId.ToString(), underlay,
         AttachmentCircuits.Values.OrderBy(a => a.Name, StringComparer.Ordinal).Select(a =>
@@ -143,7 +161,8 @@ public sealed class PeRuntime(PeElement element, string underlay)
             var kind = Element.Pe.AttachmentCircuits.FirstOrDefault(x => x.Name == a.Name)?.Port.Kind.ToString().ToLowerInvariant() ?? "";
             return new AttachmentCircuitStatus(a.Name, kind, a.Port.Name, a.Port.State.ToString(),
                 a.Port.Counters.RxFrames, a.Port.Counters.TxFrames, a.Port.Counters.TotalDrops, a.NoTrunkDrops + a.TrunkDownDrops);
-        }).ToImmutableArray(),
+        }).Concat(FailedCircuits.Select(f => new AttachmentCircuitStatus(f.Key, f.Value.Port.Kind.ToString().ToLowerInvariant(), f.Value.Port.Name,
+            "restarting", 0, 0, 0, 0, f.Value.Error))).OrderBy(a => a.Name, StringComparer.Ordinal).ToImmutableArray(),
         Element.Trunks.Select(t => t.Name).ToImmutableArray(),
         Element.Pws.Select(p => p.Name).ToImmutableArray());
 }

@@ -85,10 +85,14 @@ public sealed class SwitchingNode : IDisposable
         }
     }
 
-    /// <summary>Main plane: a TAP for <c>tap</c>, an idle generator for <c>simulated</c> (tests and benchmarks supply their own through the factory).</summary>
+    /// <summary>
+    /// Main plane: a TAP for <c>tap</c> (in the namespace the port names; it lives as long as its
+    /// port: persistence is for PE and gateway attachments so far), an idle generator for
+    /// <c>simulated</c> (tests and benchmarks supply their own through the factory).
+    /// </summary>
     public static IPort DefaultPort(PortRef port, ushort id) => port.Kind switch
     {
-        PortKind.Tap => TapPort.Open(port.Name, id),
+        PortKind.Tap => TapPort.Open(port.Name, id, netns: port.Namespace),
         _ => IdlePort(port, id),
     };
 

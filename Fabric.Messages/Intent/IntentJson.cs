@@ -112,6 +112,7 @@ public static class IntentJson
         w.WriteString("name", port.Name);
         if (port.Segment is { } segment) w.WriteString("segment", segment);
         if (port.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
+        if (port.Namespace is { } netns) w.WriteString("namespace", netns);
         w.WriteEndObject();
     }
 
@@ -165,6 +166,7 @@ public static class IntentJson
             w.WriteString("name", downlink.Name);
             if (downlink.Segment is { } segment) w.WriteString("segment", segment);
             if (downlink.Traffic is { } traffic) w.WriteNumber("traffic", traffic);
+            if (downlink.Namespace is { } netns) w.WriteString("namespace", netns);
             if (tenant.DownlinkMtu is { } downlinkMtu) w.WriteNumber("mtu", downlinkMtu);
             w.WriteEndObject();
         }

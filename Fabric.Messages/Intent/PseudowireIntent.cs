@@ -25,8 +25,11 @@ public enum PortKind
 /// same segment are one wire to the ghost verifier, which cannot see outside cabling.
 /// <paramref name="Traffic"/> (simulated ports only) is how many frames per second the port
 /// generates towards its element (absent = none): steady low-rate traffic so counters move.
+/// <paramref name="Namespace"/> (TAP ports only) names the network namespace the device lives in
+/// (<c>/run/netns/NAME</c>, as <c>ip netns add</c> makes them): the node opens, or creates, the
+/// device there and finds it there again after a restart; absent = the node's own namespace.
 /// </summary>
-public sealed record PortRef(PortKind Kind, string Name, string? Segment = null, int? Traffic = null);
+public sealed record PortRef(PortKind Kind, string Name, string? Segment = null, int? Traffic = null, string? Namespace = null);
 
 /// <summary>A provider edge. <paramref name="RouterId"/> is its loopback, unique in the fabric.</summary>
 public sealed record PeIntent(

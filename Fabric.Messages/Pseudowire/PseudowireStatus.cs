@@ -58,7 +58,10 @@ public sealed record TrunkStatus(
     long FlowFailovers = 0,
     long FlowLiveEvictions = 0);
 
-/// <summary>An attachment circuit and its port.</summary>
+/// <summary>
+/// An attachment circuit and its port. A circuit whose port could not be opened is listed with
+/// <paramref name="PortState"/> "restarting" and why in <paramref name="LastError"/> (retried with backoff).
+/// </summary>
 public sealed record AttachmentCircuitStatus(
     string Name,
     string PortKind,
@@ -67,7 +70,8 @@ public sealed record AttachmentCircuitStatus(
     long RxFrames,
     long TxFrames,
     long PortDrops,
-    long NoTrunkDrops);
+    long NoTrunkDrops,
+    string? LastError = null);
 
 /// <summary>A PE with its attachment circuits, trunks and PWs.</summary>
 public sealed record PeStatus(

@@ -77,7 +77,10 @@ public static class FabricNodeApp
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
         // The I/O loops are process-wide; configured once before any port receives.
         IoLoops.Configure(IoHocon.From(hocon));
-        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon) }, ghost: ghostPlane);
+        // TAPs the node creates outlive it (persistent) when fabric.tap.persistent is on; the record
+        // of which ones it created lives in the data directory (see AttachmentDevices).
+        var attachmentDevices = hocon.GetBoolean("fabric.tap.persistent", true) ? AttachmentDevices.InDataDir(dataDir) : null;
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon), Devices = attachmentDevices }, ghost: ghostPlane);
         var switching = SwitchingSettings.FromConfig(hocon);
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).
@@ -103,16 +106,19 @@ public static class FabricNodeApp
                 })
                 .WithDistributedPubSub("")
                 .AddConfigStore(database)
-                .AddFabricGuardian(options.Name, roles, elementKinds)
-                .AddGateways(elementKinds, roles, ghostPlane, patches)
+                .AddFabricGuardian(options.Name, roles, elementKinds, Path.Combine(dataDir, LastAppliedIntent.FileName))
+                .AddGateways(elementKinds, roles, ghostPlane, patches, attachmentDevices)
                 .AddGhostShadow(options.Name, ghostPlane, ghostSettings)
                 .AddClusterBootstrap(options, hocon)
                 .AddNodeLog(logRing)
-                .WithActors((system, _) =>
+                .WithActors((system, registry) =>
                 {
                     // No seed and no discovery: this node starts a new cluster by joining itself.
                     // With discovery, Cluster Bootstrap decides who starts it and who joins.
                     if (options.Seeds.IsEmpty && options.Discovery.IsEmpty) Cluster.Get(system).Join(Cluster.Get(system).SelfAddress);
+                    // Every capability is registered by now: a restarted node may start its elements
+                    // from the intent it applied last, before the config store answers.
+                    if (registry.TryGet<FabricGuardianActor>(out var guardian)) guardian.Tell(FabricGuardianActor.HostingStarted.Instance);
                 });
         });
         builder.Services.AddHostedService<AkkaManagementServer>();

@@ -122,6 +122,35 @@ public class IntentHostileInputTests
         Assert.Contains("/dev", error.Reason);
     }
 
+    [Theory]
+    [InlineData("ce/a", "'/'")]
+    [InlineData("../../proc/1/ns/net", "'/'")]
+    [InlineData("..", "'..'")]
+    [InlineData("ce..a", "'..'")]
+    [InlineData("ce a", "not a network namespace name")]
+    [InlineData("", "not a network namespace name")]
+    public void A_tap_port_namespace_that_is_not_one_plain_name_under_run_netns_is_refused_with_its_line(string netns, string reason)
+    {
+        var errors = Refused(Gateway.With(14, $"          port: {{kind: tap, name: tap-up, namespace: \"{netns}\"}}"));
+
+        var error = Assert.Single(errors);
+        Assert.Equal((14, "gateways[0].tenants[0].uplink.port.namespace"), (error.Line, error.Field));
+        Assert.Contains(reason, error.Reason);
+    }
+
+    [Fact]
+    public void A_tap_port_names_its_namespace_and_only_a_tap_port_may()
+    {
+        var result = IntentParser.Parse(Gateway.With(14, "          port: {kind: tap, name: tap-up, namespace: ce-a}"));
+        Assert.True(result.IsValid, string.Join("; ", result.Errors.Select(e => e.Reason)));
+        Assert.Equal("ce-a", result.Document!.Gateways[0].Tenants[0].Uplink!.Port.Namespace);
+        Assert.Contains("\"namespace\": \"ce-a\"", IntentJson.Write(result.Document));
+
+        var error = Assert.Single(Refused(Pseudowires.With(10, "        port: {kind: simulated, name: ce-a, namespace: ce-a}")));
+        Assert.Equal((10, "pes[0].attachmentCircuits[0].port.namespace"), (error.Line, error.Field));
+        Assert.Contains("only a TAP port", error.Reason);
+    }
+
     [Fact]
     public void A_NUL_character_in_a_yaml_string_is_refused_with_its_line()
     {

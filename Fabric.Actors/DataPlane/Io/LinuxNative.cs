@@ -69,9 +69,20 @@ internal static unsafe partial class LinuxNative
     public const uint TUNSETOFFLOAD = 0x400454d0;
     public const uint TUN_F_CSUM = 0x01;
     public const uint TUN_F_TSO4 = 0x02;
+    public const short IFF_PERSIST = 0x0800;
+    public const uint TUNSETPERSIST = 0x400454cb;
+    public const uint TUNGETIFF = 0x800454d2;
+
+    // sched.h
+    public const int CLONE_NEWNET = 0x40000000;
+    public const int O_RDONLY = 0x0;
+    public const int ENOENT = 2;
 
     // linux/sockios.h
     public const uint SIOCSIFMTU = 0x8922;
+    public const uint SIOCGIFFLAGS = 0x8913;
+    public const uint SIOCSIFFLAGS = 0x8914;
+    public const short IFF_UP = 0x1;
     public const int SOCK_DGRAM = 2;
     public const int IfNameSize = 16;
     public const int IfReqSize = 40;
@@ -149,6 +160,10 @@ internal static unsafe partial class LinuxNative
 
     [LibraryImport(Libc, EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int Open(string path, int flags);
+
+    /// <summary>setns(2): moves the calling thread into the namespace <paramref name="fd"/> refers to.</summary>
+    [LibraryImport(Libc, EntryPoint = "setns", SetLastError = true)]
+    public static partial int SetNs(int fd, int nstype);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     public static partial int Close(int fd);

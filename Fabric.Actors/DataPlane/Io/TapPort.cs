@@ -63,8 +63,13 @@ public sealed unsafe partial class TapPort : Port
     /// packet with no link header, as a wwan modem's raw-IP net device carries them (never offloaded).
     /// <paramref name="offloads"/> (default <see cref="OffloadsByDefault"/>) asks for the virtio-net
     /// header with checksum and TCPv4 segmentation offload.
+    /// <paramref name="netns"/> names the network namespace (<c>/run/netns/NAME</c>) the device lives
+    /// in: it is opened (or created, then brought up) there, see TapPort.Namespace.cs. With
+    /// <paramref name="devices"/> a device the port creates is made persistent and recorded there, so
+    /// it outlives the process; without, it lives as long as the port (tests, benchmarks).
     /// </summary>
-    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false, bool? offloads = null)
+    public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false, bool? offloads = null,
+        string? netns = null, AttachmentDevices? devices = null)
     {
         bool vnet = !rawIp && (offloads ?? OffloadsByDefault);
         ArgumentException.ThrowIfNullOrEmpty(interfaceName);
@@ -74,53 +79,126 @@ public sealed unsafe partial class TapPort : Port
             throw new ArgumentException($"Interface name '{interfaceName}' is longer than 15 bytes.", nameof(interfaceName));
         }
 
+        short flags = (short)((rawIp ? LinuxNative.IFF_TUN : LinuxNative.IFF_TAP) | LinuxNative.IFF_NO_PI | (vnet ? LinuxNative.IFF_VNET_HDR : 0));
+        var opened = netns is null
+            ? OpenDevice(interfaceName, nameBytes, flags, vnet, "", devices, inNamespace: false)
+            : InNamespace(netns, () => OpenDevice(interfaceName, nameBytes, flags, vnet, netns, devices, inNamespace: true));
+        int wakeFd = LinuxNative.EventFd(0, LinuxNative.EFD_NONBLOCK | LinuxNative.EFD_CLOEXEC);
+        if (wakeFd < 0)
+        {
+            int errno = LinuxNative.LastError;
+            opened.Close();
+            throw new IOException($"eventfd failed: {LinuxNative.Describe(errno)}");
+        }
+
+        return new TapPort(name ?? opened.Assigned, id, opened.Fd, wakeFd, opened.Assigned, vnet)
+        {
+            Namespace = netns ?? "",
+            CreatedByNode = opened.Created || devices?.Created(netns ?? "", opened.Assigned) == true,
+            _devices = devices,
+            _controlFd = opened.ControlFd,
+        };
+    }
+
+    /// <summary>
+    /// Open /dev/net/tun, TUNSETIFF (create or attach), offloads, then persistence: a device that
+    /// was not persistent before is one this open created; with a record it is written down and made
+    /// persistent. In a named namespace also keeps a control socket there (MTU, flags) and brings a
+    /// created device up. Runs on the namespace's thread when there is one; throws <see cref="IOException"/>.
+    /// </summary>
+    private static OpenedDevice OpenDevice(string interfaceName, byte[] nameBytes, short flags, bool vnet, string netns, AttachmentDevices? devices, bool inNamespace)
+    {
         int fd = LinuxNative.Open("/dev/net/tun", LinuxNative.O_RDWR | LinuxNative.O_NONBLOCK | LinuxNative.O_CLOEXEC);
         if (fd < 0)
         {
             throw new IOException($"open /dev/net/tun failed: {LinuxNative.Describe(LinuxNative.LastError)}");
         }
 
-        // struct ifreq: char ifr_name[16]; union { short ifr_flags; ... } padded to 40 bytes.
-        byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
-        new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
-        nameBytes.CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
-        *(short*)(ifreq + LinuxNative.IfNameSize) = (short)((rawIp ? LinuxNative.IFF_TUN : LinuxNative.IFF_TAP) | LinuxNative.IFF_NO_PI | (vnet ? LinuxNative.IFF_VNET_HDR : 0));
-        if (LinuxNative.Ioctl(fd, LinuxNative.TUNSETIFF, ifreq) < 0)
+        var opened = new OpenedDevice { Fd = fd, ControlFd = -1, Assigned = interfaceName };
+        try
         {
-            int errno = LinuxNative.LastError;
-            LinuxNative.Close(fd);
-            throw new IOException($"TUNSETIFF {interfaceName} failed: {LinuxNative.Describe(errno)}");
-        }
+            // struct ifreq: char ifr_name[16]; union { short ifr_flags; ... } padded to 40 bytes.
+            byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
+            new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
+            nameBytes.CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
+            *(short*)(ifreq + LinuxNative.IfNameSize) = flags;
+            Check(LinuxNative.Ioctl(fd, LinuxNative.TUNSETIFF, ifreq), $"TUNSETIFF {interfaceName}");
 
-        // What the host may hand us: partial checksums and TCPv4 super-frames. Without it the
-        // header stays (all zero on receive): frames are then complete, as without offloads.
-        if (vnet && LinuxNative.IoctlValue(fd, LinuxNative.TUNSETOFFLOAD, LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4) < 0)
+            // What the host may hand us: partial checksums and TCPv4 super-frames. Without it the
+            // header stays (all zero on receive): frames are then complete, as without offloads.
+            if (vnet)
+            {
+                Check(LinuxNative.IoctlValue(fd, LinuxNative.TUNSETOFFLOAD, LinuxNative.TUN_F_CSUM | LinuxNative.TUN_F_TSO4), $"TUNSETOFFLOAD {interfaceName}");
+            }
+
+            opened.Assigned = Encoding.ASCII.GetString(new ReadOnlySpan<byte>(ifreq, LinuxNative.IfNameSize)).TrimEnd('\0');
+            Check(LinuxNative.Ioctl(fd, LinuxNative.TUNGETIFF, ifreq), $"TUNGETIFF {interfaceName}");
+            opened.Created = (*(short*)(ifreq + LinuxNative.IfNameSize) & LinuxNative.IFF_PERSIST) == 0;
+            if (devices is not null)
+            {
+                devices.Keep(netns, opened.Assigned);
+                if (opened.Created)
+                {
+                    // Written down first: a crash before TUNSETPERSIST leaves a stale line, never an unknown device.
+                    devices.Record(netns, opened.Assigned);
+                    Check(LinuxNative.IoctlValue(fd, LinuxNative.TUNSETPERSIST, 1), $"TUNSETPERSIST {interfaceName}");
+                }
+            }
+
+            if (inNamespace)
+            {
+                opened.ControlFd = LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
+                Check(opened.ControlFd, $"socket in namespace {netns}");
+                if (opened.Created)
+                {
+                    SetUp(opened.ControlFd, opened.Assigned);
+                }
+            }
+
+            return opened;
+        }
+        catch
         {
-            int errno = LinuxNative.LastError;
-            LinuxNative.Close(fd);
-            throw new IOException($"TUNSETOFFLOAD {interfaceName} failed: {LinuxNative.Describe(errno)}");
+            opened.Close();
+            throw;
         }
+    }
 
-        string assigned = Encoding.ASCII.GetString(new ReadOnlySpan<byte>(ifreq, LinuxNative.IfNameSize)).TrimEnd('\0');
-        int wakeFd = LinuxNative.EventFd(0, LinuxNative.EFD_NONBLOCK | LinuxNative.EFD_CLOEXEC);
-        if (wakeFd < 0)
+    private static void Check(int result, string what)
+    {
+        if (result < 0)
         {
-            int errno = LinuxNative.LastError;
-            LinuxNative.Close(fd);
-            throw new IOException($"eventfd failed: {LinuxNative.Describe(errno)}");
+            throw new IOException($"{what} failed: {LinuxNative.Describe(LinuxNative.LastError)}");
         }
+    }
 
-        return new TapPort(name ?? assigned, id, fd, wakeFd, assigned, vnet);
+    /// <summary>What <see cref="OpenDevice"/> hands back: the device's fd, the control socket (-1 = none), its name, and whether this open created it.</summary>
+    private sealed class OpenedDevice
+    {
+        public int Fd;
+        public int ControlFd;
+        public required string Assigned;
+        public bool Created;
+
+        public void Close()
+        {
+            LinuxNative.Close(Fd);
+            if (ControlFd >= 0)
+            {
+                LinuxNative.Close(ControlFd);
+            }
+        }
     }
 
     /// <summary>
-    /// Sets the device's MTU (SIOCSIFMTU), so the host sends nothing larger; works while the
-    /// device is still in this process's network namespace. Throws <see cref="IOException"/> on failure.
+    /// Sets the device's MTU (SIOCSIFMTU), so the host sends nothing larger: through the control
+    /// socket opened in the port's namespace, or (no namespace named) while the device is still in
+    /// this process's network namespace. Throws <see cref="IOException"/> on failure.
     /// </summary>
     public void SetMtu(int mtu)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68);
-        int sock = LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
+        int sock = _controlFd >= 0 ? _controlFd : LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
         if (sock < 0)
         {
             throw new IOException($"socket failed: {LinuxNative.Describe(LinuxNative.LastError)}");
@@ -140,7 +218,10 @@ public sealed unsafe partial class TapPort : Port
         }
         finally
         {
-            LinuxNative.Close(sock);
+            if (sock != _controlFd)
+            {
+                LinuxNative.Close(sock);
+            }
         }
     }
 
@@ -341,7 +422,13 @@ public sealed unsafe partial class TapPort : Port
     {
         if (Interlocked.Exchange(ref _closed, 1) == 0)
         {
+            DeleteIfRetired();
             LinuxNative.Close(_fd);
+            if (_controlFd >= 0)
+            {
+                LinuxNative.Close(_controlFd);
+            }
+
             LinuxNative.Close(_wakeFd);
             if (_txIov != IntPtr.Zero)
             {

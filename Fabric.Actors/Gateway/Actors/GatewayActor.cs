@@ -44,7 +44,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null)
+    public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null)
     {
         _spec = spec;
         _node = node;
@@ -63,7 +63,8 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             // probes take the mailbox: see MailboxBatch.
             viaMailbox: batch => self.Tell(new MailboxBatch(batch)),
             scheduleRestart: (id, delay) => Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay),
-            cancelRestart: id => Timers.Cancel(new RestartPort(id)));
+            cancelRestart: id => Timers.Cancel(new RestartPort(id)),
+            devices: ghost is null ? devices : null);
 
         // Everything that touches the data path holds its lock: the ports' receive threads and
         // these handlers on the actor's thread.
@@ -103,8 +104,8 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         using (_gate.Hold()) handler(m);
     });
 
-    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null) =>
-        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches));
+    public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
+        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
 
     protected override void PreStart()
     {

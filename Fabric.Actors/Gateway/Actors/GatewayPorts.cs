@@ -48,15 +48,19 @@ internal sealed class GatewayPorts : IFrameSink
     private readonly Action<PacketBatch> _viaMailbox;
     private readonly Action<ushort, TimeSpan> _scheduleRestart;
     private readonly Action<ushort> _cancelRestart;
+    /// <summary>The TAP devices the node created and keeps across restarts; null = TAPs live as long as their port (and in a ghost copy).</summary>
+    private readonly AttachmentDevices? _devices;
 
     /// <param name="received">A port's receive thread with its batch (runs the data path to completion).</param>
     /// <param name="viaMailbox">A batch for the actor's mailbox: a logical switch's patch port (on the MFE's thread) and the ghost copy's ports (on a shared I/O loop, which must never wait).</param>
     /// <param name="scheduleRestart">Re-open port id after a delay (the actor's timer calls <see cref="Restart"/>).</param>
     /// <param name="cancelRestart">Forget a scheduled re-open.</param>
+    /// <param name="devices">The node's record of the TAP devices it created (see <see cref="AttachmentDevices"/>).</param>
     public GatewayPorts(GatewayDatapath dp, DatapathGate gate, PacketBatchPool pool, ILoggingAdapter log, GatewayIntent intent, string node,
         GhostPlaneContext? ghost, PatchPanel? patches, Action<PacketBatch> received, Action<PacketBatch> viaMailbox,
-        Action<ushort, TimeSpan> scheduleRestart, Action<ushort> cancelRestart)
+        Action<ushort, TimeSpan> scheduleRestart, Action<ushort> cancelRestart, AttachmentDevices? devices = null)
     {
+        _devices = devices;
         _dp = dp;
         _gate = gate;
         _pool = pool;
@@ -107,8 +111,21 @@ internal sealed class GatewayPorts : IFrameSink
         }
         foreach (var id in _supervision.Keys) _cancelRestart(id);
         _supervision.Clear();
+        RetireUnwantedDevices(before.Ports.Select(p => p.Ref), plan.Ports.Select(p => p.Ref));
         CloseAll();
         OpenAll();
+    }
+
+    /// <summary>
+    /// TAP devices of <paramref name="before"/> that no port of <paramref name="after"/> uses: a
+    /// device the node created is deleted when its port closes (one made by someone else is only detached).
+    /// </summary>
+    private void RetireUnwantedDevices(IEnumerable<PortRef> before, IEnumerable<PortRef> after)
+    {
+        if (_devices is null) return;
+        var kept = after.Where(r => r.Kind == PortKind.Tap).Select(r => (r.Namespace ?? "", r.Name)).ToHashSet();
+        foreach (var r in before.Where(r => r.Kind == PortKind.Tap && !kept.Contains((r.Namespace ?? "", r.Name))))
+            _devices.Retire(r.Namespace ?? "", r.Name);
     }
 
     /// <summary>A scheduled re-open: unless the port left the plan or is open again already.</summary>
@@ -280,7 +297,7 @@ internal sealed class GatewayPorts : IFrameSink
         }
         if (p.Ref.Kind == PortKind.Tap)
         {
-            var tap = TapPort.Open(p.Ref.Name, p.Id);
+            var tap = TapPort.Open(p.Ref.Name, p.Id, netns: p.Ref.Namespace, devices: _devices);
             try
             {
                 // The host side sends nothing larger than what the gateway forwards out of it.

@@ -55,6 +55,25 @@ internal static class Checks
     }
 
     /// <summary>Linux interface names: at most 15 bytes (IFNAMSIZ - 1), no '/', ':' or whitespace.</summary>
+    /// <summary>
+    /// Why <paramref name="netns"/> is not acceptable as a port's network namespace, or null. The
+    /// node opens <c>/run/netns/NAME</c>, so the name must stay one plain file name there.
+    /// </summary>
+    public static string? NamespaceProblem(string netns)
+    {
+        const string grammar = "1..63 ASCII letters, digits, '.', '_' or '-', not '.' or '..'; the node opens /run/netns/NAME";
+        if (netns.Contains('/'))
+            return $"'{Printable(netns)}' is not a network namespace name: it contains '/' ({grammar})";
+        if (netns is "." or ".." || netns.Contains(".."))
+            return $"'{Printable(netns)}' is not a network namespace name: it contains '..' ({grammar})";
+        if (netns.Length is 0 or > 63 || !netns.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            return $"'{Printable(netns)}' is not a network namespace name ({grammar})";
+        return null;
+    }
+
+    private static string Printable(string text) =>
+        new(text.Take(64).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+
     public static bool IsTapName(string name) =>
         name.Length is > 0 and <= 15 && name is not ("." or "..")
         && name.All(c => char.IsAscii(c) && !char.IsWhiteSpace(c) && c is not ('/' or ':') && !char.IsControl(c));

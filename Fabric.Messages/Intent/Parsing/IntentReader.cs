@@ -98,13 +98,18 @@ internal static partial class IntentReader
         var traffic = (int?)port.Integer("traffic", required: false, 1, MaxTraffic, "frames per second");
         if (traffic is not null && kind is PortKind.Tap or PortKind.LogicalSwitch)
             port.Fail("traffic", "only a simulated port generates traffic; a TAP carries what its device sends");
-        return new PortRef(kind ?? PortKind.Simulated, name, segment, traffic);
+        var netns = port.OptionalString("namespace");
+        if (netns is not null && kind is not PortKind.Tap)
+            port.Fail("namespace", "only a TAP port lives in a network namespace");
+        else if (netns is not null && Checks.NamespaceProblem(netns) is { } problem)
+            port.Fail("namespace", problem);
+        return new PortRef(kind ?? PortKind.Simulated, name, segment, traffic, netns);
     }
 
     /// <summary>Most frames per second a simulated port may be asked to generate (it is a demonstration, not a load generator).</summary>
     public const int MaxTraffic = 10_000;
 
-    private static readonly string[] PortKeys = ["kind", "name", "segment", "traffic"];
+    private static readonly string[] PortKeys = ["kind", "name", "segment", "traffic", "namespace"];
 
     internal static readonly string[] LabKeys = ["port", "address", "gateway"];
 
