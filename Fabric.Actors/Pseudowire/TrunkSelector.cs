@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 
 namespace Fabric.Actors.Pseudowire;
@@ -73,26 +74,22 @@ public sealed class TrunkSelector
         }
 
         var table = new sbyte[BucketCount];
-        for (int b = 0; b < BucketCount; b++)
+        if (active == 0)
         {
-            int best = None;
-            double bestScore = double.NegativeInfinity;
-            for (int m = 0; m < members.Count; m++)
-            {
-                if ((activeMask & (1UL << m)) == 0)
-                {
-                    continue;
-                }
-
-                double score = Score(seeds[m], b, weights[m]);
-                if (score > bestScore)
-                {
-                    bestScore = score;
-                    best = m;
-                }
-            }
-
-            table[b] = (sbyte)best;
+            Array.Fill(table, (sbyte)None);
+        }
+        else if (active == 1)
+        {
+            // One member owns every bucket: no scores needed.
+            Array.Fill(table, (sbyte)BitOperations.TrailingZeroCount(activeMask));
+        }
+        else if (EqualWeights(weights, activeMask))
+        {
+            FillEqualWeights(table, seeds, activeMask);
+        }
+        else
+        {
+            FillWeighted(table, seeds, weights, activeMask);
         }
 
         return new TrunkSelector(members, activeMask, table, active);
@@ -140,6 +137,101 @@ public sealed class TrunkSelector
         }
 
         return Mix(h);
+    }
+
+    /// <summary>The table by weighted scores alone, with no shortcut (tests compare the shortcuts with it).</summary>
+    internal static sbyte[] WeightedTable(IReadOnlyList<TrunkMemberWeight> members, ulong activeMask)
+    {
+        var table = new sbyte[BucketCount];
+        FillWeighted(table, members.Select(m => NameSeed(m.Name)).ToArray(), members.Select(m => (double)m.Weight).ToArray(), activeMask);
+        return table;
+    }
+
+    /// <summary>This selector's table (tests).</summary>
+    internal ReadOnlySpan<sbyte> Table => _table;
+
+    private static bool EqualWeights(double[] weights, ulong activeMask)
+    {
+        double first = double.NaN;
+        for (int m = 0; m < weights.Length; m++)
+        {
+            if ((activeMask & (1UL << m)) == 0)
+            {
+                continue;
+            }
+
+            if (double.IsNaN(first))
+            {
+                first = weights[m];
+            }
+            else if (weights[m] != first)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Weighted rendezvous: each bucket goes to the active member with the highest
+    /// <see cref="Score"/>. A build on a transition costs buckets x members logarithms.
+    /// </summary>
+    internal static void FillWeighted(sbyte[] table, ulong[] seeds, double[] weights, ulong activeMask)
+    {
+        for (int b = 0; b < table.Length; b++)
+        {
+            int best = None;
+            double bestScore = double.NegativeInfinity;
+            for (int m = 0; m < seeds.Length; m++)
+            {
+                if ((activeMask & (1UL << m)) == 0)
+                {
+                    continue;
+                }
+
+                double score = Score(seeds[m], b, weights[m]);
+                if (score > bestScore)
+                {
+                    bestScore = score;
+                    best = m;
+                }
+            }
+
+            table[b] = (sbyte)best;
+        }
+    }
+
+    /// <summary>
+    /// The same table as <see cref="FillWeighted"/> when the active members' weights are equal:
+    /// -w / ln(u) then grows with u, and u with the hash's top 53 bits, so comparing those bits
+    /// picks the same member without a logarithm (a trunk of 1,000 coming up rebuilt its tables
+    /// thousands of times; with logarithms that was most of a 500-PE-pair node's start).
+    /// </summary>
+    private static void FillEqualWeights(sbyte[] table, ulong[] seeds, ulong activeMask)
+    {
+        for (int b = 0; b < table.Length; b++)
+        {
+            int best = None;
+            ulong bestKey = 0;
+            ulong spread = (ulong)b * 0x9e3779b97f4a7c15;
+            for (int m = 0; m < seeds.Length; m++)
+            {
+                if ((activeMask & (1UL << m)) == 0)
+                {
+                    continue;
+                }
+
+                ulong key = Mix(seeds[m] ^ spread) >> 11;
+                if (best == None || key > bestKey)
+                {
+                    bestKey = key;
+                    best = m;
+                }
+            }
+
+            table[b] = (sbyte)best;
+        }
     }
 
     private static double Score(ulong seed, int bucket, double weight)

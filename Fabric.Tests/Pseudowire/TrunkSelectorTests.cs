@@ -110,4 +110,28 @@ public class TrunkSelectorTests
         Assert.Equal(TrunkSelector.None, none.Select(12345));
         Assert.Equal(0, none.ActiveCount);
     }
+
+    [Fact]
+    public void The_shortcuts_for_one_active_member_and_equal_weights_build_exactly_the_weighted_scores_table()
+    {
+        // Building skips the logarithms when it can (one active member; equal weights compare the
+        // hashes instead); the table must be the one the weighted scores give, bucket for bucket,
+        // or flows would move between members for no reason.
+        TrunkMemberWeight[][] trunks =
+        [
+            FourEqual,
+            [new("a", 3), new("b", 3)],
+            [new("x", 1), new("y", 2), new("z", 1)],
+            [.. Enumerable.Range(0, 10).Select(i => new TrunkMemberWeight($"m{i}", 5))],
+        ];
+        foreach (var members in trunks)
+        {
+            for (ulong mask = 0; mask < (1UL << Math.Min(members.Length, 6)); mask++)
+            {
+                var built = TrunkSelector.Build(members, mask);
+                Assert.True(built.Table.SequenceEqual(TrunkSelector.WeightedTable(members, mask)),
+                    $"{string.Join(",", members.Select(m => $"{m.Name}:{m.Weight}"))} mask {mask:x}");
+            }
+        }
+    }
 }
