@@ -7,8 +7,11 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
 {
     public static readonly GhostSettings Default = new(6636, TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(300));
 
-    /// <summary>Longest wait, after an apply, for the probes' ports to open and the ghost PWs to come up.</summary>
+    /// <summary>Longest wait without progress, after an apply, for the probes' ports to open and the ghost PWs to come up.</summary>
     public TimeSpan ReadinessTimeout { get; init; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>Longest wait for readiness, progress or not.</summary>
+    public TimeSpan ReadinessMax { get; init; } = TimeSpan.FromSeconds(120);
 
     /// <summary>Once some probes have no end yet (delivered or dropped), how long no new hop may appear before they count as lost.</summary>
     public TimeSpan ProbeQuiet { get; init; } = TimeSpan.FromSeconds(1);
@@ -26,6 +29,7 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
             c.GetTimeSpan("identify-wait", Default.IdentifyWait))
         {
             ReadinessTimeout = c.GetTimeSpan("readiness-timeout", Default.ReadinessTimeout),
+            ReadinessMax = c.GetTimeSpan("readiness-max", Default.ReadinessMax),
             ProbeQuiet = c.GetTimeSpan("probe-quiet", Default.ProbeQuiet),
             ProbeMaxWait = c.GetTimeSpan("probe-max-wait", Default.ProbeMaxWait),
         };

@@ -146,14 +146,20 @@ public sealed class VerificationSession : ReceiveActor
         var pes = intent.Pes.Where(p => running.Contains(p.Node)).Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         var expectedPws = intent.Pws.Count(p => pes.Contains(p.Pe));
         var deadline = Stopwatch.StartNew();
+        // The wait ends when everything is up, or when nothing moved for readiness-timeout (a big
+        // change's ghost copy keeps making progress for longer than a small one's), or at readiness-max.
+        var progress = (Ready: -1, At: TimeSpan.Zero);
+        bool Waiting() =>
+            applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal);
         do
         {
             await Task.Delay(20);
             applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
+            var ready = applied.Sum(a => a.PwsUp + a.PwsTotal - a.PortsMissing);
+            if (ready != progress.Ready) progress = (ready, deadline.Elapsed);
         }
-        while ((applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal))
-               && deadline.Elapsed < _settings.ReadinessTimeout);
+        while (Waiting() && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
     }

@@ -183,8 +183,8 @@ public static class ScaleScenario
     {
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);
         var clock = Stopwatch.StartNew();
-        await node.Propose(http, document);
-        await UntilLong(async () => (await Get(http, node.Management, "/intent/applied"))?["version"]?.GetValue<long>() >= 1, "scale intent applied", 600);
+        var change = await node.Propose(http, document);
+        await UntilApplied(http, node, change, 1, "scale intent applied", 600);
         double apply = clock.Elapsed.TotalSeconds;
         Console.WriteLine($"scale: applied {apply:F1} s after POST ({o.Pairs * 2} PEs, {o.Pairs * 4} PWs, {o.Pairs * 2} trunks, {o.Gateways} x {o.Tenants} gateway tenants)");
         await UntilLong(async () => await PwsUp(http, node.Management) >= o.Pairs * 4, "all PWs up", 600);
@@ -213,8 +213,8 @@ public static class ScaleScenario
         var pwsBefore = await PwTransitionsByName(http, node.Management);
         int logMark = node.Log.Count;
         clock.Restart();
-        await node.Propose(http, ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: true));
-        await UntilLong(async () => (await Get(http, node.Management, "/intent/applied"))?["version"]?.GetValue<long>() >= 2, "one change applied", 300);
+        change = await node.Propose(http, ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: true));
+        await UntilApplied(http, node, change, 2, "one change applied", 300);
         result["one_change_apply_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
         await Task.Delay(2000);
         var touched = node.Log.Skip(logMark).Where(l => l.Contains("Started element", StringComparison.Ordinal)
@@ -301,6 +301,20 @@ public static class ScaleScenario
     private static async Task<int> PwsUp(HttpClient http, int port) =>
         (await Get(http, port, "/pws"))?["pws"]?.AsArray().Count(p => p!["state"]?.ToString().StartsWith("up", StringComparison.Ordinal) == true) ?? 0;
 
+    /// <summary>Until the node applied intent <paramref name="version"/>; fails at once (with the first findings) if change <paramref name="change"/> was rejected.</summary>
+    private static Task UntilApplied(HttpClient http, Node node, long change, long version, string what, int seconds) =>
+        UntilLong(async () =>
+        {
+            var status = await Get(http, node.Management, $"/changes/{change}");
+            if (status?["status"]?.ToString() == "rejected")
+            {
+                var findings = status["findings"]?.AsArray().Take(5).Select(f => f?["reason"]?.ToString()) ?? [];
+                throw new InvalidOperationException($"{what}: change {change} rejected: {string.Join(" | ", findings)}");
+            }
+
+            return (await Get(http, node.Management, "/intent/applied"))?["version"]?.GetValue<long>() >= version;
+        }, what, seconds);
+
     private static async Task UntilLong(Func<Task<bool>> condition, string what, int seconds)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(seconds);
@@ -381,13 +395,16 @@ public static class ScaleScenario
             return node;
         }
 
-        public async Task Propose(HttpClient http, string document)
+        /// <summary>POSTs <paramref name="document"/> as a change; returns its id.</summary>
+        public async Task<long> Propose(HttpClient http, string document)
         {
             var token = (await File.ReadAllTextAsync(Path.Combine(Data, "token"))).Trim();
             using var request = new HttpRequestMessage(HttpMethod.Post, $"http://127.0.0.1:{Management}/changes") { Content = new StringContent(document, Encoding.UTF8, "application/yaml") };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
             using var response = await http.SendAsync(request);
-            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST /changes: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var body = await response.Content.ReadAsStringAsync();
+            if (!response.IsSuccessStatusCode) throw new InvalidOperationException($"POST /changes: {(int)response.StatusCode} {body}");
+            return JsonNode.Parse(body)!["changeId"]!.GetValue<long>();
         }
 
         /// <summary>CPU the process used over <paramref name="seconds"/>, in % of one core.</summary>
