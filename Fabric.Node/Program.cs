@@ -74,7 +74,10 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
     {
         await app.StartAsync(stopping);
     }
-    catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+    // A signal during the start: the start is cancelled, or (when the host's own signal handling
+    // has begun Akka's coordinated shutdown) a hosted service's start finds the actor system
+    // terminating ("Cannot create child while terminating"). Either way a clean stop, exit 0.
+    catch (Exception e) when (e is OperationCanceledException or InvalidOperationException && stopping.IsCancellationRequested)
     {
         log.LogInformation("Stopped while starting (signal)");
         await StopQuietly(app);
