@@ -19,7 +19,8 @@ if (args is [] or ["run", ..])
     void Stop(PosixSignalContext context)
     {
         context.Cancel = true;
-        stopping.Cancel();
+        // A signal handled while the process is already on its way out (the source disposed).
+        try { stopping.Cancel(); } catch (ObjectDisposedException) { }
     }
     using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
     using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
