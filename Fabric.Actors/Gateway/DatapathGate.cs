@@ -78,9 +78,8 @@ public sealed class DatapathGate(TimeSpan ingressWait)
     private bool Enter()
     {
         if (IoLoop.OnLoopThread) return _lock.TryEnter();
-        var bounded = IngressWait != Timeout.InfiniteTimeSpan;
-        if (bounded && IngressWait <= WaitSlice) return _lock.TryEnter(IngressWait);
-        var deadline = bounded ? Environment.TickCount64 + (long)IngressWait.TotalMilliseconds : long.MaxValue;
+        if (IngressWait <= WaitSlice) return _lock.TryEnter(IngressWait);
+        var deadline = Environment.TickCount64 + (long)IngressWait.TotalMilliseconds;
         while (!_closingPorts)
         {
             if (_lock.TryEnter(WaitSlice)) return true;

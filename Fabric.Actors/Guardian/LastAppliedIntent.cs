@@ -33,8 +33,6 @@ public sealed class LastAppliedIntent(string path)
     /// <summary>Keeps <paramref name="document"/> (intent version <paramref name="version"/>).</summary>
     public void Write(long version, string document)
     {
-        var temporary = Path + ".tmp";
-        File.WriteAllText(temporary, $"{version}\n{document}");
-        File.Move(temporary, Path, overwrite: true);
+        AtomicFile.WriteAllText(Path, $"{version}\n{document}");
     }
 }

@@ -104,9 +104,7 @@ public sealed class AttachmentDevices
 
     private void Save()
     {
-        var temporary = _path + ".tmp";
-        File.WriteAllLines(temporary, _created.OrderBy(d => d.Namespace, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)
-            .Select(d => $"{(d.Namespace.Length == 0 ? "-" : d.Namespace)} {d.Name}"));
-        File.Move(temporary, _path, overwrite: true);
+        AtomicFile.WriteAllText(_path, string.Concat(_created.OrderBy(d => d.Namespace, StringComparer.Ordinal).ThenBy(d => d.Name, StringComparer.Ordinal)
+            .Select(d => $"{(d.Namespace.Length == 0 ? "-" : d.Namespace)} {d.Name}\n")));
     }
 }

@@ -87,7 +87,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         Guarded<ArmTrace>(a =>
         {
             _dp.TraceNext(a.Packets);
-            Sender.Tell(new GatewayTraces(spec.Intent.Name, a.Packets, _dp.Traces()));
+            Sender.Tell(new GatewayTraces(_spec.Intent.Name, a.Packets, _dp.Traces()));
         });
         Guarded<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
         Guarded<GetGatewayStatus>(_ => Sender.Tell(GatewayStatusReport.Build(_dp, _ports, _resolver, _gate, _node, Akka.Cluster.Cluster.Get(Context.System).SelfAddress)));
