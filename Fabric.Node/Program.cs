@@ -71,6 +71,10 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
             options.ManagementHost, options.ManagementPort);
     if (app.Services.GetRequiredService<StartupNotes>().DataDirectoryWarning is { } warning) log.LogWarning("{Warning}", warning);
 
+    // Asked to stop: by our signal handlers, or by the host's own (which can run first and cancel
+    // a start before ours have cancelled `stopping`).
+    var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+    bool StopAsked() => stopping.IsCancellationRequested || lifetime.ApplicationStopping.IsCancellationRequested;
     try
     {
         await app.StartAsync(stopping);
@@ -78,7 +82,7 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
     // A signal during the start: the start is cancelled, or (when the host's own signal handling
     // has begun Akka's coordinated shutdown) a hosted service's start finds the actor system
     // terminating ("Cannot create child while terminating"). Either way a clean stop, exit 0.
-    catch (Exception e) when (e is OperationCanceledException or InvalidOperationException && stopping.IsCancellationRequested)
+    catch (Exception e) when (e is OperationCanceledException or InvalidOperationException && StopAsked())
     {
         log.LogInformation("Stopped while starting (signal)");
         await StopQuietly(app);
@@ -91,7 +95,6 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         await StopQuietly(app);
         return 2;
     }
-    var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
     // A signal that came while StartAsync finished its last step: the host did not see it.
     stopping.Register(lifetime.StopApplication);
     log.LogInformation(
