@@ -8,7 +8,11 @@ namespace Fabric.Actors.Pseudowire;
 /// ask for it (nice -10 only). Refused without CAP_SYS_NICE: the thread then falls back to nice.</param>
 /// <param name="StallSlack">How much later than asked the clock thread may wake and still count
 /// the whole wait as awake time; anything beyond is a stall that no session is judged on.</param>
-public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack)
+/// <param name="HelloBudget">Most hellos a second main's clock sends (0 = no limit): beyond it every
+/// session's TX interval is stretched by a power of two and advertised (RFC 5880 Desired Min TX),
+/// so detection times grow instead of hellos missing their deadlines.</param>
+/// <param name="GhostHelloBudget">The same for the ghost copy's clock, which only has to show PWs come up.</param>
+public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack, int HelloBudget = 20_000, int GhostHelloBudget = 4_000)
 {
     public static readonly LivenessSettings Default = new(RealtimePriority: 10, StallSlack: TimeSpan.FromMilliseconds(10));
 
@@ -33,6 +37,13 @@ public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack)
             throw new ArgumentException($"fabric.pseudowire.liveness.stall-slack must be 0-1s, not {slack}");
         }
 
-        return new LivenessSettings(priority, slack);
+        int budget = section.GetInt("hello-budget", Default.HelloBudget);
+        int ghostBudget = section.GetInt("ghost-hello-budget", Default.GhostHelloBudget);
+        if (budget < 0 || ghostBudget < 0)
+        {
+            throw new ArgumentException($"fabric.pseudowire.liveness.hello-budget and ghost-hello-budget must be 0 (no limit) or more, not {budget} and {ghostBudget}");
+        }
+
+        return new LivenessSettings(priority, slack, budget, ghostBudget);
     }
 }

@@ -132,7 +132,8 @@ public sealed class PseudowireNode : IDisposable
         p.Config.ControlWord, p.Config.FlowLabel, p.Config.Weight, p.Config.Remote.ToString(),
         p.HasLiveness ? p.Liveness.State.ToString().ToLowerInvariant() : "up (no liveness without a control word)",
         p.Liveness.Transitions, p.TxFrames, p.TxBytes, p.RxFrames, p.RxBytes, p.RxReordered, p.RxLost, p.RxMalformed,
-        p.HellosSent, p.Liveness.HellosReceived, p.FaultDrops);
+        p.HellosSent, p.Liveness.HellosReceived, p.FaultDrops,
+        p.Liveness.Interval.TotalMilliseconds, p.Liveness.TxInterval.TotalMilliseconds);
 
     public void Dispose()
     {

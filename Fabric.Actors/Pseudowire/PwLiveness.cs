@@ -25,16 +25,34 @@ public sealed class PwLiveness
     private long _remoteDetectTicks;
     private long _hellosReceived;
 
+    private long _txIntervalTicks;
+
     public PwLiveness(uint myDiscriminator, TimeSpan interval, int multiplier)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(multiplier, 1);
         MyDiscriminator = myDiscriminator;
         Interval = interval;
         Multiplier = multiplier;
+        _txIntervalTicks = interval.Ticks;
     }
 
     public uint MyDiscriminator { get; }
+
+    /// <summary>The intent's hello interval: what this end requires to receive (RFC 5880 Required Min RX Interval).</summary>
     public TimeSpan Interval { get; }
+
+    /// <summary>
+    /// How often this end sends (RFC 5880 Desired Min TX Interval): the intent's interval, stretched
+    /// by the liveness clock when the node's sessions together would exceed its hello budget. The
+    /// peer's detection time of this end follows it (multiplier x this), so it is advertised in
+    /// every hello; the clock sends one at once when it changes.
+    /// </summary>
+    public TimeSpan TxInterval
+    {
+        get => TimeSpan.FromTicks(Volatile.Read(ref _txIntervalTicks));
+        internal set => Volatile.Write(ref _txIntervalTicks, Math.Max(value.Ticks, Interval.Ticks));
+    }
+
     public int Multiplier { get; }
     public BfdState State { get; private set; } = BfdState.Down;
 
@@ -121,10 +139,11 @@ public sealed class PwLiveness
     /// <summary>The hello to send now.</summary>
     public BfdControlRepr Hello()
     {
-        uint intervalUs = (uint)(Interval.Ticks / 10);
+        uint requiredRxUs = (uint)(Interval.Ticks / 10);
+        uint desiredTxUs = (uint)Math.Min(Volatile.Read(ref _txIntervalTicks) / 10, uint.MaxValue);
         return new BfdControlRepr(
             State, (byte)Math.Min(Multiplier, 255), MyDiscriminator,
             State == BfdState.Down ? 0 : (uint)Volatile.Read(ref _remoteDiscriminator),
-            intervalUs, intervalUs, Diagnostic);
+            desiredTxUs, requiredRxUs, Diagnostic);
     }
 }

@@ -44,6 +44,7 @@ public sealed class PwLivenessClock : IDisposable
     private readonly ManualResetEventSlim _stopped = new();
     private readonly long _stallSlackTicks;
     private Session[] _sessions = [];
+    private readonly List<(Session Session, BfdState Before)> _changed = new(64); // clock thread only
     private volatile bool _stop;
     private long _hellosSteered;
     private long _strays;
@@ -53,12 +54,15 @@ public sealed class PwLivenessClock : IDisposable
     private long _stalls;
     private long _wakeups;
     private long _askedTicks; // how long the clock thread is sleeping now (for AwakeTicks readers)
+    private double _helloRate; // hellos per second the sessions ask for at their intent intervals (under _lock)
+    private int _stretch = 1;  // every session's TX interval is its intent interval times this (a power of two)
 
-    internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null)
+    internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null, bool ghost = false)
     {
         _underlay = underlay;
         _receiver = helloReceiver;
         Settings = settings ?? LivenessSettings.Default;
+        HelloBudget = ghost ? Settings.GhostHelloBudget : Settings.HelloBudget;
         _stallSlackTicks = (long)(Settings.StallSlack.TotalSeconds * Stopwatch.Frequency);
         _lastReal = Stopwatch.GetTimestamp();
         _awake = _lastReal;
@@ -94,6 +98,15 @@ public sealed class PwLivenessClock : IDisposable
     /// <summary>Times the clock thread woke (a due hello or deadline, or hellos arriving).</summary>
     public long Wakeups => Interlocked.Read(ref _wakeups);
 
+    /// <summary>Most hellos a second this clock sends (0 = no limit): <see cref="LivenessSettings.HelloBudget"/>, or the ghost copy's.</summary>
+    public int HelloBudget { get; }
+
+    /// <summary>
+    /// What every session's TX interval is multiplied by so that the node's hellos stay within
+    /// <see cref="HelloBudget"/>: 1 while they fit, else the smallest power of two that makes them fit.
+    /// </summary>
+    public int Stretch => Volatile.Read(ref _stretch);
+
     /// <summary>Sessions run by this clock.</summary>
     public int Sessions => Volatile.Read(ref _sessions).Length;
 
@@ -128,6 +141,7 @@ public sealed class PwLivenessClock : IDisposable
         lock (_lock)
         {
             _sessions = [.. _sessions.Where(s => s.Link != link), new Session(link, onTransition)];
+            Rebudget();
         }
     }
 
@@ -136,7 +150,44 @@ public sealed class PwLivenessClock : IDisposable
         lock (_lock)
         {
             _sessions = _sessions.Where(s => s.Link != link).ToArray();
+            Rebudget();
         }
+    }
+
+    /// <summary>
+    /// Under the lock: the stretch that keeps the sessions' hellos within the budget. Powers of two
+    /// keep sessions of one interval on one send grid and change the stretch only a few times while
+    /// thousands of sessions are added; it shrinks only when the hellos would fit with 25 % to
+    /// spare, so sessions coming and going at the edge do not make every session re-advertise.
+    /// </summary>
+    private void Rebudget()
+    {
+        _helloRate = 0;
+        foreach (var s in _sessions)
+        {
+            if (s.Link.HasLiveness && s.Link.Liveness.Interval > TimeSpan.Zero)
+            {
+                _helloRate += 1 / s.Link.Liveness.Interval.TotalSeconds;
+            }
+        }
+
+        int stretch = StretchFor(_helloRate, HelloBudget);
+        if (stretch > _stretch || StretchFor(_helloRate * 1.25, HelloBudget) < _stretch)
+        {
+            Volatile.Write(ref _stretch, stretch);
+        }
+    }
+
+    /// <summary>The smallest power of two that brings <paramref name="rate"/> hellos a second within <paramref name="budget"/>.</summary>
+    internal static int StretchFor(double rate, int budget)
+    {
+        int stretch = 1;
+        while (budget > 0 && rate / stretch > budget && stretch < 1 << 16)
+        {
+            stretch <<= 1;
+        }
+
+        return stretch;
     }
 
     /// <summary>
@@ -266,6 +317,7 @@ public sealed class PwLivenessClock : IDisposable
     private long RunSessions(long now, PacketBatch tx)
     {
         tx.Clear();
+        _changed.Clear();
         long next = long.MaxValue;
         foreach (var s in Volatile.Read(ref _sessions))
         {
@@ -278,6 +330,13 @@ public sealed class PwLivenessClock : IDisposable
             tx.Clear();
         }
 
+        // Transitions are reported after their hellos have left: a PW actor slow to take the
+        // report never delays telling the peer.
+        foreach (var (s, before) in _changed)
+        {
+            s.OnTransition(before, s.Link.Liveness.State, s.Link.Liveness.Diagnostic);
+        }
+
         return next;
     }
 
@@ -286,9 +345,19 @@ public sealed class PwLivenessClock : IDisposable
         var liveness = s.Link.Liveness;
         BfdState before = liveness.State;
         bool changed = liveness.Evaluate(now);
-        long interval = liveness.Interval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
+        int stretch = Volatile.Read(ref _stretch);
+        bool restretched = stretch != s.Stretch;
+        if (restretched)
+        {
+            // A new TX interval is advertised at once: the peer's detection time of this end
+            // follows it, and must before the next hello comes later than it expects.
+            liveness.TxInterval = liveness.Interval * stretch;
+            s.Stretch = stretch;
+        }
+
+        long interval = liveness.TxInterval.Ticks * Stopwatch.Frequency / TimeSpan.TicksPerSecond;
         // A transition is told to the peer at once rather than at the next interval.
-        if (changed || now >= s.NextHello)
+        if (changed || restretched || now >= s.NextHello)
         {
             if (tx.IsFull)
             {
@@ -302,7 +371,7 @@ public sealed class PwLivenessClock : IDisposable
 
         if (changed)
         {
-            s.OnTransition(before, liveness.State, liveness.Diagnostic);
+            _changed.Add((s, before));
         }
 
         long deadline = liveness.DetectionDeadline;
@@ -326,5 +395,6 @@ public sealed class PwLivenessClock : IDisposable
         public PwLink Link { get; } = link;
         public TransitionHandler OnTransition { get; } = onTransition;
         public long NextHello;
+        public int Stretch = 1;
     }
 }

@@ -49,14 +49,14 @@ public sealed partial class PwUnderlay : IDisposable
 
     private readonly UdpUnderlayPort? _helloReceiver;
 
-    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders, LivenessSettings? liveness)
+    private PwUnderlay(UdpUnderlayPort receiver, UdpUnderlayPort? helloReceiver, UdpUnderlayPort helloSender, UdpUnderlayPort[] senders, LivenessSettings? liveness, bool ghost)
     {
         Port = receiver;
         _helloReceiver = helloReceiver;
         _helloSender = helloSender;
         _senders = senders;
         _senderLocks = senders.Select(_ => new Lock()).ToArray();
-        Liveness = new PwLivenessClock(this, helloReceiver, liveness);
+        Liveness = new PwLivenessClock(this, helloReceiver, liveness, ghost);
     }
 
     /// <summary>Runs every PW session of the node: hellos in and out, evaluation, transitions.</summary>
@@ -142,7 +142,7 @@ public sealed partial class PwUnderlay : IDisposable
             throw;
         }
 
-        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray(), liveness) { Tee = tee, Tracer = tracer };
+        var underlay = new PwUnderlay(receiver, helloReceiver, opened[0], opened.Skip(1).ToArray(), liveness, ghost: tracer is not null) { Tee = tee, Tracer = tracer };
         receiver.StartReceiving(pool, underlay.OnBatch);
         if (tracer is null)
         {

@@ -25,7 +25,9 @@ public sealed record PwStatus(
     long RxMalformed,
     long HellosSent,
     long HellosReceived,
-    long FaultDrops);
+    long FaultDrops,
+    double HelloIntervalMs = 0,
+    double TxIntervalMs = 0);
 
 /// <summary>A trunk member: its state and its share of what the trunk sent.</summary>
 public sealed record TrunkMemberStatus(
