@@ -45,6 +45,7 @@ public sealed class PwLivenessClock : IDisposable
     private readonly long _stallSlackTicks;
     private Session[] _sessions = [];
     private readonly List<(Session Session, BfdState Before)> _changed = new(64); // clock thread only
+    private readonly PacketBatch _rx = new(64); // clock thread only
     private volatile bool _stop;
     private long _hellosSteered;
     private long _strays;
@@ -215,7 +216,7 @@ public sealed class PwLivenessClock : IDisposable
     private void Run()
     {
         ApplyScheduling();
-        var rx = new PacketBatch(64);
+        var rx = _rx;
         var tx = new PacketBatch();
         long msTicks = Stopwatch.Frequency / 1000;
         long asked = 0;
@@ -225,20 +226,7 @@ public sealed class PwLivenessClock : IDisposable
             {
                 long now = Advance(Stopwatch.GetTimestamp(), asked);
                 // Late but present: whatever the kernel holds is read before any session is judged.
-                if (_receiver is { } drain)
-                {
-                    for (int n = 0; n < MaxDrainBatches; n++)
-                    {
-                        rx.Clear();
-                        if (drain.ReceiveBatch(rx, 0) == 0)
-                        {
-                            break;
-                        }
-
-                        ReceiveHellos(rx, now);
-                    }
-                }
-
+                DrainHellos(now);
                 long next = RunSessions(now, tx);
                 // Sleep until the next hello or detection deadline (rounded up: a wait rounded
                 // down to 0 ms would spin), or until a hello arrives. No session, no wake-up.
@@ -291,6 +279,26 @@ public sealed class PwLivenessClock : IDisposable
             Scheduling = $"nice:{Niceness}";
         }
     }
+    /// <summary>Reads every hello the kernel holds (at most <see cref="MaxDrainBatches"/> batches).</summary>
+    private void DrainHellos(long now)
+    {
+        if (_receiver is not { } drain)
+        {
+            return;
+        }
+
+        for (int n = 0; n < MaxDrainBatches; n++)
+        {
+            _rx.Clear();
+            if (drain.ReceiveBatch(_rx, 0) == 0)
+            {
+                break;
+            }
+
+            ReceiveHellos(_rx, now);
+        }
+    }
+
     private void ReceiveHellos(PacketBatch rx, long now)
     {
         for (int i = 0; i < rx.Count; i++)
@@ -363,6 +371,10 @@ public sealed class PwLivenessClock : IDisposable
             {
                 _underlay.SendControl(tx);
                 tx.Clear();
+                // Thousands of sessions send on one grid tick, and where both ends run on this
+                // node the hellos come back to this thread's own socket: read them between
+                // batches, or a burst larger than the socket's buffer is lost and sessions flap.
+                DrainHellos(now);
             }
 
             s.Link.AppendHello(tx);
