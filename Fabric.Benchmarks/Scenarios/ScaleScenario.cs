@@ -179,6 +179,17 @@ public static class ScaleScenario
         }
     }
 
+    /// <summary>The "in N s" of the node's last "Ghost verification of change ... verdict" line, or null.</summary>
+    private static double? VerificationSeconds(IEnumerable<string> log) =>
+        log.Where(l => l.Contains("Ghost verification of change", StringComparison.Ordinal) && l.Contains("verdict", StringComparison.Ordinal))
+            .Select(l => System.Text.RegularExpressions.Regex.Match(l, @" in ([0-9.]+) s"))
+            .Where(m => m.Success).Select(m => (double?)double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).LastOrDefault();
+
+    /// <summary>The value of an unlabelled metric in Prometheus text.</summary>
+    private static double Metric(string text, string name) =>
+        text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
+
     private static async Task ScaleOn(Node node, string address, HttpClient http, Options o, Dictionary<string, object?> result)
     {
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);
@@ -208,6 +219,11 @@ public static class ScaleScenario
         result["trunk_flaps_60s"] = flaps;
         result["idle_window_s"] = o.IdleSeconds;
         Console.WriteLine($"scale: idle {idle:F2} % of a core over {o.IdleSeconds} s, RSS {node.RssMb()} MB, {node.Threads()} threads, {flaps} trunk transitions");
+        result["verify_s"] = VerificationSeconds(node.Log);
+        var metrics = await http.GetStringAsync($"http://{node.Management}/metrics");
+        result["gc_heap_mb"] = Math.Round(Metric(metrics, "dotnet_gc_heap_size_bytes") / (1 << 20));
+        result["gc_committed_mb"] = Math.Round(Metric(metrics, "dotnet_gc_committed_bytes") / (1 << 20));
+        Console.WriteLine($"scale: ghost verification took {result["verify_s"]} s; managed heap {result["gc_heap_mb"]} MB, GC committed {result["gc_committed_mb"]} MB");
 
         // One element changed: pw a0-1's weight.
         var pwsBefore = await PwTransitionsByName(http, node.Management);

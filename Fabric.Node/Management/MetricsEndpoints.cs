@@ -37,6 +37,7 @@ public static class MetricsEndpoints
     {
         var m = new PrometheusText();
         var errors = new Dictionary<string, int>();
+        Process(m);
         Cluster(m, Akka.Cluster.Cluster.Get(system));
         await Guard("intent", errors, () => Intent(m, registry, settings, ct));
         Pseudowires(m, pw);
@@ -58,6 +59,19 @@ public static class MetricsEndpoints
         {
             errors[source] = 1;
         }
+    }
+
+    /// <summary>The process's own cost, under the names Prometheus' process collector uses, and the GC's split of it.</summary>
+    private static void Process(PrometheusText m)
+    {
+        using var self = System.Diagnostics.Process.GetCurrentProcess();
+        m.Counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds", self.TotalProcessorTime.TotalSeconds);
+        m.Gauge("process_resident_memory_bytes", "Resident memory (RSS), in bytes", self.WorkingSet64);
+        m.Gauge("process_threads", "Operating system threads of the process", self.Threads.Count);
+        var gc = GC.GetGCMemoryInfo();
+        m.Gauge("dotnet_gc_heap_size_bytes", "Managed heap size after the last collection (live objects and fragmentation), in bytes", gc.HeapSizeBytes);
+        m.Gauge("dotnet_gc_committed_bytes", "Memory the GC has committed for the managed heap, in bytes", gc.TotalCommittedBytes);
+        m.Gauge("dotnet_gc_pinned_objects", "Pinned objects seen by the last collection", gc.PinnedObjectsCount);
     }
 
     private static void Cluster(PrometheusText m, Cluster cluster)

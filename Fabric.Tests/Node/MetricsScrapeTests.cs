@@ -121,6 +121,11 @@ public partial class MetricsScrapeTests(ITestOutputHelper output)
             foreach (var modem in hv!["modems"]!.AsArray())
                 Assert.True(scrape.Has("fabric_modem_bearer_up", ("hypervisor", hv["name"]!.ToString()), ("modem", modem!["name"]!.ToString())));
             Assert.Equal(0, scrape.Samples.Where(s => s.Name == "fabric_scrape_errors").Sum(s => s.Value));
+            // The process's own cost, as Prometheus' process collector names it, and the GC's share.
+            // (The heap can exceed RSS: pinned batch buffers never written are not resident.)
+            double rss = scrape.One("process_resident_memory_bytes"), heap = scrape.One("dotnet_gc_heap_size_bytes");
+            Assert.True(rss > 50e6 && heap > 0 && scrape.One("dotnet_gc_committed_bytes") >= heap, $"RSS {rss}, managed heap {heap}");
+            Assert.True(scrape.One("process_cpu_seconds_total") > 0 && scrape.One("process_threads") >= 4);
 
             // The node's log through the ring buffer: the start line, then nothing new past 'last'.
             var logs = await Json(http, "/logs?since=0&limit=10000");
