@@ -27,7 +27,9 @@ trap cleanup EXIT
 
 fabric lab up "$intent" > "$work/lab.txt"
 ce_a=fabric-lab-lab-ce-a; ce_b=fabric-lab-lab-ce-b
-fabric run --intent "$intent" --data "$work/data" --management "$mgmt" --port 0 > "$work/node.log" 2>&1 &
+# Started directly, not through the fabric() function: a backgrounded function is a subshell,
+# and $! would be its PID (the RSS sampled below would be the shell's, not the node's).
+dotnet "$node_dll" run --intent "$intent" --data "$work/data" --management "$mgmt" --port 0 > "$work/node.log" 2>&1 &
 node=$!; pids+=($node)
 for _ in $(seq 1 120); do
   curl -sf "http://$mgmt/health/ready" >/dev/null && [ "$(curl -s "http://$mgmt/intent/applied" | grep -o '"version":[0-9]*' | cut -d: -f2)" = 1 ] && break
