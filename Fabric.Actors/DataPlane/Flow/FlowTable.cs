@@ -44,6 +44,12 @@ public readonly record struct FlowTableCounters(
 ///
 /// Slots come from the high bits of the flow hash; shards and PW buckets use the low bits
 /// (<see cref="FlowHash.Bucket"/>), so one shard's flows do not crowd the same slots.
+///
+/// The slot array starts small (<see cref="InitialSlots"/>) and doubles as flows arrive, up to
+/// twice <see cref="MaxFlows"/>: a gateway node holds thousands of these tables (tenants x
+/// shards x subtables, main and ghost), and sizing each for its maximum up front committed
+/// gigabytes of heap that no flow ever used. A doubling allocates (on the insert of a new
+/// flow, log2(max) times at most); lookups and replacements never do.
 /// </summary>
 public sealed class FlowTable<TValue> where TValue : struct
 {
@@ -60,9 +66,13 @@ public sealed class FlowTable<TValue> where TValue : struct
     /// <summary>How many slots from a key's home an eviction for space considers.</summary>
     private const int EvictionWindow = 16;
 
-    private readonly Entry[] _entries;
-    private readonly int _mask;
-    private readonly int _shift;
+    /// <summary>Slots a table starts with when its maximum allows (it doubles from there).</summary>
+    public const int InitialSlots = 256;
+
+    private readonly int _maxCapacity;
+    private Entry[] _entries;
+    private int _mask;
+    private int _shift;
     private int _sweepCursor;
 
     private long _hits, _misses, _insertions, _collisions, _evictedStale, _evictedExpired, _evictedForSpace;
@@ -80,17 +90,21 @@ public sealed class FlowTable<TValue> where TValue : struct
         {
             throw new ArgumentOutOfRangeException(nameof(idleTimeout), "Timeouts are >= 0 (0 = none)");
         }
-        var capacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxFlows * 2, 16));
-        _entries = new Entry[capacity];
-        _mask = capacity - 1;
-        _shift = 64 - BitOperations.Log2((uint)capacity);
+        _maxCapacity = (int)BitOperations.RoundUpToPowerOf2((uint)Math.Max(maxFlows * 2, 16));
+        _entries = [];
+        Resize(Math.Min(_maxCapacity, InitialSlots));
         MaxFlows = maxFlows;
         IdleTimeout = idleTimeout;
         HardTimeout = hardTimeout;
     }
 
     public int MaxFlows { get; }
+
+    /// <summary>Slots the table has now (it grows to <see cref="MaxCapacity"/> as flows arrive).</summary>
     public int Capacity => _entries.Length;
+
+    /// <summary>Slots the table grows to at most: twice <see cref="MaxFlows"/>, rounded up to a power of two.</summary>
+    public int MaxCapacity => _maxCapacity;
     public long IdleTimeout { get; }
     public long HardTimeout { get; }
     public int Count { get; private set; }
@@ -191,7 +205,17 @@ public sealed class FlowTable<TValue> where TValue : struct
         }
 
         var result = FlowInsertResult.Added;
-        if (Count >= MaxFlows)
+        if (Count >= _entries.Length / 2 && _entries.Length < _maxCapacity)
+        {
+            // Kept at most half full: double, then find the key's empty slot in the new array.
+            Resize(_entries.Length * 2);
+            i = Home(stored);
+            while (_entries[i].Hash != 0)
+            {
+                i = (i + 1) & _mask;
+            }
+        }
+        else if (Count >= MaxFlows)
         {
             EvictForSpace(Home(stored), generation, now);
             result = FlowInsertResult.AddedAfterEviction;
@@ -206,6 +230,31 @@ public sealed class FlowTable<TValue> where TValue : struct
         Count++;
         _insertions++;
         return result;
+    }
+
+    /// <summary>Moves every entry into a new array of <paramref name="capacity"/> slots (a power of two).</summary>
+    private void Resize(int capacity)
+    {
+        var old = _entries;
+        _entries = new Entry[capacity];
+        _mask = capacity - 1;
+        _shift = 64 - BitOperations.Log2((uint)capacity);
+        _sweepCursor = 0;
+        foreach (ref var entry in old.AsSpan())
+        {
+            if (entry.Hash == 0)
+            {
+                continue;
+            }
+
+            var i = Home(entry.Hash);
+            while (_entries[i].Hash != 0)
+            {
+                i = (i + 1) & _mask;
+            }
+
+            _entries[i] = entry;
+        }
     }
 
     /// <summary>Removes the entry for <paramref name="key"/>; false if absent.</summary>

@@ -197,6 +197,31 @@ public class FlowTableTests
     }
 
     [Fact]
+    public void Starts_small_and_doubles_as_flows_arrive_keeping_every_flow_findable_up_to_its_maximum()
+    {
+        var table = new FlowTable<int>(100_000);
+        Assert.Equal((FlowTable<int>.InitialSlots, 262_144), (table.Capacity, table.MaxCapacity));
+        var capacities = new SortedSet<int>();
+        for (int n = 0; n < 100_000; n++)
+        {
+            Assert.Equal(FlowInsertResult.Added, table.Insert(Key(n), Hash(n), n, Gen, now: 0));
+            Assert.True(table.Count <= table.Capacity / 2, $"{table.Count} flows in {table.Capacity} slots");
+            capacities.Add(table.Capacity);
+        }
+
+        Assert.Equal(262_144, table.Capacity);
+        Assert.Equal(11, capacities.Count); // 256 .. 262,144: ten doublings
+        for (int n = 0; n < 100_000; n++)
+        {
+            Assert.True(table.TryGetValue(Key(n), Hash(n), Gen, now: 1, out var value) && value == n, $"flow {n} lost in a doubling");
+        }
+
+        // Full at its maximum: a new flow evicts one instead of growing further.
+        Assert.Equal(FlowInsertResult.AddedAfterEviction, table.Insert(Key(100_000), Hash(100_000), 0, Gen, now: 2));
+        Assert.Equal((100_000, 262_144), (table.Count, table.Capacity));
+    }
+
+    [Fact]
     public void Refuses_nonsense_sizes_and_timeouts()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new FlowTable<int>(0));
