@@ -31,7 +31,7 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>one_change_pws_restarted</c> (PWs whose session restarted).</item>
 /// </list>
 /// Options: <c>--pairs N --gateways N --tenants N --idle-seconds S --empty-seconds S
-/// --oversub-seconds S --skip-sample --skip-scale</c>.
+/// --oversub-seconds S --settle-seconds S (wait before an idle window, default 30) --skip-sample --skip-scale</c>.
 /// </summary>
 public static class ScaleScenario
 {
@@ -53,6 +53,7 @@ public static class ScaleScenario
         public int IdleSeconds => Int("--idle-seconds", 60);
         public int EmptySeconds => Int("--empty-seconds", 30);
         public int OversubSeconds => Int("--oversub-seconds", 60);
+        public int SettleSeconds => Int("--settle-seconds", 30);
         public bool SkipSample => args.Contains("--skip-sample");
         public bool SkipScale => args.Contains("--skip-scale");
         public bool SkipEmpty => args.Contains("--skip-empty");
@@ -69,7 +70,9 @@ public static class ScaleScenario
             if (!o.SkipEmpty)
             {
                 await using var empty = await Node.StartAsync(dll, root, "empty", "none");
-                await Task.Delay(5000); // settle: JIT, cluster join, first gossip
+                // Settle: JIT and tiered re-compilation (tier-1 rejits run in the background for
+                // the first ~30 s), cluster join, first gossip. Idle means the steady state after.
+                await Task.Delay(TimeSpan.FromSeconds(o.SettleSeconds));
                 var idle = await empty.IdleCpu(o.EmptySeconds);
                 result["empty_idle_cpu_pct"] = Math.Round(idle, 2);
                 result["empty_rss_mb"] = empty.RssMb();
@@ -102,12 +105,14 @@ public static class ScaleScenario
         var samplePath = Path.Combine(Path.GetDirectoryName(dll)!, "samples", "sample-intent.yaml");
         Directory.CreateDirectory(root);
         var intentFile = Path.Combine(root, "sample.yaml");
-        await File.WriteAllTextAsync(intentFile, (await File.ReadAllTextAsync(samplePath)).Replace("address: 127.0.0.1", $"address: {address}"));
+        // The issue's figure is the sample "with generated traffic switched off": its ports' `traffic: N` go.
+        var sample = System.Text.RegularExpressions.Regex.Replace(await File.ReadAllTextAsync(samplePath), @",\s*traffic:\s*[0-9]+", "");
+        await File.WriteAllTextAsync(intentFile, sample.Replace("address: 127.0.0.1", $"address: {address}"));
         await using var node = await Node.StartAsync(dll, root, "sample", intentFile);
         var clock = Stopwatch.StartNew();
         await UntilLong(async () => await TrunkUp(http, node.Management, "trunk-a") && await TrunkUp(http, node.Management, "trunk-b"), "sample trunks up", 120);
         Console.WriteLine($"sample: trunks up {clock.Elapsed.TotalSeconds:F1} s after start (underlay {address})");
-        await Task.Delay(5000);
+        await Task.Delay(TimeSpan.FromSeconds(o.SettleSeconds));
         var idle = await node.IdleCpu(o.IdleSeconds / 2);
         result["sample_idle_cpu_pct"] = Math.Round(idle, 2);
         result["sample_rss_mb"] = node.RssMb();
@@ -177,6 +182,12 @@ public static class ScaleScenario
             foreach (var line in node.Log.TakeLast(30)) Console.WriteLine("  " + line);
             result["scale_error"] = e.Message;
         }
+        finally
+        {
+            var log = Path.Combine(Path.GetTempPath(), "fabric-scale-node.log");
+            await File.WriteAllLinesAsync(log, node.Log);
+            Console.WriteLine($"scale: the node's log is in {log}");
+        }
     }
 
     /// <summary>The "in N s" of the node's last "Ghost verification of change ... verdict" line, or null.</summary>
@@ -220,7 +231,7 @@ public static class ScaleScenario
         result["idle_window_s"] = o.IdleSeconds;
         Console.WriteLine($"scale: idle {idle:F2} % of a core over {o.IdleSeconds} s, RSS {node.RssMb()} MB, {node.Threads()} threads, {flaps} trunk transitions");
         result["verify_s"] = VerificationSeconds(node.Log);
-        var metrics = await http.GetStringAsync($"http://{node.Management}/metrics");
+        var metrics = await http.GetStringAsync($"http://127.0.0.1:{node.Management}/metrics");
         result["gc_heap_mb"] = Math.Round(Metric(metrics, "dotnet_gc_heap_size_bytes") / (1 << 20));
         result["gc_committed_mb"] = Math.Round(Metric(metrics, "dotnet_gc_committed_bytes") / (1 << 20));
         Console.WriteLine($"scale: ghost verification took {result["verify_s"]} s; managed heap {result["gc_heap_mb"]} MB, GC committed {result["gc_committed_mb"]} MB");
