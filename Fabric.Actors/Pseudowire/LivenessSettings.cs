@@ -12,7 +12,7 @@ namespace Fabric.Actors.Pseudowire;
 /// session's TX interval is stretched by a power of two and advertised (RFC 5880 Desired Min TX),
 /// so detection times grow instead of hellos missing their deadlines.</param>
 /// <param name="GhostHelloBudget">The same for the ghost copy's clock, which only has to show PWs come up.</param>
-public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack, int HelloBudget = 20_000, int GhostHelloBudget = 4_000)
+public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack, int HelloBudget = 10_000, int GhostHelloBudget = 2_000)
 {
     public static readonly LivenessSettings Default = new(RealtimePriority: 10, StallSlack: TimeSpan.FromMilliseconds(10));
 
