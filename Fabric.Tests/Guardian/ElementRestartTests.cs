@@ -61,12 +61,12 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
 
     private static string Canonical(string yaml) => IntentNormalizer.Normalize(yaml).Canonical!;
 
-    private IActorRef Guardian(Akka.TestKit.TestProbe store)
+    private IActorRef Guardian(Akka.TestKit.TestProbe store, ElementRestartSettings? restart = null)
     {
         Akka.Cluster.Cluster.Get(Sys).Join(Akka.Cluster.Cluster.Get(Sys).SelfAddress);
         var kinds = new ElementKindRegistry();
         kinds.Add(new FlakyKind(TestActor, _faults));
-        return Sys.ActorOf(Props.Create(() => new FabricGuardianActor(store.Ref, "node-a", TimeSpan.FromSeconds(1), kinds, null, null)), "fabric");
+        return Sys.ActorOf(Props.Create(() => new FabricGuardianActor(store.Ref, "node-a", TimeSpan.FromSeconds(1), kinds, null, restart)), "fabric");
     }
 
     private AppliedIntent Applied(IActorRef guardian) => guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, TimeSpan.FromSeconds(3)).Result;
@@ -127,16 +127,21 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
     {
         _faults["blue"] = "held";
         var store = CreateTestProbe();
-        var guardian = Guardian(store);
+        // A long backoff, so "at once" cannot be mistaken for the scheduled retry.
+        var guardian = Guardian(store, new ElementRestartSettings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)));
         store.ExpectMsg<GetIntent>();
         store.Reply(new CurrentIntent(1, 1, Canonical(Intents.WithTenant("blue", 100))));
-        for (var i = 0; i < 4; i++) ExpectMsg("attempt blue 100", TimeSpan.FromSeconds(3)); // now waiting 400 ms
+        ExpectMsg("attempt blue 100", TimeSpan.FromSeconds(3)); // failed: the next attempt in 5 s
+        AwaitCondition(() => Applied(guardian).Restarting.Length == 1, TimeSpan.FromSeconds(3));
 
         _faults.Clear();
+        var changed = Stopwatch.StartNew();
         guardian.Tell(new IntentCommitted(2, 2, Canonical(Intents.WithTenant("blue", 101))));
-        ExpectMsg("attempt blue 101", TimeSpan.FromMilliseconds(300)); // not after the 400 ms wait, and not the old spec
+        ExpectMsg("attempt blue 101", TimeSpan.FromSeconds(3)); // the new spec, not the old one
+        output.WriteLine($"attempt with the changed spec {changed.ElapsedMilliseconds} ms after the change");
+        Assert.True(changed.Elapsed < TimeSpan.FromSeconds(3), "tried at once, not after the 5 s backoff");
         ExpectMsg("started blue 101");
-        ExpectNoMsg(TimeSpan.FromMilliseconds(800)); // the pending retry finds nothing to do
         AwaitCondition(() => Applied(guardian).Restarting.IsEmpty, TimeSpan.FromSeconds(3));
+        ExpectNoMsg(TimeSpan.FromSeconds(6)); // the pending 5 s retry finds nothing to do
     }
 }

@@ -48,7 +48,7 @@ public class PeStartRetryTests(ITestOutputHelper output)
         await Eventually.Holds(async () => await node.ChangeStatus(id) is "committed" or "rejected", TimeSpan.FromSeconds(45), "change decided");
         Assert.Equal("committed", await node.ChangeStatus(id));
 
-        await Eventually.Holds(async () => (await node.Get("/pes/pe1"))["pe"]?["state"]?.ToString() == "restarting", TimeSpan.FromSeconds(20), "pe1 is restarting");
+        await Eventually.Holds(async () => (await Pe(node))?["state"]?.ToString() == "restarting", TimeSpan.FromSeconds(20), "pe1 is restarting");
         var pe = (await node.Get("/pes/pe1"))["pe"]!;
         output.WriteLine(pe.ToJsonString());
         Assert.Contains("in use", pe["lastError"]!.ToString(), StringComparison.OrdinalIgnoreCase);
@@ -58,6 +58,11 @@ public class PeStartRetryTests(ITestOutputHelper output)
         Assert.Equal(["pe1", "pe2"], restarting);
         Assert.DoesNotContain(applied["elements"]!.AsArray(), e => e!["kind"]!.ToString() == "pe");
         var version = applied["version"]!.GetValue<long>();
+        var (code, table) = await NodeProcess.Cli("intent", "applied", "--management", node.Http.BaseAddress!.Authority);
+        output.WriteLine(table);
+        Assert.Equal(0, code);
+        Assert.Contains("restarting (failed to start, retried with backoff)", table);
+        Assert.Contains("already in use", table);
 
         // Still failing a few backoff periods later (100, 200, 400 ms ...), each failure counted.
         var failures = pe["startFailures"]!.GetValue<int>();
@@ -66,7 +71,7 @@ public class PeStartRetryTests(ITestOutputHelper output)
 
         holder.Dispose();
         var released = Stopwatch.StartNew();
-        await Eventually.Holds(async () => (await node.Get("/pes/pe1"))["pe"]?["state"]?.ToString() == "running", TimeSpan.FromSeconds(15), "pe1 runs");
+        await Eventually.Holds(async () => (await Pe(node))?["state"]?.ToString() == "running", TimeSpan.FromSeconds(15), "pe1 runs");
         output.WriteLine($"pe1 running {released.ElapsedMilliseconds} ms after the socket was released");
         await Eventually.Holds(async () => await node.Get("/pws") is var pws && new[] { "pw1-1", "pw1-2", "pw2-1", "pw2-2" }.All(p => Pw(pws, p) == "up"),
             TimeSpan.FromSeconds(15), "the PWs up");
@@ -76,6 +81,13 @@ public class PeStartRetryTests(ITestOutputHelper output)
         Assert.Empty(applied["restarting"]!.AsArray());
         Assert.Contains(applied["elements"]!.AsArray(), e => e!["kind"]!.ToString() == "pe" && e["name"]!.ToString() == "pe1");
         Assert.Contains(Underlay, (await node.Get("/pes/pe1"))["pe"]!["underlay"]!.ToString());
+    }
+
+    /// <summary>GET /pes/pe1's PE, or null while the node does not list it (404: the committed change not applied yet).</summary>
+    private static async Task<JsonNode?> Pe(TestNode node)
+    {
+        using var response = await node.Http.GetAsync("/pes/pe1");
+        return response.IsSuccessStatusCode ? JsonNode.Parse(await response.Content.ReadAsStringAsync())!["pe"] : null;
     }
 
     private static string? Pw(JsonNode pws, string name) =>
