@@ -111,11 +111,13 @@ public sealed class ElementReconciler(ElementKindRegistry kinds, string node, IL
     /// </summary>
     public (string ChildName, TimeSpan Delay)? Terminated(IActorRef actor)
     {
-        var error = _initFailures.Remove(actor, out var e) ? e : "the element stopped on its own";
+        var failedToStart = _initFailures.Remove(actor, out var error);
+        error ??= "the element stopped on its own";
         var entry = _running.FirstOrDefault(r => r.Value.Actor.Equals(actor));
         if (entry.Key is null) return null;
         var delay = _restarts.Failed(entry.Value.Spec, error);
-        log.Warning("{0}element {1} failed to start ({2}); retrying in {3} ms", plane, entry.Key, error, (long)delay.TotalMilliseconds);
+        log.Warning("{0}element {1} {2} ({3}); starting it again in {4} ms", plane, entry.Key,
+            failedToStart ? "failed to start" : "stopped", error, (long)delay.TotalMilliseconds);
         return (entry.Key, delay);
     }
 

@@ -69,9 +69,9 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
         // A config store that just started asks what this node runs before it accepts proposals.
         Receive<RequestIntentOffer>(_ => Sender.Tell(new OfferIntent(_applied.Version, _applied.ChangeId, _document, _node)));
-        Receive<GetAppliedIntent>(_ => Sender.Tell(_intent is null ? _applied : _applied with
+        Receive<GetAppliedIntent>(_ => Sender.Tell(_applied with
         {
-            Elements = HostedElements.Running(_intent, _node, _elements.Running),
+            Elements = _intent is null ? _applied.Elements : HostedElements.Running(_intent, _node, _elements.Running),
             Restarting = [.. _elements.Restarting],
         }));
         // An element that failed to start (or stopped on its own) is created again with backoff.

@@ -47,6 +47,7 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
         public Element(IActorRef probe, ConcurrentDictionary<string, string> faults, ConcurrentQueue<(string, long)> attempts, ElementSpec spec)
         {
             (_probe, _faults, _attempts, _spec) = (probe, faults, attempts, spec);
+            Receive<string>(m => m == "stop yourself", _ => Context.Stop(Self));
             ReceiveAny(_ => { });
         }
 
@@ -142,5 +143,21 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
         ExpectMsg("started blue 101");
         AwaitCondition(() => Applied(guardian).Restarting.IsEmpty, TimeSpan.FromSeconds(3));
         ExpectNoMsg(TimeSpan.FromSeconds(6)); // the pending 5 s retry finds nothing to do
+    }
+
+    [Fact]
+    public void An_element_that_stops_on_its_own_while_the_intent_has_it_is_started_again()
+    {
+        var store = CreateTestProbe();
+        var guardian = Guardian(store);
+        store.ExpectMsg<GetIntent>();
+        store.Reply(new CurrentIntent(1, 1, Canonical(Intents.WithTenant("blue", 100))));
+        ExpectMsg("attempt blue 100", TimeSpan.FromSeconds(3));
+        ExpectMsg("started blue 100");
+
+        Sys.ActorSelection("/user/fabric/tenant-blue").Tell("stop yourself");
+        ExpectMsg("attempt blue 100", TimeSpan.FromSeconds(3));
+        ExpectMsg("started blue 100");
+        AwaitCondition(() => Applied(guardian).Restarting.IsEmpty, TimeSpan.FromSeconds(3));
     }
 }
