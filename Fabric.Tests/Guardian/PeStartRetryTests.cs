@@ -63,6 +63,7 @@ public class PeStartRetryTests(ITestOutputHelper output)
         Assert.Equal(0, code);
         Assert.Contains("restarting (failed to start, retried with backoff)", table);
         Assert.Contains("already in use", table);
+        Assert.Contains("\nfabric_elements_restarting 2\n", await node.Http.GetStringAsync("/metrics"));
 
         // Still failing a few backoff periods later (100, 200, 400 ms ...), each failure counted.
         var failures = pe["startFailures"]!.GetValue<int>();
@@ -79,6 +80,7 @@ public class PeStartRetryTests(ITestOutputHelper output)
         applied = await node.Get("/intent/applied");
         Assert.Equal(version, applied["version"]!.GetValue<long>()); // no new intent change did it
         Assert.Empty(applied["restarting"]!.AsArray());
+        Assert.Contains("\nfabric_elements_restarting 0\n", await node.Http.GetStringAsync("/metrics"));
         Assert.Contains(applied["elements"]!.AsArray(), e => e!["kind"]!.ToString() == "pe" && e["name"]!.ToString() == "pe1");
         Assert.Contains(Underlay, (await node.Get("/pes/pe1"))["pe"]!["underlay"]!.ToString());
     }
