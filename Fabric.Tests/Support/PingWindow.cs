@@ -13,9 +13,12 @@ namespace Fabric.Tests.Support;
 /// </summary>
 internal sealed partial class PingWindow : IDisposable
 {
-    public sealed record Result(int Transmitted, int Received, int LongestGap, string Summary)
+    public sealed record Result(int Transmitted, int Received, int LongestGap, bool LastInFlight, string Summary)
     {
         public int Lost => Transmitted - Received;
+
+        /// <summary>Lost, and whether the last one was merely in flight when ping was stopped.</summary>
+        public override string ToString() => $"{Summary}; lost {Lost}{(LastInFlight ? " (the last one in flight at the stop)" : "")}, longest gap {LongestGap} pings";
     }
 
     private readonly Process _process;
@@ -67,7 +70,7 @@ internal sealed partial class PingWindow : IDisposable
                 gap = Math.Max(gap, seq - last - 1);
                 last = seq;
             }
-            return new Result(transmitted, received, gap, summary.Value.Trim());
+            return new Result(transmitted, received, gap, transmitted > 0 && !_replies.Contains(transmitted), summary.Value.Trim());
         }
     }
 
