@@ -160,4 +160,23 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
         ExpectMsg("started blue 100");
         AwaitCondition(() => Applied(guardian).Restarting.IsEmpty, TimeSpan.FromSeconds(3));
     }
+
+    [Fact]
+    public void The_backoff_doubles_from_min_up_to_max_and_starts_over_once_the_element_started()
+    {
+        var restarts = new ElementRestarts(new ElementRestartSettings(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5)));
+        var spec = new ElementSpec("pe", "pe-1", "spec", "1");
+        var delays = Enumerable.Range(0, 8).Select(i => (int)restarts.Failed(spec, $"failure {i}").TotalMilliseconds).ToArray();
+        Assert.Equal([100, 200, 400, 800, 1600, 3200, 5000, 5000], delays);
+        var status = Assert.Single(restarts.Status());
+        Assert.Equal(new Fabric.Messages.Node.RestartingElement("pe", "pe-1", "restarting", "failure 7", 8), status);
+        Assert.True(restarts.Waiting("pe-pe-1"));
+        restarts.Attempting("pe-pe-1");
+        Assert.False(restarts.Waiting("pe-pe-1")); // an attempt in flight: a due retry does nothing
+        Assert.True(restarts.Forget("pe-pe-1"));
+        Assert.Empty(restarts.Status());
+        Assert.Equal(100, restarts.Failed(spec, "again").TotalMilliseconds);
+        Assert.Throws<ArgumentException>(() => ElementRestartSettings.From(Akka.Configuration.ConfigurationFactory.ParseString(
+            "fabric.elements { restart-min = 2s, restart-max = 1s }")));
+    }
 }
