@@ -35,10 +35,14 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     /// <summary>Where the last applied intent is kept for a warm start (see <see cref="LastAppliedIntent"/>); null = none.</summary>
     private readonly LastAppliedIntent? _lastApplied;
 
-    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds, string? lastAppliedPath = null)
+    /// <summary>The intent applied last, for listing what runs and what restarts when asked.</summary>
+    private IntentDocument? _intent;
+
+    public FabricGuardianActor(IActorRef configStore, string node, TimeSpan fetchRetry, ElementKindRegistry kinds, string? lastAppliedPath = null,
+        ElementRestartSettings? restart = null)
     {
         _lastApplied = lastAppliedPath is null ? null : new LastAppliedIntent(lastAppliedPath);
-        _elements = new ElementReconciler(kinds, node, _log);
+        _elements = new ElementReconciler(kinds, node, _log, restart: restart ?? ElementRestartSettings.From(Context.System.Settings.Config));
         _configStore = configStore;
         _node = node;
         _fetchRetry = fetchRetry;
@@ -65,7 +69,19 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<IntentCommitted>(c => Apply(c.Version, c.ChangeId, c.Document));
         // A config store that just started asks what this node runs before it accepts proposals.
         Receive<RequestIntentOffer>(_ => Sender.Tell(new OfferIntent(_applied.Version, _applied.ChangeId, _document, _node)));
-        Receive<GetAppliedIntent>(_ => Sender.Tell(_applied));
+        Receive<GetAppliedIntent>(_ => Sender.Tell(_applied with
+        {
+            Elements = _intent is null ? _applied.Elements : HostedElements.Running(_intent, _node, _elements.Running),
+            Restarting = [.. _elements.Restarting],
+        }));
+        // An element that failed to start (or stopped on its own) is created again with backoff.
+        Receive<Terminated>(t =>
+        {
+            if (_elements.Terminated(t.ActorRef) is { } retry)
+                Timers.StartSingleTimer(RetryKey(retry.ChildName), new RetryElement(retry.ChildName), retry.Delay);
+        });
+        Receive<RetryElement>(r => _elements.Retry(Context, r.ChildName));
+        Receive<ActorIdentity>(_elements.Identified);
         // Tells the ghost-shadow role this node is up (it places ghost copies and names down nodes).
         Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
         Receive<AnnounceTick>(_ => Announce());
@@ -73,6 +89,32 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         Receive<HostingStarted>(_ => StartFromLastApplied());
         Receive<SubscribeAck>(_ => { });
     }
+
+    /// <summary>
+    /// An element whose actor throws while it is created is stopped (as by default) and its failure
+    /// noted for its retry; any other failure of a running element restarts it as by default.
+    /// </summary>
+    protected override SupervisorStrategy SupervisorStrategy() => new ElementStrategy(cause =>
+    {
+        if (cause is ActorInitializationException { Actor: { } child }) _elements.InitFailed(child, cause);
+        return Akka.Actor.SupervisorStrategy.DefaultDecider.Decide(cause);
+    });
+
+    /// <summary>
+    /// The default strategy, except that a failed start is not logged with its stack on every
+    /// attempt: the reconciler logs one warning line with the reason and the next delay.
+    /// </summary>
+    private sealed class ElementStrategy(Func<Exception, Directive> decider) : OneForOneStrategy(decider)
+    {
+        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive)
+        {
+            if (cause is not ActorInitializationException) base.LogFailure(context, child, cause, directive);
+        }
+    }
+
+    private static string RetryKey(string childName) => "retry-" + childName;
+
+    private sealed record RetryElement(string ChildName);
 
     protected override void PreStart()
     {
@@ -111,6 +153,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         if (string.IsNullOrEmpty(document))
         {
             _applied = new AppliedIntent(_node, version, changeId, ImmutableArray<HostedElement>.Empty);
+            _intent = null;
             _document = "";
             KeepForWarmStart(version, "");
             return;
@@ -130,6 +173,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         _log.Info("Applied intent version {0} (change {1}): {2} element(s) hosted on {3}",
             version, changeId, elements.Length, _node);
         _applied = new AppliedIntent(_node, version, changeId, elements);
+        _intent = parsed.Document;
         _document = document;
         KeepForWarmStart(version, document);
     }

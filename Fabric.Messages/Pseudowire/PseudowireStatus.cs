@@ -75,7 +75,11 @@ public sealed record AttachmentCircuitStatus(
     long NoTrunkDrops,
     string? LastError = null);
 
-/// <summary>A PE with its attachment circuits, trunks and PWs.</summary>
+/// <summary>
+/// A PE with its attachment circuits, trunks and PWs. A PE whose actor failed to start (e.g. its
+/// underlay address is held by another process) is listed with <paramref name="State"/>
+/// "restarting" and why in <paramref name="LastError"/>, retried with backoff by the node's guardian.
+/// </summary>
 public sealed record PeStatus(
     string Name,
     string Node,
@@ -83,4 +87,7 @@ public sealed record PeStatus(
     string Underlay,
     ImmutableArray<AttachmentCircuitStatus> AttachmentCircuits,
     ImmutableArray<string> Trunks,
-    ImmutableArray<string> Pws);
+    ImmutableArray<string> Pws,
+    string State = "running",
+    string? LastError = null,
+    int StartFailures = 0);

@@ -42,7 +42,11 @@ public static class Tables
 
     public static string Applied(JsonNode n) =>
         $"node {n["node"]} runs intent version {n["version"]} (change {n["changeId"]})\n" +
-        Table(["KIND", "NAME"], n["elements"]!.AsArray().Select(e => new[] { e!["kind"]!.ToString(), e["name"]!.ToString() }));
+        Table(["KIND", "NAME"], n["elements"]!.AsArray().Select(e => new[] { e!["kind"]!.ToString(), e["name"]!.ToString() })) +
+        (n["restarting"]?.AsArray() is { Count: > 0 } restarting
+            ? "\nrestarting (failed to start, retried with backoff):\n" + Table(["KIND", "NAME", "FAILURES", "LAST ERROR"],
+                restarting.Select(r => new[] { r!["kind"]!.ToString(), r["name"]!.ToString(), r["startFailures"]!.ToString(), r["lastError"]!.ToString() }))
+            : "");
 
     public static string Proposal(JsonNode n) => n["status"]?.ToString() == "unchanged"
         ? $"unchanged: the document equals intent version {n["version"]}"

@@ -14,7 +14,7 @@ namespace Fabric.Node.Management;
 public static class IntentEndpoints
 {
     public sealed record IntentView(long Version, long ChangeId, JsonElement? Document);
-    public sealed record AppliedView(string Node, long Version, long ChangeId, IReadOnlyList<HostedElement> Elements);
+    public sealed record AppliedView(string Node, long Version, long ChangeId, IReadOnlyList<HostedElement> Elements, IReadOnlyList<RestartingElement> Restarting);
     public sealed record ProposalView(long ChangeId, string Status, long BaseVersion, string Location, string IdempotencyKey, bool Replayed);
     public sealed record UnchangedView(string Status, long Version);
     public sealed record ChangeView(
@@ -51,8 +51,8 @@ public static class IntentEndpoints
             if (!registry.TryGet<FabricGuardianActor>(out var guardian))
                 return Problems.NotFound("this node has no fabric role, so it applies no intent");
             var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, AskTimeout, ct);
-            return Results.Ok(new AppliedView(applied.Node, applied.Version, applied.ChangeId, applied.Elements));
-        }).WithSummary("The intent version this node runs and the elements it hosts");
+            return Results.Ok(new AppliedView(applied.Node, applied.Version, applied.ChangeId, applied.Elements, applied.Restarting));
+        }).WithSummary("The intent version this node runs, the elements it hosts, and those whose start failed (restarting, with lastError)");
 
         app.MapPost("/changes", ProposeAsync).RequireToken()
             .Accepts<string>("application/yaml", "application/json", "text/plain")

@@ -93,6 +93,8 @@ public static class MetricsEndpoints
             m.Gauge("fabric_intent_applied_version", "The intent version this node runs", applied.Version);
             foreach (var kind in applied.Elements.GroupBy(e => e.Kind).OrderBy(g => g.Key, StringComparer.Ordinal))
                 m.Gauge("fabric_elements", "Elements of the intent this node hosts, by kind", kind.Count(), ("kind", kind.Key));
+            m.Gauge("fabric_elements_restarting", "Elements of the intent whose actor failed to start, retried with backoff (GET /intent/applied: restarting)",
+                applied.Restarting.Length);
         }
         if (!registry.TryGet<ConfigStoreActor>(out var store)) return;
         var intent = await store.Ask<CurrentIntent>(GetIntent.Instance, settings.ScrapeTimeout, ct);

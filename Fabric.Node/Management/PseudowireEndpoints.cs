@@ -1,4 +1,9 @@
+using Akka.Actor;
+using Akka.Hosting;
+using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Messages.Node;
+using Fabric.Messages.Pseudowire;
 
 namespace Fabric.Node.Management;
 
@@ -12,14 +17,28 @@ public static class PseudowireEndpoints
             pes = pw.Pes.Keys.Order(StringComparer.Ordinal).Select(pw.PeStatus).Where(s => s is not null).ToArray(),
         })).WithSummary("PEs hosted on this node");
 
-        app.MapGet("/pes/{name}", (string name, PseudowireNode pw) => Problems.BadName("PE", name) ?? (pw.PeStatus(name) is { } pe
-            ? Results.Ok(new
-            {
-                pe,
-                trunks = pe.Trunks.Select(pw.TrunkStatus).Where(t => t is not null).ToArray(),
-                pws = pw.PwStatuses().Where(p => p.Pe == name).ToArray(),
-            })
-            : Problems.NotFound($"no PE '{name}' on this node"))).WithSummary("One PE with its trunks and PWs");
+        app.MapGet("/pes/{name}", async (string name, PseudowireNode pw, ActorRegistry registry, CancellationToken ct) =>
+        {
+            if (Problems.BadName("PE", name) is { } bad) return bad;
+            if (pw.PeStatus(name) is { } pe)
+                return Results.Ok(new
+                {
+                    pe,
+                    trunks = pe.Trunks.Select(pw.TrunkStatus).Where(t => t is not null).ToArray(),
+                    pws = pw.PwStatuses().Where(p => p.Pe == name).ToArray(),
+                });
+            // Not running: the guardian may be retrying it after a failed start.
+            if (registry.TryGet<FabricGuardianActor>(out var guardian)
+                && (await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, TimeSpan.FromSeconds(5), ct)) is var applied
+                && applied.Restarting.FirstOrDefault(r => r.Kind == "pe" && r.Name == name) is { } restarting)
+                return Results.Ok(new
+                {
+                    pe = new PeStatus(name, applied.Node, "", "", [], [], [], restarting.State, restarting.LastError, restarting.StartFailures),
+                    trunks = Array.Empty<object>(),
+                    pws = Array.Empty<object>(),
+                });
+            return Problems.NotFound($"no PE '{name}' on this node");
+        }).WithSummary("One PE with its trunks and PWs (state restarting with lastError while its start is retried)");
 
         app.MapGet("/trunks", (PseudowireNode pw) => Results.Ok(new
         {

@@ -2,12 +2,15 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Fabric.Tests.DataPlane.Io;
 
 namespace Fabric.Tests.Support;
 
 /// <summary>
 /// A `fabric-node` process built from this repository (Fabric.Node's own output folder), with
-/// its output captured. Killed by PID on dispose if it is still running.
+/// its output captured. Killed by PID on dispose if it is still running, and by the kernel when
+/// the test host dies (kill -9 included): it is started through `setpriv --pdeathsig KILL`
+/// (util-linux), so it never outlives the test run holding 127.0.0.1:6635/6636 or a management port.
 /// </summary>
 public sealed class NodeProcess : IDisposable
 {
@@ -44,24 +47,70 @@ public sealed class NodeProcess : IDisposable
     public static NodeProcess Start(params string[] args) => StartIn(null, args);
 
     /// <summary>
-    /// Starts the node inside network namespace <paramref name="netns"/> (`ip netns exec` execs
-    /// dotnet, so <see cref="Pid"/> is the node's own process), or in this one when null.
+    /// Starts the node inside network namespace <paramref name="netns"/>, or in this one when null.
+    /// `setpriv` and `ip netns exec` each exec the next program, so <see cref="Pid"/> is the node's
+    /// own process and its parent is this test host.
     /// </summary>
     public static NodeProcess StartIn(string? netns, params string[] args)
     {
-        var info = new ProcessStartInfo(netns is null ? "dotnet" : "ip")
+        var command = CommandLine(netns, args);
+        var info = new ProcessStartInfo(command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        if (netns is not null)
-            foreach (var a in new[] { "netns", "exec", netns, "dotnet" }) info.ArgumentList.Add(a);
-        info.ArgumentList.Add(NodeDll);
-        foreach (var a in args) info.ArgumentList.Add(a);
+        foreach (var a in command.Skip(1)) info.ArgumentList.Add(a);
         info.Environment.Remove("FABRIC_TOKEN");
-        return new NodeProcess(Process.Start(info)!);
+        return new NodeProcess(Spawner.Start(info));
+    }
+
+    /// <summary>
+    /// The command line that runs a node: <c>setpriv --pdeathsig KILL [ip netns exec NETNS] dotnet
+    /// fabric-node.dll ARGS</c>. PR_SET_PDEATHSIG survives both execs (neither binary is set-user-ID),
+    /// so the node gets SIGKILL when the thread that forked it ends, i.e. with the test host.
+    /// </summary>
+    public static IReadOnlyList<string> CommandLine(string? netns, params string[] args) =>
+    [
+        HostTools.Require("setpriv", "util-linux"), "--pdeathsig", "KILL",
+        .. netns is null ? Array.Empty<string>() : [HostTools.Require("ip", "iproute2"), "netns", "exec", netns],
+        "dotnet", NodeDll, .. args,
+    ];
+
+    /// <summary>
+    /// Forks every node from one thread that lives as long as the test host: the kernel sends the
+    /// parent-death signal when the forking *thread* exits, and a thread-pool thread may retire
+    /// while its node should still run.
+    /// </summary>
+    private static class Spawner
+    {
+        private static readonly System.Collections.Concurrent.BlockingCollection<(ProcessStartInfo Info, TaskCompletionSource<Process> Started)> Requests = new();
+
+        static Spawner()
+        {
+            new Thread(() =>
+            {
+                foreach (var (info, started) in Requests.GetConsumingEnumerable())
+                {
+                    try
+                    {
+                        started.SetResult(Process.Start(info)!);
+                    }
+                    catch (Exception e)
+                    {
+                        started.SetException(e);
+                    }
+                }
+            }) { IsBackground = true, Name = "node-spawner" }.Start();
+        }
+
+        public static Process Start(ProcessStartInfo info)
+        {
+            var started = new TaskCompletionSource<Process>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Requests.Add((info, started));
+            return started.Task.GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>Runs an operator verb to completion: (exit code, stdout+stderr).</summary>
