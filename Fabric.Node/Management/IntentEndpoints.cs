@@ -7,6 +7,7 @@ using Fabric.Messages.Config;
 using Fabric.Messages.Intent;
 using Fabric.Messages.Node;
 using Microsoft.AspNetCore.Http.Features;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Management;
 
@@ -128,7 +129,7 @@ public static class IntentEndpoints
             return InvalidDocument(refusal);
         }
 
-        var proposer = new ChangeProposer(store.ActorRef, settings.ProposeTimeout, settings.LookupTimeout);
+        var proposer = new ChangeProposer(store.ActorRef, settings.ProposeTimeout, settings.LookupTimeout, settings.ProposeMargin);
         var reply = await proposer.ProposeAsync(document.ToProposal(baseVersion, author, key), ct);
         http.Response.Headers[IdempotencyKeyHeader] = key;
         return reply switch

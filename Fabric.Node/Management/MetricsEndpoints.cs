@@ -8,6 +8,7 @@ using Fabric.Actors.Pseudowire;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Management;
 

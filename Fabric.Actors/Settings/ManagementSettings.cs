@@ -1,0 +1,44 @@
+namespace Fabric.Actors.Settings;
+
+/// <summary>
+/// The management API's settings (<c>fabric.management</c>; each key commented in hocon/fabric.conf
+/// with its default and unit). Read by <see cref="FabricSettings"/> before the node starts.
+/// </summary>
+public sealed record ManagementSettings(
+    TimeSpan ProposeTimeout,
+    TimeSpan LookupTimeout,
+    TimeSpan AskTimeout,
+    TimeSpan HealthTimeout,
+    int LogLines,
+    TimeSpan ScrapeTimeout)
+{
+    /// <summary>How much earlier than <see cref="ProposeTimeout"/> the store must have read a proposal (<c>propose-margin</c>).</summary>
+    public required TimeSpan ProposeMargin { get; init; }
+
+    public static ManagementSettings Default => FabricSettings.Default.Management;
+
+    public static ManagementSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("management"));
+
+    internal static ManagementSettings Read(SettingsReader r) => new(
+        r.Interval("propose-timeout"),
+        r.Interval("lookup-timeout"),
+        r.Interval("ask-timeout"),
+        r.Interval("health-timeout"),
+        r.Int("log-lines", 1, 1_000_000),
+        r.Interval("scrape-timeout"))
+    {
+        ProposeMargin = r.NonNegativeDuration("propose-margin"),
+    };
+}
+
+/// <summary>Cluster Bootstrap through the Kubernetes API (<c>fabric.discovery.kubernetes</c>).</summary>
+public sealed record KubernetesDiscoverySettings(string PortName, int RequiredContactPoints)
+{
+    internal static KubernetesDiscoverySettings Read(SettingsReader r) => new(r.Text("port-name"), r.Positive("required-contact-points"));
+}
+
+/// <summary>TAP ports (<c>fabric.tap</c>): offloads, and whether devices the node creates outlive it.</summary>
+public sealed record TapSettings(bool Offloads, bool Persistent)
+{
+    internal static TapSettings Read(SettingsReader r) => new(r.Flag("offloads"), r.Flag("persistent"));
+}
