@@ -52,8 +52,8 @@ public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
         };
         r.Require(settings.Timings.ReopenMaxMs >= settings.Timings.ReopenMinMs, "reopen-max", "must be >= reopen-min");
         r.Require(settings.BridgeRetryMax >= settings.BridgeRetryMin, "bridge-retry-max", "must be >= bridge-retry-min");
-        r.Require(settings.Lease.RenewSeconds < settings.Lease.RebindSeconds, "rebind", $"must be above renew ({settings.Lease.RenewSeconds}s)");
-        r.Require(settings.Lease.RebindSeconds < settings.Lease.LeaseSeconds, "lease", $"must be above rebind ({settings.Lease.RebindSeconds}s)");
+        r.Require(settings.Lease.RenewSeconds < settings.Lease.RebindSeconds, "renew", $"must be below rebind ({settings.Lease.RebindSeconds}s)");
+        r.Require(settings.Lease.RebindSeconds < settings.Lease.LeaseSeconds, "rebind", $"must be below lease ({settings.Lease.LeaseSeconds}s)");
         return settings;
     }
 }

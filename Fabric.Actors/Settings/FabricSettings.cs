@@ -16,7 +16,7 @@ namespace Fabric.Actors.Settings;
 /// <summary>
 /// Every node setting, read once from the <c>fabric</c> hocon block into one immutable record
 /// (one sub-record per area), checked as it is read: a bad value stops the node at start with the
-/// key and the reason (<see cref="SettingsException"/>). Defaults live only in hocon/fabric.conf,
+/// key and the reason (an <see cref="ArgumentException"/> from <see cref="SettingsReader"/>). Defaults live only in hocon/fabric.conf,
 /// which is embedded in this assembly and is the fallback of every read, so <see cref="Default"/>
 /// is that file. Actors get their area's record through <see cref="Get"/> (one Akka extension) or
 /// their props; hot paths read its plain fields, never the configuration.
@@ -65,7 +65,7 @@ public sealed record FabricSettings(
 
     /// <summary>A reader of the <c>fabric</c> block of <paramref name="config"/> over the shipped file.</summary>
     internal static SettingsReader Reader(Hocon config) =>
-        new(config is null || config.IsEmpty ? Embedded : config.WithFallback(Embedded), "fabric");
+        new(config is null || config.IsEmpty || ReferenceEquals(config, Embedded) ? Embedded : config.WithFallback(Embedded), "fabric");
 
     private static IntentParseLimits ReadIntent(SettingsReader r) => new(
         r.Bytes("max-bytes", 1),
