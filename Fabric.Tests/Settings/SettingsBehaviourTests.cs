@@ -90,9 +90,10 @@ public class SettingsBehaviourTests(ITestOutputHelper output)
             output.WriteLine(port.ToJsonString());
             var failures = port["openFailures"]!.GetValue<long>() - first;
             Assert.Equal("restarting", port["state"]!.ToString());
-            // Every 40 ms at most (plus the 100 ms port check and a busy machine): far more than
-            // the shipped backoff (100 ms doubling to 5 s) allows in 3 s, which is at most 5.
-            Assert.True(failures >= 15, $"{failures} failed opens in 3 s");
+            // A retry every 40 ms at most, rounded up to Akka's 100 ms scheduler tick (fabric.conf):
+            // measured 15-17 in 3 s here. The shipped backoff (100 ms doubling to 5 s) allows at
+            // most 5 in any 3 s (100 + 200 + 400 + 800 + 1600 ms).
+            Assert.True(failures >= 8, $"{failures} failed opens in 3 s");
         }
         finally
         {
