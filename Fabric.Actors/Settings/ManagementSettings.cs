@@ -15,6 +15,15 @@ public sealed record ManagementSettings(
     /// <summary>How much earlier than <see cref="ProposeTimeout"/> the store must have read a proposal (<c>propose-margin</c>).</summary>
     public required TimeSpan ProposeMargin { get; init; }
 
+    /// <summary>How long the intent and change routes wait for the config store or the guardian (<c>store-timeout</c>).</summary>
+    public required TimeSpan StoreTimeout { get; init; }
+
+    /// <summary>How long GET /gateways/NAME waits for each flow-cache entity's figures (<c>entity-timeout</c>).</summary>
+    public required TimeSpan EntityTimeout { get; init; }
+
+    /// <summary>How often the live status line is printed while the node runs on a terminal (<c>live-status-interval</c>).</summary>
+    public required TimeSpan LiveStatusInterval { get; init; }
+
     public static ManagementSettings Default => FabricSettings.Default.Management;
 
     public static ManagementSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("management"));
@@ -28,6 +37,9 @@ public sealed record ManagementSettings(
         r.Interval("scrape-timeout"))
     {
         ProposeMargin = r.NonNegativeDuration("propose-margin"),
+        StoreTimeout = r.Interval("store-timeout"),
+        EntityTimeout = r.Interval("entity-timeout"),
+        LiveStatusInterval = r.Interval("live-status-interval"),
     };
 }
 

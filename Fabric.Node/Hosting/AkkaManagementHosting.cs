@@ -7,10 +7,10 @@ using Akka.Hosting;
 using Akka.Management.Cluster.Bootstrap;
 using Akka.Management.Cluster.Bootstrap.ContactPoint;
 using Akka.Management.Dsl;
+using Fabric.Actors.Settings;
 using Fabric.Node.Management;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Hosting;
 

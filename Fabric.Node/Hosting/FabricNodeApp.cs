@@ -10,10 +10,10 @@ using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Settings;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
-using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Hosting;
 

@@ -1,9 +1,9 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Config;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Config;
 using Fabric.Messages.Intent;
-using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Hosting;
 

@@ -5,10 +5,10 @@ using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Settings;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;
-using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Management;
 

@@ -3,9 +3,9 @@ using Akka.Cluster;
 using Akka.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;
-using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Management;
 

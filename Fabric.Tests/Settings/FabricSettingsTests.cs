@@ -59,12 +59,18 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(65_536, s.Gateway.CacheFlowsPerBucket);
         Assert.Equal(TimeSpan.FromSeconds(60), s.Gateway.CacheIdleTimeout);
         Assert.Equal(16, s.Gateway.CacheMaxMasks);
+        Assert.Equal(64, s.Gateway.PoolRetainedBatches);
         // Config store (were ConfigState.RetainedChanges, ConfigStoreActor's caps, ChangeProposer.NotAfterMargin).
         Assert.Equal(500, s.ConfigStore.RetainedChanges);
         Assert.Equal(4096, s.ConfigStore.AbandonedAttemptsKept);
         Assert.Equal(200, s.ConfigStore.ProgressLines);
         Assert.Equal(100, s.ConfigStore.ProgressChanges);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Management.ProposeMargin);
+        // Management routes (were IntentEndpoints' and GatewayEndpoints' ask timeouts, LiveStatus.Interval).
+        Assert.Equal(TimeSpan.FromSeconds(10), s.Management.StoreTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), s.Management.AskTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(2), s.Management.EntityTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(5), s.Management.LiveStatusInterval);
         // Switching (were VnicActor's FirstRetry, LastRetry, CheckEvery; MfeGhostAttachments.MaxIsolationProbes).
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.Switching.VnicRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(5), s.Switching.VnicRetryMax);

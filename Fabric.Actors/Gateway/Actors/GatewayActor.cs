@@ -23,7 +23,7 @@ namespace Fabric.Actors.Gateway.Actors;
 public sealed class GatewayActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly PacketBatchPool _pool = new(maxRetained: 64, batchCapacity: 256);
+    private readonly PacketBatchPool _pool;
     /// <summary>Held by whoever runs the data path: a port's receive thread for its batch, or this actor for control work.</summary>
     private readonly DatapathGate _gate;
     private readonly Action<PacketBatch> _runBatch;
@@ -48,6 +48,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _settings = FabricSettings.Get(Context.System).Gateway;
         _dp = new GatewayDatapath(Compile(spec, _generation), _settings.Buckets, _settings.CacheFlowsPerBucket, _settings.CacheIdleTimeoutMs, _settings);
         _gate = new DatapathGate(_settings.IngressWait);
+        _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
         _runBatch = OnBatch;
         var self = Self;
         _ports = new GatewayPorts(_dp, _gate, _pool, _log, spec.Intent, node, ghost, ghost?.Patches ?? patches,
