@@ -18,6 +18,9 @@ public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
 
     public required TimeSpan BridgeRetryMax { get; init; }
 
+    /// <summary>Idle packet batches the hypervisors' pool keeps (their bridges and modem data ports).</summary>
+    public required int PoolRetainedBatches { get; init; }
+
     public static CellularSettings Default => FabricSettings.Default.Cellular;
 
     public static CellularSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("cellular"));
@@ -49,6 +52,7 @@ public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
             BridgeCheckInterval = r.Interval("bridge-check-interval"),
             BridgeRetryMin = r.Interval("bridge-retry-min"),
             BridgeRetryMax = r.Interval("bridge-retry-max"),
+            PoolRetainedBatches = r.Positive("pool-retained-batches"),
         };
         r.Require(settings.Timings.ReopenMaxMs >= settings.Timings.ReopenMinMs, "reopen-max", "must be >= reopen-min");
         r.Require(settings.BridgeRetryMax >= settings.BridgeRetryMin, "bridge-retry-max", "must be >= bridge-retry-min");

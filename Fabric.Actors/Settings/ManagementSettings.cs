@@ -24,6 +24,12 @@ public sealed record ManagementSettings(
     /// <summary>How often the live status line is printed while the node runs on a terminal (<c>live-status-interval</c>).</summary>
     public required TimeSpan LiveStatusInterval { get; init; }
 
+    /// <summary>How long an idle management connection stays open (Kestrel's keep-alive timeout; <c>keep-alive-timeout</c>).</summary>
+    public required TimeSpan KeepAliveTimeout { get; init; }
+
+    /// <summary>How long a client may take to send a request's headers (Kestrel's; <c>request-headers-timeout</c>).</summary>
+    public required TimeSpan RequestHeadersTimeout { get; init; }
+
     public static ManagementSettings Default => FabricSettings.Default.Management;
 
     public static ManagementSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("management"));
@@ -40,6 +46,8 @@ public sealed record ManagementSettings(
         StoreTimeout = r.Interval("store-timeout"),
         EntityTimeout = r.Interval("entity-timeout"),
         LiveStatusInterval = r.Interval("live-status-interval"),
+        KeepAliveTimeout = r.Interval("keep-alive-timeout"),
+        RequestHeadersTimeout = r.Interval("request-headers-timeout"),
     };
 }
 

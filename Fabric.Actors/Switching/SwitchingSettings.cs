@@ -17,6 +17,9 @@ public sealed record SwitchingSettings(ushort GenevePort, ushort GhostGenevePort
     /// <summary>Most tenant-isolation probes (container pairs of different tenants) one ghost verification sends.</summary>
     public required int GhostIsolationProbes { get; init; }
 
+    /// <summary>Idle packet batches each plane's pool keeps for its MFEs (main and ghost).</summary>
+    public required int PoolRetainedBatches { get; init; }
+
     public static SwitchingSettings Default => FabricSettings.Default.Switching;
 
     public static SwitchingSettings FromConfig(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("switching"));
@@ -33,6 +36,7 @@ public sealed record SwitchingSettings(ushort GenevePort, ushort GhostGenevePort
             VnicRetryMax = r.Interval("vnic-retry-max"),
             VnicCheckInterval = r.Interval("vnic-check-interval"),
             GhostIsolationProbes = r.Int("ghost-isolation-probes", 0, 100_000),
+            PoolRetainedBatches = r.Positive("pool-retained-batches"),
         };
         r.Require(settings.VnicRetryMax >= settings.VnicRetryMin, "vnic-retry-max", "must be >= vnic-retry-min");
         return settings;

@@ -53,8 +53,8 @@ public static class FabricNodeApp
             k.Limits.MaxRequestBodySize = ManagementPipeline.MaxRequestBody;
             k.Limits.MaxRequestLineSize = ManagementPipeline.KestrelRequestLineLimit;
             k.Limits.MaxRequestHeadersTotalSize = ManagementPipeline.KestrelHeadersLimit;
-            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
-            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.KeepAliveTimeout = management.KeepAliveTimeout;
+            k.Limits.RequestHeadersTimeout = management.RequestHeadersTimeout;
             var gate = new ConnectionGate(options.ManagementMaxConnections,
                 k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node.management"));
             k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort, listen =>
@@ -89,12 +89,12 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).
         var patches = new PatchPanel();
-        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches),
+        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches, poolRetainedBatches: switching.PoolRetainedBatches),
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
             ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer,
             ghostPatches: ghostPlane?.Patches, ghostLiveness: ghostPlane?.Liveness);
         if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments(switching.GhostIsolationProbes));
-        builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
+        builder.Services.AddCellular(elementKinds, new CellularNode(settings: settings.Cellular), ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)

@@ -71,16 +71,20 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(TimeSpan.FromSeconds(5), s.Management.AskTimeout);
         Assert.Equal(TimeSpan.FromSeconds(2), s.Management.EntityTimeout);
         Assert.Equal(TimeSpan.FromSeconds(5), s.Management.LiveStatusInterval);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Management.KeepAliveTimeout); // were FabricNodeApp's Kestrel limits
+        Assert.Equal(TimeSpan.FromSeconds(10), s.Management.RequestHeadersTimeout);
         // Switching (were VnicActor's FirstRetry, LastRetry, CheckEvery; MfeGhostAttachments.MaxIsolationProbes).
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.Switching.VnicRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(5), s.Switching.VnicRetryMax);
         Assert.Equal(TimeSpan.FromSeconds(1), s.Switching.VnicCheckInterval);
         Assert.Equal(64, s.Switching.GhostIsolationProbes);
+        Assert.Equal(256, s.Switching.PoolRetainedBatches); // was SwitchingNode.Pool's
         // Cellular (were CellularSettings.Tick and BridgeActor's check interval and retry).
         Assert.Equal(TimeSpan.FromMilliseconds(50), s.Cellular.Tick);
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeCheckInterval);
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(10), s.Cellular.BridgeRetryMax);
+        Assert.Equal(64, s.Cellular.PoolRetainedBatches); // was CellularNode.Pool's
         // I/O loops (were IoLoop.BatchesPerTurn and MaxEvents).
         Assert.Equal(4, s.Io.BatchesPerTurn);
         Assert.Equal(64, s.Io.MaxEvents);
