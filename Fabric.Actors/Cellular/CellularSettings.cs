@@ -23,8 +23,6 @@ public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
 
     public static CellularSettings Default => FabricSettings.Default.Cellular;
 
-    public static CellularSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("cellular"));
-
     internal static CellularSettings Read(SettingsReader r)
     {
         int Ms(string key) => (int)r.Duration(key, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), "must be 1ms..1d").TotalMilliseconds;

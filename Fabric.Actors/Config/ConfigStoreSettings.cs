@@ -19,8 +19,6 @@ public sealed record ConfigStoreSettings(int SnapshotEvery, TimeSpan RepublishIn
 
     public static ConfigStoreSettings Default => FabricSettings.Default.ConfigStore;
 
-    public static ConfigStoreSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("config-store"));
-
     internal static ConfigStoreSettings Read(SettingsReader r) => new(
         r.Positive("snapshot-every"),
         r.Interval("republish-interval"),

@@ -91,7 +91,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
 
     public long CacheIdleTimeoutMs => (long)CacheIdleTimeout.TotalMilliseconds;
 
-    /// <summary>Reads <c>fabric.gateway</c> of <paramref name="config"/> over the shipped file.</summary>
+    /// <summary>Reads <c>fabric.gateway</c> of <paramref name="config"/> over the shipped file (as <see cref="FabricSettings.From"/> does).</summary>
     public static GatewaySettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("gateway"));
 
     internal static GatewaySettings Read(SettingsReader g)

@@ -32,8 +32,6 @@ public sealed record ManagementSettings(
 
     public static ManagementSettings Default => FabricSettings.Default.Management;
 
-    public static ManagementSettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("management"));
-
     internal static ManagementSettings Read(SettingsReader r) => new(
         r.Interval("propose-timeout"),
         r.Interval("lookup-timeout"),

@@ -15,7 +15,6 @@ namespace Fabric.Actors.Switching;
 /// </summary>
 public sealed class MfeGhostAttachments(int maxIsolationProbes) : IGhostAttachments
 {
-
     public bool TryResolve(IntentDocument intent, CheckEndpoint end, CheckEndpoint peer, out GhostAttachment attachment)
     {
         attachment = null!;

@@ -22,8 +22,6 @@ public sealed record SwitchingSettings(ushort GenevePort, ushort GhostGenevePort
 
     public static SwitchingSettings Default => FabricSettings.Default.Switching;
 
-    public static SwitchingSettings FromConfig(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("switching"));
-
     internal static SwitchingSettings Read(SettingsReader r)
     {
         var port = r.Port("geneve-port");

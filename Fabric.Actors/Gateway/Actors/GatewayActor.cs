@@ -46,7 +46,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _node = node;
         _ghost = ghost;
         _settings = FabricSettings.Get(Context.System).Gateway;
-        _dp = new GatewayDatapath(Compile(spec, _generation), _settings.Buckets, _settings.CacheFlowsPerBucket, _settings.CacheIdleTimeoutMs, _settings);
+        _dp = new GatewayDatapath(Compile(spec, _generation), settings: _settings);
         _gate = new DatapathGate(_settings.IngressWait);
         _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
         _runBatch = OnBatch;
