@@ -1,6 +1,4 @@
 using Akka.Actor;
-using Hocon = Akka.Configuration.Config;
-using ConfigurationFactory = Akka.Configuration.ConfigurationFactory;
 using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
 using Fabric.Actors.DataPlane.Io;
@@ -10,15 +8,17 @@ using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Intent;
+using ConfigurationFactory = Akka.Configuration.ConfigurationFactory;
+using Hocon = Akka.Configuration.Config;
 
 namespace Fabric.Actors.Settings;
 
 /// <summary>
 /// Every node setting, read once from the <c>fabric</c> hocon block into one immutable record
 /// (one sub-record per area), checked as it is read: a bad value stops the node at start with the
-/// key and the reason (an <see cref="ArgumentException"/> from <see cref="SettingsReader"/>). Defaults live only in hocon/fabric.conf,
-/// which is embedded in this assembly and is the fallback of every read, so <see cref="Default"/>
-/// is that file. Actors get their area's record through <see cref="Get"/> (one Akka extension) or
+/// key and the reason (an <see cref="ArgumentException"/> from <see cref="SettingsReader"/>).
+/// Defaults live only in hocon/fabric.conf, which is embedded in this assembly and is the fallback
+/// of every read, so <see cref="Default"/> is that file. Actors get their area's record through <see cref="Get"/> (one Akka extension) or
 /// their props; hot paths read its plain fields, never the configuration.
 /// </summary>
 public sealed record FabricSettings(

@@ -1,5 +1,4 @@
 using Hocon = Akka.Configuration.Config;
-using ConfigurationFactory = Akka.Configuration.ConfigurationFactory;
 
 namespace Fabric.Actors.Settings;
 
