@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Fabric.Actors.Config;
+using Fabric.Actors.Settings;
 using Fabric.Node.Cli;
 using Fabric.Node.Hosting;
 
@@ -43,7 +44,7 @@ static async Task<int> RunNode(string[] args, CancellationToken stopping)
         if (IntentBootstrapper.ResolvePath(options.IntentFile) is { } path)
         {
             if (!File.Exists(path)) throw new ArgumentException($"--intent: no such file '{path}'");
-            var limits = IntentLimitsSettings.From(NodeHocon.Load(options));
+            var limits = FabricSettings.From(NodeHocon.Load(options)).Intent;
             var normalized = IntentNormalizer.Normalize(await File.ReadAllBytesAsync(path), limits);
             if (!normalized.IsValid)
             {

@@ -31,6 +31,8 @@ public sealed class CellularNode
         Ghost = ghost;
         PortFactory = portFactory ?? DefaultPort;
         Settings = settings;
+        var retained = (settings ?? CellularSettings.Default).PoolRetainedBatches;
+        Pool = new PacketBatchPool(maxRetained: retained, preallocate: Math.Min(4, retained));
     }
 
     public bool Ghost { get; }
@@ -55,7 +57,8 @@ public sealed class CellularNode
     public SimulatedLink SimulatedLink { get; set; } = SimulatedLink.PseudoTerminal;
 
     /// <summary>Frames are 2 KiB slots: a 1514-byte VM frame fits with headroom.</summary>
-    public PacketBatchPool Pool { get; } = new(maxRetained: 64, preallocate: 4);
+    /// <remarks>Keeps <c>fabric.cellular.pool-retained-batches</c> idle batches.</remarks>
+    public PacketBatchPool Pool { get; }
 
     public ConcurrentDictionary<string, HypervisorRuntime> Hypervisors { get; } = new();
 

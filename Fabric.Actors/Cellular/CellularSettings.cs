@@ -1,46 +1,61 @@
 using Fabric.Actors.Cellular.Bridge;
 using Fabric.Actors.Cellular.Modem;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Actors.Cellular;
 
-/// <summary>The cellular capability's settings, read once from <c>fabric.cellular</c> (hocon/fabric.conf).</summary>
+/// <summary>The cellular capability's settings, read once from <c>fabric.cellular</c> (hocon/fabric.conf, each key commented there).</summary>
 public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
 {
     /// <summary>How often each modem's machine is given the time (timeouts, polls, re-opens).</summary>
-    public TimeSpan Tick { get; init; } = TimeSpan.FromMilliseconds(50);
+    public required TimeSpan Tick { get; init; }
 
-    public static CellularSettings Default { get; } = new(new ModemTimings(), new LeaseTerms());
+    /// <summary>How often the bridge checks its VM ports and retries the ones that failed.</summary>
+    public required TimeSpan BridgeCheckInterval { get; init; }
 
-    public static CellularSettings From(Akka.Configuration.Config config)
+    /// <summary>First delay before a VM port that failed is opened again; doubles up to <see cref="BridgeRetryMax"/>.</summary>
+    public required TimeSpan BridgeRetryMin { get; init; }
+
+    public required TimeSpan BridgeRetryMax { get; init; }
+
+    /// <summary>Idle packet batches the hypervisors' pool keeps (their bridges and modem data ports).</summary>
+    public required int PoolRetainedBatches { get; init; }
+
+    public static CellularSettings Default => FabricSettings.Default.Cellular;
+
+    internal static CellularSettings Read(SettingsReader r)
     {
-        var section = config.GetConfig("fabric.cellular");
-        if (section is null || section.IsEmpty) return Default;
-        int Ms(string key, int fallback) => (int)section.GetTimeSpan(key, TimeSpan.FromMilliseconds(fallback)).TotalMilliseconds;
-        uint Seconds(string key, uint fallback) => (uint)section.GetTimeSpan(key, TimeSpan.FromSeconds(fallback)).TotalSeconds;
-        var t = Default.Timings;
-        var l = Default.Lease;
+        int Ms(string key) => (int)r.Duration(key, TimeSpan.FromMilliseconds(1), TimeSpan.FromDays(1), "must be 1ms..1d").TotalMilliseconds;
+        uint Seconds(string key) => (uint)r.Duration(key, TimeSpan.FromSeconds(1), TimeSpan.FromDays(365), "must be 1s..365d").TotalSeconds;
         var settings = new CellularSettings(
             new ModemTimings
             {
-                CommandTimeoutMs = Ms("command-timeout", t.CommandTimeoutMs),
-                ActivationTimeoutMs = Ms("activation-timeout", t.ActivationTimeoutMs),
-                PollIntervalMs = Ms("poll-interval", t.PollIntervalMs),
-                RegistrationPollMs = Ms("registration-poll", t.RegistrationPollMs),
-                DialRetryMs = Ms("dial-retry", t.DialRetryMs),
-                MaxTimeouts = section.GetInt("max-timeouts", t.MaxTimeouts),
-                ReopenMinMs = Ms("reopen-min", t.ReopenMinMs),
-                ReopenMaxMs = Ms("reopen-max", t.ReopenMaxMs),
+                CommandTimeoutMs = Ms("command-timeout"),
+                ActivationTimeoutMs = Ms("activation-timeout"),
+                PollIntervalMs = Ms("poll-interval"),
+                RegistrationPollMs = Ms("registration-poll"),
+                DialRetryMs = Ms("dial-retry"),
+                MaxTimeouts = r.Positive("max-timeouts"),
+                ReopenMinMs = Ms("reopen-min"),
+                ReopenMaxMs = Ms("reopen-max"),
             },
-            l with
+            new LeaseTerms
             {
-                LeaseSeconds = Seconds("lease", l.LeaseSeconds),
-                RenewSeconds = Seconds("renew", l.RenewSeconds),
-                RebindSeconds = Seconds("rebind", l.RebindSeconds),
-            });
-        if (settings.Timings.MaxTimeouts < 1) throw new ArgumentException("fabric.cellular.max-timeouts must be >= 1");
-        if (settings.Lease.RenewSeconds < 1 || settings.Lease.RenewSeconds >= settings.Lease.RebindSeconds
-            || settings.Lease.RebindSeconds >= settings.Lease.LeaseSeconds)
-            throw new ArgumentException("fabric.cellular: need 1s <= renew < rebind < lease");
+                LeaseSeconds = Seconds("lease"),
+                RenewSeconds = Seconds("renew"),
+                RebindSeconds = Seconds("rebind"),
+            })
+        {
+            Tick = r.Interval("tick"),
+            BridgeCheckInterval = r.Interval("bridge-check-interval"),
+            BridgeRetryMin = r.Interval("bridge-retry-min"),
+            BridgeRetryMax = r.Interval("bridge-retry-max"),
+            PoolRetainedBatches = r.Positive("pool-retained-batches"),
+        };
+        r.Require(settings.Timings.ReopenMaxMs >= settings.Timings.ReopenMinMs, "reopen-max", "must be >= reopen-min");
+        r.Require(settings.BridgeRetryMax >= settings.BridgeRetryMin, "bridge-retry-max", "must be >= bridge-retry-min");
+        r.Require(settings.Lease.RenewSeconds < settings.Lease.RebindSeconds, "renew", $"must be below rebind ({settings.Lease.RebindSeconds}s)");
+        r.Require(settings.Lease.RebindSeconds < settings.Lease.LeaseSeconds, "rebind", $"must be below lease ({settings.Lease.LeaseSeconds}s)");
         return settings;
     }
 }

@@ -18,16 +18,17 @@ public sealed record StoreSilent(string IdempotencyKey, bool KnownNotJournaled);
 /// its <see cref="ProposeChange.NotAfter"/>), or unknown because the store still does not answer
 /// (<see cref="StoreSilent"/>: a retry with the same key tells).
 /// </summary>
-public sealed class ChangeProposer(IActorRef store, TimeSpan timeout, TimeSpan lookupTimeout)
+/// <param name="margin">How much earlier than the sender's own timeout the store must have read the
+/// proposal (<c>fabric.management.propose-margin</c>; the shipped value when not given).</param>
+public sealed class ChangeProposer(IActorRef store, TimeSpan timeout, TimeSpan lookupTimeout, TimeSpan? margin = null)
 {
-    /// <summary>How much earlier than the sender's own timeout the store must have read the proposal.</summary>
-    public static readonly TimeSpan NotAfterMargin = TimeSpan.FromSeconds(1);
+    private readonly TimeSpan _margin = margin ?? Settings.ManagementSettings.Default.ProposeMargin;
 
     public TimeSpan Timeout => timeout;
 
     /// <summary>The proposal's deadline for the store, given when it is sent.</summary>
     public DateTimeOffset NotAfter(DateTimeOffset sentAt) =>
-        sentAt + (timeout > NotAfterMargin * 2 ? timeout - NotAfterMargin : timeout / 2);
+        sentAt + (timeout > _margin * 2 ? timeout - _margin : timeout / 2);
 
     /// <summary>
     /// Sends <paramref name="command"/> (which carries its idempotency key) as a new attempt with

@@ -47,8 +47,8 @@ public sealed record ConfigState(
     /// <summary>Ghost reports of the retained changes, by change id.</summary>
     public ImmutableSortedDictionary<long, ChangeReported> Reports { get; init; } = ImmutableSortedDictionary<long, ChangeReported>.Empty;
 
-    /// <summary>How many changes the state keeps in memory (older ones stay in the journal).</summary>
-    public const int RetainedChanges = 500;
+    /// <summary>How many changes the state keeps in memory (older ones stay in the journal; <c>fabric.config-store.retained-changes</c>).</summary>
+    public int RetainedChanges { get; init; } = ConfigStoreSettings.Default.RetainedChanges;
 
     public static ConfigState Empty { get; } =
         new(0, 0, "", 0, ImmutableSortedDictionary<long, ChangeRecord>.Empty);
@@ -197,7 +197,7 @@ public sealed record ConfigState(
         Changes.TryGetValue(id, out var record) ? this with { Changes = Changes.SetItem(id, change(record)) } : this;
 
     /// <summary>Drops the oldest decided changes beyond <see cref="RetainedChanges"/>; pending ones stay.</summary>
-    private static ImmutableSortedDictionary<long, ChangeRecord> Trim(ImmutableSortedDictionary<long, ChangeRecord> changes)
+    private ImmutableSortedDictionary<long, ChangeRecord> Trim(ImmutableSortedDictionary<long, ChangeRecord> changes)
     {
         if (changes.Count <= RetainedChanges) return changes;
         var excess = changes.Count - RetainedChanges;

@@ -18,16 +18,11 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
 {
     public const string PersistenceIdValue = "fabric-config-store";
 
-    /// <summary>How many abandoned proposal attempts the store remembers (in memory; see <see cref="FindChangeByKey"/>).</summary>
-    public const int AbandonedAttemptsKept = 4096;
-
     private readonly ConfigStoreSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly IActorRef _mediator;
-    private ConfigState _state = ConfigState.Empty;
+    private ConfigState _state;
     private readonly Dictionary<long, List<string>> _progress = [];
-    private const int MaxProgressLines = 200;
-    private const int MaxProgressChanges = 100;
     private readonly HashSet<string> _abandoned = [];
     private readonly Queue<string> _abandonedOrder = new();
 
@@ -44,12 +39,13 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
     public ConfigStoreActor(ConfigStoreSettings settings)
     {
         _settings = settings;
+        _state = ConfigState.Empty with { RetainedChanges = settings.RetainedChanges };
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is ConfigStoreKeyedSnapshot keyed) _state = ConfigState.FromSnapshot(keyed);
-            else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot);
+            if (offer.Snapshot is ConfigStoreKeyedSnapshot keyed) _state = ConfigState.FromSnapshot(keyed) with { RetainedChanges = settings.RetainedChanges };
+            else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot) with { RetainedChanges = settings.RetainedChanges };
         });
         Recover<IConfigEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>
@@ -97,8 +93,8 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
             // Progress is not journaled: it only tells a waiting operator how far the ghost got.
             if (!_state.Changes.TryGetValue(p.ChangeId, out var c) || c.Status != ChangeStatus.Proposed) return;
             if (!_progress.TryGetValue(p.ChangeId, out var lines)) _progress[p.ChangeId] = lines = [];
-            if (lines.Count < MaxProgressLines) lines.Add(p.Line);
-            while (_progress.Count > MaxProgressChanges) _progress.Remove(_progress.Keys.Min());
+            if (lines.Count < _settings.ProgressLines) lines.Add(p.Line);
+            while (_progress.Count > _settings.ProgressChanges) _progress.Remove(_progress.Keys.Min());
         });
         Command<FindChangeByKey>(query =>
         {
@@ -177,7 +173,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         if (query.AbandonedAttempt is { } attempt && _abandoned.Add(attempt))
         {
             _abandonedOrder.Enqueue(attempt);
-            if (_abandonedOrder.Count > AbandonedAttemptsKept) _abandoned.Remove(_abandonedOrder.Dequeue());
+            if (_abandonedOrder.Count > _settings.AbandonedAttemptsKept) _abandoned.Remove(_abandonedOrder.Dequeue());
         }
         Sender.Tell(new NoChangeForKey(query.IdempotencyKey));
     }

@@ -1,19 +1,32 @@
+using Fabric.Actors.Settings;
+
 namespace Fabric.Actors.Config;
 
-/// <summary>The config store's settings, read once from <c>fabric.config-store</c> (hocon/fabric.conf).</summary>
+/// <summary>The config store's settings, read once from <c>fabric.config-store</c> (hocon/fabric.conf, each key commented there).</summary>
 public sealed record ConfigStoreSettings(int SnapshotEvery, TimeSpan RepublishInterval, TimeSpan AdoptWait)
 {
-    public static ConfigStoreSettings Default { get; } = new(100, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2));
+    /// <summary>Changes the store keeps in memory for GET /changes (older ones stay in the journal).</summary>
+    public required int RetainedChanges { get; init; }
 
-    public static ConfigStoreSettings From(Akka.Configuration.Config config)
+    /// <summary>Abandoned proposal attempts the store remembers, so a late one is still refused.</summary>
+    public required int AbandonedAttemptsKept { get; init; }
+
+    /// <summary>Ghost verification progress lines kept per pending change.</summary>
+    public required int ProgressLines { get; init; }
+
+    /// <summary>Pending changes whose progress lines are kept (the oldest are forgotten first).</summary>
+    public required int ProgressChanges { get; init; }
+
+    public static ConfigStoreSettings Default => FabricSettings.Default.ConfigStore;
+
+    internal static ConfigStoreSettings Read(SettingsReader r) => new(
+        r.Positive("snapshot-every"),
+        r.Interval("republish-interval"),
+        r.NonNegativeDuration("adopt-wait"))
     {
-        var section = config.GetConfig("fabric.config-store");
-        if (section is null || section.IsEmpty) return Default;
-        var settings = new ConfigStoreSettings(
-            section.GetInt("snapshot-every", Default.SnapshotEvery),
-            section.GetTimeSpan("republish-interval", Default.RepublishInterval),
-            section.GetTimeSpan("adopt-wait", Default.AdoptWait));
-        if (settings.SnapshotEvery < 1) throw new ArgumentException("fabric.config-store.snapshot-every must be >= 1");
-        return settings;
-    }
+        RetainedChanges = r.Positive("retained-changes"),
+        AbandonedAttemptsKept = r.Positive("abandoned-attempts-kept"),
+        ProgressLines = r.Positive("progress-lines"),
+        ProgressChanges = r.Positive("progress-changes"),
+    };
 }

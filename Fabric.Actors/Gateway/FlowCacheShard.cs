@@ -46,7 +46,7 @@ public sealed class FlowCacheShard
     {
         settings ??= GatewaySettings.Default;
         Index = index;
-        Cache = new MegaflowCache(maxFlows, idleTimeoutMs);
+        Cache = new MegaflowCache(maxFlows, idleTimeoutMs, settings.CacheMaxMasks);
         Nat = new NatTable(settings.Nat, index, lender);
         Connections = new ConnectionTable(settings.Conntrack, Nat, lastSeenElsewhere, settings.SweepIntervalMs);
     }

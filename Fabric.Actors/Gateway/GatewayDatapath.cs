@@ -28,13 +28,18 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private readonly List<Connection> _toConfirm = [];
 
-    public GatewayDatapath(GatewayPlan plan, int shards = 16, int maxFlowsPerShard = 65_536, long idleTimeoutMs = 60_000, GatewaySettings? settings = null)
+    /// <param name="shards">Flow-cache buckets; <paramref name="maxFlowsPerShard"/>, <paramref name="idleTimeoutMs"/>:
+    /// each one's cache. Not given: the settings' (<c>fabric.gateway.buckets</c>, <c>cache.flows-per-bucket</c>, <c>cache.idle-timeout</c>).</param>
+    public GatewayDatapath(GatewayPlan plan, int? shards = null, int? maxFlowsPerShard = null, long? idleTimeoutMs = null, GatewaySettings? settings = null)
     {
         Plan = plan;
         Settings = settings ?? GatewaySettings.Default;
-        Ledger = new PortBlockLedger(shards);
+        var buckets = shards ?? Settings.Buckets;
+        var flows = maxFlowsPerShard ?? Settings.CacheFlowsPerBucket;
+        var idle = idleTimeoutMs ?? Settings.CacheIdleTimeoutMs;
+        Ledger = new PortBlockLedger(buckets);
         Ledger.Configure(plan);
-        Shards = [.. Enumerable.Range(0, shards).Select(i => new FlowCacheShard(i, maxFlowsPerShard, idleTimeoutMs, Settings, Ledger))];
+        Shards = [.. Enumerable.Range(0, buckets).Select(i => new FlowCacheShard(i, flows, idle, Settings, Ledger))];
     }
 
     public GatewayPlan Plan { get; private set; }

@@ -1,4 +1,4 @@
-using Akka.Actor;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Actors.Gateway;
 
@@ -10,7 +10,7 @@ namespace Fabric.Actors.Gateway;
 /// </summary>
 public sealed record NatSettings(int PortBlockSize, int MaxBlocksPerHost, int SpareBlocks)
 {
-    public static NatSettings Default { get; } = new(256, 128, 2);
+    public static NatSettings Default => GatewaySettings.Default.Nat;
 }
 
 /// <summary>
@@ -20,8 +20,7 @@ public sealed record NatSettings(int PortBlockSize, int MaxBlocksPerHost, int Sp
 /// </summary>
 public sealed record ConntrackSettings(TimeSpan TcpNew, TimeSpan TcpEstablished, TimeSpan TcpClosing, TimeSpan TcpClosedHold, TimeSpan Datagram)
 {
-    public static ConntrackSettings Default { get; } = new(
-        TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(30));
+    public static ConntrackSettings Default => GatewaySettings.Default.Conntrack;
 
     public long TcpNewMs => (long)TcpNew.TotalMilliseconds;
     public long TcpEstablishedMs => (long)TcpEstablished.TotalMilliseconds;
@@ -31,70 +30,105 @@ public sealed record ConntrackSettings(TimeSpan TcpNew, TimeSpan TcpEstablished,
 }
 
 /// <summary>
-/// A gateway's settings, read once from <c>fabric.gateway</c> (hocon/fabric.conf) into this
-/// immutable object (<see cref="For"/>); the data path reads the fields, never the configuration.
+/// A port that fails or goes away is re-opened after <see cref="MinBackoff"/>, doubling up to
+/// <see cref="MaxBackoff"/>; one that then stays up <see cref="StableAfter"/> starts over
+/// (hocon <c>fabric.gateway.port-restart</c>).
+/// </summary>
+public sealed record PortRestartSettings(TimeSpan MinBackoff, TimeSpan MaxBackoff, TimeSpan StableAfter)
+{
+    public PortRestartPolicy NewPolicy() => new(MinBackoff, MaxBackoff, StableAfter);
+}
+
+/// <summary>
+/// A gateway's settings, read once from <c>fabric.gateway</c> (hocon/fabric.conf, each key
+/// commented there) as part of <see cref="FabricSettings"/>; the data path reads the fields, never
+/// the configuration.
 /// </summary>
 public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrack, TimeSpan SweepInterval, TimeSpan ResolverTimeout, int ResolverBacklog)
 {
-    public static GatewaySettings Default { get; } = new(NatSettings.Default, ConntrackSettings.Default, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(3), 8192);
+    public static GatewaySettings Default => FabricSettings.Default.Gateway;
 
     /// <summary>Longest a port's receive thread waits for the data path before dropping its batch at ingress (hocon <c>ingress-wait</c>).</summary>
-    public TimeSpan IngressWait { get; init; } = TimeSpan.FromMilliseconds(50);
+    public required TimeSpan IngressWait { get; init; }
 
     /// <summary>MTU of a gateway port whose intent names none (hocon <c>port-mtu</c>); a TAP port's device is given it.</summary>
-    public int PortMtu { get; init; } = GatewayPlan.DefaultMtu;
+    public required int PortMtu { get; init; }
 
     /// <summary>
     /// ICMP errors the gateway sends (time exceeded, unreachable, fragmentation needed): a token
     /// bucket of <see cref="IcmpErrorBurst"/> refilled at <see cref="IcmpErrorsPerSecond"/>
     /// (hocon <c>icmp-errors.rate</c>, <c>icmp-errors.burst</c>; Linux's icmp_msgs_per_sec and icmp_msgs_burst).
     /// </summary>
-    public int IcmpErrorsPerSecond { get; init; } = 1000;
+    public required int IcmpErrorsPerSecond { get; init; }
 
-    public int IcmpErrorBurst { get; init; } = 50;
+    public required int IcmpErrorBurst { get; init; }
+
+    /// <summary>Flow-cache buckets (sharding entities, and shards of the local cache) per gateway (hocon <c>buckets</c>).</summary>
+    public required int Buckets { get; init; }
+
+    /// <summary>Flows each bucket's cache holds (hocon <c>cache.flows-per-bucket</c>).</summary>
+    public required int CacheFlowsPerBucket { get; init; }
+
+    /// <summary>A cache entry not hit for this long is dropped (hocon <c>cache.idle-timeout</c>).</summary>
+    public required TimeSpan CacheIdleTimeout { get; init; }
+
+    /// <summary>Most distinct megaflow masks per bucket; entries with a further mask are installed exact (hocon <c>cache.max-masks</c>).</summary>
+    public required int CacheMaxMasks { get; init; }
+
+    /// <summary>How often the ports' states are checked: a port that went away is noticed within this (hocon <c>port-check-interval</c>).</summary>
+    public required TimeSpan PortCheckInterval { get; init; }
+
+    /// <summary>How often misses waiting too long are expired and next hops re-resolved (hocon <c>housekeeping-interval</c>).</summary>
+    public required TimeSpan HousekeepingInterval { get; init; }
+
+    /// <summary>Idle packet batches the gateway's pool keeps for its ports' receive threads and output (hocon <c>pool-retained-batches</c>).</summary>
+    public required int PoolRetainedBatches { get; init; }
+
+    /// <summary>Re-opening a port that failed (hocon <c>port-restart</c>).</summary>
+    public required PortRestartSettings PortRestart { get; init; }
 
     public long SweepIntervalMs => Math.Max(1, (long)SweepInterval.TotalMilliseconds);
 
-    public static GatewaySettings From(Akka.Configuration.Config config)
-    {
-        var g = config.GetConfig("fabric.gateway");
-        if (g is null || g.IsEmpty) return Default;
-        var d = Default;
-        var nat = new NatSettings(
-            g.GetInt("nat.port-block-size", d.Nat.PortBlockSize),
-            g.GetInt("nat.max-blocks-per-host", d.Nat.MaxBlocksPerHost),
-            g.GetInt("nat.spare-blocks", d.Nat.SpareBlocks));
-        var ct = new ConntrackSettings(
-            g.GetTimeSpan("conntrack.tcp-new-timeout", d.Conntrack.TcpNew),
-            g.GetTimeSpan("conntrack.tcp-established-timeout", d.Conntrack.TcpEstablished),
-            g.GetTimeSpan("conntrack.tcp-closing-timeout", d.Conntrack.TcpClosing),
-            g.GetTimeSpan("conntrack.tcp-closed-hold", d.Conntrack.TcpClosedHold),
-            g.GetTimeSpan("conntrack.datagram-timeout", d.Conntrack.Datagram));
-        var settings = new GatewaySettings(nat, ct,
-            g.GetTimeSpan("sweep-interval", d.SweepInterval),
-            g.GetTimeSpan("resolver.timeout", d.ResolverTimeout),
-            g.GetInt("resolver.backlog", d.ResolverBacklog))
-        {
-            IngressWait = g.GetTimeSpan("ingress-wait", d.IngressWait),
-            PortMtu = g.GetInt("port-mtu", d.PortMtu),
-            IcmpErrorsPerSecond = g.GetInt("icmp-errors.rate", d.IcmpErrorsPerSecond),
-            IcmpErrorBurst = g.GetInt("icmp-errors.burst", d.IcmpErrorBurst),
-        };
-        settings.Validate();
-        return settings;
-    }
+    public long CacheIdleTimeoutMs => (long)CacheIdleTimeout.TotalMilliseconds;
 
-    public void Validate()
+    /// <summary>Reads <c>fabric.gateway</c> of <paramref name="config"/> over the shipped file (as <see cref="FabricSettings.From"/> does).</summary>
+    public static GatewaySettings From(Akka.Configuration.Config config) => Read(FabricSettings.Reader(config).Section("gateway"));
+
+    internal static GatewaySettings Read(SettingsReader g)
     {
-        if (Nat.PortBlockSize is < 16 or > SnatPlan.PortsPerAddress) throw new ArgumentException($"fabric.gateway.nat.port-block-size must be 16..{SnatPlan.PortsPerAddress}, not {Nat.PortBlockSize}");
-        if (Nat.MaxBlocksPerHost < 1) throw new ArgumentException("fabric.gateway.nat.max-blocks-per-host must be >= 1");
-        if (Nat.SpareBlocks < 1) throw new ArgumentException("fabric.gateway.nat.spare-blocks must be >= 1");
-        if (SweepInterval <= TimeSpan.Zero) throw new ArgumentException("fabric.gateway.sweep-interval must be > 0");
-        if (ResolverBacklog < 1) throw new ArgumentException("fabric.gateway.resolver.backlog must be >= 1");
-        if (IngressWait < TimeSpan.Zero) throw new ArgumentException("fabric.gateway.ingress-wait must be >= 0");
-        if (PortMtu is < 68 or > 65_535) throw new ArgumentException($"fabric.gateway.port-mtu must be 68..65535, not {PortMtu}");
-        if (IcmpErrorsPerSecond < 0) throw new ArgumentException("fabric.gateway.icmp-errors.rate must be >= 0");
-        if (IcmpErrorBurst < 1) throw new ArgumentException("fabric.gateway.icmp-errors.burst must be >= 1");
+        var natSection = g.Section("nat");
+        var nat = new NatSettings(
+            natSection.Int("port-block-size", 16, SnatPlan.PortsPerAddress),
+            natSection.Positive("max-blocks-per-host"),
+            natSection.Positive("spare-blocks"));
+        var c = g.Section("conntrack");
+        var ct = new ConntrackSettings(
+            c.Interval("tcp-new-timeout"),
+            c.Interval("tcp-established-timeout"),
+            c.Interval("tcp-closing-timeout"),
+            c.NonNegativeDuration("tcp-closed-hold"),
+            c.Interval("datagram-timeout"));
+        var resolver = g.Section("resolver");
+        var icmp = g.Section("icmp-errors");
+        var cache = g.Section("cache");
+        var restart = g.Section("port-restart");
+        var settings = new GatewaySettings(nat, ct, g.Interval("sweep-interval"), resolver.Interval("timeout"), resolver.Positive("backlog"))
+        {
+            IngressWait = g.NonNegativeDuration("ingress-wait"),
+            PortMtu = g.Int("port-mtu", 68, 65_535),
+            IcmpErrorsPerSecond = icmp.Int("rate", 0, int.MaxValue),
+            IcmpErrorBurst = icmp.Positive("burst"),
+            Buckets = g.Int("buckets", 1, 1024),
+            CacheFlowsPerBucket = cache.Int("flows-per-bucket", 16, 1 << 24),
+            CacheIdleTimeout = cache.Interval("idle-timeout"),
+            CacheMaxMasks = cache.Int("max-masks", 1, 256),
+            PortCheckInterval = g.Interval("port-check-interval"),
+            HousekeepingInterval = g.Interval("housekeeping-interval"),
+            PoolRetainedBatches = g.Positive("pool-retained-batches"),
+            PortRestart = new PortRestartSettings(restart.Interval("min-backoff"), restart.Interval("max-backoff"), restart.NonNegativeDuration("stable-after")),
+        };
+        restart.Require(settings.PortRestart.MaxBackoff >= settings.PortRestart.MinBackoff, "max-backoff", "must be >= min-backoff");
+        return settings;
     }
 
     /// <summary>What a flow-cache entity needs of these settings (it decides with its gateway's, wherever it runs).</summary>
@@ -110,18 +144,4 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             TimeSpan.FromMilliseconds(m.TcpClosedHoldMs), TimeSpan.FromMilliseconds(m.DatagramMs)),
         SweepInterval = TimeSpan.FromMilliseconds(m.SweepIntervalMs),
     };
-
-    /// <summary>The settings of <paramref name="system"/>, read from its configuration the first time they are asked for.</summary>
-    public static GatewaySettings For(ActorSystem system) => system.WithExtension<GatewaySettingsExtension, GatewaySettingsProvider>().Settings;
-}
-
-/// <summary>Holds a system's <see cref="GatewaySettings"/> (read once).</summary>
-public sealed class GatewaySettingsExtension(GatewaySettings settings) : IExtension
-{
-    public GatewaySettings Settings { get; } = settings;
-}
-
-public sealed class GatewaySettingsProvider : ExtensionIdProvider<GatewaySettingsExtension>
-{
-    public override GatewaySettingsExtension CreateExtension(ExtendedActorSystem system) => new(GatewaySettings.From(system.Settings.Config));
 }

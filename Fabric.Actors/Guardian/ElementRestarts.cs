@@ -5,24 +5,12 @@ namespace Fabric.Actors.Guardian;
 /// <summary>
 /// How an element whose actor failed to start (its constructor or PreStart threw, e.g. its PE's
 /// underlay address is held by another process) is started again, read once from
-/// <c>fabric.elements</c> (hocon/fabric.conf): the first retry after <see cref="Min"/>, each
+/// <c>fabric.elements</c> (hocon/fabric.conf, into <see cref="Settings.FabricSettings.Elements"/>): the first retry after <see cref="Min"/>, each
 /// further one after twice the previous delay, at most <see cref="Max"/>.
 /// </summary>
 public sealed record ElementRestartSettings(TimeSpan Min, TimeSpan Max)
 {
     public static ElementRestartSettings Default { get; } = new(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
-
-    public static ElementRestartSettings From(Akka.Configuration.Config? config)
-    {
-        var section = config?.GetConfig("fabric.elements");
-        if (section is null || section.IsEmpty) return Default;
-        var settings = new ElementRestartSettings(
-            section.GetTimeSpan("restart-min", Default.Min),
-            section.GetTimeSpan("restart-max", Default.Max));
-        if (settings.Min <= TimeSpan.Zero || settings.Max < settings.Min)
-            throw new ArgumentException($"fabric.elements: restart-min > 0 and restart-max >= restart-min (got {settings.Min}, {settings.Max})");
-        return settings;
-    }
 }
 
 /// <summary>

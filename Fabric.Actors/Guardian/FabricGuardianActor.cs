@@ -42,7 +42,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
         ElementRestartSettings? restart = null)
     {
         _lastApplied = lastAppliedPath is null ? null : new LastAppliedIntent(lastAppliedPath);
-        _elements = new ElementReconciler(kinds, node, _log, restart: restart ?? ElementRestartSettings.From(Context.System.Settings.Config));
+        _elements = new ElementReconciler(kinds, node, _log, restart: restart ?? Settings.FabricSettings.Get(Context.System).Elements);
         _configStore = configStore;
         _node = node;
         _fetchRetry = fetchRetry;

@@ -11,12 +11,10 @@ namespace Fabric.Actors.Switching;
 /// carries the peer's MAC: the MFE forwards by the intent's MACs; one to an address off the
 /// container's switch carries the MAC of the switch's router, the gateway). Implicit probes: containers
 /// of different tenants must not reach each other (<c>tenant-isolation</c>, at most
-/// <see cref="MaxIsolationProbes"/> pairs).
+/// <paramref name="maxIsolationProbes"/> pairs, <c>fabric.switching.ghost-isolation-probes</c>).
 /// </summary>
-public sealed class MfeGhostAttachments : IGhostAttachments
+public sealed class MfeGhostAttachments(int maxIsolationProbes) : IGhostAttachments
 {
-    public const int MaxIsolationProbes = 64;
-
     public bool TryResolve(IntentDocument intent, CheckEndpoint end, CheckEndpoint peer, out GhostAttachment attachment)
     {
         attachment = null!;
@@ -47,7 +45,7 @@ public sealed class MfeGhostAttachments : IGhostAttachments
         {
             foreach (var b in all.Where(b => b.Tenant != a.Tenant))
             {
-                if (n++ >= MaxIsolationProbes) yield break;
+                if (n++ >= maxIsolationProbes) yield break;
                 yield return new ImplicitProbe("tenant-isolation", $"container {a.Host}/{a.Container} ({a.Tenant}) -> {b.Host}/{b.Container} ({b.Tenant})",
                     new CheckEndpoint(a.Ip, Container: $"{a.Host}/{a.Container}"),
                     new CheckEndpoint(b.Ip, Container: $"{b.Host}/{b.Container}"),

@@ -56,6 +56,6 @@ public static class SwitchingHosting
     {
         ArgumentNullException.ThrowIfNull(main);
         ushort port = genevePort ?? (ushort)(main.GenevePort == ushort.MaxValue ? main.GenevePort - 1 : main.GenevePort + 1);
-        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port, patches) { Tracer = tracer };
+        return new SwitchingNode(ghost: true, portFactory ?? SwitchingNode.IdlePort, port, patches, main.Pool.MaxRetained) { Tracer = tracer };
     }
 }

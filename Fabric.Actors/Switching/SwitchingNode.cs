@@ -22,9 +22,13 @@ public sealed class SwitchingNode : IDisposable
     private readonly Dictionary<Ipv4Address, GeneveUnderlay> _underlays = new();
     private ushort _nextPortId = 0x4000; // apart from the PE and gateway port ids, for readable captures
 
-    public SwitchingNode(bool ghost = false, Func<PortRef, ushort, IPort>? portFactory = null, ushort genevePort = UdpPorts.Geneve, PatchPanel? patches = null)
+    /// <param name="poolRetainedBatches">Idle batches the plane's pool keeps (<c>fabric.switching.pool-retained-batches</c>; the shipped value when not given).</param>
+    public SwitchingNode(bool ghost = false, Func<PortRef, ushort, IPort>? portFactory = null, ushort genevePort = UdpPorts.Geneve, PatchPanel? patches = null,
+        int? poolRetainedBatches = null)
     {
         Ghost = ghost;
+        var retained = poolRetainedBatches ?? SwitchingSettings.Default.PoolRetainedBatches;
+        Pool = new PacketBatchPool(maxRetained: retained, preallocate: Math.Min(8, retained));
         Patches = patches ?? new PatchPanel();
         PortFactory = portFactory ?? (ghost ? IdlePort : DefaultPort);
         GenevePort = genevePort;
@@ -46,7 +50,7 @@ public sealed class SwitchingNode : IDisposable
     public ushort GenevePort { get; }
 
     /// <summary>Frames are 2 KiB slots: a 1518-byte tagged frame plus a Geneve header fits.</summary>
-    public PacketBatchPool Pool { get; } = new(maxRetained: 256, preallocate: 8);
+    public PacketBatchPool Pool { get; }
 
     /// <summary>The MFEs running on this plane, by host name.</summary>
     public ConcurrentDictionary<string, MfeRuntime> Mfes { get; } = new();

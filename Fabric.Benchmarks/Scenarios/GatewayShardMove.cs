@@ -84,14 +84,14 @@ internal static class GatewayShardMove
             Ipv4Address host = default;
             await Until(async () =>
             {
-                for (var b = 0; b < GatewayActor.Buckets && owner is null; b++)
+                for (var b = 0; b < GatewaySettings.Default.Buckets && owner is null; b++)
                 {
                     var stats = await regions[0].Ask<FlowCacheEntityStats>(new GetFlowCacheStats(intent.Name, b), TimeSpan.FromSeconds(3));
                     if (!remote.TryGetValue(stats.Node, out var o)) continue;
                     for (uint h = 10; h < 250 && owner is null; h++)
                     {
                         var a = Ipv4Address.Parse($"10.0.0.{h}");
-                        if (GatewayDatapath.ShardFor(vni, a, GatewayActor.Buckets) != b) continue;
+                        if (GatewayDatapath.ShardFor(vni, a, GatewaySettings.Default.Buckets) != b) continue;
                         (owner, host) = (o, a);
                     }
                 }

@@ -4,20 +4,19 @@ using Fabric.Actors.Gateway.Actors;
 using Fabric.Actors.Pseudowire;
 using Akka.Hosting;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Gateway;
 using Fabric.Messages.Node;
 
 namespace Fabric.Node.Dashboard;
 
 /// <summary>
-/// While the node runs on a terminal: one compact line every few seconds with frames/s per trunk
+/// While the node runs on a terminal: one compact line every few seconds (<c>fabric.management.live-status-interval</c>) with frames/s per trunk
 /// (and its members' states) and per gateway (with its flow-cache hit rate), and where the
 /// dashboard is. Off when the output goes to a file or a pipe (logs stay plain there).
 /// </summary>
 public static class LiveStatus
 {
-    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(5);
-
     public static bool Wanted => !Console.IsOutputRedirected;
 
     public static async Task Run(IServiceProvider services, string dashboard, CancellationToken stopping)
@@ -26,7 +25,7 @@ public static class LiveStatus
         var system = services.GetRequiredService<ActorSystem>();
         var last = new Dictionary<string, long>();
         var at = DateTime.UtcNow;
-        using var timer = new PeriodicTimer(Interval);
+        using var timer = new PeriodicTimer(services.GetRequiredService<ManagementSettings>().LiveStatusInterval);
         try
         {
             while (await timer.WaitForNextTickAsync(stopping))

@@ -7,6 +7,7 @@ using Akka.Hosting;
 using Akka.Management.Cluster.Bootstrap;
 using Akka.Management.Cluster.Bootstrap.ContactPoint;
 using Akka.Management.Dsl;
+using Fabric.Actors.Settings;
 using Fabric.Node.Management;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -46,8 +47,9 @@ public static class AkkaManagementHosting
         var sb = new StringBuilder();
         if (options.KubernetesDiscovery)
         {
-            var required = hocon.GetInt("fabric.discovery.kubernetes.required-contact-points", 3);
-            var portName = hocon.GetString("fabric.discovery.kubernetes.port-name", "management");
+            var kubernetes = FabricSettings.From(hocon).Kubernetes;
+            var required = kubernetes.RequiredContactPoints;
+            var portName = kubernetes.PortName;
             sb.AppendLine("akka.discovery.method = kubernetes-api");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.required-contact-point-nr = {required}");
             sb.AppendLine($"akka.management.cluster.bootstrap.contact-point-discovery.port-name = \"{portName}\"");

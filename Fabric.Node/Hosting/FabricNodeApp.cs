@@ -10,6 +10,7 @@ using Fabric.Actors.Gateway;
 using Fabric.Actors.Ghost;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Settings;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Serialization;
 using Fabric.Node.Management;
@@ -34,8 +35,10 @@ public static class FabricNodeApp
         var (token, tokenSource) = ManagementToken.Resolve(options with { DataDir = dataDir });
         var roles = options.Roles.ToArray();
         var hocon = NodeHocon.Load(options);
-        var intentLimits = IntentLimitsSettings.From(hocon);
-        var management = ManagementSettings.From(hocon);
+        // Every fabric.* setting, read and checked once: a bad value stops the node here, naming its key.
+        var settings = FabricSettings.From(hocon);
+        var intentLimits = settings.Intent;
+        var management = settings.Management;
         var certificate = ManagementEndpoint.Certificate(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "fabric-node" });
@@ -50,8 +53,8 @@ public static class FabricNodeApp
             k.Limits.MaxRequestBodySize = ManagementPipeline.MaxRequestBody;
             k.Limits.MaxRequestLineSize = ManagementPipeline.KestrelRequestLineLimit;
             k.Limits.MaxRequestHeadersTotalSize = ManagementPipeline.KestrelHeadersLimit;
-            k.Limits.KeepAliveTimeout = TimeSpan.FromSeconds(30);
-            k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
+            k.Limits.KeepAliveTimeout = management.KeepAliveTimeout;
+            k.Limits.RequestHeadersTimeout = management.RequestHeadersTimeout;
             var gate = new ConnectionGate(options.ManagementMaxConnections,
                 k.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node.management"));
             k.Listen(ManagementEndpoint.Resolve(options.ManagementHost), options.ManagementPort, listen =>
@@ -69,28 +72,29 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(logRing);
         builder.Services.AddSingleton(new StartupNotes(dataDirWarning));
 
-        Fabric.Actors.DataPlane.Io.TapPort.OffloadsByDefault = hocon.GetBoolean("fabric.tap.offloads", true);
-        var ghostSettings = GhostSettings.From(hocon);
+        builder.Services.AddSingleton(settings);
+        Fabric.Actors.DataPlane.Io.TapPort.OffloadsByDefault = settings.Tap.Offloads;
+        var ghostSettings = settings.Ghost;
         var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();
         builder.Services.AddSingleton(elementKinds);
         if (ghostPlane is not null) builder.Services.AddSingleton(_ => ghostPlane); // the container disposes it (ghost sockets)
         // The I/O loops are process-wide; configured once before any port receives.
-        IoLoops.Configure(IoHocon.From(hocon));
+        IoLoops.Configure(settings.Io);
         // TAPs the node creates outlive it (persistent) when fabric.tap.persistent is on; the record
         // of which ones it created lives in the data directory (see AttachmentDevices).
-        var attachmentDevices = hocon.GetBoolean("fabric.tap.persistent", true) ? AttachmentDevices.InDataDir(dataDir) : null;
-        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = LivenessSettings.From(hocon), Devices = attachmentDevices }, ghost: ghostPlane);
-        var switching = SwitchingSettings.FromConfig(hocon);
+        var attachmentDevices = settings.Tap.Persistent ? AttachmentDevices.InDataDir(dataDir) : null;
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = settings.Pseudowire.Liveness, Devices = attachmentDevices }, ghost: ghostPlane);
+        var switching = settings.Switching;
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).
         var patches = new PatchPanel();
-        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches),
+        builder.Services.AddSwitching(elementKinds, new SwitchingNode(genevePort: switching.GenevePort, patches: patches, poolRetainedBatches: switching.PoolRetainedBatches),
             ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(),
             ghostGenevePort: switching.GhostGenevePort == 0 ? null : switching.GhostGenevePort, ghostTracer: ghostPlane?.Tracer,
             ghostPatches: ghostPlane?.Patches, ghostLiveness: ghostPlane?.Liveness);
-        if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments());
-        builder.Services.AddCellular(elementKinds, ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
+        if (ghostPlane is not null) ghostPlane.Attachments.Add(new MfeGhostAttachments(switching.GhostIsolationProbes));
+        builder.Services.AddCellular(elementKinds, new CellularNode(settings: settings.Cellular), ghostKinds: ghostPlane?.Kinds, ghostPortFactory: ghostPlane?.Ports.Factory(), ghost: ghostPlane);
         builder.Services.AddAkka(SystemName, akka =>
         {
             akka.AddHoconFile(NodeHocon.BaseFile, HoconAddMode.Append)

@@ -1,6 +1,7 @@
 using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Config;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Config;
 using Fabric.Messages.Intent;
 
@@ -12,7 +13,7 @@ namespace Fabric.Node.Hosting;
 /// restarted node never overwrites what operators committed since.
 /// </summary>
 public sealed class IntentBootstrapper(
-    NodeContext node, ActorRegistry registry, IntentParseLimits limits, ILogger<IntentBootstrapper> log) : BackgroundService
+    NodeContext node, ActorRegistry registry, IntentParseLimits limits, ManagementSettings management, ILogger<IntentBootstrapper> log) : BackgroundService
 {
     public const string Sample = "sample";
 
@@ -39,7 +40,7 @@ public sealed class IntentBootstrapper(
         // One key per node and document: a retry after the store did not answer returns the
         // change the first attempt journaled, if it did, instead of proposing it twice.
         var key = $"intent-file:{node.Options.Name}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(document.Canonical!)))[..32]}";
-        var proposer = new ChangeProposer(store, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(3));
+        var proposer = new ChangeProposer(store, management.ProposeTimeout, management.LookupTimeout, management.ProposeMargin);
 
         while (!stoppingToken.IsCancellationRequested)
         {

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Node.Management;
 

@@ -3,6 +3,7 @@ using Akka.Hosting;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Gateway.Actors;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Gateway;
 using Fabric.Messages.Node;
 
@@ -32,8 +33,8 @@ public static class GatewayEndpoints
 
     public sealed record FlowTopRow(string Gateway, int Bucket, int Active, long Hits, long Misses, double HitRate, long Evictions, int Connections, string? Owner);
 
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan EntityTimeout = TimeSpan.FromSeconds(2);
+    /// <summary>How long a route waits for a gateway or the guardian (<c>fabric.management.ask-timeout</c>).</summary>
+    private static TimeSpan AskTimeout(ActorSystem system) => FabricSettings.Get(system).Management.AskTimeout;
 
     public static void MapGatewayEndpoints(this WebApplication app)
     {
@@ -50,8 +51,8 @@ public static class GatewayEndpoints
             if (Problems.BadName("gateway", name) is { } bad) return bad;
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
-            var status = await gw.Ask<GatewayStatus>(GetGatewayStatus.Instance, AskTimeout, ct);
-            return Results.Ok(new GatewayView(status, await Entities(registry, status, ct)));
+            var status = await gw.Ask<GatewayStatus>(GetGatewayStatus.Instance, AskTimeout(system), ct);
+            return Results.Ok(new GatewayView(status, await Entities(registry, status, FabricSettings.Get(system).Management.EntityTimeout, ct)));
         }).WithSummary("One gateway: ports, per-stage counters, drop reasons, flow-cache stats per bucket and its entities");
 
         // The body is read in the handler, not bound: binding runs before the token filter, and an
@@ -66,7 +67,7 @@ public static class GatewayEndpoints
             if (request is null || request.Packets is < 0 or > 10_000) return Problems.BadRequest("packets must be 0..10000");
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
-            return Results.Ok(await gw.Ask<GatewayTraces>(new ArmTrace(request.Packets), AskTimeout, ct));
+            return Results.Ok(await gw.Ask<GatewayTraces>(new ArmTrace(request.Packets), AskTimeout(system), ct));
         }).RequireToken().WithSummary("Arms the per-packet trace for the next N packets (each stage's record); 0 disarms");
 
         app.MapGet("/gateways/{name}/trace", async (string name, ActorSystem system, CancellationToken ct) =>
@@ -74,7 +75,7 @@ public static class GatewayEndpoints
             if (Problems.BadName("gateway", name) is { } bad) return bad;
             var gw = await Resolve(system, name, ct);
             if (gw is null) return Problems.NotFound($"gateway '{name}' does not run on this node");
-            return Results.Ok(await gw.Ask<GatewayTraces>(GetGatewayTraces.Instance, AskTimeout, ct));
+            return Results.Ok(await gw.Ask<GatewayTraces>(GetGatewayTraces.Instance, AskTimeout(system), ct));
         }).WithSummary("The packet traces recorded so far (newest 256)");
 
         app.MapGet("/flows/top", async (int? n, ActorSystem system, ActorRegistry registry, CancellationToken ct) =>
@@ -107,24 +108,24 @@ public static class GatewayEndpoints
     internal static async Task<IReadOnlyList<GatewayStatus>> Statuses(ActorSystem system, ActorRegistry registry, CancellationToken ct)
     {
         if (!registry.TryGet<FabricGuardianActor>(out var guardian)) return [];
-        var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, AskTimeout, ct);
+        var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, AskTimeout(system), ct);
         var result = new List<GatewayStatus>();
         foreach (var e in applied.Elements.Where(e => e.Kind == "gateway"))
         {
             var gw = await Resolve(system, e.Name, ct);
-            if (gw is not null) result.Add(await gw.Ask<GatewayStatus>(GetGatewayStatus.Instance, AskTimeout, ct));
+            if (gw is not null) result.Add(await gw.Ask<GatewayStatus>(GetGatewayStatus.Instance, AskTimeout(system), ct));
         }
         return result;
     }
 
-    private static async Task<IReadOnlyList<EntityView>> Entities(ActorRegistry registry, GatewayStatus status, CancellationToken ct)
+    private static async Task<IReadOnlyList<EntityView>> Entities(ActorRegistry registry, GatewayStatus status, TimeSpan entityTimeout, CancellationToken ct)
     {
         if (!registry.TryGet<FlowCacheRegion>(out var region)) return [];
         var asks = status.Shards.Select(async s =>
         {
             try
             {
-                var e = await region.Ask<FlowCacheEntityStats>(new GetFlowCacheStats(status.Name, s.Bucket), EntityTimeout, ct);
+                var e = await region.Ask<FlowCacheEntityStats>(new GetFlowCacheStats(status.Name, s.Bucket), entityTimeout, ct);
                 return new EntityView(s.Bucket, e.Node, e.NatBindings, e.Connections, e.Resolved, e.Batches,
                     e.PortBlocks, e.SpareBlocks, e.BindingsCreated, e.BindingsReleased, e.PortsExhausted, e.ConnectionsExpired);
             }

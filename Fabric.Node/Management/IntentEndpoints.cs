@@ -3,6 +3,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Config;
 using Fabric.Messages.Intent;
 using Fabric.Messages.Node;
@@ -36,21 +37,22 @@ public static class IntentEndpoints
     public sealed record DiffView(string Probe, string Before, string After);
     public sealed record GhostSummaryView(bool Verified, int Probes, int ChecksPassed, int ChecksFailed, double Seconds);
 
-    private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
+    /// <summary>How long the intent and change routes wait for the config store or the guardian (<c>fabric.management.store-timeout</c>).</summary>
+    private static TimeSpan StoreTimeout(ActorSystem system) => FabricSettings.Get(system).Management.StoreTimeout;
 
     public static void MapIntentEndpoints(this WebApplication app)
     {
-        app.MapGet("/intent", async (IRequiredActor<ConfigStoreActor> store, CancellationToken ct) =>
+        app.MapGet("/intent", async (IRequiredActor<ConfigStoreActor> store, ActorSystem system, CancellationToken ct) =>
         {
-            var intent = await store.ActorRef.Ask<CurrentIntent>(GetIntent.Instance, AskTimeout, ct);
+            var intent = await store.ActorRef.Ask<CurrentIntent>(GetIntent.Instance, StoreTimeout(system), ct);
             return Results.Ok(new IntentView(intent.Version, intent.ChangeId, Json(intent.Document)));
         }).WithSummary("The committed intent (canonical JSON)");
 
-        app.MapGet("/intent/applied", async (ActorRegistry registry, CancellationToken ct) =>
+        app.MapGet("/intent/applied", async (ActorRegistry registry, ActorSystem system, CancellationToken ct) =>
         {
             if (!registry.TryGet<FabricGuardianActor>(out var guardian))
                 return Problems.NotFound("this node has no fabric role, so it applies no intent");
-            var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, AskTimeout, ct);
+            var applied = await guardian.Ask<AppliedIntent>(GetAppliedIntent.Instance, StoreTimeout(system), ct);
             return Results.Ok(new AppliedView(applied.Node, applied.Version, applied.ChangeId, applied.Elements, applied.Restarting));
         }).WithSummary("The intent version this node runs, the elements it hosts, and those whose start failed (restarting, with lastError)");
 
@@ -59,17 +61,17 @@ public static class IntentEndpoints
             .WithSummary("Propose a whole intent document; it is verified on ghost-shadow before it commits. " +
                          "Send an Idempotency-Key header to retry safely: the same key returns the original change.");
 
-        app.MapGet("/changes", async (int? limit, IRequiredActor<ConfigStoreActor> store, CancellationToken ct) =>
+        app.MapGet("/changes", async (int? limit, IRequiredActor<ConfigStoreActor> store, ActorSystem system, CancellationToken ct) =>
         {
-            var list = await store.ActorRef.Ask<ChangeList>(new GetChanges(Math.Clamp(limit ?? 50, 1, 500)), AskTimeout, ct);
+            var list = await store.ActorRef.Ask<ChangeList>(new GetChanges(Math.Clamp(limit ?? 50, 1, 500)), StoreTimeout(system), ct);
             return Results.Ok(list.Changes.Select(c => View(c, withDocument: false)).ToList());
         }).WithSummary("Recent changes, newest first");
 
-        app.MapGet("/changes/{id}", async (string id, IRequiredActor<ConfigStoreActor> store, CancellationToken ct) =>
+        app.MapGet("/changes/{id}", async (string id, IRequiredActor<ConfigStoreActor> store, ActorSystem system, CancellationToken ct) =>
         {
             if (!long.TryParse(id, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var number) || number < 1)
                 return Problems.BadRequest($"'{(id.Length <= 32 ? id : id[..32] + "…")}' is not a change id (a number from 1)");
-            var reply = await store.ActorRef.Ask<object>(new GetChangeDetail(number), AskTimeout, ct);
+            var reply = await store.ActorRef.Ask<object>(new GetChangeDetail(number), StoreTimeout(system), ct);
             return reply is ChangeDetail d ? Results.Ok(View(d)) : Problems.NotFound($"no change {number}");
         }).WithSummary("One change: status (proposed, verifying, committed, rejected), findings with the failing probes' paths, the diff against main, progress, document");
     }
@@ -128,7 +130,7 @@ public static class IntentEndpoints
             return InvalidDocument(refusal);
         }
 
-        var proposer = new ChangeProposer(store.ActorRef, settings.ProposeTimeout, settings.LookupTimeout);
+        var proposer = new ChangeProposer(store.ActorRef, settings.ProposeTimeout, settings.LookupTimeout, settings.ProposeMargin);
         var reply = await proposer.ProposeAsync(document.ToProposal(baseVersion, author, key), ct);
         http.Response.Headers[IdempotencyKeyHeader] = key;
         return reply switch

@@ -5,6 +5,7 @@ using Fabric.Actors.Cellular;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Pseudowire;
+using Fabric.Actors.Settings;
 using Fabric.Actors.Switching;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;

@@ -3,6 +3,7 @@ using Akka.Cluster;
 using Akka.Hosting;
 using Fabric.Actors.Config;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Config;
 using Fabric.Messages.Node;
 
@@ -23,7 +24,7 @@ public static class NodeHealth
 
     public static async Task<Health> ReadyAsync(ActorSystem system, CancellationToken ct = default)
     {
-        var askTimeout = system.Settings.Config.GetTimeSpan("fabric.management.health-timeout", ManagementSettings.Default.HealthTimeout);
+        var askTimeout = FabricSettings.Get(system).Management.HealthTimeout;
         var self = Cluster.Get(system).SelfMember;
         var member = self.Status.ToString();
         if (self.Status != MemberStatus.Up)

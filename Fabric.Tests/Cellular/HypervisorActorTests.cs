@@ -14,9 +14,11 @@ namespace Fabric.Tests.Cellular;
 /// </summary>
 public class HypervisorActorTests() : TestKit("akka.loglevel = WARNING")
 {
-    private static readonly CellularSettings Fast = new(
-        new ModemTimings { CommandTimeoutMs = 300, PollIntervalMs = 300, MaxTimeouts = 2, ReopenMinMs = 100, ReopenMaxMs = 800 },
-        new LeaseTerms());
+    private static readonly CellularSettings Fast = CellularSettings.Default with
+    {
+        Timings = new ModemTimings { CommandTimeoutMs = 300, PollIntervalMs = 300, MaxTimeouts = 2, ReopenMinMs = 100, ReopenMaxMs = 800 },
+        Lease = new LeaseTerms(),
+    };
 
     private static string Intent(string apn) => $"""
         version: 1

@@ -186,7 +186,7 @@ public class ConfigStateTests
         Assert.Equal(id, restored.Keys["k-1"]);
         Assert.Equal(id, restored.ChangeForKey("k-1")!.ChangeId);
 
-        for (var i = 0; i < ConfigState.RetainedChanges; i++)
+        for (var i = 0; i < ConfigState.Empty.RetainedChanges; i++)
         {
             (restored, var next) = Propose(restored, Intents.WithTenant($"t{i}"));
             restored = Verdict(restored, next, ok: false);

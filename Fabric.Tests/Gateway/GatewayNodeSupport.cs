@@ -73,7 +73,7 @@ internal static class GatewayNodeSupport
 
     public static async Task<JsonNode> GatewayView(TestNode node, string name) => await node.Get($"/gateways/{name}");
 
-    public static int BucketOf(uint vni, Ipv4Address inside) => GatewayDatapath.ShardFor(vni, inside, GatewayActor.Buckets);
+    public static int BucketOf(uint vni, Ipv4Address inside) => GatewayDatapath.ShardFor(vni, inside, GatewaySettings.Default.Buckets);
 
     public static ImmutableArray<byte[]> None => [];
 

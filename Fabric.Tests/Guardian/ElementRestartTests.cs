@@ -176,7 +176,8 @@ public class ElementRestartTests(ITestOutputHelper output) : TestKit("""
         Assert.True(restarts.Forget("pe-pe-1"));
         Assert.Empty(restarts.Status());
         Assert.Equal(100, restarts.Failed(spec, "again").TotalMilliseconds);
-        Assert.Throws<ArgumentException>(() => ElementRestartSettings.From(Akka.Configuration.ConfigurationFactory.ParseString(
+        var refused = Assert.Throws<ArgumentException>(() => Fabric.Actors.Settings.FabricSettings.From(Akka.Configuration.ConfigurationFactory.ParseString(
             "fabric.elements { restart-min = 2s, restart-max = 1s }")));
+        Assert.Contains("fabric.elements.restart-max", refused.Message);
     }
 }

@@ -16,9 +16,6 @@ namespace Fabric.Actors.Cellular.Actors;
 /// </summary>
 public sealed class BridgeActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan CheckInterval = TimeSpan.FromMilliseconds(250);
-    private const int RetryMinMs = 250;
-    private const int RetryMaxMs = 10_000;
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly HypervisorIntent _intent;
@@ -26,16 +23,21 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
     private readonly CellularNode _node;
     private readonly IReadOnlyDictionary<string, IPort> _modemData;
     private readonly LeaseTerms _lease;
+    private readonly TimeSpan _checkInterval;
+    private readonly int _retryMinMs, _retryMaxMs;
     private readonly Dictionary<string, Ipv4Address?> _addresses = new();
     private readonly Dictionary<string, (long RetryAt, int DelayMs)> _retry = new();
 
-    public BridgeActor(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, LeaseTerms lease)
+    public BridgeActor(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, CellularSettings settings)
     {
         _intent = intent;
         _runtime = runtime;
         _node = node;
         _modemData = modemData;
-        _lease = lease;
+        _lease = settings.Lease;
+        _checkInterval = settings.BridgeCheckInterval;
+        _retryMinMs = (int)settings.BridgeRetryMin.TotalMilliseconds;
+        _retryMaxMs = (int)settings.BridgeRetryMax.TotalMilliseconds;
 
         Receive<ModemBearerChanged>(changed =>
         {
@@ -50,8 +52,8 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, LeaseTerms lease) =>
-        Akka.Actor.Props.Create(() => new BridgeActor(intent, runtime, node, modemData, lease));
+    public static Props Props(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, CellularSettings settings) =>
+        Akka.Actor.Props.Create(() => new BridgeActor(intent, runtime, node, modemData, settings));
 
     protected override void PreStart()
     {
@@ -60,7 +62,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
             _runtime.Vms[vm.Name] = new VmRuntime(vm);
             Open(_runtime.Vms[vm.Name]);
         }
-        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, CheckInterval);
+        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, _checkInterval);
     }
 
     protected override void PostStop()
@@ -86,7 +88,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
         catch (Exception e)
         {
             vm.PortError = $"cannot open {vm.Intent.Port.Kind.ToString().ToLowerInvariant()} port {vm.Intent.Port.Name}: {e.Message}";
-            var delay = _retry.TryGetValue(vm.Intent.Name, out var r) ? Math.Min(r.DelayMs * 2, RetryMaxMs) : RetryMinMs;
+            var delay = _retry.TryGetValue(vm.Intent.Name, out var r) ? Math.Min(r.DelayMs * 2, _retryMaxMs) : _retryMinMs;
             _retry[vm.Intent.Name] = (Environment.TickCount64 + delay, delay);
             _log.Warning("VM {0}: {1}; retrying in {2} ms", vm.Intent.Name, vm.PortError, delay);
             return;
@@ -126,7 +128,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
                 vm.PortError = bridge.VmPort.StateDetail;
                 Close(vm);
                 vm.CountRestart();
-                _retry[vm.Intent.Name] = (now + RetryMinMs, RetryMinMs);
+                _retry[vm.Intent.Name] = (now + _retryMinMs, _retryMinMs);
                 continue;
             }
             if (vm.Bridge is null && (!_retry.TryGetValue(vm.Intent.Name, out var r) || now >= r.RetryAt))

@@ -3,6 +3,7 @@ using Akka.Event;
 using Fabric.Actors.Cellular.Modem;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Cellular.Actors;
@@ -74,7 +75,7 @@ public sealed class HypervisorActor : ReceiveActor, IWithStash
 
     private void StartChildren()
     {
-        var settings = _node.Settings ?? CellularSettings.From(Context.System.Settings.Config);
+        var settings = _node.Settings ?? FabricSettings.Get(Context.System).Cellular;
         var runtime = new HypervisorRuntime(_intent, _intent.Node, settings.Lease);
         _node.Hypervisors[_intent.Name] = runtime;
         var data = new Dictionary<string, IPort>();
@@ -87,7 +88,7 @@ public sealed class HypervisorActor : ReceiveActor, IWithStash
             runtime.Modems[modem.Name] = modemRuntime;
             Watch(Context.ActorOf(ModemActor.Props(modemRuntime, new ModemConfig(modem.Apn, settings.Timings), settings.Tick), $"modem-{modem.Name}"));
         }
-        _bridge = Context.ActorOf(BridgeActor.Props(_intent, runtime, _node, data, settings.Lease), "bridge");
+        _bridge = Context.ActorOf(BridgeActor.Props(_intent, runtime, _node, data, settings), "bridge");
         Watch(_bridge);
     }
 

@@ -21,10 +21,11 @@ namespace Fabric.Actors.DataPlane.Io;
 /// </remarks>
 public sealed unsafe class IoLoop : IDisposable
 {
-    /// <summary>Full batches one port may receive before the loop moves to the next ready port.</summary>
-    public const int BatchesPerTurn = 4;
+    /// <summary>Full batches one port may receive before the loop moves to the next ready port (hocon <c>fabric.io.batches-per-turn</c>).</summary>
+    public int BatchesPerTurn { get; }
 
-    private const int MaxEvents = 64;
+    /// <summary>Most ready sockets one epoll_wait reports (hocon <c>fabric.io.max-events</c>).</summary>
+    private readonly int _maxEvents;
 
     private readonly int _epoll;
     private readonly int _wakeFd;
@@ -32,7 +33,7 @@ public sealed unsafe class IoLoop : IDisposable
     private readonly ConcurrentDictionary<ulong, Registration> _registrations = new();
     private readonly ConcurrentQueue<Registration> _signalled = new();
     private readonly PriorityQueue<Registration, long> _timers = new(); // loop thread only
-    private readonly List<Registration> _readyNow = new(MaxEvents);     // loop thread only
+    private readonly List<Registration> _readyNow;                      // loop thread only
     private readonly PacketBatch _scratch;
     private ulong _nextId;
     private int _wakePending;
@@ -40,9 +41,14 @@ public sealed unsafe class IoLoop : IDisposable
     private long _turns;
     private long _wakeups;
 
-    public IoLoop(int index, PacketBatchPool pool)
+    public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents)
     {
         ArgumentNullException.ThrowIfNull(pool);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchesPerTurn, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEvents, 1);
+        BatchesPerTurn = batchesPerTurn;
+        _maxEvents = maxEvents;
+        _readyNow = new(maxEvents);
         Index = index;
         Pool = pool;
         _scratch = new PacketBatch(pool.BatchCapacity, pool.SlotSize, pool.Headroom);
@@ -161,13 +167,13 @@ public sealed unsafe class IoLoop : IDisposable
     private void Run()
     {
         t_onLoop = true;
-        byte* events = stackalloc byte[MaxEvents * LinuxNative.EpollEventSize];
+        byte* events = stackalloc byte[_maxEvents * LinuxNative.EpollEventSize];
         while (!_stop)
         {
             // A port signalled from this thread (a callback's frame for an in-memory port of the
             // same loop, or a port with more queued) wrote no eventfd: look without sleeping.
             int timeout = _signalled.IsEmpty ? NextTimeoutMs() : 0;
-            int n = LinuxNative.EpollWait(_epoll, events, MaxEvents, timeout);
+            int n = LinuxNative.EpollWait(_epoll, events, _maxEvents, timeout);
             if (n < 0)
             {
                 if (LinuxNative.LastError == LinuxNative.EINTR)

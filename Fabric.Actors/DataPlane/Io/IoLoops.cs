@@ -21,7 +21,7 @@ public sealed class IoLoops : IDisposable
         _loops = new IoLoop[settings.LoopCount];
         for (int i = 0; i < _loops.Length; i++)
         {
-            _loops[i] = new IoLoop(i, new PacketBatchPool(maxRetained: settings.PoolRetained, maxLive: settings.PoolMaxBatches));
+            _loops[i] = new IoLoop(i, new PacketBatchPool(maxRetained: settings.PoolRetained, maxLive: settings.PoolMaxBatches), settings.BatchesPerTurn, settings.MaxEvents);
         }
     }
 
@@ -99,5 +99,15 @@ public sealed class IoLoops : IDisposable
 /// <param name="PoolRetained">Idle batches a loop's pool keeps for reuse; the rest go to the GC.</param>
 public sealed record IoSettings(int LoopCount, int PoolMaxBatches, int PoolRetained)
 {
-    public static readonly IoSettings Default = new(Math.Max(1, Environment.ProcessorCount), 256, 16);
+    /// <summary>
+    /// The shipped values, for loops started before the node read its hocon (and IoHocon's
+    /// fallback); the node's come from <c>FabricSettings.Io</c>, which a test compares with these.
+    /// </summary>
+    public static readonly IoSettings Default = new(Math.Max(1, Environment.ProcessorCount), 256, 16) { BatchesPerTurn = 4, MaxEvents = 64 };
+
+    /// <summary>Full batches one port may receive before its loop serves the next ready port.</summary>
+    public int BatchesPerTurn { get; init; }
+
+    /// <summary>Most ready sockets one epoll_wait of a loop reports.</summary>
+    public int MaxEvents { get; init; }
 }

@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Guardian;
+using Fabric.Actors.Settings;
 using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Gateway.Actors;
@@ -21,13 +22,8 @@ namespace Fabric.Actors.Gateway.Actors;
 /// </summary>
 public sealed class GatewayActor : ReceiveActor, IWithTimers
 {
-    /// <summary>Flow-cache buckets (sharding entities) per gateway.</summary>
-    public const int Buckets = 16;
-    /// <summary>How often the ports' states are checked (a Gone port is noticed within this).</summary>
-    private static readonly TimeSpan PortCheckInterval = TimeSpan.FromMilliseconds(100);
-
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly PacketBatchPool _pool = new(maxRetained: 64, batchCapacity: 256);
+    private readonly PacketBatchPool _pool;
     /// <summary>Held by whoever runs the data path: a port's receive thread for its batch, or this actor for control work.</summary>
     private readonly DatapathGate _gate;
     private readonly Action<PacketBatch> _runBatch;
@@ -49,9 +45,10 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _spec = spec;
         _node = node;
         _ghost = ghost;
-        _settings = GatewaySettings.For(Context.System);
-        _dp = new GatewayDatapath(Compile(spec, _generation), Buckets, settings: _settings);
+        _settings = FabricSettings.Get(Context.System).Gateway;
+        _dp = new GatewayDatapath(Compile(spec, _generation), settings: _settings);
         _gate = new DatapathGate(_settings.IngressWait);
+        _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
         _runBatch = OnBatch;
         var self = Self;
         _ports = new GatewayPorts(_dp, _gate, _pool, _log, spec.Intent, node, ghost, ghost?.Patches ?? patches,
@@ -129,9 +126,9 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             _resolver?.ConfigureAllBuckets(restore: true);
             ResolveNextHops();
         }
-        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(500));
+        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _settings.HousekeepingInterval);
         Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, _settings.SweepInterval);
-        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, PortCheckInterval);
+        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, _settings.PortCheckInterval);
     }
 
     protected override void PostStop()

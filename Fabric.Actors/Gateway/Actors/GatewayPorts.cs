@@ -15,18 +15,12 @@ namespace Fabric.Actors.Gateway.Actors;
 /// <remarks>
 /// Port supervision: "a port I/O fault restarts the port with backoff" (docs/architecture.md). A port
 /// whose device vanished (PortState.Gone: TAP deleted, its namespace deleted) or that could not be
-/// opened is closed and re-opened after a delay that doubles from InitialBackoff to MaxBackoff; a
-/// port that then stays up for StableAfter gets its delay reset. Frames for a port that is down are
+/// opened is closed and re-opened after a delay that doubles from min-backoff to max-backoff; a
+/// port that then stays up for stable-after gets its delay reset (fabric.gateway.port-restart). Frames for a port that is down are
 /// dropped and counted (port-down, or no-room while it has no output batch).
 /// </remarks>
 internal sealed class GatewayPorts : IFrameSink
 {
-    /// <summary>First delay before re-opening a failed port.</summary>
-    public static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(100);
-    /// <summary>The delay doubles up to this.</summary>
-    public static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
-    /// <summary>A re-opened port that stays up this long starts again from <see cref="InitialBackoff"/>.</summary>
-    public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(10);
     /// <summary>Most frames captured per simulated port for <see cref="TakeSent"/>.</summary>
     private const int MaxCapturedFrames = 10_000;
 
@@ -217,7 +211,7 @@ internal sealed class GatewayPorts : IFrameSink
 
     private PortRestartPolicy SupervisionOf(ushort id)
     {
-        if (!_supervision.TryGetValue(id, out var s)) _supervision[id] = s = new PortRestartPolicy(InitialBackoff, MaxBackoff, StableAfter);
+        if (!_supervision.TryGetValue(id, out var s)) _supervision[id] = s = _dp.Settings.PortRestart.NewPolicy();
         return s;
     }
 

@@ -12,8 +12,8 @@ namespace Fabric.Actors.Gateway.Actors;
 // it: the bucket's leases plus every mirrored connection with its external port.
 internal sealed partial class MissResolver
 {
-    private readonly long[] _entityIncarnations = new long[GatewayActor.Buckets];
-    private readonly List<Connection>[] _changed = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<Connection>())];
+    private readonly long[] _entityIncarnations;
+    private readonly List<Connection>[] _changed;
     /// <summary>Tells this gateway's ledger from a previous one's (entities drop leases of another incarnation).</summary>
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     /// <summary>Entity incarnations that stopped: their late block returns are ignored (the blocks went to the successor).</summary>
@@ -45,7 +45,7 @@ internal sealed partial class MissResolver
 
     public void ConfigureAllBuckets(bool restore)
     {
-        for (var b = 0; b < GatewayActor.Buckets; b++) ConfigureBucket(b, restore);
+        for (var b = 0; b < Buckets; b++) ConfigureBucket(b, restore);
     }
 
     /// <summary>Leased blocks no mirrored binding sits in: what the gateway can tell of a bucket's spares before its entity says.</summary>
@@ -70,7 +70,7 @@ internal sealed partial class MissResolver
     /// <summary>An entity returns emptied blocks and asks for spares: the ledger takes them back, lends more, and the entity gets its new lease set.</summary>
     public void OnUpdatePortBlocks(UpdatePortBlocks u)
     {
-        if (u.GatewayIncarnation != _incarnation || (uint)u.Bucket >= GatewayActor.Buckets || _deadEntities.Contains(u.EntityIncarnation)) return;
+        if (u.GatewayIncarnation != _incarnation || (uint)u.Bucket >= Buckets || _deadEntities.Contains(u.EntityIncarnation)) return;
         _entityIncarnations[u.Bucket] = u.EntityIncarnation;
         var ledger = _dp.Ledger;
         foreach (var r in u.Returned)
@@ -100,13 +100,13 @@ internal sealed partial class MissResolver
     /// <summary>The datapath tracked a FIN or RST on a cached packet: the bucket's entity hears of it with the batch's misses.</summary>
     public void ConnectionChanged(int bucket, Connection connection)
     {
-        if ((uint)bucket < GatewayActor.Buckets) _changed[bucket].Add(connection);
+        if ((uint)bucket < Buckets) _changed[bucket].Add(connection);
     }
 
     /// <summary>Tells each bucket's entity of the connection states the datapath moved since the last batch.</summary>
     private void FlushConnectionChanges()
     {
-        for (var b = 0; b < GatewayActor.Buckets; b++)
+        for (var b = 0; b < Buckets; b++)
         {
             var changed = _changed[b];
             if (changed.Count == 0) continue;

@@ -23,10 +23,10 @@ namespace Fabric.Actors.Gateway.Actors;
 /// </summary>
 internal sealed partial class MissResolver : IMissResolver
 {
-    private readonly IActorRef?[] _entities = new IActorRef?[GatewayActor.Buckets];
-    private readonly List<Parked>[] _pending = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<Parked>())];
+    private readonly IActorRef?[] _entities;
+    private readonly List<Parked>[] _pending;
     private readonly Dictionary<long, Inflight> _inflight = [];
-    private readonly List<FlowMiss>[] _misses = [.. Enumerable.Range(0, GatewayActor.Buckets).Select(_ => new List<FlowMiss>())];
+    private readonly List<FlowMiss>[] _misses;
     private readonly GatewayDatapath _dp;
     private readonly GatewaySettings _settings;
     private readonly IActorRef _region;
@@ -48,6 +48,12 @@ internal sealed partial class MissResolver : IMissResolver
     {
         _dp = dp;
         _settings = settings;
+        Buckets = dp.Shards.Length;
+        _entities = new IActorRef?[Buckets];
+        _pending = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Parked>())];
+        _misses = [.. Enumerable.Range(0, Buckets).Select(_ => new List<FlowMiss>())];
+        _entityIncarnations = new long[Buckets];
+        _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Connection>())];
         Spec = spec;
         _region = region;
         _self = self;
@@ -55,6 +61,9 @@ internal sealed partial class MissResolver : IMissResolver
         _log = log;
         _output = output;
     }
+
+    /// <summary>The gateway's flow-cache buckets (one entity each): its data path's shards, <c>fabric.gateway.buckets</c>.</summary>
+    private int Buckets { get; }
 
     /// <summary>The gateway's configuration as of the data path's plan (sent to the entities).</summary>
     public GatewaySpec Spec { get; set; }
@@ -86,7 +95,7 @@ internal sealed partial class MissResolver : IMissResolver
     {
         FlushConnectionChanges(); // first: a FIN tracked on a hit precedes any later miss of its connection
         var now = Environment.TickCount64;
-        for (var b = 0; b < GatewayActor.Buckets; b++)
+        for (var b = 0; b < Buckets; b++)
         {
             if (_pending[b].Count == 0) continue;
             var seq = ++_sequence;
@@ -117,7 +126,7 @@ internal sealed partial class MissResolver : IMissResolver
     /// <summary>A watched entity stopped: its bucket's local entries stay (hits go on) and its successor is restored at once.</summary>
     public void OnTerminated(Terminated t)
     {
-        for (var b = 0; b < GatewayActor.Buckets; b++)
+        for (var b = 0; b < Buckets; b++)
         {
             if (!t.ActorRef.Equals(_entities[b])) continue;
             _entities[b] = null;

@@ -15,10 +15,7 @@ namespace Fabric.Actors.Gateway.Pipeline;
 /// </summary>
 public sealed class MegaflowCache
 {
-    /// <summary>Most distinct masks per shard; entries with a further mask are installed exact.</summary>
-    public const int MaxMasks = 16;
-
-    private readonly Subtable[] _subtables = new Subtable[MaxMasks];
+    private readonly Subtable[] _subtables;
     private readonly int _maskedFlows;
     private readonly long _idleTimeout;
     private int _masks;
@@ -31,8 +28,11 @@ public sealed class MegaflowCache
         public long Hits;
     }
 
-    public MegaflowCache(int maxFlows, long idleTimeout)
+    /// <param name="maxMasks">Most distinct masks (fabric.gateway.cache.max-masks); entries with a further mask are installed exact.</param>
+    public MegaflowCache(int maxFlows, long idleTimeout, int maxMasks)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxMasks, 1);
+        _subtables = new Subtable[maxMasks];
         Exact = new FlowTable<CacheEntry>(maxFlows, idleTimeout);
         // A masked entry stands for many flows: its table needs far fewer slots.
         _maskedFlows = Math.Clamp(maxFlows / 16, 64, 4096);
@@ -157,7 +157,7 @@ public sealed class MegaflowCache
         {
             if (_subtables[i].Mask == mask) return _subtables[i];
         }
-        if (_masks == MaxMasks) return null;
+        if (_masks == _subtables.Length) return null;
         var s = new Subtable(mask, new FlowTable<CacheEntry>(_maskedFlows, _idleTimeout));
         _subtables[_masks++] = s;
         return s;

@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.Settings;
 
 namespace Fabric.Actors.Switching.Actors;
 
@@ -8,21 +9,19 @@ namespace Fabric.Actors.Switching.Actors;
 /// vnic-&lt;dcn&gt; under the MFE: owns a container DCN's VNIC port (opened through the plane's
 /// port factory: a TAP, a simulated port, or a ghost port). Its receive thread feeds the MFE's
 /// data path. A port that fails to open, or whose device goes away, is opened again after
-/// 100 ms, doubling to 5 s; the MFE hears of each up and down and rebuilds its table.
+/// vnic-retry-min, doubling to vnic-retry-max (fabric.switching; 100 ms to 5 s as shipped); the
+/// MFE hears of each up and down and rebuilds its table.
 /// </summary>
 public sealed class VnicActor : ReceiveActor, IWithTimers
 {
-    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan LastRetry = TimeSpan.FromSeconds(5);
-    private static readonly TimeSpan CheckEvery = TimeSpan.FromSeconds(1);
-
+    private readonly SwitchingSettings _settings = FabricSettings.Get(Context.System).Switching;
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly DcnSpec _spec;
     private readonly SwitchingNode _node;
     private readonly MfeDatapath _datapath;
     private readonly MfeRuntime _runtime;
     private DcnVnic? _vnic;
-    private TimeSpan _retry = FirstRetry;
+    private TimeSpan _retry;
 
     public VnicActor(DcnSpec spec, SwitchingNode node, MfeDatapath datapath, MfeRuntime runtime)
     {
@@ -30,6 +29,7 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
         _node = node;
         _datapath = datapath;
         _runtime = runtime;
+        _retry = _settings.VnicRetryMin;
         Receive<Open>(_ => TryOpen());
         Receive<Check>(_ =>
         {
@@ -67,10 +67,10 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
             var vnic = new DcnVnic(_spec, port, _datapath);
             vnic.Start();
             _vnic = vnic;
-            _retry = FirstRetry;
+            _retry = _settings.VnicRetryMin;
             _runtime.VnicErrors.TryRemove(_spec.Name, out _);
             Context.Parent.Tell(new VnicUp(vnic));
-            Timers.StartPeriodicTimer(Check.Instance, Check.Instance, CheckEvery);
+            Timers.StartPeriodicTimer(Check.Instance, Check.Instance, _settings.VnicCheckInterval);
             _log.Info("DCN {0}: VNIC on {1} port {2}{3}", _spec.Name, _spec.Port.Kind, _spec.Port.Name, _node.Ghost ? " (ghost)" : "");
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or SocketException)
@@ -78,7 +78,7 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
             _runtime.VnicErrors[_spec.Name] = e.Message;
             _log.Error("DCN {0}: cannot open VNIC port {1} ({2}); retrying in {3} ms", _spec.Name, _spec.Port.Name, e.Message, _retry.TotalMilliseconds);
             Timers.StartSingleTimer(Open.Instance, Open.Instance, _retry);
-            _retry = _retry * 2 > LastRetry ? LastRetry : _retry * 2;
+            _retry = _retry * 2 > _settings.VnicRetryMax ? _settings.VnicRetryMax : _retry * 2;
         }
     }
 
