@@ -67,6 +67,11 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
         Receive<GetGhostReadiness>(q => _elements.Forward(q));
         Receive<InjectProbes>(OnInject);
         Receive<CollectHops>(q => Sender.Tell(new ProbeHops(q.Session, _node, [.. _tracer.Collect(q.First, q.Last)])));
+        Receive<CountHops>(q =>
+        {
+            var (hops, ended) = _tracer.Count(q.First, q.Last);
+            Sender.Tell(new HopCount(q.Session, _node, hops, ended));
+        });
         Receive<VerificationSession.Done>(d => Finished(d.ChangeId));
         Receive<Terminated>(t =>
         {

@@ -31,16 +31,61 @@ public sealed class ProbeTracer(string node) : IHopTracer
     public bool HopLimitReached(ReadOnlySpan<byte> frame) =>
         GhostProbe.TryReadId(frame, out var id) && _hops.TryGetValue(id, out var q) && q.Count >= HopLimit;
 
-    /// <summary>Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], in the order seen.</summary>
+    /// <summary>Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], each probe's in the order seen.</summary>
     public IReadOnlyList<ProbeHop> Collect(uint first, uint last)
     {
         var result = new List<ProbeHop>();
+        foreach (var q in Queues(first, last))
+        {
+            result.AddRange(q.Hops);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// How many hops the ids in [<paramref name="first"/>, <paramref name="last"/>] have here, and
+    /// which of them ended here (a drop, or a delivery): bit i of the bitmap is id first + i.
+    /// </summary>
+    public (long Hops, byte[] Ended) Count(uint first, uint last)
+    {
+        // A round's ids are contiguous (at most MaxProbes of them): a wider range is a bug.
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(last - first, (uint)MaxProbes * 64, nameof(last));
+        long hops = 0;
+        var ended = new byte[(int)((last - first) / 8 + 1)];
+        foreach (var (id, q) in Queues(first, last))
+        {
+            hops += q.Count;
+            foreach (var hop in q)
+            {
+                if (hop.Dropped || hop.Detail.StartsWith("delivered", StringComparison.Ordinal))
+                {
+                    ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
+                    break;
+                }
+            }
+        }
+
+        return (hops, ended);
+    }
+
+    /// <summary>The recorded probes with ids in the range: walked by id when the range is the smaller (a round's ids are contiguous), else over all recorded.</summary>
+    private IEnumerable<(uint Id, ConcurrentQueue<ProbeHop> Hops)> Queues(uint first, uint last)
+    {
+        if (last - first < (uint)_hops.Count)
+        {
+            for (uint id = first; id <= last && id >= first; id++)
+            {
+                if (_hops.TryGetValue(id, out var q)) yield return (id, q);
+            }
+
+            yield break;
+        }
+
         foreach (var (id, q) in _hops)
         {
-            if (id >= first && id <= last) result.AddRange(q);
+            if (id >= first && id <= last) yield return (id, q);
         }
-        result.Sort((a, b) => a.AtTicks.CompareTo(b.AtTicks));
-        return result;
     }
 
     private void Record(ReadOnlySpan<byte> frame, string element, string detail, bool dropped)

@@ -206,32 +206,46 @@ public sealed class VerificationSession : ReceiveActor
         }
         await Task.WhenAll(sends);
         uint lo = probes.Min(p => p.Id), hi = probes.Max(p => p.Id);
-        var last = -1;
+        long last = -1;
         var waited = Stopwatch.StartNew();
         var sinceNewHop = Stopwatch.StartNew();
-        List<ProbeHop> hops = [];
         // Until every probe has ended (delivered or dropped) and one more poll adds nothing (a
         // delivered frame may still be flooded elsewhere), or no new hop came for probe-quiet
-        // (the rest are lost: "no answer"), at most probe-max-wait.
+        // (the rest are lost: "no answer"), at most probe-max-wait. The polls ask only for counts
+        // (hops, and a bitmap of the probes that ended); the hops are collected once, at the end.
         var settled = false;
         while (waited.Elapsed < _settings.ProbeMaxWait)
         {
             await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
-            var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
-            hops = collected.SelectMany(c => c.Hops).ToList();
-            var quietPoll = hops.Count == last;
+            var counts = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<HopCount>(new CountHops(_session, lo, hi), AskTimeout)));
+            var hopCount = counts.Sum(c => c.Hops);
+            var quietPoll = hopCount == last;
             if (!quietPoll) sinceNewHop.Restart();
-            last = hops.Count;
+            last = hopCount;
             if (quietPoll && settled) break;
-            settled = hops.Where(h => h.Dropped || h.Detail.StartsWith("delivered", StringComparison.Ordinal))
-                .Select(h => h.Id).Distinct().Count() >= probes.Count;
+            settled = Ended(counts) >= probes.Count;
             if (sinceNewHop.Elapsed >= _settings.ProbeQuiet) break;
         }
-        foreach (var g in hops.GroupBy(h => h.Id))
+
+        var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
+        foreach (var g in collected.SelectMany(c => c.Hops).GroupBy(h => h.Id))
         {
             result[g.Key] = g.OrderBy(h => h.AtTicks).ToImmutableArray();
         }
         return result;
+    }
+
+    /// <summary>Probes that ended on some node (the nodes' bitmaps OR-ed: a flooded probe may end on several).</summary>
+    private static int Ended(HopCount[] counts)
+    {
+        if (counts.Length == 0) return 0;
+        var ended = new byte[counts.Max(c => c.Ended.Length)];
+        foreach (var c in counts)
+        {
+            for (var i = 0; i < c.Ended.Length; i++) ended[i] |= c.Ended[i];
+        }
+
+        return ended.Sum(b => System.Numerics.BitOperations.PopCount(b));
     }
 
     private void Progress(string line)

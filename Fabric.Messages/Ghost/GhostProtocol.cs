@@ -42,6 +42,19 @@ public sealed record ProbeHop(uint Id, string Node, string Element, string Detai
 
 public sealed record ProbeHops(long Session, string Node, ImmutableArray<ProbeHop> Hops) : IGhostMessage;
 
+/// <summary>
+/// Asks how far the probes with ids in [First, Last] have got on the receiving node, without
+/// their hops (the verifier polls this while it waits, and collects the hops once at the end).
+/// Replies <see cref="HopCount"/>.
+/// </summary>
+public sealed record CountHops(long Session, uint First, uint Last) : IGhostMessage;
+
+/// <summary>
+/// Hops recorded on <paramref name="Node"/> for the asked ids, and which of those probes ended
+/// there (dropped, or delivered): bit i of <paramref name="Ended"/> is id First + i.
+/// </summary>
+public sealed record HopCount(long Session, string Node, long Hops, byte[] Ended) : IGhostMessage;
+
 /// <summary>Progress of a verification, kept by the config store for <c>change show</c> / <c>--wait</c>.</summary>
 public sealed record VerificationProgress(long ChangeId, string Line) : Config.IConfigCommand;
 
