@@ -30,6 +30,9 @@ public sealed record ManagementSettings(
     /// <summary>How long a client may take to send a request's headers (Kestrel's; <c>request-headers-timeout</c>).</summary>
     public required TimeSpan RequestHeadersTimeout { get; init; }
 
+    /// <summary>How long <c>--intent FILE</c> waits for as many Up members as the intent names nodes before proposing it (<c>intent-file-wait</c>; zero = at once).</summary>
+    public required TimeSpan IntentFileWait { get; init; }
+
     public static ManagementSettings Default => FabricSettings.Default.Management;
 
     internal static ManagementSettings Read(SettingsReader r) => new(
@@ -46,6 +49,7 @@ public sealed record ManagementSettings(
         LiveStatusInterval = r.Interval("live-status-interval"),
         KeepAliveTimeout = r.Interval("keep-alive-timeout"),
         RequestHeadersTimeout = r.Interval("request-headers-timeout"),
+        IntentFileWait = r.NonNegativeDuration("intent-file-wait"),
     };
 }
 

@@ -13,7 +13,7 @@ namespace Fabric.Node.Hosting;
 /// restarted node never overwrites what operators committed since.
 /// </summary>
 public sealed class IntentBootstrapper(
-    NodeContext node, ActorRegistry registry, IntentParseLimits limits, ManagementSettings management, ILogger<IntentBootstrapper> log) : BackgroundService
+    NodeContext node, ActorRegistry registry, ActorSystem system, IntentParseLimits limits, ManagementSettings management, ILogger<IntentBootstrapper> log) : BackgroundService
 {
     public const string Sample = "sample";
 
@@ -41,6 +41,7 @@ public sealed class IntentBootstrapper(
         // change the first attempt journaled, if it did, instead of proposing it twice.
         var key = $"intent-file:{node.Options.Name}:{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(document.Canonical!)))[..32]}";
         var proposer = new ChangeProposer(store, management.ProposeTimeout, management.LookupTimeout, management.ProposeMargin);
+        await WaitForNamedNodes(path, document.Canonical!, stoppingToken);
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -76,5 +77,27 @@ public sealed class IntentBootstrapper(
                 log.LogInformation("Waiting for the config store before proposing {Path}", path);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits (at most <see cref="ManagementSettings.IntentFileWait"/>) until as many members are Up
+    /// as the intent names nodes: proposed before the other nodes of a forming cluster have joined,
+    /// the ghost copy would reject it for nodes that are down.
+    /// </summary>
+    private async Task WaitForNamedNodes(string path, string canonical, CancellationToken ct)
+    {
+        var intent = IntentParser.Parse(canonical, IntentParseLimits.Trusted).Document;
+        if (intent is null) return;
+        int named = intent.Pes.Select(p => p.Node).Concat(intent.Gateways.Select(g => g.Node))
+            .Concat(intent.Hosts.Select(h => h.Node)).Concat(intent.Hypervisors.Select(h => h.Node))
+            .Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal).Count();
+        var cluster = Akka.Cluster.Cluster.Get(system);
+        int Up() => cluster.State.Members.Count(m => m.Status == Akka.Cluster.MemberStatus.Up);
+        if (Up() >= named || management.IntentFileWait <= TimeSpan.Zero) return;
+        log.LogInformation("{Path} names {Named} node(s); waiting up to {Wait} for them to join (Up members: {Up})", path, named, management.IntentFileWait, Up());
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (Up() < named && waited.Elapsed < management.IntentFileWait) await Task.Delay(250, ct);
+        if (Up() < named)
+            log.LogWarning("{Path}: only {Up} of the {Named} node(s) it names are Up after {Wait}; proposing anyway", path, Up(), named, management.IntentFileWait);
     }
 }
