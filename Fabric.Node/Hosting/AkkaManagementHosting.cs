@@ -104,6 +104,10 @@ public sealed class AkkaManagementServer(NodeContext node, IServiceProvider serv
         var system = services.GetRequiredService<ActorSystem>(); // started: Akka's hosted service runs first
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "fabric-node.akka-management" });
         builder.Logging.ClearProviders();
+        // This host lives inside the node's: it starts and stops with it, and must not handle
+        // SIGTERM/SIGINT itself (its console lifetime would cancel its own start on a signal
+        // before the node's handler had asked to stop, and the node crashed with exit 134).
+        builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
         builder.WebHost.UseKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -172,4 +176,12 @@ public sealed class AkkaManagementServer(NodeContext node, IServiceProvider serv
     {
         if (_app is not null) await _app.DisposeAsync();
     }
+}
+
+/// <summary>The lifetime of a host run inside the node's host: no signal handling of its own.</summary>
+internal sealed class InnerHostLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -118,6 +118,10 @@ internal sealed class ThreeNodes : IAsyncDisposable
             cluster._nodes.Add(NodeProcess.Start(Args(1)));
             cluster._nodes.Add(NodeProcess.Start(Args(2)));
             await cluster.SurvivorsApply(1, "node-2 and node-3 run intent version 1");
+            // Every node sees all three Up before one is killed: killed while gossip has not
+            // converged, a survivor that does not yet know the third member judges itself the
+            // minority (1 of 2 reachable) and downs itself, which is the resolver doing its job.
+            await cluster.Eventually(async () => (await Task.WhenAll(cluster._mgmt.Select(UpCount))).All(n => n == 3), "all three nodes see three Up members");
             var token = (await File.ReadAllTextAsync(Path.Combine(cluster._dir.Sub(Names[1]), "token"))).Trim();
             cluster._http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
             return cluster;
@@ -172,6 +176,12 @@ internal sealed class ThreeNodes : IAsyncDisposable
             await Task.Delay(200);
         }
         throw new Xunit.Sdk.XunitException($"no proposal accepted within {Wait}: last answer {last}");
+    }
+
+    private static async Task<int> UpCount(string mgmt)
+    {
+        var (code, text) = await NodeProcess.Cli("cluster", "show", "--json", "--management", mgmt);
+        return code == 0 ? JsonNode.Parse(text)!["members"]!.AsArray().Count(m => m!["status"]!.ToString() == "Up") : -1;
     }
 
     public Task SurvivorsApply(long version, string what) =>
