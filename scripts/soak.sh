@@ -20,6 +20,8 @@ rm -rf "$work"; mkdir -p "$work"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # The iperf3 servers run as daemons (-D): their PIDs are in their pid files.
+  for f in "$work"/iperf-*-server.pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true; done
   wait 2>/dev/null || true
   fabric lab down "$intent" >/dev/null 2>&1 || true
 }
@@ -39,8 +41,8 @@ for _ in $(seq 1 60); do ip netns exec $ce_a ping -c1 -W1 10.88.0.2 >/dev/null 2
 
 # Mixed traffic for the whole run, each generator bounded by the run's length.
 seconds=$((minutes * 60))
-ip netns exec $ce_b iperf3 -s -p 5201 -D --logfile "$work/iperf-tcp-server.log"
-ip netns exec $ce_b iperf3 -s -p 5202 -D --logfile "$work/iperf-udp-server.log"
+ip netns exec $ce_b iperf3 -s -p 5201 -D -I "$work/iperf-tcp-server.pid" --logfile "$work/iperf-tcp-server.log"
+ip netns exec $ce_b iperf3 -s -p 5202 -D -I "$work/iperf-udp-server.pid" --logfile "$work/iperf-udp-server.log"
 ip netns exec $ce_a iperf3 -c 10.88.0.2 -p 5201 -t "$seconds" -b 300M -i 60 > "$work/iperf-tcp.txt" 2>&1 & pids+=($!)
 ip netns exec $ce_a iperf3 -c 10.88.0.2 -p 5202 -u -l 64 -b 20M -t "$seconds" -i 60 > "$work/iperf-udp.txt" 2>&1 & pids+=($!)
 ip netns exec $ce_a ping -i 0.2 -w "$seconds" -q 10.88.0.2 > "$work/ping.txt" 2>&1 & pids+=($!)
