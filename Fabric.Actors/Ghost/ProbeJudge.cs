@@ -7,7 +7,10 @@ namespace Fabric.Actors.Ghost;
 /// <summary>What became of one probe, read from its hops.</summary>
 public sealed record ProbeOutcome(PlannedProbe Probe, ImmutableArray<ProbeHop> Hops)
 {
-    public IEnumerable<ProbeHop> Deliveries => Hops.Where(h => !h.Dropped && h.Detail.StartsWith("delivered", StringComparison.Ordinal));
+    public IEnumerable<ProbeHop> Deliveries => Hops.Where(IsDelivery);
+
+    /// <summary>A hop where the probe reached an endpoint (the element reports it as "delivered ...").</summary>
+    public static bool IsDelivery(ProbeHop hop) => !hop.Dropped && hop.Detail.StartsWith("delivered", StringComparison.Ordinal);
 
     public ProbeHop? FirstDrop => Hops.FirstOrDefault(h => h.Dropped);
 

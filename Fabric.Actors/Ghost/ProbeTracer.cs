@@ -58,7 +58,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
             hops += q.Count;
             foreach (var hop in q)
             {
-                if (hop.Dropped || hop.Detail.StartsWith("delivered", StringComparison.Ordinal))
+                if (hop.Dropped || ProbeOutcome.IsDelivery(hop))
                 {
                     ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
                     break;

@@ -55,7 +55,6 @@ public sealed class PwLivenessClock : IDisposable
     private long _stalls;
     private long _wakeups;
     private long _askedTicks; // how long the clock thread is sleeping now (for AwakeTicks readers)
-    private double _helloRate; // hellos per second the sessions ask for at their intent intervals (under _lock)
     private int _stretch = 1;  // every session's TX interval is its intent interval times this (a power of two)
 
     internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null, bool ghost = false)
@@ -163,17 +162,18 @@ public sealed class PwLivenessClock : IDisposable
     /// </summary>
     private void Rebudget()
     {
-        _helloRate = 0;
+        // Hellos a second the sessions ask for at their intent intervals.
+        double rate = 0;
         foreach (var s in _sessions)
         {
             if (s.Link.HasLiveness && s.Link.Liveness.Interval > TimeSpan.Zero)
             {
-                _helloRate += 1 / s.Link.Liveness.Interval.TotalSeconds;
+                rate += 1 / s.Link.Liveness.Interval.TotalSeconds;
             }
         }
 
-        int stretch = StretchFor(_helloRate, HelloBudget);
-        if (stretch > _stretch || StretchFor(_helloRate * 1.25, HelloBudget) < _stretch)
+        int stretch = StretchFor(rate, HelloBudget);
+        if (stretch > _stretch || StretchFor(rate * 1.25, HelloBudget) < _stretch)
         {
             Volatile.Write(ref _stretch, stretch);
         }
@@ -279,6 +279,7 @@ public sealed class PwLivenessClock : IDisposable
             Scheduling = $"nice:{Niceness}";
         }
     }
+
     /// <summary>Reads every hello the kernel holds (at most <see cref="MaxDrainBatches"/> batches).</summary>
     private void DrainHellos(long now)
     {
