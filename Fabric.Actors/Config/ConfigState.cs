@@ -50,6 +50,13 @@ public sealed record ConfigState(
     /// <summary>How many changes the state keeps in memory (older ones stay in the journal; <c>fabric.config-store.retained-changes</c>).</summary>
     public int RetainedChanges { get; init; } = ConfigStoreSettings.Default.RetainedChanges;
 
+    /// <summary>Most memory the retained changes' documents may take (<c>fabric.config-store.retained-bytes</c>).</summary>
+    public long RetainedBytes { get; init; } = ConfigStoreSettings.Default.RetainedBytes;
+
+    /// <summary>The state with both retention limits of <paramref name="settings"/>.</summary>
+    public ConfigState RetainedAs(ConfigStoreSettings settings) =>
+        this with { RetainedChanges = settings.RetainedChanges, RetainedBytes = settings.RetainedBytes };
+
     public static ConfigState Empty { get; } =
         new(0, 0, "", 0, ImmutableSortedDictionary<long, ChangeRecord>.Empty);
 
@@ -196,12 +203,27 @@ public sealed record ConfigState(
     private ConfigState Update(long id, Func<ChangeRecord, ChangeRecord> change) =>
         Changes.TryGetValue(id, out var record) ? this with { Changes = Changes.SetItem(id, change(record)) } : this;
 
-    /// <summary>Drops the oldest decided changes beyond <see cref="RetainedChanges"/>; pending ones stay.</summary>
+    /// <summary>
+    /// Drops the oldest decided changes beyond <see cref="RetainedChanges"/>, or while their
+    /// documents take more than <see cref="RetainedBytes"/>; pending ones stay.
+    /// </summary>
     private ImmutableSortedDictionary<long, ChangeRecord> Trim(ImmutableSortedDictionary<long, ChangeRecord> changes)
     {
-        if (changes.Count <= RetainedChanges) return changes;
-        var excess = changes.Count - RetainedChanges;
-        var drop = changes.Values.Where(c => c.Status != ChangeStatus.Proposed).Take(excess).Select(c => c.ChangeId);
+        long bytes = changes.Values.Sum(DocumentBytes);
+        if (changes.Count <= RetainedChanges && bytes <= RetainedBytes) return changes;
+        var count = changes.Count;
+        var drop = new List<long>();
+        foreach (var change in changes.Values)
+        {
+            if (count <= RetainedChanges && bytes <= RetainedBytes) break;
+            if (change.Status == ChangeStatus.Proposed) continue;
+            drop.Add(change.ChangeId);
+            count--;
+            bytes -= DocumentBytes(change);
+        }
+
         return changes.RemoveRange(drop);
     }
+
+    private static long DocumentBytes(ChangeRecord change) => 2L * change.Document.Length;
 }

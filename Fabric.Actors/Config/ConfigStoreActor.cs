@@ -39,13 +39,13 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
     public ConfigStoreActor(ConfigStoreSettings settings)
     {
         _settings = settings;
-        _state = ConfigState.Empty with { RetainedChanges = settings.RetainedChanges };
+        _state = ConfigState.Empty.RetainedAs(settings);
         _mediator = DistributedPubSub.Get(Context.System).Mediator;
 
         Recover<SnapshotOffer>(offer =>
         {
-            if (offer.Snapshot is ConfigStoreKeyedSnapshot keyed) _state = ConfigState.FromSnapshot(keyed) with { RetainedChanges = settings.RetainedChanges };
-            else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot) with { RetainedChanges = settings.RetainedChanges };
+            if (offer.Snapshot is ConfigStoreKeyedSnapshot keyed) _state = ConfigState.FromSnapshot(keyed).RetainedAs(settings);
+            else if (offer.Snapshot is ConfigStoreSnapshot snapshot) _state = ConfigState.FromSnapshot(snapshot).RetainedAs(settings);
         });
         Recover<IConfigEvent>(e => _state = _state.Apply(e));
         Recover<RecoveryCompleted>(_ =>

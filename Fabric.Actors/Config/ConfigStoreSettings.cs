@@ -8,6 +8,9 @@ public sealed record ConfigStoreSettings(int SnapshotEvery, TimeSpan RepublishIn
     /// <summary>Changes the store keeps in memory for GET /changes (older ones stay in the journal).</summary>
     public required int RetainedChanges { get; init; }
 
+    /// <summary>... and at most this many bytes of their documents (the oldest decided ones go first).</summary>
+    public required long RetainedBytes { get; init; }
+
     /// <summary>Abandoned proposal attempts the store remembers, so a late one is still refused.</summary>
     public required int AbandonedAttemptsKept { get; init; }
 
@@ -25,6 +28,7 @@ public sealed record ConfigStoreSettings(int SnapshotEvery, TimeSpan RepublishIn
         r.NonNegativeDuration("adopt-wait"))
     {
         RetainedChanges = r.Positive("retained-changes"),
+        RetainedBytes = r.Bytes("retained-bytes", 1),
         AbandonedAttemptsKept = r.Positive("abandoned-attempts-kept"),
         ProgressLines = r.Positive("progress-lines"),
         ProgressChanges = r.Positive("progress-changes"),

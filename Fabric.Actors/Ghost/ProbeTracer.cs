@@ -9,7 +9,10 @@ namespace Fabric.Actors.Ghost;
 /// <summary>
 /// Collects the hops every ghost element reports for probes on this node (thread-safe: ports'
 /// receive threads, the underlay thread and actors all report). Frames without a probe marker are
-/// ignored. Bounded: at most <see cref="MaxHopsPerProbe"/> hops per probe (a probe beyond
+/// ignored. A round's probes are forgotten once the verifier has collected them, and a hop that
+/// arrives for them later (a flooded copy still in flight) is ignored, so the tracer holds only
+/// the rounds in progress: a node verifying one change after another keeps a flat heap. Bounded
+/// besides: at most <see cref="MaxHopsPerProbe"/> hops per probe (a probe beyond
 /// <see cref="HopLimit"/> is stopped as looping) and <see cref="MaxProbes"/> probes (oldest forgotten).
 /// </summary>
 public sealed class ProbeTracer(string node) : IHopTracer
@@ -19,8 +22,16 @@ public sealed class ProbeTracer(string node) : IHopTracer
     public const int MaxHopsPerProbe = HopLimit + 8;
     public const int MaxProbes = 200_000;
 
+    /// <summary>Collected ranges remembered, so late hops of their probes are not recorded again ...</summary>
+    public const int RetiredRanges = 64;
+
+    /// <summary>... for this long (a late hop comes within a round trip; another verifier's ids may reach the range later).</summary>
+    public static readonly TimeSpan RetiredFor = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<uint, ConcurrentQueue<ProbeHop>> _hops = new();
     private readonly ConcurrentQueue<uint> _order = new();
+    private readonly (uint First, uint Last, long Until)[] _retired = new (uint, uint, long)[RetiredRanges];
+    private int _retiredNext;
 
     public string Node => node;
 
@@ -31,17 +42,31 @@ public sealed class ProbeTracer(string node) : IHopTracer
     public bool HopLimitReached(ReadOnlySpan<byte> frame) =>
         GhostProbe.TryReadId(frame, out var id) && _hops.TryGetValue(id, out var q) && q.Count >= HopLimit;
 
-    /// <summary>Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], each probe's in the order seen.</summary>
+    /// <summary>
+    /// Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], each
+    /// probe's in the order seen; the round is over, so the tracer forgets those probes and ignores
+    /// their later hops.
+    /// </summary>
     public IReadOnlyList<ProbeHop> Collect(uint first, uint last)
     {
-        var result = new List<ProbeHop>();
-        foreach (var q in Queues(first, last))
+        lock (_retired)
         {
-            result.AddRange(q.Hops);
+            _retired[_retiredNext] = (first, last, Stopwatch.GetTimestamp() + (long)(RetiredFor.TotalSeconds * Stopwatch.Frequency));
+            _retiredNext = (_retiredNext + 1) % RetiredRanges;
+        }
+
+        var result = new List<ProbeHop>();
+        foreach (var (id, q) in Queues(first, last).ToList())
+        {
+            result.AddRange(q);
+            _hops.TryRemove(id, out _);
         }
 
         return result;
     }
+
+    /// <summary>Probes the tracer holds (the rounds in progress, and late hops of none).</summary>
+    public int Recorded => _hops.Count;
 
     /// <summary>
     /// How many hops the ids in [<paramref name="first"/>, <paramref name="last"/>] have here, and
@@ -90,7 +115,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
 
     private void Record(ReadOnlySpan<byte> frame, string element, string detail, bool dropped)
     {
-        if (!GhostProbe.TryReadId(frame, out var id)) return;
+        if (!GhostProbe.TryReadId(frame, out var id) || Retired(id)) return;
         var q = _hops.GetOrAdd(id, static (k, order) =>
         {
             order.Enqueue(k);
@@ -98,5 +123,19 @@ public sealed class ProbeTracer(string node) : IHopTracer
         }, _order);
         if (q.Count < MaxHopsPerProbe) q.Enqueue(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
         while (_order.Count > MaxProbes && _order.TryDequeue(out var old)) _hops.TryRemove(old, out _);
+    }
+
+    private bool Retired(uint id)
+    {
+        var now = Stopwatch.GetTimestamp();
+        lock (_retired)
+        {
+            foreach (var (first, last, until) in _retired)
+            {
+                if (id >= first && id <= last && now < until) return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -195,4 +195,26 @@ public class ConfigStateTests
         Assert.Null(restored.ChangeForKey("k-1"));
         Assert.Empty(restored.Keys);
     }
+
+    [Fact]
+    public void Retained_documents_are_bounded_by_bytes_the_oldest_decided_going_first_and_pending_ones_kept()
+    {
+        // The bound is checked as a change is proposed: the decided changes that do not fit beside
+        // the pending ones (the new one included) go, oldest first. Here about four documents fit.
+        var (probe, _) = Propose(ConfigState.Empty, Intents.WithTenant("t00"));
+        var size = 2L * probe.Changes.Values.Single().Document.Length;
+        var state = ConfigState.Empty with { RetainedChanges = 500, RetainedBytes = 4 * size + size / 2 };
+        (state, var pending) = Propose(state, Intents.WithTenant("pending"));
+        for (var i = 10; i < 40; i++)
+        {
+            (state, var id) = Propose(state, Intents.WithTenant($"t{i}"));
+            var bytes = state.Changes.Values.Sum(c => 2L * c.Document.Length);
+            Assert.True(bytes <= state.RetainedBytes, $"after change {id}: {bytes} bytes retained, bound {state.RetainedBytes}");
+            state = Verdict(state, id, ok: false);
+        }
+
+        Assert.True(state.Changes.ContainsKey(pending)); // pending: kept whatever the bound
+        Assert.Equal(31, state.LastChangeId);
+        Assert.Equal(new long[] { 1, 29, 30, 31 }, state.Changes.Keys); // the pending one and the newest three decided
+    }
 }

@@ -36,12 +36,37 @@ public sealed class ProbeTracerTests
         Assert.Equal(2, ended.Length); // 10 ids: two bytes of bits
         Assert.Equal(new[] { 100u, 101u, 108u }, Enumerable.Range(0, 10).Where(i => (ended[i / 8] & (1 << (i % 8))) != 0).Select(i => 100u + (uint)i));
 
+        // A range wider than what is recorded is walked over the recorded probes instead: same answer.
+        Assert.Equal(10, tracer.Count(0, 100_000).Hops); // probe 50 included
+
         var collected = tracer.Collect(100, 109);
         Assert.Equal(8, collected.Count);
         Assert.DoesNotContain(collected, h => h.Id == 50);
         Assert.Equal(new[] { "ingress", "delivered to ce-b" }, collected.Where(h => h.Id == 100).Select(h => h.Detail));
+    }
 
-        // A range wider than what is recorded is walked over the recorded probes instead: same answer.
-        Assert.Equal(10, tracer.Count(0, 100_000).Hops); // probe 50 included
+    [Fact]
+    public void A_collected_round_is_forgotten_and_its_late_hops_are_ignored_so_rounds_one_after_another_hold_nothing()
+    {
+        var tracer = new ProbeTracer("node-1");
+        uint id = 1;
+        for (var round = 0; round < 1_000; round++)
+        {
+            uint first = id;
+            for (var i = 0; i < 50; i++, id++)
+            {
+                tracer.Hop(Probe(id), "pe-a", "ingress");
+                tracer.Hop(Probe(id), "pe-b", "delivered to ce-b");
+            }
+
+            Assert.Equal(100, tracer.Collect(first, id - 1).Count);
+            tracer.Hop(Probe(first), "pe-c", "flooded copy, late"); // after the round was collected
+            Assert.Equal(0, tracer.Recorded);
+        }
+
+        // A probe of a round not yet collected is still recorded and counted.
+        tracer.Hop(Probe(id), "pe-a", "ingress");
+        Assert.Equal(1, tracer.Recorded);
+        Assert.Equal(1, tracer.Count(id, id).Hops);
     }
 }

@@ -62,6 +62,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(64, s.Gateway.PoolRetainedBatches);
         // Config store (were ConfigState.RetainedChanges, ConfigStoreActor's caps, ChangeProposer.NotAfterMargin).
         Assert.Equal(500, s.ConfigStore.RetainedChanges);
+        Assert.Equal(64L << 20, s.ConfigStore.RetainedBytes);
         Assert.Equal(4096, s.ConfigStore.AbandonedAttemptsKept);
         Assert.Equal(200, s.ConfigStore.ProgressLines);
         Assert.Equal(100, s.ConfigStore.ProgressChanges);
