@@ -3,7 +3,7 @@
 # namespaces made by `fabric-node lab up`) for MINUTES under mixed real traffic (TCP iperf3, 64 B
 # UDP, ping), while a change is proposed every 10 s. Reports, as one JSON line at the end: changes
 # proposed/committed/lost, failed health checks, RSS at start/end and its slope (MB per minute,
-# least squares over the samples), ping loss. Needs root, iperf3, curl and a built fabric-node.
+# least squares over the samples; also after the first third, the warm-up), ping loss. Needs root, iperf3, curl and a built fabric-node.
 #   scripts/soak.sh [MINUTES=30] [WORKDIR=/tmp/fabric-soak]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -67,9 +67,13 @@ done
 
 listed=$(curl -s "http://$mgmt/changes?limit=500" | grep -o '"status":"committed"' | wc -l)
 lost=$(( committed + 1 - listed )); [ $lost -lt 0 ] && lost=0   # +1: the intent proposed at start
-slope=$(awk '{n++; x+=$1/60; y+=$2/1024; xx+=($1/60)^2; xy+=($1/60)*($2/1024)} END {d=n*xx-x*x; printf "%.3f", (d==0)?0:(n*xy-x*y)/d}' "$work/rss.tsv")
+# Least-squares slope of RSS (MB per minute) over the samples from second $1 on: the whole run,
+# and after the first third (warm-up: tiered JIT, pools and GC generations growing to their size).
+slope_from() { awk -v from="$1" '$1 >= from {n++; x+=$1/60; y+=$2/1024; xx+=($1/60)^2; xy+=($1/60)*($2/1024)} END {d=n*xx-x*x; printf "%.3f", (d==0)?0:(n*xy-x*y)/d}' "$work/rss.tsv"; }
+slope=$(slope_from 0)
+slope_warm=$(slope_from $((seconds / 3)))
 rss_start=$(head -1 "$work/rss.tsv" | awk '{printf "%.0f", $2/1024}')
 rss_end=$(tail -1 "$work/rss.tsv" | awk '{printf "%.0f", $2/1024}')
 loss=$(grep -o '[0-9.]*% packet loss' "$work/ping.txt" | cut -d% -f1 || echo null)
-printf '{"minutes":%s,"changes_proposed":%s,"changes_committed":%s,"changes_lost":%s,"failed_health_checks":%s,"rss_mb_start":%s,"rss_mb_end":%s,"rss_slope_mb_per_min":%s,"ping_loss_pct":%s}\n' \
-  "$minutes" "$proposed" "$committed" "$lost" "$failed_health" "$rss_start" "$rss_end" "$slope" "${loss:-null}"
+printf '{"minutes":%s,"changes_proposed":%s,"changes_committed":%s,"changes_lost":%s,"failed_health_checks":%s,"rss_mb_start":%s,"rss_mb_end":%s,"rss_slope_mb_per_min":%s,"rss_slope_after_warmup_mb_per_min":%s,"ping_loss_pct":%s}\n' \
+  "$minutes" "$proposed" "$committed" "$lost" "$failed_health" "$rss_start" "$rss_end" "$slope" "$slope_warm" "${loss:-null}"
