@@ -105,10 +105,11 @@ public sealed partial class PwUnderlay : IDisposable
     /// sending pool, and starts receiving on one of the node's I/O loops, with batches from
     /// <paramref name="pool"/> (null = the loop's shared, bounded pool).
     /// </summary>
-    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool? pool = null, PcapWriter? tee = null, IHopTracer? tracer = null, LivenessSettings? liveness = null)
+    public static PwUnderlay Open(Ipv4Address address, ushort port, PacketBatchPool? pool = null, PcapWriter? tee = null, IHopTracer? tracer = null, LivenessSettings? liveness = null, CoDelSettings? queueDelay = null)
     {
         EnsureFree(address, port);
-        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port), new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true, DontFragment = true });
+        var receiver = new UdpUnderlayPort("underlay", 0, new IPEndPoint(address.ToIPAddress(), port),
+            new UdpUnderlayOptions { ReusePort = true, ReceiveOffload = true, DontFragment = true, QueueDelayLimit = queueDelay });
         var opened = new List<UdpUnderlayPort>(EntropyPorts + 1);
         UdpUnderlayPort? helloReceiver = null;
         try

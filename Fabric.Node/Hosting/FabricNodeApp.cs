@@ -84,7 +84,7 @@ public static class FabricNodeApp
         // TAPs the node creates outlive it (persistent) when fabric.tap.persistent is on; the record
         // of which ones it created lives in the data directory (see AttachmentDevices).
         var attachmentDevices = settings.Tap.Persistent ? AttachmentDevices.InDataDir(dataDir) : null;
-        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = settings.Pseudowire.Liveness, Devices = attachmentDevices }, ghost: ghostPlane);
+        builder.Services.AddPseudowires(elementKinds, new PseudowireNode { Liveness = settings.Pseudowire.Liveness, UnderlayQueueDelay = settings.Pseudowire.UnderlayQueueDelay, Devices = attachmentDevices }, ghost: ghostPlane);
         var switching = settings.Switching;
         builder.Services.AddSingleton(switching);
         // Where a gateway's router port on a logical switch meets the MFE carrying it (one panel per plane).

@@ -47,6 +47,7 @@ internal static unsafe partial class LinuxNative
     public const int SOL_SOCKET = 1;
     public const int SO_REUSEPORT = 15;
     public const int SO_ATTACH_REUSEPORT_CBPF = 51;
+    public const int SO_TIMESTAMPNS = 35; // SCM_TIMESTAMPNS: struct timespec, CLOCK_REALTIME
 
     // sys/resource.h
     public const int PRIO_PROCESS = 0;
@@ -207,6 +208,36 @@ internal static unsafe partial class LinuxNative
     {
         public ushort Length;
         public ulong* Filter;
+    }
+
+    /// <summary>
+    /// The data of control message (<paramref name="level"/>, <paramref name="type"/>) in a
+    /// received message's control buffer, or null (CMSG_FIRSTHDR/CMSG_NXTHDR on 64-bit Linux:
+    /// 16-byte headers, lengths aligned to 8).
+    /// </summary>
+    public static byte* FindControl(MsgHdr* message, int level, int type)
+    {
+        byte* c = (byte*)message->Control;
+        long left = (long)message->ControlLength;
+        while (left >= 16)
+        {
+            long length = (long)*(nuint*)c;
+            if (length < 16 || length > left)
+            {
+                return null;
+            }
+
+            if (*(int*)(c + 8) == level && *(int*)(c + 12) == type)
+            {
+                return c + 16;
+            }
+
+            long step = (length + 7) & ~7L;
+            c += step;
+            left -= step;
+        }
+
+        return null;
     }
 
     [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]

@@ -43,6 +43,12 @@ public enum PortDropReason
     /// dropped at ingress instead of allocating more pinned memory (an overload signal).
     /// </summary>
     RxNoBuffer,
+
+    /// <summary>
+    /// The receive queue had held frames longer than its target for an interval: the port
+    /// dropped the frame as it read it (CoDel, <see cref="CoDel"/>), so the queue drains.
+    /// </summary>
+    RxQueueDelay,
 }
 
 /// <summary>

@@ -193,10 +193,34 @@ public sealed unsafe partial class UdpUnderlayPort
 
     private int ReceiveMMsg(PacketBatch batch)
     {
-        if (_gro)
+        if (_codel is null)
         {
-            return ReceiveGro(batch);
+            return _gro ? ReceiveGro(batch) : ReceiveEach(batch);
         }
+
+        // Frames dropped for their delay took no slot: read on while the queue still holds some,
+        // so one call drops a whole standing backlog (each costs only its read) and hands over
+        // the fresh frames behind it.
+        int added = 0;
+        while (!batch.IsFull)
+        {
+            long dropsBefore = _codel.Drops;
+            _readDry = false;
+            added += _gro ? ReceiveGro(batch) : ReceiveEach(batch);
+            if (_codel.Drops == dropsBefore || _readDry)
+            {
+                break;
+            }
+        }
+
+        return added;
+    }
+
+    /// <summary>The last read found fewer datagrams than it asked for: the queue is empty.</summary>
+    private bool _readDry;
+
+    private int ReceiveEach(PacketBatch batch)
+    {
 
         int free = batch.Capacity - batch.Count;
         _rxVectors.Ensure(batch.Capacity);
@@ -207,7 +231,7 @@ public sealed unsafe partial class UdpUnderlayPort
             for (int k = 0; k < free; k++)
             {
                 int slot = first + k;
-                _rxVectors.SetReceive(k, basePtr + batch.FrameRoomOffset(slot), batch.MaxFrameLength);
+                _rxVectors.SetReceive(k, basePtr + batch.FrameRoomOffset(slot), batch.MaxFrameLength, withControl: _codel is not null);
             }
 
             do
@@ -233,12 +257,19 @@ public sealed unsafe partial class UdpUnderlayPort
         }
 
         int added = 0;
+        long now = _codel is null ? 0 : RealtimeNanos();
         for (int k = 0; k < received; k++)
         {
             LinuxNative.MMsgHdr* m = _rxVectors.Messages + k;
             if ((m->Header.Flags & LinuxNative.MSG_TRUNC) != 0)
             {
                 Counters.AddDrop(PortDropReason.RxFrameTooLarge);
+                continue;
+            }
+
+            if (_codel is not null && _codel.ShouldDrop(Sojourn(&m->Header, now), now))
+            {
+                Counters.AddDrop(PortDropReason.RxQueueDelay);
                 continue;
             }
 
@@ -255,7 +286,29 @@ public sealed unsafe partial class UdpUnderlayPort
             added++;
         }
 
+        if (_codel is not null && received < free)
+        {
+            _codel.QueueEmpty(); // read it dry
+            _readDry = true;
+        }
+
         return added;
+    }
+
+    /// <summary>Now as CLOCK_REALTIME nanoseconds since the Unix epoch: the clock of SO_TIMESTAMPNS.</summary>
+    private static long RealtimeNanos() => (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) * 100;
+
+    /// <summary>How long a received message waited in the socket's queue (its SCM_TIMESTAMPNS to <paramref name="now"/>); 0 without a timestamp.</summary>
+    private static long Sojourn(LinuxNative.MsgHdr* message, long now)
+    {
+        byte* stamp = LinuxNative.FindControl(message, LinuxNative.SOL_SOCKET, LinuxNative.SO_TIMESTAMPNS);
+        if (stamp == null)
+        {
+            return 0;
+        }
+
+        long queued = (*(long*)stamp * 1_000_000_000L) + *(long*)(stamp + 8);
+        return Math.Max(0, now - queued);
     }
 
     /// <summary>
@@ -264,8 +317,14 @@ public sealed unsafe partial class UdpUnderlayPort
     /// </summary>
     private struct MmsgVectors
     {
+        /// <summary>
+        /// Control space per message: CMSG_SPACE(sizeof(struct timespec)) = 32 for a receive
+        /// timestamp; a send's UDP_SEGMENT uses <see cref="SegmentControlLength"/> of it.
+        /// </summary>
+        private const int ControlSpace = 32;
+
         /// <summary>CMSG_SPACE(sizeof(uint16_t)) on 64-bit Linux: 16-byte cmsghdr + 2 bytes, aligned to 8.</summary>
-        private const int ControlSpace = 24;
+        private const int SegmentControlLength = 24;
 
         public LinuxNative.MMsgHdr* Messages;
         public LinuxNative.IoVec* Iov;
@@ -308,14 +367,15 @@ public sealed unsafe partial class UdpUnderlayPort
                 *(ushort*)(c + 16) = (ushort)segment;
             }
 
-            LinuxNative.SetMessage(Messages + m, Addresses + m, Iov + first, count, c, c == null ? 0 : ControlSpace);
+            LinuxNative.SetMessage(Messages + m, Addresses + m, Iov + first, count, c, c == null ? 0 : SegmentControlLength);
         }
 
-        public void SetReceive(int i, byte* data, int length)
+        public void SetReceive(int i, byte* data, int length, bool withControl)
         {
             Iov[i].Base = data;
             Iov[i].Length = (nuint)length;
-            LinuxNative.SetMessage(Messages + i, Addresses + i, Iov + i, 1, null, 0);
+            byte* c = withControl ? _control + i * ControlSpace : null;
+            LinuxNative.SetMessage(Messages + i, Addresses + i, Iov + i, 1, c, withControl ? ControlSpace : 0);
         }
 
         public void Free()

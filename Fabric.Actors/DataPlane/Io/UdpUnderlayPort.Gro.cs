@@ -58,6 +58,7 @@ public sealed unsafe partial class UdpUnderlayPort
         }
 
         int added = 0;
+        long now = _codel is null ? 0 : RealtimeNanos();
         for (int k = 0; k < received; k++)
         {
             LinuxNative.MMsgHdr* m = _groVectors.Messages + k;
@@ -67,6 +68,8 @@ public sealed unsafe partial class UdpUnderlayPort
                 Counters.AddDrop(PortDropReason.RxFrameTooLarge);
                 continue;
             }
+
+            long sojourn = _codel is null ? 0 : Sojourn(&m->Header, now);
 
             int segment = _groVectors.SegmentSize(k, length);
             var peer = _groVectors.Addresses[k].ToEndpoint();
@@ -85,10 +88,22 @@ public sealed unsafe partial class UdpUnderlayPort
                     continue;
                 }
 
+                if (_codel is not null && _codel.ShouldDrop(sojourn, now))
+                {
+                    Counters.AddDrop(PortDropReason.RxQueueDelay);
+                    continue;
+                }
+
                 data.Slice(at, n).CopyTo(batch.NextFrameRoom());
                 batch.Commit(n, Id).Peer = peer;
                 added++;
             }
+        }
+
+        if (_codel is not null && received < messages)
+        {
+            _codel.QueueEmpty(); // read it dry
+            _readDry = true;
         }
 
         return added;
@@ -97,8 +112,8 @@ public sealed unsafe partial class UdpUnderlayPort
     /// <summary>Native buffers for GRO receive: per message one 64 KiB buffer, iovec, sockaddr_in and control space.</summary>
     private struct GroVectors
     {
-        /// <summary>CMSG_SPACE(sizeof(int)): 16-byte cmsghdr + 4, aligned to 8.</summary>
-        private const int ControlSpace = 24;
+        /// <summary>CMSG_SPACE(sizeof(int)) = 24 for UDP_GRO, plus CMSG_SPACE(sizeof(struct timespec)) = 32 for a receive timestamp.</summary>
+        private const int ControlSpace = 56;
 
         public LinuxNative.MMsgHdr* Messages;
         public LinuxNative.SockAddrIn* Addresses;
@@ -135,18 +150,10 @@ public sealed unsafe partial class UdpUnderlayPort
         /// <summary>The UDP_GRO segment size of message <paramref name="k"/>, or its whole length when it is one datagram.</summary>
         public readonly int SegmentSize(int k, int length)
         {
-            ref LinuxNative.MsgHdr h = ref Messages[k].Header;
-            if (h.ControlLength >= 20)
+            byte* c = LinuxNative.FindControl(&Messages[k].Header, LinuxNative.SOL_UDP, LinuxNative.UDP_GRO);
+            if (c != null && *(int*)c > 0)
             {
-                byte* c = (byte*)h.Control;
-                if (*(int*)(c + 8) == LinuxNative.SOL_UDP && *(int*)(c + 12) == LinuxNative.UDP_GRO)
-                {
-                    int segment = *(int*)(c + 16);
-                    if (segment > 0)
-                    {
-                        return segment;
-                    }
-                }
+                return *(int*)c;
             }
 
             return Math.Max(length, 1);

@@ -57,6 +57,15 @@ public sealed record UdpUnderlayOptions
     /// instead of leaving as IP fragments. Default false (the kernel's default: fragment locally).
     /// </summary>
     public bool DontFragment { get; init; }
+
+    /// <summary>
+    /// Batched mode only: a delay limit on the receive queue (CoDel). The socket timestamps each
+    /// datagram as the kernel queues it (SO_TIMESTAMPNS); once frames have waited longer than
+    /// the target for an interval, the port drops frames as it reads them, counted as
+    /// <see cref="PortDropReason.RxQueueDelay"/>, so an overload costs loss rather than seconds
+    /// of delay. Null (default): the queue is as deep as the receive buffer.
+    /// </summary>
+    public CoDelSettings? QueueDelayLimit { get; init; }
 }
 
 /// <summary>
@@ -85,6 +94,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     private long _gsoFrames;
     private int _closed;
     private bool _gro;
+    private readonly CoDel? _codel;
 
     public UdpUnderlayPort(string name, ushort id, IPEndPoint localEndPoint, UdpUnderlayOptions? options = null)
         : base(name, id)
@@ -118,6 +128,12 @@ public sealed unsafe partial class UdpUnderlayPort : Port
                 {
                     // kernel without UDP_GRO: datagrams arrive one by one
                 }
+            }
+
+            if (Options.QueueDelayLimit is { } limit && Options.Mode == UdpIoMode.Batched)
+            {
+                _socket.SetRawSocketOption(LinuxNative.SOL_SOCKET, LinuxNative.SO_TIMESTAMPNS, BitConverter.GetBytes(1));
+                _codel = new CoDel(limit);
             }
 
             LocalEndPoint = (IPEndPoint)_socket.LocalEndPoint!;
