@@ -62,7 +62,7 @@ public sealed class PseudowireNode : IDisposable
     public LivenessSettings Liveness { get; init; } = LivenessSettings.Default;
 
     /// <summary>The underlay receive queue's delay limit (hocon <c>fabric.pseudowire.underlay</c>; null = none). The ghost copy's underlay has none: probes are never dropped for delay.</summary>
-    public CoDelSettings? UnderlayQueueDelay { get; init; } = Settings.FabricSettings.Default.Pseudowire.UnderlayQueueDelay;
+    public CoDelSettings UnderlayQueueDelay { get; init; } = Settings.FabricSettings.Default.Pseudowire.UnderlayQueueDelay;
 
     /// <summary>Optional capture of every underlay datagram (set before the first PE starts).</summary>
     public string? UnderlayPcapPath { get; set; }
@@ -99,7 +99,7 @@ public sealed class PseudowireNode : IDisposable
             }
 
             PcapWriter? tee = UnderlayPcapPath is { } path ? new PcapWriter(path) : null;
-            _underlay = PwUnderlay.Open(address, UnderlayPort, pool: null, tee, Tracer, Liveness, IsGhost ? null : UnderlayQueueDelay);
+            _underlay = PwUnderlay.Open(address, UnderlayPort, pool: null, tee, Tracer, Liveness, IsGhost || !UnderlayQueueDelay.IsOn ? null : UnderlayQueueDelay);
             return _underlay;
         }
     }

@@ -92,14 +92,14 @@ public sealed record FabricSettings(
     private static PseudowireSettings ReadPseudowire(SettingsReader r) =>
         new(LivenessSettings.From(r.Config), TrunkBalanceSettings.From(r.Config), ReadQueueDelay(r.Section("underlay")));
 
-    /// <summary><c>fabric.pseudowire.underlay</c>: the receive queue's delay limit; a target of 0 turns it off.</summary>
-    private static CoDelSettings? ReadQueueDelay(SettingsReader r)
+    /// <summary><c>fabric.pseudowire.underlay</c>: the receive queue's delay limit (a target of 0: off, <see cref="CoDelSettings.IsOn"/>).</summary>
+    private static CoDelSettings ReadQueueDelay(SettingsReader r)
     {
         var target = r.NonNegativeDuration("queue-delay-target");
         var interval = r.Interval("queue-delay-interval");
         var max = r.Interval("queue-delay-max");
         if (target != TimeSpan.Zero && max < target) throw new ArgumentException($"fabric.pseudowire.underlay.queue-delay-max: must be >= queue-delay-target ({target}), not {max}");
-        return target == TimeSpan.Zero ? null : new CoDelSettings(target, interval, max);
+        return new CoDelSettings(target, interval, max);
     }
 
     // Ghost/ keeps its own reader (GhostSettings.From); its values are checked here first.
@@ -127,7 +127,7 @@ public sealed record FabricSettings(
 }
 
 /// <summary>The pseudowire settings (<c>fabric.pseudowire</c>): the liveness clock and trunk balancing.</summary>
-public sealed record PseudowireSettings(LivenessSettings Liveness, TrunkBalanceSettings Trunk, CoDelSettings? UnderlayQueueDelay);
+public sealed record PseudowireSettings(LivenessSettings Liveness, TrunkBalanceSettings Trunk, CoDelSettings UnderlayQueueDelay);
 
 /// <summary>Holds a system's <see cref="FabricSettings"/>, read once.</summary>
 public sealed class FabricSettingsExtension(FabricSettings settings) : IExtension

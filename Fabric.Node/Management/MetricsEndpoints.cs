@@ -164,6 +164,15 @@ public static class MetricsEndpoints
             m.Counter("fabric_pw_rx_malformed_total", "Malformed datagrams for the PW", p.RxMalformed, labels);
             m.Counter("fabric_pw_fault_drops_total", "Frames dropped while the PW was down", p.FaultDrops, labels);
         }
+        if (pw.Underlay is { } underlay)
+        {
+            // The node's one PW underlay socket (port 6635): what reached it, and what it dropped (rx-queue-delay among them).
+            (string, string)[] port = [("kind", "underlay"), ("element", "pw"), ("port", "underlay")];
+            var u = underlay.Port;
+            PortCounters(m, port, u.State.ToString(), u.Counters.RxFrames, u.Counters.TxFrames);
+            foreach (var (reason, count) in u.Counters.DropsByName().OrderBy(x => x.Key, StringComparer.Ordinal))
+                m.Counter("fabric_port_drops_total", "", count, [.. port, ("reason", reason)]);
+        }
     }
 
     private static async Task Gateways(PrometheusText m, ActorSystem system, ActorRegistry registry, CancellationToken ct)

@@ -86,6 +86,8 @@ public partial class MetricsScrapeTests(ITestOutputHelper output)
             // BFD: every PW's transitions.
             foreach (var pw in (await Json(http, "/pws"))["pws"]!.AsArray())
                 Assert.True(scrape.Has("fabric_pw_bfd_transitions_total", ("pw", pw!["name"]!.ToString())), $"no BFD transitions for {pw["name"]}");
+            // The node's PW underlay socket: its frames and its drops by reason (rx-queue-delay among them).
+            Assert.True(scrape.Has("fabric_port_rx_frames_total", ("kind", "underlay"), ("element", "pw"), ("port", "underlay")), "no series for the PW underlay socket");
 
             // Gateways: cache entries, hits, misses, evictions; stage drops by reason.
             Assert.NotEmpty(gatewaysBefore.AsArray());

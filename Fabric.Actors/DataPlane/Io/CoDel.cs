@@ -15,6 +15,9 @@ public sealed record CoDelSettings(TimeSpan Target, TimeSpan Interval, TimeSpan 
 {
     /// <summary>RFC 8289's defaults for the Internet (5 ms target, 100 ms interval), and frames older than 50 ms dropped.</summary>
     public static readonly CoDelSettings Default = new(TimeSpan.FromMilliseconds(5), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(50));
+
+    /// <summary>A target of zero turns the limit off.</summary>
+    public bool IsOn => Target > TimeSpan.Zero;
 }
 
 /// <summary>

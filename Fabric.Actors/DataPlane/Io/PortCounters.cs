@@ -103,6 +103,26 @@ public sealed class PortCounters
 
     public void AddDrop(PortDropReason reason, long frames = 1) => Interlocked.Add(ref _drops[(int)reason], frames);
 
+    /// <summary>Non-zero drop counters by name (<c>rx-no-buffer</c>, <c>rx-queue-delay</c>, ...).</summary>
+    public IReadOnlyDictionary<string, long> DropsByName()
+    {
+        var result = new SortedDictionary<string, long>(StringComparer.Ordinal);
+        foreach (PortDropReason reason in Enum.GetValues<PortDropReason>())
+        {
+            long n = Drops(reason);
+            if (n != 0)
+            {
+                result[Name(reason)] = n;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>A reason's name as metrics and the API show it: <c>RxQueueDelay</c> is <c>rx-queue-delay</c>.</summary>
+    public static string Name(PortDropReason reason) =>
+        System.Text.RegularExpressions.Regex.Replace(reason.ToString(), "(?<=[a-z])(?=[A-Z])", "-").ToLowerInvariant();
+
     /// <summary>A consistent-enough copy for reporting (each number read atomically).</summary>
     public PortCountersSnapshot Snapshot()
     {

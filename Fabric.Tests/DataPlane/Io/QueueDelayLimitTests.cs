@@ -108,6 +108,7 @@ public sealed class QueueDelayLimitTests
             }
 
             long dropped = limited.Counters.Drops(PortDropReason.RxQueueDelay);
+            Assert.Equal(dropped, limited.Counters.DropsByName()["rx-queue-delay"]); // as /metrics names it
             Assert.True(dropped >= 2_000, $"gro {gro}: {dropped} dropped for their delay");
             Assert.True(limitedAges.Count >= 50 * 32 - 100, $"gro {gro}: {limitedAges.Count} fresh frames delivered");
             Assert.True(limitedAges.Max() <= 45, $"gro {gro}: a delivered frame was {limitedAges.Max():F1} ms old (limit 40 ms)");
