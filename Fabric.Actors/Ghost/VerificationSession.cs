@@ -101,16 +101,19 @@ public sealed class VerificationSession : ReceiveActor
         var mainPlacement = GhostPlacement.Plan(main, _alive, _node);
         var ghostMain = mainPlacement.Rewrite(main);
         var ghostProposed = placement.Rewrite(proposed);
+        // Only what the change can affect is probed (the declared checks always are).
+        var scope = ChangeScope.Between(ghostMain, ghostProposed);
+        Progress(scope.Describe(ProbePlan.Count(ghostProposed, _plane.Attachments, scope.Covers), ProbePlan.Count(ghostProposed, _plane.Attachments)));
 
         // 1. Baseline: the proposal's declared checks and main's own, on the ghost copy of main.
-        await ApplyAll(ghostMain, "main");
+        await ApplyAll(ghostMain, "main", scope);
         var baselineIntent = ghostMain with { Checks = proposed.Checks.Concat(main.Checks.Where(c => proposed.Checks.All(p => p.Name != c.Name))).ToImmutableArray() };
-        var before = await Probe(baselineIntent);
+        var before = await Probe(baselineIntent, scope);
         Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
 
         // 2. The proposal on the ghost copies.
-        await ApplyAll(ghostProposed, "the proposal");
-        var after = await Probe(ghostProposed);
+        await ApplyAll(ghostProposed, "the proposal", scope);
+        var after = await Probe(ghostProposed, scope);
         Progress($"probes sent: {after.Count} on the proposal");
 
         // 3. Judge.
@@ -123,23 +126,18 @@ public sealed class VerificationSession : ReceiveActor
         foreach (var f in findings.Take(20)) Progress($"  finding [{f.Check}] {f.Reason}");
 
         // 4. Back to main (the commit, if any, moves the standing copy on).
-        await ApplyAll(ghostMain, "main (restored)", wait: false);
+        await ApplyAll(ghostMain, "main (restored)", scope, wait: false);
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task ApplyAll(IntentDocument intent, string what, bool wait = true)
+    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true)
     {
         var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
         if (!wait) return;
         // Elements start asynchronously: wait until every port a probe is sent from or should
         // arrive at is open (a peer on a shared segment only receives once its port is open) and
         // the ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
-        var ports = ProbePlan.Build(intent, _plane.Attachments, 0)
-            .SelectMany(p => new[] { p.From, p.To })
-            .OfType<GhostAttachment>()
-            .Where(a => a.PortKey.Length > 0)
-            .GroupBy(a => a.Node)
-            .ToDictionary(g => g.Key, g => g.Select(a => a.PortKey).Distinct().ToImmutableArray());
+        var ports = ProbePlan.Ports(intent, _plane.Attachments, scope.Covers);
         var elements = applied.Sum(a => a.Elements);
         // Every PW of a PE that a ghost node runs must be there (trunks start after their PE) and up.
         var running = _ghosts.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
@@ -164,12 +162,12 @@ public sealed class VerificationSession : ReceiveActor
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
     }
 
-    /// <summary>Sends every probe of <paramref name="intent"/> and gathers what became of each.</summary>
-    private async Task<List<ProbeOutcome>> Probe(IntentDocument intent)
+    /// <summary>Sends the probes of <paramref name="intent"/> within <paramref name="scope"/> and gathers what became of each.</summary>
+    private async Task<List<ProbeOutcome>> Probe(IntentDocument intent, ChangeScope scope)
     {
-        // Ids are allocated once the count is known; the plan is rebuilt with them (it is cheap).
-        var count = ProbePlan.Build(intent, _plane.Attachments, 0).Length;
-        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count));
+        // Ids are allocated once the count is known.
+        var count = ProbePlan.Count(intent, _plane.Attachments, scope.Covers);
+        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count), scope.Covers);
         var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
 
