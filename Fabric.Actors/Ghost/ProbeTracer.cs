@@ -19,7 +19,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
     public const int MaxHopsPerProbe = HopLimit + 8;
     public const int MaxProbes = 200_000;
 
-    private readonly ConcurrentDictionary<uint, ConcurrentQueue<ProbeHop>> _hops = new();
+    private readonly ConcurrentDictionary<uint, ProbeRecord> _hops = new();
     private readonly ConcurrentQueue<uint> _order = new();
 
     public string Node => node;
@@ -31,13 +31,41 @@ public sealed class ProbeTracer(string node) : IHopTracer
     public bool HopLimitReached(ReadOnlySpan<byte> frame) =>
         GhostProbe.TryReadId(frame, out var id) && _hops.TryGetValue(id, out var q) && q.Count >= HopLimit;
 
+    /// <summary>
+    /// One probe's hops, with what the verifier polls for kept as they are recorded (how many, and
+    /// whether one ended it), so a poll reads two fields instead of walking the hops.
+    /// </summary>
+    private sealed class ProbeRecord
+    {
+        private int _count;
+        private volatile bool _ended;
+
+        public ConcurrentQueue<ProbeHop> Hops { get; } = new();
+
+        public int Count => Volatile.Read(ref _count);
+
+        public bool Ended => _ended;
+
+        public void Add(ProbeHop hop)
+        {
+            // Bounded: a looping probe stops being recorded (its count says it looped).
+            if (Interlocked.Increment(ref _count) > MaxHopsPerProbe)
+            {
+                Interlocked.Decrement(ref _count);
+                return;
+            }
+            Hops.Enqueue(hop);
+            if (hop.Dropped || ProbeOutcome.IsDelivery(hop)) _ended = true;
+        }
+    }
+
     /// <summary>Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], each probe's in the order seen.</summary>
     public IReadOnlyList<ProbeHop> Collect(uint first, uint last)
     {
         var result = new List<ProbeHop>();
         foreach (var q in Queues(first, last))
         {
-            result.AddRange(q.Hops);
+            result.AddRange(q.Hops.Hops);
         }
 
         return result;
@@ -56,21 +84,14 @@ public sealed class ProbeTracer(string node) : IHopTracer
         foreach (var (id, q) in Queues(first, last))
         {
             hops += q.Count;
-            foreach (var hop in q)
-            {
-                if (hop.Dropped || ProbeOutcome.IsDelivery(hop))
-                {
-                    ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
-                    break;
-                }
-            }
+            if (q.Ended) ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
         }
 
         return (hops, ended);
     }
 
     /// <summary>The recorded probes with ids in the range: walked by id when the range is the smaller (a round's ids are contiguous), else over all recorded.</summary>
-    private IEnumerable<(uint Id, ConcurrentQueue<ProbeHop> Hops)> Queues(uint first, uint last)
+    private IEnumerable<(uint Id, ProbeRecord Hops)> Queues(uint first, uint last)
     {
         if (last - first < (uint)_hops.Count)
         {
@@ -94,9 +115,9 @@ public sealed class ProbeTracer(string node) : IHopTracer
         var q = _hops.GetOrAdd(id, static (k, order) =>
         {
             order.Enqueue(k);
-            return new ConcurrentQueue<ProbeHop>();
+            return new ProbeRecord();
         }, _order);
-        if (q.Count < MaxHopsPerProbe) q.Enqueue(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
+        q.Add(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
         while (_order.Count > MaxProbes && _order.TryDequeue(out var old)) _hops.TryRemove(old, out _);
     }
 }

@@ -16,8 +16,10 @@ public sealed record GhostNode(string Name, IActorRef Ghost);
 /// One verification, run by the coordinating ghost-shadow node: (1) the ghost copy of main runs
 /// the probes (baseline), (2) the proposal is applied to the ghost copies on every ghost-shadow
 /// node (stand-ins for nodes without the role), (3) the same probes and the proposal's checks
-/// run again, (4) the judge gives findings and the differential, (5) ghost copies go back to
-/// main and the verdict goes to the config store. One job: ends when the verdict is sent.
+/// run again, (4) the judge gives findings and the differential, (5) a rejected proposal's ghost
+/// copies go back to main, and the verdict goes to the config store. The probes are those of
+/// what the change can affect (<see cref="ChangeScope"/>) and the declared checks: all of them
+/// for a first intent. One job: ends when the verdict is sent.
 /// </summary>
 public sealed class VerificationSession : ReceiveActor
 {
@@ -125,8 +127,12 @@ public sealed class VerificationSession : ReceiveActor
         Progress($"checks passed: {passed}, failed: {failed}; {diff.Length} probe outcome(s) differ from main");
         foreach (var f in findings.Take(20)) Progress($"  finding [{f.Check}] {f.Reason}");
 
-        // 4. Back to main (the commit, if any, moves the standing copy on).
-        await ApplyAll(ghostMain, "main (restored)", scope, wait: false);
+        // 4. A rejected proposal's ghost copies go back to main. A verified one's stay: its commit
+        // moves the standing copy there anyway (and a change the store refuses as stale has a newer
+        // commit, which the ghost-shadow actor applies when this session ends). Going back and
+        // forth stopped and restarted every element of a first intent while main started its own.
+        if (findings.IsEmpty) Progress("ghost copies stay on the proposal until its commit");
+        else await ApplyAll(ghostMain, "main (restored)", scope, wait: false);
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
