@@ -50,6 +50,8 @@ public sealed class ChangeScope
 
     public static ChangeScope Between(IntentDocument main, IntentDocument proposed)
     {
+        // A first intent: every element is new, nothing to compare.
+        if (main.Nodes.IsDefaultOrEmpty) return Everything;
         var before = IntentJson.Elements(main);
         var after = IntentJson.Elements(proposed);
         var changed = before.Keys.Where(k => !after.TryGetValue(k, out var text) || text != before[k])

@@ -95,8 +95,10 @@ public sealed class VerificationSession : ReceiveActor
 
     private async Task<GhostReport> Verify(Stopwatch clock)
     {
-        var main = Parse(_change.BaseDocument) ?? new IntentDocument();
+        // Both documents at once: at 500 PE pairs each is 1.1 MB of canonical JSON.
+        var parsing = Task.Run(() => Parse(_change.BaseDocument));
         var proposed = Parse(_change.Proposed) ?? throw new InvalidOperationException("the proposed document does not parse");
+        var main = await parsing ?? new IntentDocument();
         Progress($"verification started by ghost-shadow node {_node}; ghost-shadow nodes: {string.Join(", ", _ghosts.Select(g => g.Name))}");
 
         var placement = GhostPlacement.Plan(proposed, _alive, _node);
