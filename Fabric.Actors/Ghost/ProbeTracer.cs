@@ -21,6 +21,8 @@ public sealed class ProbeTracer(string node) : IHopTracer
 
     private readonly ConcurrentDictionary<uint, ProbeRecord> _hops = new();
     private readonly ConcurrentQueue<uint> _order = new();
+    // How many ids _order holds: ConcurrentQueue.Count takes a snapshot, too dear for every hop.
+    private int _ordered;
 
     public string Node => node;
 
@@ -112,12 +114,17 @@ public sealed class ProbeTracer(string node) : IHopTracer
     private void Record(ReadOnlySpan<byte> frame, string element, string detail, bool dropped)
     {
         if (!GhostProbe.TryReadId(frame, out var id)) return;
-        var q = _hops.GetOrAdd(id, static (k, order) =>
+        var q = _hops.GetOrAdd(id, static (k, tracer) =>
         {
-            order.Enqueue(k);
+            tracer._order.Enqueue(k);
+            Interlocked.Increment(ref tracer._ordered);
             return new ProbeRecord();
-        }, _order);
+        }, this);
         q.Add(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
-        while (_order.Count > MaxProbes && _order.TryDequeue(out var old)) _hops.TryRemove(old, out _);
+        while (Volatile.Read(ref _ordered) > MaxProbes && _order.TryDequeue(out var old))
+        {
+            Interlocked.Decrement(ref _ordered);
+            _hops.TryRemove(old, out _);
+        }
     }
 }
