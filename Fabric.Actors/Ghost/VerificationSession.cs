@@ -158,6 +158,10 @@ public sealed class VerificationSession : ReceiveActor
         bool Waiting() =>
             applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal);
         var polls = 0;
+        // A PW whose other end changed (stopped sending hellos, say) still counts as up until its
+        // BFD detection time has passed: everything must stay up that long before probes run.
+        var hold = scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
+        TimeSpan? readySince = null;
         do
         {
             // Every 20 ms at first (a small change is ready within ~100 ms), then every 50 ms: each
@@ -167,10 +171,26 @@ public sealed class VerificationSession : ReceiveActor
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
             var ready = applied.Sum(a => a.PwsUp + a.PwsTotal - a.PortsMissing);
             if (ready != progress.Ready) progress = (ready, deadline.Elapsed);
+            readySince = Waiting() ? null : readySince ?? deadline.Elapsed;
         }
-        while (Waiting() && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
+        while ((readySince is not { } since || deadline.Elapsed - since < hold)
+               && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>
+    /// The longest BFD detection time (hello interval x multiplier, as the intent sets them) of
+    /// the trunks whose probes are in <paramref name="scope"/>: zero when none is. The ghost clock
+    /// may stretch its intervals beyond the intent's under its hello budget (thousands of PWs on
+    /// one node); then this is shorter than the real detection time.
+    /// </summary>
+    private TimeSpan DetectionTime(IntentDocument intent, ChangeScope scope)
+    {
+        var inScope = _plane.Attachments.SelectMany(a => a.Implicit(intent))
+            .Where(p => p.Check == "trunk-members" && scope.Covers(p)).Select(p => p.Group).ToHashSet(StringComparer.Ordinal);
+        var longest = intent.Trunks.Where(t => inScope.Contains(t.Name)).Select(t => t.HelloIntervalMs * t.Multiplier).DefaultIfEmpty(0).Max();
+        return TimeSpan.FromMilliseconds(longest);
     }
 
     /// <summary>Sends the probes of <paramref name="intent"/> within <paramref name="scope"/> and gathers what became of each.</summary>

@@ -14,7 +14,7 @@ public sealed class GhostScopeTests(ITestOutputHelper output)
     private const string Pw2 = "- { name: pw-2, pe: pe-b, remotePe: pe-a, localLabel: 201, remoteLabel: 101 }";
 
     [Fact]
-    public async Task A_first_intent_probes_everything_and_a_one_pw_change_only_its_trunk_and_the_peer_trunk_it_answers()
+    public async Task A_first_intent_probes_everything_a_one_pw_change_only_its_trunk_and_the_peer_trunk_it_answers_and_one_that_takes_the_peers_pw_down_is_rejected()
     {
         using var dir = new TempDir();
         await using var node = await TestNode.StartAsync("node-1", dir.Sub("n1"));
@@ -35,6 +35,15 @@ public sealed class GhostScopeTests(ITestOutputHelper output)
         Assert.Contains(Progress(weighted), p => p == "probes sent: 66 on the proposal");
         Assert.Contains(Progress(weighted), p => p == "baseline: 66 probe(s) on the ghost copy of main (version 1)");
 
+
+        // pw-2 without a control word sends no BFD (it runs on the associated channel, RFC 5885):
+        // pw-1 on pe-a, which the change does not touch, goes down once its detection time passes,
+        // and trunk t1 (in scope: pw-2 answers its member pw-1) says so.
+        var broken = await node.ProposeAndDecide(good.Replace(Pw2, Pw2.Replace("remoteLabel: 101 }", "remoteLabel: 101, controlWord: false }")), output);
+        Assert.Equal("rejected", broken["status"]!.ToString());
+        Assert.Contains(Progress(broken), p => p.StartsWith("scope: 1 changed element(s) (pw:pw-2): 66 of 130 probe(s)", StringComparison.Ordinal));
+        Assert.Contains(broken["findings"]!.AsArray(), f => f!["check"]!.ToString() == "trunk-members"
+            && f["reason"]!.ToString().StartsWith("member pw-1 of trunk t1 carried none", StringComparison.Ordinal));
         Assert.Equal(2, await node.IntentVersion());
     }
 
