@@ -67,7 +67,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
         var result = new List<ProbeHop>();
         foreach (var q in Queues(first, last))
         {
-            result.AddRange(q.Hops.Hops);
+            result.AddRange(q.Record.Hops);
         }
 
         return result;
@@ -93,7 +93,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
     }
 
     /// <summary>The recorded probes with ids in the range: walked by id when the range is the smaller (a round's ids are contiguous), else over all recorded.</summary>
-    private IEnumerable<(uint Id, ProbeRecord Hops)> Queues(uint first, uint last)
+    private IEnumerable<(uint Id, ProbeRecord Record)> Queues(uint first, uint last)
     {
         if (last - first < (uint)_hops.Count)
         {

@@ -116,7 +116,7 @@ public sealed class VerificationSession : ReceiveActor
         Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
 
         // 2. The proposal on the ghost copies.
-        await ApplyAll(ghostProposed, "the proposal", scope);
+        await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true);
         var after = await Probe(ghostProposed, scope);
         Progress($"probes sent: {after.Count} on the proposal");
 
@@ -138,7 +138,7 @@ public sealed class VerificationSession : ReceiveActor
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true)
+    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true, bool holdForDetection = false)
     {
         var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
         if (!wait) return;
@@ -159,8 +159,9 @@ public sealed class VerificationSession : ReceiveActor
             applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal);
         var polls = 0;
         // A PW whose other end changed (stopped sending hellos, say) still counts as up until its
-        // BFD detection time has passed: everything must stay up that long before probes run.
-        var hold = scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
+        // BFD detection time has passed: on the proposal, everything must stay up that long
+        // before probes run (main's copy is what already ran, usually untouched by this apply).
+        var hold = !holdForDetection || scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
         TimeSpan? readySince = null;
         do
         {
