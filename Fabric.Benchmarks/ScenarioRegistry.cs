@@ -23,6 +23,7 @@ public static class ScenarioRegistry
         ["overload"] = OverloadScenario.Run,
         ["pw-share"] = PwShareScenario.Run,
         ["scale"] = ScaleScenario.Run,
+        ["parse"] = ParseScenario.Run,
     };
 
     public static int Run(string[] args)

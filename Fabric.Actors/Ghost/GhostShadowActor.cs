@@ -114,6 +114,12 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
         _queue.Enqueue(change);
         if (_running is null)
         {
+            // A cluster of this node alone has nobody to ask: start now (identify-wait is 300 ms).
+            if (_cluster.State.Members.All(m => m.Address.Equals(_cluster.SelfAddress)))
+            {
+                StartNext();
+                return;
+            }
             // Ask every node to say who it is now, and start once the answers are in.
             _mediator.Tell(new Publish(GhostTopics.Nodes, new IdentifyNodes(change.ChangeId)));
             Timers.StartSingleTimer(StartTick.Instance, StartTick.Instance, _settings.IdentifyWait);

@@ -105,9 +105,10 @@ public static class ProbeJudge
             }
         }
 
+        var trunks = new TrunkLookup(proposed);
         foreach (var trunk in outcomes.Where(o => o.Probe.Check == "trunk-members").GroupBy(o => o.Probe.Group))
         {
-            JudgeTrunk(proposed, trunk.Key, [.. trunk], Result);
+            JudgeTrunk(trunks, trunk.Key, [.. trunk], Result);
         }
 
         foreach (var o in outcomes.Where(o => o.Looped).GroupBy(o => o.Probe.Check).Select(g => g.First()))
@@ -135,10 +136,22 @@ public static class ProbeJudge
         return diff.ToImmutable();
     }
 
-    private static void JudgeTrunk(IntentDocument intent, string trunkName, IReadOnlyList<ProbeOutcome> flows, Action<bool, GhostFinding?> result)
+    /// <summary>The intent's trunks, PWs and circuits by name, built once per judgement (a thousand trunks are judged at once).</summary>
+    private sealed class TrunkLookup(IntentDocument intent)
     {
-        var trunk = intent.Trunks.FirstOrDefault(t => t.Name == trunkName);
-        if (trunk is null) return;
+        public Dictionary<string, TrunkIntent> Trunks { get; } = intent.Trunks.GroupBy(t => t.Name).ToDictionary(g => g.Key, g => g.First());
+
+        public Dictionary<string, PwIntent> Pws { get; } = intent.Pws.GroupBy(p => p.Name).ToDictionary(g => g.Key, g => g.First());
+
+        /// <summary>The PE and circuit whose port is (node, port name): where a delivery arrived.</summary>
+        public Dictionary<(string Node, string Port), (PeIntent pe, AttachmentCircuitIntent a)> CircuitAt { get; } =
+            intent.Pes.SelectMany(pe => pe.AttachmentCircuits.Select(a => (pe, a)))
+                .GroupBy(x => (x.pe.Node, x.a.Port.Name)).ToDictionary(g => g.Key, g => g.First());
+    }
+
+    private static void JudgeTrunk(TrunkLookup lookup, string trunkName, IReadOnlyList<ProbeOutcome> flows, Action<bool, GhostFinding?> result)
+    {
+        if (!lookup.Trunks.TryGetValue(trunkName, out var trunk)) return;
         var carried = trunk.Members.ToDictionary(m => m, _ => new List<ProbeOutcome>());
         foreach (var o in flows)
         {
@@ -162,12 +175,10 @@ public static class ProbeJudge
         }
 
         // pw-remote-pe: what a member carries must arrive at a circuit of the PE it names as remote.
-        var acOf = intent.Pes.SelectMany(pe => pe.AttachmentCircuits.Select(a => (pe, a)))
-            .GroupBy(x => (x.pe.Node, x.a.Port.Name)).ToDictionary(g => g.Key, g => g.First());
+        var acOf = lookup.CircuitAt;
         foreach (var (member, list) in carried)
         {
-            var pw = intent.Pws.FirstOrDefault(p => p.Name == member);
-            if (pw is null) continue;
+            if (!lookup.Pws.TryGetValue(member, out var pw)) continue;
             foreach (var o in list)
             {
                 var wrong = o.Deliveries.Select(d => acOf.TryGetValue((d.Node, d.Element), out var x) ? x : default)

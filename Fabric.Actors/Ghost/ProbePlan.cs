@@ -33,33 +33,61 @@ public sealed record PlannedProbe(
 /// </summary>
 public static class ProbePlan
 {
-    public static ImmutableArray<PlannedProbe> Build(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, uint firstId)
+    /// <summary>
+    /// The probes of <paramref name="intent"/>, ids from <paramref name="firstId"/>: every declared
+    /// check, and the implicit probes <paramref name="include"/> keeps (all when null; see
+    /// <see cref="ChangeScope"/>). Each implicit probe's ends are resolved once for all its flows.
+    /// </summary>
+    public static ImmutableArray<PlannedProbe> Build(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, uint firstId,
+        Func<ImplicitProbe, bool>? include = null)
     {
         var probes = ImmutableArray.CreateBuilder<PlannedProbe>();
         var id = firstId;
         foreach (var check in intent.Checks.OrderBy(c => c.Name, StringComparer.Ordinal))
         {
-            probes.Add(Make(intent, attachments, id++, check.Name, check.Name, check.Name, true, check.From, check.To, check.Protocol, check.Port, check.Expect));
+            var ends = Ends(intent, attachments, check.From, check.To);
+            probes.Add(Make(ends, id++, check.Name, check.Name, check.Name, true, check.From, check.To, check.Protocol, check.Port, check.Expect));
         }
-        foreach (var source in attachments)
+        foreach (var p in Implicit(intent, attachments, include))
         {
-            foreach (var p in source.Implicit(intent))
+            var ends = Ends(intent, attachments, p.From, p.To);
+            for (var flow = 0; flow < Math.Max(1, p.Flows); flow++)
             {
-                for (var flow = 0; flow < Math.Max(1, p.Flows); flow++)
-                {
-                    probes.Add(Make(intent, attachments, id++, $"{p.Check}|{p.Group}|{flow}", p.Check, p.Group, false, p.From, p.To, p.Protocol, p.Port, p.Expect));
-                }
+                probes.Add(Make(ends, id++, $"{p.Check}|{p.Group}|{flow}", p.Check, p.Group, false, p.From, p.To, p.Protocol, p.Port, p.Expect));
             }
         }
         return probes.ToImmutable();
     }
 
-    private static PlannedProbe Make(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, uint id, string key, string check, string group,
+    /// <summary>How many probes <see cref="Build"/> gives, without resolving or framing any (ids are allocated from it).</summary>
+    public static int Count(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, Func<ImplicitProbe, bool>? include = null) =>
+        intent.Checks.Length + Implicit(intent, attachments, include).Sum(p => Math.Max(1, p.Flows));
+
+    /// <summary>The ghost ports the probes of <see cref="Build"/> are sent from or should arrive at, by node (the verifier waits until they are open).</summary>
+    public static Dictionary<string, ImmutableArray<string>> Ports(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, Func<ImplicitProbe, bool>? include = null) =>
+        intent.Checks.Select(c => (c.From, c.To))
+            .Concat(Implicit(intent, attachments, include).Select(p => (p.From, p.To)))
+            .Select(e => Ends(intent, attachments, e.From, e.To))
+            .SelectMany(e => new[] { e.Source, e.Destination })
+            .OfType<GhostAttachment>()
+            .Where(a => a.PortKey.Length > 0)
+            .GroupBy(a => a.Node)
+            .ToDictionary(g => g.Key, g => g.Select(a => a.PortKey).Distinct().ToImmutableArray());
+
+    private static IEnumerable<ImplicitProbe> Implicit(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, Func<ImplicitProbe, bool>? include) =>
+        attachments.SelectMany(a => a.Implicit(intent)).Where(p => include is null || include(p));
+
+    /// <summary>Where a probe from <paramref name="from"/> to <paramref name="to"/> enters and should leave the ghost network.</summary>
+    private readonly record struct ProbeEnds(GhostAttachment? Source, GhostAttachment? Destination);
+
+    private static ProbeEnds Ends(IntentDocument intent, IReadOnlyList<IGhostAttachments> attachments, CheckEndpoint from, CheckEndpoint to) =>
+        new(Resolve(intent, attachments, from, to), Resolve(intent, attachments, to, from));
+
+    private static PlannedProbe Make(ProbeEnds ends, uint id, string key, string check, string group,
         bool declared, CheckEndpoint from, CheckEndpoint to, ProbeProtocol protocol, ushort? port, CheckExpectation expect)
     {
         var describe = $"{Name(protocol)}{(port is { } p ? "/" + p : "")} from {from} to {to}";
-        var source = Resolve(intent, attachments, from, to);
-        var destination = Resolve(intent, attachments, to, from);
+        var (source, destination) = ends;
         string? unresolved = source is null ? $"no running capability attaches {from} to the ghost network"
             : source.PortKey.Length == 0 ? $"{source.Describe} has no port: nothing can be sent from it"
             : !to.IsOutside && destination is null ? $"no running capability attaches {to} to the ghost network"

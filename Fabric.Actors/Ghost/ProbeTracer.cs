@@ -28,8 +28,10 @@ public sealed class ProbeTracer(string node) : IHopTracer
     /// <summary>... for this long (a late hop comes within a round trip; another verifier's ids may reach the range later).</summary>
     public static readonly TimeSpan RetiredFor = TimeSpan.FromSeconds(10);
 
-    private readonly ConcurrentDictionary<uint, ConcurrentQueue<ProbeHop>> _hops = new();
+    private readonly ConcurrentDictionary<uint, ProbeRecord> _hops = new();
     private readonly ConcurrentQueue<uint> _order = new();
+    // How many ids _order holds: ConcurrentQueue.Count takes a snapshot, too dear for every hop.
+    private int _ordered;
     private readonly (uint First, uint Last, long Until)[] _retired = new (uint, uint, long)[RetiredRanges];
     private int _retiredNext;
 
@@ -41,6 +43,34 @@ public sealed class ProbeTracer(string node) : IHopTracer
 
     public bool HopLimitReached(ReadOnlySpan<byte> frame) =>
         GhostProbe.TryReadId(frame, out var id) && _hops.TryGetValue(id, out var q) && q.Count >= HopLimit;
+
+    /// <summary>
+    /// One probe's hops, with what the verifier polls for kept as they are recorded (how many, and
+    /// whether one ended it), so a poll reads two fields instead of walking the hops.
+    /// </summary>
+    private sealed class ProbeRecord
+    {
+        private int _count;
+        private volatile bool _ended;
+
+        public ConcurrentQueue<ProbeHop> Hops { get; } = new();
+
+        public int Count => Volatile.Read(ref _count);
+
+        public bool Ended => _ended;
+
+        public void Add(ProbeHop hop)
+        {
+            // Bounded: a looping probe stops being recorded (its count says it looped).
+            if (Interlocked.Increment(ref _count) > MaxHopsPerProbe)
+            {
+                Interlocked.Decrement(ref _count);
+                return;
+            }
+            Hops.Enqueue(hop);
+            if (hop.Dropped || ProbeOutcome.IsDelivery(hop)) _ended = true;
+        }
+    }
 
     /// <summary>
     /// Every hop recorded for ids in [<paramref name="first"/>, <paramref name="last"/>], each
@@ -58,7 +88,7 @@ public sealed class ProbeTracer(string node) : IHopTracer
         var result = new List<ProbeHop>();
         foreach (var (id, q) in Queues(first, last).ToList())
         {
-            result.AddRange(q);
+            result.AddRange(q.Hops);
             _hops.TryRemove(id, out _);
         }
 
@@ -81,21 +111,14 @@ public sealed class ProbeTracer(string node) : IHopTracer
         foreach (var (id, q) in Queues(first, last))
         {
             hops += q.Count;
-            foreach (var hop in q)
-            {
-                if (hop.Dropped || ProbeOutcome.IsDelivery(hop))
-                {
-                    ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
-                    break;
-                }
-            }
+            if (q.Ended) ended[(id - first) / 8] |= (byte)(1 << (int)((id - first) % 8));
         }
 
         return (hops, ended);
     }
 
     /// <summary>The recorded probes with ids in the range: walked by id when the range is the smaller (a round's ids are contiguous), else over all recorded.</summary>
-    private IEnumerable<(uint Id, ConcurrentQueue<ProbeHop> Hops)> Queues(uint first, uint last)
+    private IEnumerable<(uint Id, ProbeRecord Record)> Queues(uint first, uint last)
     {
         if (last - first < (uint)_hops.Count)
         {
@@ -116,13 +139,18 @@ public sealed class ProbeTracer(string node) : IHopTracer
     private void Record(ReadOnlySpan<byte> frame, string element, string detail, bool dropped)
     {
         if (!GhostProbe.TryReadId(frame, out var id) || Retired(id)) return;
-        var q = _hops.GetOrAdd(id, static (k, order) =>
+        var q = _hops.GetOrAdd(id, static (k, tracer) =>
         {
-            order.Enqueue(k);
-            return new ConcurrentQueue<ProbeHop>();
-        }, _order);
-        if (q.Count < MaxHopsPerProbe) q.Enqueue(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
-        while (_order.Count > MaxProbes && _order.TryDequeue(out var old)) _hops.TryRemove(old, out _);
+            tracer._order.Enqueue(k);
+            Interlocked.Increment(ref tracer._ordered);
+            return new ProbeRecord();
+        }, this);
+        q.Add(new ProbeHop(id, node, element, detail, dropped, Stopwatch.GetTimestamp()));
+        while (Volatile.Read(ref _ordered) > MaxProbes && _order.TryDequeue(out var old))
+        {
+            Interlocked.Decrement(ref _ordered);
+            _hops.TryRemove(old, out _);
+        }
     }
 
     private bool Retired(uint id)

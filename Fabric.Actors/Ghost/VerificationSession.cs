@@ -16,8 +16,10 @@ public sealed record GhostNode(string Name, IActorRef Ghost);
 /// One verification, run by the coordinating ghost-shadow node: (1) the ghost copy of main runs
 /// the probes (baseline), (2) the proposal is applied to the ghost copies on every ghost-shadow
 /// node (stand-ins for nodes without the role), (3) the same probes and the proposal's checks
-/// run again, (4) the judge gives findings and the differential, (5) ghost copies go back to
-/// main and the verdict goes to the config store. One job: ends when the verdict is sent.
+/// run again, (4) the judge gives findings and the differential, (5) a rejected proposal's ghost
+/// copies go back to main, and the verdict goes to the config store. The probes are those of
+/// what the change can affect (<see cref="ChangeScope"/>) and the declared checks: all of them
+/// for a first intent. One job: ends when the verdict is sent.
 /// </summary>
 public sealed class VerificationSession : ReceiveActor
 {
@@ -93,24 +95,29 @@ public sealed class VerificationSession : ReceiveActor
 
     private async Task<GhostReport> Verify(Stopwatch clock)
     {
-        var main = Parse(_change.BaseDocument) ?? new IntentDocument();
+        // Both documents at once: at 500 PE pairs each is 1.1 MB of canonical JSON.
+        var parsing = Task.Run(() => Parse(_change.BaseDocument));
         var proposed = Parse(_change.Proposed) ?? throw new InvalidOperationException("the proposed document does not parse");
+        var main = await parsing ?? new IntentDocument();
         Progress($"verification started by ghost-shadow node {_node}; ghost-shadow nodes: {string.Join(", ", _ghosts.Select(g => g.Name))}");
 
         var placement = GhostPlacement.Plan(proposed, _alive, _node);
         var mainPlacement = GhostPlacement.Plan(main, _alive, _node);
         var ghostMain = mainPlacement.Rewrite(main);
         var ghostProposed = placement.Rewrite(proposed);
+        // Only what the change can affect is probed (the declared checks always are).
+        var scope = ChangeScope.Between(ghostMain, ghostProposed);
+        Progress(scope.Describe(ProbePlan.Count(ghostProposed, _plane.Attachments, scope.Covers), ProbePlan.Count(ghostProposed, _plane.Attachments)));
 
         // 1. Baseline: the proposal's declared checks and main's own, on the ghost copy of main.
-        await ApplyAll(ghostMain, "main");
+        await ApplyAll(ghostMain, "main", scope);
         var baselineIntent = ghostMain with { Checks = proposed.Checks.Concat(main.Checks.Where(c => proposed.Checks.All(p => p.Name != c.Name))).ToImmutableArray() };
-        var before = await Probe(baselineIntent);
+        var before = await Probe(baselineIntent, scope);
         Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
 
         // 2. The proposal on the ghost copies.
-        await ApplyAll(ghostProposed, "the proposal");
-        var after = await Probe(ghostProposed);
+        await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true);
+        var after = await Probe(ghostProposed, scope);
         Progress($"probes sent: {after.Count} on the proposal");
 
         // 3. Judge.
@@ -122,24 +129,23 @@ public sealed class VerificationSession : ReceiveActor
         Progress($"checks passed: {passed}, failed: {failed}; {diff.Length} probe outcome(s) differ from main");
         foreach (var f in findings.Take(20)) Progress($"  finding [{f.Check}] {f.Reason}");
 
-        // 4. Back to main (the commit, if any, moves the standing copy on).
-        await ApplyAll(ghostMain, "main (restored)", wait: false);
+        // 4. A rejected proposal's ghost copies go back to main. A verified one's stay: its commit
+        // moves the standing copy there anyway (and a change the store refuses as stale has a newer
+        // commit, which the ghost-shadow actor applies when this session ends). Going back and
+        // forth stopped and restarted every element of a first intent while main started its own.
+        if (findings.IsEmpty) Progress("ghost copies stay on the proposal until its commit");
+        else await ApplyAll(ghostMain, "main (restored)", scope, wait: false);
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task ApplyAll(IntentDocument intent, string what, bool wait = true)
+    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true, bool holdForDetection = false)
     {
         var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
         if (!wait) return;
         // Elements start asynchronously: wait until every port a probe is sent from or should
         // arrive at is open (a peer on a shared segment only receives once its port is open) and
         // the ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
-        var ports = ProbePlan.Build(intent, _plane.Attachments, 0)
-            .SelectMany(p => new[] { p.From, p.To })
-            .OfType<GhostAttachment>()
-            .Where(a => a.PortKey.Length > 0)
-            .GroupBy(a => a.Node)
-            .ToDictionary(g => g.Key, g => g.Select(a => a.PortKey).Distinct().ToImmutableArray());
+        var ports = ProbePlan.Ports(intent, _plane.Attachments, scope.Covers);
         var elements = applied.Sum(a => a.Elements);
         // Every PW of a PE that a ghost node runs must be there (trunks start after their PE) and up.
         var running = _ghosts.Select(g => g.Name).ToHashSet(StringComparer.Ordinal);
@@ -151,25 +157,49 @@ public sealed class VerificationSession : ReceiveActor
         var progress = (Ready: -1, At: TimeSpan.Zero);
         bool Waiting() =>
             applied.Sum(a => a.PortsMissing) > 0 || applied.Sum(a => a.PwsTotal) < expectedPws || applied.Sum(a => a.PwsUp) < applied.Sum(a => a.PwsTotal);
+        var polls = 0;
+        // A PW whose other end changed (stopped sending hellos, say) still counts as up until its
+        // BFD detection time has passed: on the proposal, everything must stay up that long
+        // before probes run (main's copy is what already ran, usually untouched by this apply).
+        var hold = !holdForDetection || scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
+        TimeSpan? readySince = null;
         do
         {
-            await Task.Delay(20);
+            // Every 20 ms at first (a small change is ready within ~100 ms), then every 50 ms: each
+            // poll counts every ghost PW and looks up every probe port (thousands at scale).
+            await Task.Delay(polls++ < 10 ? 20 : 50);
             applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
             var ready = applied.Sum(a => a.PwsUp + a.PwsTotal - a.PortsMissing);
             if (ready != progress.Ready) progress = (ready, deadline.Elapsed);
+            readySince = Waiting() ? null : readySince ?? deadline.Elapsed;
         }
-        while (Waiting() && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
+        while ((readySince is not { } since || deadline.Elapsed - since < hold)
+               && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
     }
 
-    /// <summary>Sends every probe of <paramref name="intent"/> and gathers what became of each.</summary>
-    private async Task<List<ProbeOutcome>> Probe(IntentDocument intent)
+    /// <summary>
+    /// The longest BFD detection time (hello interval x multiplier, as the intent sets them) of
+    /// the trunks whose probes are in <paramref name="scope"/>: zero when none is. The ghost clock
+    /// may stretch its intervals beyond the intent's under its hello budget (thousands of PWs on
+    /// one node); then this is shorter than the real detection time.
+    /// </summary>
+    private TimeSpan DetectionTime(IntentDocument intent, ChangeScope scope)
     {
-        // Ids are allocated once the count is known; the plan is rebuilt with them (it is cheap).
-        var count = ProbePlan.Build(intent, _plane.Attachments, 0).Length;
-        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count));
+        var inScope = _plane.Attachments.SelectMany(a => a.Implicit(intent))
+            .Where(p => p.Check == "trunk-members" && scope.Covers(p)).Select(p => p.Group).ToHashSet(StringComparer.Ordinal);
+        var longest = intent.Trunks.Where(t => inScope.Contains(t.Name)).Select(t => t.HelloIntervalMs * t.Multiplier).DefaultIfEmpty(0).Max();
+        return TimeSpan.FromMilliseconds(longest);
+    }
+
+    /// <summary>Sends the probes of <paramref name="intent"/> within <paramref name="scope"/> and gathers what became of each.</summary>
+    private async Task<List<ProbeOutcome>> Probe(IntentDocument intent, ChangeScope scope)
+    {
+        // Ids are allocated once the count is known.
+        var count = ProbePlan.Count(intent, _plane.Attachments, scope.Covers);
+        var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count), scope.Covers);
         var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
 

@@ -31,7 +31,11 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>one_change_pws_restarted</c> (PWs whose session restarted).</item>
 /// </list>
 /// Options: <c>--pairs N --gateways N --tenants N --idle-seconds S --empty-seconds S
-/// --oversub-seconds S --settle-seconds S (wait before an idle window, default 30) --skip-sample --skip-scale</c>.
+/// --oversub-seconds S --settle-seconds S (wait before an idle window, default 30) --skip-sample --skip-scale
+/// --log FILE</c> (the scale node's log, default /tmp/fabric-scale-node.log). Also reported:
+/// <c>post_s</c> (POST to its 202: parsed, normalized, journaled), <c>verify_s</c> and <c>probes</c>
+/// (the ghost verification of the first intent), <c>one_change_verify_s</c> and
+/// <c>one_change_probes</c> (of the one-element change).
 /// </summary>
 public static class ScaleScenario
 {
@@ -57,6 +61,9 @@ public static class ScaleScenario
         public bool SkipSample => args.Contains("--skip-sample");
         public bool SkipScale => args.Contains("--skip-scale");
         public bool SkipEmpty => args.Contains("--skip-empty");
+
+        /// <summary>Where the scale node's log is written (<c>--log FILE</c>; default /tmp/fabric-scale-node.log).</summary>
+        public string? LogPath => Array.IndexOf(args, "--log") is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
     }
 
     private static async Task<int> RunAsync(Options o)
@@ -184,7 +191,7 @@ public static class ScaleScenario
         }
         finally
         {
-            var log = Path.Combine(Path.GetTempPath(), "fabric-scale-node.log");
+            var log = o.LogPath ?? Path.Combine(Path.GetTempPath(), "fabric-scale-node.log");
             await File.WriteAllLinesAsync(log, node.Log);
             Console.WriteLine($"scale: the node's log is in {log}");
         }
@@ -196,6 +203,11 @@ public static class ScaleScenario
             .Select(l => System.Text.RegularExpressions.Regex.Match(l, @" in ([0-9.]+) s"))
             .Where(m => m.Success).Select(m => (double?)double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).LastOrDefault();
 
+    /// <summary>The N of the last "probes sent: N on the proposal" line (probes the ghost verifier ran on the proposal), or null.</summary>
+    private static int? ProbesSent(IEnumerable<string> log) =>
+        log.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"probes sent: ([0-9]+) on the proposal"))
+            .Where(m => m.Success).Select(m => (int?)int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).LastOrDefault();
+
     /// <summary>The value of an unlabelled metric in Prometheus text.</summary>
     private static double Metric(string text, string name) =>
         text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
@@ -206,8 +218,11 @@ public static class ScaleScenario
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);
         var clock = Stopwatch.StartNew();
         var change = await node.Propose(http, document);
+        double posted = clock.Elapsed.TotalSeconds;
         await UntilApplied(http, node, change, 1, "scale intent applied", 600);
         double apply = clock.Elapsed.TotalSeconds;
+        result["post_s"] = Math.Round(posted, 2);
+        Console.WriteLine($"scale: POST answered (parsed, normalized, journaled) {posted:F2} s after it was sent");
         Console.WriteLine($"scale: applied {apply:F1} s after POST ({o.Pairs * 2} PEs, {o.Pairs * 4} PWs, {o.Pairs * 2} trunks, {o.Gateways} x {o.Tenants} gateway tenants)");
         await UntilLong(async () => await PwsUp(http, node.Management) >= o.Pairs * 4, "all PWs up", 600);
         double allUp = clock.Elapsed.TotalSeconds;
@@ -231,6 +246,7 @@ public static class ScaleScenario
         result["idle_window_s"] = o.IdleSeconds;
         Console.WriteLine($"scale: idle {idle:F2} % of a core over {o.IdleSeconds} s, RSS {node.RssMb()} MB, {node.Threads()} threads, {flaps} trunk transitions");
         result["verify_s"] = VerificationSeconds(node.Log);
+        result["probes"] = ProbesSent(node.Log);
         var metrics = await http.GetStringAsync($"http://127.0.0.1:{node.Management}/metrics");
         result["gc_heap_mb"] = Math.Round(Metric(metrics, "dotnet_gc_heap_size_bytes") / (1 << 20));
         result["gc_committed_mb"] = Math.Round(Metric(metrics, "dotnet_gc_committed_bytes") / (1 << 20));
@@ -241,8 +257,12 @@ public static class ScaleScenario
         int logMark = node.Log.Count;
         clock.Restart();
         change = await node.Propose(http, ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: true));
+        result["one_change_post_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
         await UntilApplied(http, node, change, 2, "one change applied", 300);
         result["one_change_apply_s"] = Math.Round(clock.Elapsed.TotalSeconds, 2);
+        var changeLog = node.Log.Skip(logMark).ToList();
+        result["one_change_verify_s"] = VerificationSeconds(changeLog);
+        result["one_change_probes"] = ProbesSent(changeLog);
         await Task.Delay(2000);
         var touched = node.Log.Skip(logMark).Where(l => l.Contains("Started element", StringComparison.Ordinal)
             || l.Contains("Changed element", StringComparison.Ordinal) || l.Contains("Stopped element", StringComparison.Ordinal)).ToList();
@@ -328,19 +348,31 @@ public static class ScaleScenario
     private static async Task<int> PwsUp(HttpClient http, int port) =>
         (await Get(http, port, "/pws"))?["pws"]?.AsArray().Count(p => p!["state"]?.ToString().StartsWith("up", StringComparison.Ordinal) == true) ?? 0;
 
-    /// <summary>Until the node applied intent <paramref name="version"/>; fails at once (with the first findings) if change <paramref name="change"/> was rejected.</summary>
-    private static Task UntilApplied(HttpClient http, Node node, long change, long version, string what, int seconds) =>
-        UntilLong(async () =>
+    /// <summary>
+    /// Until the node applied intent <paramref name="version"/>; fails (with the first findings) once
+    /// change <paramref name="change"/> is seen rejected. The change is read once a second, the
+    /// applied version every poll: GET /changes/N returns the change with its document and ghost
+    /// report (1.1 MB and 33,800 diff lines at this size), and asked ten times a second it took a
+    /// good part of a core from the node it measures.
+    /// </summary>
+    private static Task UntilApplied(HttpClient http, Node node, long change, long version, string what, int seconds)
+    {
+        var polls = 0;
+        return UntilLong(async () =>
         {
-            var status = await Get(http, node.Management, $"/changes/{change}");
-            if (status?["status"]?.ToString() == "rejected")
+            if (polls++ % 10 == 9)
             {
-                var findings = status["findings"]?.AsArray().Take(5).Select(f => f?["reason"]?.ToString()) ?? [];
-                throw new InvalidOperationException($"{what}: change {change} rejected: {string.Join(" | ", findings)}");
+                var status = await Get(http, node.Management, $"/changes/{change}");
+                if (status?["status"]?.ToString() == "rejected")
+                {
+                    var findings = status["findings"]?.AsArray().Take(5).Select(f => f?["reason"]?.ToString()) ?? [];
+                    throw new InvalidOperationException($"{what}: change {change} rejected: {string.Join(" | ", findings)}");
+                }
             }
 
             return (await Get(http, node.Management, "/intent/applied"))?["version"]?.GetValue<long>() >= version;
         }, what, seconds);
+    }
 
     private static async Task UntilLong(Func<Task<bool>> condition, string what, int seconds)
     {

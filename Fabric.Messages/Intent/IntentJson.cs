@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Immutable;
 using System.Text;
 using System.Text.Encodings.Web;
@@ -47,15 +48,60 @@ public static class IntentJson
             // Written only when present, so documents without checks keep their canonical text.
             if (!document.Checks.IsDefaultOrEmpty) Array(w, "checks", ByName(document.Checks, c => c.Name), WriteCheck);
             if (!document.Lab.IsDefaultOrEmpty)
-                Array(w, "lab", ByName(document.Lab, l => l.Port), (w, l) =>
-                {
-                    w.WriteString("port", l.Port);
-                    w.WriteString("address", l.Address.ToString());
-                    if (l.Gateway is { } gateway) w.WriteString("gateway", gateway.ToString());
-                });
+                Array(w, "lab", ByName(document.Lab, l => l.Port), WriteLab);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>
+    /// Each element's canonical text, keyed <c>KIND:NAME</c> (<c>node</c>, <c>tenant</c>, <c>pe</c>,
+    /// <c>pw</c>, <c>trunk</c>, <c>gateway</c>, <c>host</c>, <c>hypervisor</c>, <c>check</c>, <c>lab</c>):
+    /// the same writers as <see cref="Write"/>, so two documents' elements are equal exactly when
+    /// these texts are. What a change touches is the keys whose texts differ.
+    /// </summary>
+    public static Dictionary<string, string> Elements(IntentDocument document)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        var texts = new Dictionary<string, string>(StringComparer.Ordinal);
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        void Add<T>(string kind, ImmutableArray<T> items, Func<T, string> name, Action<Utf8JsonWriter, T> write)
+        {
+            if (items.IsDefault) return;
+            foreach (var item in items)
+            {
+                buffer.ResetWrittenCount();
+                using (var w = new Utf8JsonWriter(buffer, Options))
+                {
+                    w.WriteStartObject();
+                    write(w, item);
+                    w.WriteEndObject();
+                }
+                texts[$"{kind}:{name(item)}"] = Encoding.UTF8.GetString(buffer.WrittenSpan);
+            }
+        }
+        Add("node", document.Nodes, n => n.Name, WriteNode);
+        Add("tenant", document.Tenants, t => t.Name, (w, t) =>
+        {
+            w.WriteString("name", t.Name);
+            w.WriteNumber("vni", t.Vni);
+        });
+        Add("pe", document.Pes, p => p.Name, WritePe);
+        Add("pw", document.Pws, p => p.Name, WritePw);
+        Add("trunk", document.Trunks, t => t.Name, WriteTrunk);
+        Add("gateway", document.Gateways, g => g.Name, WriteGateway);
+        Add("host", document.Hosts, h => h.Name, WriteHost);
+        Add("hypervisor", document.Hypervisors, h => h.Name, WriteHypervisor);
+        Add("check", document.Checks, c => c.Name, WriteCheck);
+        Add("lab", document.Lab, l => l.Port, WriteLab);
+        return texts;
+    }
+
+    private static void WriteLab(Utf8JsonWriter w, LabAttachmentIntent lab)
+    {
+        w.WriteString("port", lab.Port);
+        w.WriteString("address", lab.Address.ToString());
+        if (lab.Gateway is { } gateway) w.WriteString("gateway", gateway.ToString());
     }
 
     private static void WriteNode(Utf8JsonWriter w, NodeIntent node)

@@ -80,12 +80,16 @@ internal static partial class IntentChecks
         bool Failed(PwIntent p, string field) => context.HasFailed(context.Origin(p).PathOf(field));
         if (pws.Incomplete || document.Pws.Any(p => Failed(p, "pe"))) return;
         var unsure = document.Pws.Where(p => Failed(p, "remotePe") || Failed(p, "localLabel")).Select(p => p.Pe).ToHashSet();
+        // The first PW (in document order) of each (pe, remote pe, local label): one look-up per
+        // PW instead of a scan of all of them (2,000 PWs made that 4 million comparisons).
+        var byLabel = new Dictionary<(string Pe, string RemotePe, uint LocalLabel), PwIntent>();
+        foreach (var p in document.Pws) byLabel.TryAdd((p.Pe, p.RemotePe, p.LocalLabel), p);
         foreach (var pw in document.Pws)
         {
             if (unsure.Contains(pw.RemotePe) || pw.RemotePe == pw.Pe || !pes.Contains(pw.RemotePe)
                 || Failed(pw, "remoteLabel") || Failed(pw, "remotePe"))
                 continue;
-            var reverse = document.Pws.FirstOrDefault(p => p.Pe == pw.RemotePe && p.RemotePe == pw.Pe && p.LocalLabel == pw.RemoteLabel);
+            var reverse = byLabel.GetValueOrDefault((pw.RemotePe, pw.Pe, pw.RemoteLabel));
             if (reverse is null)
                 context.ErrorAt(pw, "remoteLabel", $"no pw on pe '{pw.RemotePe}' towards '{pw.Pe}' has local label {pw.RemoteLabel}");
             else if (reverse.Mtu != pw.Mtu && !Failed(pw, "mtu") && !Failed(reverse, "mtu") && mtuReported.Add(pw) && mtuReported.Add(reverse))

@@ -21,6 +21,8 @@ internal sealed class ReadContext(IntentParseLimits limits)
         ? long.MaxValue
         : System.Diagnostics.Stopwatch.GetTimestamp() + (long)(limits.Timeout.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
     private int _valuesLeft = limits.MaxValues;
+    private int _untilClock = 1;
+    private const int ClockStride = 32;
 
     public ReadContext()
         : this(IntentParseLimits.Default)
@@ -65,9 +67,15 @@ internal sealed class ReadContext(IntentParseLimits limits)
     /// <summary>The reason a document over the value budget is refused.</summary>
     public string TooManyValues => $"the document has more than {limits.MaxValues} values (fabric.intent.max-values); it is refused";
 
-    /// <summary>Stops the parse when its time is up (the caller checks often enough: per value read, per element checked).</summary>
+    /// <summary>
+    /// Stops the parse when its time is up (the caller checks often enough: per value read, per
+    /// element checked). The clock itself is read every <see cref="ClockStride"/> calls: a few
+    /// microseconds of work apart, and a parse calls this for each of its ~100,000 values.
+    /// </summary>
     public void CheckClock(int line = 1, int column = 1)
     {
+        if (--_untilClock > 0) return;
+        _untilClock = ClockStride;
         if (System.Diagnostics.Stopwatch.GetTimestamp() > _deadline)
             throw new IntentLimitExceededException(line, column,
                 $"reading the document took longer than {limits.Timeout.TotalSeconds:0.###} s (fabric.intent.parse-timeout); it is refused");
@@ -113,27 +121,50 @@ internal sealed class ReadContext(IntentParseLimits limits)
             Error(node, path, $"expected a mapping, got {node.Describe}");
             return null;
         }
-        var seen = new Dictionary<string, SourceEntry>();
-        foreach (var entry in map.Entries)
+        // Most mappings have a handful of keys: duplicates are found by a scan of the earlier ones
+        // (no dictionary per mapping), a larger one gets a dictionary. The key's path and shown
+        // form are only built for an error: this runs for every mapping of the document.
+        var entries = map.Entries;
+        var seen = entries.Length > SmallMapping ? new Dictionary<string, SourceEntry>(entries.Length) : null;
+        for (var i = 0; i < entries.Length; i++)
         {
-            var shown = entry.Key.Length <= SourceScalar.QuotedLength ? entry.Key : entry.Key[..SourceScalar.QuotedLength] + "…";
-            var keyPath = path.Length == 0 ? shown : $"{path}.{shown}";
+            var entry = entries[i];
             if (entry.Key.Contains('\0'))
             {
-                Error(entry.KeyLine, entry.KeyColumn, keyPath, "a key must not contain a NUL character (U+0000)");
+                Error(entry.KeyLine, entry.KeyColumn, KeyPath(path, entry.Key), "a key must not contain a NUL character (U+0000)");
                 continue;
             }
-            if (seen.TryGetValue(entry.Key, out var first))
+            if (FirstOf(entries, i, seen) is { } first)
             {
-                Error(entry.KeyLine, entry.KeyColumn, keyPath, $"duplicate key '{shown}' (first at line {first.KeyLine})");
+                Error(entry.KeyLine, entry.KeyColumn, KeyPath(path, entry.Key), $"duplicate key '{Shown(entry.Key)}' (first at line {first.KeyLine})");
                 continue;
             }
-            seen[entry.Key] = entry;
+            seen?.Add(entry.Key, entry);
             if (!allowed.Contains(entry.Key))
-                Error(entry.KeyLine, entry.KeyColumn, keyPath, FieldHints.Unknown(entry.Key, shown, allowed));
+                Error(entry.KeyLine, entry.KeyColumn, KeyPath(path, entry.Key), FieldHints.Unknown(entry.Key, Shown(entry.Key), allowed));
         }
         return new Fields(this, map, path);
     }
+
+    /// <summary>Mappings up to this many keys find duplicates by scanning, larger ones by a dictionary.</summary>
+    private const int SmallMapping = 16;
+
+    /// <summary>The earlier entry (a key before <paramref name="index"/> that was not itself refused) with the same key, or null.</summary>
+    private static SourceEntry? FirstOf(ImmutableArray<SourceEntry> entries, int index, Dictionary<string, SourceEntry>? seen)
+    {
+        var key = entries[index].Key;
+        if (seen is not null) return seen.GetValueOrDefault(key);
+        for (var j = 0; j < index; j++)
+        {
+            // A key with a NUL was refused and never counted as seen: the scan skips it as the dictionary did.
+            if (entries[j].Key == key && !key.Contains('\0')) return entries[j];
+        }
+        return null;
+    }
+
+    private static string Shown(string key) => key.Length <= SourceScalar.QuotedLength ? key : key[..SourceScalar.QuotedLength] + "…";
+
+    private static string KeyPath(string path, string key) => path.Length == 0 ? Shown(key) : $"{path}.{Shown(key)}";
 
     public void Remember(object element, Fields origin) => _origins[element] = origin;
 
