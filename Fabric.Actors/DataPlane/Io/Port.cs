@@ -33,6 +33,8 @@ public abstract class Port : IPort
 
     public PortState State => _state;
 
+    public event Action? WentAway;
+
     public string? StateDetail => Volatile.Read(ref _stateDetail);
 
     public PortCounters Counters { get; } = new();
@@ -165,6 +167,7 @@ public abstract class Port : IPort
 
         Volatile.Write(ref _stateDetail, detail);
         _state = state;
+        if (state == PortState.Gone) WentAway?.Invoke(); // reached once: Gone is final
     }
 
     /// <summary>The loop caught an exception from this port's receive or callback.</summary>
