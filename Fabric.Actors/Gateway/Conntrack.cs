@@ -132,6 +132,8 @@ public sealed class ConnectionTable
     public long Expired { get; private set; }
     /// <summary>Filings on the timer wheel (stale ones included until swept).</summary>
     public int Scheduled => _wheel.Count;
+    /// <summary>When <see cref="Expire"/> can next find something due (ms; <see cref="long.MaxValue"/>: nothing filed). Any thread.</summary>
+    public long NextDue => _wheel.NextDue;
 
     public IEnumerable<Connection> All => _connections.Values;
 

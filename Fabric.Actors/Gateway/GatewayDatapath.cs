@@ -75,6 +75,21 @@ public sealed partial class GatewayDatapath : INeighbors
         return removed;
     }
 
+    /// <summary>
+    /// When <see cref="Sweep"/> can next find a connection due (ms on the sweep's clock), over
+    /// every shard; <see cref="long.MaxValue"/> while no connection is tracked. Any thread (a
+    /// lower bound: a sweep then may find nothing yet and the value moves on).
+    /// </summary>
+    public long NextExpiry
+    {
+        get
+        {
+            var next = long.MaxValue;
+            foreach (var s in Shards) next = Math.Min(next, s.Connections.NextDue);
+            return next;
+        }
+    }
+
     public void AddNeighbor(ushort port, Ipv4Address address, MacAddress mac) => _neighbors[(port, address)] = mac;
 
     public bool TryResolve(ushort port, Ipv4Address address, out MacAddress mac) => _neighbors.TryGetValue((port, address), out mac);

@@ -75,7 +75,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>Most distinct megaflow masks per bucket; entries with a further mask are installed exact (hocon <c>cache.max-masks</c>).</summary>
     public required int CacheMaxMasks { get; init; }
 
-    /// <summary>How often the ports' states are checked: a port that went away is noticed within this (hocon <c>port-check-interval</c>).</summary>
+    /// <summary>How often the ports' states are checked while a port's supervision is unsettled (a port that went away says so itself; hocon <c>port-check-interval</c>).</summary>
     public required TimeSpan PortCheckInterval { get; init; }
 
     /// <summary>How often misses waiting too long are expired and next hops re-resolved (hocon <c>housekeeping-interval</c>).</summary>

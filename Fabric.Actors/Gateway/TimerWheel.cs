@@ -7,7 +7,10 @@ namespace Fabric.Actors.Gateway;
 /// wait their turn (an item seen early is filed again). Scheduling is O(1), a sweep touches only
 /// the slots of the elapsed ticks, nothing scans the whole set; cancelling is the caller's
 /// business (it ignores items whose deadline it has since changed). No allocation once the
-/// slots' lists have grown. Single-threaded.
+/// slots' lists have grown. Single-threaded, except <see cref="NextDue"/>, which any thread may
+/// read. Its owner need not tick it: <see cref="NextDue"/> says when the next
+/// <see cref="Advance"/> can yield anything, so an idle owner sleeps until then (or for good
+/// while it is empty) instead of waking every tick.
 /// </summary>
 public sealed class TimerWheel<T> where T : class
 {
@@ -16,6 +19,7 @@ public sealed class TimerWheel<T> where T : class
     private readonly List<(T Item, long Due)>[] _slots = new List<(T, long)>[SlotCount];
     private List<(T Item, long Due)> _spare = [];
     private long _tick = long.MinValue;
+    private long _nextDue = long.MaxValue;
 
     public TimerWheel(long tickMs)
     {
@@ -29,12 +33,23 @@ public sealed class TimerWheel<T> where T : class
     /// <summary>Items filed, counting stale ones not yet swept.</summary>
     public int Count { get; private set; }
 
+    /// <summary>
+    /// The earliest time (ms, the clock of <see cref="Advance"/>) at which an advance can yield an
+    /// item: the end of the first tick with a filing in it; <see cref="long.MaxValue"/> when
+    /// nothing is filed. Never later than the first deadline (an advance then may find only
+    /// stale or later-turn filings, and the value moves on). Readable from any thread.
+    /// </summary>
+    public long NextDue => Volatile.Read(ref _nextDue);
+
     /// <summary>Files <paramref name="item"/> to come out of the first <see cref="Advance"/> at or after <paramref name="due"/>.</summary>
     public void Schedule(T item, long due, long now)
     {
         if (_tick == long.MinValue) _tick = now / TickMs - 1;
         _slots[SlotOf(due, _tick + 1)].Add((item, due));
         Count++;
+        // Out by the end of its tick (or of the next one to be swept, for a deadline already past).
+        long end = (Math.Max(due / TickMs, _tick + 1) + 1) * TickMs;
+        if (end < _nextDue) Volatile.Write(ref _nextDue, end);
     }
 
     /// <summary>Moves every item due by <paramref name="now"/> into <paramref name="due"/> (with the deadline it was filed under).</summary>
@@ -66,12 +81,25 @@ public sealed class TimerWheel<T> where T : class
             _spare = list;
         }
         _tick = Math.Max(_tick, to);
+        Volatile.Write(ref _nextDue, FirstFiledTickEnd());
     }
 
     public void Clear()
     {
         foreach (var s in _slots) s.Clear();
         Count = 0;
+        Volatile.Write(ref _nextDue, long.MaxValue);
+    }
+
+    /// <summary>The end of the first tick after the last swept one whose slot holds a filing (one look at each slot at most).</summary>
+    private long FirstFiledTickEnd()
+    {
+        if (Count == 0) return long.MaxValue;
+        for (long tick = _tick + 1; tick <= _tick + SlotCount; tick++)
+        {
+            if (_slots[(int)(tick & (SlotCount - 1))].Count > 0) return (tick + 1) * TickMs;
+        }
+        return long.MaxValue; // unreachable: Count > 0 means some slot holds a filing
     }
 
     /// <summary>The slot of <paramref name="due"/>'s tick, or of <paramref name="earliest"/> for a deadline in a tick already swept.</summary>

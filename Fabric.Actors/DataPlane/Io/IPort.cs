@@ -34,6 +34,13 @@ public interface IPort : IDisposable
 
     PortState State { get; }
 
+    /// <summary>
+    /// Raised once, on whichever thread noticed, when the port becomes <see cref="PortState.Gone"/>
+    /// (its device vanished, its receive failed): an owner restarts it on this instead of
+    /// polling <see cref="State"/> on a timer.
+    /// </summary>
+    event Action? WentAway;
+
     /// <summary>Why the port left <see cref="PortState.Up"/>, if it did.</summary>
     string? StateDetail { get; }
 

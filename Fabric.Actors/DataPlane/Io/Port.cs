@@ -33,6 +33,8 @@ public abstract class Port : IPort
 
     public PortState State => _state;
 
+    public event Action? WentAway;
+
     public string? StateDetail => Volatile.Read(ref _stateDetail);
 
     public PortCounters Counters { get; } = new();
@@ -155,6 +157,14 @@ public abstract class Port : IPort
     {
     }
 
+    /// <summary>
+    /// True when <see cref="WakeReceiver"/> always ends a waiting <see cref="ReceiveBatch"/> and the
+    /// wait itself notices the port going away: the receive thread then waits without a timeout
+    /// instead of waking every <see cref="ReceiveLoopWaitMs"/> to look for a stop (an idle port
+    /// costs no wake-up).
+    /// </summary>
+    protected virtual bool WakeEndsReceiveWait => false;
+
     /// <summary>Records a state change; <see cref="PortState.Gone"/> and <see cref="PortState.Closed"/> are final.</summary>
     protected void SetState(PortState state, string? detail)
     {
@@ -165,6 +175,7 @@ public abstract class Port : IPort
 
         Volatile.Write(ref _stateDetail, detail);
         _state = state;
+        if (state == PortState.Gone) WentAway?.Invoke(); // reached once: Gone is final
     }
 
     /// <summary>The loop caught an exception from this port's receive or callback.</summary>
@@ -179,7 +190,7 @@ public abstract class Port : IPort
             while (!_stopRequested && !IsFinished)
             {
                 batch ??= pool.Rent();
-                if (ReceiveBatch(batch, ReceiveLoopWaitMs) > 0 || batch.Count > 0)
+                if (ReceiveBatch(batch, WakeEndsReceiveWait ? -1 : ReceiveLoopWaitMs) > 0 || batch.Count > 0)
                 {
                     PacketBatch full = batch;
                     batch = null;

@@ -418,6 +418,12 @@ public sealed unsafe partial class TapPort : Port
         }
     }
 
+    /// <summary>
+    /// The wake eventfd ends the poll, and a device deleted under the port ends it too (tun wakes
+    /// its pollers when it detaches, and poll then reports POLLERR): no periodic stop check.
+    /// </summary>
+    protected override bool WakeEndsReceiveWait => true;
+
     protected override void DisposeCore()
     {
         if (Interlocked.Exchange(ref _closed, 1) == 0)

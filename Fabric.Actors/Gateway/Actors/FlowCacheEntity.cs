@@ -72,6 +72,8 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     private long _resolved;
     private long _batches;
     private bool _askedForConfig;
+    /// <summary>The deadline the sweep timer is armed for (<see cref="long.MaxValue"/>: not armed).</summary>
+    private long _sweepAt = long.MaxValue;
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -95,6 +97,32 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         Receive<GetFlowCacheStats>(g => Sender.Tell(Stats(g)));
     }
 
+    /// <summary>Every message may have filed or swept connections: the sweep is armed for the next one due.</summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        var handled = base.AroundReceive(receive, message);
+        ArmSweep();
+        return handled;
+    }
+
+    /// <summary>
+    /// Arms the sweep for when the first connection can be due, or stops it while none is
+    /// tracked: an idle bucket never wakes (it used to sweep every sweep-interval regardless).
+    /// </summary>
+    private void ArmSweep()
+    {
+        var next = _shard?.Connections.NextDue ?? long.MaxValue;
+        if (next == _sweepAt && (next == long.MaxValue || Timers.IsTimerActive(Sweep.Instance))) return;
+        _sweepAt = next;
+        if (next == long.MaxValue)
+        {
+            Timers.Cancel(Sweep.Instance);
+            return;
+        }
+        var delay = Math.Max(1, next - Environment.TickCount64);
+        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(delay));
+    }
+
     private void Configure(ConfigureFlowCache c)
     {
         _gateway = Sender;
@@ -111,7 +139,6 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         {
             var settings = c.Settings is { } s ? GatewaySettings.FromMessage(s) : GatewaySettings.Default;
             _shard = new FlowCacheShard(_bucket, MaxFlows, 0, settings, lender: null, lastSeenElsewhere: true);
-            Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, settings.SweepInterval);
         }
         if (_plan is null || c.Generation > _plan.Generation)
         {

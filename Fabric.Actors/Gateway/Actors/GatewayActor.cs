@@ -37,6 +37,11 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
     private MissResolver? _resolver;
     private GatewaySpec _spec;
     private uint _generation = 1;
+    /// <summary>The deadline the sweep timer is armed for (<see cref="long.MaxValue"/>: not armed); written by the actor under the lock.</summary>
+    private long _sweepAt = long.MaxValue;
+    /// <summary>1 while a <see cref="NudgeSweep"/> is on its way.</summary>
+    private int _sweepNudged;
+    private readonly IActorRef _self;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -51,6 +56,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
         _runBatch = OnBatch;
         var self = Self;
+        _self = self;
         _ports = new GatewayPorts(_dp, _gate, _pool, _log, spec.Intent, node, ghost, ghost?.Patches ?? patches,
             // A port's receive thread, with its batch: runs the data path to completion there unless
             // it stays busy longer than fabric.gateway.ingress-wait, then drops the batch at ingress
@@ -61,6 +67,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             viaMailbox: batch => self.Tell(new MailboxBatch(batch)),
             scheduleRestart: (id, delay) => Timers.StartSingleTimer(new RestartPort(id), new RestartPort(id), delay),
             cancelRestart: id => Timers.Cancel(new RestartPort(id)),
+            portWentAway: () => self.Tell(CheckPorts.Instance),
             devices: ghost is null ? devices : null);
 
         // Everything that touches the data path holds its lock: the ports' receive threads and
@@ -72,7 +79,12 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         {
             if (_resolver is not null) Sender.Tell(_resolver.OnCheckConnections(c));
         });
-        Guarded<Sweep>(_ => _dp.Sweep(Environment.TickCount64));
+        Guarded<Sweep>(_ =>
+        {
+            _sweepAt = long.MaxValue; // fired
+            _dp.Sweep(Environment.TickCount64);
+        });
+        Guarded<NudgeSweep>(_ => Volatile.Write(ref _sweepNudged, 0));
         Guarded<MailboxBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(t => _resolver?.OnTerminated(t));
         Guarded<Tick>(_ => OnTick());
@@ -98,8 +110,44 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
     /// <summary>Handles <typeparamref name="T"/> on the actor's thread while holding the data path's lock.</summary>
     private void Guarded<T>(Action<T> handler) => Receive<T>(m =>
     {
-        using (_gate.Hold()) handler(m);
+        using (_gate.Hold())
+        {
+            handler(m);
+            ArmSweep();
+            WatchPorts();
+        }
     });
+
+    /// <summary>
+    /// The port check runs on a timer only while a port's supervision is unsettled (restarting, or
+    /// waiting out stable-after to reset its backoff); a port that goes away tells the actor
+    /// itself (<see cref="IPort.WentAway"/>), so healthy ports cost no wake-up.
+    /// </summary>
+    private void WatchPorts()
+    {
+        var active = Timers.IsTimerActive(CheckPorts.Instance);
+        if (_ports.Unsettled && !active) Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, _settings.PortCheckInterval);
+        else if (!_ports.Unsettled && active) Timers.Cancel(CheckPorts.Instance);
+    }
+
+    /// <summary>
+    /// Arms the sweep for when the first tracked connection can be due, or stops it while none
+    /// is: a gateway without connections never wakes for them (it used to sweep every
+    /// sweep-interval regardless). Actor thread, holding the data path's lock.
+    /// </summary>
+    private void ArmSweep()
+    {
+        var next = _dp.NextExpiry;
+        if (next == _sweepAt) return;
+        if (next == long.MaxValue)
+        {
+            Timers.Cancel(Sweep.Instance);
+            Volatile.Write(ref _sweepAt, long.MaxValue);
+            return;
+        }
+        Volatile.Write(ref _sweepAt, next);
+        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
+    }
 
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
         Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
@@ -127,8 +175,11 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             ResolveNextHops();
         }
         Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _settings.HousekeepingInterval);
-        Timers.StartPeriodicTimer(Sweep.Instance, Sweep.Instance, _settings.SweepInterval);
-        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, _settings.PortCheckInterval);
+        using (_gate.Hold())
+        {
+            ArmSweep();
+            WatchPorts();
+        }
     }
 
     protected override void PostStop()
@@ -199,6 +250,9 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         }
         _ports.Flush();
         _resolver?.Flush();
+        // On a receive thread the actor's timers are out of reach: a connection due before the
+        // armed sweep has the actor re-arm it (one nudge in flight at most).
+        if (_dp.NextExpiry < Volatile.Read(ref _sweepAt) && Interlocked.Exchange(ref _sweepNudged, 1) == 0) _self.Tell(NudgeSweep.Instance);
     }
 
     private void Inject(InjectFrames inject)
@@ -257,10 +311,16 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         public static readonly Tick Instance = new();
     }
 
-    /// <summary>Expires connections (and, in process, NAT bindings) every sweep interval.</summary>
+    /// <summary>Expires connections (and, in process, NAT bindings) that are due; armed only while some are tracked.</summary>
     private sealed class Sweep
     {
         public static readonly Sweep Instance = new();
+    }
+
+    /// <summary>A receive thread filed a connection due before the armed sweep: re-arm it (on the actor's thread).</summary>
+    private sealed class NudgeSweep
+    {
+        public static readonly NudgeSweep Instance = new();
     }
 }
 

@@ -42,6 +42,7 @@ internal sealed class GatewayPorts : IFrameSink
     private readonly Action<PacketBatch> _viaMailbox;
     private readonly Action<ushort, TimeSpan> _scheduleRestart;
     private readonly Action<ushort> _cancelRestart;
+    private readonly Action _portWentAway;
     /// <summary>The TAP devices the node created and keeps across restarts; null = TAPs live as long as their port (and in a ghost copy).</summary>
     private readonly AttachmentDevices? _devices;
 
@@ -49,11 +50,13 @@ internal sealed class GatewayPorts : IFrameSink
     /// <param name="viaMailbox">A batch for the actor's mailbox: a logical switch's patch port (on the MFE's thread) and the ghost copy's ports (on a shared I/O loop, which must never wait).</param>
     /// <param name="scheduleRestart">Re-open port id after a delay (the actor's timer calls <see cref="Restart"/>).</param>
     /// <param name="cancelRestart">Forget a scheduled re-open.</param>
+    /// <param name="portWentAway">A port became gone (any thread): have <see cref="Check"/> run.</param>
     /// <param name="devices">The node's record of the TAP devices it created (see <see cref="AttachmentDevices"/>).</param>
     public GatewayPorts(GatewayDatapath dp, DatapathGate gate, PacketBatchPool pool, ILoggingAdapter log, GatewayIntent intent, string node,
         GhostPlaneContext? ghost, PatchPanel? patches, Action<PacketBatch> received, Action<PacketBatch> viaMailbox,
-        Action<ushort, TimeSpan> scheduleRestart, Action<ushort> cancelRestart, AttachmentDevices? devices = null)
+        Action<ushort, TimeSpan> scheduleRestart, Action<ushort> cancelRestart, Action portWentAway, AttachmentDevices? devices = null)
     {
+        _portWentAway = portWentAway;
         _devices = devices;
         _dp = dp;
         _gate = gate;
@@ -128,6 +131,13 @@ internal sealed class GatewayPorts : IFrameSink
         var p = _dp.Plan.Port(id);
         if (p is not null && !_ports.ContainsKey(id)) TryOpen(p);
     }
+
+    /// <summary>
+    /// True while a port's supervision is not settled (it is restarting, or its backoff has yet to
+    /// start over after <c>stable-after</c>): only then does <see cref="Check"/> need a timer.
+    /// A port going away says so itself (<see cref="IPort.WentAway"/>).
+    /// </summary>
+    public bool Unsettled => _supervision.Values.Any(s => s.Restarting || s.Backoff != s.Initial);
 
     /// <summary>Notices ports whose device went away, closes them and schedules their restart; resets the backoff of ports that stayed up.</summary>
     public void Check()
@@ -223,6 +233,8 @@ internal sealed class GatewayPorts : IFrameSink
         {
             var port = Open(p);
             _ports[p.Id] = port;
+            port.WentAway += _portWentAway;
+            if (port.State == PortState.Gone) _portWentAway(); // gone before anyone listened
             if (!_out.ContainsKey(p.Id)) _out[p.Id] = _pool.Rent();
             if (port is GhostPort ghostPort) Announce(p, ghostPort);
             var restart = s.Restarting;

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway;
+using Fabric.Tests.Support;
+using Xunit.Abstractions;
+using static Fabric.Tests.Gateways.GatewayNodeSupport;
+
+namespace Fabric.Tests.Gateways;
+
+/// <summary>
+/// Idle means idle (issue 13 part 4): the gateway and its flow-cache entities sweep connections
+/// only while some are tracked, armed for the first one due (TimerWheel.NextDue), instead of
+/// every sweep-interval. What must not change: a connection and its NAT binding still go on time.
+/// </summary>
+public class GatewayIdleSweepTests(ITestOutputHelper output)
+{
+    private const uint Vni = 1001;
+    private const int DatagramTimeoutMs = 1500;
+    private static readonly Ipv4Address Server = Ipv4Address.Parse("203.0.113.80");
+    private static readonly Ipv4Address Pool = Ipv4Address.Parse("198.51.100.10");
+    private static readonly Ipv4Address Upstream = Ipv4Address.Parse("198.51.100.1");
+    private static readonly MacAddress UpstreamMac = MacAddress.Parse("02:00:00:00:01:01");
+    private static readonly MacAddress HostMac = MacAddress.Parse("02:00:00:00:00:0a");
+    private static readonly Ipv4Address Host = Ipv4Address.Parse("10.0.0.10");
+
+    [Fact]
+    public void An_empty_wheel_asks_for_no_wake_up_and_a_filed_deadline_for_one_no_later_than_it()
+    {
+        var wheel = new TimerWheel<string>(tickMs: 100);
+        Assert.Equal(long.MaxValue, wheel.NextDue);
+
+        wheel.Schedule("b", 2_350, now: 1_000);
+        Assert.InRange(wheel.NextDue, 2_300, 2_400); // the end of the deadline's tick
+        wheel.Schedule("a", 1_420, now: 1_000);
+        Assert.InRange(wheel.NextDue, 1_420, 1_500); // an earlier deadline moves it forward at once
+
+        var due = new List<(string, long)>();
+        wheel.Advance(wheel.NextDue, due);
+        Assert.Equal("a", Assert.Single(due).Item1);
+        Assert.InRange(wheel.NextDue, 2_350, 2_400); // the next filing's tick
+
+        due.Clear();
+        wheel.Advance(wheel.NextDue, due);
+        Assert.Equal("b", Assert.Single(due).Item1);
+        Assert.Equal(long.MaxValue, wheel.NextDue); // nothing left: sleep for good
+    }
+
+    [Fact]
+    public void Sleeping_until_next_due_never_releases_a_deadline_late_even_beyond_one_turn()
+    {
+        var wheel = new TimerWheel<string>(tickMs: 10);
+        long far = 10L * TimerWheel<string>.SlotCount * 2 + 37;
+        var deadlines = new Dictionary<string, long> { ["far"] = far, ["soon"] = 55, ["mid"] = 5_000 };
+        foreach (var (item, at) in deadlines) wheel.Schedule(item, at, now: 0);
+
+        // The owner wakes only at NextDue (as the gateway's single timer does), never on a tick.
+        var released = new Dictionary<string, long>();
+        var wakes = 0;
+        while (wheel.NextDue != long.MaxValue && wakes < 100)
+        {
+            var now = wheel.NextDue;
+            var due = new List<(string Item, long Due)>();
+            wheel.Advance(now, due);
+            foreach (var d in due) released[d.Item] = now;
+            wakes++;
+        }
+
+        Assert.Equal(deadlines.Keys.Order(), released.Keys.Order());
+        foreach (var (item, at) in deadlines) Assert.InRange(released[item], at, at + wheel.TickMs); // on time: within one tick
+        Assert.True(wakes <= 6, $"{wakes} wake-ups for 3 deadlines"); // not one per tick (2,085 ticks)
+    }
+
+    private static string Intent => $$"""
+        version: 1
+        nodes:
+          - name: node-a
+            roles: [fabric, ghost-shadow]
+        tenants:
+          - name: blue
+            vni: {{Vni}}
+        gateways:
+          - name: gw-1
+            node: node-a
+            tenants:
+              - tenant: blue
+                networks: [10.0.0.1/24]
+                downlink: { kind: simulated, name: blue-down }
+                uplink:
+                  port: { kind: simulated, name: blue-up }
+                  address: 198.51.100.2/24
+                routes:
+                  - prefix: 0.0.0.0/0
+                    nextHop: 198.51.100.1
+                snatPool: [198.51.100.10]
+        """;
+
+    [Fact]
+    public async Task A_UDP_binding_made_while_the_sweeps_sleep_still_expires_on_time_through_the_gateway_and_its_entity()
+    {
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-a", dir.Sub("a"),
+            extraHocon: $"fabric.gateway.conntrack.datagram-timeout = {DatagramTimeoutMs}ms");
+        await ApplyAsync(node, Intent, "gw-1");
+        var gw = Gateway(node, "gw-1");
+        var mac = GatewayPlan.DefaultMac("gw-1");
+        await Inject(gw, "blue-up", ArpRequest(UpstreamMac, Upstream, Ipv4Address.Parse("198.51.100.2")));
+        await Sent(gw, "blue-up");
+
+        // No connection yet: both sweeps are asleep. Let them stay so for a while first.
+        await Task.Delay(500);
+        var clock = Stopwatch.StartNew();
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(Host, 5353, Server, 53, HostMac)));
+        var (src, _, _, _) = Endpoints(Assert.Single(await Sent(gw, "blue-up")))!.Value;
+        Assert.Equal(Pool, src);
+        Assert.Equal(1, (await Entity(node))["natBindings"]!.GetValue<int>());
+
+        // Not before the timeout ...
+        await Task.Delay(DatagramTimeoutMs - 700);
+        var early = await Entity(node);
+        Assert.Equal(1, early["natBindings"]!.GetValue<int>());
+        Assert.Equal(1, early["connections"]!.GetValue<int>());
+
+        // ... and soon after it: the gateway's connection (its sweep armed by the receive thread's
+        // nudge) and then the entity's, confirmed idle with the gateway, taking its binding along.
+        JsonNode? after = null;
+        await Eventually.Holds(async () =>
+        {
+            after = await Entity(node);
+            return after["natBindings"]!.GetValue<int>() == 0;
+        }, TimeSpan.FromSeconds(10), "the binding expired");
+        var expiredMs = clock.ElapsedMilliseconds;
+        output.WriteLine($"binding gone {expiredMs} ms after the packet (datagram-timeout {DatagramTimeoutMs} ms)");
+        Assert.Equal(0, after!["connections"]!.GetValue<int>());
+        Assert.True(after["connectionsExpired"]!.GetValue<long>() >= 1);
+        Assert.InRange(expiredMs, DatagramTimeoutMs, DatagramTimeoutMs + 1_500);
+        var shards = (await GatewayView(node, "gw-1"))["status"]!["shards"]!.AsArray();
+        output.WriteLine(shards.ToJsonString());
+    }
+
+    private static async Task<JsonNode> Entity(TestNode node)
+    {
+        var bucket = BucketOf(Vni, Host);
+        JsonNode? found = null;
+        await Eventually.Holds(async () =>
+        {
+            found = (await GatewayView(node, "gw-1"))["entities"]!.AsArray().FirstOrDefault(e => e!["bucket"]!.GetValue<int>() == bucket && e["natBindings"] is not null);
+            return found is not null;
+        }, Wait, $"entity of bucket {bucket} answers");
+        return found!;
+    }
+}
