@@ -184,7 +184,7 @@ public sealed class VmRuntime(VmIntent intent)
     {
         var b = Bridge;
         var drops = ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal,
-            Enum.GetValues<BridgeDrop>().Select(r => KeyValuePair.Create(Kebab(r.ToString()), b?.Dropped(r) ?? 0)).Where(kv => kv.Value > 0));
+            Enum.GetValues<BridgeDrop>().Select(r => KeyValuePair.Create(KebabCase.Of(r.ToString()), b?.Dropped(r) ?? 0)).Where(kv => kv.Value > 0));
         return new VmStatus(
             intent.Name, intent.Mac.ToString(), intent.Mode.ToString().ToLowerInvariant(), intent.Modem,
             intent.Port.Kind.ToString().ToLowerInvariant(), intent.Port.Name,
@@ -193,7 +193,4 @@ public sealed class VmRuntime(VmIntent intent)
             b?.ToModem ?? 0, b?.ToVm ?? 0, b?.Translated ?? 0, b?.DhcpOffers ?? 0, b?.DhcpAcks ?? 0, b?.DhcpNaks ?? 0,
             b?.ArpReplies ?? 0, b?.LastMoveMs ?? -1, drops);
     }
-
-    private static string Kebab(string name) =>
-        string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 ? $"-{char.ToLowerInvariant(c)}" : char.ToLowerInvariant(c).ToString()));
 }

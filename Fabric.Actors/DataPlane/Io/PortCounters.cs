@@ -120,8 +120,7 @@ public sealed class PortCounters
     }
 
     /// <summary>A reason's name as metrics and the API show it: <c>RxQueueDelay</c> is <c>rx-queue-delay</c>.</summary>
-    public static string Name(PortDropReason reason) =>
-        System.Text.RegularExpressions.Regex.Replace(reason.ToString(), "(?<=[a-z])(?=[A-Z])", "-").ToLowerInvariant();
+    public static string Name(PortDropReason reason) => KebabCase.Of(reason.ToString());
 
     /// <summary>A consistent-enough copy for reporting (each number read atomically).</summary>
     public PortCountersSnapshot Snapshot()

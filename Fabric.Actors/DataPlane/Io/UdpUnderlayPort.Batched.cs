@@ -216,9 +216,6 @@ public sealed unsafe partial class UdpUnderlayPort
         return added;
     }
 
-    /// <summary>The last read found fewer datagrams than it asked for: the queue is empty.</summary>
-    private bool _readDry;
-
     private int ReceiveEach(PacketBatch batch)
     {
 

@@ -95,6 +95,7 @@ public sealed unsafe partial class UdpUnderlayPort : Port
     private int _closed;
     private bool _gro;
     private readonly CoDel? _codel;
+    private bool _readDry; // with _codel: the last read found fewer datagrams than it asked for (the queue is empty)
 
     public UdpUnderlayPort(string name, ushort id, IPEndPoint localEndPoint, UdpUnderlayOptions? options = null)
         : base(name, id)

@@ -137,7 +137,19 @@ internal sealed class GatewayPorts : IFrameSink
     /// start over after <c>stable-after</c>): only then does <see cref="Check"/> need a timer.
     /// A port going away says so itself (<see cref="IPort.WentAway"/>).
     /// </summary>
-    public bool Unsettled => _supervision.Values.Any(s => s.Restarting || s.Backoff != s.Initial);
+    public bool Unsettled
+    {
+        get
+        {
+            // Asked after every message the actor handles: a loop, nothing allocated.
+            foreach (var s in _supervision.Values)
+            {
+                if (s.Restarting || s.Backoff != s.Initial) return true;
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Notices ports whose device went away, closes them and schedules their restart; resets the backoff of ports that stayed up.</summary>
     public void Check()
