@@ -80,9 +80,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(TimeSpan.FromSeconds(1), s.Switching.VnicCheckInterval);
         Assert.Equal(64, s.Switching.GhostIsolationProbes);
         Assert.Equal(256, s.Switching.PoolRetainedBatches); // was SwitchingNode.Pool's
-        // Cellular (were CellularSettings.Tick and BridgeActor's check interval and retry).
-        Assert.Equal(TimeSpan.FromMilliseconds(50), s.Cellular.Tick);
-        Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeCheckInterval);
+        // Cellular (were BridgeActor's retry; the modem and bridge ticks are gone: both wake when something is due).
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(10), s.Cellular.BridgeRetryMax);
         Assert.Equal(64, s.Cellular.PoolRetainedBatches); // was CellularNode.Pool's
@@ -135,7 +133,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
     [InlineData("fabric.gateway.port-restart.max-backoff = 10ms", "fabric.gateway.port-restart.max-backoff: must be >= min-backoff")]
     [InlineData("fabric.config-store.retained-changes = 0", "fabric.config-store.retained-changes: must be >= 1, not 0")]
     [InlineData("fabric.switching.vnic-check-interval = 0s", "fabric.switching.vnic-check-interval: must be > 0")]
-    [InlineData("fabric.cellular.tick = soon", "fabric.cellular.tick: cannot read 'soon'")]
+    [InlineData("fabric.cellular.lease = soon", "fabric.cellular.lease: cannot read 'soon'")]
     [InlineData("fabric.cellular.rebind = 90s", "fabric.cellular.rebind: must be below lease")]
     [InlineData("fabric.io.max-events = 0", "fabric.io.max-events: must be 1..4096, not 0")]
     [InlineData("fabric.ghost.probe-quiet = 0s", "fabric.ghost.probe-quiet: must be > 0")]
