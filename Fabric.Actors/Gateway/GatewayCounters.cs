@@ -19,6 +19,8 @@ public sealed class GatewayCounters
     public long SlowPath;
     public long ArpReplies;
     public long ArpRequests;
+    /// <summary>ARP requests not sent because the same target was asked for less than neighbor-retry-min ago.</summary>
+    public long ArpRequestsLimited;
     public long EchoReplies;
     public long IcmpErrors;
     public long TcpResets;
