@@ -272,14 +272,19 @@ public static class FlowResolver
         var port = plan.Port(key.IngressPort);
         if (port is null)
         {
-            return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, []);
+            return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, [], StageTally: []);
         }
         var facts = new PacketFacts { Key = key, TcpFlags = (TcpFlags)m.TcpFlags, Ttl = m.Ttl, Ingress = m.FromUplink ? PortRole.Uplink : PortRole.Downlink };
         var d = shard.Decide(ref facts, plan.Tenants[port.TenantIndex], plan, now);
         var o = d.Outcome;
         var records = shard.LastRecords(o.Stages);
         byte mask = 0;
-        foreach (var rec in records) mask |= (byte)(1 << (int)rec.Stage);
+        var tally = ImmutableArray.CreateBuilder<uint>(records.Length);
+        foreach (var rec in records)
+        {
+            mask |= (byte)(1 << (int)rec.Stage);
+            tally.Add(rec.Tally);
+        }
         var lines = ImmutableArray<string>.Empty;
         if (trace)
         {
@@ -292,7 +297,7 @@ public static class FlowResolver
             (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
             GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
             o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages, mask, d.Cacheable,
-            o.Connection is { } cs ? (byte)cs.State : NoConnection, o.Connection is { } c ? ToWire(c) : null, reply, lines, (ushort)o.Consulted);
+            o.Connection is { } cs ? (byte)cs.State : NoConnection, o.Connection is { } c ? ToWire(c) : null, reply, lines, (ushort)o.Consulted, tally.MoveToImmutable());
     }
 
     public static FlowConnection ToWire(Connection c) => new(
