@@ -442,7 +442,7 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private void Drop(GatewayDrop reason)
     {
-        Counters.Drops[(int)reason]++;
+        Counters.Drop(reason);
         _lastDrop = reason;
     }
 

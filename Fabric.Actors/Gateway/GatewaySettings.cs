@@ -81,6 +81,9 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>How often misses waiting too long are expired and next hops re-resolved (hocon <c>housekeeping-interval</c>).</summary>
     public required TimeSpan HousekeepingInterval { get; init; }
 
+    /// <summary>How long a reconfiguration waits for the tenants' stage actors to publish their tables before the gateway builds the missing ones itself (hocon <c>stage-build-timeout</c>).</summary>
+    public required TimeSpan StageBuildTimeout { get; init; }
+
     /// <summary>Idle packet batches the gateway's pool keeps for its ports' receive threads and output (hocon <c>pool-retained-batches</c>).</summary>
     public required int PoolRetainedBatches { get; init; }
 
@@ -124,6 +127,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             CacheMaxMasks = cache.Int("max-masks", 1, 256),
             PortCheckInterval = g.Interval("port-check-interval"),
             HousekeepingInterval = g.Interval("housekeeping-interval"),
+            StageBuildTimeout = g.Interval("stage-build-timeout"),
             PoolRetainedBatches = g.Positive("pool-retained-batches"),
             PortRestart = new PortRestartSettings(restart.Interval("min-backoff"), restart.Interval("max-backoff"), restart.NonNegativeDuration("stable-after")),
         };
