@@ -260,7 +260,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 return;
             }
             // The rule that judged the flow counts its packets (the entry's generation is the plan's: same table).
-            if (entry.FirewallRule != 0) tenant.Fw.Counters.Hit(entry.FirewallRule - 1);
+            if (entry.FirewallRule != 0) tenant.FirewallCounters.Hit(entry.FirewallRule - 1);
             if (entry.Connection is { } c)
             {
                 if (key.IpProtocol == IpProtocol.Tcp)

@@ -229,6 +229,8 @@ public sealed class TenantPlan
     public ServiceRouterTable Sr => Tables.Sr;
     public NatStageTable Nat => Tables.Nat;
     public FirewallTable Fw => Tables.Fw;
+    /// <summary>The firewall table's counters, one load away for the hot path (a cached hit counts a packet for its rule).</summary>
+    public StageCounters FirewallCounters { get; private init; } = null!;
 
     /// <summary>The gateway's interface addresses on the tenant networks.</summary>
     public ImmutableArray<(Ipv4Address Address, int PrefixLength)> Networks => Tables.Dr.Networks;
@@ -284,6 +286,7 @@ public sealed class TenantPlan
         UplinkAddress = l.UplinkAddress,
         UplinkPrefix = l.UplinkPrefix,
         Tables = tables,
+        FirewallCounters = tables.Fw.Counters,
     };
 
     /// <summary>Compiles a tenant with fresh stage tables (the flow-cache entities, tests, benchmarks).</summary>

@@ -1,0 +1,207 @@
+using System.Text.Json.Nodes;
+using Akka.Actor;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway;
+using Fabric.Actors.Gateway.Actors;
+using Fabric.Actors.Gateway.Pipeline;
+using Fabric.Messages.Intent;
+using Fabric.Tests.Support;
+using Xunit.Abstractions;
+using static Fabric.Tests.Gateways.GatewayNodeSupport;
+
+namespace Fabric.Tests.Gateways;
+
+/// <summary>
+/// The stage actors (tenant-T/dr|sr|nat|fw) own their stage's compiled table: they build it on a
+/// reconfiguration (only when their part of the intent changed) and publish it to the plan the data
+/// path and the flow-cache entities decide with; the table counts what its items decided (firewall
+/// rules: flows and packets, cached hits included), shown by GET /gateways/{name}.
+/// </summary>
+public class GatewayStageActorTests(ITestOutputHelper output)
+{
+    private static readonly Ipv4Address Server = Ipv4Address.Parse("203.0.113.80");
+    private static readonly Ipv4Address Host = Ipv4Address.Parse("10.0.0.10");
+    private static readonly MacAddress HostMac = MacAddress.Parse("02:00:00:00:00:0a");
+    private static readonly MacAddress UpstreamMac = MacAddress.Parse("02:00:00:00:01:01");
+
+    private static string Intent(bool blockDns) => $$"""
+        version: 1
+        nodes:
+          - name: node-a
+            roles: [fabric, ghost-shadow]
+        tenants:
+          - name: blue
+            vni: 3001
+          - name: red
+            vni: 3002
+        gateways:
+          - name: gs
+            node: node-a
+            tenants:
+        {{Tenant("blue", "198.51.100", blockDns)}}
+        {{Tenant("red", "192.0.2", false)}}
+        """;
+
+    private static string Tenant(string name, string net, bool blockDns) => $$"""
+              - tenant: {{name}}
+                networks: [10.0.0.1/24]
+                downlink: { kind: simulated, name: {{name}}-down }
+                uplink:
+                  port: { kind: simulated, name: {{name}}-up }
+                  address: {{net}}.2/24
+                routes:
+                  - prefix: 0.0.0.0/0
+                    nextHop: {{net}}.1
+                snatPool: [{{net}}.10]
+                firewall:
+                  defaultPolicy: allow
+                  rules:
+        {{(blockDns ? """
+                    - name: no-dns
+                      action: deny
+                      protocol: udp
+                      ports: 53
+        """ : "")}}
+                    - name: no-web
+                      action: deny
+                      protocol: tcp
+                      ports: 80
+        """;
+
+    [Fact]
+    public async Task Changing_one_tenants_firewall_republishes_only_its_fw_table_the_data_path_enforces_it_and_rule_hits_count_real_frames()
+    {
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await ApplyAsync(node, Intent(blockDns: false), "gs");
+        var gw = Gateway(node, "gs");
+        var mac = GatewayPlan.DefaultMac("gs");
+        foreach (var (tenant, net) in new[] { ("blue", "198.51.100"), ("red", "192.0.2") })
+        {
+            await Inject(gw, $"{tenant}-up", ArpRequest(UpstreamMac, Ipv4Address.Parse($"{net}.1"), Ipv4Address.Parse($"{net}.2")));
+            await Sent(gw, $"{tenant}-up");
+        }
+
+        // blue: one UDP flow to port 53 (allowed by the default policy): its first packet is a miss
+        // resolved by the flow-cache entity, the next four hit the cache and still count for the
+        // policy; three SYNs to port 80 meet no-web.
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(Host, 40000, Server, 53, HostMac)));
+        Assert.Single(await Sent(gw, "blue-up"));
+        await Inject(gw, "blue-down", [.. Enumerable.Range(0, 4).Select(_ => To(mac, GatewayFixture.Udp(Host, 40000, Server, 53, HostMac)))]);
+        Assert.Equal(4, (await Sent(gw, "blue-up", atLeast: 4)).Count);
+        foreach (var _ in Enumerable.Range(0, 3)) await Inject(gw, "blue-down", To(mac, GatewayFixture.Tcp(Host, 41000, Server, 80, TcpFlags.Syn, HostMac)));
+        // red: two packets of one flow.
+        await Inject(gw, "red-down", To(mac, GatewayFixture.Udp(Host, 40000, Server, 53, HostMac)));
+        Assert.Single(await Sent(gw, "red-up"));
+        await Inject(gw, "red-down", To(mac, GatewayFixture.Udp(Host, 40000, Server, 53, HostMac)));
+        Assert.Single(await Sent(gw, "red-up"));
+
+        JsonNode before = null!;
+        await Eventually.Holds(async () =>
+        {
+            before = (await GatewayView(node, "gs"))["status"]!;
+            return Rule(before, "blue", "no-web")["packets"]!.GetValue<long>() == 3;
+        }, Wait, "the three SYNs counted for no-web");
+        Assert.Empty(await Sent(gw, "blue-up", atLeast: 1, within: 200)); // and none got through
+        Assert.Equal("sharded", before["mode"]!.ToString());
+        Assert.Equal(5, Rule(before, "blue", "default")["packets"]!.GetValue<long>());
+        Assert.Equal(1, Rule(before, "blue", "default")["flows"]!.GetValue<long>());
+        Assert.Equal(2, Rule(before, "red", "default")["packets"]!.GetValue<long>());
+        Assert.Equal(0, Rule(before, "red", "no-web")["packets"]!.GetValue<long>());
+        Assert.True(Stage(before, "blue", "firewall")["verdicts"]!["drop"]!.GetValue<long>() >= 1);
+        Assert.True(Stage(before, "blue", "nat")["verdicts"]!["next"]!.GetValue<long>() >= 1); // the SNAT of the UDP flow
+        var generations = Generations(before);
+        Assert.All(generations.Values, g => Assert.Equal(1, g));
+
+        // Reconfigure blue's firewall only: a deny for UDP 53 in front.
+        await ApplyAsync(node, Intent(blockDns: true), "gs");
+        JsonNode after = null!;
+        await Eventually.Holds(async () =>
+        {
+            after = (await GatewayView(node, "gs"))["status"]!;
+            return after["generation"]!.GetValue<uint>() > before["generation"]!.GetValue<uint>();
+        }, Wait, "the new plan installed");
+        var changed = Generations(after).Where(kv => kv.Value != generations[kv.Key]).Select(kv => kv.Key).ToList();
+        output.WriteLine($"generation {before["generation"]} -> {after["generation"]}; tables rebuilt: {string.Join(", ", changed)}");
+        Assert.Equal(["blue/firewall"], changed);
+        Assert.Equal(2, Stage(after, "blue", "firewall")["generation"]!.GetValue<int>());
+        // Counts of unchanged rules go on; the other tenant's table is the same object, counters and all.
+        Assert.Equal(3, Rule(after, "blue", "no-web")["packets"]!.GetValue<long>());
+        Assert.Equal(2, Rule(after, "red", "default")["packets"]!.GetValue<long>());
+
+        // The stage actor holds what the plan holds.
+        var fw = await node.System.ActorSelection("/user/fabric/gw-gs/tenant-blue/fw").ResolveOne(TimeSpan.FromSeconds(5));
+        var own = await fw.Ask<StageTableStatus>(GetStageStatus.Instance, TimeSpan.FromSeconds(5));
+        Assert.Equal(2, own.Generation);
+        Assert.Equal("no-dns", own.Items[0].Item.Split(':')[0]);
+
+        // The data path enforces the new rule on a new flow (an established one keeps passing: stateful) ...
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(Host, 40001, Server, 53, HostMac)));
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(Host, 40001, Server, 53, HostMac)));
+        await Eventually.Holds(async () =>
+            Rule((await GatewayView(node, "gs"))["status"]!, "blue", "no-dns")["packets"]!.GetValue<long>() == 2, Wait, "no-dns counted both packets");
+        Assert.Empty(await Sent(gw, "blue-up", atLeast: 1, within: 300));
+        // ... while red, not reconfigured, still forwards the same traffic.
+        await Inject(gw, "red-down", To(mac, GatewayFixture.Udp(Host, 40001, Server, 53, HostMac)));
+        Assert.Single(await Sent(gw, "red-up"));
+        var last = (await GatewayView(node, "gs"))["status"]!;
+        Assert.True(last["drops"]!["firewall-denied"]!.GetValue<long>() >= 5);
+    }
+
+    private static JsonNode Stage(JsonNode status, string tenant, string stage) =>
+        status["stages"]!.AsArray().Single(s => s!["tenant"]!.ToString() == tenant && s["stage"]!.ToString() == stage)!;
+
+    /// <summary>A firewall item by rule name ("default" = the default policy).</summary>
+    private static JsonNode Rule(JsonNode status, string tenant, string name) =>
+        Stage(status, tenant, "firewall")["items"]!.AsArray().Single(i => i!["item"]!.ToString().Split(':')[0] == name)!;
+
+    private static Dictionary<string, int> Generations(JsonNode status) =>
+        status["stages"]!.AsArray().ToDictionary(s => $"{s!["tenant"]}/{s["stage"]}", s => s!["generation"]!.GetValue<int>());
+}
+
+/// <summary>The stage tables without actors: rebuilt only where their part changed, counting what decided.</summary>
+public class StageTableTests
+{
+    [Fact]
+    public void A_rebuild_keeps_every_table_whose_part_of_the_intent_did_not_change_and_carries_unchanged_rules_counts()
+    {
+        var before = GatewayFixture.Plan();
+        var blue = before.Tenants[0];
+        var rules = GatewayFixture.StandardFirewall.Rules.Insert(0, new FirewallRuleIntent("no-dns", FirewallAction.Deny, RuleProtocol.Udp, default, default, new PortRange(53, 53)));
+        var intent = GatewayFixture.GatewayOf(GatewayFixture.Tenant("blue", 1, GatewayFixture.Firewall(FirewallPolicy.Allow, [.. rules])), GatewayFixture.Tenant("red", 2));
+        var layout = GatewayPlan.Layout(intent);
+        blue.Fw.Counters.Decided(StageVerdict.Drop, 0); // no-telnet decided one flow
+
+        var tables = layout.Tenants.Select(l => TenantStageTables.Build(l, before.Tenants[l.Index].Tables)).ToList();
+
+        Assert.Same(blue.Dr, tables[0].Dr);
+        Assert.Same(blue.Sr, tables[0].Sr);
+        Assert.Same(blue.Nat, tables[0].Nat);
+        Assert.NotSame(blue.Fw, tables[0].Fw);
+        Assert.Equal(2, tables[0].Fw.Generation);
+        foreach (var stage in Enum.GetValues<GatewayStage>()) Assert.Same(before.Tenants[1].Tables[stage], tables[1][stage]); // red: nothing rebuilt
+        Assert.Equal(1, tables[0].Fw.Counters.Flows(1)); // no-telnet moved to index 1, its count with it
+        Assert.Equal(0, tables[0].Fw.Counters.Flows(0));
+    }
+
+    [Fact]
+    public void In_process_firewall_rule_hits_count_the_miss_and_every_cached_hit_and_traced_packets_land_in_the_stage_trace_log()
+    {
+        var dp = GatewayFixture.Datapath();
+        var blue = dp.Plan.Tenants[0];
+        var sink = new CaptureSink();
+        dp.TraceNext(1);
+        for (var i = 0; i < 4; i++) dp.ProcessFrame(GatewayFixture.Tcp(GatewayFixture.Host, 5000, GatewayFixture.Server, 23, TcpFlags.Syn), blue.DownlinkPort, i, sink);
+        for (var i = 0; i < 3; i++) dp.ProcessFrame(GatewayFixture.Udp(GatewayFixture.Host, 5001, GatewayFixture.Server, 53), blue.DownlinkPort, 10 + i, sink);
+
+        var telnet = blue.Fw.Rules.IndexOf(blue.Fw.Rules.Single(r => r.Name == "no-telnet"));
+        Assert.Equal(4, blue.Fw.Counters.Packets(telnet));
+        Assert.Equal(1, blue.Fw.Counters.Flows(telnet)); // the first packet's miss; the other three hit its cached deny
+        Assert.Equal(3, blue.Fw.Counters.Packets(blue.Fw.DefaultItem));
+        Assert.Equal(1, blue.Fw.Counters.Flows(blue.Fw.DefaultItem));
+        Assert.Equal(3, sink.Sent.Count);
+        Assert.Equal(1, blue.Sr.Counters.Flows(blue.Sr.Routes.Entries.ToList().FindIndex(r => !r.Connected))); // the default route, once
+        Assert.Contains(blue.Fw.Traces.Recent(), r => r.Contains("FirewallDenied") && r.Contains("no-telnet"));
+        Assert.Equal(0, dp.Plan.Tenants[1].Fw.Counters.Packets(0));
+    }
+}
