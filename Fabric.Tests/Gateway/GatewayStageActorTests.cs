@@ -144,8 +144,26 @@ public class GatewayStageActorTests(ITestOutputHelper output)
         // ... while red, not reconfigured, still forwards the same traffic.
         await Inject(gw, "red-down", To(mac, GatewayFixture.Udp(Host, 40001, Server, 53, HostMac)));
         Assert.Single(await Sent(gw, "red-up"));
-        var last = (await GatewayView(node, "gs"))["status"]!;
-        Assert.True(last["drops"]!["firewall-denied"]!.GetValue<long>() >= 5);
+        var view = await GatewayView(node, "gs");
+        Assert.True(view["status"]!["drops"]!["firewall-denied"]!.GetValue<long>() >= 5);
+
+        // gateway show renders each tenant's stages and the firewall rules with their hits.
+        var shown = Fabric.Node.Cli.GatewayTables.Gateway(view);
+        output.WriteLine(shown);
+        Assert.Matches(@"blue\s+firewall\s+2\s+3\s+2 rules, default allow", shown);
+        Assert.Matches(@"blue\s+0\s+no-dns: deny udp .* ports 53-53\s+\d+\s+2", shown);
+
+        // A traced packet's records land in its stages' trace logs, read back with the traces.
+        await gw.Ask<GatewayTraces>(new ArmTrace(1), TimeSpan.FromSeconds(5));
+        await Inject(gw, "blue-down", To(mac, GatewayFixture.Tcp(Host, 41001, Server, 80, TcpFlags.Syn, HostMac)));
+        JsonNode traces = null!;
+        await Eventually.Holds(async () =>
+        {
+            traces = await node.Get("/gateways/gs/trace");
+            return traces["stages"]?.AsArray().Any(s => s!["tenant"]!.ToString() == "blue" && s["stage"]!.ToString() == "firewall") == true;
+        }, Wait, "the firewall's trace log has the traced SYN");
+        var fwTrace = traces["stages"]!.AsArray().Single(s => s!["tenant"]!.ToString() == "blue" && s["stage"]!.ToString() == "firewall")!;
+        Assert.Contains(fwTrace["records"]!.AsArray(), r => r!.ToString().Contains("FirewallDenied") && r.ToString().Contains("no-web"));
     }
 
     private static JsonNode Stage(JsonNode status, string tenant, string stage) =>
