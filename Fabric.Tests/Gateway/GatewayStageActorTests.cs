@@ -134,6 +134,12 @@ public class GatewayStageActorTests(ITestOutputHelper output)
         var own = await fw.Ask<StageTableStatus>(GetStageStatus.Instance, TimeSpan.FromSeconds(5));
         Assert.Equal(2, own.Generation);
         Assert.Equal("no-dns", own.Items[0].Item.Split(':')[0]);
+        // ... and the actor tree (the `actors` verb) shows all eight stage actors.
+        var tree = (await node.Get("/actors")).ToJsonString();
+        foreach (var tenant in new[] { "blue", "red" })
+        {
+            foreach (var stage in new[] { "dr", "sr", "nat", "fw" }) Assert.Contains($"\"/user/fabric/gw-gs/tenant-{tenant}/{stage}\"", tree);
+        }
 
         // The data path enforces the new rule on a new flow (an established one keeps passing: stateful) ...
         await Inject(gw, "blue-down", To(mac, GatewayFixture.Udp(Host, 40001, Server, 53, HostMac)));

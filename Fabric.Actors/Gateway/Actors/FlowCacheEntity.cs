@@ -142,8 +142,11 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         }
         if (_plan is null || c.Generation > _plan.Generation)
         {
+            // The same builders as the gateway's stage actors, keeping the tables whose part did not change.
             var vnis = c.Vnis.ToDictionary(v => v.Tenant, v => v.Vni);
-            _plan = GatewayPlan.Compile(c.Intent, c.Generation, vnis, new MacAddress(c.Mac), _shard.Nat.Settings.PortBlockSize);
+            var previous = _plan?.Tenants.ToDictionary(t => t.Name, t => t.Tables);
+            _plan = GatewayPlan.Assemble(c.Intent, c.Generation, GatewayPlan.Layout(c.Intent, vnis, _shard.Nat.Settings.PortBlockSize),
+                l => TenantStageTables.Build(l, previous?.GetValueOrDefault(l.Intent.Tenant)), new MacAddress(c.Mac));
         }
         ApplyLeases(c.LeaseVersion, c.Leases);
         if (c.Restore && _awaitingRestore)
