@@ -159,6 +159,12 @@ public class GatewayStageActorTests(ITestOutputHelper output)
         Assert.Matches(@"blue\s+firewall\s+2\s+3\s+2 rules, default allow", shown);
         Assert.Matches(@"blue\s+0\s+no-dns: deny udp .* ports 53-53\s+\d+\s+2", shown);
 
+        // /metrics exports the same counts.
+        var metrics = await node.Http.GetStringAsync("/metrics");
+        Assert.Contains("fabric_gateway_firewall_rule_packets_total{gateway=\"gs\",tenant=\"blue\",rule=\"no-web\",index=\"1\"} 3", metrics);
+        Assert.Contains("fabric_gateway_firewall_rule_packets_total{gateway=\"gs\",tenant=\"blue\",rule=\"no-dns\",index=\"0\"} 2", metrics);
+        Assert.Matches("fabric_gateway_stage_verdicts_total\\{gateway=\"gs\",tenant=\"red\",stage=\"service-router\",verdict=\"forward\"\\} [1-9]", metrics);
+
         // A traced packet's records land in its stages' trace logs, read back with the traces.
         await gw.Ask<GatewayTraces>(new ArmTrace(1), TimeSpan.FromSeconds(5));
         await Inject(gw, "blue-down", To(mac, GatewayFixture.Tcp(Host, 41001, Server, 80, TcpFlags.Syn, HostMac)));
