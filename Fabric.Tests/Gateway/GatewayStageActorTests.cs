@@ -1,5 +1,7 @@
 using System.Text.Json.Nodes;
 using Akka.Actor;
+using Akka.TestKit.Xunit2;
+using Fabric.Actors.Guardian;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Gateway;
 using Fabric.Actors.Gateway.Actors;
@@ -233,5 +235,48 @@ public class StageTableTests
         Assert.Equal(1, blue.Sr.Counters.Flows(blue.Sr.Routes.Entries.ToList().FindIndex(r => !r.Connected))); // the default route, once
         Assert.Contains(blue.Fw.Traces.Recent(), r => r.Contains("FirewallDenied") && r.Contains("no-telnet"));
         Assert.Equal(0, dp.Plan.Tenants[1].Fw.Counters.Packets(0));
+    }
+}
+
+/// <summary>
+/// The gateway actor alone (no flow-cache region: the stages run in process): a reconfiguration
+/// is assembled from the stage actors' tables before anything after it in the mailbox runs.
+/// </summary>
+public class GatewayStageRoundTests() : TestKit("akka.loglevel = WARNING")
+{
+    [Fact]
+    public async Task Frames_sent_right_after_a_firewall_change_meet_the_new_rules_and_only_that_tenants_fw_actor_rebuilt()
+    {
+        var intent = GatewayFixture.GatewayOf();
+        var mac = GatewayPlan.Compile(intent, 1).Mac;
+        var gw = Sys.ActorOf(GatewayActor.Props(new GatewaySpec(intent, []), "node-1"), "gw-gw-1");
+        foreach (var t in new[] { "blue", "red" })
+        {
+            await gw.Ask<FramesInjected>(new InjectFrames($"{t}-up", [GatewayNodeSupport.ArpRequest(GatewayFixture.UpstreamMac, GatewayFixture.UpstreamRouter, Ipv4Address.Parse(t == "blue" ? "198.51.100.2" : "198.51.100.3"))]));
+        }
+        byte[] Dns(ushort sport) => GatewayNodeSupport.To(mac, GatewayFixture.Udp(GatewayFixture.Host, sport, GatewayFixture.Server, 53));
+        await gw.Ask<FramesInjected>(new InjectFrames("blue-down", [Dns(7000), Dns(7000)]));
+        Assert.Equal(2, (await gw.Ask<SentFrames>(new TakeSentFrames("blue-up"))).Frames.Count(f => GatewayNodeSupport.Endpoints(f) is not null));
+
+        var rules = GatewayFixture.StandardFirewall.Rules.Insert(0, new FirewallRuleIntent("no-dns", FirewallAction.Deny, RuleProtocol.Udp, default, default, new PortRange(53, 53)));
+        var changed = GatewayFixture.GatewayOf(GatewayFixture.Tenant("blue", 1, GatewayFixture.Firewall(FirewallPolicy.Allow, [.. rules])), GatewayFixture.Tenant("red", 2));
+        gw.Tell(new ElementSpecChanged(new ElementSpec("gateway", "gw-1", new GatewaySpec(changed, []), "2")));
+        // Sent at once: waits in the stash while the stage actors build, then meets the new plan.
+        await gw.Ask<FramesInjected>(new InjectFrames("blue-down", [Dns(7001), Dns(7001), Dns(7001)]));
+        await gw.Ask<FramesInjected>(new InjectFrames("red-down", [Dns(7001)]));
+        Assert.Empty((await gw.Ask<SentFrames>(new TakeSentFrames("blue-up"))).Frames.Where(f => GatewayNodeSupport.Endpoints(f) is not null));
+        Assert.Single((await gw.Ask<SentFrames>(new TakeSentFrames("red-up"))).Frames.Where(f => GatewayNodeSupport.Endpoints(f) is not null));
+
+        async Task<StageTableStatus> StageOf(string tenant, string stage) =>
+            await (await Sys.ActorSelection($"/user/gw-gw-1/tenant-{tenant}/{stage}").ResolveOne(TimeSpan.FromSeconds(5))).Ask<StageTableStatus>(GetStageStatus.Instance);
+        var blueFw = await StageOf("blue", "fw");
+        Assert.Equal(2, blueFw.Generation);
+        Assert.Equal(3, blueFw.Items[0].Packets); // no-dns: one miss, two cached hits
+        Assert.Equal(1, blueFw.Items[0].Flows);
+        Assert.Equal(2, blueFw.Items.Single(i => i.Item.StartsWith("default")).Packets); // carried over from generation 1
+        foreach (var (tenant, stage) in new[] { ("blue", "dr"), ("blue", "sr"), ("blue", "nat"), ("red", "dr"), ("red", "sr"), ("red", "nat"), ("red", "fw") })
+        {
+            Assert.Equal(1, (await StageOf(tenant, stage)).Generation);
+        }
     }
 }
