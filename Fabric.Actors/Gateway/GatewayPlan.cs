@@ -288,11 +288,4 @@ public sealed class TenantPlan
         Tables = tables,
         FirewallCounters = tables.Fw.Counters,
     };
-
-    /// <summary>Compiles a tenant with fresh stage tables (the flow-cache entities, tests, benchmarks).</summary>
-    public static TenantPlan Compile(GatewayTenantIntent t, int index, uint vni, ushort downlink, ushort uplink, int portBlockSize)
-    {
-        var l = new TenantLayout(t, index, vni, downlink, uplink, portBlockSize);
-        return Of(l, TenantStageTables.Build(l));
-    }
 }
