@@ -44,8 +44,11 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
     private uint _generation = 1;
     /// <summary>The deadline the sweep timer is armed for (<see cref="long.MaxValue"/>: not armed); written by the actor under the lock.</summary>
     private long _sweepAt = long.MaxValue;
+    /// <summary>The deadline the housekeeping timer is armed for: a miss's answer overdue, or a next hop's ARP retry (<see cref="long.MaxValue"/>: not armed).</summary>
+    private long _housekeepAt = long.MaxValue;
     /// <summary>1 while a <see cref="NudgeSweep"/> is on its way.</summary>
     private int _sweepNudged;
+    private readonly NeighborRetry _arp;
     private readonly IActorRef _self;
 
     /// <summary>The reconfiguration being assembled (null: none).</summary>
@@ -74,6 +77,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         _node = node;
         _ghost = ghost;
         _settings = FabricSettings.Get(Context.System).Gateway;
+        _arp = new NeighborRetry((long)_settings.NeighborRetryMin.TotalMilliseconds, (long)_settings.NeighborRetryMax.TotalMilliseconds);
         _dp = new GatewayDatapath(Compile(spec, _generation), settings: _settings);
         _gate = new DatapathGate(_settings.IngressWait);
         _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
@@ -115,7 +119,11 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         Guarded<NudgeSweep>(_ => Volatile.Write(ref _sweepNudged, 0));
         Guarded<MailboxBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(t => _resolver?.OnTerminated(t));
-        Guarded<Tick>(_ => OnTick());
+        Guarded<Tick>(_ =>
+        {
+            _housekeepAt = long.MaxValue; // fired
+            OnTick();
+        });
         Guarded<CheckPorts>(_ => _ports.Check());
         Guarded<RestartPort>(r => _ports.Restart(r.Id));
         Guarded<ElementSpecChanged>(c => BeginReconfigure((GatewaySpec)c.Spec.Spec));
@@ -142,6 +150,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         {
             handler(m);
             ArmSweep();
+            ArmHousekeeping();
             WatchPorts();
         }
     });
@@ -177,6 +186,25 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
     }
 
+    /// <summary>
+    /// Arms the housekeeping timer for the first thing due (a miss whose answer is overdue, an
+    /// unanswered next hop's next ARP request), or stops it while nothing is: an idle gateway
+    /// whose next hops answered never wakes for it. Actor thread, holding the data path's lock.
+    /// </summary>
+    private void ArmHousekeeping()
+    {
+        var next = Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue);
+        if (next == _housekeepAt) return;
+        if (next == long.MaxValue)
+        {
+            Timers.Cancel(Tick.Instance);
+            Volatile.Write(ref _housekeepAt, long.MaxValue);
+            return;
+        }
+        Volatile.Write(ref _housekeepAt, next);
+        Timers.StartSingleTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
+    }
+
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
         Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
 
@@ -202,10 +230,10 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
             _resolver?.ConfigureAllBuckets(restore: true);
             ResolveNextHops();
         }
-        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _settings.HousekeepingInterval);
         using (_gate.Hold())
         {
             ArmSweep();
+            ArmHousekeeping();
             WatchPorts();
         }
     }
@@ -291,6 +319,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         {
             Install(round);
             ArmSweep();
+            ArmHousekeeping();
             WatchPorts();
         }
         Timers.Cancel(typeof(RoundTimedOut));
@@ -355,8 +384,13 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         _ports.Flush();
         _resolver?.Flush();
         // On a receive thread the actor's timers are out of reach: a connection due before the
-        // armed sweep has the actor re-arm it (one nudge in flight at most).
-        if (_dp.NextExpiry < Volatile.Read(ref _sweepAt) && Interlocked.Exchange(ref _sweepNudged, 1) == 0) _self.Tell(NudgeSweep.Instance);
+        // armed sweep, or a miss sent while no housekeeping is armed, has the actor re-arm them
+        // (one nudge in flight at most).
+        if ((_dp.NextExpiry < Volatile.Read(ref _sweepAt) || (_resolver?.NextInflightExpiry ?? long.MaxValue) < Volatile.Read(ref _housekeepAt))
+            && Interlocked.Exchange(ref _sweepNudged, 1) == 0)
+        {
+            _self.Tell(NudgeSweep.Instance);
+        }
     }
 
     private void Inject(InjectFrames inject)
@@ -386,21 +420,24 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
 
     /// <summary>
     /// Asks ARP for every static next hop and DNAT target not resolved yet, so the first packets
-    /// of a flow (a port-forward's SYN from outside included) need not wait for it.
+    /// of a flow (a port-forward's SYN from outside included) need not wait for it; one that does
+    /// not answer is asked again with backoff (<see cref="NeighborRetry"/>).
     /// </summary>
     private void ResolveNextHops()
     {
+        var now = Environment.TickCount64;
         foreach (var t in _dp.Plan.Tenants)
         {
             foreach (var r in t.Routes.Entries)
             {
-                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, _ports);
+                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _) && _arp.Ask(r.Port, r.NextHop, now)) _dp.SendArpRequest(r.Port, r.NextHop, t, _ports);
             }
             foreach (var d in t.Dnat)
             {
-                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, _ports);
+                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _) && _arp.Ask(t.DownlinkPort, d.InternalAddress, now)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, _ports);
             }
         }
+        _arp.EndRound();
         _ports.Flush();
     }
 
@@ -421,7 +458,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         public static readonly Sweep Instance = new();
     }
 
-    /// <summary>A receive thread filed a connection due before the armed sweep: re-arm it (on the actor's thread).</summary>
+    /// <summary>A receive thread filed a connection due before the armed sweep, or sent a miss while no housekeeping was armed: re-arm them (on the actor's thread).</summary>
     private sealed class NudgeSweep
     {
         public static readonly NudgeSweep Instance = new();

@@ -139,6 +139,17 @@ internal sealed partial class MissResolver : IMissResolver
         }
     }
 
+    /// <summary>When (Environment.TickCount64 ms) <see cref="ExpireInflight"/> next has frames to drop; <see cref="long.MaxValue"/>: none waits.</summary>
+    public long NextInflightExpiry
+    {
+        get
+        {
+            var first = long.MaxValue;
+            foreach (var inflight in _inflight.Values) first = Math.Min(first, inflight.SentAt);
+            return first == long.MaxValue ? first : first + (long)_settings.ResolverTimeout.TotalMilliseconds + 1;
+        }
+    }
+
     /// <summary>Drops (counted) the frames whose answer is later than fabric.gateway.resolver.timeout.</summary>
     public void ExpireInflight(long now)
     {
