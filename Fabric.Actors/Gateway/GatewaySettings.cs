@@ -84,6 +84,9 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>Longest wait between ARP requests for an unanswered next hop (hocon <c>neighbor-retry-max</c>).</summary>
     public required TimeSpan NeighborRetryMax { get; init; }
 
+    /// <summary>How long a reconfiguration waits for the tenants' stage actors to publish their tables before the gateway builds the missing ones itself (hocon <c>stage-build-timeout</c>).</summary>
+    public required TimeSpan StageBuildTimeout { get; init; }
+
     /// <summary>Idle packet batches the gateway's pool keeps for its ports' receive threads and output (hocon <c>pool-retained-batches</c>).</summary>
     public required int PoolRetainedBatches { get; init; }
 
@@ -128,6 +131,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             PortCheckInterval = g.Interval("port-check-interval"),
             NeighborRetryMin = g.Interval("neighbor-retry-min"),
             NeighborRetryMax = g.Interval("neighbor-retry-max"),
+            StageBuildTimeout = g.Interval("stage-build-timeout"),
             PoolRetainedBatches = g.Positive("pool-retained-batches"),
             PortRestart = new PortRestartSettings(restart.Interval("min-backoff"), restart.Interval("max-backoff"), restart.NonNegativeDuration("stable-after")),
         };

@@ -38,6 +38,8 @@ internal static class GatewayStatusReport
             resolver?.ShardMoves ?? 0,
             dp.NeighborCount,
             [.. plan.Tenants.Where(t => t.Snat is not null).Select(t => new NatPoolStatus(
-                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, dp.Ledger.LeasedCount(t.Vni), dp.Ledger.FreeCount(t.Vni)))]);
+                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, dp.Ledger.LeasedCount(t.Vni), dp.Ledger.FreeCount(t.Vni)))],
+            // What each stage actor published and the data path reads: per tenant dr, fw, sr, nat.
+            [.. plan.Tenants.SelectMany(t => t.Tables.All).Select(x => x.Status())]);
     }
 }
