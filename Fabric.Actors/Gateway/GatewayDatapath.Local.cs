@@ -67,12 +67,14 @@ public sealed partial class GatewayDatapath
     }
 
     /// <summary>
-    /// Asks who has <paramref name="target"/> on <paramref name="port"/>: at most once per
-    /// neighbor-retry-min per target (as Linux sends one probe per retrans_time while a neighbour
-    /// is incomplete), so a burst of packets or new flows towards a next hop that does not answer
-    /// sends one request, not one each (counted as <c>arp-requests-limited</c>).
+    /// A packet needs <paramref name="target"/>, which is not resolved: ask for it, at most once
+    /// per neighbor-retry-min per target (as Linux sends one probe per retrans_time while a
+    /// neighbour is incomplete), so a burst of packets or new flows towards a next hop that does
+    /// not answer sends one request, not one each (counted as <c>arp-requests-limited</c>). The
+    /// gateway's own rounds (<see cref="SendArpRequest"/>) keep their own backoff and do not count
+    /// here: a request of theirs that went unanswered never holds a packet's back.
     /// </summary>
-    public void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
+    public void AskForNeighbor(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
     {
         var now = Environment.TickCount64;
         var minMs = (long)Settings.NeighborRetryMin.TotalMilliseconds;
@@ -83,6 +85,11 @@ public sealed partial class GatewayDatapath
         }
         if (_arpAskedAt.Count >= MaxArpTargets) ForgetArpTargets(now - minMs);
         _arpAskedAt[(port, target)] = now;
+        SendArpRequest(port, target, t, sink);
+    }
+
+    public void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
+    {
         var request = ArpRepr.Request(Plan.Mac, t.SourceAddressFor(port, target), target);
         var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);
         buffer.Clear();
@@ -92,7 +99,7 @@ public sealed partial class GatewayDatapath
         Emit(sink, port, buffer);
     }
 
-    /// <summary>Targets asked for recently enough to hold back another request; bounded (a scan of a large subnet asks for many).</summary>
+    /// <summary>Targets packets asked for recently enough to hold back another request; bounded (a scan of a large subnet asks for many).</summary>
     private readonly Dictionary<(ushort Port, Ipv4Address Target), long> _arpAskedAt = [];
 
     private const int MaxArpTargets = 4096;

@@ -406,7 +406,7 @@ public sealed partial class GatewayDatapath : INeighbors
                 return;
             default:
                 Drop(o.Reason);
-                if (o.Reason == GatewayDrop.NeighborUnresolved) SendArpRequest(o.OutPort, o.NextHop, tenant, sink);
+                if (o.Reason == GatewayDrop.NeighborUnresolved) AskForNeighbor(o.OutPort, o.NextHop, tenant, sink);
                 return;
         }
     }
