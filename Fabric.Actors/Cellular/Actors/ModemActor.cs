@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Fabric.Actors.Scheduling;
 using Fabric.Actors.Cellular.Modem;
 using Fabric.Actors.Cellular.Serial;
 
@@ -19,7 +20,7 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ModemRuntime _runtime;
     private readonly ModemConfig _config;
-    private long? _armedAt;
+    private long _armedAt = long.MaxValue;
     private ModemState _state;
     private IModemLink? _link;
     private int _generation;
@@ -40,7 +41,7 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
         Receive<LinkLost>(_ => { });
         Receive<Tick>(_ =>
         {
-            _armedAt = null; // fired
+            _armedAt = long.MaxValue; // fired
             Feed(new ModemInput.Tick());
         });
     }
@@ -100,18 +101,7 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>One timer, for when the machine next has something to do (re-armed when that moves).</summary>
-    private void ArmTick()
-    {
-        var due = ModemMachine.NextDueMs(_state);
-        if (due == _armedAt) return;
-        _armedAt = due;
-        if (due is not { } at)
-        {
-            Timers.Cancel(Tick.Instance);
-            return;
-        }
-        Timers.StartSingleTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, at - Now)));
-    }
+    private void ArmTick() => Timers.ArmAt(Tick.Instance, ModemMachine.NextDueMs(_state) ?? long.MaxValue, ref _armedAt);
 
     private void OpenLink()
     {

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Fabric.Actors.Scheduling;
 using Akka.Cluster;
 using Akka.Cluster.Sharding;
 using Fabric.Actors.DataPlane.Flow;
@@ -111,16 +112,8 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     /// </summary>
     private void ArmSweep()
     {
-        var next = _shard?.Connections.NextDue ?? long.MaxValue;
-        if (next == _sweepAt && (next == long.MaxValue || Timers.IsTimerActive(Sweep.Instance))) return;
-        _sweepAt = next;
-        if (next == long.MaxValue)
-        {
-            Timers.Cancel(Sweep.Instance);
-            return;
-        }
-        var delay = Math.Max(1, next - Environment.TickCount64);
-        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(delay));
+        if (!Timers.IsTimerActive(Sweep.Instance)) _sweepAt = long.MaxValue; // fired, or cancelled with the shard
+        Timers.ArmAt(Sweep.Instance, _shard?.Connections.NextDue ?? long.MaxValue, ref _sweepAt);
     }
 
     private void Configure(ConfigureFlowCache c)

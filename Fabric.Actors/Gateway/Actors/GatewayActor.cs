@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Akka.Actor;
+using Fabric.Actors.Scheduling;
 using Akka.Event;
 using Akka.Hosting;
 using Fabric.Actors.DataPlane.Io;
@@ -172,38 +173,14 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
     /// is: a gateway without connections never wakes for them (it used to sweep every
     /// sweep-interval regardless). Actor thread, holding the data path's lock.
     /// </summary>
-    private void ArmSweep()
-    {
-        var next = _dp.NextExpiry;
-        if (next == _sweepAt) return;
-        if (next == long.MaxValue)
-        {
-            Timers.Cancel(Sweep.Instance);
-            Volatile.Write(ref _sweepAt, long.MaxValue);
-            return;
-        }
-        Volatile.Write(ref _sweepAt, next);
-        Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
-    }
+    private void ArmSweep() => Timers.ArmAt(Sweep.Instance, _dp.NextExpiry, ref _sweepAt);
 
     /// <summary>
     /// Arms the housekeeping timer for the first thing due (a miss whose answer is overdue, an
     /// unanswered next hop's next ARP request), or stops it while nothing is: an idle gateway
     /// whose next hops answered never wakes for it. Actor thread, holding the data path's lock.
     /// </summary>
-    private void ArmHousekeeping()
-    {
-        var next = Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue);
-        if (next == _housekeepAt) return;
-        if (next == long.MaxValue)
-        {
-            Timers.Cancel(Tick.Instance);
-            Volatile.Write(ref _housekeepAt, long.MaxValue);
-            return;
-        }
-        Volatile.Write(ref _housekeepAt, next);
-        Timers.StartSingleTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
-    }
+    private void ArmHousekeeping() => Timers.ArmAt(Tick.Instance, Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue), ref _housekeepAt);
 
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
         Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
