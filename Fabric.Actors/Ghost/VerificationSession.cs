@@ -55,7 +55,7 @@ public sealed class VerificationSession : ReceiveActor
 
     public static Props Props(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
         GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds, GhostSettings settings) =>
-        Akka.Actor.Props.Create(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds, settings));
+        ActorProps.Of(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds, settings));
 
     public sealed class Start
     {
@@ -200,28 +200,34 @@ public sealed class VerificationSession : ReceiveActor
         // Ids are allocated once the count is known.
         var count = ProbePlan.Count(intent, _plane.Attachments, scope.Covers);
         var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count), scope.Covers);
-        var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
+        var round = Stopwatch.StartNew();
+        var (hops, timing) = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
+        Progress($"probe round 1: {count} probe(s) in {round.ElapsedMilliseconds} ms ({timing})");
 
         // A first packet towards an unresolved neighbour is dropped while ARP asks (as on a live
         // router), once per router on the path: send those again with fresh ids (bounded).
-        for (var round = 0; round < MaxResolveRounds; round++)
+        for (var again = 0; again < MaxResolveRounds; again++)
         {
             var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
             if (retry.Count == 0) break;
+            round.Restart();
             var first = _allocateIds(retry.Count);
-            var again = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
-            var more = await SendAndCollect(again);
-            var byKey = again.ToDictionary(p => p.Key);
+            var reissued = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
+            var (more, againTiming) = await SendAndCollect(reissued);
+            var byKey = reissued.ToDictionary(p => p.Key);
             outcomes = outcomes.Select(o => byKey.TryGetValue(o.Probe.Key, out var p) ? new ProbeOutcome(p, more.GetValueOrDefault(p.Id, [])) : o).ToList();
+            Progress($"probe round {again + 2}: {reissued.Count} probe(s) sent again (dropped while a neighbour resolved) in {round.ElapsedMilliseconds} ms ({againTiming})");
         }
         return outcomes;
     }
 
-    private async Task<Dictionary<uint, ImmutableArray<ProbeHop>>> SendAndCollect(IReadOnlyList<PlannedProbe> probes)
+    /// <summary>Sends <paramref name="probes"/>, waits for them to end, and collects their hops by id; with how long each step took.</summary>
+    private async Task<(Dictionary<uint, ImmutableArray<ProbeHop>> Hops, string Timing)> SendAndCollect(IReadOnlyList<PlannedProbe> probes)
     {
         var result = new Dictionary<uint, ImmutableArray<ProbeHop>>();
-        if (probes.Count == 0) return result;
+        if (probes.Count == 0) return (result, "none sent");
+        var clock = Stopwatch.StartNew();
         var byNode = probes.GroupBy(p => p.From!.Node).ToList();
         var sends = new List<Task<ProbesInjected>>();
         foreach (var group in byNode)
@@ -235,6 +241,8 @@ public sealed class VerificationSession : ReceiveActor
             }
         }
         await Task.WhenAll(sends);
+        var injected = clock.ElapsedMilliseconds;
+        var polls = 0;
         uint lo = probes.Min(p => p.Id), hi = probes.Max(p => p.Id);
         long last = -1;
         var waited = Stopwatch.StartNew();
@@ -248,6 +256,7 @@ public sealed class VerificationSession : ReceiveActor
         {
             await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
             var counts = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<HopCount>(new CountHops(_session, lo, hi), AskTimeout)));
+            polls++;
             var hopCount = counts.Sum(c => c.Hops);
             var quietPoll = hopCount == last;
             if (!quietPoll) sinceNewHop.Restart();
@@ -257,12 +266,13 @@ public sealed class VerificationSession : ReceiveActor
             if (sinceNewHop.Elapsed >= _settings.ProbeQuiet) break;
         }
 
+        var ended = clock.ElapsedMilliseconds;
         var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
         foreach (var g in collected.SelectMany(c => c.Hops).GroupBy(h => h.Id))
         {
             result[g.Key] = g.OrderBy(h => h.AtTicks).ToImmutableArray();
         }
-        return result;
+        return (result, $"injected {injected} ms, settled {ended} ms after {polls} poll(s), hops collected {clock.ElapsedMilliseconds} ms");
     }
 
     /// <summary>Probes that ended on some node (the nodes' bitmaps OR-ed: a flooded probe may end on several).</summary>

@@ -72,7 +72,7 @@ public sealed class PeElementKind(PseudowireNode node) : IElementKind
         }
     }
 
-    public Props Props(ElementSpec spec) => Akka.Actor.Props.Create(() => new PeActor((PeElement)spec.Spec, node));
+    public Props Props(ElementSpec spec) => ActorProps.Of(() => new PeActor((PeElement)spec.Spec, node));
 
     /// <summary>The PE left this node's intent: the TAPs the node created for its circuits are deleted when they close.</summary>
     public void Removed(ElementSpec spec)

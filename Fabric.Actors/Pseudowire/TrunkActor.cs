@@ -48,7 +48,7 @@ public sealed class TrunkActor : ReceiveActor
     }
 
     public static Props Props(TrunkIntent intent, PwConfig[] members, AttachmentCircuit ac, PwUnderlay underlay, PseudowireNode node) =>
-        Akka.Actor.Props.Create(() => new TrunkActor(intent, members, ac, underlay, node));
+        ActorProps.Of(() => new TrunkActor(intent, members, ac, underlay, node));
 
     protected override void PreStart()
     {

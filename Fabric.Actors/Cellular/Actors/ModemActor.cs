@@ -43,7 +43,7 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ModemRuntime runtime, ModemConfig config, TimeSpan tick) =>
-        Akka.Actor.Props.Create(() => new ModemActor(runtime, config, tick));
+        ActorProps.Of(() => new ModemActor(runtime, config, tick));
 
     private static long Now => Environment.TickCount64;
 

@@ -150,7 +150,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
-        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
+        ActorProps.Of(() => new GatewayActor(spec, node, ghost, patches, devices));
 
     protected override void PreStart()
     {
@@ -344,14 +344,14 @@ public sealed class TenantActor : ReceiveActor
 
     public TenantActor(GatewayTenantIntent tenant)
     {
-        foreach (var (name, summary) in Stages(tenant)) Context.ActorOf(Akka.Actor.Props.Create(() => new StageActor(tenant.Tenant, name, summary)), name);
+        foreach (var (name, summary) in Stages(tenant)) Context.ActorOf(ActorProps.Of(() => new StageActor(tenant.Tenant, name, summary)), name);
         Receive<Update>(u =>
         {
             foreach (var (name, summary) in Stages(u.Tenant)) Context.Child(name).Tell(new StageActor.Set(summary));
         });
     }
 
-    public static Props Props(GatewayTenantIntent tenant) => Akka.Actor.Props.Create(() => new TenantActor(tenant));
+    public static Props Props(GatewayTenantIntent tenant) => ActorProps.Of(() => new TenantActor(tenant));
 
     private static IEnumerable<(string, string)> Stages(GatewayTenantIntent t)
     {
