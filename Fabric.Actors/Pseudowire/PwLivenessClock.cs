@@ -311,6 +311,13 @@ public sealed class PwLivenessClock : IDisposable
                 // Sleep until the next hello or detection deadline (rounded up: a wait rounded
                 // down to 0 ms would spin), or until a hello arrives. No session, no wake-up.
                 int waitMs = next == long.MaxValue ? 1000 : (int)Math.Clamp((next - now + msTicks - 1) / msTicks, 0, 1000);
+                // A session added while this pass ran may have had its wake-up drained by a
+                // DrainHellos poll: it runs now, not at the next due hello.
+                if (Volatile.Read(ref _sessionsChanged) != 0)
+                {
+                    waitMs = 0;
+                }
+
                 Volatile.Write(ref _askedTicks, waitMs * msTicks);
                 long before = Stopwatch.GetTimestamp();
                 if (_receiver is { } receiver)
