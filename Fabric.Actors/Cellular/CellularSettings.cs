@@ -7,12 +7,6 @@ namespace Fabric.Actors.Cellular;
 /// <summary>The cellular capability's settings, read once from <c>fabric.cellular</c> (hocon/fabric.conf, each key commented there).</summary>
 public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
 {
-    /// <summary>How often each modem's machine is given the time (timeouts, polls, re-opens).</summary>
-    public required TimeSpan Tick { get; init; }
-
-    /// <summary>How often the bridge checks its VM ports and retries the ones that failed.</summary>
-    public required TimeSpan BridgeCheckInterval { get; init; }
-
     /// <summary>First delay before a VM port that failed is opened again; doubles up to <see cref="BridgeRetryMax"/>.</summary>
     public required TimeSpan BridgeRetryMin { get; init; }
 
@@ -46,8 +40,6 @@ public sealed record CellularSettings(ModemTimings Timings, LeaseTerms Lease)
                 RebindSeconds = Seconds("rebind"),
             })
         {
-            Tick = r.Interval("tick"),
-            BridgeCheckInterval = r.Interval("bridge-check-interval"),
             BridgeRetryMin = r.Interval("bridge-retry-min"),
             BridgeRetryMax = r.Interval("bridge-retry-max"),
             PoolRetainedBatches = r.Positive("pool-retained-batches"),

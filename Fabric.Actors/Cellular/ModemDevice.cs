@@ -49,11 +49,18 @@ public sealed class ModemDevice : IDisposable
 /// <summary>The data interface of a modem whose data path is not attached: receives nothing, drops (and counts) what it is given.</summary>
 public sealed class UnattachedDataPort(string name, ushort id) : Port(name, id)
 {
+    private readonly SemaphoreSlim _wake = new(0);
+
+    /// <summary>Waits (nothing ever arrives) until the timeout or until the port is stopped.</summary>
     public override int ReceiveBatch(PacketBatch batch, int timeoutMs)
     {
-        if (timeoutMs > 0 && !IsFinished && !StopRequested) Thread.Sleep(Math.Min(timeoutMs, ReceiveLoopWaitMs));
+        if (timeoutMs != 0 && !IsFinished && !StopRequested) _wake.Wait(timeoutMs < 0 ? Timeout.Infinite : timeoutMs);
         return 0;
     }
+
+    protected override void WakeReceiver() => _wake.Release();
+
+    protected override bool WakeEndsReceiveWait => true;
 
     public override int SendBatch(PacketBatch batch)
     {
@@ -61,7 +68,5 @@ public sealed class UnattachedDataPort(string name, ushort id) : Port(name, id)
         return 0;
     }
 
-    protected override void DisposeCore()
-    {
-    }
+    protected override void DisposeCore() => _wake.Dispose();
 }

@@ -52,7 +52,6 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         {
             _log.Info("Config store recovered: intent version {0}, {1} pending change(s)",
                 _state.Version, _state.Pending.Count());
-            Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _settings.RepublishInterval);
             PublishCommitted();
             foreach (var change in _state.Pending) SendToGhost(change);
             AskForOffers();
@@ -104,6 +103,7 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         Command<RepublishPending>(_ =>
         {
             foreach (var change in _state.Pending) SendToGhost(change);
+            if (!_state.Pending.Any()) Timers.Cancel(RepublishPending.Instance); // re-armed by the next proposal
         });
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Config store snapshot failed"));
@@ -220,9 +220,13 @@ public sealed class ConfigStoreActor : ReceivePersistentActor, IWithTimers
         }
     }
 
-    private void SendToGhost(ChangeRecord change) =>
+    /// <summary>Sends a pending change to ghost-shadow, and keeps re-sending pending ones every republish-interval while any waits.</summary>
+    private void SendToGhost(ChangeRecord change)
+    {
+        if (!Timers.IsTimerActive(RepublishPending.Instance)) Timers.StartPeriodicTimer(RepublishPending.Instance, RepublishPending.Instance, _settings.RepublishInterval);
         _mediator.Tell(new Publish(ConfigTopics.GhostProposals,
             new VerifyChange(change.ChangeId, change.BaseVersion, _state.Document, change.Document)));
+    }
 
     private void PublishCommitted()
     {

@@ -147,6 +147,7 @@ public sealed class FlowCacheShard
                 IsReply = true,
                 Mask = FlowFields.Exact,
                 Stages = d.ReplyStages,
+                FirewallRule = o.FirewallRule, // a reply belongs to the flow the rule let through
             };
             var replyHash = FlowHash.Compute(replyKey);
             Cache.Insert(replyKey, replyHash, reply, generation, now);

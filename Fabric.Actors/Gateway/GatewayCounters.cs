@@ -19,6 +19,8 @@ public sealed class GatewayCounters
     public long SlowPath;
     public long ArpReplies;
     public long ArpRequests;
+    /// <summary>ARP requests not sent because the same target was asked for less than neighbor-retry-min ago.</summary>
+    public long ArpRequestsLimited;
     public long EchoReplies;
     public long IcmpErrors;
     public long TcpResets;
@@ -39,18 +41,11 @@ public sealed class GatewayCounters
     public IReadOnlyDictionary<string, long> StageRunsByName() =>
         Enum.GetValues<GatewayStage>().ToDictionary(Name, s => StageRuns[(int)s]);
 
-    /// <summary>kebab-case wire name of an enum member (FirewallDenied → firewall-denied).</summary>
-    public static string Name<T>(T value) where T : struct, Enum
-    {
-        var s = value.ToString();
-        var b = new System.Text.StringBuilder(s.Length + 4);
-        for (var i = 0; i < s.Length; i++)
-        {
-            if (char.IsUpper(s[i]) && i > 0) b.Append('-');
-            b.Append(char.ToLowerInvariant(s[i]));
-        }
-        return b.ToString();
-    }
+    /// <summary>Counts <paramref name="frames"/> dropped for <paramref name="reason"/>: the one way a gateway drop is counted. Called holding the data path's lock.</summary>
+    public void Drop(GatewayDrop reason, long frames = 1) => Drops[(int)reason] += frames;
+
+    /// <summary>kebab-case wire name of an enum member (FirewallDenied → firewall-denied), as every other drop name (<see cref="KebabCase"/>).</summary>
+    public static string Name<T>(T value) where T : struct, Enum => KebabCase.Of(value.ToString());
 }
 
 /// <summary>One traced packet: the key, hit or miss, each stage's record, and what happened.</summary>

@@ -66,8 +66,23 @@ public sealed partial class GatewayDatapath
         Emit(sink, port.Id, buffer);
     }
 
+    /// <summary>
+    /// Asks who has <paramref name="target"/> on <paramref name="port"/>: at most once per
+    /// neighbor-retry-min per target (as Linux sends one probe per retrans_time while a neighbour
+    /// is incomplete), so a burst of packets or new flows towards a next hop that does not answer
+    /// sends one request, not one each (counted as <c>arp-requests-limited</c>).
+    /// </summary>
     public void SendArpRequest(ushort port, Ipv4Address target, TenantPlan t, IFrameSink sink)
     {
+        var now = Environment.TickCount64;
+        var minMs = (long)Settings.NeighborRetryMin.TotalMilliseconds;
+        if (_arpAskedAt.TryGetValue((port, target), out var asked) && now - asked < minMs)
+        {
+            Counters.ArpRequestsLimited++;
+            return;
+        }
+        if (_arpAskedAt.Count >= MaxArpTargets) ForgetArpTargets(now - minMs);
+        _arpAskedAt[(port, target)] = now;
         var request = ArpRepr.Request(Plan.Mac, t.SourceAddressFor(port, target), target);
         var buffer = _scratch.AsSpan(0, EthernetLayout.MinimumFrameLength);
         buffer.Clear();
@@ -75,6 +90,20 @@ public sealed partial class GatewayDatapath
         new EthernetRepr(Plan.Mac, MacAddress.Broadcast, EtherType.Arp).Emit(buffer);
         Counters.ArpRequests++;
         Emit(sink, port, buffer);
+    }
+
+    /// <summary>Targets asked for recently enough to hold back another request; bounded (a scan of a large subnet asks for many).</summary>
+    private readonly Dictionary<(ushort Port, Ipv4Address Target), long> _arpAskedAt = [];
+
+    private const int MaxArpTargets = 4096;
+
+    private void ForgetArpTargets(long askedBefore)
+    {
+        foreach (var (key, at) in _arpAskedAt)
+        {
+            if (at < askedBefore) _arpAskedAt.Remove(key);
+        }
+        if (_arpAskedAt.Count >= MaxArpTargets) _arpAskedAt.Clear(); // all recent: a storm; start over rather than grow
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ public sealed partial class GatewayDatapath
         var d = DecisionOf(r);
         if (r.Connection is { } fc) d.Outcome.Connection = Mirror(shard, fc, (ConnectionState)r.ConnectionState, now);
         var trace = !r.Trace.IsDefaultOrEmpty && (Tracer is not null || Volatile.Read(ref _traceBudget) > 0) ? new List<string>([.. r.Trace, "resolved by the flow-cache entity"]) : null;
-        Finish(frame, key, hash, port, tenant, shard, ref d, generation, r.StageMask, trace, hit: false, now, sink);
+        Finish(frame, key, hash, port, tenant, shard, ref d, generation, r.StageMask, r.StageTally.IsDefault ? default : r.StageTally.AsSpan(), trace, hit: false, now, sink);
     }
 
     /// <summary>The local copy of an entity's connection, in the state the entity answered, with its SNAT binding's external endpoint.</summary>
@@ -124,6 +124,13 @@ public sealed partial class GatewayDatapath
             },
             Cacheable = r.Cacheable,
         };
+        if (!r.StageTally.IsDefault)
+        {
+            foreach (var t in r.StageTally)
+            {
+                if (StageTally.Stage(t) == GatewayStage.Firewall && StageTally.Item(t) >= 0) d.Outcome.FirewallRule = StageTally.Item(t) + 1;
+            }
+        }
         if (r.Reply is { } reply)
         {
             d.HasReply = true;

@@ -259,6 +259,8 @@ public sealed partial class GatewayDatapath : INeighbors
                 SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
                 return;
             }
+            // The rule that judged the flow counts its packets (the entry's generation is the plan's: same table).
+            if (entry.FirewallRule != 0) tenant.FirewallCounters.Hit(entry.FirewallRule - 1);
             if (entry.Connection is { } c)
             {
                 if (key.IpProtocol == IpProtocol.Tcp)
@@ -339,29 +341,38 @@ public sealed partial class GatewayDatapath : INeighbors
         var d = shard.Decide(ref facts, tenant, Plan, now, probeReply: !CacheDisabled);
         var records = shard.LastRecords(d.Outcome.Stages);
         var stageMask = 0;
-        foreach (var r in records) stageMask |= 1 << (int)r.Stage;
+        Span<uint> tally = stackalloc uint[GatewayPipeline.MaxStages];
+        for (var i = 0; i < records.Length; i++)
+        {
+            stageMask |= 1 << (int)records[i].Stage;
+            tally[i] = records[i].Tally;
+        }
         List<string>? lines = null;
         if (Tracer is not null || Volatile.Read(ref _traceBudget) > 0)
         {
             lines = new List<string>(records.Length);
             foreach (var r in records) lines.Add(r.ToString());
         }
-        Finish(frame, key, hash, port, tenant, shard, ref d, Plan.Generation, stageMask, lines, hit, now, sink);
+        Finish(frame, key, hash, port, tenant, shard, ref d, Plan.Generation, stageMask, tally[..records.Length], lines, hit, now, sink);
     }
 
     /// <summary>
     /// How every miss ends, whoever decided it (the stages here, or the bucket's flow-cache entity,
     /// see <see cref="CompleteMiss"/>): counts the stages that ran, installs through
     /// <see cref="FlowCacheShard.Install"/> (stamped with the configuration <paramref name="generation"/>
-    /// the decision was made with), records the trace when asked, and forwards, answers or drops the frame.
+    /// the decision was made with), counts each stage run into its tenant's stage table (by
+    /// <paramref name="tally"/>: verdict and the item that decided) and records the trace when
+    /// asked, and forwards, answers or drops the frame.
     /// </summary>
     private void Finish(Span<byte> frame, in FlowKey key, ulong hash, GatewayPort port, TenantPlan tenant, FlowCacheShard shard, ref MissDecision d, uint generation,
-        int stageMask, List<string>? trace, bool hit, long now, IFrameSink sink)
+        int stageMask, ReadOnlySpan<uint> tally, List<string>? trace, bool hit, long now, IFrameSink sink)
     {
         for (var s = 0; s < Counters.StageRuns.Length; s++)
         {
             if ((stageMask & (1 << s)) != 0) Counters.StageRuns[s]++;
         }
+        // An answer decided with another configuration names items of other tables: not counted.
+        if (generation == Plan.Generation) CountStages(key, tenant, tally, trace);
         var entry = shard.Install(key, hash, ref d, Plan, generation, this, now, install: !CacheDisabled);
         if (trace is not null)
         {
@@ -400,6 +411,17 @@ public sealed partial class GatewayDatapath : INeighbors
         }
     }
 
+    /// <summary>Each stage run counted by the table that decided it, and, for a traced packet, its record kept in that stage's trace log.</summary>
+    private static void CountStages(in FlowKey key, TenantPlan tenant, ReadOnlySpan<uint> tally, List<string>? trace)
+    {
+        for (var i = 0; i < tally.Length; i++)
+        {
+            var table = tenant.Tables[StageTally.Stage(tally[i])];
+            table.Counters.Decided(StageTally.Verdict(tally[i]), StageTally.Item(tally[i]));
+            if (trace is not null && i < trace.Count) table.Traces.Add($"{key}: {trace[i]}");
+        }
+    }
+
     private void Trace(in FlowKey key, bool hit, List<string> list, in PipelineOutcome o)
     {
         if (Interlocked.Decrement(ref _traceBudget) < 0) return;
@@ -420,7 +442,7 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private void Drop(GatewayDrop reason)
     {
-        Counters.Drops[(int)reason]++;
+        Counters.Drop(reason);
         _lastDrop = reason;
     }
 

@@ -60,18 +60,26 @@ public sealed class GatewayPlan
     public int MtuOf(ushort id) => id < _mtu.Length && _byId[id] is not null ? _mtu[id] : int.MaxValue;
 
     /// <summary>
-    /// Compiles <paramref name="intent"/>. Tenants without a downlink or uplink still get a plan
-    /// (their stages exist) but no ports. <paramref name="vnis"/> gives each tenant's VNI (the
-    /// flow key's tenant field); a tenant missing there gets its index + 1. <paramref name="portBlockSize"/>
-    /// cuts the tenants' SNAT pools into port blocks (<see cref="NatSettings.PortBlockSize"/>).
-    /// <paramref name="portMtu"/> is the MTU of a port whose intent names none.
+    /// Compiles <paramref name="intent"/> with fresh stage tables. Tenants without a downlink or
+    /// uplink still get a plan (their stages exist) but no ports. <paramref name="vnis"/> gives each
+    /// tenant's VNI (the flow key's tenant field); a tenant missing there gets its index + 1.
+    /// <paramref name="portBlockSize"/> cuts the tenants' SNAT pools into port blocks
+    /// (<see cref="NatSettings.PortBlockSize"/>). <paramref name="portMtu"/> is the MTU of a port whose intent names none.
     /// </summary>
     public static GatewayPlan Compile(GatewayIntent intent, uint generation, IReadOnlyDictionary<string, uint>? vnis = null, MacAddress? mac = null, int? portBlockSize = null,
-        int portMtu = DefaultMtu)
+        int portMtu = DefaultMtu) =>
+        Assemble(intent, generation, Layout(intent, vnis, portBlockSize, portMtu), l => TenantStageTables.Build(l), mac);
+
+    /// <summary>
+    /// Numbers the ports of <paramref name="intent"/> from 1 (per tenant its downlink, then its
+    /// uplink) and says where each tenant sits: what its stage tables are built from.
+    /// </summary>
+    public static (ImmutableArray<GatewayPort> Ports, ImmutableArray<TenantLayout> Tenants) Layout(GatewayIntent intent, IReadOnlyDictionary<string, uint>? vnis = null,
+        int? portBlockSize = null, int portMtu = DefaultMtu)
     {
         var blockSize = portBlockSize ?? NatSettings.Default.PortBlockSize;
         var ports = ImmutableArray.CreateBuilder<GatewayPort>();
-        var tenants = ImmutableArray.CreateBuilder<TenantPlan>();
+        var tenants = ImmutableArray.CreateBuilder<TenantLayout>();
         ushort next = 1;
         for (var i = 0; i < intent.Tenants.Length; i++)
         {
@@ -88,10 +96,18 @@ public sealed class GatewayPlan
                 ports.Add(new GatewayPort(uplink, u.Port, i, PortRole.Uplink, u.Vlan ?? 0, u.Mtu ?? portMtu));
             }
             var vni = vnis is not null && vnis.TryGetValue(t.Tenant, out var v) ? v : (uint)(i + 1);
-            tenants.Add(TenantPlan.Compile(t, i, vni, downlink, uplink, blockSize));
+            tenants.Add(new TenantLayout(t, i, vni, downlink, uplink, blockSize));
         }
-        return new GatewayPlan(intent.Name, generation, mac ?? new MacAddress(intent.RouterMac.Value), tenants.ToImmutable(), ports.ToImmutable());
+        return (ports.ToImmutable(), tenants.ToImmutable());
     }
+
+    /// <summary>
+    /// A plan from a <see cref="Layout"/> and each tenant's stage tables as <paramref name="tables"/>
+    /// gives them (the gateway actor: as its stage actors published them).
+    /// </summary>
+    public static GatewayPlan Assemble(GatewayIntent intent, uint generation, (ImmutableArray<GatewayPort> Ports, ImmutableArray<TenantLayout> Tenants) layout,
+        Func<TenantLayout, TenantStageTables> tables, MacAddress? mac = null) =>
+        new(intent.Name, generation, mac ?? new MacAddress(intent.RouterMac.Value), [.. layout.Tenants.Select(l => TenantPlan.Of(l, tables(l)))], layout.Ports);
 
     /// <summary>A gateway's MAC when its intent names none (<see cref="GatewayIntent.DerivedMac"/>).</summary>
     public static MacAddress DefaultMac(string name) => new(GatewayIntent.DerivedMac(name).Value);
@@ -115,18 +131,20 @@ public readonly record struct RouteEntry(Ipv4Address Network, int PrefixLength, 
 /// </summary>
 public sealed class RouteTable
 {
+    private readonly RouteEntry[] _given;
     private readonly RouteEntry[] _entries;
-    /// <summary>Prefix lengths in use, longest first, each with its routes keyed by network address.</summary>
-    private readonly (uint Mask, Dictionary<uint, RouteEntry> Routes)[] _byLength;
+    /// <summary>Prefix lengths in use, longest first, each with its routes' indexes in <see cref="Entries"/> keyed by network address.</summary>
+    private readonly (uint Mask, Dictionary<uint, int> Routes)[] _byLength;
 
     public RouteTable(IEnumerable<RouteEntry> entries)
     {
-        _entries = [.. entries.Select((e, i) => (e, i)).OrderByDescending(x => x.e.PrefixLength).ThenBy(x => x.i).Select(x => x.e)];
-        _byLength = [.. _entries.GroupBy(e => e.PrefixLength).Select(g =>
+        _given = [.. entries];
+        _entries = [.. _given.Select((e, i) => (e, i)).OrderByDescending(x => x.e.PrefixLength).ThenBy(x => x.i).Select(x => x.e)];
+        _byLength = [.. _entries.Select((e, i) => (e, i)).GroupBy(x => x.e.PrefixLength).Select(g =>
         {
             var mask = MaskOf(g.Key);
-            var routes = new Dictionary<uint, RouteEntry>();
-            foreach (var e in g) routes.TryAdd(e.Network.ToUInt32() & mask, e);
+            var routes = new Dictionary<uint, int>();
+            foreach (var (e, i) in g) routes.TryAdd(e.Network.ToUInt32() & mask, i);
             return (mask, routes);
         })];
     }
@@ -134,15 +152,37 @@ public sealed class RouteTable
     /// <summary>Longest prefix first; among equal lengths in the order given.</summary>
     public IReadOnlyList<RouteEntry> Entries => _entries;
 
+    /// <summary>True when <paramref name="routes"/> are the routes this table was built from, in the same order.</summary>
+    public bool SameRoutes(IReadOnlyList<RouteEntry> routes)
+    {
+        if (routes.Count != _given.Length) return false;
+        for (var i = 0; i < _given.Length; i++)
+        {
+            if (routes[i] != _given[i]) return false;
+        }
+        return true;
+    }
+
+    /// <summary>The routes as given (before sorting).</summary>
+    public IReadOnlyList<RouteEntry> Given => _given;
+
     /// <summary>The longest prefix containing <paramref name="destination"/>; false when none does.</summary>
-    public bool TryLookup(Ipv4Address destination, out RouteEntry route)
+    public bool TryLookup(Ipv4Address destination, out RouteEntry route) => TryLookup(destination, out route, out _);
+
+    /// <summary>The longest prefix containing <paramref name="destination"/> and its index in <see cref="Entries"/>; false when none does.</summary>
+    public bool TryLookup(Ipv4Address destination, out RouteEntry route, out int index)
     {
         var address = destination.ToUInt32();
         foreach (var (mask, routes) in _byLength)
         {
-            if (routes.TryGetValue(address & mask, out route)) return true;
+            if (routes.TryGetValue(address & mask, out index))
+            {
+                route = _entries[index];
+                return true;
+            }
         }
         route = default;
+        index = -1;
         return false;
     }
 
@@ -162,9 +202,18 @@ public readonly record struct FirewallRule(
     Ipv4Address Destination,
     int DestinationPrefix,
     ushort PortFrom,
-    ushort PortTo);
+    ushort PortTo)
+{
+    public override string ToString() =>
+        $"{Name}: {Action.ToString().ToLowerInvariant()} {Protocol.ToString().ToLowerInvariant()} {Source}/{SourcePrefix} -> {Destination}/{DestinationPrefix}"
+        + (Protocol is RuleProtocol.Tcp or RuleProtocol.Udp && (PortFrom != 0 || PortTo != 65535) ? $" ports {PortFrom}-{PortTo}" : "");
+}
 
-/// <summary>One tenant's compiled stage configuration.</summary>
+/// <summary>
+/// One tenant of a plan: where it sits (index, VNI, ports, uplink address) and its four stage
+/// tables, each built and owned by that stage's actor (tenant-T/dr|sr|nat|fw) and published to
+/// the plan as a whole. The properties below read through to the tables.
+/// </summary>
 public sealed class TenantPlan
 {
     public required string Name { get; init; }
@@ -172,17 +221,26 @@ public sealed class TenantPlan
     public required uint Vni { get; init; }
     public required ushort DownlinkPort { get; init; }
     public required ushort UplinkPort { get; init; }
-    /// <summary>The gateway's interface addresses on the tenant networks.</summary>
-    public required ImmutableArray<(Ipv4Address Address, int PrefixLength)> Networks { get; init; }
     public required Ipv4Address UplinkAddress { get; init; }
     public required int UplinkPrefix { get; init; }
-    public required RouteTable Routes { get; init; }
-    public required SnatPlan? Snat { get; init; }
-    public required ImmutableArray<DnatRule> Dnat { get; init; }
-    public required FirewallPolicy? DefaultPolicy { get; init; }
-    public required ImmutableArray<FirewallRule> FirewallRules { get; init; }
+    public required TenantStageTables Tables { get; init; }
 
-    public bool HasFirewall => DefaultPolicy is not null;
+    public DistributedRouterTable Dr => Tables.Dr;
+    public ServiceRouterTable Sr => Tables.Sr;
+    public NatStageTable Nat => Tables.Nat;
+    public FirewallTable Fw => Tables.Fw;
+    /// <summary>The firewall table's counters, one load away for the hot path (a cached hit counts a packet for its rule).</summary>
+    public StageCounters FirewallCounters { get; private init; } = null!;
+
+    /// <summary>The gateway's interface addresses on the tenant networks.</summary>
+    public ImmutableArray<(Ipv4Address Address, int PrefixLength)> Networks => Tables.Dr.Networks;
+    public RouteTable Routes => Tables.Sr.Routes;
+    public SnatPlan? Snat => Tables.Nat.Snat;
+    public ImmutableArray<DnatRule> Dnat => Tables.Nat.Dnat;
+    public FirewallPolicy? DefaultPolicy => Tables.Fw.DefaultPolicy;
+    public ImmutableArray<FirewallRule> FirewallRules => Tables.Fw.Rules;
+
+    public bool HasFirewall => Tables.Fw.Enabled;
 
     public bool IsInside(Ipv4Address address)
     {
@@ -218,42 +276,16 @@ public sealed class TenantPlan
         return Networks.IsEmpty ? UplinkAddress : Networks[0].Address;
     }
 
-    public static TenantPlan Compile(GatewayTenantIntent t, int index, uint vni, ushort downlink, ushort uplink, int portBlockSize)
+    public static TenantPlan Of(TenantLayout l, TenantStageTables tables) => new()
     {
-        var networks = t.Networks.Select(n => (GatewayPlan.Address(n.Address), n.PrefixLength)).ToImmutableArray();
-        var routes = new List<RouteEntry>();
-        foreach (var (a, p) in networks) routes.Add(new RouteEntry(Network(a, p), p, downlink, default, true));
-        var uplinkAddress = t.Uplink is { } u ? GatewayPlan.Address(u.Address.Address) : default;
-        var uplinkPrefix = t.Uplink?.Address.PrefixLength ?? 0;
-        if (t.Uplink is not null) routes.Add(new RouteEntry(Network(uplinkAddress, uplinkPrefix), uplinkPrefix, uplink, default, true));
-        foreach (var r in t.Routes)
-        {
-            var hop = GatewayPlan.Address(r.NextHop);
-            var port = t.Uplink is not null && hop.IsInSubnet(uplinkAddress, uplinkPrefix) ? uplink : downlink;
-            routes.Add(new RouteEntry(GatewayPlan.Address(r.Prefix.Network), r.Prefix.PrefixLength, port, hop, false));
-        }
-
-        return new TenantPlan
-        {
-            Name = t.Tenant,
-            Index = index,
-            Vni = vni,
-            DownlinkPort = downlink,
-            UplinkPort = uplink,
-            Networks = networks,
-            UplinkAddress = uplinkAddress,
-            UplinkPrefix = uplinkPrefix,
-            Routes = new RouteTable(routes),
-            Snat = t.SnatPool.IsEmpty ? null : SnatPlan.Create(t.SnatPool.Select(c => (GatewayPlan.Address(c.Address), c.PrefixLength)), portBlockSize),
-            Dnat = [.. t.Dnat.Select(d => new DnatRule(d.Protocol == DnatProtocol.Tcp ? IpProtocol.Tcp : IpProtocol.Udp, d.ExternalPort, GatewayPlan.Address(d.InternalAddress), d.InternalPort))],
-            DefaultPolicy = t.Firewall?.DefaultPolicy,
-            FirewallRules = t.Firewall is null ? [] : [.. t.Firewall.Rules.Select(r => new FirewallRule(
-                r.Name, r.Action, r.Protocol,
-                GatewayPlan.Address(r.Source.Network), r.Source.PrefixLength,
-                GatewayPlan.Address(r.Destination.Network), r.Destination.PrefixLength,
-                r.Ports?.From ?? 0, r.Ports?.To ?? 65535))],
-        };
-    }
-
-    private static Ipv4Address Network(Ipv4Address a, int prefix) => new(a.ToUInt32() & Ipv4Address.MaskOf(prefix).ToUInt32());
+        Name = l.Intent.Tenant,
+        Index = l.Index,
+        Vni = l.Vni,
+        DownlinkPort = l.DownlinkPort,
+        UplinkPort = l.UplinkPort,
+        UplinkAddress = l.UplinkAddress,
+        UplinkPrefix = l.UplinkPrefix,
+        Tables = tables,
+        FirewallCounters = tables.Fw.Counters,
+    };
 }

@@ -78,8 +78,14 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>How often the ports' states are checked while a port's supervision is unsettled (a port that went away says so itself; hocon <c>port-check-interval</c>).</summary>
     public required TimeSpan PortCheckInterval { get; init; }
 
-    /// <summary>How often misses waiting too long are expired and next hops re-resolved (hocon <c>housekeeping-interval</c>).</summary>
-    public required TimeSpan HousekeepingInterval { get; init; }
+    /// <summary>First wait before an unanswered next hop is asked for again with ARP; doubles up to <see cref="NeighborRetryMax"/> (hocon <c>neighbor-retry-min</c>).</summary>
+    public required TimeSpan NeighborRetryMin { get; init; }
+
+    /// <summary>Longest wait between ARP requests for an unanswered next hop (hocon <c>neighbor-retry-max</c>).</summary>
+    public required TimeSpan NeighborRetryMax { get; init; }
+
+    /// <summary>How long a reconfiguration waits for the tenants' stage actors to publish their tables before the gateway builds the missing ones itself (hocon <c>stage-build-timeout</c>).</summary>
+    public required TimeSpan StageBuildTimeout { get; init; }
 
     /// <summary>Idle packet batches the gateway's pool keeps for its ports' receive threads and output (hocon <c>pool-retained-batches</c>).</summary>
     public required int PoolRetainedBatches { get; init; }
@@ -123,11 +129,14 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             CacheIdleTimeout = cache.Interval("idle-timeout"),
             CacheMaxMasks = cache.Int("max-masks", 1, 256),
             PortCheckInterval = g.Interval("port-check-interval"),
-            HousekeepingInterval = g.Interval("housekeeping-interval"),
+            NeighborRetryMin = g.Interval("neighbor-retry-min"),
+            NeighborRetryMax = g.Interval("neighbor-retry-max"),
+            StageBuildTimeout = g.Interval("stage-build-timeout"),
             PoolRetainedBatches = g.Positive("pool-retained-batches"),
             PortRestart = new PortRestartSettings(restart.Interval("min-backoff"), restart.Interval("max-backoff"), restart.NonNegativeDuration("stable-after")),
         };
         restart.Require(settings.PortRestart.MaxBackoff >= settings.PortRestart.MinBackoff, "max-backoff", "must be >= min-backoff");
+        g.Require(settings.NeighborRetryMax >= settings.NeighborRetryMin, "neighbor-retry-max", "must be >= neighbor-retry-min");
         return settings;
     }
 

@@ -11,9 +11,6 @@ public sealed record SwitchingSettings(ushort GenevePort, ushort GhostGenevePort
 
     public required TimeSpan VnicRetryMax { get; init; }
 
-    /// <summary>How often an open VNIC port is checked for having gone away.</summary>
-    public required TimeSpan VnicCheckInterval { get; init; }
-
     /// <summary>Most tenant-isolation probes (container pairs of different tenants) one ghost verification sends.</summary>
     public required int GhostIsolationProbes { get; init; }
 
@@ -32,7 +29,6 @@ public sealed record SwitchingSettings(ushort GenevePort, ushort GhostGenevePort
         {
             VnicRetryMin = r.Interval("vnic-retry-min"),
             VnicRetryMax = r.Interval("vnic-retry-max"),
-            VnicCheckInterval = r.Interval("vnic-check-interval"),
             GhostIsolationProbes = r.Int("ghost-isolation-probes", 0, 100_000),
             PoolRetainedBatches = r.Positive("pool-retained-batches"),
         };

@@ -111,6 +111,8 @@ public sealed record FlowCacheNeedsConfig(string Gateway, int Bucket, uint Gener
 /// RewriteFields, ConnectionState; bit i of StageMask = GatewayStage i ran). <see cref="Reply"/> is the reply direction's entry made with
 /// the first packet, when there is one. <see cref="ConnectionState"/> 255 = no tracked connection.
 /// <see cref="Consulted"/>: the Fabric.Actors FlowFields the stages read (the megaflow mask); 0 = unknown, cache exact.
+/// <see cref="StageTally"/>: one number per stage run, in order (Fabric.Actors StageTally: stage, verdict and the item of its
+/// table that decided), which the gateway counts into its stage tables; empty = not counted.
 /// </summary>
 public sealed record FlowResolution(
     byte Verdict,
@@ -126,7 +128,8 @@ public sealed record FlowResolution(
     FlowConnection? Connection,
     FlowRewrite? Reply,
     ImmutableArray<string> Trace,
-    ushort Consulted = 0) : IFabricMessage;
+    ushort Consulted = 0,
+    ImmutableArray<uint> StageTally = default) : IFabricMessage;
 
 /// <summary>Rewrites and output of one synthesized entry.</summary>
 public sealed record FlowRewrite(byte Fields, uint SourceAddress, uint DestinationAddress, ushort SourcePort, ushort DestinationPort, ushort OutPort, byte Stages) : IFabricMessage;

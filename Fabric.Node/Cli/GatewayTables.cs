@@ -22,6 +22,28 @@ public static class GatewayTables
         sb.AppendLine("counters: " + Pairs(s["counters"]!, all: true));
         sb.AppendLine("stage runs: " + Pairs(s["stageRuns"]!, all: true));
         sb.AppendLine("drops: " + Pairs(s["drops"]!, all: false));
+        if (s["stages"] is JsonArray stages && stages.Count > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(Tables.Table(["TENANT", "STAGE", "GEN", "ITEMS", "HOLDS", "NEXT", "FORWARD", "DROP", "REJECT"],
+                stages.Select(t => new[]
+                {
+                    t!["tenant"]!.ToString(), t["stage"]!.ToString(), t["generation"]!.ToString(), t["itemCount"]!.ToString(), t["summary"]!.ToString(),
+                    t["verdicts"]?["next"]?.ToString() ?? "0", t["verdicts"]?["forward"]?.ToString() ?? "0",
+                    t["verdicts"]?["drop"]?.ToString() ?? "0", t["verdicts"]?["reject"]?.ToString() ?? "0",
+                })).TrimEnd());
+            var rules = stages.Where(t => t!["stage"]!.ToString() == "firewall" && t["itemCount"]!.GetValue<int>() > 1).ToList();
+            if (rules.Count > 0)
+            {
+                sb.AppendLine();
+                sb.AppendLine(Tables.Table(["TENANT", "#", "FIREWALL RULE", "FLOWS", "PACKETS"],
+                    rules.SelectMany(t => t!["items"]!.AsArray().Select(i => new[]
+                    {
+                        t["tenant"]!.ToString(), i!["index"]!.ToString(), i["item"]!.ToString(), i["flows"]!.ToString(), i["packets"]!.ToString(),
+                    }))).TrimEnd());
+            }
+        }
+        sb.AppendLine();
         var c = s["cache"]!;
         sb.AppendLine($"flow cache: active {c["active"]}, insertions {c["insertions"]}, hits {c["hits"]}, misses {c["misses"]}, hit rate {Percent(c["hitRate"])}, " +
                       $"evictions {c["evictions"]}, collisions {c["collisions"]}; pending misses {s["pendingMisses"]}, shard moves {s["shardMoves"]}");

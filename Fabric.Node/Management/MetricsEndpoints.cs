@@ -192,6 +192,19 @@ public static class MetricsEndpoints
                 m.Counter("fabric_gateway_drops_total", "Frames the gateway's stages dropped, by reason", count, [.. gw, ("reason", reason)]);
             foreach (var (stage, runs) in g.StageRuns.OrderBy(d => d.Key, StringComparer.Ordinal))
                 m.Counter("fabric_gateway_stage_runs_total", "Times each stage ran (misses only: hits run no stage)", runs, [.. gw, ("stage", stage)]);
+            foreach (var t in g.Stages ?? [])
+            {
+                (string, string)[] stage = [.. gw, ("tenant", t.Tenant), ("stage", t.Stage)];
+                foreach (var (verdict, count) in t.Verdicts.OrderBy(v => v.Key, StringComparer.Ordinal))
+                    m.Counter("fabric_gateway_stage_verdicts_total", "Slow-path decisions of a tenant's stage, by verdict", count, [.. stage, ("verdict", verdict)]);
+                if (t.Stage != "firewall") continue; // routes can be thousands: per-item counts are in GET /gateways/{name}
+                foreach (var rule in t.Items)
+                {
+                    (string, string)[] r = [.. gw, ("tenant", t.Tenant), ("rule", rule.Item.Split(':')[0]), ("index", rule.Index.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+                    m.Counter("fabric_gateway_firewall_rule_flows_total", "Flows a firewall rule (or the default policy) judged", rule.Flows, r);
+                    m.Counter("fabric_gateway_firewall_rule_packets_total", "Packets of the flows a firewall rule judged, cached hits included", rule.Packets, r);
+                }
+            }
             foreach (var p in g.Ports)
             {
                 // A gateway may have one port name per tenant (each tenant's "uplink"): the tenant tells them apart.

@@ -1,7 +1,9 @@
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Cellular;
 using Fabric.Actors.Cellular.Bridge;
+using Fabric.Actors.Cellular.Emulator;
 using Fabric.Actors.Cellular.Modem;
+using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Intent;
 
@@ -88,6 +90,64 @@ public class HypervisorActorTests() : TestKit("akka.loglevel = WARNING")
             element.Tell(new ElementSpecChanged(Spec(kind, "iot.example")), TestActor);
             AwaitCondition(() => node.Status("hv-a")?.Modems.SingleOrDefault() is { Bearer: "up", Apn: "iot.example" }, TimeSpan.FromSeconds(10));
             Assert.Equal("iot.example", node.Hypervisors["hv-a"].Modems["modem-1"].Device.Simulated!.Emulator.Apn);
+        }
+        finally
+        {
+            Sys.Stop(element);
+        }
+    }
+
+    /// <summary>A VM port the test can unplug, as a TAP whose device was deleted.</summary>
+    private sealed class UnpluggablePort(string name, ushort id) : MemoryPort(name, id)
+    {
+        public void Unplug() => SetState(PortState.Gone, "device deleted (test)");
+    }
+
+    [Fact]
+    public void A_vm_port_that_goes_away_says_so_and_is_reopened_and_one_that_cannot_open_is_retried_with_backoff()
+    {
+        var opened = new List<UnpluggablePort>();
+        var failuresLeft = 0;
+        var node = new CellularNode(settings: Fast with { BridgeRetryMin = TimeSpan.FromMilliseconds(100), BridgeRetryMax = TimeSpan.FromMilliseconds(400) }, portFactory: (port, id) =>
+        {
+            lock (opened)
+            {
+                if (failuresLeft > 0)
+                {
+                    failuresLeft--;
+                    throw new IOException("no such device (test)");
+                }
+                var p = new UnpluggablePort(port.Name, id);
+                opened.Add(p);
+                return p;
+            }
+        });
+        var kind = new HypervisorElementKind(node);
+        var element = Sys.ActorOf(kind.Props(Spec(kind, "internet")), "hv-hv-a");
+        try
+        {
+            AwaitCondition(() => node.Status("hv-a")?.Vms.SingleOrDefault()?.CellularAddress is not null, TimeSpan.FromSeconds(10));
+            var vm = node.Hypervisors["hv-a"].Vms["vm-1"];
+            Assert.Single(opened);
+
+            // The device goes: the port says so and the bridge re-opens it (retry-min later), no poll needed.
+            lock (opened) failuresLeft = 2;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            opened[0].Unplug();
+            AwaitCondition(() => vm.PortRestarts == 1 && vm.Bridge is not null, TimeSpan.FromSeconds(5));
+            var back = clock.Elapsed;
+            lock (opened)
+            {
+                Assert.Equal(0, failuresLeft); // re-opens at +100 ms (fails), +200 ms (fails), +400 ms (opens)
+                Assert.Equal(2, opened.Count);
+            }
+            Assert.InRange(back, TimeSpan.FromMilliseconds(650), TimeSpan.FromSeconds(3));
+            Assert.Null(vm.PortError);
+            Assert.Same(opened[1], vm.Bridge!.VmPort);
+
+            // Healthy again: nothing is opened while nothing fails.
+            Thread.Sleep(500);
+            lock (opened) Assert.Equal(2, opened.Count);
         }
         finally
         {

@@ -61,9 +61,29 @@ internal sealed class ModemHarness
         {
             Drain();
             Now += TickMs;
-            Feed(new ModemInput.Tick());
+            Tick();
             Drain();
         }
+    }
+
+    /// <summary>
+    /// Gives the machine the time, holding it to <see cref="ModemMachine.NextDueMs"/> (what the
+    /// modem actor arms its one timer for): a tick before it changes nothing, a tick at or after
+    /// it changes something (else the actor would re-arm for a past time and spin).
+    /// </summary>
+    private void Tick()
+    {
+        var due = ModemMachine.NextDueMs(State);
+        var step = ModemMachine.Handle(State, new ModemInput.Tick(), Now);
+        if (due is null || Now < due)
+        {
+            Assert.True(step.Effects.IsEmpty && step.State == State, $"a tick at {Now} before the machine's next due time ({due?.ToString() ?? "none"}) changed it: phase {State.Phase}");
+        }
+        else
+        {
+            Assert.True(!step.Effects.IsEmpty || step.State != State, $"a tick at {Now}, at or after the machine's next due time {due}, did nothing: phase {State.Phase}");
+        }
+        Apply(step);
     }
 
     /// <summary>Runs until <paramref name="done"/> holds, failing after <paramref name="maxMs"/> of simulated time.</summary>

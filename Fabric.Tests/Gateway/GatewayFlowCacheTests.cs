@@ -46,6 +46,31 @@ public class GatewayFlowCacheTests
     }
 
     [Fact]
+    public void New_flows_towards_a_next_hop_that_does_not_answer_send_one_arp_request_not_one_each()
+    {
+        var plan = Plan();
+        var dp = new GatewayDatapath(plan, 4); // the upstream router is not resolved
+        var sink = new CaptureSink();
+        var blue = dp.Plan.Tenants[0];
+        for (ushort p = 0; p < 100; p++) dp.ProcessFrame(Udp(Host, (ushort)(6000 + p), Server, 53), blue.DownlinkPort, p, sink);
+
+        var (port, request) = sink.Single(); // one ARP request, 99 held back
+        Assert.Equal(blue.UplinkPort, port);
+        Assert.True(EthernetView.TryParse(request, out var eth, out _));
+        Assert.True(ArpRepr.TryParse(eth.Payload, out var arp, out _));
+        Assert.Equal((ArpOperation.Request, UpstreamRouter), (arp.Operation, arp.TargetProtocolAddress));
+        Assert.Equal(100, dp.Counters.Drops[(int)GatewayDrop.NeighborUnresolved]);
+        Assert.Equal(1, dp.Counters.ArpRequests);
+        Assert.Equal(99, dp.Counters.ArpRequestsLimited);
+
+        // Once neighbor-retry-min has passed, the next packet asks again.
+        Thread.Sleep((int)GatewaySettings.Default.NeighborRetryMin.TotalMilliseconds + 20);
+        dp.ProcessFrame(Udp(Host, 7000, Server, 53), blue.DownlinkPort, 200, sink);
+        Assert.Equal(blue.UplinkPort, sink.Single().Port);
+        Assert.Equal(2, dp.Counters.ArpRequests);
+    }
+
+    [Fact]
     public void A_committed_change_invalidates_entries_lazily_and_keeps_nat_bindings()
     {
         var dp = Datapath();

@@ -138,6 +138,52 @@ public class GatewayIdleSweepTests(ITestOutputHelper output)
         output.WriteLine(shards.ToJsonString());
     }
 
+    [Fact]
+    public void An_unanswered_next_hop_is_asked_again_with_backoff_and_a_resolved_one_is_forgotten()
+    {
+        var retry = new NeighborRetry(minMs: 500, maxMs: 2_000);
+        var router = Ipv4Address.Parse("198.51.100.1");
+        var target = Ipv4Address.Parse("10.0.0.10");
+        var asked = new List<long>();
+        for (long now = 0; now <= 8_000; now += 50)
+        {
+            if (now < retry.NextDue && now > 0) continue; // the actor wakes only at NextDue
+            if (retry.Ask(1, router, now)) asked.Add(now);
+            if (now < 1_000) retry.Ask(2, target, now); // answers at 1 s: not asked from then on
+            retry.EndRound();
+        }
+
+        Assert.Equal([0, 500, 1_500, 3_500, 5_500, 7_500], asked); // doubling to the 2 s cap
+        Assert.Equal(1, retry.Unresolved);
+        retry.EndRound(); // the router answered too: nothing is due any more
+        Assert.Equal(long.MaxValue, retry.NextDue);
+        Assert.Equal(0, retry.Unresolved);
+    }
+
+    [Fact]
+    public async Task A_gateway_whose_uplink_router_never_answers_asks_with_backoff_and_stops_once_it_answers()
+    {
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        await ApplyAsync(node, Intent, "gw-1");
+        var gw = Gateway(node, "gw-1");
+
+        // 4.2 s of an upstream that never answers: asked at 0, 0.5, 1.5 and 3.5 s (before: every 500 ms, 9 times).
+        var requests = (await Sent(gw, "blue-up", atLeast: 100, within: 4_200)).Count(IsArpRequestForUpstream);
+        output.WriteLine($"{requests} ARP requests for the upstream in 4.2 s");
+        Assert.InRange(requests, 3, 5);
+
+        // It answers: no further request, however long.
+        await Inject(gw, "blue-up", ArpRequest(UpstreamMac, Upstream, Ipv4Address.Parse("198.51.100.2")));
+        await Sent(gw, "blue-up"); // the gateway's reply to that request
+        var after = (await Sent(gw, "blue-up", atLeast: 100, within: 5_000)).Count(IsArpRequestForUpstream);
+        Assert.Equal(0, after);
+    }
+
+    private static bool IsArpRequestForUpstream(byte[] frame) =>
+        EthernetView.TryParse(frame, out var eth, out _) && eth.EtherType == EtherType.Arp
+        && ArpRepr.TryParse(eth.Payload, out var arp, out _) && arp.Operation == ArpOperation.Request && arp.TargetProtocolAddress == Upstream;
+
     private static async Task<JsonNode> Entity(TestNode node)
     {
         var bucket = BucketOf(Vni, Host);

@@ -52,7 +52,8 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         // backoff; GatewayDatapath's cache size and idle timeout; MegaflowCache.MaxMasks).
         Assert.Equal(16, s.Gateway.Buckets);
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.Gateway.PortCheckInterval);
-        Assert.Equal(TimeSpan.FromMilliseconds(500), s.Gateway.HousekeepingInterval);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), s.Gateway.NeighborRetryMin);
+        Assert.Equal(TimeSpan.FromSeconds(30), s.Gateway.NeighborRetryMax);
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.Gateway.PortRestart.MinBackoff);
         Assert.Equal(TimeSpan.FromSeconds(5), s.Gateway.PortRestart.MaxBackoff);
         Assert.Equal(TimeSpan.FromSeconds(10), s.Gateway.PortRestart.StableAfter);
@@ -77,12 +78,9 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         // Switching (were VnicActor's FirstRetry, LastRetry, CheckEvery; MfeGhostAttachments.MaxIsolationProbes).
         Assert.Equal(TimeSpan.FromMilliseconds(100), s.Switching.VnicRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(5), s.Switching.VnicRetryMax);
-        Assert.Equal(TimeSpan.FromSeconds(1), s.Switching.VnicCheckInterval);
         Assert.Equal(64, s.Switching.GhostIsolationProbes);
         Assert.Equal(256, s.Switching.PoolRetainedBatches); // was SwitchingNode.Pool's
-        // Cellular (were CellularSettings.Tick and BridgeActor's check interval and retry).
-        Assert.Equal(TimeSpan.FromMilliseconds(50), s.Cellular.Tick);
-        Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeCheckInterval);
+        // Cellular (were BridgeActor's retry; the modem and bridge ticks are gone: both wake when something is due).
         Assert.Equal(TimeSpan.FromMilliseconds(250), s.Cellular.BridgeRetryMin);
         Assert.Equal(TimeSpan.FromSeconds(10), s.Cellular.BridgeRetryMax);
         Assert.Equal(64, s.Cellular.PoolRetainedBatches); // was CellularNode.Pool's
@@ -134,8 +132,8 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
     [InlineData("fabric.gateway.port-restart.min-backoff = 0ms", "fabric.gateway.port-restart.min-backoff: must be > 0")]
     [InlineData("fabric.gateway.port-restart.max-backoff = 10ms", "fabric.gateway.port-restart.max-backoff: must be >= min-backoff")]
     [InlineData("fabric.config-store.retained-changes = 0", "fabric.config-store.retained-changes: must be >= 1, not 0")]
-    [InlineData("fabric.switching.vnic-check-interval = 0s", "fabric.switching.vnic-check-interval: must be > 0")]
-    [InlineData("fabric.cellular.tick = soon", "fabric.cellular.tick: cannot read 'soon'")]
+    [InlineData("fabric.switching.vnic-retry-min = 0s", "fabric.switching.vnic-retry-min: must be > 0")]
+    [InlineData("fabric.cellular.lease = soon", "fabric.cellular.lease: cannot read 'soon'")]
     [InlineData("fabric.cellular.rebind = 90s", "fabric.cellular.rebind: must be below lease")]
     [InlineData("fabric.io.max-events = 0", "fabric.io.max-events: must be 1..4096, not 0")]
     [InlineData("fabric.ghost.probe-quiet = 0s", "fabric.ghost.probe-quiet: must be > 0")]
@@ -152,9 +150,9 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
     [Fact]
     public void An_actor_system_with_a_bad_value_refuses_its_settings_naming_the_key()
     {
-        using var system = ActorSystem.Create("bad-settings", ConfigurationFactory.ParseString("fabric.gateway.housekeeping-interval = 0ms"));
+        using var system = ActorSystem.Create("bad-settings", ConfigurationFactory.ParseString("fabric.gateway.neighbor-retry-min = 0ms"));
         var e = Assert.Throws<ArgumentException>(() => FabricSettings.Get(system));
-        Assert.StartsWith("fabric.gateway.housekeeping-interval: must be > 0", e.Message);
+        Assert.StartsWith("fabric.gateway.neighbor-retry-min: must be > 0", e.Message);
         using var good = ActorSystem.Create("good-settings", ConfigurationFactory.ParseString("fabric.gateway.buckets = 4"));
         Assert.Equal(4, FabricSettings.Get(good).Gateway.Buckets);
         Assert.Same(FabricSettings.Get(good), FabricSettings.Get(good));

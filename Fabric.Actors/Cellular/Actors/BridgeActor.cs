@@ -12,7 +12,9 @@ namespace Fabric.Actors.Cellular.Actors;
 /// cellular addresses). Opens each VM's port, runs a <see cref="VmBridge"/> between it and its
 /// modem's raw-IP interface (the data path runs on the ports' receive threads), hands each
 /// bridge its modem's address as the modem reports it, and re-opens a VM port that failed or
-/// vanished, with backoff (250 ms doubling to 10 s).
+/// vanished, with backoff (250 ms doubling to 10 s). Healthy ports cost no wake-up: a port that
+/// goes away tells the actor (<see cref="IPort.WentAway"/>), and the check timer runs only while
+/// a re-open is due.
 /// </summary>
 public sealed class BridgeActor : ReceiveActor, IWithTimers
 {
@@ -23,7 +25,6 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
     private readonly CellularNode _node;
     private readonly IReadOnlyDictionary<string, IPort> _modemData;
     private readonly LeaseTerms _lease;
-    private readonly TimeSpan _checkInterval;
     private readonly int _retryMinMs, _retryMaxMs;
     private readonly Dictionary<string, Ipv4Address?> _addresses = new();
     private readonly Dictionary<string, (long RetryAt, int DelayMs)> _retry = new();
@@ -35,7 +36,6 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
         _node = node;
         _modemData = modemData;
         _lease = settings.Lease;
-        _checkInterval = settings.BridgeCheckInterval;
         _retryMinMs = (int)settings.BridgeRetryMin.TotalMilliseconds;
         _retryMaxMs = (int)settings.BridgeRetryMax.TotalMilliseconds;
 
@@ -62,7 +62,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
             _runtime.Vms[vm.Name] = new VmRuntime(vm);
             Open(_runtime.Vms[vm.Name]);
         }
-        Timers.StartPeriodicTimer(CheckPorts.Instance, CheckPorts.Instance, _checkInterval);
+        ArmRetry();
     }
 
     protected override void PostStop()
@@ -99,6 +99,8 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
             Tracer = _node.Tracer,
         };
         bridge.SetAddress(_addresses.GetValueOrDefault(vm.Intent.Modem));
+        var self = Self;
+        port.WentAway += () => self.Tell(CheckPorts.Instance);
         bridge.Start();
         vm.Bridge = bridge;
         vm.PortError = null;
@@ -136,6 +138,19 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
                 Open(vm);
             }
         }
+        ArmRetry();
+    }
+
+    /// <summary>Wakes the actor when the first re-open is due, or not at all while none is.</summary>
+    private void ArmRetry()
+    {
+        if (_retry.Count == 0)
+        {
+            Timers.Cancel(CheckPorts.Instance);
+            return;
+        }
+        var due = _retry.Values.Min(r => r.RetryAt) - Environment.TickCount64;
+        Timers.StartSingleTimer(CheckPorts.Instance, CheckPorts.Instance, TimeSpan.FromMilliseconds(Math.Max(1, due)));
     }
 
     private static MacAddress Mac(Mac48 mac) => MacAddress.Parse(mac.ToString());

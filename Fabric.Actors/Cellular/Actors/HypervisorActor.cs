@@ -86,7 +86,7 @@ public sealed class HypervisorActor : ReceiveActor, IWithStash
             data[modem.Name] = device.Data;
             var modemRuntime = new ModemRuntime(modem, device);
             runtime.Modems[modem.Name] = modemRuntime;
-            Watch(Context.ActorOf(ModemActor.Props(modemRuntime, new ModemConfig(modem.Apn, settings.Timings), settings.Tick), $"modem-{modem.Name}"));
+            Watch(Context.ActorOf(ModemActor.Props(modemRuntime, new ModemConfig(modem.Apn, settings.Timings)), $"modem-{modem.Name}"));
         }
         _bridge = Context.ActorOf(BridgeActor.Props(_intent, runtime, _node, data, settings), "bridge");
         Watch(_bridge);

@@ -10,23 +10,24 @@ namespace Fabric.Actors.Cellular.Actors;
 /// machine the lines of the modem's control link, the link's loss and the time, and carries out
 /// its effects: open or close the link, write commands, tell the hypervisor about the bearer.
 /// Re-opening with backoff is the machine's decision (phase Backoff); a link that vanished
-/// reports itself through its reader thread. The last state is published for management.
+/// reports itself through its reader thread. The machine is woken when it says something falls
+/// due (<see cref="ModemMachine.NextDueMs"/>: a command's deadline, the next poll or re-open),
+/// not on a fixed tick. The last state is published for management.
 /// </summary>
 public sealed class ModemActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ModemRuntime _runtime;
     private readonly ModemConfig _config;
-    private readonly TimeSpan _tick;
+    private long? _armedAt;
     private ModemState _state;
     private IModemLink? _link;
     private int _generation;
 
-    public ModemActor(ModemRuntime runtime, ModemConfig config, TimeSpan tick)
+    public ModemActor(ModemRuntime runtime, ModemConfig config)
     {
         _runtime = runtime;
         _config = config;
-        _tick = tick;
         _state = ModemMachine.Initial(config);
 
         Receive<LineArrived>(l => l.Generation == _generation, l => Feed(new ModemInput.LineReceived(l.Line)));
@@ -37,19 +38,22 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
         });
         Receive<LineArrived>(_ => { }); // from a link closed since
         Receive<LinkLost>(_ => { });
-        Receive<Tick>(_ => Feed(new ModemInput.Tick()));
+        Receive<Tick>(_ =>
+        {
+            _armedAt = null; // fired
+            Feed(new ModemInput.Tick());
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(ModemRuntime runtime, ModemConfig config, TimeSpan tick) =>
-        ActorProps.Of(() => new ModemActor(runtime, config, tick));
+    public static Props Props(ModemRuntime runtime, ModemConfig config) =>
+        ActorProps.Of(() => new ModemActor(runtime, config));
 
     private static long Now => Environment.TickCount64;
 
     protected override void PreStart()
     {
-        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _tick);
         Apply(ModemMachine.Start(_config, Now));
     }
 
@@ -92,6 +96,21 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
             }
         }
         _runtime.State = _state;
+        ArmTick();
+    }
+
+    /// <summary>One timer, for when the machine next has something to do (re-armed when that moves).</summary>
+    private void ArmTick()
+    {
+        var due = ModemMachine.NextDueMs(_state);
+        if (due == _armedAt) return;
+        _armedAt = due;
+        if (due is not { } at)
+        {
+            Timers.Cancel(Tick.Instance);
+            return;
+        }
+        Timers.StartSingleTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, at - Now)));
     }
 
     private void OpenLink()

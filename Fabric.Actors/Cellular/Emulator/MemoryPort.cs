@@ -94,6 +94,9 @@ public class MemoryPort(string name, ushort id = 0) : Port(name, id)
 
     protected override void WakeReceiver() => _ready.Release();
 
+    /// <summary>A wake releases the wait on <c>_ready</c>: the receive thread waits without a timeout.</summary>
+    protected override bool WakeEndsReceiveWait => true;
+
     protected override void DisposeCore()
     {
         _ready.Dispose();

@@ -124,9 +124,14 @@ public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator
 
     private void Drop(ModemDataDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);
 
+    /// <summary>This port waits in its carrier's receive: stopping interrupts that wait.</summary>
     protected override void WakeReceiver()
     {
+        if (carrier is Port port) port.InterruptReceive();
     }
+
+    /// <summary>Waits without a timeout when the carrier's wait ends on a wake (memory and TAP carriers do).</summary>
+    protected override bool WakeEndsReceiveWait => carrier is Port port && port.ReceiveWaitEndsOnWake;
 
     protected override void DisposeCore() => carrier.Dispose();
 }

@@ -63,6 +63,20 @@ public static partial class ModemMachine
         return t.Result();
     }
 
+    /// <summary>
+    /// When a <see cref="ModemInput.Tick"/> next has anything to do in <paramref name="state"/>:
+    /// the pending command's deadline, or the poll, retry or re-open time; null while only a line
+    /// or a link event can move it. The shell wakes the machine then, not on a fixed tick.
+    /// </summary>
+    public static long? NextDueMs(ModemState state)
+    {
+        if (state.Pending is { } pending) return pending.DeadlineMs;
+        if (!state.Queue.IsEmpty) return null;
+        return state.Phase is ModemPhase.Backoff or ModemPhase.SimNotReady or ModemPhase.Searching or ModemPhase.Registered or ModemPhase.Connected
+            ? state.WakeAtMs
+            : null;
+    }
+
     private static readonly ModemCommand[] InitScript =
     [
         ModemCommand.EchoOff, ModemCommand.NumericErrors, ModemCommand.SerialNumber, ModemCommand.RegistrationUrcs,

@@ -37,7 +37,7 @@ internal sealed unsafe class FdLineReader : IDisposable
         string? closed = null;
         while (!_stop && closed is null)
         {
-            var revents = TtyNative.WaitReadable(_fd, _wakeFd, 200, out var errno);
+            var revents = TtyNative.WaitReadable(_fd, _wakeFd, -1, out var errno); // Dispose signals the wake eventfd
             if (revents < 0)
             {
                 closed = $"poll: {TtyNative.Describe(errno)}";

@@ -165,6 +165,15 @@ public abstract class Port : IPort
     /// </summary>
     protected virtual bool WakeEndsReceiveWait => false;
 
+    /// <summary>
+    /// For a port that receives by waiting in this one's <see cref="ReceiveBatch"/> (a modem's data
+    /// interface over its carrier): interrupts that wait when the outer port is stopped.
+    /// </summary>
+    internal void InterruptReceive() => WakeReceiver();
+
+    /// <summary>Whether <see cref="InterruptReceive"/> always ends a wait in <see cref="ReceiveBatch"/>.</summary>
+    internal bool ReceiveWaitEndsOnWake => WakeEndsReceiveWait;
+
     /// <summary>Records a state change; <see cref="PortState.Gone"/> and <see cref="PortState.Closed"/> are final.</summary>
     protected void SetState(PortState state, string? detail)
     {

@@ -142,8 +142,11 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         }
         if (_plan is null || c.Generation > _plan.Generation)
         {
+            // The same builders as the gateway's stage actors, keeping the tables whose part did not change.
             var vnis = c.Vnis.ToDictionary(v => v.Tenant, v => v.Vni);
-            _plan = GatewayPlan.Compile(c.Intent, c.Generation, vnis, new MacAddress(c.Mac), _shard.Nat.Settings.PortBlockSize);
+            var previous = _plan?.Tenants.ToDictionary(t => t.Name, t => t.Tables);
+            _plan = GatewayPlan.Assemble(c.Intent, c.Generation, GatewayPlan.Layout(c.Intent, vnis, _shard.Nat.Settings.PortBlockSize),
+                l => TenantStageTables.Build(l, previous?.GetValueOrDefault(l.Intent.Tenant)), new MacAddress(c.Mac));
         }
         ApplyLeases(c.LeaseVersion, c.Leases);
         if (c.Restore && _awaitingRestore)
@@ -272,14 +275,19 @@ public static class FlowResolver
         var port = plan.Port(key.IngressPort);
         if (port is null)
         {
-            return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, []);
+            return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, [], StageTally: []);
         }
         var facts = new PacketFacts { Key = key, TcpFlags = (TcpFlags)m.TcpFlags, Ttl = m.Ttl, Ingress = m.FromUplink ? PortRole.Uplink : PortRole.Downlink };
         var d = shard.Decide(ref facts, plan.Tenants[port.TenantIndex], plan, now);
         var o = d.Outcome;
         var records = shard.LastRecords(o.Stages);
         byte mask = 0;
-        foreach (var rec in records) mask |= (byte)(1 << (int)rec.Stage);
+        var tally = ImmutableArray.CreateBuilder<uint>(records.Length);
+        foreach (var rec in records)
+        {
+            mask |= (byte)(1 << (int)rec.Stage);
+            tally.Add(rec.Tally);
+        }
         var lines = ImmutableArray<string>.Empty;
         if (trace)
         {
@@ -292,7 +300,7 @@ public static class FlowResolver
             (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
             GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
             o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages, mask, d.Cacheable,
-            o.Connection is { } cs ? (byte)cs.State : NoConnection, o.Connection is { } c ? ToWire(c) : null, reply, lines, (ushort)o.Consulted);
+            o.Connection is { } cs ? (byte)cs.State : NoConnection, o.Connection is { } c ? ToWire(c) : null, reply, lines, (ushort)o.Consulted, tally.MoveToImmutable());
     }
 
     public static FlowConnection ToWire(Connection c) => new(

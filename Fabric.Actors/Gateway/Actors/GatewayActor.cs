@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Hosting;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Gateway.Pipeline;
 using Fabric.Actors.Guardian;
 using Fabric.Actors.Settings;
 using Fabric.Messages.Intent;
@@ -17,10 +18,14 @@ namespace Fabric.Actors.Gateway.Actors;
 /// port on the same thread), <see cref="MissResolver"/> sends the misses to the flow-cache
 /// entities and keeps them configured and restored, <see cref="GatewayStatusReport"/> renders the
 /// status. The actor carries their messages and timers, under the data path's lock
-/// (<see cref="DatapathGate"/>), applies reconfigurations, and supervises one tenant-T child per
-/// tenant holding that tenant's stage configuration.
+/// (<see cref="DatapathGate"/>), and supervises one tenant-T child per tenant whose stage actors
+/// (dr, sr, nat, fw) build and publish that tenant's stage tables. A reconfiguration is one round:
+/// the new layout goes to every tenant, each stage actor answers with its table (rebuilt only when
+/// its part changed), and the gateway installs the plan assembled from them with the next
+/// generation; meanwhile its mailbox waits (stashed) and the ports' receive threads go on with
+/// the old plan.
 /// </summary>
-public sealed class GatewayActor : ReceiveActor, IWithTimers
+public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly PacketBatchPool _pool;
@@ -39,11 +44,32 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
     private uint _generation = 1;
     /// <summary>The deadline the sweep timer is armed for (<see cref="long.MaxValue"/>: not armed); written by the actor under the lock.</summary>
     private long _sweepAt = long.MaxValue;
+    /// <summary>The deadline the housekeeping timer is armed for: a miss's answer overdue, or a next hop's ARP retry (<see cref="long.MaxValue"/>: not armed).</summary>
+    private long _housekeepAt = long.MaxValue;
     /// <summary>1 while a <see cref="NudgeSweep"/> is on its way.</summary>
     private int _sweepNudged;
+    private readonly NeighborRetry _arp;
     private readonly IActorRef _self;
 
+    /// <summary>The reconfiguration being assembled (null: none).</summary>
+    private Round? _building;
+    private int _round;
+
     public ITimerScheduler Timers { get; set; } = null!;
+    public IStash Stash { get; set; } = null!;
+
+    /// <summary>One reconfiguration: the spec, its layout, and the tables the stage actors published for it so far.</summary>
+    private sealed class Round(int number, GatewaySpec spec, (ImmutableArray<GatewayPort> Ports, ImmutableArray<TenantLayout> Tenants) layout)
+    {
+        public int Number { get; } = number;
+        public GatewaySpec Spec { get; } = spec;
+        public (ImmutableArray<GatewayPort> Ports, ImmutableArray<TenantLayout> Tenants) Layout { get; } = layout;
+        public Dictionary<(string Tenant, GatewayStage Stage), StageTable> Tables { get; } = [];
+        public int Rebuilt { get; set; }
+        public bool Complete => Tables.Count == Layout.Tenants.Length * TenantActor.Stages.Length;
+    }
+
+    private sealed record RoundTimedOut(int Round);
 
     public GatewayActor(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null)
     {
@@ -51,6 +77,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _node = node;
         _ghost = ghost;
         _settings = FabricSettings.Get(Context.System).Gateway;
+        _arp = new NeighborRetry((long)_settings.NeighborRetryMin.TotalMilliseconds, (long)_settings.NeighborRetryMax.TotalMilliseconds);
         _dp = new GatewayDatapath(Compile(spec, _generation), settings: _settings);
         _gate = new DatapathGate(_settings.IngressWait);
         _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
@@ -69,7 +96,12 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             cancelRestart: id => Timers.Cancel(new RestartPort(id)),
             portWentAway: () => self.Tell(CheckPorts.Instance),
             devices: ghost is null ? devices : null);
+        Running();
+    }
 
+    /// <summary>The actor's normal behaviour.</summary>
+    private void Running()
+    {
         // Everything that touches the data path holds its lock: the ports' receive threads and
         // these handlers on the actor's thread.
         Guarded<Messages.Gateway.FlowsResolved>(r => _resolver?.OnResolved(r, Sender));
@@ -87,18 +119,22 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         Guarded<NudgeSweep>(_ => Volatile.Write(ref _sweepNudged, 0));
         Guarded<MailboxBatch>(m => _runBatch(m.Batch));
         Guarded<Terminated>(t => _resolver?.OnTerminated(t));
-        Guarded<Tick>(_ => OnTick());
+        Guarded<Tick>(_ =>
+        {
+            _housekeepAt = long.MaxValue; // fired
+            OnTick();
+        });
         Guarded<CheckPorts>(_ => _ports.Check());
         Guarded<RestartPort>(r => _ports.Restart(r.Id));
-        Guarded<ElementSpecChanged>(c => Reconfigure((GatewaySpec)c.Spec.Spec));
+        Guarded<ElementSpecChanged>(c => BeginReconfigure((GatewaySpec)c.Spec.Spec));
         Guarded<InjectFrames>(Inject);
         Guarded<TakeSentFrames>(t => Sender.Tell(new SentFrames([.. _ports.TakeSent(t.Port)])));
         Guarded<ArmTrace>(a =>
         {
             _dp.TraceNext(a.Packets);
-            Sender.Tell(new GatewayTraces(_spec.Intent.Name, a.Packets, _dp.Traces()));
+            Sender.Tell(Traces(a.Packets));
         });
-        Guarded<GetGatewayTraces>(_ => Sender.Tell(new GatewayTraces(_spec.Intent.Name, 0, _dp.Traces())));
+        Guarded<GetGatewayTraces>(_ => Sender.Tell(Traces(0)));
         Guarded<GetGatewayStatus>(_ => Sender.Tell(GatewayStatusReport.Build(_dp, _ports, _resolver, _gate, _node, Akka.Cluster.Cluster.Get(Context.System).SelfAddress)));
         Guarded<SetCacheDisabled>(d =>
         {
@@ -114,6 +150,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         {
             handler(m);
             ArmSweep();
+            ArmHousekeeping();
             WatchPorts();
         }
     });
@@ -149,6 +186,25 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         Timers.StartSingleTimer(Sweep.Instance, Sweep.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
     }
 
+    /// <summary>
+    /// Arms the housekeeping timer for the first thing due (a miss whose answer is overdue, an
+    /// unanswered next hop's next ARP request), or stops it while nothing is: an idle gateway
+    /// whose next hops answered never wakes for it. Actor thread, holding the data path's lock.
+    /// </summary>
+    private void ArmHousekeeping()
+    {
+        var next = Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue);
+        if (next == _housekeepAt) return;
+        if (next == long.MaxValue)
+        {
+            Timers.Cancel(Tick.Instance);
+            Volatile.Write(ref _housekeepAt, long.MaxValue);
+            return;
+        }
+        Volatile.Write(ref _housekeepAt, next);
+        Timers.StartSingleTimer(Tick.Instance, Tick.Instance, TimeSpan.FromMilliseconds(Math.Max(1, next - Environment.TickCount64)));
+    }
+
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
         ActorProps.Of(() => new GatewayActor(spec, node, ghost, patches, devices));
 
@@ -174,10 +230,10 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
             _resolver?.ConfigureAllBuckets(restore: true);
             ResolveNextHops();
         }
-        Timers.StartPeriodicTimer(Tick.Instance, Tick.Instance, _settings.HousekeepingInterval);
         using (_gate.Hold())
         {
             ArmSweep();
+            ArmHousekeeping();
             WatchPorts();
         }
     }
@@ -190,36 +246,113 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
     private GatewayPlan Compile(GatewaySpec spec, uint generation) =>
         GatewayPlan.Compile(spec.Intent, generation, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), portBlockSize: _settings.Nat.PortBlockSize, portMtu: _settings.PortMtu);
 
+    private (ImmutableArray<GatewayPort> Ports, ImmutableArray<TenantLayout> Tenants) Layout(GatewaySpec spec) =>
+        GatewayPlan.Layout(spec.Intent, spec.Vnis.ToDictionary(v => v.Tenant, v => v.Vni), _settings.Nat.PortBlockSize, _settings.PortMtu);
+
+    private static string TenantChild(string tenant) => "tenant-" + tenant;
+
+    /// <summary>At start: one tenant actor per tenant, its stage actors holding the tables of the first plan.</summary>
     private void StartTenants()
     {
-        foreach (var t in _spec.Intent.Tenants)
+        foreach (var t in _dp.Plan.Tenants) Context.ActorOf(TenantActor.Props(t.Name, t.Tables), TenantChild(t.Name));
+    }
+
+    /// <summary>
+    /// A new spec: every tenant's stage actors build their tables for its layout (new tenants get
+    /// new actors, removed ones stop); the plan is installed when all have published
+    /// (<see cref="Assembling"/>).
+    /// </summary>
+    private void BeginReconfigure(GatewaySpec spec)
+    {
+        var round = new Round(++_round, spec, Layout(spec));
+        _building = round;
+        foreach (var l in round.Layout.Tenants)
         {
-            var name = "tenant-" + t.Tenant;
-            var child = Context.Child(name);
-            if (child.IsNobody()) Context.ActorOf(TenantActor.Props(t), name);
-            else child.Tell(new TenantActor.Update(t));
+            var child = Context.Child(TenantChild(l.Intent.Tenant));
+            if (child.IsNobody()) child = Context.ActorOf(TenantActor.Props(l.Intent.Tenant, null), TenantChild(l.Intent.Tenant));
+            child.Tell(new BuildStages(round.Number, l));
         }
         foreach (var child in Context.GetChildren())
         {
-            if (!_spec.Intent.Tenants.Any(t => "tenant-" + t.Tenant == child.Path.Name)) Context.Stop(child);
+            if (!round.Layout.Tenants.Any(l => TenantChild(l.Intent.Tenant) == child.Path.Name)) Context.Stop(child);
         }
+        if (round.Complete)
+        {
+            Install(round); // no tenants: nothing to wait for
+            return;
+        }
+        Timers.StartSingleTimer(typeof(RoundTimedOut), new RoundTimedOut(round.Number), _settings.StageBuildTimeout);
+        Become(Assembling);
     }
 
-    private void Reconfigure(GatewaySpec spec)
+    /// <summary>Waiting for the stage actors' tables; everything else waits in the stash (the ports' receive threads go on with the old plan).</summary>
+    private void Assembling()
+    {
+        Receive<StageBuilt>(b =>
+        {
+            if (_building is not { } round || b.Round != round.Number) return; // a superseded round
+            round.Tables[(b.Tenant, b.Stage)] = b.Table;
+            if (b.Rebuilt) round.Rebuilt++;
+            if (round.Complete) Installed(round);
+        });
+        Receive<RoundTimedOut>(t =>
+        {
+            if (_building is not { } round || t.Round != round.Number) return;
+            var missing = round.Layout.Tenants.SelectMany(l => TenantActor.Stages.Where(s => !round.Tables.ContainsKey((l.Intent.Tenant, s.Stage))).Select(s => $"{l.Intent.Tenant}/{s.Name}")).ToList();
+            _log.Warning("Gateway {0}: stage actors {1} did not publish within {2}; building their tables here", round.Spec.Intent.Name, string.Join(", ", missing), _settings.StageBuildTimeout);
+            foreach (var l in round.Layout.Tenants)
+            {
+                var previous = _dp.Plan.Tenants.FirstOrDefault(t => t.Name == l.Intent.Tenant)?.Tables;
+                foreach (var (_, stage) in TenantActor.Stages)
+                {
+                    if (!round.Tables.ContainsKey((l.Intent.Tenant, stage))) round.Tables[(l.Intent.Tenant, stage)] = TenantStageTables.Build(stage, l, previous?[stage]);
+                }
+            }
+            Installed(round);
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    private void Installed(Round round)
+    {
+        using (_gate.Hold())
+        {
+            Install(round);
+            ArmSweep();
+            ArmHousekeeping();
+            WatchPorts();
+        }
+        Timers.Cancel(typeof(RoundTimedOut));
+        Become(Running);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>Installs the plan assembled from <paramref name="round"/>'s tables with the next generation. Holds the data path's lock.</summary>
+    private void Install(Round round)
     {
         var before = _dp.Plan;
+        var spec = round.Spec;
+        _building = null;
         _spec = spec;
         _generation++;
-        var plan = Compile(spec, _generation);
+        var plan = GatewayPlan.Assemble(spec.Intent, _generation, round.Layout, l => new TenantStageTables(
+            (DistributedRouterTable)round.Tables[(l.Intent.Tenant, GatewayStage.DistributedRouter)],
+            (ServiceRouterTable)round.Tables[(l.Intent.Tenant, GatewayStage.ServiceRouter)],
+            (NatStageTable)round.Tables[(l.Intent.Tenant, GatewayStage.Nat)],
+            (FirewallTable)round.Tables[(l.Intent.Tenant, GatewayStage.Firewall)]));
         _dp.Reconfigure(plan);
         _ports.Intent = spec.Intent;
         if (_resolver is not null) _resolver.Spec = spec;
         _ports.Reconfigured(before, plan);
-        StartTenants();
         _resolver?.ConfigureAllBuckets(restore: false);
         ResolveNextHops();
-        _log.Info("Gateway {0} reconfigured: generation {1}", spec.Intent.Name, _generation);
+        _log.Info("Gateway {0} reconfigured: generation {1}, {2} stage tables rebuilt", spec.Intent.Name, _generation, round.Rebuilt);
     }
+
+    /// <summary>The per-packet traces, and each stage's newest trace records.</summary>
+    private GatewayTraces Traces(int armed) => new(_spec.Intent.Name, armed, _dp.Traces(),
+        [.. _dp.Plan.Tenants.SelectMany(t => t.Tables.All).Where(x => x.Traces.Recent().Count > 0)
+            .Select(x => new StageTraces(x.Tenant, GatewayCounters.Name(x.Stage), x.Generation, x.Traces.Recent()))]);
 
     /// <summary>
     /// A batch run on the actor's thread instead of its receive thread: the router port's patch
@@ -251,8 +384,13 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         _ports.Flush();
         _resolver?.Flush();
         // On a receive thread the actor's timers are out of reach: a connection due before the
-        // armed sweep has the actor re-arm it (one nudge in flight at most).
-        if (_dp.NextExpiry < Volatile.Read(ref _sweepAt) && Interlocked.Exchange(ref _sweepNudged, 1) == 0) _self.Tell(NudgeSweep.Instance);
+        // armed sweep, or a miss sent while no housekeeping is armed, has the actor re-arm them
+        // (one nudge in flight at most).
+        if ((_dp.NextExpiry < Volatile.Read(ref _sweepAt) || (_resolver?.NextInflightExpiry ?? long.MaxValue) < Volatile.Read(ref _housekeepAt))
+            && Interlocked.Exchange(ref _sweepNudged, 1) == 0)
+        {
+            _self.Tell(NudgeSweep.Instance);
+        }
     }
 
     private void Inject(InjectFrames inject)
@@ -282,21 +420,24 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
 
     /// <summary>
     /// Asks ARP for every static next hop and DNAT target not resolved yet, so the first packets
-    /// of a flow (a port-forward's SYN from outside included) need not wait for it.
+    /// of a flow (a port-forward's SYN from outside included) need not wait for it; one that does
+    /// not answer is asked again with backoff (<see cref="NeighborRetry"/>).
     /// </summary>
     private void ResolveNextHops()
     {
+        var now = Environment.TickCount64;
         foreach (var t in _dp.Plan.Tenants)
         {
             foreach (var r in t.Routes.Entries)
             {
-                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _)) _dp.SendArpRequest(r.Port, r.NextHop, t, _ports);
+                if (!r.Connected && r.Port != 0 && !_dp.TryResolve(r.Port, r.NextHop, out _) && _arp.Ask(r.Port, r.NextHop, now)) _dp.SendArpRequest(r.Port, r.NextHop, t, _ports);
             }
             foreach (var d in t.Dnat)
             {
-                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, _ports);
+                if (t.DownlinkPort != 0 && !_dp.TryResolve(t.DownlinkPort, d.InternalAddress, out _) && _arp.Ask(t.DownlinkPort, d.InternalAddress, now)) _dp.SendArpRequest(t.DownlinkPort, d.InternalAddress, t, _ports);
             }
         }
+        _arp.EndRound();
         _ports.Flush();
     }
 
@@ -317,58 +458,9 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers
         public static readonly Sweep Instance = new();
     }
 
-    /// <summary>A receive thread filed a connection due before the armed sweep: re-arm it (on the actor's thread).</summary>
+    /// <summary>A receive thread filed a connection due before the armed sweep, or sent a miss while no housekeeping was armed: re-arm them (on the actor's thread).</summary>
     private sealed class NudgeSweep
     {
         public static readonly NudgeSweep Instance = new();
-    }
-}
-
-/// <summary>
-/// tenant-T: one tenant of a gateway, supervising its stage actors dr, sr, nat and fw. Each holds
-/// its stage's configuration (the part of the tenant's intent it decides with) as the
-/// control-plane home of that stage; the miss path itself runs the same stage functions over the
-/// compiled plan inside the flow-cache entity (see Fabric.Actors/Gateway/README.md).
-/// </summary>
-public sealed class TenantActor : ReceiveActor
-{
-    public sealed record Update(GatewayTenantIntent Tenant);
-
-    /// <summary>Asks a stage actor for its configuration; replies <see cref="StageConfig"/>.</summary>
-    public sealed record GetStageConfig
-    {
-        public static readonly GetStageConfig Instance = new();
-    }
-
-    public sealed record StageConfig(string Tenant, string Stage, string Summary);
-
-    public TenantActor(GatewayTenantIntent tenant)
-    {
-        foreach (var (name, summary) in Stages(tenant)) Context.ActorOf(ActorProps.Of(() => new StageActor(tenant.Tenant, name, summary)), name);
-        Receive<Update>(u =>
-        {
-            foreach (var (name, summary) in Stages(u.Tenant)) Context.Child(name).Tell(new StageActor.Set(summary));
-        });
-    }
-
-    public static Props Props(GatewayTenantIntent tenant) => ActorProps.Of(() => new TenantActor(tenant));
-
-    private static IEnumerable<(string, string)> Stages(GatewayTenantIntent t)
-    {
-        yield return ("dr", $"networks {string.Join(", ", t.Networks)}; downlink {t.Downlink?.Name ?? "-"}");
-        yield return ("sr", $"routes {string.Join(", ", t.Routes.Select(r => $"{r.Prefix} via {r.NextHop}"))}; uplink {t.Uplink?.Port.Name ?? "-"} {t.Uplink?.Address}");
-        yield return ("nat", $"snat pool {string.Join(", ", t.SnatPool)}; dnat {string.Join(", ", t.Dnat.Select(d => $"{d.Protocol}/{d.ExternalPort}->{d.InternalAddress}:{d.InternalPort}"))}");
-        yield return ("fw", t.Firewall is null ? "no firewall" : $"default {t.Firewall.DefaultPolicy}; rules {string.Join(", ", t.Firewall.Rules.Select(r => $"{r.Name}:{r.Action}"))}");
-    }
-
-    private sealed class StageActor : ReceiveActor
-    {
-        public sealed record Set(string Summary);
-
-        public StageActor(string tenant, string stage, string summary)
-        {
-            Receive<Set>(s => summary = s.Summary);
-            Receive<GetStageConfig>(_ => Sender.Tell(new StageConfig(tenant, stage, summary)));
-        }
     }
 }

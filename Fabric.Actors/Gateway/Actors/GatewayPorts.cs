@@ -179,11 +179,11 @@ internal sealed class GatewayPorts : IFrameSink
     {
         if (!_out.TryGetValue(port, out var batch))
         {
-            _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+            _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom);
             return;
         }
         if (batch.IsFull) FlushPort(port, batch);
-        if (!batch.TryAppend(frame, port)) _dp.Counters.Drops[(int)Pipeline.GatewayDrop.NoRoom]++;
+        if (!batch.TryAppend(frame, port)) _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom);
         else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
     }
 
@@ -227,7 +227,7 @@ internal sealed class GatewayPorts : IFrameSink
     private void FlushPort(ushort id, PacketBatch batch)
     {
         if (_ports.TryGetValue(id, out var port)) port.SendBatch(batch); // non-blocking: a full TAP queue drops and counts
-        else _dp.Counters.Drops[(int)Pipeline.GatewayDrop.PortDown] += batch.Count;
+        else _dp.Counters.Drop(Pipeline.GatewayDrop.PortDown, batch.Count);
         batch.Clear();
     }
 

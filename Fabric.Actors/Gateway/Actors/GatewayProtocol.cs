@@ -30,7 +30,11 @@ public sealed record GetGatewayTraces
     public static readonly GetGatewayTraces Instance = new();
 }
 
-public sealed record GatewayTraces(string Gateway, int Armed, IReadOnlyList<PacketTrace> Traces);
+/// <summary>The per-packet traces kept, and per (tenant, stage) that stage's newest records of traced packets.</summary>
+public sealed record GatewayTraces(string Gateway, int Armed, IReadOnlyList<PacketTrace> Traces, IReadOnlyList<StageTraces>? Stages = null);
+
+/// <summary>One stage table's newest trace records (its generation: the table that holds them now).</summary>
+public sealed record StageTraces(string Tenant, string Stage, int Generation, IReadOnlyList<string> Records);
 
 /// <summary>Asks for counters, ports and cache statistics. Replies <see cref="GatewayStatus"/>.</summary>
 public sealed record GetGatewayStatus
@@ -76,7 +80,8 @@ public sealed record GatewayStatus(
     int PendingMisses,
     long ShardMoves,
     int Neighbors,
-    IReadOnlyList<NatPoolStatus>? NatPools = null);
+    IReadOnlyList<NatPoolStatus>? NatPools = null,
+    IReadOnlyList<StageTableStatus>? Stages = null);
 
 /// <summary>A tenant's SNAT pool in port blocks: how many, how big, how many the buckets lease, how many are free (in process: held by the datapath's shards).</summary>
 public sealed record NatPoolStatus(string Tenant, int BlockSize, int Blocks, int Leased, int Free);

@@ -25,7 +25,8 @@ internal static class GatewayStatusReport
                 ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
                 ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = dp.MasksInUse,
                 ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
-                ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests, ["echo-replies"] = c.EchoReplies,
+                ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests,
+                ["arp-requests-limited"] = c.ArpRequestsLimited, ["echo-replies"] = c.EchoReplies,
                 ["icmp-errors"] = c.IcmpErrors, ["icmp-errors-limited"] = c.IcmpErrorsLimited, ["tcp-resets"] = c.TcpResets,
                 ["fragmented"] = c.Fragmented, ["fragments-sent"] = c.FragmentsSent,
             },
@@ -37,6 +38,8 @@ internal static class GatewayStatusReport
             resolver?.ShardMoves ?? 0,
             dp.NeighborCount,
             [.. plan.Tenants.Where(t => t.Snat is not null).Select(t => new NatPoolStatus(
-                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, dp.Ledger.LeasedCount(t.Vni), dp.Ledger.FreeCount(t.Vni)))]);
+                t.Name, t.Snat!.BlockSize, t.Snat.BlockCount, dp.Ledger.LeasedCount(t.Vni), dp.Ledger.FreeCount(t.Vni)))],
+            // What each stage actor published and the data path reads: per tenant dr, fw, sr, nat.
+            [.. plan.Tenants.SelectMany(t => t.Tables.All).Select(x => x.Status())]);
     }
 }

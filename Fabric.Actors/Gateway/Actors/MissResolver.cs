@@ -81,7 +81,7 @@ internal sealed partial class MissResolver : IMissResolver
     {
         if (_parked >= _settings.ResolverBacklog)
         {
-            _dp.Counters.Drops[(int)GatewayDrop.ResolverBacklog]++;
+            _dp.Counters.Drop(GatewayDrop.ResolverBacklog);
             return;
         }
         _parked++;
@@ -118,7 +118,7 @@ internal sealed partial class MissResolver : IMissResolver
             var p = inflight.Frames[i];
             _dp.CompleteMiss(p.Frame, p.Key, p.Hash, r.Resolutions[i], r.Generation, now, _output);
         }
-        if (r.Resolutions.Length < inflight.Frames.Count) _dp.Counters.Drops[(int)GatewayDrop.ResolverNoAnswer] += inflight.Frames.Count - r.Resolutions.Length;
+        if (r.Resolutions.Length < inflight.Frames.Count) _dp.Counters.Drop(GatewayDrop.ResolverNoAnswer, inflight.Frames.Count - r.Resolutions.Length);
         _parked -= inflight.Frames.Count;
         _output.Flush();
     }
@@ -139,6 +139,17 @@ internal sealed partial class MissResolver : IMissResolver
         }
     }
 
+    /// <summary>When (Environment.TickCount64 ms) <see cref="ExpireInflight"/> next has frames to drop; <see cref="long.MaxValue"/>: none waits.</summary>
+    public long NextInflightExpiry
+    {
+        get
+        {
+            var first = long.MaxValue;
+            foreach (var inflight in _inflight.Values) first = Math.Min(first, inflight.SentAt);
+            return first == long.MaxValue ? first : first + (long)_settings.ResolverTimeout.TotalMilliseconds + 1;
+        }
+    }
+
     /// <summary>Drops (counted) the frames whose answer is later than fabric.gateway.resolver.timeout.</summary>
     public void ExpireInflight(long now)
     {
@@ -147,7 +158,7 @@ internal sealed partial class MissResolver : IMissResolver
         {
             _inflight.Remove(seq);
             _parked -= inflight.Frames.Count;
-            _dp.Counters.Drops[(int)GatewayDrop.ResolverTimeout] += inflight.Frames.Count;
+            _dp.Counters.Drop(GatewayDrop.ResolverTimeout, inflight.Frames.Count);
         }
     }
 

@@ -38,6 +38,8 @@ public struct CacheEntry
     public Connection? Connection;
     /// <summary>How many stage runs one hit saves.</summary>
     public byte Stages;
+    /// <summary>The firewall rule that judged the flow, + 1 (0: none): a hit counts a packet for it (<see cref="StageCounters.Hit"/>).</summary>
+    public int FirewallRule;
 
     /// <summary>Folds a pipeline outcome into an entry (the synthesizer).</summary>
     public static CacheEntry Synthesize(in PipelineOutcome o, MacAddress gatewayMac, MacAddress nextHopMac, bool isReply) => new()
@@ -56,6 +58,7 @@ public struct CacheEntry
         Connection = o.Connection,
         IsReply = isReply,
         Stages = (byte)o.Stages,
+        FirewallRule = o.FirewallRule,
     };
 
     /// <summary>

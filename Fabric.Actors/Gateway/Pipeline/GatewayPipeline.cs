@@ -16,6 +16,8 @@ public struct PipelineOutcome
     public StateCreated Created;
     public Connection? Connection;
     public int Stages;
+    /// <summary>The firewall table's item (rule, or the default policy) that judged the flow, + 1; 0: none did (no firewall, or a tracked connection passed).</summary>
+    public int FirewallRule;
 }
 
 /// <summary>Runs a tenant's stages in order on the slow path and folds their records (the synthesizer's input).</summary>
@@ -91,6 +93,7 @@ public static class GatewayPipeline
         o.Rewrites = o.Rewrites.Then(r.Rewrites);
         Apply(ref p, r.Rewrites);
         o.Verdict = r.Verdict;
+        if (r.Stage == GatewayStage.Firewall && r.Item >= 0) o.FirewallRule = r.Item + 1;
         switch (r.Verdict)
         {
             case StageVerdict.Forward:

@@ -17,9 +17,10 @@ public static class GatewayStages
     public static StageRecord DistributedRouter(in PacketFacts p, TenantPlan t)
     {
         var dst = p.Key.DestinationAddress;
-        if (t.IsInside(dst))
+        var network = t.Dr.NetworkOf(dst);
+        if (network >= 0)
         {
-            return StageRecord.Forward(GatewayStage.DistributedRouter, RouteFields, t.DownlinkPort, dst, "connected");
+            return StageRecord.Forward(GatewayStage.DistributedRouter, RouteFields, t.Dr.DownlinkPort, dst, "connected", network);
         }
         return p.Ingress == PortRole.Downlink
             ? StageRecord.Next(GatewayStage.DistributedRouter, RouteFields, note: "not on a tenant network")
@@ -29,12 +30,12 @@ public static class GatewayStages
     /// <summary>Service router: longest prefix match over connected and static routes.</summary>
     public static StageRecord ServiceRouter(in PacketFacts p, TenantPlan t)
     {
-        if (!t.Routes.TryLookup(p.Key.DestinationAddress, out var route) || route.Port == 0)
+        if (!t.Sr.Routes.TryLookup(p.Key.DestinationAddress, out var route, out var index) || route.Port == 0)
         {
-            return StageRecord.Rejected(GatewayStage.ServiceRouter, RouteFields, GatewayDrop.NoRoute, RejectKind.NetUnreachable);
+            return StageRecord.Rejected(GatewayStage.ServiceRouter, RouteFields, GatewayDrop.NoRoute, RejectKind.NetUnreachable, item: index);
         }
         var hop = route.Connected ? p.Key.DestinationAddress : route.NextHop;
-        return StageRecord.Forward(GatewayStage.ServiceRouter, RouteFields, route.Port, hop, route.ToString());
+        return StageRecord.Forward(GatewayStage.ServiceRouter, RouteFields, route.Port, hop, route.ToString(), index);
     }
 
     /// <summary>
@@ -49,19 +50,22 @@ public static class GatewayStages
         const FlowFields consulted = FlowFields.Base | FlowFields.FiveTuple;
         var k = p.Key;
         var icmp = p.IsIcmpEcho;
+        var table = t.Nat;
+        var snatItem = table.SnatItem;
         if (p.Ingress == PortRole.Downlink)
         {
             // What the "no snat" outcomes looked at (the others rewrite, so their entries stay exact).
             var plain = FlowFields.Base | (t.Dnat.Length > 0 ? FlowFields.IpProtocol | FlowFields.SourceAddress | FlowFields.SourcePort : FlowFields.None);
-            foreach (var d in t.Dnat)
+            for (var i = 0; i < table.Dnat.Length; i++)
             {
+                var d = table.Dnat[i];
                 if (d.Protocol == k.IpProtocol && d.InternalAddress == k.SourceAddress && d.InternalPort == k.SourcePort)
                 {
                     return StageRecord.Next(GatewayStage.Nat, consulted,
-                        new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: t.UplinkAddress, SourcePort: d.ExternalPort), note: "un-dnat");
+                        new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: table.UplinkAddress, SourcePort: d.ExternalPort), note: "un-dnat", item: i);
                 }
             }
-            if (t.Snat is not { } snat)
+            if (table.Snat is not { } snat)
             {
                 return StageRecord.Next(GatewayStage.Nat, plain, note: "no snat");
             }
@@ -69,11 +73,12 @@ public static class GatewayStages
             {
                 return StageRecord.Next(GatewayStage.Nat, plain | FlowFields.SourceAddress, note: "no snat");
             }
-            if (!snat.IsUsable) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall);
+            if (!snat.IsUsable) return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPoolTooSmall, item: snatItem);
             if (k.IpProtocol is not (IpProtocol.Tcp or IpProtocol.Udp) && !icmp)
             {
                 // Port-less protocols keep one pool address per host, not a port (RFC 7422 covers TCP/UDP/ICMP only).
-                return StageRecord.Next(GatewayStage.Nat, consulted, new Rewrites(RewriteFields.SourceAddress, SourceAddress: snat.AddressFor(k.SourceAddress)), note: "snat address only");
+                return StageRecord.Next(GatewayStage.Nat, consulted, new Rewrites(RewriteFields.SourceAddress, SourceAddress: snat.AddressFor(k.SourceAddress)), note: "snat address only",
+                    item: snatItem);
             }
             var insidePort = icmp ? k.DestinationPort : k.SourcePort;
             NatBinding? b;
@@ -90,39 +95,42 @@ public static class GatewayStages
             }
             else if (!nat.TryBind(snat, k.Tenant, k.IpProtocol, k.SourceAddress, insidePort, out b, out created))
             {
-                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPortsExhausted);
+                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.SnatPortsExhausted, item: snatItem);
             }
             p.Binding = b;
             var rw = icmp
                 ? new Rewrites(RewriteFields.SourceAddress | RewriteFields.IcmpIdentifier, SourceAddress: b.ExternalAddress, DestinationPort: b.ExternalPort)
                 : new Rewrites(RewriteFields.SourceAddress | RewriteFields.SourcePort, SourceAddress: b.ExternalAddress, SourcePort: b.ExternalPort);
-            return StageRecord.Next(GatewayStage.Nat, consulted, rw, created ? StateCreated.NatBinding : StateCreated.None, "snat");
+            return StageRecord.Next(GatewayStage.Nat, consulted, rw, created ? StateCreated.NatBinding : StateCreated.None, "snat", snatItem);
         }
 
         var routed = FlowFields.Base | FlowFields.DestinationAddress;
-        if (k.DestinationAddress == t.UplinkAddress && !icmp)
+        if (k.DestinationAddress == table.UplinkAddress && !icmp)
         {
             routed |= FlowFields.IpProtocol | FlowFields.SourcePort | FlowFields.DestinationPort;
-            foreach (var d in t.Dnat)
+            for (var i = 0; i < table.Dnat.Length; i++)
             {
+                var d = table.Dnat[i];
                 if (d.Protocol == k.IpProtocol && d.ExternalPort == k.DestinationPort)
                 {
                     return StageRecord.Next(GatewayStage.Nat, consulted,
-                        new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: d.InternalAddress, DestinationPort: d.InternalPort), note: "dnat");
+                        new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: d.InternalAddress, DestinationPort: d.InternalPort), note: "dnat",
+                        item: i);
                 }
             }
         }
-        if (t.Snat is { } pool && pool.PoolIndex(k.DestinationAddress) >= 0)
+        if (table.Snat is { } pool && pool.PoolIndex(k.DestinationAddress) >= 0)
         {
             if (!nat.TryGetByExternal(k.Tenant, k.IpProtocol, k.DestinationAddress, k.DestinationPort, out var b))
             {
-                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding);
+                return StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, item: snatItem);
             }
             p.ReversedSnat = true;
             p.Binding = b;
             return StageRecord.Next(GatewayStage.Nat, consulted, icmp
                 ? new Rewrites(RewriteFields.DestinationAddress | RewriteFields.IcmpIdentifier, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort)
-                : new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort), note: "un-snat");
+                : new Rewrites(RewriteFields.DestinationAddress | RewriteFields.DestinationPort, DestinationAddress: b.InsideAddress, DestinationPort: b.InsidePort), note: "un-snat",
+                item: snatItem);
         }
         return t.IsInside(k.DestinationAddress)
             ? StageRecord.Next(GatewayStage.Nat, routed | (k.DestinationAddress == t.UplinkAddress ? FlowFields.IpProtocol | FlowFields.SourcePort : FlowFields.None), note: "routed, no nat")
@@ -157,38 +165,47 @@ public static class GatewayStages
         {
             return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.ConntrackInvalid);
         }
+        var ruleIndex = StageRecord.NoItem; // a reply to a SNAT binding is not judged by the rules
         if (!p.ReversedSnat)
         {
-            var (action, rule) = Judge(p, t, out var judged);
+            var (action, rule, index) = Judge(p, t.Fw, out var judged);
             // A deny depends on the rules' fields and on the flow having no connection; the cache
             // entry checks the latter on every hit (CacheEntry.RequiresNoConnection), so the
             // conntrack lookup's five-tuple need not be in its mask.
-            if (action == FirewallAction.Deny) return StageRecord.Drop(GatewayStage.Firewall, FlowFields.Base | judged, GatewayDrop.FirewallDenied, rule);
+            if (action == FirewallAction.Deny) return StageRecord.Drop(GatewayStage.Firewall, FlowFields.Base | judged, GatewayDrop.FirewallDenied, rule, index);
             if (action == FirewallAction.Reject)
             {
                 return StageRecord.Rejected(GatewayStage.Firewall, consulted, GatewayDrop.FirewallRejected,
-                    p.Key.IpProtocol == IpProtocol.Tcp ? RejectKind.TcpReset : RejectKind.AdminProhibited, rule);
+                    p.Key.IpProtocol == IpProtocol.Tcp ? RejectKind.TcpReset : RejectKind.AdminProhibited, rule, index);
             }
+            ruleIndex = index;
         }
         if (p.Probe) return StageRecord.Drop(GatewayStage.Firewall, consulted, GatewayDrop.ConntrackInvalid, "probe: no connection");
         var fromInside = p.Ingress == PortRole.Downlink || p.ReversedSnat;
         connection = connections.Add(key, fromInside, pickedUp || p.ReversedSnat, now);
-        return StageRecord.Next(GatewayStage.Firewall, consulted, created: StateCreated.Connection, note: pickedUp || p.ReversedSnat ? "picked up" : "new");
+        return StageRecord.Next(GatewayStage.Firewall, consulted, created: StateCreated.Connection, note: pickedUp || p.ReversedSnat ? "picked up" : "new", item: ruleIndex);
     }
 
     /// <summary>The first matching rule's action and name, else the default policy.</summary>
-    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t) => Judge(p, t, out _);
+    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t)
+    {
+        var (action, rule, _) = Judge(p, t.Fw, out _);
+        return (action, rule);
+    }
 
     /// <summary>
-    /// The first matching rule's action and name, else the default policy; <paramref name="consulted"/>
-    /// is every key field a rule test read on the way (the source port never is).
+    /// The first matching rule's action, name and index, else the default policy (index
+    /// <see cref="FirewallTable.DefaultItem"/>); <paramref name="consulted"/> is every key field a
+    /// rule test read on the way (the source port never is).
     /// </summary>
-    public static (FirewallAction Action, string Rule) Judge(in PacketFacts p, TenantPlan t, out FlowFields consulted)
+    public static (FirewallAction Action, string Rule, int Index) Judge(in PacketFacts p, FirewallTable table, out FlowFields consulted)
     {
         var k = p.Key;
         consulted = FlowFields.None;
-        foreach (var r in t.FirewallRules)
+        var rules = table.Rules;
+        for (var i = 0; i < rules.Length; i++)
         {
+            var r = rules[i];
             if (r.Protocol != RuleProtocol.Any) consulted |= FlowFields.IpProtocol;
             if (r.Protocol switch
                 {
@@ -202,8 +219,8 @@ public static class GatewayStages
             if (!k.SourceAddress.IsInSubnet(r.Source, r.SourcePrefix) || !k.DestinationAddress.IsInSubnet(r.Destination, r.DestinationPrefix)) continue;
             if (r.Protocol is RuleProtocol.Tcp or RuleProtocol.Udp) consulted |= FlowFields.DestinationPort;
             if (r.Protocol is RuleProtocol.Tcp or RuleProtocol.Udp && (k.DestinationPort < r.PortFrom || k.DestinationPort > r.PortTo)) continue;
-            return (r.Action, r.Name);
+            return (r.Action, r.Name, i);
         }
-        return (t.DefaultPolicy == FirewallPolicy.Allow ? FirewallAction.Allow : FirewallAction.Deny, "default");
+        return (table.DefaultPolicy == FirewallPolicy.Allow ? FirewallAction.Allow : FirewallAction.Deny, "default", table.DefaultItem);
     }
 }

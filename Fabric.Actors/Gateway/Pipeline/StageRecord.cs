@@ -179,8 +179,10 @@ public readonly record struct Rewrites(
 
 /// <summary>
 /// What one stage did with one packet: the verdict, the rewrites it wants, the state it created
-/// and the key fields it consulted. The synthesizer folds a pipeline's records into one cache
-/// entry; a trace lists them.
+/// and the key fields it consulted, and <see cref="Item"/>: which item of the stage's table
+/// decided (a network, route, NAT rule or firewall rule: <see cref="StageTable.Items"/>; -1 none),
+/// counted by the table. The synthesizer folds a pipeline's records into one cache entry; a trace
+/// lists them.
 /// </summary>
 public readonly record struct StageRecord(
     GatewayStage Stage,
@@ -192,23 +194,51 @@ public readonly record struct StageRecord(
     ushort OutPort = 0,
     Ipv4Address NextHop = default,
     RejectKind Reject = RejectKind.None,
-    string? Note = null)
+    string? Note = null,
+    int Item = StageRecord.NoItem)
 {
-    public static StageRecord Next(GatewayStage stage, FlowFields consulted, in Rewrites rewrites = default, StateCreated created = StateCreated.None, string? note = null) =>
-        new(stage, StageVerdict.Next, GatewayDrop.None, rewrites, consulted, created, Note: note);
+    public const int NoItem = -1;
 
-    public static StageRecord Forward(GatewayStage stage, FlowFields consulted, ushort port, Ipv4Address nextHop, string? note = null) =>
-        new(stage, StageVerdict.Forward, GatewayDrop.None, Rewrites.Ttl, consulted, OutPort: port, NextHop: nextHop, Note: note);
+    public static StageRecord Next(GatewayStage stage, FlowFields consulted, in Rewrites rewrites = default, StateCreated created = StateCreated.None, string? note = null,
+        int item = NoItem) =>
+        new(stage, StageVerdict.Next, GatewayDrop.None, rewrites, consulted, created, Note: note, Item: item);
 
-    public static StageRecord Drop(GatewayStage stage, FlowFields consulted, GatewayDrop reason, string? note = null) =>
-        new(stage, StageVerdict.Drop, reason, default, consulted, Note: note);
+    public static StageRecord Forward(GatewayStage stage, FlowFields consulted, ushort port, Ipv4Address nextHop, string? note = null, int item = NoItem) =>
+        new(stage, StageVerdict.Forward, GatewayDrop.None, Rewrites.Ttl, consulted, OutPort: port, NextHop: nextHop, Note: note, Item: item);
 
-    public static StageRecord Rejected(GatewayStage stage, FlowFields consulted, GatewayDrop reason, RejectKind reject, string? note = null) =>
-        new(stage, StageVerdict.Reject, reason, default, consulted, Reject: reject, Note: note);
+    public static StageRecord Drop(GatewayStage stage, FlowFields consulted, GatewayDrop reason, string? note = null, int item = NoItem) =>
+        new(stage, StageVerdict.Drop, reason, default, consulted, Note: note, Item: item);
+
+    public static StageRecord Rejected(GatewayStage stage, FlowFields consulted, GatewayDrop reason, RejectKind reject, string? note = null, int item = NoItem) =>
+        new(stage, StageVerdict.Reject, reason, default, consulted, Reject: reject, Note: note, Item: item);
+
+    /// <summary>Stage, verdict and item in one number (what a flow-cache entity's answer carries per stage run, <see cref="StageTally"/>).</summary>
+    public uint Tally => StageTally.Pack(Stage, Verdict, Item);
 
     public override string ToString() =>
         $"{Stage}: {Verdict}{(Reason != GatewayDrop.None ? $"({Reason})" : "")} rewrite={Rewrites} consulted={Consulted}"
         + (Created != StateCreated.None ? $" created={Created}" : "")
         + (Verdict == StageVerdict.Forward ? $" out={OutPort} via={NextHop}" : "")
+        + (Item >= 0 ? $" item={Item}" : "")
         + (Note is null ? "" : $" [{Note}]");
+}
+
+/// <summary>
+/// One stage run as a number: stage (4 bits), verdict (4 bits), item + 1 (24 bits, 0 = none).
+/// The in-process miss and a flow-cache entity's answer (FlowResolution.StageTally) count through
+/// the same list, so the stage tables' counters read alike in both modes.
+/// </summary>
+public static class StageTally
+{
+    private const int MaxItem = (1 << 24) - 2;
+
+    public static uint Pack(GatewayStage stage, StageVerdict verdict, int item) =>
+        (uint)stage << 28 | (uint)verdict << 24 | (uint)(item is >= 0 and <= MaxItem ? item + 1 : 0);
+
+    public static GatewayStage Stage(uint tally) => (GatewayStage)(tally >> 28);
+
+    public static StageVerdict Verdict(uint tally) => (StageVerdict)((tally >> 24) & 0xF);
+
+    /// <summary>The item, or <see cref="StageRecord.NoItem"/>.</summary>
+    public static int Item(uint tally) => (int)(tally & 0xFFFFFF) - 1;
 }

@@ -10,7 +10,8 @@ namespace Fabric.Actors.Switching.Actors;
 /// port factory: a TAP, a simulated port, or a ghost port). Its receive thread feeds the MFE's
 /// data path. A port that fails to open, or whose device goes away, is opened again after
 /// vnic-retry-min, doubling to vnic-retry-max (fabric.switching; 100 ms to 5 s as shipped); the
-/// MFE hears of each up and down and rebuilds its table.
+/// MFE hears of each up and down and rebuilds its table. A port that goes away says so
+/// (<see cref="DataPlane.Io.IPort.WentAway"/>): nothing polls a healthy one.
 /// </summary>
 public sealed class VnicActor : ReceiveActor, IWithTimers
 {
@@ -40,7 +41,6 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
                 Context.Parent.Tell(new VnicDown(_spec.Name));
                 gone.Dispose();
                 _vnic = null;
-                Timers.Cancel(Check.Instance);
                 Timers.StartSingleTimer(Open.Instance, Open.Instance, _retry);
             }
         });
@@ -70,7 +70,8 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
             _retry = _settings.VnicRetryMin;
             _runtime.VnicErrors.TryRemove(_spec.Name, out _);
             Context.Parent.Tell(new VnicUp(vnic));
-            Timers.StartPeriodicTimer(Check.Instance, Check.Instance, _settings.VnicCheckInterval);
+            var self = Self;
+            port.WentAway += () => self.Tell(Check.Instance); // from the thread that noticed; Check reads the current port
             _log.Info("DCN {0}: VNIC on {1} port {2}{3}", _spec.Name, _spec.Port.Kind, _spec.Port.Name, _node.Ghost ? " (ghost)" : "");
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or SocketException)
