@@ -21,7 +21,7 @@ public static class ConfigHosting
             .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
             .WithSingleton<ConfigStoreActor>(
                 SingletonName,
-                (system, _, _) => Props.Create(() => new ConfigStoreActor(Settings.FabricSettings.Get(system).ConfigStore)),
+                (system, _, _) => ActorProps.Of(() => new ConfigStoreActor(Settings.FabricSettings.Get(system).ConfigStore)),
                 // Readiness (/health/ready) reports an unreachable store; the proxy's own periodic
                 // warning fires misleadingly during start and hand-over.
                 new ClusterSingletonOptions { LogSingletonIdentificationFailure = false },

@@ -76,7 +76,7 @@ public static class GatewayHosting
             .AddElementKind(kinds, new GatewayElementKind(patches: patches, devices: devices))
             .WithShardRegion<FlowCacheRegion>(
                 FlowCacheRegion.Name,
-                entityId => Akka.Actor.Props.Create(() => new FlowCacheEntity(entityId)),
+                entityId => ActorProps.Of(() => new FlowCacheEntity(entityId)),
                 new FlowCacheMessageExtractor(),
                 new ShardOptions
                 {

@@ -34,7 +34,7 @@ public sealed class GhostElementsActor : ReceiveActor
         Receive<GetGhostReadiness>(q => Sender.Tell(Readiness(q.Session, q.PortKeys)));
     }
 
-    public static Props Props(GhostPlaneContext plane, string node) => Akka.Actor.Props.Create(() => new GhostElementsActor(plane, node));
+    public static Props Props(GhostPlaneContext plane, string node) => ActorProps.Of(() => new GhostElementsActor(plane, node));
 
     private GhostIntentApplied Readiness(long session, IReadOnlyCollection<string> ports)
     {

@@ -81,7 +81,7 @@ public sealed record GhostPlacement(ImmutableDictionary<string, string> RunsOn, 
 
     /// <summary>"pe pe-a (node-1): node-1" lines for the verdict.</summary>
     public ImmutableArray<string> Describe(IntentDocument intent) =>
-        Elements(intent).Select(e => RunsOn.TryGetValue(e.Node, out var on)
+        Placed(intent).Select(e => RunsOn.TryGetValue(e.Node, out var on)
                 ? $"{e.Kind} {e.Name} (node {e.Node}): ghost copy ran on {on}{(on == e.Node ? "" : " (stand-in: its node has no ghost-shadow role)")}"
                 : $"{e.Kind} {e.Name} (node {e.Node}): no ghost copy (node down)")
             .ToImmutableArray();
@@ -111,6 +111,13 @@ public sealed record GhostPlacement(ImmutableDictionary<string, string> RunsOn, 
 
     private static IEnumerable<string> ElementNodes(IntentDocument d) =>
         d.Pes.Select(p => p.Node).Concat(d.Gateways.Select(g => g.Node)).Concat(d.Hosts.Select(h => h.Node)).Concat(d.Hypervisors.Select(h => h.Node));
+
+    /// <summary>Each element's kind, name and node, in <see cref="Elements"/>' order, without its canonical text (a JSON document per element).</summary>
+    private static IEnumerable<(string Kind, string Name, string Node)> Placed(IntentDocument d) =>
+        d.Pes.Select(p => ("pe", p.Name, p.Node))
+            .Concat(d.Gateways.Select(g => ("gateway", g.Name, g.Node)))
+            .Concat(d.Hosts.Select(h => ("host", h.Name, h.Node)))
+            .Concat(d.Hypervisors.Select(h => ("hypervisor", h.Name, h.Node)));
 
     private static IEnumerable<(string Kind, string Name, string Node, string Text)> Elements(IntentDocument d)
     {

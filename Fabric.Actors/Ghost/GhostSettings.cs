@@ -19,6 +19,12 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
     /// <summary>Longest wait for one round of probes.</summary>
     public TimeSpan ProbeMaxWait { get; init; } = TimeSpan.FromSeconds(6);
 
+    /// <summary>Most probes injected at once; the next wave goes when these have ended (or gone quiet for <see cref="ProbeWaveQuiet"/>).</summary>
+    public int ProbeWave { get; init; } = 2048;
+
+    /// <summary>How long a wave's probes may add no hop before the next wave goes anyway.</summary>
+    public TimeSpan ProbeWaveQuiet { get; init; } = TimeSpan.FromMilliseconds(100);
+
     public static GhostSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("fabric.ghost");
@@ -32,6 +38,8 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
             ReadinessMax = c.GetTimeSpan("readiness-max", Default.ReadinessMax),
             ProbeQuiet = c.GetTimeSpan("probe-quiet", Default.ProbeQuiet),
             ProbeMaxWait = c.GetTimeSpan("probe-max-wait", Default.ProbeMaxWait),
+            ProbeWave = c.GetInt("probe-wave", Default.ProbeWave),
+            ProbeWaveQuiet = c.GetTimeSpan("probe-wave-quiet", Default.ProbeWaveQuiet),
         };
     }
 }

@@ -86,7 +86,7 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
     }
 
     public static Props Props(IActorRef configStore, string node, GhostPlaneContext plane, ProbeTracer tracer, GhostSettings settings) =>
-        Akka.Actor.Props.Create(() => new GhostShadowActor(configStore, node, plane, tracer, settings));
+        ActorProps.Of(() => new GhostShadowActor(configStore, node, plane, tracer, settings));
 
     protected override void PreStart()
     {

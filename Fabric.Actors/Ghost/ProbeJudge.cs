@@ -126,7 +126,8 @@ public static class ProbeJudge
         foreach (var o in after)
         {
             var was = old.TryGetValue(o.Probe.Key, out var b) ? b.Summary : "absent (not in main)";
-            if (was != o.Summary) diff.Add(new ProbeDiff($"{o.Probe.Key}: {o.Probe.Describe}", was, o.Summary));
+            var summary = o.Summary; // built from the hops each time it is read
+            if (was != summary) diff.Add(new ProbeDiff($"{o.Probe.Key}: {o.Probe.Describe}", was, summary));
         }
         var now = after.Select(o => o.Probe.Key).ToHashSet();
         foreach (var b in before.Where(b => !now.Contains(b.Probe.Key)))
@@ -153,9 +154,10 @@ public static class ProbeJudge
     {
         if (!lookup.Trunks.TryGetValue(trunkName, out var trunk)) return;
         var carried = trunk.Members.ToDictionary(m => m, _ => new List<ProbeOutcome>());
+        var element = $"trunk {trunkName}"; // once, not once per hop of every flow
         foreach (var o in flows)
         {
-            foreach (var h in o.Hops.Where(h => h.Element == $"trunk {trunkName}"))
+            foreach (var h in o.Hops.Where(h => h.Element == element))
             {
                 var member = h.Detail.StartsWith("member ", StringComparison.Ordinal) ? h.Detail[7..].Split(' ')[0] : "";
                 if (carried.TryGetValue(member, out var list)) list.Add(o);

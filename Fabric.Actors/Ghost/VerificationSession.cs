@@ -55,7 +55,7 @@ public sealed class VerificationSession : ReceiveActor
 
     public static Props Props(VerifyChange change, string node, IReadOnlyDictionary<string, bool> alive, IReadOnlyList<GhostNode> ghosts,
         GhostPlaneContext plane, IActorRef store, Func<int, uint> allocateIds, GhostSettings settings) =>
-        Akka.Actor.Props.Create(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds, settings));
+        ActorProps.Of(() => new VerificationSession(change, node, alive, ghosts, plane, store, allocateIds, settings));
 
     public sealed class Start
     {
@@ -200,41 +200,51 @@ public sealed class VerificationSession : ReceiveActor
         // Ids are allocated once the count is known.
         var count = ProbePlan.Count(intent, _plane.Attachments, scope.Covers);
         var probes = ProbePlan.Build(intent, _plane.Attachments, _allocateIds(count), scope.Covers);
-        var hops = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
+        var round = Stopwatch.StartNew();
+        var (hops, timing) = await SendAndCollect(probes.Where(p => p.Unresolved is null).ToList());
         var outcomes = probes.Select(p => new ProbeOutcome(p, hops.GetValueOrDefault(p.Id, []))).ToList();
+        Progress($"probe round 1: {count} probe(s) in {round.ElapsedMilliseconds} ms ({timing})");
+        // A probe with no end (no delivery, no drop) keeps the round waiting for probe-quiet: say which.
+        var open = outcomes.Where(o => o.Probe.Unresolved is null && !o.Hops.Any(h => h.Dropped || ProbeOutcome.IsDelivery(h))).ToList();
+        if (open.Count > 0)
+            Progress($"  {open.Count} probe(s) had no end (no delivery, no drop), e.g. " +
+                     string.Join("; ", open.GroupBy(o => o.Probe.Check).Select(g => $"{g.Key} x{g.Count()}: {g.First().Probe.Describe}, {g.First().Summary}").Take(5)));
 
         // A first packet towards an unresolved neighbour is dropped while ARP asks (as on a live
         // router), once per router on the path: send those again with fresh ids (bounded).
-        for (var round = 0; round < MaxResolveRounds; round++)
+        for (var again = 0; again < MaxResolveRounds; again++)
         {
             var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
             if (retry.Count == 0) break;
+            round.Restart();
             var first = _allocateIds(retry.Count);
-            var again = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
-            var more = await SendAndCollect(again);
-            var byKey = again.ToDictionary(p => p.Key);
+            var reissued = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
+            var (more, againTiming) = await SendAndCollect(reissued);
+            var byKey = reissued.ToDictionary(p => p.Key);
             outcomes = outcomes.Select(o => byKey.TryGetValue(o.Probe.Key, out var p) ? new ProbeOutcome(p, more.GetValueOrDefault(p.Id, [])) : o).ToList();
+            Progress($"probe round {again + 2}: {reissued.Count} probe(s) sent again (dropped while a neighbour resolved) in {round.ElapsedMilliseconds} ms ({againTiming})");
         }
         return outcomes;
     }
 
-    private async Task<Dictionary<uint, ImmutableArray<ProbeHop>>> SendAndCollect(IReadOnlyList<PlannedProbe> probes)
+    /// <summary>Sends <paramref name="probes"/>, waits for them to end, and collects their hops by id; with how long each step took.</summary>
+    private async Task<(Dictionary<uint, ImmutableArray<ProbeHop>> Hops, string Timing)> SendAndCollect(IReadOnlyList<PlannedProbe> probes)
     {
         var result = new Dictionary<uint, ImmutableArray<ProbeHop>>();
-        if (probes.Count == 0) return result;
-        var byNode = probes.GroupBy(p => p.From!.Node).ToList();
-        var sends = new List<Task<ProbesInjected>>();
-        foreach (var group in byNode)
+        if (probes.Count == 0) return (result, "none sent");
+        var clock = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
+        // In waves of probe-wave: a round injected at once (33,800 probes through 1,000 trunks)
+        // overran the ghost underlay's socket and loop pool, and a third of the probes vanished
+        // without a drop to say so (no end: the round then waited probe-quiet for them).
+        var polls = 0;
+        var waves = probes.OrderBy(p => p.Id).Chunk(Math.Max(1, _settings.ProbeWave)).ToList();
+        for (var w = 0; w < waves.Count; w++)
         {
-            var ghost = _ghosts.FirstOrDefault(g => g.Name == group.Key);
-            if (ghost is null) continue; // the node is down: its probes see no hop ("no answer")
-            foreach (var chunk in group.Chunk(512))
-            {
-                sends.Add(ghost.Ghost.Ask<ProbesInjected>(new InjectProbes(_session,
-                    chunk.Select(p => new ProbeFrame(p.Id, p.From!.PortKey, p.Frame)).ToImmutableArray()), AskTimeout));
-            }
+            await Inject(waves[w]);
+            if (w < waves.Count - 1) polls += await UntilWaveEnded(waves[w]);
         }
-        await Task.WhenAll(sends);
+        var injected = clock.ElapsedMilliseconds;
         uint lo = probes.Min(p => p.Id), hi = probes.Max(p => p.Id);
         long last = -1;
         var waited = Stopwatch.StartNew();
@@ -248,6 +258,7 @@ public sealed class VerificationSession : ReceiveActor
         {
             await Task.Delay(waited.Elapsed < TimeSpan.FromMilliseconds(60) ? 30 : 50);
             var counts = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<HopCount>(new CountHops(_session, lo, hi), AskTimeout)));
+            polls++;
             var hopCount = counts.Sum(c => c.Hops);
             var quietPoll = hopCount == last;
             if (!quietPoll) sinceNewHop.Restart();
@@ -257,12 +268,69 @@ public sealed class VerificationSession : ReceiveActor
             if (sinceNewHop.Elapsed >= _settings.ProbeQuiet) break;
         }
 
+        var ended = clock.ElapsedMilliseconds;
         var collected = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<ProbeHops>(new CollectHops(_session, lo, hi), AskTimeout)));
         foreach (var g in collected.SelectMany(c => c.Hops).GroupBy(h => h.Id))
         {
             result[g.Key] = g.OrderBy(h => h.AtTicks).ToImmutableArray();
         }
-        return result;
+        return (result, $"injected {injected} ms, settled {ended} ms after {polls} poll(s), hops collected {clock.ElapsedMilliseconds} ms; {Transit(result, started)}");
+    }
+
+    /// <summary>Injects <paramref name="probes"/> at their ghost ports, on every node at once (chunks of 512 per message).</summary>
+    private async Task Inject(IReadOnlyList<PlannedProbe> probes)
+    {
+        var sends = new List<Task<ProbesInjected>>();
+        foreach (var group in probes.GroupBy(p => p.From!.Node))
+        {
+            var ghost = _ghosts.FirstOrDefault(g => g.Name == group.Key);
+            if (ghost is null) continue; // the node is down: its probes see no hop ("no answer")
+            foreach (var chunk in group.Chunk(512))
+            {
+                sends.Add(ghost.Ghost.Ask<ProbesInjected>(new InjectProbes(_session,
+                    chunk.Select(p => new ProbeFrame(p.Id, p.From!.PortKey, p.Frame)).ToImmutableArray()), AskTimeout));
+            }
+        }
+        await Task.WhenAll(sends);
+    }
+
+    /// <summary>
+    /// Until every probe of <paramref name="wave"/> has ended, or no new hop of it came for
+    /// probe-wave-quiet (the round's own wait judges the rest); returns the polls made.
+    /// </summary>
+    private async Task<int> UntilWaveEnded(IReadOnlyList<PlannedProbe> wave)
+    {
+        uint lo = wave.Min(p => p.Id), hi = wave.Max(p => p.Id);
+        var quiet = Stopwatch.StartNew();
+        long last = -1;
+        var polls = 0;
+        while (true)
+        {
+            await Task.Delay(10);
+            var counts = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<HopCount>(new CountHops(_session, lo, hi), AskTimeout)));
+            polls++;
+            if (Ended(counts) >= wave.Count) return polls;
+            var hops = counts.Sum(c => c.Hops);
+            if (hops != last) quiet.Restart();
+            last = hops;
+            if (quiet.Elapsed >= _settings.ProbeWaveQuiet) return polls;
+        }
+    }
+
+    /// <summary>
+    /// How long probes took from their first hop to their last, in percentiles, and when the last
+    /// hop was recorded: where a round's time goes. Hops of this node only (timestamps are its clock).
+    /// </summary>
+    private string Transit(Dictionary<uint, ImmutableArray<ProbeHop>> all, long started)
+    {
+        var hops = all.ToDictionary(p => p.Key, p => p.Value.Where(h => h.Node == _node).ToImmutableArray());
+        double Since(long ticks) => (ticks - started) * 1000.0 / Stopwatch.Frequency;
+        var ms = hops.Values.Where(h => h.Length > 0)
+            .Select(h => (h[^1].AtTicks - h[0].AtTicks) * 1000.0 / Stopwatch.Frequency).Order().ToArray();
+        if (ms.Length == 0) return "no hops";
+        double At(double q) => ms[(int)Math.Min(ms.Length - 1, q * ms.Length)];
+        var last = hops.Values.Where(h => h.Length > 0).Max(h => h[^1].AtTicks);
+        return $"transit p50 {At(0.5):F0} ms, p90 {At(0.9):F0} ms, max {ms[^1]:F0} ms, last hop {Since(last):F0} ms";
     }
 
     /// <summary>Probes that ended on some node (the nodes' bitmaps OR-ed: a flooded probe may end on several).</summary>

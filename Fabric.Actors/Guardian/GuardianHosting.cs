@@ -27,7 +27,7 @@ public static class GuardianHosting
         return builder.WithActors((system, registry) =>
         {
             var guardian = system.ActorOf(
-                Props.Create(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1), kinds, lastAppliedPath)),
+                ActorProps.Of(() => new FabricGuardianActor(registry.Get<ConfigStoreActor>(), node, TimeSpan.FromSeconds(1), kinds, lastAppliedPath)),
                 "fabric");
             registry.Register<FabricGuardianActor>(guardian);
         });

@@ -53,26 +53,30 @@ public sealed class PeElementKind(PseudowireNode node) : IElementKind
     {
         var nodeAddress = intent.Nodes.ToDictionary(n => n.Name, n => n.Address is { } a ? new Ipv4Address(a.Value) : DefaultUnderlay);
         var peNode = intent.Pes.ToDictionary(p => p.Name, p => p.Node);
+        // Each PE's trunks and PWs grouped once: a scan of every trunk and PW per PE was 6 million
+        // comparisons at 1,000 PEs, for main and again for the ghost copy.
+        var trunksOf = intent.Trunks.ToLookup(t => t.Pe, StringComparer.Ordinal);
+        var pwsOf = intent.Pws.ToLookup(p => p.Pe, StringComparer.Ordinal);
         foreach (var pe in intent.Pes.Where(p => p.Node == nodeName))
         {
-            var trunkOf = intent.Trunks.Where(t => t.Pe == pe.Name)
+            var trunkOf = trunksOf[pe.Name]
                 .SelectMany(t => t.Members.Select(m => (m, t.Name)))
                 .ToDictionary(x => x.m, x => x.Name);
-            var pws = intent.Pws.Where(p => p.Pe == pe.Name)
+            var pws = pwsOf[pe.Name]
                 .Select(p => new PwConfig(
                     p.Name, p.Pe, p.RemotePe, new MplsLabel(p.LocalLabel), new MplsLabel(p.RemoteLabel),
                     p.ControlWord, p.FlowLabel, p.Weight,
                     new UnderlayEndpoint(nodeAddress.GetValueOrDefault(peNode.GetValueOrDefault(p.RemotePe, ""), DefaultUnderlay), node.UnderlayPort),
                     trunkOf.GetValueOrDefault(p.Name)))
                 .ToImmutableArray();
-            var mtus = intent.Pws.Where(p => p.Pe == pe.Name && p.Mtu is not null).ToImmutableDictionary(p => p.Name, p => p.Mtu!.Value);
+            var mtus = pwsOf[pe.Name].Where(p => p.Mtu is not null).ToImmutableDictionary(p => p.Name, p => p.Mtu!.Value);
             var element = new PeElement(pe, nodeName, nodeAddress.GetValueOrDefault(nodeName, DefaultUnderlay), pws,
-                intent.Trunks.Where(t => t.Pe == pe.Name).ToImmutableArray(), mtus);
+                trunksOf[pe.Name].ToImmutableArray(), mtus);
             yield return new ElementSpec(Kind, pe.Name, element, Fingerprint(element));
         }
     }
 
-    public Props Props(ElementSpec spec) => Akka.Actor.Props.Create(() => new PeActor((PeElement)spec.Spec, node));
+    public Props Props(ElementSpec spec) => ActorProps.Of(() => new PeActor((PeElement)spec.Spec, node));
 
     /// <summary>The PE left this node's intent: the TAPs the node created for its circuits are deleted when they close.</summary>
     public void Removed(ElementSpec spec)

@@ -28,7 +28,7 @@ public sealed class PwActor : ReceiveActor
     }
 
     public static Props Props(PwLink link, PwUnderlay underlay) =>
-        Akka.Actor.Props.Create(() => new PwActor(link, underlay));
+        ActorProps.Of(() => new PwActor(link, underlay));
 
     protected override void PreStart()
     {

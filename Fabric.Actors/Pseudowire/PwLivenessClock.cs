@@ -41,9 +41,12 @@ public sealed class PwLivenessClock : IDisposable
     private readonly UdpUnderlayPort? _receiver;
     private readonly Lock _lock = new();
     private readonly Thread _thread;
-    private readonly ManualResetEventSlim _stopped = new();
+    private readonly ManualResetEventSlim _wake = new(); // ends the wait when hellos have no socket of their own
     private readonly long _stallSlackTicks;
-    private Session[] _sessions = [];
+    private readonly Dictionary<PwLink, Session> _byLink = []; // under _lock
+    private readonly Dictionary<long, int> _intervals = []; // under _lock: sessions per intent interval (ticks), for the budget
+    private Session[] _sessions = []; // the clock thread's snapshot of _byLink
+    private int _sessionsChanged;    // 1 when _byLink changed since the clock thread's last snapshot
     private readonly List<(Session Session, BfdState Before)> _changed = new(64); // clock thread only
     private readonly PacketBatch _rx = new(64); // clock thread only
     private volatile bool _stop;
@@ -108,7 +111,16 @@ public sealed class PwLivenessClock : IDisposable
     public int Stretch => Volatile.Read(ref _stretch);
 
     /// <summary>Sessions run by this clock.</summary>
-    public int Sessions => Volatile.Read(ref _sessions).Length;
+    public int Sessions
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _byLink.Count;
+            }
+        }
+    }
 
     /// <summary>
     /// The awake clock (Stopwatch ticks): what hellos are stamped with and sessions are judged on.
@@ -134,14 +146,30 @@ public sealed class PwLivenessClock : IDisposable
     /// <summary>SCHED_FIFO priority to ask for (0 = do not: nice only). Main's clock only.</summary>
     public int RealtimePriority { get; set; }
 
-    /// <summary>Starts running <paramref name="link"/>'s session: a hello now, then every interval.</summary>
+    /// <summary>
+    /// Starts running <paramref name="link"/>'s session: a hello now (the clock is woken for it:
+    /// asleep until its next hello, it would otherwise send the first one up to a stretched
+    /// interval later, and the peer's handshake would wait that long), then every interval.
+    /// Constant time: thousands of PWs starting together cost one snapshot per clock wake-up.
+    /// </summary>
     public void Add(PwLink link, TransitionHandler onTransition)
     {
         ArgumentNullException.ThrowIfNull(link);
         lock (_lock)
         {
-            _sessions = [.. _sessions.Where(s => s.Link != link), new Session(link, onTransition)];
+            if (_byLink.TryGetValue(link, out var old))
+            {
+                Count(old.Link, -1);
+            }
+
+            _byLink[link] = new Session(link, onTransition);
+            Count(link, +1);
             Rebudget();
+        }
+
+        if (Interlocked.Exchange(ref _sessionsChanged, 1) == 0)
+        {
+            Wake();
         }
     }
 
@@ -149,9 +177,64 @@ public sealed class PwLivenessClock : IDisposable
     {
         lock (_lock)
         {
-            _sessions = _sessions.Where(s => s.Link != link).ToArray();
+            if (!_byLink.Remove(link, out var old))
+            {
+                return;
+            }
+
+            Count(old.Link, -1);
             Rebudget();
         }
+
+        Interlocked.Exchange(ref _sessionsChanged, 1); // no hurry: the session goes at the next wake-up
+    }
+
+    /// <summary>Under the lock: counts a session with liveness in (or out of) its interval's group.</summary>
+    private void Count(PwLink link, int delta)
+    {
+        if (!link.HasLiveness || link.Liveness.Interval <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        long ticks = link.Liveness.Interval.Ticks;
+        int n = _intervals.GetValueOrDefault(ticks) + delta;
+        if (n == 0)
+        {
+            _intervals.Remove(ticks);
+        }
+        else
+        {
+            _intervals[ticks] = n;
+        }
+    }
+
+    /// <summary>Ends the clock thread's wait now (a session to start).</summary>
+    private void Wake()
+    {
+        if (_receiver is { } receiver)
+        {
+            receiver.Interrupt();
+        }
+        else
+        {
+            _wake.Set();
+        }
+    }
+
+    /// <summary>Clock thread: takes a new snapshot of the sessions when they changed.</summary>
+    private Session[] CurrentSessions()
+    {
+        if (Volatile.Read(ref _sessionsChanged) != 0)
+        {
+            lock (_lock)
+            {
+                Volatile.Write(ref _sessionsChanged, 0);
+                _sessions = [.. _byLink.Values];
+            }
+        }
+
+        return _sessions;
     }
 
     /// <summary>
@@ -164,12 +247,9 @@ public sealed class PwLivenessClock : IDisposable
     {
         // Hellos a second the sessions ask for at their intent intervals.
         double rate = 0;
-        foreach (var s in _sessions)
+        foreach (var (ticks, sessions) in _intervals)
         {
-            if (s.Link.HasLiveness && s.Link.Liveness.Interval > TimeSpan.Zero)
-            {
-                rate += 1 / s.Link.Liveness.Interval.TotalSeconds;
-            }
+            rate += sessions * (double)TimeSpan.TicksPerSecond / ticks;
         }
 
         int stretch = StretchFor(rate, HelloBudget);
@@ -231,6 +311,13 @@ public sealed class PwLivenessClock : IDisposable
                 // Sleep until the next hello or detection deadline (rounded up: a wait rounded
                 // down to 0 ms would spin), or until a hello arrives. No session, no wake-up.
                 int waitMs = next == long.MaxValue ? 1000 : (int)Math.Clamp((next - now + msTicks - 1) / msTicks, 0, 1000);
+                // A session added while this pass ran may have had its wake-up drained by a
+                // DrainHellos poll: it runs now, not at the next due hello.
+                if (Volatile.Read(ref _sessionsChanged) != 0)
+                {
+                    waitMs = 0;
+                }
+
                 Volatile.Write(ref _askedTicks, waitMs * msTicks);
                 long before = Stopwatch.GetTimestamp();
                 if (_receiver is { } receiver)
@@ -241,9 +328,9 @@ public sealed class PwLivenessClock : IDisposable
                         ReceiveHellos(rx, Advance(Stopwatch.GetTimestamp(), Math.Min(Stopwatch.GetTimestamp() - before, waitMs * msTicks)));
                     }
                 }
-                else if (waitMs > 0)
+                else if (waitMs > 0 && _wake.Wait(waitMs))
                 {
-                    _stopped.Wait(waitMs);
+                    _wake.Reset();
                 }
 
                 asked = waitMs * msTicks;
@@ -328,7 +415,7 @@ public sealed class PwLivenessClock : IDisposable
         tx.Clear();
         _changed.Clear();
         long next = long.MaxValue;
-        foreach (var s in Volatile.Read(ref _sessions))
+        foreach (var s in CurrentSessions())
         {
             next = Math.Min(next, RunSession(s, now, tx));
         }
@@ -394,13 +481,13 @@ public sealed class PwLivenessClock : IDisposable
     public void Dispose()
     {
         _stop = true;
-        _stopped.Set();
+        Wake();
         if (_thread.IsAlive && !_thread.Join(TimeSpan.FromSeconds(2)))
         {
             // the receive poll wakes within one tick; a thread still alive is a background thread
         }
 
-        _stopped.Dispose();
+        _wake.Dispose();
     }
 
     private sealed class Session(PwLink link, TransitionHandler onTransition)

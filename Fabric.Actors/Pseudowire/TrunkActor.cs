@@ -34,7 +34,7 @@ public sealed class TrunkActor : ReceiveActor
         var interval = TimeSpan.FromMilliseconds(intent.HelloIntervalMs);
         _members = members.Select(c => new PwLink(c, interval, intent.Multiplier) { Delivery = ac }).ToArray();
         _weights = members.Select(c => new TrunkMemberWeight(c.Name, c.Weight)).ToArray();
-        var balance = TrunkBalanceSettings.From(Context.System.Settings.Config);
+        var balance = Settings.FabricSettings.Get(Context.System).Pseudowire.Trunk; // read once per node, not once per trunk
         var leastLoaded = intent.Balance switch
         {
             TrunkBalance.LeastLoaded => true,
@@ -48,7 +48,7 @@ public sealed class TrunkActor : ReceiveActor
     }
 
     public static Props Props(TrunkIntent intent, PwConfig[] members, AttachmentCircuit ac, PwUnderlay underlay, PseudowireNode node) =>
-        Akka.Actor.Props.Create(() => new TrunkActor(intent, members, ac, underlay, node));
+        ActorProps.Of(() => new TrunkActor(intent, members, ac, underlay, node));
 
     protected override void PreStart()
     {

@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Text;
 
 namespace Fabric.Actors.Pseudowire;
 
@@ -22,6 +24,11 @@ public readonly record struct TrunkMemberWeight(string Name, int Weight);
 /// keep the table's own deviation from the weights near 1 % for a 1/8 share.</para>
 /// <para>The hot path is <see cref="Select"/>: one table load, no allocation. Building costs
 /// buckets × members evaluations (a few ms for 4 members) and happens only on a transition.</para>
+/// <para>Tables are immutable and shared: a table with no or one active member is the same for
+/// every trunk (one per owner), and a table of two or more is shared by every selector with the
+/// same members, weights and active set while any of them holds it (a node's main and ghost
+/// copies of a trunk build the same tables: at 1,000 trunks that halved both the builds and
+/// their memory).</para>
 /// </remarks>
 public sealed class TrunkSelector
 {
@@ -32,6 +39,13 @@ public sealed class TrunkSelector
     public const int None = -1;
 
     private readonly sbyte[] _table;
+
+    /// <summary>Tables where one owner (or none, index 0) has every bucket: built once each.</summary>
+    private static readonly sbyte[]?[] Uniform = new sbyte[65][];
+
+    /// <summary>Tables of two or more active members by <see cref="SharedKey"/>, held weakly.</summary>
+    private static readonly ConcurrentDictionary<string, WeakReference<sbyte[]>> Shared = new(StringComparer.Ordinal);
+    private static int _sweepAt = 1024;
 
     private TrunkSelector(IReadOnlyList<TrunkMemberWeight> members, ulong activeMask, sbyte[] table, int activeCount)
     {
@@ -73,17 +87,41 @@ public sealed class TrunkSelector
             }
         }
 
+        sbyte[] table = active switch
+        {
+            0 => UniformTable(None),
+            1 => UniformTable(BitOperations.TrailingZeroCount(activeMask)), // one member owns every bucket: no scores needed
+            _ => SharedTable(members, activeMask, seeds, weights),
+        };
+        return new TrunkSelector(members, activeMask, table, active);
+    }
+
+    /// <summary>True when both selectors read one table (tests: tables are shared, not copied).</summary>
+    internal bool SharesTableWith(TrunkSelector other) => ReferenceEquals(_table, other._table);
+
+    private static sbyte[] UniformTable(int owner)
+    {
+        ref sbyte[]? slot = ref Uniform[owner + 1];
+        if (Volatile.Read(ref slot) is { } built)
+        {
+            return built;
+        }
+
         var table = new sbyte[BucketCount];
-        if (active == 0)
+        Array.Fill(table, (sbyte)owner);
+        return Interlocked.CompareExchange(ref slot, table, null) ?? table;
+    }
+
+    private static sbyte[] SharedTable(IReadOnlyList<TrunkMemberWeight> members, ulong activeMask, ulong[] seeds, double[] weights)
+    {
+        string key = SharedKey(members, activeMask);
+        if (Shared.TryGetValue(key, out var held) && held.TryGetTarget(out var found))
         {
-            Array.Fill(table, (sbyte)None);
+            return found;
         }
-        else if (active == 1)
-        {
-            // One member owns every bucket: no scores needed.
-            Array.Fill(table, (sbyte)BitOperations.TrailingZeroCount(activeMask));
-        }
-        else if (EqualWeights(weights, activeMask))
+
+        var table = new sbyte[BucketCount];
+        if (EqualWeights(weights, activeMask))
         {
             FillEqualWeights(table, seeds, activeMask);
         }
@@ -92,7 +130,41 @@ public sealed class TrunkSelector
             FillWeighted(table, seeds, weights, activeMask);
         }
 
-        return new TrunkSelector(members, activeMask, table, active);
+        // Two threads building the same table at once both get a correct one; the later is kept.
+        Shared[key] = new WeakReference<sbyte[]>(table);
+        if (Shared.Count > Volatile.Read(ref _sweepAt))
+        {
+            Sweep();
+        }
+
+        return table;
+    }
+
+    /// <summary>Forgets tables no selector holds any more, once the cache has doubled since the last sweep.</summary>
+    private static void Sweep()
+    {
+        foreach (var (key, held) in Shared)
+        {
+            if (!held.TryGetTarget(out _))
+            {
+                Shared.TryRemove(new KeyValuePair<string, WeakReference<sbyte[]>>(key, held));
+            }
+        }
+
+        Volatile.Write(ref _sweepAt, Math.Max(1024, Shared.Count * 2));
+    }
+
+    /// <summary>What a table depends on: the active set and each member's name and weight, in order (names length-prefixed).</summary>
+    private static string SharedKey(IReadOnlyList<TrunkMemberWeight> members, ulong activeMask)
+    {
+        var key = new StringBuilder(16 + members.Count * 16);
+        key.Append(activeMask.ToString("x", System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var m in members)
+        {
+            key.Append('/').Append(m.Name.Length).Append(':').Append(m.Name).Append('*').Append(m.Weight);
+        }
+
+        return key.ToString();
     }
 
     /// <summary>All members active.</summary>
@@ -177,6 +249,7 @@ public sealed class TrunkSelector
     /// Weighted rendezvous: each bucket goes to the active member with the highest
     /// <see cref="Score"/>. A build on a transition costs buckets x members logarithms.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // optimized at its first call: a node coming up builds thousands
     internal static void FillWeighted(sbyte[] table, ulong[] seeds, double[] weights, ulong activeMask)
     {
         for (int b = 0; b < table.Length; b++)
@@ -208,9 +281,53 @@ public sealed class TrunkSelector
     /// picks the same member without a logarithm (a trunk of 1,000 coming up rebuilt its tables
     /// thousands of times; with logarithms that was most of a 500-PE-pair node's start).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void FillEqualWeights(sbyte[] table, ulong[] seeds, ulong activeMask)
     {
-        for (int b = 0; b < table.Length; b++)
+        int b = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            // Several buckets at once (4 or 8 lanes): the same keys, compared the same way, so
+            // the same table (a node of 1,000 trunks builds one per trunk as its PWs come up).
+            int lanes = Vector<ulong>.Count;
+            Span<ulong> owners = stackalloc ulong[lanes];
+            for (int l = 0; l < lanes; l++)
+            {
+                owners[l] = (ulong)l;
+            }
+
+            var lane = new Vector<ulong>(owners);
+            var golden = new Vector<ulong>(0x9e3779b97f4a7c15);
+            for (; b + lanes <= table.Length; b += lanes)
+            {
+                var spread = (new Vector<ulong>((ulong)b) + lane) * golden;
+                var bestKey = Vector<ulong>.Zero;
+                var best = new Vector<ulong>(unchecked((ulong)None));
+                bool any = false;
+                for (int m = 0; m < seeds.Length; m++)
+                {
+                    if ((activeMask & (1UL << m)) == 0)
+                    {
+                        continue;
+                    }
+
+                    var key = Vector.ShiftRightLogical(Mix(new Vector<ulong>(seeds[m]) ^ spread), 11);
+                    // The first active member takes every bucket, a later one only where it is strictly higher.
+                    var wins = any ? Vector.GreaterThan(key, bestKey) : Vector<ulong>.AllBitsSet;
+                    bestKey = Vector.ConditionalSelect(wins, key, bestKey);
+                    best = Vector.ConditionalSelect(wins, new Vector<ulong>((ulong)m), best);
+                    any = true;
+                }
+
+                best.CopyTo(owners);
+                for (int l = 0; l < lanes; l++)
+                {
+                    table[b + l] = (sbyte)owners[l];
+                }
+            }
+        }
+
+        for (; b < table.Length; b++)
         {
             int best = None;
             ulong bestKey = 0;
@@ -243,10 +360,20 @@ public sealed class TrunkSelector
     }
 
     /// <summary>splitmix64's finaliser.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // seen not inlined into the optimized fills, and called at tier 0
     private static ulong Mix(ulong z)
     {
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
         z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
         return z ^ (z >> 31);
+    }
+
+    /// <summary>splitmix64's finaliser on every lane.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector<ulong> Mix(Vector<ulong> z)
+    {
+        z = (z ^ Vector.ShiftRightLogical(z, 30)) * new Vector<ulong>(0xbf58476d1ce4e5b9);
+        z = (z ^ Vector.ShiftRightLogical(z, 27)) * new Vector<ulong>(0x94d049bb133111eb);
+        return z ^ Vector.ShiftRightLogical(z, 31);
     }
 }

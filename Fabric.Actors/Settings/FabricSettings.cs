@@ -106,8 +106,9 @@ public sealed record FabricSettings(
     private static GhostSettings ReadGhost(SettingsReader r)
     {
         r.Port("pw-underlay-port");
-        foreach (var key in new[] { "identity-interval", "identify-wait", "readiness-timeout", "readiness-max", "probe-quiet", "probe-max-wait" })
+        foreach (var key in new[] { "identity-interval", "identify-wait", "readiness-timeout", "readiness-max", "probe-quiet", "probe-max-wait", "probe-wave-quiet" })
             r.Interval(key);
+        r.Positive("probe-wave");
         return GhostSettings.From(r.Config);
     }
 

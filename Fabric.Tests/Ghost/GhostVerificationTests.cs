@@ -183,6 +183,37 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
     private static System.Net.Sockets.UdpClient BindGhostPort() =>
         new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 6636));
 
+    [Fact]
+    public async Task Probes_sent_in_waves_of_two_verify_the_sample_with_every_probe_answered_and_still_reject_a_blocking_rule()
+    {
+        // probe-wave = 2: each wave goes only when the previous two probes have ended, so a round
+        // is many waves; every probe must still be judged, and a break still found.
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-1", dir.Sub("n1"), extraHocon: "fabric.ghost.probe-wave = 2");
+        await Eventually.Holds(async () => await node.UpCount() == 1, Wait, "node Up");
+        var change = await ProposeAndDecide(node, GhostIntents.Sample());
+        Assert.Equal("committed", change["status"]!.ToString());
+        var progress = change["progress"]!.AsArray().Select(p => p!.ToString()).ToList();
+        Assert.Contains(progress, p => p.Contains("probe round 1:") && p.Contains("injected"));
+        Assert.DoesNotContain(progress, p => p.Contains("had no end"));
+        Assert.DoesNotContain(change["diff"]!.AsArray(), d => d!["after"]!.ToString().StartsWith("no answer"));
+
+        var bad = GhostIntents.Sample().Replace("""
+                        - name: web-out
+                          action: allow
+            """, """
+                        - name: block-web
+                          action: deny
+                          protocol: tcp
+                          ports: 80
+                        - name: web-out
+                          action: allow
+            """);
+        var rejected = await ProposeAndDecide(node, bad);
+        Assert.Equal("rejected", rejected["status"]!.ToString());
+        Assert.Contains("firewall-denied", Finding(rejected, "blue-web")["reason"]!.ToString());
+    }
+
     private async Task<TestNode> CommittedSample(TempDir dir)
     {
         var node = await TestNode.StartAsync("node-1", dir.Sub("n1"));

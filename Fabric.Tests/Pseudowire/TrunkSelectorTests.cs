@@ -134,4 +134,22 @@ public class TrunkSelectorTests
             }
         }
     }
+
+    [Fact]
+    public void Selectors_of_the_same_members_weights_and_active_set_share_one_table_and_others_do_not()
+    {
+        // A node's main and ghost copies of a trunk build the same tables: one is kept, not two
+        // (1,000 trunks: 64 MiB less, and half the builds).
+        TrunkMemberWeight[] members = [new("share-a", 1), new("share-b", 1)];
+        var main = TrunkSelector.Build(members, 0b11);
+        var ghost = TrunkSelector.Build([.. members], 0b11);
+        Assert.True(main.SharesTableWith(ghost));
+        Assert.True(main.Table.SequenceEqual(TrunkSelector.WeightedTable(members, 0b11)));
+        Assert.False(main.SharesTableWith(TrunkSelector.Build([new("share-a", 1), new("share-b", 2)], 0b11)), "another weight");
+        Assert.False(main.SharesTableWith(TrunkSelector.Build([new("share-a", 1), new("share-c", 1)], 0b11)), "another member");
+        // One active member (or none): one table per owner, whatever the trunk.
+        Assert.True(TrunkSelector.Build(members, 0b10).SharesTableWith(TrunkSelector.Build(FourEqual, 0b10)));
+        Assert.True(TrunkSelector.Build(members, 0).SharesTableWith(TrunkSelector.Build(FourEqual, 0)));
+        Assert.Equal(1, TrunkSelector.Build(members, 0b10).Select(42));
+    }
 }

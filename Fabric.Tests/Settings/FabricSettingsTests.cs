@@ -137,6 +137,8 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
     [InlineData("fabric.cellular.rebind = 90s", "fabric.cellular.rebind: must be below lease")]
     [InlineData("fabric.io.max-events = 0", "fabric.io.max-events: must be 1..4096, not 0")]
     [InlineData("fabric.ghost.probe-quiet = 0s", "fabric.ghost.probe-quiet: must be > 0")]
+    [InlineData("fabric.ghost.probe-wave = 0", "fabric.ghost.probe-wave: must be >= 1")]
+    [InlineData("fabric.ghost.probe-wave-quiet = 0s", "fabric.ghost.probe-wave-quiet: must be > 0")]
     [InlineData("fabric.management.log-lines = -1", "fabric.management.log-lines: must be 1..1000000, not -1")]
     [InlineData("fabric.intent.max-values = 0", "fabric.intent.max-values: must be >= 1, not 0")]
     public void A_bad_value_is_refused_naming_its_key_and_reason(string hocon, string message)

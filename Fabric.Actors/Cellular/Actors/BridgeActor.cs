@@ -53,7 +53,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, CellularSettings settings) =>
-        Akka.Actor.Props.Create(() => new BridgeActor(intent, runtime, node, modemData, settings));
+        ActorProps.Of(() => new BridgeActor(intent, runtime, node, modemData, settings));
 
     protected override void PreStart()
     {

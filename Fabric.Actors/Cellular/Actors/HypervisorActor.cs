@@ -33,7 +33,7 @@ public sealed class HypervisorActor : ReceiveActor, IWithStash
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(HypervisorIntent intent, CellularNode node) => Akka.Actor.Props.Create(() => new HypervisorActor(intent, node));
+    public static Props Props(HypervisorIntent intent, CellularNode node) => ActorProps.Of(() => new HypervisorActor(intent, node));
 
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(10, TimeSpan.FromMinutes(1), _ => Directive.Restart);

@@ -49,7 +49,7 @@ public sealed class ModemActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(ModemRuntime runtime, ModemConfig config) =>
-        Akka.Actor.Props.Create(() => new ModemActor(runtime, config));
+        ActorProps.Of(() => new ModemActor(runtime, config));
 
     private static long Now => Environment.TickCount64;
 

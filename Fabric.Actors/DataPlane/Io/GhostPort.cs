@@ -185,18 +185,44 @@ public sealed class GhostPort : Port
 /// </summary>
 public sealed class GhostPortSet(IHopTracer? tracer)
 {
-    /// <summary>The other open ports of <paramref name="port"/>'s segment (same device name).</summary>
-    internal IReadOnlyList<GhostPort> SegmentPeers(GhostPort port) =>
-        _ports.Values.Where(p => !ReferenceEquals(p, port) && p.Segment == port.Segment && p.State != PortState.Closed).ToList();
+    /// <summary>
+    /// The other open ports of <paramref name="port"/>'s segment (same device name). Asked on
+    /// every send: looked up by segment, not found by a scan of every port of the node (33,800
+    /// probes through 1,200 ghost ports spent most of the probe round scanning).
+    /// </summary>
+    internal IReadOnlyList<GhostPort> SegmentPeers(GhostPort port)
+    {
+        if (!_segments.TryGetValue(port.Segment, out var members) || members.Length < 2)
+        {
+            return [];
+        }
+
+        return members.Where(p => !ReferenceEquals(p, port) && p.State != PortState.Closed).ToList();
+    }
 
     private readonly ConcurrentDictionary<string, GhostPort> _ports = new(StringComparer.Ordinal);
+
+    /// <summary>The ports of each segment, as last opened by key (a re-opened key replaces its port); written under <see cref="_opening"/>.</summary>
+    private readonly ConcurrentDictionary<string, GhostPort[]> _segments = new(StringComparer.Ordinal);
+    private readonly Lock _opening = new();
 
     public IHopTracer? Tracer => tracer;
 
     public GhostPort Open(string key, string name, ushort id, string label, bool answersArp = false, IReadOnlyCollection<Ipv4Address>? owned = null, string? segment = null)
     {
         var port = new GhostPort(name, id, label, tracer, answersArp, owned, this, segment);
-        _ports[key] = port;
+        lock (_opening)
+        {
+            _ports.TryGetValue(key, out var replaced);
+            _ports[key] = port;
+            if (replaced is not null && _segments.TryGetValue(replaced.Segment, out var was))
+            {
+                _segments[replaced.Segment] = [.. was.Where(p => !ReferenceEquals(p, replaced))];
+            }
+
+            _segments[port.Segment] = [.. _segments.GetValueOrDefault(port.Segment, []), port];
+        }
+
         return port;
     }
 

@@ -268,6 +268,9 @@ public sealed unsafe partial class UdpUnderlayPort : Port
 
     protected internal override int ReadinessFd => Volatile.Read(ref _closed) == 0 ? _fd : -1;
 
+    /// <summary>Ends a <see cref="ReceiveBatch"/> that is waiting, as if its timeout had passed (any thread).</summary>
+    internal void Interrupt() => WakeReceiver();
+
     protected override void WakeReceiver()
     {
         if (Volatile.Read(ref _closed) == 0)

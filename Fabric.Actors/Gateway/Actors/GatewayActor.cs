@@ -183,7 +183,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
     private void ArmHousekeeping() => Timers.ArmAt(Tick.Instance, Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue), ref _housekeepAt);
 
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
-        Akka.Actor.Props.Create(() => new GatewayActor(spec, node, ghost, patches, devices));
+        ActorProps.Of(() => new GatewayActor(spec, node, ghost, patches, devices));
 
     protected override void PreStart()
     {

@@ -50,7 +50,7 @@ public sealed class TenantActor : ReceiveActor
         });
     }
 
-    public static Props Props(string tenant, TenantStageTables? tables) => Akka.Actor.Props.Create(() => new TenantActor(tenant, tables));
+    public static Props Props(string tenant, TenantStageTables? tables) => ActorProps.Of(() => new TenantActor(tenant, tables));
 
     protected override SupervisorStrategy SupervisorStrategy() => new OneForOneStrategy(_ => Directive.Resume);
 }
@@ -97,5 +97,5 @@ public sealed class StageActor : ReceiveActor
         });
     }
 
-    public static Props Props(string tenant, GatewayStage stage, StageTable? table) => Akka.Actor.Props.Create(() => new StageActor(tenant, stage, table));
+    public static Props Props(string tenant, GatewayStage stage, StageTable? table) => ActorProps.Of(() => new StageActor(tenant, stage, table));
 }

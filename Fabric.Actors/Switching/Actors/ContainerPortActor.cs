@@ -27,7 +27,7 @@ public sealed class ContainerPortActor : ReceiveActor
         });
     }
 
-    public static Props Props(ContainerSpec spec, SwitchingNode node) => Akka.Actor.Props.Create(() => new ContainerPortActor(spec, node));
+    public static Props Props(ContainerSpec spec, SwitchingNode node) => ActorProps.Of(() => new ContainerPortActor(spec, node));
 
     protected override void PreStart()
     {

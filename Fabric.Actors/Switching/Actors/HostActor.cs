@@ -25,7 +25,7 @@ public sealed class HostActor : ReceiveActor, IWithStash
 
     public IStash Stash { get; set; } = null!;
 
-    public static Props Props(MfeSpec spec, SwitchingNode node) => Akka.Actor.Props.Create(() => new HostActor(spec, node));
+    public static Props Props(MfeSpec spec, SwitchingNode node) => ActorProps.Of(() => new HostActor(spec, node));
 
     protected override void PreStart() => _mfe = StartMfe();
 

@@ -80,7 +80,7 @@ public sealed class MfeActor : ReceiveActor
         });
     }
 
-    public static Props Props(MfeSpec spec, SwitchingNode node) => Akka.Actor.Props.Create(() => new MfeActor(spec, node));
+    public static Props Props(MfeSpec spec, SwitchingNode node) => ActorProps.Of(() => new MfeActor(spec, node));
 
     protected override void PreStart()
     {

@@ -49,7 +49,7 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(DcnSpec spec, SwitchingNode node, MfeDatapath datapath, MfeRuntime runtime) =>
-        Akka.Actor.Props.Create(() => new VnicActor(spec, node, datapath, runtime));
+        ActorProps.Of(() => new VnicActor(spec, node, datapath, runtime));
 
     protected override void PreStart() => TryOpen();
 
