@@ -123,8 +123,8 @@ public static partial class TapScenario
                 ["crr_per_s_gateway"] = "issue #10 part 3: scenario crr",
                 ["crr_per_s_veth"] = "issue #10 part 3: scenario crr",
                 ["crr_errors"] = "issue #10 part 3: scenario crr",
-                ["rss_growth_mb_overload"] = "issue #10 part 4 (another branch)",
-                ["pw_min_byte_share_p8"] = "issue #10 part 5 (another branch)",
+                ["rss_growth_mb_overload"] = "issue #10 part 4: scenario overload",
+                ["pw_min_byte_share_p8"] = "issue #10 part 5: scenario pw-share",
             };
             foreach (var (k, why) in skipped) notMeasured[$"tcp1_gbps_{k}"] = why;
             result["not_measured"] = notMeasured;
