@@ -26,4 +26,18 @@ public static class DeadlineTimer
         }
         timers.StartSingleTimer(key, key, TimeSpan.FromMilliseconds(Math.Max(1, dueMs - Environment.TickCount64)));
     }
+
+    /// <summary>
+    /// Makes the single timer <paramref name="key"/> fire no later than <paramref name="dueMs"/>:
+    /// armed only when nothing earlier is, never cancelled (a timer whose work went away fires
+    /// once for nothing, and its handler re-arms for what is then due). For deadlines that come and
+    /// go with traffic (a miss waiting for its answer), where re-arming and cancelling on each would
+    /// cost a scheduler registration per packet. Set <paramref name="armedAt"/> to
+    /// <see cref="long.MaxValue"/> when the timer fires.
+    /// </summary>
+    public static void ArmNoLaterThan(this ITimerScheduler timers, object key, long dueMs, ref long armedAt)
+    {
+        if (dueMs >= armedAt) return;
+        timers.ArmAt(key, dueMs, ref armedAt);
+    }
 }

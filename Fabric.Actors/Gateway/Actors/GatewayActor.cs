@@ -177,10 +177,12 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
 
     /// <summary>
     /// Arms the housekeeping timer for the first thing due (a miss whose answer is overdue, an
-    /// unanswered next hop's next ARP request), or stops it while nothing is: an idle gateway
-    /// whose next hops answered never wakes for it. Actor thread, holding the data path's lock.
+    /// unanswered next hop's next ARP request): an idle gateway whose next hops answered never
+    /// wakes for it. Not re-armed or cancelled as misses come and go (one answered SYN after
+    /// another would each cost a timer registration): an armed timer fires, and the tick arms for
+    /// what is due then. Actor thread, holding the data path's lock.
     /// </summary>
-    private void ArmHousekeeping() => Timers.ArmAt(Tick.Instance, Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue), ref _housekeepAt);
+    private void ArmHousekeeping() => Timers.ArmNoLaterThan(Tick.Instance, Math.Min(_arp.NextDue, _resolver?.NextInflightExpiry ?? long.MaxValue), ref _housekeepAt);
 
     public static Props Props(GatewaySpec spec, string node, GhostPlaneContext? ghost = null, PatchPanel? patches = null, AttachmentDevices? devices = null) =>
         ActorProps.Of(() => new GatewayActor(spec, node, ghost, patches, devices));
