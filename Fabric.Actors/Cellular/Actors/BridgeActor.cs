@@ -3,6 +3,7 @@ using Akka.Event;
 using Fabric.Actors.Cellular.Bridge;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Scheduling;
 using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Cellular.Actors;
@@ -28,6 +29,7 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
     private readonly int _retryMinMs, _retryMaxMs;
     private readonly Dictionary<string, Ipv4Address?> _addresses = new();
     private readonly Dictionary<string, (long RetryAt, int DelayMs)> _retry = new();
+    private long _retryAt = long.MaxValue;
 
     public BridgeActor(HypervisorIntent intent, HypervisorRuntime runtime, CellularNode node, IReadOnlyDictionary<string, IPort> modemData, CellularSettings settings)
     {
@@ -47,7 +49,11 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
                 vm.Bridge?.SetAddress(changed.Address);
             }
         });
-        Receive<CheckPorts>(_ => Check());
+        Receive<CheckPorts>(_ =>
+        {
+            _retryAt = long.MaxValue; // fired, or a port went away: Check re-arms for what is due
+            Check();
+        });
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -142,16 +148,8 @@ public sealed class BridgeActor : ReceiveActor, IWithTimers
     }
 
     /// <summary>Wakes the actor when the first re-open is due, or not at all while none is.</summary>
-    private void ArmRetry()
-    {
-        if (_retry.Count == 0)
-        {
-            Timers.Cancel(CheckPorts.Instance);
-            return;
-        }
-        var due = _retry.Values.Min(r => r.RetryAt) - Environment.TickCount64;
-        Timers.StartSingleTimer(CheckPorts.Instance, CheckPorts.Instance, TimeSpan.FromMilliseconds(Math.Max(1, due)));
-    }
+    private void ArmRetry() =>
+        Timers.ArmAt(CheckPorts.Instance, _retry.Count == 0 ? long.MaxValue : _retry.Values.Min(r => r.RetryAt), ref _retryAt);
 
     private static MacAddress Mac(Mac48 mac) => MacAddress.Parse(mac.ToString());
 

@@ -64,14 +64,15 @@ public sealed class VnicActor : ReceiveActor, IWithTimers
         try
         {
             var port = _node.PortFactory(_spec.Port, _node.NextPortId());
+            var self = Self;
+            // Before its receive thread starts, so a port gone at once is not missed; Check reads the current port.
+            port.WentAway += () => self.Tell(Check.Instance);
             var vnic = new DcnVnic(_spec, port, _datapath);
             vnic.Start();
             _vnic = vnic;
             _retry = _settings.VnicRetryMin;
             _runtime.VnicErrors.TryRemove(_spec.Name, out _);
             Context.Parent.Tell(new VnicUp(vnic));
-            var self = Self;
-            port.WentAway += () => self.Tell(Check.Instance); // from the thread that noticed; Check reads the current port
             _log.Info("DCN {0}: VNIC on {1} port {2}{3}", _spec.Name, _spec.Port.Kind, _spec.Port.Name, _node.Ghost ? " (ghost)" : "");
         }
         catch (Exception e) when (e is IOException or ArgumentException or InvalidOperationException or SocketException)
