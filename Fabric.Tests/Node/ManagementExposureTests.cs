@@ -63,7 +63,7 @@ public sealed class ManagementExposureTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var port = NodeProcess.FreeTcpPort();
         using var node = NodeProcess.Start(Run(dir, $"0.0.0.0:{port}", "--insecure-management", "--management-allowed-host", "fabric.example"));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         try
         {
             var alive = $"http://127.0.0.1:{port}/health/alive";
@@ -94,8 +94,8 @@ public sealed class ManagementExposureTests(ITestOutputHelper output)
         {
             ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert?.Thumbprint == thumbprint,
         };
-        using var https = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var https = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         try
         {
             await Eventually.Holds(async () => await Status(https, $"https://127.0.0.1:{port}/health/alive") == HttpStatusCode.OK, Wait, "https answers");
@@ -123,7 +123,7 @@ public sealed class ManagementExposureTests(ITestOutputHelper output)
         using var dir = new TempDir();
         var port = NodeProcess.FreeTcpPort();
         using var node = NodeProcess.Start(Run(dir, $"127.0.0.1:{port}", "--token-for-reads"));
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var root = $"http://127.0.0.1:{port}";
         try
         {
@@ -154,7 +154,7 @@ public sealed class ManagementExposureTests(ITestOutputHelper output)
         var alive = $"http://127.0.0.1:{port}/health/alive";
         try
         {
-            using (var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+            using (var probe = new HttpClient { Timeout = TimeSpan.FromSeconds(30) })
                 await Eventually.Holds(async () => await Status(probe, alive) == HttpStatusCode.OK, Wait, "management answers");
             await Task.Delay(500); // the probe's connection is gone from the server's count
 
@@ -192,7 +192,7 @@ public sealed class ManagementExposureTests(ITestOutputHelper output)
                 foreach (var socket in sockets) socket.Dispose();
             }
 
-            using var after = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            using var after = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
             await Eventually.Holds(async () => await Status(after, alive) == HttpStatusCode.OK, TimeSpan.FromSeconds(10), "management answers again");
         }
         catch
