@@ -12,29 +12,103 @@ namespace Fabric.Actors.Ghost;
 /// verifier applies — the main intent between proposals (the standing copy), the proposal while
 /// it is verified. A proposal therefore only starts, changes and stops what it touches.
 /// </summary>
-public sealed class GhostElementsActor : ReceiveActor
+/// <para>
+/// Between verifications the copy is quiet: its links' liveness runs slower
+/// (<see cref="GhostPlaneContext.LivenessPace"/>, e.g. ghost PW hellos at 16x their interval), so
+/// an idle node does not spend on a copy nobody looks at what main spends on its real PWs. Any
+/// verifier request (an apply, a readiness poll) makes it fast again at once; it goes quiet when
+/// none has come for <see cref="GhostSettings.QuietAfter"/>. Readiness reports the longest
+/// detection time in effect, which the verifier waits out before it judges a proposal.
+/// </para>
+public sealed class GhostElementsActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
     private readonly ElementReconciler _elements;
     private readonly GhostPlaneContext _plane;
     private readonly string _node;
+    private readonly TimeSpan _quietAfter;
+    private long _lastRequest = Environment.TickCount64;
+    private bool _quiet;
 
-    public GhostElementsActor(GhostPlaneContext plane, string node)
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public GhostElementsActor(GhostPlaneContext plane, string node, TimeSpan quietAfter)
     {
         _plane = plane;
         _node = node;
+        _quietAfter = quietAfter;
         _elements = new ElementReconciler(plane.Kinds, node, _log, "ghost ");
         Receive<ApplyGhostIntent>(apply =>
         {
+            Busy();
             var plan = _elements.Reconcile(Context, apply.Intent);
             if (plan.Start.Count + plan.Change.Count + plan.Stop.Count > 0)
                 _log.Info("Ghost copy (session {0}): {1} started, {2} changed, {3} stopped", apply.Session, plan.Start.Count, plan.Change.Count, plan.Stop.Count);
             Sender.Tell(Readiness(apply.Session, []));
         });
-        Receive<GetGhostReadiness>(q => Sender.Tell(Readiness(q.Session, q.PortKeys)));
+        Receive<GetGhostReadiness>(q =>
+        {
+            Busy();
+            Sender.Tell(Readiness(q.Session, q.PortKeys));
+        });
+        Receive<QuietTick>(_ =>
+        {
+            var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastRequest);
+            if (idle >= _quietAfter)
+            {
+                SetQuiet(true);
+            }
+            else
+            {
+                Timers.StartSingleTimer(QuietTick.Instance, QuietTick.Instance, _quietAfter - idle);
+            }
+        });
     }
 
-    public static Props Props(GhostPlaneContext plane, string node) => ActorProps.Of(() => new GhostElementsActor(plane, node));
+    public static Props Props(GhostPlaneContext plane, string node, TimeSpan quietAfter) =>
+        ActorProps.Of(() => new GhostElementsActor(plane, node, quietAfter));
+
+    protected override void PreStart()
+    {
+        if (_quietAfter > TimeSpan.Zero)
+        {
+            Timers.StartSingleTimer(QuietTick.Instance, QuietTick.Instance, _quietAfter);
+        }
+    }
+
+    /// <summary>A verifier request: the copy runs fast from now until <see cref="_quietAfter"/> passes without one.</summary>
+    private void Busy()
+    {
+        _lastRequest = Environment.TickCount64;
+        if (_quietAfter <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        if (_quiet)
+        {
+            SetQuiet(false);
+        }
+
+        if (!Timers.IsTimerActive(QuietTick.Instance))
+        {
+            Timers.StartSingleTimer(QuietTick.Instance, QuietTick.Instance, _quietAfter);
+        }
+    }
+
+    private void SetQuiet(bool quiet)
+    {
+        _quiet = quiet;
+        foreach (var (setQuiet, _) in _plane.LivenessPace)
+        {
+            setQuiet(quiet);
+        }
+    }
+
+    private sealed class QuietTick
+    {
+        public static readonly QuietTick Instance = new();
+    }
 
     private GhostIntentApplied Readiness(long session, IReadOnlyCollection<string> ports)
     {
@@ -46,6 +120,7 @@ public sealed class GhostElementsActor : ReceiveActor
             up += u;
             total += t;
         }
-        return new GhostIntentApplied(session, _node, _elements.Count, up, total, missing);
+        var detection = _plane.LivenessPace.Select(p => p.LongestDetection()).DefaultIfEmpty(TimeSpan.Zero).Max();
+        return new GhostIntentApplied(session, _node, _elements.Count, up, total, missing, detection.TotalMilliseconds);
     }
 }

@@ -25,6 +25,9 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
     /// <summary>How long a wave's probes may add no hop before the next wave goes anyway.</summary>
     public TimeSpan ProbeWaveQuiet { get; init; } = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>How long after the last verifier request the ghost copy goes quiet (its links' liveness slower); zero = never.</summary>
+    public TimeSpan QuietAfter { get; init; } = TimeSpan.FromSeconds(10);
+
     public static GhostSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("fabric.ghost");
@@ -40,6 +43,7 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
             ProbeMaxWait = c.GetTimeSpan("probe-max-wait", Default.ProbeMaxWait),
             ProbeWave = c.GetInt("probe-wave", Default.ProbeWave),
             ProbeWaveQuiet = c.GetTimeSpan("probe-wave-quiet", Default.ProbeWaveQuiet),
+            QuietAfter = c.GetTimeSpan("quiet-after", Default.QuietAfter),
         };
     }
 }

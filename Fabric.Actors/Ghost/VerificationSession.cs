@@ -161,7 +161,10 @@ public sealed class VerificationSession : ReceiveActor
         // A PW whose other end changed (stopped sending hellos, say) still counts as up until its
         // BFD detection time has passed: on the proposal, everything must stay up that long
         // before probes run (main's copy is what already ran, usually untouched by this apply).
-        var hold = !holdForDetection || scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
+        // The ghost clocks' own detection times count too: they are longer than the intent's while
+        // a copy was quiet (or over its hello budget), until the other end's next hello says otherwise.
+        var intentHold = !holdForDetection || scope.All ? TimeSpan.Zero : DetectionTime(intent, scope);
+        var hold = intentHold;
         TimeSpan? readySince = null;
         do
         {
@@ -170,6 +173,10 @@ public sealed class VerificationSession : ReceiveActor
             await Task.Delay(polls++ < 10 ? 20 : 50);
             applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(
                 new GetGhostReadiness(_session, ports.GetValueOrDefault(g.Name, [])), AskTimeout)));
+            if (intentHold > TimeSpan.Zero)
+            {
+                hold = TimeSpan.FromMilliseconds(Math.Max(intentHold.TotalMilliseconds, applied.Max(a => a.LongestDetectionMs)));
+            }
             var ready = applied.Sum(a => a.PwsUp + a.PwsTotal - a.PortsMissing);
             if (ready != progress.Ready) progress = (ready, deadline.Elapsed);
             readySince = Waiting() ? null : readySince ?? deadline.Elapsed;
@@ -183,8 +190,8 @@ public sealed class VerificationSession : ReceiveActor
     /// <summary>
     /// The longest BFD detection time (hello interval x multiplier, as the intent sets them) of
     /// the trunks whose probes are in <paramref name="scope"/>: zero when none is. The ghost clock
-    /// may stretch its intervals beyond the intent's under its hello budget (thousands of PWs on
-    /// one node); then this is shorter than the real detection time.
+    /// may stretch its intervals beyond the intent's (its hello budget, or a quiet copy); the
+    /// readiness replies carry that longer time and the hold takes it.
     /// </summary>
     private TimeSpan DetectionTime(IntentDocument intent, ChangeScope scope)
     {

@@ -19,6 +19,13 @@ public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort) 
     /// <summary>Each capability's liveness of its ghost links (up, total), e.g. ghost PWs' BFD sessions: the verifier waits for them.</summary>
     public List<Func<(int Up, int Total)>> Liveness { get; } = [];
 
+    /// <summary>
+    /// Each capability's switch for its ghost links' liveness between verifications (true = quiet:
+    /// hellos less often), and the longest time one of its links that is up can go on reading up
+    /// after its other end went silent (the verifier waits that long before it judges a change).
+    /// </summary>
+    public List<(Action<bool> SetQuiet, Func<TimeSpan> LongestDetection)> LivenessPace { get; } = [];
+
     /// <summary>Each capability's resolver of its check ends and its implicit probes.</summary>
     public List<IGhostAttachments> Attachments { get; } = [];
 

@@ -12,7 +12,9 @@ namespace Fabric.Actors.Pseudowire;
 /// session's TX interval is stretched by a power of two and advertised (RFC 5880 Desired Min TX),
 /// so detection times grow instead of hellos missing their deadlines.</param>
 /// <param name="GhostHelloBudget">The same for the ghost copy's clock, which only has to show PWs come up.</param>
-public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack, int HelloBudget = 10_000, int GhostHelloBudget = 2_000)
+/// <param name="GhostQuietStretch">What the ghost copy's TX intervals are stretched by (at least)
+/// while no verification runs (a power of two; 1 = never quiet).</param>
+public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack, int HelloBudget = 10_000, int GhostHelloBudget = 2_000, int GhostQuietStretch = 16)
 {
     public static readonly LivenessSettings Default = new(RealtimePriority: 10, StallSlack: TimeSpan.FromMilliseconds(10));
 
@@ -44,6 +46,12 @@ public sealed record LivenessSettings(int RealtimePriority, TimeSpan StallSlack,
             throw new ArgumentException($"fabric.pseudowire.liveness.hello-budget and ghost-hello-budget must be 0 (no limit) or more, not {budget} and {ghostBudget}");
         }
 
-        return new LivenessSettings(priority, slack, budget, ghostBudget);
+        int quiet = section.GetInt("ghost-quiet-stretch", Default.GhostQuietStretch);
+        if (quiet < 1 || quiet > 1 << 10 || (quiet & (quiet - 1)) != 0)
+        {
+            throw new ArgumentException($"fabric.pseudowire.liveness.ghost-quiet-stretch must be a power of two from 1 to 1024, not {quiet}");
+        }
+
+        return new LivenessSettings(priority, slack, budget, ghostBudget, quiet);
     }
 }

@@ -31,6 +31,9 @@ public static class PseudowireHosting
                 return (trunks.Sum(t => t.Forwarder.Selector.ActiveCount) + single.Count(p => p.IsUp),
                         trunks.Sum(t => t.Forwarder.Members.Count) + single.Count);
             });
+            ghost.LivenessPace.Add((
+                quiet => ghostNode.LivenessQuiet = quiet,
+                () => ghostNode.Underlay?.Liveness.LongestDetectionTime ?? TimeSpan.Zero));
             ghost.Publish(ghostNode);
         }
         // Registered through a factory so the container owns it: when the node stops, its

@@ -17,6 +17,7 @@ public sealed class PseudowireNode : IDisposable
 {
     private readonly Lock _lock = new();
     private PwUnderlay? _underlay;
+    private bool _livenessQuiet;
     private ushort _nextPortId = 1;
 
     public PseudowireNode(ushort underlayPort = MplsInUdp.Port)
@@ -88,6 +89,26 @@ public sealed class PseudowireNode : IDisposable
 
     public PwUnderlay? Underlay => Volatile.Read(ref _underlay);
 
+    /// <summary>
+    /// The ghost copy between verifications: its liveness clock sends hellos less often
+    /// (<see cref="PwLivenessClock.Quiet"/>), now and when its underlay opens later.
+    /// </summary>
+    public bool LivenessQuiet
+    {
+        get => Volatile.Read(ref _livenessQuiet);
+        set
+        {
+            lock (_lock)
+            {
+                _livenessQuiet = value;
+                if (_underlay is { } underlay)
+                {
+                    underlay.Liveness.Quiet = value;
+                }
+            }
+        }
+    }
+
     /// <summary>The node's underlay, opened on <paramref name="address"/> the first time.</summary>
     public PwUnderlay EnsureUnderlay(Ipv4Address address)
     {
@@ -100,6 +121,11 @@ public sealed class PseudowireNode : IDisposable
 
             PcapWriter? tee = UnderlayPcapPath is { } path ? new PcapWriter(path) : null;
             _underlay = PwUnderlay.Open(address, UnderlayPort, pool: null, tee, Tracer, Liveness, IsGhost || !UnderlayQueueDelay.IsOn ? null : UnderlayQueueDelay);
+            if (_livenessQuiet)
+            {
+                _underlay.Liveness.Quiet = true;
+            }
+
             return _underlay;
         }
     }

@@ -76,6 +76,13 @@ public sealed class PwLiveness
     }
 
     /// <summary>
+    /// How long this end waits for the peer's next hello before the session expires (RFC 5880
+    /// detection time: the peer's multiplier x the longer of its advertised TX interval and our
+    /// required RX); zero before the first hello.
+    /// </summary>
+    public TimeSpan DetectionTime => TimeSpan.FromSeconds(Volatile.Read(ref _remoteDetectTicks) / (double)Stopwatch.Frequency);
+
+    /// <summary>
     /// When (clock ticks) the session would expire if no further hello arrived, one tick late so
     /// the check lands after it; <see cref="long.MaxValue"/> when Down with nothing heard.
     /// </summary>

@@ -59,6 +59,8 @@ public sealed class PwLivenessClock : IDisposable
     private long _wakeups;
     private long _askedTicks; // how long the clock thread is sleeping now (for AwakeTicks readers)
     private int _stretch = 1;  // every session's TX interval is its intent interval times this (a power of two)
+    private int _budgetStretch = 1; // under _lock: what the hello budget asks for
+    private bool _quiet;            // under _lock: the ghost copy between verifications
 
     internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null, bool ghost = false)
     {
@@ -66,6 +68,7 @@ public sealed class PwLivenessClock : IDisposable
         _receiver = helloReceiver;
         Settings = settings ?? LivenessSettings.Default;
         HelloBudget = ghost ? Settings.GhostHelloBudget : Settings.HelloBudget;
+        QuietStretch = ghost ? Settings.GhostQuietStretch : 1;
         _stallSlackTicks = (long)(Settings.StallSlack.TotalSeconds * Stopwatch.Frequency);
         _lastReal = Stopwatch.GetTimestamp();
         _awake = _lastReal;
@@ -109,6 +112,71 @@ public sealed class PwLivenessClock : IDisposable
     /// <see cref="HelloBudget"/>: 1 while they fit, else the smallest power of two that makes them fit.
     /// </summary>
     public int Stretch => Volatile.Read(ref _stretch);
+
+    /// <summary>
+    /// The stretch a quiet clock runs at, at least (<see cref="LivenessSettings.GhostQuietStretch"/>
+    /// for the ghost copy's clock, 1 for main's: main is never quiet).
+    /// </summary>
+    public int QuietStretch { get; }
+
+    /// <summary>
+    /// True while the clock is quiet: its sessions' hellos go <see cref="QuietStretch"/> times less
+    /// often (advertised, so the peers' detection times grow with them). The ghost copy is quiet
+    /// between verifications; a verification makes it fast again before it judges anything, and
+    /// waits out <see cref="LongestDetectionTime"/>, so a PW that went down while its ends were
+    /// quiet is still seen down.
+    /// </summary>
+    public bool Quiet
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _quiet;
+            }
+        }
+
+        set
+        {
+            bool changed;
+            lock (_lock)
+            {
+                _quiet = value;
+                changed = Restretch();
+            }
+
+            // Hellos advertising the new interval go at once, not at the next (stretched) one.
+            if (changed)
+            {
+                Wake();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The longest detection time of this clock's sessions that are up: how long a PW whose other
+    /// end went silent can still read as up here. After a quiet spell it stays long until the
+    /// peer's next hello advertises the short interval again.
+    /// </summary>
+    public TimeSpan LongestDetectionTime
+    {
+        get
+        {
+            var longest = TimeSpan.Zero;
+            lock (_lock)
+            {
+                foreach (var link in _byLink.Keys)
+                {
+                    if (link.HasLiveness && link.Liveness.State == BfdState.Up && link.Liveness.DetectionTime > longest)
+                    {
+                        longest = link.Liveness.DetectionTime;
+                    }
+                }
+            }
+
+            return longest;
+        }
+    }
 
     /// <summary>Sessions run by this clock.</summary>
     public int Sessions
@@ -253,10 +321,25 @@ public sealed class PwLivenessClock : IDisposable
         }
 
         int stretch = StretchFor(rate, HelloBudget);
-        if (stretch > _stretch || StretchFor(rate * 1.25, HelloBudget) < _stretch)
+        if (stretch > _budgetStretch || StretchFor(rate * 1.25, HelloBudget) < _budgetStretch)
         {
-            Volatile.Write(ref _stretch, stretch);
+            _budgetStretch = stretch;
         }
+
+        Restretch();
+    }
+
+    /// <summary>Under the lock: the stretch sessions run at, from the budget's and the quiet floor; true when it changed.</summary>
+    private bool Restretch()
+    {
+        int stretch = _quiet ? Math.Max(_budgetStretch, QuietStretch) : _budgetStretch;
+        if (stretch == _stretch)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _stretch, stretch);
+        return true;
     }
 
     /// <summary>The smallest power of two that brings <paramref name="rate"/> hellos a second within <paramref name="budget"/>.</summary>

@@ -17,8 +17,12 @@ public sealed record NodeIdentity(long Session, string Node, bool GhostShadow) :
 /// </summary>
 public sealed record ApplyGhostIntent(long Session, string Node, Intent.IntentDocument Intent) : IGhostMessage;
 
-/// <summary>A node's ghost copy: elements running, ghost PWs up of total, and which of the asked-for ports are not open yet.</summary>
-public sealed record GhostIntentApplied(long Session, string Node, int Elements, int PwsUp, int PwsTotal, int PortsMissing = 0) : IGhostMessage;
+/// <summary>
+/// A node's ghost copy: elements running, ghost PWs up of total, which of the asked-for ports are
+/// not open yet, and the longest time one of its ghost links that is up would go on reading up
+/// after its other end went silent (its liveness detection time, long while the copy was quiet).
+/// </summary>
+public sealed record GhostIntentApplied(long Session, string Node, int Elements, int PwsUp, int PwsTotal, int PortsMissing = 0, double LongestDetectionMs = 0) : IGhostMessage;
 
 /// <summary>
 /// Asks for the ghost copy's readiness: PW liveness, and whether <paramref name="PortKeys"/> (the

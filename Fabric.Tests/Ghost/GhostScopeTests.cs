@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Text.Json.Nodes;
 using Fabric.Tests.Support;
 using Xunit.Abstractions;
@@ -44,6 +45,36 @@ public sealed class GhostScopeTests(ITestOutputHelper output)
         Assert.Contains(Progress(broken), p => p.StartsWith("scope: 1 changed element(s) (pw:pw-2): 66 of 130 probe(s)", StringComparison.Ordinal));
         Assert.Contains(broken["findings"]!.AsArray(), f => f!["check"]!.ToString() == "trunk-members"
             && f["reason"]!.ToString().StartsWith("member pw-1 of trunk t1 carried none", StringComparison.Ordinal));
+        Assert.Equal(2, await node.IntentVersion());
+    }
+
+    [Fact]
+    public async Task After_the_ghost_copy_went_quiet_a_change_that_takes_the_peers_pw_down_is_still_rejected_and_a_good_one_commits()
+    {
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-1", dir.Sub("n1"), extraHocon: "fabric.ghost.quiet-after = 1s");
+        await Eventually.Holds(async () => await node.UpCount() == 1, GhostChanges.Wait, "node Up");
+        var good = GhostIntents.TwoCustomers(crossConnected: false).Replace("address: 127.0.0.1", "address: 127.0.78.9");
+        Assert.Equal("committed", (await node.ProposeAndDecide(good, output))["status"]!.ToString());
+        var ghostPws = node.Services.GetRequiredService<Fabric.Actors.Guardian.GhostPlaneContext>().Get<Fabric.Actors.Pseudowire.PseudowireNode>()!;
+
+        // A second after the verifier's last request the copy is quiet: ghost hellos at 16 x 50 ms.
+        async Task UntilQuiet() => await Eventually.Holds(() => ghostPws.LivenessQuiet && ghostPws.Underlay!.Liveness.Stretch == 16
+            && ghostPws.Pws.Values.All(p => p.IsUp && p.Liveness.TxInterval == TimeSpan.FromMilliseconds(800)), GhostChanges.Wait, "the ghost copy quiet");
+        await UntilQuiet();
+
+        // The change of the test above that takes pe-a's pw-1 down: still rejected from a quiet copy.
+        var broken = await node.ProposeAndDecide(good.Replace(Pw2, Pw2.Replace("remoteLabel: 101 }", "remoteLabel: 101, controlWord: false }")), output);
+        Assert.Equal("rejected", broken["status"]!.ToString());
+        Assert.Contains(broken["findings"]!.AsArray(), f => f!["check"]!.ToString() == "trunk-members"
+            && f["reason"]!.ToString().StartsWith("member pw-1 of trunk t1 carried none", StringComparison.Ordinal));
+        // The verification made the copy fast.
+        Assert.Contains(ghostPws.Pws.Values, p => p.Liveness.TxInterval == TimeSpan.FromMilliseconds(50));
+
+        // Quiet again, a good change commits (a quiet copy's slow hellos flap nothing).
+        await UntilQuiet();
+        var weighted = await node.ProposeAndDecide(good.Replace(Pw2, Pw2.Replace("remoteLabel: 101 }", "remoteLabel: 101, weight: 2 }")), output);
+        Assert.Equal("committed", weighted["status"]!.ToString());
         Assert.Equal(2, await node.IntentVersion());
     }
 

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Fabric.Actors.DataPlane.Wire;
+using Fabric.Actors.Ghost;
+using Fabric.Actors.Pseudowire;
+using Fabric.Messages.Intent;
+using Fabric.Tests.Support;
+using Xunit;
+
+namespace Fabric.Tests.Pseudowire;
+
+/// <summary>
+/// The ghost copy's liveness clock between verifications (issue 13, idle): quiet, its hellos go
+/// <c>ghost-quiet-stretch</c> times less often and say so (RFC 5880 Desired Min TX), so the peer's
+/// detection time grows with them and nothing flaps; made fast again, it tells the peer at once;
+/// and a PW whose other end went away while quiet keeps the long detection time (which the
+/// verifier waits out) until it is seen down. Two real ghost underlays, real clocks and sockets.
+/// </summary>
+[Collection("pw-traffic")]
+public class GhostQuietLivenessTests
+{
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(50);
+
+    [Fact]
+    public async Task A_quiet_ghost_clock_hellos_16x_slower_is_fast_again_at_once_and_a_peer_gone_while_quiet_is_seen_down_within_the_long_detection_time()
+    {
+        var settings = LivenessSettings.Default with { GhostQuietStretch = 16 };
+        var addresses = UnderlayAddresses.Next(2);
+        var tracer = new ProbeTracer("node-1");
+        using var a = PwUnderlay.Open(Ipv4Address.Parse(addresses[0]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        using var b = PwUnderlay.Open(Ipv4Address.Parse(addresses[1]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        Assert.Equal(16, a.Liveness.QuietStretch);
+        PwLink Link(string name, uint local, uint remote, PwUnderlay to) =>
+            new(new PwConfig(name, "pe", "pe-far", new MplsLabel(local), new MplsLabel(remote), true, false, 1, to.Local, "t"), Interval, 3);
+        var (a0, b0, a1, b1) = (Link("a0", 501, 601, b), Link("b0", 601, 501, a), Link("a1", 502, 602, b), Link("b1", 602, 502, a));
+        foreach (var (on, link) in new[] { (a, a0), (b, b0), (a, a1), (b, b1) })
+        {
+            on.Register(link);
+            on.Liveness.Add(link, (_, _, _) => { });
+        }
+
+        await Eventually.Holds(() => a0.IsUp && b0.IsUp && a1.IsUp && b1.IsUp, TimeSpan.FromSeconds(10), "both PWs up");
+        await Eventually.Holds(() => Ms(a.Liveness.LongestDetectionTime) == 150, TimeSpan.FromSeconds(2), "a's detection time 3 x 50 ms");
+
+        // Quiet: 800 ms hellos, advertised at once, so each end now waits 3 x 800 ms for the other.
+        a.Liveness.Quiet = true;
+        b.Liveness.Quiet = true;
+        await Eventually.Holds(() => a0.Liveness.TxInterval == TimeSpan.FromMilliseconds(800), TimeSpan.FromSeconds(1), "a0 sends every 800 ms");
+        await Eventually.Holds(() => Ms(a.Liveness.LongestDetectionTime) == 2400 && Ms(b.Liveness.LongestDetectionTime) == 2400,
+            TimeSpan.FromSeconds(2), "both ends' detection times 3 x 800 ms");
+        long sent = a0.HellosSent;
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        long quietHellos = a0.HellosSent - sent;
+        Assert.InRange(quietHellos, 1, 4); // 2 s at 800 ms; at 50 ms it would be 40
+        Assert.True(a0.IsUp && b0.IsUp && a1.IsUp && b1.IsUp, "nothing went down while quiet");
+
+        // b1's end goes away while quiet (a proposal removed it); then both clocks are made fast.
+        b.Liveness.Remove(b1);
+        b.Unregister(b1);
+        var clock = Stopwatch.StartNew();
+        a.Liveness.Quiet = false;
+        b.Liveness.Quiet = false;
+        await Eventually.Holds(() => a0.Liveness.TxInterval == Interval, TimeSpan.FromSeconds(1), "a0 sends every 50 ms again");
+        // b0 said it is fast again at once: a0 expects its hellos every 50 ms again within milliseconds...
+        await Eventually.Holds(() => Ms(a0.Liveness.DetectionTime) == 150, TimeSpan.FromSeconds(1), "a0's detection time back to 3 x 50 ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(500), $"a0's peer took {clock.ElapsedMilliseconds} ms to say it is fast");
+        // ... but nobody tells a1: it keeps the quiet detection time, which the clock reports as its
+        // longest (the verifier's hold), until a1 goes down within it.
+        var reported = a.Liveness.LongestDetectionTime;
+        bool a1UpAtReport = a1.IsUp;
+        await Eventually.Holds(() => !a1.IsUp, TimeSpan.FromSeconds(5), "a1 down once its peer is gone");
+        var downAfter = clock.Elapsed;
+        if (a1UpAtReport)
+        {
+            Assert.Equal(2400, Ms(reported));
+        }
+
+        Assert.True(downAfter < TimeSpan.FromMilliseconds(2400 + 500), $"a1 went down {downAfter.TotalMilliseconds:F0} ms after the clocks were made fast");
+        Assert.Equal(150, Ms(a.Liveness.LongestDetectionTime));
+        Assert.True(a0.IsUp && b0.IsUp, "the PW with both ends stayed up");
+    }
+
+    private static int Ms(TimeSpan t) => (int)Math.Round(t.TotalMilliseconds);
+}
