@@ -22,6 +22,9 @@ public static class FabricNodeApp
 {
     public const string SystemName = "fabric";
 
+    /// <summary>The host's switch for watching its configuration files (set to false unless the operator set it).</summary>
+    private const string ReloadConfigVariable = "DOTNET_hostBuilder__reloadConfigOnChange";
+
     /// <summary>
     /// Builds the node. Throws <see cref="ArgumentException"/> with a one-line reason when the
     /// options do not hold together (management exposure, token file, database).
@@ -40,6 +43,15 @@ public static class FabricNodeApp
         var intentLimits = settings.Intent;
         var management = settings.Management;
         var certificate = ManagementEndpoint.Certificate(options);
+
+        // No configuration reload: the host would watch its content root (the directory the node
+        // was started from, recursively, where ./data usually is) with inotify and wake on every
+        // write the node makes there; the node reads no appsettings file. The slim builder reads
+        // the switch from DOTNET_ variables only (a command-line switch comes after the files).
+        if (Environment.GetEnvironmentVariable(ReloadConfigVariable) is null)
+        {
+            Environment.SetEnvironmentVariable(ReloadConfigVariable, "false");
+        }
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ApplicationName = "fabric-node" });
         builder.Logging.ClearProviders();
