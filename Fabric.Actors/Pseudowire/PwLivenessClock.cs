@@ -154,9 +154,12 @@ public sealed class PwLivenessClock : IDisposable
     }
 
     /// <summary>
-    /// The longest detection time of this clock's sessions that are up: how long a PW whose other
-    /// end went silent can still read as up here. After a quiet spell it stays long until the
-    /// peer's next hello advertises the short interval again.
+    /// The longest detection time of this clock's sessions that are up, where it is longer than
+    /// the hello budget's stretch explains: how long a PW whose other end went silent during a
+    /// quiet spell can still read as up here. It stays long until the peer's next hello advertises
+    /// the short interval again; zero when no session is in that state. (A stretch the budget
+    /// forces on both ends, thousands of ghost PWs on one node, is the copy's standing floor and
+    /// is not counted: the verifier has always judged those at the intent's detection time.)
     /// </summary>
     public TimeSpan LongestDetectionTime
     {
@@ -167,9 +170,17 @@ public sealed class PwLivenessClock : IDisposable
             {
                 foreach (var link in _byLink.Keys)
                 {
-                    if (link.HasLiveness && link.Liveness.State == BfdState.Up && link.Liveness.DetectionTime > longest)
+                    if (!link.HasLiveness || link.Liveness.State != BfdState.Up)
                     {
-                        longest = link.Liveness.DetectionTime;
+                        continue;
+                    }
+
+                    var liveness = link.Liveness;
+                    var detection = liveness.DetectionTime;
+                    var budgeted = liveness.Interval * (liveness.Multiplier * _budgetStretch);
+                    if (detection > budgeted && detection > longest)
+                    {
+                        longest = detection;
                     }
                 }
             }

@@ -39,7 +39,8 @@ public class GhostQuietLivenessTests
         }
 
         await Eventually.Holds(() => a0.IsUp && b0.IsUp && a1.IsUp && b1.IsUp, TimeSpan.FromSeconds(10), "both PWs up");
-        await Eventually.Holds(() => Ms(a.Liveness.LongestDetectionTime) == 150, TimeSpan.FromSeconds(2), "a's detection time 3 x 50 ms");
+        await Eventually.Holds(() => Ms(a0.Liveness.DetectionTime) == 150, TimeSpan.FromSeconds(2), "a0's detection time 3 x 50 ms");
+        Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime); // nothing beyond the intent's
 
         // Quiet: 800 ms hellos, advertised at once, so each end now waits 3 x 800 ms for the other.
         a.Liveness.Quiet = true;
@@ -75,8 +76,29 @@ public class GhostQuietLivenessTests
         }
 
         Assert.True(downAfter < TimeSpan.FromMilliseconds(2400 + 500), $"a1 went down {downAfter.TotalMilliseconds:F0} ms after the clocks were made fast");
-        Assert.Equal(150, Ms(a.Liveness.LongestDetectionTime));
+        Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime);
         Assert.True(a0.IsUp && b0.IsUp, "the PW with both ends stayed up");
+    }
+
+    [Fact]
+    public async Task A_stretch_the_hello_budget_forces_on_both_ends_is_not_reported_as_a_quiet_detection_time()
+    {
+        // A ghost budget of 1 hello/s: both ends stretch 50 ms to 1.6 s or more (as thousands of
+        // ghost PWs on one node do); that is the copy's standing floor, not a quiet spell.
+        var settings = LivenessSettings.Default with { GhostHelloBudget = 1 };
+        var addresses = UnderlayAddresses.Next(2);
+        var tracer = new ProbeTracer("node-1");
+        using var a = PwUnderlay.Open(Ipv4Address.Parse(addresses[0]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        using var b = PwUnderlay.Open(Ipv4Address.Parse(addresses[1]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        var a0 = new PwLink(new PwConfig("a0", "pe", "pe-far", new MplsLabel(511), new MplsLabel(611), true, false, 1, b.Local, "t"), Interval, 3);
+        var b0 = new PwLink(new PwConfig("b0", "pe", "pe-far", new MplsLabel(611), new MplsLabel(511), true, false, 1, a.Local, "t"), Interval, 3);
+        a.Register(a0);
+        b.Register(b0);
+        a.Liveness.Add(a0, (_, _, _) => { });
+        b.Liveness.Add(b0, (_, _, _) => { });
+        await Eventually.Holds(() => a0.IsUp && b0.IsUp && a0.Liveness.DetectionTime >= TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(10), "a0 up at a stretched interval");
+        Assert.True(a.Liveness.Stretch >= 16, $"stretch {a.Liveness.Stretch}");
+        Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime);
     }
 
     private static int Ms(TimeSpan t) => (int)Math.Round(t.TotalMilliseconds);
