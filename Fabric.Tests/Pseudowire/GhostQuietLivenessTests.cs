@@ -23,14 +23,10 @@ public class GhostQuietLivenessTests
     [Fact]
     public async Task A_quiet_ghost_clock_hellos_16x_slower_is_fast_again_at_once_and_a_peer_gone_while_quiet_is_seen_down_within_the_long_detection_time()
     {
-        var settings = LivenessSettings.Default with { GhostQuietStretch = 16 };
-        var addresses = UnderlayAddresses.Next(2);
-        var tracer = new ProbeTracer("node-1");
-        using var a = PwUnderlay.Open(Ipv4Address.Parse(addresses[0]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
-        using var b = PwUnderlay.Open(Ipv4Address.Parse(addresses[1]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        var (a, b) = GhostUnderlays(LivenessSettings.Default with { GhostQuietStretch = 16 });
+        using var disposeA = a;
+        using var disposeB = b;
         Assert.Equal(16, a.Liveness.QuietStretch);
-        PwLink Link(string name, uint local, uint remote, PwUnderlay to) =>
-            new(new PwConfig(name, "pe", "pe-far", new MplsLabel(local), new MplsLabel(remote), true, false, 1, to.Local, "t"), Interval, 3);
         var (a0, b0, a1, b1) = (Link("a0", 501, 601, b), Link("b0", 601, 501, a), Link("a1", 502, 602, b), Link("b1", 602, 502, a));
         foreach (var (on, link) in new[] { (a, a0), (b, b0), (a, a1), (b, b1) })
         {
@@ -85,13 +81,10 @@ public class GhostQuietLivenessTests
     {
         // A ghost budget of 1 hello/s: both ends stretch 50 ms to 1.6 s or more (as thousands of
         // ghost PWs on one node do); that is the copy's standing floor, not a quiet spell.
-        var settings = LivenessSettings.Default with { GhostHelloBudget = 1 };
-        var addresses = UnderlayAddresses.Next(2);
-        var tracer = new ProbeTracer("node-1");
-        using var a = PwUnderlay.Open(Ipv4Address.Parse(addresses[0]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
-        using var b = PwUnderlay.Open(Ipv4Address.Parse(addresses[1]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
-        var a0 = new PwLink(new PwConfig("a0", "pe", "pe-far", new MplsLabel(511), new MplsLabel(611), true, false, 1, b.Local, "t"), Interval, 3);
-        var b0 = new PwLink(new PwConfig("b0", "pe", "pe-far", new MplsLabel(611), new MplsLabel(511), true, false, 1, a.Local, "t"), Interval, 3);
+        var (a, b) = GhostUnderlays(LivenessSettings.Default with { GhostHelloBudget = 1 });
+        using var disposeA = a;
+        using var disposeB = b;
+        var (a0, b0) = (Link("a0", 511, 611, b), Link("b0", 611, 511, a));
         a.Register(a0);
         b.Register(b0);
         a.Liveness.Add(a0, (_, _, _) => { });
@@ -100,6 +93,26 @@ public class GhostQuietLivenessTests
         Assert.True(a.Liveness.Stretch >= 16, $"stretch {a.Liveness.Stretch}");
         Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime);
     }
+
+    /// <summary>Two ghost underlays (a tracer makes them the ghost copy's) on fresh loopback addresses.</summary>
+    private static (PwUnderlay A, PwUnderlay B) GhostUnderlays(LivenessSettings settings)
+    {
+        var addresses = UnderlayAddresses.Next(2);
+        var tracer = new ProbeTracer("node-1");
+        var a = PwUnderlay.Open(Ipv4Address.Parse(addresses[0]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings);
+        try
+        {
+            return (a, PwUnderlay.Open(Ipv4Address.Parse(addresses[1]), PseudowireNode.GhostUnderlayPort, tracer: tracer, liveness: settings));
+        }
+        catch
+        {
+            a.Dispose();
+            throw;
+        }
+    }
+
+    private static PwLink Link(string name, uint local, uint remote, PwUnderlay to) =>
+        new(new PwConfig(name, "pe", "pe-far", new MplsLabel(local), new MplsLabel(remote), true, false, 1, to.Local, "t"), Interval, 3);
 
     private static int Ms(TimeSpan t) => (int)Math.Round(t.TotalMilliseconds);
 }

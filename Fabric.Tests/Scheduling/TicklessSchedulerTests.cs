@@ -24,7 +24,7 @@ public class TicklessSchedulerTests() : TestKit(ConfigurationFactory.ParseString
     }
 
     [Fact]
-    public void A_tell_arrives_after_its_delay_to_the_millisecond_not_rounded_to_a_tick()
+    public void A_tell_arrives_within_milliseconds_of_its_delay_not_rounded_to_a_tick()
     {
         var late = new List<double>();
         for (var i = 0; i < 10; i++)

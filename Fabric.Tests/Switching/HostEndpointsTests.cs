@@ -57,6 +57,21 @@ public sealed class HostEndpointsTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task The_actor_tree_answers_every_time()
+    {
+        // GET /actors used Akka's Inbox, whose receive timeouts sometimes never fired: about one
+        // call in 25 hung until the client gave up (CI stop 19).
+        using var http = new HttpClient { BaseAddress = _node.Http.BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        for (var i = 0; i < 15; i++)
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var tree = await http.GetStringAsync("/actors");
+            Assert.Contains("/user/fabric/host-host-1/mfe-mfe-1/port-web", tree, StringComparison.Ordinal);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"call {i} took {clock.ElapsedMilliseconds} ms");
+        }
+    }
+
     [Theory]
     [InlineData("/hosts/bad%20name", HttpStatusCode.BadRequest, "is not a host name")]
     [InlineData("/hosts/-x", HttpStatusCode.BadRequest, "is not a host name")]
