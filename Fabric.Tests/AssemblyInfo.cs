@@ -11,8 +11,9 @@ internal static class TestProcess
     /// Test helpers wait for processes (ip, iperf3, ping, curl) synchronously, often on thread-pool
     /// threads, while in-process nodes (Kestrel, Akka's default dispatcher) share that pool. With 2
     /// cores the pool starts at 2 threads and adds about one a second when they block, so a request
-    /// to an in-process node could wait tens of seconds on a loaded machine (CI, stop 19: 30 s
-    /// HTTP timeouts on routes that do no work). Start the pool with enough threads for that.
+    /// to an in-process node can wait seconds on a loaded machine. Start the pool with enough
+    /// threads for that. (CI stop 19's 30 s timeouts on <c>/actors</c> were not this but a hang in
+    /// Akka's Inbox, fixed in <c>ActorEndpoints</c>.)
     /// </summary>
     [ModuleInitializer]
     internal static void ThreadPoolFloor()

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Akka.Actor;
+using Fabric.Actors;
 
 namespace Fabric.Node.Management;
 
@@ -29,7 +30,6 @@ public static class ActorEndpoints
         return new ActorNode(path, name, nodes.OrderBy(n => n.Name, StringComparer.Ordinal).ToList());
     }
 
-    /// <summary>Identifies every child of <paramref name="path"/>: an ActorSelection with a wildcard, answers gathered briefly.</summary>
     /// <summary>
     /// The children of <paramref name="path"/>: everything that answers an Identify sent to
     /// <c>path/*</c> within <see cref="LevelTimeout"/>. The answers are gathered by a short-lived
@@ -43,7 +43,7 @@ public static class ActorEndpoints
     {
         var correlation = Guid.NewGuid();
         var found = new ConcurrentQueue<IActorRef>();
-        var collector = ((ExtendedActorSystem)system).SystemActorOf(Props.Create(() => new IdentityCollector(correlation, found)));
+        var collector = ((ExtendedActorSystem)system).SystemActorOf(ActorProps.Of(() => new IdentityCollector(correlation, found)));
         try
         {
             system.ActorSelection(path + "/*").Tell(new Identify(correlation), collector);
