@@ -15,6 +15,9 @@ public interface IMissResolver
 {
     void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace);
 
+    /// <summary>Decides the miss on this thread when the bucket's entity lets it (on this node, drained); false: <see cref="Park"/> it.</summary>
+    bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, out FlowResolution resolution, out uint generation);
+
     /// <summary>A mirrored connection's state moved on a cached packet (FIN, RST): the entity is told after the batch.</summary>
     void ConnectionChanged(int bucket, Connection connection);
 }
@@ -37,7 +40,7 @@ public sealed partial class GatewayDatapath
     /// a moved entity's restore read), then ends it as an in-process miss ends (<see cref="Finish"/>,
     /// stamped with <paramref name="generation"/>, the configuration the entity decided with).
     /// </summary>
-    public void CompleteMiss(Span<byte> frame, in FlowKey key, ulong hash, FlowResolution r, uint generation, long now, IFrameSink sink)
+    public void CompleteMiss(Span<byte> frame, in FlowKey key, ulong hash, FlowResolution r, uint generation, long now, IFrameSink sink, bool hit = false)
     {
         var plan = Plan;
         var port = plan.Port(key.IngressPort);
@@ -58,7 +61,7 @@ public sealed partial class GatewayDatapath
         var d = DecisionOf(r);
         if (r.Connection is { } fc) d.Outcome.Connection = Mirror(shard, fc, (ConnectionState)r.ConnectionState, now);
         var trace = !r.Trace.IsDefaultOrEmpty && (Tracer is not null || Volatile.Read(ref _traceBudget) > 0) ? new List<string>([.. r.Trace, "resolved by the flow-cache entity"]) : null;
-        Finish(frame, key, hash, port, tenant, shard, ref d, generation, r.StageMask, r.StageTally.IsDefault ? default : r.StageTally.AsSpan(), trace, hit: false, now, sink);
+        Finish(frame, key, hash, port, tenant, shard, ref d, generation, r.StageMask, r.StageTally.IsDefault ? default : r.StageTally.AsSpan(), trace, hit, now, sink);
     }
 
     /// <summary>The local copy of an entity's connection, in the state the entity answered, with its SNAT binding's external endpoint.</summary>

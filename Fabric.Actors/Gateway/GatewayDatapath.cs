@@ -334,8 +334,15 @@ public sealed partial class GatewayDatapath : INeighbors
         if (port.Role == PortRole.Downlink) AddNeighbor(port.Id, key.SourceAddress, key.Source);
         if (Resolver is { } resolver)
         {
-            // Sharded mode: the bucket's flow-cache entity decides; the frame waits for its answer.
-            resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, Volatile.Read(ref _traceBudget) > 0);
+            // Sharded mode: the bucket's flow-cache entity decides, here when it runs on this node
+            // and lets us (direct mode), else by message while the frame waits for its answer.
+            var trace = Volatile.Read(ref _traceBudget) > 0;
+            if (resolver.TryResolveHere(shard.Index, key, facts.TcpFlags, facts.Ttl, port.Role, trace || Tracer is not null, out var resolution, out var generation))
+            {
+                CompleteMiss(frame, key, hash, resolution, generation, now, sink, hit);
+                return;
+            }
+            resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, trace);
             return;
         }
         var d = shard.Decide(ref facts, tenant, Plan, now, probeReply: !CacheDisabled);

@@ -187,6 +187,20 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     }
 
     /// <summary>Blocks handed back since the last call (sharded mode: to send to the gateway's ledger).</summary>
+    /// <summary>Blocks wait to be handed back, or a tenant's spares are below <see cref="NatSettings.SpareBlocks"/>: the owner has something to tell the ledger.</summary>
+    public bool HasLedgerNews
+    {
+        get
+        {
+            if (_returned.Count > 0) return true;
+            foreach (var t in _tenants.Values)
+            {
+                if (t.Spares.Count < Settings.SpareBlocks) return true;
+            }
+            return false;
+        }
+    }
+
     public List<(uint Tenant, PortBlock Block)> TakeReturned()
     {
         var list = new List<(uint, PortBlock)>(_returned);

@@ -19,7 +19,7 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>crr_per_s_gateway</c> / <c>crr_per_s_veth</c> (min/median/max), their ratio of medians,
 /// <c>crr_errors</c> (wrk socket errors and non-2xx over all gateway runs), wrk's p50/p99 latency
 /// (request to response on each fresh connection: the handshake itself is not in it) and the
-/// gateway's SNAT drops.
+/// gateway's SNAT drops, and how many misses its flow-cache entity decided on the receive thread.
 /// </summary>
 public static partial class CrrScenario
 {
@@ -91,8 +91,10 @@ public static partial class CrrScenario
                 Console.WriteLine($"veth    run {r + 1}: {direct[^1]}");
             }
 
-            var drops = (await Get(http, management, "/gateways/gw-c"))?["status"]?["drops"]?.AsObject();
+            var status = (await Get(http, management, "/gateways/gw-c"))?["status"];
+            var drops = status?["drops"]?.AsObject();
             long Drop(string name) => drops?[name]?.GetValue<long>() ?? -1;
+            long Counter(string name) => status?["counters"]?[name]?.GetValue<long>() ?? -1;
             var gw = Stats.Of([.. gateway.Select(g => g.PerSecond)]);
             var ve = Stats.Of([.. direct.Select(g => g.PerSecond)]);
             Console.WriteLine($"drops: {drops?.ToJsonString()}");
@@ -114,6 +116,9 @@ public static partial class CrrScenario
                 snat_ports_exhausted = Drop("snat-ports-exhausted"),
                 resolver_timeouts = Drop("resolver-timeout"),
                 resolver_backlog = Drop("resolver-backlog"),
+                // Misses the flow-cache entities decided, and how many of them on the receive thread (direct mode).
+                resolved_by_entity = Counter("resolved-by-entity"),
+                resolved_on_receive_thread = Counter("resolved-on-receive-thread"),
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             return 0;
         }

@@ -10,6 +10,8 @@ internal static class NodeProcesses
 {
     public static string NodeDll()
     {
+        // A/B runs: another build's node (e.g. a copy of main's Release output) against this build's scenario.
+        if (Environment.GetEnvironmentVariable("FABRIC_NODE_DLL") is { Length: > 0 } other) return other;
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Fabric.sln"))) dir = dir.Parent;
         if (dir is null) throw new InvalidOperationException("run from inside the Fabric repository");

@@ -28,6 +28,14 @@ public class GatewayShardedMissTests
         public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace) =>
             _parked.Add((frame.ToArray(), key, hash, new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink), bucket));
 
+        /// <summary>Never decided on the data path's thread here: every miss is parked and drained, as by message.</summary>
+        public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, out FlowResolution resolution, out uint generation)
+        {
+            resolution = null!;
+            generation = 0;
+            return false;
+        }
+
         public void Drain(GatewayDatapath dp, long now, IFrameSink sink)
         {
             foreach (var p in _parked)

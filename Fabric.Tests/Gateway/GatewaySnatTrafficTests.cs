@@ -120,6 +120,13 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
             Assert.Equal(0, run.Errors);
         }
         Assert.Equal(0, view["status"]!["drops"]!["snat-ports-exhausted"]!.GetValue<long>());
+        // The bucket's entity runs on this node: once drained, its misses are decided on the
+        // receive thread under its lock (direct mode), not sent to it and back.
+        var counters = view["status"]!["counters"]!;
+        var byEntity = counters["resolved-by-entity"]!.GetValue<long>();
+        var here = counters["resolved-on-receive-thread"]!.GetValue<long>();
+        Assert.True(counters["direct-buckets"]!.GetValue<long>() >= 1, "the inside host's bucket is in direct mode");
+        Assert.True(here >= byEntity * 9 / 10, $"nearly every miss is decided on the receive thread: {here} of {byEntity}");
     }
 
     /// <summary>

@@ -106,6 +106,11 @@ public class GatewayStageActorTests(ITestOutputHelper output)
         }, Wait, "the three SYNs counted for no-web");
         Assert.Empty(await Sent(gw, "blue-up", atLeast: 1, within: 200)); // and none got through
         Assert.Equal("sharded", before["mode"]!.ToString());
+        // The entities run on this node: once a bucket's entity answered and drained, its misses are
+        // decided under its lock in the gateway (direct mode); the reconfiguration below must not
+        // let one be decided with the old rules.
+        Assert.True(before["counters"]!["direct-buckets"]!.GetValue<long>() >= 1, before["counters"]!.ToJsonString());
+        Assert.True(before["counters"]!["resolved-on-receive-thread"]!.GetValue<long>() >= 1, before["counters"]!.ToJsonString());
         Assert.Equal(5, Rule(before, "blue", "default")["packets"]!.GetValue<long>());
         Assert.Equal(1, Rule(before, "blue", "default")["flows"]!.GetValue<long>());
         Assert.Equal(2, Rule(before, "red", "default")["packets"]!.GetValue<long>());

@@ -63,15 +63,12 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     private readonly List<Connection> _toConfirm = [];
     private readonly HashSet<uint> _wanted = [];
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
-    private FlowCacheShard? _shard;
-    private GatewayPlan? _plan;
+    /// <summary>The bucket's shard and plan, under a lock: a gateway on this node decides misses with them directly.</summary>
+    private readonly FlowCacheBucket _state;
     private IActorRef? _gateway;
     private string _gatewayName = "";
     private long _gatewayIncarnation;
     private long _leaseVersion;
-    private bool _awaitingRestore = true;
-    private long _resolved;
-    private long _batches;
     private bool _askedForConfig;
     /// <summary>The deadline the sweep timer is armed for (<see cref="long.MaxValue"/>: not armed).</summary>
     private long _sweepAt = long.MaxValue;
@@ -83,6 +80,7 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     {
         _bucket = int.TryParse(entityId.AsSpan(entityId.LastIndexOf(':') + 1), out var b) ? b : 0;
         _node = Cluster.Get(Context.System).SelfAddress.ToString();
+        _state = new FlowCacheBucket(Self);
 
         Receive<ConfigureFlowCache>(Configure);
         Receive<ResolveFlows>(Resolve);
@@ -92,18 +90,42 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
             ApplyLeases(g.LeaseVersion, g.Leases);
             _wanted.Clear();
         });
-        Receive<ConnectionsChecked>(Checked);
-        Receive<ConnectionsUpdated>(Updated);
+        Receive<ConnectionsChecked>(m =>
+        {
+            _state.ApplyConfirm(m, Environment.TickCount64);
+            UpdateBlocks();
+        });
+        Receive<ConnectionsUpdated>(m => _state.ApplyUpdates(m.Updates, Environment.TickCount64));
+        Receive<FlowCacheUpkeep>(_ =>
+        {
+            // A gateway on this node decided or tracked here directly (the sweep is armed after every message).
+            _state.UpkeepDone();
+            UpdateBlocks();
+        });
         Receive<Sweep>(_ => OnSweep());
         Receive<GetFlowCacheStats>(g => Sender.Tell(Stats(g)));
     }
 
-    /// <summary>Every message may have filed or swept connections: the sweep is armed for the next one due.</summary>
+    protected override void PreStart() => FlowCacheBuckets.For(Context.System).Add(Self, _state);
+
+    protected override void PostStop()
+    {
+        FlowCacheBuckets.For(Context.System).Remove(Self);
+        lock (_state.Gate) _state.Stopped = true;
+    }
+
+    /// <summary>
+    /// Every message may have filed or swept connections: the sweep is armed for the next one due.
+    /// Holds the bucket's lock throughout (a gateway on this node may be deciding with it).
+    /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        var handled = base.AroundReceive(receive, message);
-        ArmSweep();
-        return handled;
+        lock (_state.Gate)
+        {
+            var handled = base.AroundReceive(receive, message);
+            ArmSweep();
+            return handled;
+        }
     }
 
     /// <summary>
@@ -113,7 +135,8 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
     private void ArmSweep()
     {
         if (!Timers.IsTimerActive(Sweep.Instance)) _sweepAt = long.MaxValue; // fired, or cancelled with the shard
-        Timers.ArmAt(Sweep.Instance, _shard?.Connections.NextDue ?? long.MaxValue, ref _sweepAt);
+        Timers.ArmAt(Sweep.Instance, _state.Shard?.Connections.NextDue ?? long.MaxValue, ref _sweepAt);
+        _state.SweepArmedAt = _sweepAt;
     }
 
     private void Configure(ConfigureFlowCache c)
@@ -123,33 +146,33 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         if (_gatewayIncarnation != 0 && c.GatewayIncarnation != _gatewayIncarnation)
         {
             // A new gateway actor: its ledger knows none of our leases. Start NAT afresh.
-            _shard?.Reset();
+            _state.Shard?.Reset();
             _leaseVersion = 0;
-            _awaitingRestore = true;
+            _state.AwaitingRestore = true;
         }
         _gatewayIncarnation = c.GatewayIncarnation;
-        if (_shard is null)
+        if (_state.Shard is null)
         {
             var settings = c.Settings is { } s ? GatewaySettings.FromMessage(s) : GatewaySettings.Default;
-            _shard = new FlowCacheShard(_bucket, MaxFlows, 0, settings, lender: null, lastSeenElsewhere: true);
+            _state.Shard = new FlowCacheShard(_bucket, MaxFlows, 0, settings, lender: null, lastSeenElsewhere: true);
         }
-        if (_plan is null || c.Generation > _plan.Generation)
+        if (_state.Plan is null || c.Generation > _state.Plan.Generation)
         {
             // The same builders as the gateway's stage actors, keeping the tables whose part did not change.
             var vnis = c.Vnis.ToDictionary(v => v.Tenant, v => v.Vni);
-            var previous = _plan?.Tenants.ToDictionary(t => t.Name, t => t.Tables);
-            _plan = GatewayPlan.Assemble(c.Intent, c.Generation, GatewayPlan.Layout(c.Intent, vnis, _shard.Nat.Settings.PortBlockSize),
+            var previous = _state.Plan?.Tenants.ToDictionary(t => t.Name, t => t.Tables);
+            _state.Plan = GatewayPlan.Assemble(c.Intent, c.Generation, GatewayPlan.Layout(c.Intent, vnis, _state.Shard.Nat.Settings.PortBlockSize),
                 l => TenantStageTables.Build(l, previous?.GetValueOrDefault(l.Intent.Tenant)), new MacAddress(c.Mac));
         }
         ApplyLeases(c.LeaseVersion, c.Leases);
-        if (c.Restore && _awaitingRestore)
+        if (c.Restore && _state.AwaitingRestore)
         {
-            if (!c.Connections.IsDefaultOrEmpty) _shard.Restore(_plan, c.Connections, Environment.TickCount64);
-            _awaitingRestore = false;
+            if (!c.Connections.IsDefaultOrEmpty) _state.Shard.Restore(_state.Plan, c.Connections, Environment.TickCount64);
+            _state.AwaitingRestore = false;
         }
-        else if (_awaitingRestore)
+        else if (_state.AwaitingRestore)
         {
-            Sender.Tell(new FlowCacheNeedsConfig(c.Gateway, _bucket, _plan.Generation, Fresh: true));
+            Sender.Tell(new FlowCacheNeedsConfig(c.Gateway, _bucket, _state.Plan.Generation, Fresh: true));
             return;
         }
         _askedForConfig = false;
@@ -158,35 +181,35 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
 
     private void Resolve(ResolveFlows r)
     {
-        if (_plan is null || _shard is null || r.Generation > _plan.Generation || _awaitingRestore)
+        if (_state.Plan is null || _state.Shard is null || r.Generation > _state.Plan.Generation || _state.AwaitingRestore)
         {
             Stash.Stash();
-            if (!_askedForConfig) Sender.Tell(new FlowCacheNeedsConfig(r.Gateway, r.Bucket, r.Generation, Fresh: _awaitingRestore));
+            if (!_askedForConfig) Sender.Tell(new FlowCacheNeedsConfig(r.Gateway, r.Bucket, r.Generation, Fresh: _state.AwaitingRestore));
             _askedForConfig = true;
             return;
         }
         _gateway = Sender;
         var now = Environment.TickCount64;
         var answers = ImmutableArray.CreateBuilder<FlowResolution>(r.Misses.Length);
-        foreach (var m in r.Misses) answers.Add(FlowResolver.Resolve(_shard, _plan, m, now, r.Trace));
-        _resolved += r.Misses.Length;
-        _batches++;
+        foreach (var m in r.Misses) answers.Add(FlowResolver.Resolve(_state.Shard, _state.Plan, m, now, r.Trace));
+        _state.Resolved += r.Misses.Length;
+        _state.Batches++;
         UpdateBlocks(); // before the answer: the gateway learns of returns and needs in order
-        Sender.Tell(new FlowsResolved(r.Gateway, r.Bucket, _plan.Generation, r.Sequence, answers.MoveToImmutable()));
+        Sender.Tell(new FlowsResolved(r.Gateway, r.Bucket, _state.Plan.Generation, r.Sequence, answers.MoveToImmutable()));
     }
 
     /// <summary>Expires what is due: closed connections past their hold go; idle-looking ones are confirmed with the gateway.</summary>
     private void OnSweep()
     {
-        if (_shard is null) return;
+        if (_state.Shard is null) return;
         var now = Environment.TickCount64;
         _toConfirm.Clear();
-        _shard.Expire(now, _toConfirm);
+        _state.Shard.Expire(now, _toConfirm);
         if (_toConfirm.Count > 0)
         {
             if (_gateway is null)
             {
-                foreach (var c in _toConfirm) _shard.Connections.Confirm(c.Key, -1, c.State, now);
+                foreach (var c in _toConfirm) _state.Shard.Connections.Confirm(c.Key, -1, c.State, now);
             }
             else
             {
@@ -196,59 +219,35 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         UpdateBlocks();
     }
 
-    private void Checked(ConnectionsChecked m)
-    {
-        if (_shard is null) return;
-        var now = Environment.TickCount64;
-        for (var i = 0; i < m.Connections.Length && i < m.IdleMs.Length && i < m.States.Length; i++)
-        {
-            _shard.Connections.Confirm(FlowResolver.KeyOf(m.Connections[i]), m.IdleMs[i], (ConnectionState)m.States[i], now);
-        }
-        UpdateBlocks();
-    }
-
-    /// <summary>FINs and RSTs the gateway tracked on cached packets: a closed connection starts its hold now.</summary>
-    private void Updated(ConnectionsUpdated m)
-    {
-        if (_shard is null) return;
-        var now = Environment.TickCount64;
-        foreach (var u in m.Updates)
-        {
-            if (_shard.Connections.Find(FlowResolver.KeyOf(u.Connection)) is not { } c) continue;
-            c.LastSeen = Math.Max(c.LastSeen, now);
-            _shard.Connections.Update(c, (ConnectionState)u.State, u.FinFromInside, u.FinFromOutside, now);
-        }
-    }
-
     /// <summary>Hands emptied blocks back and asks for spares where they ran low (once until the gateway answers).</summary>
     private void UpdateBlocks()
     {
-        if (_shard is null || _gateway is null) return;
-        var returned = _shard.Nat.TakeReturned();
-        var wanted = _shard.Nat.Deficits().Where(d => _wanted.Add(d.Tenant)).Select(d => new SpareBlocks(d.Tenant, d.Spares, d.Starved)).ToImmutableArray();
+        if (_state.Shard is null || _gateway is null) return;
+        var returned = _state.Shard.Nat.TakeReturned();
+        var wanted = _state.Shard.Nat.Deficits().Where(d => _wanted.Add(d.Tenant)).Select(d => new SpareBlocks(d.Tenant, d.Spares, d.Starved)).ToImmutableArray();
         if (returned.Count == 0 && wanted.IsEmpty) return;
         var blocks = returned.GroupBy(r => r.Tenant)
-            .Select(g => new PortBlockLeases(g.Key, _shard.Nat.Settings.PortBlockSize, [.. g.Select(r => FlowResolver.ToWire(r.Block))]))
+            .Select(g => new PortBlockLeases(g.Key, _state.Shard.Nat.Settings.PortBlockSize, [.. g.Select(r => FlowResolver.ToWire(r.Block))]))
             .ToImmutableArray();
         _gateway.Tell(new UpdatePortBlocks(_gatewayName, _bucket, _gatewayIncarnation, _incarnation, blocks, wanted));
     }
 
     private void ApplyLeases(long version, ImmutableArray<PortBlockLeases> leases)
     {
-        if (_shard is null || leases.IsDefault || version <= _leaseVersion) return;
+        if (_state.Shard is null || leases.IsDefault || version <= _leaseVersion) return;
         _leaseVersion = version;
         foreach (var l in leases)
         {
-            _shard.Nat.Reconcile(l.Tenant, l.BlockSize, l.Blocks.Select(FlowResolver.BlockOf).ToHashSet());
+            _state.Shard.Nat.Reconcile(l.Tenant, l.BlockSize, l.Blocks.Select(FlowResolver.BlockOf).ToHashSet());
         }
     }
 
     private FlowCacheEntityStats Stats(GetFlowCacheStats g)
     {
-        var nat = _shard?.Nat;
+        var nat = _state.Shard?.Nat;
         return new FlowCacheEntityStats(
-            g.Gateway, g.Bucket, _node, _plan?.Generation ?? 0, nat?.Count ?? 0, _shard?.Connections.Count ?? 0, _resolved, _batches, _started,
-            nat?.BlocksInUse ?? 0, nat?.SpareCount ?? 0, nat?.Created ?? 0, nat?.Released ?? 0, nat?.Exhausted ?? 0, _shard?.Connections.Expired ?? 0);
+            g.Gateway, g.Bucket, _node, _state.Plan?.Generation ?? 0, nat?.Count ?? 0, _state.Shard?.Connections.Count ?? 0, _state.Resolved, _state.Batches, _started,
+            nat?.BlocksInUse ?? 0, nat?.SpareCount ?? 0, nat?.Created ?? 0, nat?.Released ?? 0, nat?.Exhausted ?? 0, _state.Shard?.Connections.Expired ?? 0);
     }
 
     private sealed class Sweep
@@ -262,15 +261,18 @@ public static class FlowResolver
 {
     private const byte NoConnection = 255;
 
-    public static FlowResolution Resolve(FlowCacheShard shard, GatewayPlan plan, FlowMiss m, long now, bool trace)
+    public static FlowResolution Resolve(FlowCacheShard shard, GatewayPlan plan, FlowMiss m, long now, bool trace) =>
+        Resolve(shard, plan, GatewayDatapath.KeyFrom(m.Key), (TcpFlags)m.TcpFlags, m.Ttl, m.FromUplink, now, trace);
+
+    /// <summary>One miss, decided from its key and the packet's TCP flags and TTL (in the entity, or by a gateway on its node under the bucket's lock).</summary>
+    public static FlowResolution Resolve(FlowCacheShard shard, GatewayPlan plan, in FlowKey key, TcpFlags tcpFlags, byte ttl, bool fromUplink, long now, bool trace)
     {
-        var key = GatewayDatapath.KeyFrom(m.Key);
         var port = plan.Port(key.IngressPort);
         if (port is null)
         {
             return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, [], StageTally: []);
         }
-        var facts = new PacketFacts { Key = key, TcpFlags = (TcpFlags)m.TcpFlags, Ttl = m.Ttl, Ingress = m.FromUplink ? PortRole.Uplink : PortRole.Downlink };
+        var facts = new PacketFacts { Key = key, TcpFlags = tcpFlags, Ttl = ttl, Ingress = fromUplink ? PortRole.Uplink : PortRole.Downlink };
         var d = shard.Decide(ref facts, plan.Tenants[port.TenantIndex], plan, now);
         var o = d.Outcome;
         var records = shard.LastRecords(o.Stages);

@@ -108,10 +108,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         Guarded<Messages.Gateway.FlowsResolved>(r => _resolver?.OnResolved(r, Sender));
         Guarded<Messages.Gateway.FlowCacheNeedsConfig>(n => _resolver?.ConfigureBucket(n.Bucket, restore: n.Fresh));
         Guarded<Messages.Gateway.UpdatePortBlocks>(u => _resolver?.OnUpdatePortBlocks(u));
-        Guarded<Messages.Gateway.CheckConnections>(c =>
-        {
-            if (_resolver is not null) Sender.Tell(_resolver.OnCheckConnections(c));
-        });
+        Guarded<Messages.Gateway.CheckConnections>(c => _resolver?.OnCheckConnections(c, Sender));
         Guarded<Sweep>(_ =>
         {
             _sweepAt = long.MaxValue; // fired

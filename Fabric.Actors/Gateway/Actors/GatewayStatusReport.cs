@@ -24,7 +24,8 @@ internal static class GatewayStatusReport
             {
                 ["frames"] = c.Frames, ["forwarded"] = c.Forwarded, ["hits"] = c.Hits, ["misses"] = c.Misses,
                 ["exact-hits"] = c.ExactHits, ["megaflow-hits"] = c.MegaflowHits, ["megaflow-masks"] = dp.MasksInUse,
-                ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = dp.RemoteResolved, ["dropped"] = c.DroppedTotal,
+                ["slow-path"] = c.SlowPath, ["resolved-by-entity"] = dp.RemoteResolved,
+                ["resolved-on-receive-thread"] = resolver?.ResolvedHere ?? 0, ["direct-buckets"] = resolver?.DirectBuckets ?? 0, ["dropped"] = c.DroppedTotal,
                 ["arp-replies"] = c.ArpReplies, ["arp-requests"] = c.ArpRequests,
                 ["arp-requests-limited"] = c.ArpRequestsLimited, ["echo-replies"] = c.EchoReplies,
                 ["icmp-errors"] = c.IcmpErrors, ["icmp-errors-limited"] = c.IcmpErrorsLimited, ["tcp-resets"] = c.TcpResets,

@@ -82,8 +82,19 @@ internal sealed partial class MissResolver
         _region.Tell(new GrantPortBlocks(Spec.Intent.Name, u.Bucket, _incarnation, ledger.Versions[u.Bucket], Leases(u.Bucket)), _self);
     }
 
-    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state: the answer.</summary>
-    public ConnectionsChecked OnCheckConnections(CheckConnections c)
+    /// <summary>An entity asks how long connections it would expire have been idle here (the hits are here), and in what state: answered (directly in direct mode).</summary>
+    public void OnCheckConnections(CheckConnections c, IActorRef entity)
+    {
+        var answer = Check(c);
+        if ((uint)c.Bucket < Buckets && _direct[c.Bucket] is { } state && entity.Equals(_entities[c.Bucket])) state.Confirm(answer, Environment.TickCount64);
+        else
+        {
+            if ((uint)c.Bucket < Buckets) _sentSinceBarrier[c.Bucket] = true;
+            entity.Tell(answer, _self);
+        }
+    }
+
+    private ConnectionsChecked Check(CheckConnections c)
     {
         var now = Environment.TickCount64;
         var idle = ImmutableArray.CreateBuilder<long>(c.Connections.Length);
@@ -103,17 +114,15 @@ internal sealed partial class MissResolver
         if ((uint)bucket < Buckets) _changed[bucket].Add(connection);
     }
 
-    /// <summary>Tells each bucket's entity of the connection states the datapath moved since the last batch.</summary>
-    private void FlushConnectionChanges()
+    /// <summary>Tells a bucket's entity of the connection states the datapath moved since the last batch (hands them over directly in direct mode).</summary>
+    private void FlushConnectionChanges(int bucket, long now)
     {
-        for (var b = 0; b < Buckets; b++)
-        {
-            var changed = _changed[b];
-            if (changed.Count == 0) continue;
-            var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
-            foreach (var c in changed) updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
-            changed.Clear();
-            SendToEntity(b, new ConnectionsUpdated(Spec.Intent.Name, b, updates.MoveToImmutable()));
-        }
+        var changed = _changed[bucket];
+        if (changed.Count == 0) return;
+        var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
+        foreach (var c in changed) updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
+        changed.Clear();
+        if (_direct[bucket] is { } state) state.Update(updates.MoveToImmutable(), now);
+        else SendToEntity(bucket, new ConnectionsUpdated(Spec.Intent.Name, bucket, updates.MoveToImmutable()));
     }
 }

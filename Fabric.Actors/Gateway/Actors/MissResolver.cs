@@ -15,6 +15,15 @@ namespace Fabric.Actors.Gateway.Actors;
 // (MissResolver.Nat.cs). Every parked frame ends in an answer or a counted drop: resolver-backlog
 // (too many waiting), resolver-timeout (no answer in fabric.gateway.resolver.timeout),
 // resolver-no-answer (an answer that did not cover it).
+//
+// Direct mode: when a bucket's entity runs on this node, the resolver first sends it a barrier (an
+// empty ResolveFlows, straight and through the region) and, once both are answered with nothing
+// else sent to it in between and no miss of the bucket in flight, decides the bucket's misses on
+// the calling thread (a port's receive thread) under the entity's lock (FlowCacheBucket), and
+// hands it connection changes and idle answers the same way: everything the entity was sent
+// before has been handled, and nothing is sent after, so the entity sees one order. A bucket
+// leaves direct mode when its entity cannot decide (a newer configuration on its way, a restore
+// pending, stopped) or stops; its misses go by message again until the next barrier.
 
 /// <summary>
 /// Resolves a gateway's misses with its flow-cache entities (Cluster.Sharding region
@@ -37,10 +46,19 @@ internal sealed partial class MissResolver : IMissResolver
     private long _sequence;
     private int _parked;
     private bool _traceMisses;
+    /// <summary>Per bucket: its local entity's state while in direct mode (null: misses go by message).</summary>
+    private readonly FlowCacheBucket?[] _direct;
+    /// <summary>Per bucket: the barrier on its way (its first sequence number; 0: none) and how many of its two answers are still out.</summary>
+    private readonly long[] _barrier;
+    private readonly int[] _barrierOut;
+    /// <summary>Per bucket: something was sent to the entity after the barrier, which therefore proves nothing.</summary>
+    private readonly bool[] _sentSinceBarrier;
+    private readonly FlowCacheBuckets _localEntities;
 
     private readonly record struct Parked(byte[] Frame, FlowKey Key, ulong Hash);
 
-    private sealed record Inflight(int Bucket, List<Parked> Frames, long SentAt);
+    /// <param name="Barrier">The barrier this is one half of (0: a batch of misses).</param>
+    private sealed record Inflight(int Bucket, List<Parked> Frames, long SentAt, long Barrier = 0);
 
     /// <param name="context">The gateway actor's context: entities are watched from it, answers come to its <paramref name="self"/>.</param>
     public MissResolver(GatewayDatapath dp, GatewaySettings settings, GatewaySpec spec, IActorRef region, IActorRef self, IActorContext context,
@@ -54,6 +72,11 @@ internal sealed partial class MissResolver : IMissResolver
         _misses = [.. Enumerable.Range(0, Buckets).Select(_ => new List<FlowMiss>())];
         _entityIncarnations = new long[Buckets];
         _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Connection>())];
+        _direct = new FlowCacheBucket?[Buckets];
+        _barrier = new long[Buckets];
+        _barrierOut = new int[Buckets];
+        _sentSinceBarrier = new bool[Buckets];
+        _localEntities = FlowCacheBuckets.For(context.System);
         Spec = spec;
         _region = region;
         _self = self;
@@ -71,11 +94,41 @@ internal sealed partial class MissResolver : IMissResolver
     /// <summary>Entities that stopped and were replaced (shard moves) since the gateway started.</summary>
     public long ShardMoves { get; private set; }
 
+    /// <summary>Misses decided on the calling thread with a local entity's state (direct mode).</summary>
+    public long ResolvedHere { get; private set; }
+
+    /// <summary>Buckets whose misses are decided here (direct mode).</summary>
+    public int DirectBuckets => _direct.Count(d => d is not null);
+
     /// <summary>Missed frames waiting for an answer.</summary>
     public int Waiting => _pending.Sum(p => p.Count) + _inflight.Values.Sum(i => i.Frames.Count);
 
     /// <summary>The entity that last answered for <paramref name="bucket"/> (null: none yet, or it stopped).</summary>
     public IActorRef? EntityOf(int bucket) => _entities[bucket];
+
+    /// <summary>
+    /// Decides a miss here when its bucket is in direct mode (its entity on this node, drained):
+    /// under the entity's lock, as the entity would. False: park it (and the bucket leaves direct
+    /// mode if its entity could not decide).
+    /// </summary>
+    public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, out FlowResolution resolution, out uint generation)
+    {
+        if (_direct[bucket] is not { } entity)
+        {
+            resolution = null!;
+            generation = 0;
+            return false;
+        }
+        var now = Environment.TickCount64;
+        FlushConnectionChanges(bucket, now); // a FIN tracked earlier in this batch comes first
+        if (!entity.TryResolve(key, tcpFlags, ttl, role == PortRole.Uplink, _dp.Plan.Generation, trace, now, out resolution, out generation))
+        {
+            LeaveDirect(bucket);
+            return false;
+        }
+        ResolvedHere++;
+        return true;
+    }
 
     public void Park(int bucket, ReadOnlySpan<byte> frame, in FlowKey key, ulong hash, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace)
     {
@@ -93,8 +146,8 @@ internal sealed partial class MissResolver : IMissResolver
     /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
     public void Flush()
     {
-        FlushConnectionChanges(); // first: a FIN tracked on a hit precedes any later miss of its connection
         var now = Environment.TickCount64;
+        for (var b = 0; b < Buckets; b++) FlushConnectionChanges(b, now); // first: a FIN tracked on a hit precedes any later miss of its connection
         for (var b = 0; b < Buckets; b++)
         {
             if (_pending[b].Count == 0) continue;
@@ -112,6 +165,8 @@ internal sealed partial class MissResolver : IMissResolver
     {
         if (!_inflight.Remove(r.Sequence, out var inflight)) return; // timed out already
         Watch(inflight.Bucket, entity);
+        if (inflight.Barrier != 0) BarrierAnswered(inflight.Bucket, inflight.Barrier);
+        else SendBarrier(inflight.Bucket);
         var now = Environment.TickCount64;
         for (var i = 0; i < inflight.Frames.Count && i < r.Resolutions.Length; i++)
         {
@@ -130,6 +185,7 @@ internal sealed partial class MissResolver : IMissResolver
         {
             if (!t.ActorRef.Equals(_entities[b])) continue;
             _entities[b] = null;
+            LeaveDirect(b);
             ShardMoves++;
             if (_entityIncarnations[b] != 0) _deadEntities.Add(_entityIncarnations[b]);
             _entityIncarnations[b] = 0;
@@ -157,6 +213,7 @@ internal sealed partial class MissResolver : IMissResolver
         foreach (var (seq, inflight) in _inflight.Where(kv => now - kv.Value.SentAt > timeout).ToList())
         {
             _inflight.Remove(seq);
+            if (inflight.Barrier == _barrier[inflight.Bucket]) _barrier[inflight.Bucket] = 0; // a later answer proves nothing
             _parked -= inflight.Frames.Count;
             _dp.Counters.Drop(GatewayDrop.ResolverTimeout, inflight.Frames.Count);
         }
@@ -170,6 +227,7 @@ internal sealed partial class MissResolver : IMissResolver
     /// </summary>
     private void SendToEntity(int bucket, IFlowCacheMessage message)
     {
+        _sentSinceBarrier[bucket] = true;
         if (Volatile.Read(ref _entities[bucket]) is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, _self);
         else _region.Tell(message, _self);
     }
@@ -179,7 +237,50 @@ internal sealed partial class MissResolver : IMissResolver
         var known = _entities[bucket];
         if (entity.Equals(known) || entity.IsNobody()) return;
         if (known is not null) _context.Unwatch(known);
+        LeaveDirect(bucket);
         _entities[bucket] = entity;
         _context.Watch(entity);
+    }
+
+    /// <summary>
+    /// After an answer from a bucket's entity on this node, outside direct mode and with no
+    /// barrier on its way: an empty ResolveFlows straight to the entity and another through the
+    /// region, behind everything sent before by either way.
+    /// </summary>
+    private void SendBarrier(int bucket)
+    {
+        if (_direct[bucket] is not null || _barrier[bucket] != 0) return;
+        if (_entities[bucket] is not { } entity || !entity.Path.Address.HasLocalScope || _localEntities.Of(entity) is null) return;
+        var now = Environment.TickCount64;
+        var token = _sequence + 1;
+        foreach (var straight in (ReadOnlySpan<bool>)[true, false])
+        {
+            var seq = ++_sequence;
+            var barrier = new ResolveFlows(Spec.Intent.Name, bucket, _dp.Plan.Generation, seq, [], false);
+            if (straight) entity.Tell(barrier, _self);
+            else _region.Tell(barrier, _self);
+            _inflight[seq] = new Inflight(bucket, [], now, token);
+        }
+        _barrier[bucket] = token;
+        _barrierOut[bucket] = 2;
+        _sentSinceBarrier[bucket] = false;
+    }
+
+    /// <summary>
+    /// Half a barrier came back. With both, nothing sent since and no miss of the bucket in
+    /// flight, the entity has handled everything it was sent: the bucket goes direct.
+    /// </summary>
+    private void BarrierAnswered(int bucket, long token)
+    {
+        if (token != _barrier[bucket] || --_barrierOut[bucket] > 0) return;
+        _barrier[bucket] = 0;
+        if (_sentSinceBarrier[bucket] || _pending[bucket].Count > 0 || _inflight.Values.Any(i => i.Bucket == bucket)) return;
+        if (_entities[bucket] is { } entity && _localEntities.Of(entity) is { } state) _direct[bucket] = state;
+    }
+
+    private void LeaveDirect(int bucket)
+    {
+        _direct[bucket] = null;
+        _barrier[bucket] = 0;
     }
 }
