@@ -41,6 +41,8 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
         Receive<ApplyGhostIntent>(apply =>
         {
             Busy();
+            // Before the elements change: PWs the verification judges are fast before it starts judging them.
+            SetUrgent(apply.UrgentPws.IsDefaultOrEmpty ? NoPws : apply.UrgentPws.ToHashSet(StringComparer.Ordinal));
             var plan = _elements.Reconcile(Context, apply.Intent);
             if (plan.Start.Count + plan.Change.Count + plan.Stop.Count > 0)
                 _log.Info("Ghost copy (session {0}): {1} started, {2} changed, {3} stopped", apply.Session, plan.Start.Count, plan.Change.Count, plan.Stop.Count);
@@ -99,9 +101,20 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
     private void SetQuiet(bool quiet)
     {
         _quiet = quiet;
-        foreach (var (setQuiet, _) in _plane.LivenessPace)
+        if (quiet) SetUrgent(NoPws); // no verification now
+        foreach (var pace in _plane.LivenessPace)
         {
-            setQuiet(quiet);
+            pace.SetQuiet(quiet);
+        }
+    }
+
+    private static readonly IReadOnlySet<string> NoPws = new HashSet<string>();
+
+    private void SetUrgent(IReadOnlySet<string> pws)
+    {
+        foreach (var pace in _plane.LivenessPace)
+        {
+            pace.SetUrgent(pws);
         }
     }
 

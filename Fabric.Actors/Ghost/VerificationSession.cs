@@ -109,14 +109,18 @@ public sealed class VerificationSession : ReceiveActor
         var scope = ChangeScope.Between(ghostMain, ghostProposed);
         Progress(scope.Describe(ProbePlan.Count(ghostProposed, _plane.Attachments, scope.Covers), ProbePlan.Count(ghostProposed, _plane.Attachments)));
 
+        // The ghost PWs this verification judges run at their intent intervals from the baseline
+        // on, whatever stretch the ghost hello budget puts on the rest of the copy.
+        var urgent = UrgentPws(ghostMain, ghostProposed, scope);
+
         // 1. Baseline: the proposal's declared checks and main's own, on the ghost copy of main.
-        await ApplyAll(ghostMain, "main", scope);
+        await ApplyAll(ghostMain, "main", scope, urgent: urgent);
         var baselineIntent = ghostMain with { Checks = proposed.Checks.Concat(main.Checks.Where(c => proposed.Checks.All(p => p.Name != c.Name))).ToImmutableArray() };
         var before = await Probe(baselineIntent, scope);
         Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
 
         // 2. The proposal on the ghost copies.
-        await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true);
+        await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true, urgent: urgent);
         var after = await Probe(ghostProposed, scope);
         Progress($"probes sent: {after.Count} on the proposal");
 
@@ -138,9 +142,10 @@ public sealed class VerificationSession : ReceiveActor
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true, bool holdForDetection = false)
+    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true, bool holdForDetection = false,
+        ImmutableArray<string> urgent = default)
     {
-        var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent), AskTimeout)));
+        var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent, urgent), AskTimeout)));
         if (!wait) return;
         // Elements start asynchronously: wait until every port a probe is sent from or should
         // arrive at is open (a peer on a shared segment only receives once its port is open) and
@@ -185,6 +190,34 @@ public sealed class VerificationSession : ReceiveActor
                && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>
+    /// The PWs whose liveness the verdict rests on: the members of the trunks whose
+    /// <c>trunk-members</c> probes are in <paramref name="scope"/>, in main or the proposal, and
+    /// the PW at the other end of each (its hellos are what the member's detection waits for).
+    /// Empty when everything is in scope: the hold is not used then, and thousands of urgent
+    /// sessions would not fit the ghost hello budget anyway.
+    /// </summary>
+    private ImmutableArray<string> UrgentPws(IntentDocument main, IntentDocument proposed, ChangeScope scope)
+    {
+        if (scope.All) return [];
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var intent in new[] { main, proposed })
+        {
+            var trunks = _plane.Attachments.SelectMany(a => a.Implicit(intent))
+                .Where(p => p.Check == "trunk-members" && scope.Covers(p)).Select(p => p.Group).ToHashSet(StringComparer.Ordinal);
+            foreach (var t in intent.Trunks.Where(t => trunks.Contains(t.Name))) names.UnionWith(t.Members);
+        }
+        foreach (var intent in new[] { main, proposed })
+        {
+            var byEnd = intent.Pws.ToLookup(q => (q.Pe, q.RemotePe, q.LocalLabel));
+            foreach (var p in intent.Pws.Where(p => names.Contains(p.Name)).ToList())
+            {
+                foreach (var peer in byEnd[(p.RemotePe, p.Pe, p.RemoteLabel)]) names.Add(peer.Name);
+            }
+        }
+        return [.. names.Order(StringComparer.Ordinal)];
     }
 
     /// <summary>

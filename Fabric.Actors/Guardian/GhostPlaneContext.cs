@@ -19,12 +19,8 @@ public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort) 
     /// <summary>Each capability's liveness of its ghost links (up, total), e.g. ghost PWs' BFD sessions: the verifier waits for them.</summary>
     public List<Func<(int Up, int Total)>> Liveness { get; } = [];
 
-    /// <summary>
-    /// Each capability's switch for its ghost links' liveness between verifications (true = quiet:
-    /// hellos less often), and the longest time one of its links that is up can go on reading up
-    /// after its other end went silent (the verifier waits that long before it judges a change).
-    /// </summary>
-    public List<(Action<bool> SetQuiet, Func<TimeSpan> LongestDetection)> LivenessPace { get; } = [];
+    /// <summary>Each capability's pace of its ghost links' liveness (<see cref="GhostLivenessPace"/>).</summary>
+    public List<GhostLivenessPace> LivenessPace { get; } = [];
 
     /// <summary>Each capability's resolver of its check ends and its implicit probes.</summary>
     public List<IGhostAttachments> Attachments { get; } = [];
@@ -54,3 +50,12 @@ public sealed class GhostPlaneContext(IHopTracer tracer, ushort pwUnderlayPort) 
     /// <summary>Key of a gateway tenant's ghost port (<paramref name="role"/>: downlink or uplink).</summary>
     public static string GatewayPortKey(string gateway, string tenant, string role) => $"gw:{gateway}/{tenant}/{role}";
 }
+
+/// <summary>
+/// A capability's pace of its ghost links' liveness: <paramref name="SetQuiet"/> between
+/// verifications (true = hellos less often); <paramref name="SetUrgent"/> names the links a
+/// verification is about to judge (they run at their intent intervals; empty: none);
+/// <paramref name="LongestDetection"/> is the longest time one of its links that is up can go on
+/// reading up after its other end went silent (the verifier waits that long before it judges).
+/// </summary>
+public sealed record GhostLivenessPace(Action<bool> SetQuiet, Action<IReadOnlySet<string>> SetUrgent, Func<TimeSpan> LongestDetection);

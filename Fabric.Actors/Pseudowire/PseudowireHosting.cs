@@ -31,8 +31,9 @@ public static class PseudowireHosting
                 return (trunks.Sum(t => t.Forwarder.Selector.ActiveCount) + single.Count(p => p.IsUp),
                         trunks.Sum(t => t.Forwarder.Members.Count) + single.Count);
             });
-            ghost.LivenessPace.Add((
+            ghost.LivenessPace.Add(new GhostLivenessPace(
                 quiet => ghostNode.LivenessQuiet = quiet,
+                urgent => ghostNode.LivenessUrgent = urgent,
                 () => ghostNode.Underlay?.Liveness.LongestDetectionTime ?? TimeSpan.Zero));
             ghost.Publish(ghostNode);
         }

@@ -18,6 +18,7 @@ public sealed class PseudowireNode : IDisposable
     private readonly Lock _lock = new();
     private PwUnderlay? _underlay;
     private bool _livenessQuiet;
+    private IReadOnlySet<string> _livenessUrgent = new HashSet<string>();
     private ushort _nextPortId = 1;
 
     public PseudowireNode(ushort underlayPort = MplsInUdp.Port)
@@ -109,6 +110,24 @@ public sealed class PseudowireNode : IDisposable
         }
     }
 
+    /// <summary>
+    /// The ghost copy's PWs a verification is about to judge: they run at their intent intervals
+    /// whatever the hello budget does to the others (<see cref="PwLivenessClock.Urgent"/>), now
+    /// and when the underlay opens later.
+    /// </summary>
+    public IReadOnlySet<string> LivenessUrgent
+    {
+        get => Volatile.Read(ref _livenessUrgent);
+        set
+        {
+            lock (_lock)
+            {
+                _livenessUrgent = value;
+                _underlay?.Liveness.Urgent = value;
+            }
+        }
+    }
+
     /// <summary>The node's underlay, opened on <paramref name="address"/> the first time.</summary>
     public PwUnderlay EnsureUnderlay(Ipv4Address address)
     {
@@ -124,6 +143,11 @@ public sealed class PseudowireNode : IDisposable
             if (_livenessQuiet)
             {
                 _underlay.Liveness.Quiet = true;
+            }
+
+            if (_livenessUrgent.Count > 0)
+            {
+                _underlay.Liveness.Urgent = _livenessUrgent;
             }
 
             return _underlay;

@@ -61,6 +61,9 @@ public sealed class PwLivenessClock : IDisposable
     private int _stretch = 1;  // every session's TX interval is its intent interval times this (a power of two)
     private int _budgetStretch = 1; // under _lock: what the hello budget asks for
     private bool _quiet;            // under _lock: the ghost copy between verifications
+    private IReadOnlySet<string> _urgent = new HashSet<string>(); // under _lock: PWs a verification judges
+    private double _urgentRate;         // under _lock: hellos a second the urgent sessions send at their intent intervals
+    private volatile bool _urgentFits;  // ... and whether they fit in half the budget
 
     internal PwLivenessClock(PwUnderlay underlay, UdpUnderlayPort? helloReceiver, LivenessSettings? settings = null, bool ghost = false)
     {
@@ -168,16 +171,17 @@ public sealed class PwLivenessClock : IDisposable
             var longest = TimeSpan.Zero;
             lock (_lock)
             {
-                foreach (var link in _byLink.Keys)
+                foreach (var (link, session) in _byLink)
                 {
                     if (!link.HasLiveness || link.Liveness.State != BfdState.Up)
                     {
                         continue;
                     }
 
+                    // An urgent session is judged at its intent's detection time: anything longer counts.
                     var liveness = link.Liveness;
                     var detection = liveness.DetectionTime;
-                    var budgeted = liveness.Interval * (liveness.Multiplier * _budgetStretch);
+                    var budgeted = liveness.Interval * (liveness.Multiplier * (session.Urgent ? 1 : _budgetStretch));
                     if (detection > budgeted && detection > longest)
                     {
                         longest = detection;
@@ -188,6 +192,67 @@ public sealed class PwLivenessClock : IDisposable
             return longest;
         }
     }
+
+    /// <summary>
+    /// The PWs (by name) a verification is about to judge, on the ghost copy's clock: their
+    /// sessions run at their intent intervals whatever stretch the hello budget puts on the others
+    /// (thousands of ghost PWs at 3.2 s instead of 50 ms), as long as their hellos fit in half the
+    /// budget; else they keep the stretch and <see cref="LongestDetectionTime"/> says so. Set
+    /// before the change is applied, so both ends of each such PW have told each other the short
+    /// interval by then. Empty: none.
+    /// </summary>
+    public IReadOnlySet<string> Urgent
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _urgent;
+            }
+        }
+
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (_lock)
+            {
+                _urgent = value;
+                foreach (var s in _byLink.Values)
+                {
+                    s.Urgent = value.Contains(s.Link.Name);
+                }
+
+                RefitUrgent();
+            }
+
+            Wake(); // restretched sessions advertise their interval at once
+        }
+    }
+
+    /// <summary>Under the lock: the urgent sessions' hello rate, counted again, and whether it fits in half the hello budget.</summary>
+    private void RefitUrgent()
+    {
+        _urgentRate = 0;
+        foreach (var s in _byLink.Values)
+        {
+            _urgentRate += UrgentRate(s);
+        }
+
+        _urgentFits = HelloBudget <= 0 || _urgentRate <= HelloBudget / 2.0;
+    }
+
+    /// <summary>Under the lock: a session joins (+1) or leaves (-1) the urgent ones' rate.</summary>
+    private void CountUrgent(Session s, int sign)
+    {
+        _urgentRate += sign * UrgentRate(s);
+        _urgentFits = HelloBudget <= 0 || _urgentRate <= HelloBudget / 2.0;
+    }
+
+    private static double UrgentRate(Session s) =>
+        s.Urgent && s.Link.HasLiveness && s.Link.Liveness.Interval > TimeSpan.Zero ? TimeSpan.TicksPerSecond / (double)s.Link.Liveness.Interval.Ticks : 0;
+
+    /// <summary>The stretch a session runs at: 1 for an urgent one that fits, else every session's.</summary>
+    private int StretchOf(Session s) => s.Urgent && _urgentFits ? 1 : Volatile.Read(ref _stretch);
 
     /// <summary>Sessions run by this clock.</summary>
     public int Sessions
@@ -239,10 +304,13 @@ public sealed class PwLivenessClock : IDisposable
             if (_byLink.TryGetValue(link, out var old))
             {
                 Count(old.Link, -1);
+                CountUrgent(old, -1);
             }
 
-            _byLink[link] = new Session(link, onTransition);
+            var session = new Session(link, onTransition) { Urgent = _urgent.Contains(link.Name) };
+            _byLink[link] = session;
             Count(link, +1);
+            CountUrgent(session, +1);
             Rebudget();
         }
 
@@ -262,6 +330,7 @@ public sealed class PwLivenessClock : IDisposable
             }
 
             Count(old.Link, -1);
+            CountUrgent(old, -1);
             Rebudget();
         }
 
@@ -535,7 +604,7 @@ public sealed class PwLivenessClock : IDisposable
         var liveness = s.Link.Liveness;
         BfdState before = liveness.State;
         bool changed = liveness.Evaluate(now);
-        int stretch = Volatile.Read(ref _stretch);
+        int stretch = StretchOf(s);
         bool restretched = stretch != s.Stretch;
         if (restretched)
         {
@@ -590,5 +659,7 @@ public sealed class PwLivenessClock : IDisposable
         public TransitionHandler OnTransition { get; } = onTransition;
         public long NextHello;
         public int Stretch = 1;
+        /// <summary>A verification judges this PW: it runs at its intent interval (<see cref="Urgent"/>). Written under the lock.</summary>
+        public volatile bool Urgent;
     }
 }

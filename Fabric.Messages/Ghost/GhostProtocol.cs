@@ -13,9 +13,11 @@ public sealed record NodeIdentity(long Session, string Node, bool GhostShadow) :
 
 /// <summary>
 /// Run these elements as the ghost copy (the intent as this node's ghost plane sees it: stand-in
-/// nodes already folded in). Replies <see cref="GhostIntentApplied"/>.
+/// nodes already folded in). <paramref name="UrgentPws"/>: the ghost PWs the verification judges
+/// (both ends), to run at their intent intervals whatever the ghost hello budget does to the
+/// others (default: none). Replies <see cref="GhostIntentApplied"/>.
 /// </summary>
-public sealed record ApplyGhostIntent(long Session, string Node, Intent.IntentDocument Intent) : IGhostMessage;
+public sealed record ApplyGhostIntent(long Session, string Node, Intent.IntentDocument Intent, ImmutableArray<string> UrgentPws = default) : IGhostMessage;
 
 /// <summary>
 /// A node's ghost copy: elements running, ghost PWs up of total, which of the asked-for ports are

@@ -79,6 +79,28 @@ public sealed class GhostScopeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Under_a_ghost_hello_budget_that_stretches_every_ghost_pw_a_change_that_takes_the_peers_pw_down_is_still_rejected()
+    {
+        // 8 ghost PWs at 50 ms ask for 160 hellos/s; a ghost budget of 10 stretches them 16 x (800 ms,
+        // detection 2.4 s), as thousands of ghost PWs on one node are. The PWs the change is judged
+        // on do not fit in half that budget either, so they keep the stretch: the verifier must hold
+        // for their 2.4 s, not the intent's 150 ms, or pw-1 still reads up when the probes run.
+        using var dir = new TempDir();
+        await using var node = await TestNode.StartAsync("node-1", dir.Sub("n1"), extraHocon: "fabric.pseudowire.liveness.ghost-hello-budget = 10");
+        await Eventually.Holds(async () => await node.UpCount() == 1, GhostChanges.Wait, "node Up");
+        var good = GhostIntents.TwoCustomers(crossConnected: false).Replace("address: 127.0.0.1", "address: 127.0.78.10");
+        Assert.Equal("committed", (await node.ProposeAndDecide(good, output))["status"]!.ToString());
+        var ghostPws = node.Services.GetRequiredService<Fabric.Actors.Guardian.GhostPlaneContext>().Get<Fabric.Actors.Pseudowire.PseudowireNode>()!;
+        Assert.Equal(16, ghostPws.Underlay!.Liveness.Stretch);
+
+        var broken = await node.ProposeAndDecide(good.Replace(Pw2, Pw2.Replace("remoteLabel: 101 }", "remoteLabel: 101, controlWord: false }")), output);
+        Assert.Equal("rejected", broken["status"]!.ToString());
+        Assert.Contains(broken["findings"]!.AsArray(), f => f!["check"]!.ToString() == "trunk-members"
+            && f["reason"]!.ToString().StartsWith("member pw-1 of trunk t1 carried none", StringComparison.Ordinal));
+        Assert.Equal(1, await node.IntentVersion());
+    }
+
+    [Fact]
     public async Task A_host_change_that_blocks_a_gateway_dnat_rule_it_does_not_touch_is_rejected_by_the_gateways_probe()
     {
         using var dir = new TempDir();

@@ -94,6 +94,53 @@ public class GhostQuietLivenessTests
         Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime);
     }
 
+    [Fact]
+    public async Task PWs_a_verification_judges_run_at_their_intent_interval_under_a_budget_stretch_and_are_reported_when_they_cannot()
+    {
+        // 8 PWs a clock at 50 ms ask for 160 hellos/s; a budget of 40 stretches them all 4 x (200 ms).
+        var (a, b) = GhostUnderlays(LivenessSettings.Default with { GhostHelloBudget = 40 });
+        using var disposeA = a;
+        using var disposeB = b;
+        var pairs = Enumerable.Range(0, 8).Select(i => (A: Link($"a{i}", (uint)(520 + i), (uint)(620 + i), b), B: Link($"b{i}", (uint)(620 + i), (uint)(520 + i), a))).ToList();
+        foreach (var (pa, pb) in pairs)
+        {
+            a.Register(pa);
+            b.Register(pb);
+            a.Liveness.Add(pa, (_, _, _) => { });
+            b.Liveness.Add(pb, (_, _, _) => { });
+        }
+
+        await Eventually.Holds(() => pairs.All(p => p.A.IsUp && p.B.IsUp && Ms(p.A.Liveness.DetectionTime) == 600), TimeSpan.FromSeconds(10), "all up at 4 x 50 ms");
+        Assert.Equal(4, a.Liveness.Stretch);
+        Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime); // the budget's stretch is the copy's floor
+
+        // One PW judged (both ends): 20 hellos/s fit in half the budget, so it runs at 50 ms while the rest stay at 200 ms.
+        var (a0, b0) = pairs[0];
+        a.Liveness.Urgent = new HashSet<string> { "a0", "b0" };
+        b.Liveness.Urgent = new HashSet<string> { "a0", "b0" };
+        await Eventually.Holds(() => a0.Liveness.TxInterval == Interval && Ms(a0.Liveness.DetectionTime) == 150 && Ms(b0.Liveness.DetectionTime) == 150,
+            TimeSpan.FromSeconds(1), "a0 and b0 at 3 x 50 ms");
+        Assert.All(pairs.Skip(1), p => Assert.Equal(TimeSpan.FromMilliseconds(200), p.A.Liveness.TxInterval));
+        Assert.Equal(TimeSpan.Zero, a.Liveness.LongestDetectionTime);
+
+        // Its other end goes away (the change removed it): seen down within the intent's detection time, not 4 x that.
+        var clock = Stopwatch.StartNew();
+        b.Liveness.Remove(b0);
+        b.Unregister(b0);
+        await Eventually.Holds(() => !a0.IsUp, TimeSpan.FromSeconds(5), "a0 down once its peer is gone");
+        Assert.True(clock.Elapsed < TimeSpan.FromMilliseconds(500), $"a0 went down {clock.ElapsedMilliseconds} ms after its peer went (600 ms stretched)");
+
+        // Every PW judged: 160 hellos/s do not fit; they keep the stretch, and the clock reports
+        // their 600 ms as longer than the intent's 150, so the verifier holds that long.
+        var all = pairs.Skip(1).SelectMany(p => new[] { p.A.Name, p.B.Name }).ToHashSet();
+        a.Liveness.Urgent = all;
+        b.Liveness.Urgent = all;
+        await Task.Delay(200);
+        Assert.All(pairs.Skip(1), p => Assert.Equal(TimeSpan.FromMilliseconds(200), p.A.Liveness.TxInterval));
+        Assert.Equal(600, Ms(a.Liveness.LongestDetectionTime));
+        Assert.True(pairs.Skip(1).All(p => p.A.IsUp && p.B.IsUp), "nothing else went down");
+    }
+
     /// <summary>Two ghost underlays (a tracer makes them the ghost copy's) on fresh loopback addresses.</summary>
     private static (PwUnderlay A, PwUnderlay B) GhostUnderlays(LivenessSettings settings)
     {
