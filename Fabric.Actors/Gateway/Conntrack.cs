@@ -108,6 +108,8 @@ public sealed class ConnectionTable
     private readonly Dictionary<ConnectionKey, Connection> _connections = [];
     private readonly TimerWheel<Connection> _wheel;
     private readonly List<(Connection Item, long Due)> _due = [];
+    /// <summary>The first of <see cref="_due"/> a chunked <see cref="Expire"/> has not looked at yet.</summary>
+    private int _dueNext;
     private readonly NatTable? _nat;
     private readonly long _closedHoldMs;
 
@@ -203,14 +205,22 @@ public sealed class ConnectionTable
     /// Sweeps the wheel up to <paramref name="now"/>: closed connections past their hold and idle
     /// ones past their timeout are removed and added to <paramref name="removed"/>; with
     /// <see cref="LastSeenElsewhere"/> idle ones are added to <paramref name="toConfirm"/> instead
-    /// (and filed again one timeout later, in case no answer comes).
+    /// (and filed again one timeout later, in case no answer comes). At most <paramref name="max"/>
+    /// are looked at; true when more due ones wait (the next call goes on with them before it
+    /// sweeps the wheel again), so a caller holding a lock others wait on can let go in between.
     /// </summary>
-    public void Expire(long now, List<Connection> removed, List<Connection> toConfirm)
+    public bool Expire(long now, List<Connection> removed, List<Connection> toConfirm, int max = int.MaxValue)
     {
-        _due.Clear();
-        _wheel.Advance(now, _due);
-        foreach (var (c, due) in _due)
+        if (_dueNext >= _due.Count)
         {
+            _due.Clear();
+            _dueNext = 0;
+            _wheel.Advance(now, _due);
+        }
+        var end = (int)Math.Min(_due.Count, (long)_dueNext + max);
+        for (; _dueNext < end; _dueNext++)
+        {
+            var (c, due) = _due[_dueNext];
             if (c.Removed || c.Due != due) continue; // filed again since, or gone
             var deadline = Deadline(c);
             if (deadline > now)
@@ -228,6 +238,7 @@ public sealed class ConnectionTable
             toConfirm.Add(c);
             Arm(c, now + Settings.IdleTimeoutMs(c.State, c.Key.Protocol), now);
         }
+        return _dueNext < _due.Count;
     }
 
     /// <summary>

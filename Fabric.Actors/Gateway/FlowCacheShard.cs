@@ -163,12 +163,15 @@ public sealed class FlowCacheShard
     /// <summary>
     /// Expires connections due by <paramref name="now"/> (timer wheel): their cache entries go with
     /// them; with the last-seen times elsewhere, idle-looking ones are added to <paramref name="toConfirm"/>.
-    /// Returns how many were removed.
+    /// Returns how many were removed. With <paramref name="max"/>, looks at that many at most and
+    /// says in <paramref name="more"/> whether due ones are left for the next call.
     /// </summary>
-    public int Expire(long now, List<Connection> toConfirm)
+    public int Expire(long now, List<Connection> toConfirm, int max = int.MaxValue) => Expire(now, toConfirm, out _, max);
+
+    public int Expire(long now, List<Connection> toConfirm, out bool more, int max = int.MaxValue)
     {
         _removed.Clear();
-        Connections.Expire(now, _removed, toConfirm);
+        more = Connections.Expire(now, _removed, toConfirm, max);
         foreach (var c in _removed) ForgetEntries(c);
         return _removed.Count;
     }

@@ -170,6 +170,35 @@ public class NatPortBlockTests
     }
 
     [Fact]
+    public void A_sweep_in_chunks_removes_every_due_connection_a_chunk_at_a_time_before_it_looks_at_the_wheel_again()
+    {
+        // What a flow-cache entity does so a gateway deciding under its lock waits for one chunk, not the whole sweep.
+        var (plan, _, nat, connections) = Setup(conntrack: ConntrackSettings.Default with { TcpClosedHold = TimeSpan.FromMilliseconds(500) });
+        for (ushort port = 40000; port < 40300; port++)
+        {
+            var c = Connect(plan, nat, connections, port, now: 0);
+            c.State = ConnectionState.Closed;
+            connections.Transitioned(c, ConnectionState.Established, now: 1000);
+        }
+        var late = Connect(plan, nat, connections, 41000, now: 0);
+        var removed = new List<Connection>();
+        var confirm = new List<Connection>();
+        Assert.True(connections.Expire(1600, removed, confirm, max: 128));
+        Assert.Equal(128, removed.Count);
+        // Closed meanwhile: filed for the wheel's next tick, after the due ones already taken.
+        late.State = ConnectionState.Closed;
+        connections.Transitioned(late, ConnectionState.Established, now: 1000);
+        Assert.True(connections.Expire(1600, removed, confirm, max: 128));
+        Assert.False(connections.Expire(1600, removed, confirm, max: 128));
+        Assert.Equal(300, removed.Count);
+        Assert.Equal(1, connections.Count);
+        Assert.False(connections.Expire(1700, removed, confirm, max: 128));
+        Assert.Equal(301, removed.Count);
+        Assert.Equal(0, connections.Count);
+        Assert.Equal(0, nat.Count);
+    }
+
+    [Fact]
     public void A_closed_connection_keeps_its_binding_for_the_hold_then_both_go_and_the_port_is_free()
     {
         var (plan, _, nat, connections) = Setup(conntrack: ConntrackSettings.Default with { TcpClosedHold = TimeSpan.FromMilliseconds(500) });
