@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
-using Akka.Persistence.Sql;
 
 namespace Fabric.Actors.Config;
 
@@ -18,7 +17,6 @@ public static class ConfigHosting
         database.Prepare();
         return builder
             .AddHocon(database.ToHocon(), HoconAddMode.Prepend)
-            .AddHocon(SqlPersistence.DefaultConfiguration, HoconAddMode.Append)
             .WithSingleton<ConfigStoreActor>(
                 SingletonName,
                 (system, _, _) => ActorProps.Of(() => new ConfigStoreActor(Settings.FabricSettings.Get(system).ConfigStore)),

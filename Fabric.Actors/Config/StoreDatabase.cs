@@ -69,26 +69,46 @@ public sealed record StoreDatabase(string ProviderName, string ConnectionString)
         : "PostgreSQL " + string.Join(";", ConnectionString.Split(';')
             .Where(p => !p.TrimStart().StartsWith("Password", StringComparison.OrdinalIgnoreCase)));
 
-    /// <summary>The Akka.Persistence.Sql journal and snapshot-store settings for this database.</summary>
+    /// <summary>The config store's journal and snapshot-store plugins (<see cref="SqlJournal"/>, <see cref="SqlSnapshotStore"/>) on this database.</summary>
     public string ToHocon()
     {
         var cs = ConnectionString.Replace("\\", "\\\\").Replace("\"", "\\\"");
         return $$"""
             akka.persistence {
-              journal.plugin = "akka.persistence.journal.sql"
-              journal.sql {
+              journal.plugin = "akka.persistence.journal.fabric-sql"
+              journal.fabric-sql {
+                class = "{{typeof(SqlJournal).AssemblyQualifiedName}}"
+                plugin-dispatcher = "akka.actor.default-dispatcher"
                 connection-string = "{{cs}}"
                 provider-name = "{{ProviderName}}"
-                auto-initialize = on
               }
-              snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
-              snapshot-store.sql {
+              snapshot-store.plugin = "akka.persistence.snapshot-store.fabric-sql"
+              snapshot-store.fabric-sql {
+                class = "{{typeof(SqlSnapshotStore).AssemblyQualifiedName}}"
+                plugin-dispatcher = "akka.actor.default-dispatcher"
                 connection-string = "{{cs}}"
                 provider-name = "{{ProviderName}}"
-                auto-initialize = on
               }
             }
             """;
+    }
+
+    /// <summary>An open connection to the database.</summary>
+    public async Task<System.Data.Common.DbConnection> OpenAsync(CancellationToken ct)
+    {
+        System.Data.Common.DbConnection connection = IsSqlite
+            ? new SqliteConnection(ConnectionString)
+            : new Npgsql.NpgsqlConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(ct);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>True when the database answers a trivial query (used by /health/ready).</summary>
@@ -96,12 +116,9 @@ public sealed record StoreDatabase(string ProviderName, string ConnectionString)
     {
         try
         {
-            System.Data.Common.DbConnection connection = IsSqlite
-                ? new SqliteConnection(ConnectionString)
-                : new Npgsql.NpgsqlConnection(ConnectionString);
+            var connection = await OpenAsync(ct);
             await using (connection)
             {
-                await connection.OpenAsync(ct);
                 await using var command = connection.CreateCommand();
                 command.CommandText = "SELECT 1";
                 await command.ExecuteScalarAsync(ct);
