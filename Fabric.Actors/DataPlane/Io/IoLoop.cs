@@ -34,14 +34,20 @@ public sealed unsafe class IoLoop : IDisposable
     private readonly ConcurrentQueue<Registration> _signalled = new();
     private readonly PriorityQueue<Registration, long> _timers = new(); // loop thread only
     private readonly List<Registration> _readyNow;                      // loop thread only
-    private readonly PacketBatch _scratch;
+    private PacketBatch? _scratch;                                     // loop thread only, made at the first drop
     private ulong _nextId;
     private int _wakePending;
+    private readonly bool _shared;
     private volatile bool _stop;
     private long _turns;
     private long _wakeups;
 
-    public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents)
+    /// <param name="shared">True for the process's shared loops (<see cref="IoLoops"/>), whose
+    /// callbacks must never wait (<see cref="OnLoopThread"/>). False for a loop one owner keeps for
+    /// its own ports (a gateway's TAPs): its callbacks may wait for that owner's lock, as on a
+    /// port's own receive thread, since no other owner's port is behind them.</param>
+    /// <param name="name">The thread's name (default <c>io-loop-INDEX</c>).</param>
+    public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents, bool shared = true, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchesPerTurn, 1);
@@ -51,7 +57,6 @@ public sealed unsafe class IoLoop : IDisposable
         _readyNow = new(maxEvents);
         Index = index;
         Pool = pool;
-        _scratch = new PacketBatch(pool.BatchCapacity, pool.SlotSize, pool.Headroom);
         _epoll = LinuxNative.EpollCreate1(LinuxNative.EPOLL_CLOEXEC);
         if (_epoll < 0)
         {
@@ -65,7 +70,8 @@ public sealed unsafe class IoLoop : IDisposable
             throw new IOException($"eventfd/epoll_ctl: {LinuxNative.Describe(LinuxNative.LastError)}");
         }
 
-        _thread = new Thread(Run) { IsBackground = true, Name = $"io-loop-{index}" };
+        _shared = shared;
+        _thread = new Thread(Run) { IsBackground = true, Name = name ?? $"io-loop-{index}" };
         _thread.Start();
     }
 
@@ -85,7 +91,7 @@ public sealed unsafe class IoLoop : IDisposable
 
     internal bool IsLoopThread => Thread.CurrentThread == _thread;
 
-    /// <summary>True on any I/O loop's thread: a callback there must not wait (it would stall every port of the loop).</summary>
+    /// <summary>True on a shared I/O loop's thread: a callback there must not wait (it would stall every port of the loop).</summary>
     public static bool OnLoopThread => t_onLoop;
 
     [ThreadStatic]
@@ -166,7 +172,7 @@ public sealed unsafe class IoLoop : IDisposable
 
     private void Run()
     {
-        t_onLoop = true;
+        t_onLoop = _shared;
         byte* events = stackalloc byte[_maxEvents * LinuxNative.EpollEventSize];
         while (!_stop)
         {
@@ -337,6 +343,7 @@ public sealed unsafe class IoLoop : IDisposable
     /// <summary>The pool is at its cap: read what the port holds into the scratch batch and drop it, counted.</summary>
     private void DropAtIngress(Port port)
     {
+        _scratch ??= new PacketBatch(Pool.BatchCapacity, Pool.SlotSize, Pool.Headroom);
         for (int turn = 0; turn < BatchesPerTurn; turn++)
         {
             _scratch.Clear();

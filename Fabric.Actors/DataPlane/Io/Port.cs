@@ -58,11 +58,14 @@ public abstract class Port : IPort
     /// </summary>
     protected internal virtual bool ReceivesOnLoop => false;
 
-    /// <summary>Loop ports: a descriptor that polls readable when frames wait (-1 = none).</summary>
+    /// <summary>
+    /// A descriptor that polls readable when frames wait (-1 = none): loop ports, and ports that may
+    /// be put on a loop of their owner's (<see cref="StartReceiving(PacketBatchPool?, Action{PacketBatch}, IoLoop)"/>).
+    /// </summary>
     protected internal virtual int ReadinessFd => -1;
 
     /// <summary>
-    /// Loop ports: when (Stopwatch ticks) the port next has frames of its own making, asked after
+    /// Ports on a loop: when (Stopwatch ticks) the port next has frames of its own making, asked after
     /// each service; <see cref="long.MaxValue"/> = only when its descriptor or a signal says so.
     /// </summary>
     protected internal virtual long NextReceiveDue(long nowTicks) => long.MaxValue;
@@ -75,7 +78,26 @@ public abstract class Port : IPort
 
     public void StartReceiving(Action<PacketBatch> onBatch) => StartReceiving(null, onBatch);
 
-    public void StartReceiving(PacketBatchPool? pool, Action<PacketBatch> onBatch)
+    public void StartReceiving(PacketBatchPool? pool, Action<PacketBatch> onBatch) => Start(pool, onBatch, null);
+
+    /// <summary>
+    /// Receives on <paramref name="loop"/> (one its owner keeps for several ports, so that a frame
+    /// one port's callback sends out of another is answered without waking a second thread): for
+    /// a port that receives on a thread of its own but can say when it is readable
+    /// (<see cref="ReadinessFd"/>, a TAP), or a loop port.
+    /// </summary>
+    public void StartReceiving(PacketBatchPool? pool, Action<PacketBatch> onBatch, IoLoop loop)
+    {
+        ArgumentNullException.ThrowIfNull(loop);
+        if (!ReceivesOnLoop && ReadinessFd < 0)
+        {
+            throw new InvalidOperationException($"Port {Name} cannot say when it is readable: it receives on its own thread.");
+        }
+
+        Start(pool, onBatch, loop);
+    }
+
+    private void Start(PacketBatchPool? pool, Action<PacketBatch> onBatch, IoLoop? loop)
     {
         ArgumentNullException.ThrowIfNull(onBatch);
         lock (_loopLock)
@@ -87,9 +109,9 @@ public abstract class Port : IPort
             }
 
             _stopRequested = false;
-            if (ReceivesOnLoop)
+            if (loop is not null || ReceivesOnLoop)
             {
-                Volatile.Write(ref _registration, IoLoops.Shared.Pick().Attach(this, pool, onBatch));
+                Volatile.Write(ref _registration, (loop ?? IoLoops.Shared.Pick()).Attach(this, pool, onBatch));
                 return;
             }
 

@@ -229,7 +229,9 @@ public sealed unsafe partial class TapPort : Port
     {
         ArgumentNullException.ThrowIfNull(batch);
         // Segments of a super-frame still waiting from the last call go first, without waiting.
-        if (IsFinished || batch.IsFull || (_pendingLength == 0 && !WaitReadable(timeoutMs)))
+        // Timeout 0 (a loop that saw the descriptor readable) reads at once: EAGAIN if nothing
+        // is there, EBADFD if the device is gone; no poll() first.
+        if (IsFinished || batch.IsFull || (_pendingLength == 0 && timeoutMs != 0 && !WaitReadable(timeoutMs)))
         {
             return 0;
         }
@@ -409,6 +411,12 @@ public sealed unsafe partial class TapPort : Port
                 return true;
         }
     }
+
+    /// <summary>Readable when the host sent a frame; a deleted device reports an error (the next read says EBADFD).</summary>
+    protected internal override int ReadinessFd => _fd;
+
+    /// <summary>On a loop: a super-frame cut short by a full batch still has segments to hand over (now).</summary>
+    protected internal override long NextReceiveDue(long nowTicks) => _pendingLength > 0 ? nowTicks : long.MaxValue;
 
     protected override void WakeReceiver()
     {

@@ -43,6 +43,13 @@ internal sealed class GatewayPorts : IFrameSink
     private readonly Action<ushort, TimeSpan> _scheduleRestart;
     private readonly Action<ushort> _cancelRestart;
     private readonly Action _portWentAway;
+    /// <summary>
+    /// The one thread that receives for all this gateway's TAPs (an epoll set of its own, created
+    /// with the first TAP): a frame the data path writes to one TAP is often answered at once by
+    /// the host behind it (an echo reply, a SYN-ACK), and that answer is read by the same thread
+    /// without a second thread waking up. One thread per gateway instead of one per TAP.
+    /// </summary>
+    private IoLoop? _tapLoop;
     /// <summary>The TAP devices the node created and keeps across restarts; null = TAPs live as long as their port (and in a ghost copy).</summary>
     private readonly AttachmentDevices? _devices;
 
@@ -90,6 +97,8 @@ internal sealed class GatewayPorts : IFrameSink
             foreach (var p in _ports.Values) p.Dispose();
         });
         _ports.Clear();
+        _tapLoop?.Dispose();
+        _tapLoop = null;
         _captured.Clear();
         foreach (var b in _out.Values) b.Return();
         _out.Clear();
@@ -326,7 +335,12 @@ internal sealed class GatewayPorts : IFrameSink
                 tap.Dispose();
                 throw;
             }
-            tap.StartReceiving(_pool, _received);
+            if (_tapLoop is null)
+            {
+                var io = IoLoops.Shared.Settings;
+                _tapLoop = new IoLoop(0, _pool, io.BatchesPerTurn, io.MaxEvents, shared: false, name: $"gw-rx-{Name}");
+            }
+            tap.StartReceiving(_pool, _received, _tapLoop);
             return tap;
         }
         var queue = new Queue<byte[]>();

@@ -40,6 +40,13 @@ public class TapPortTests
         }
     }
 
+    /// <summary>On the port's own receive thread, or on <paramref name="loop"/> (one its owner keeps).</summary>
+    private static void StartReceiving(TapPort tap, PacketBatchPool pool, IoLoop? loop, Action<PacketBatch> onBatch)
+    {
+        if (loop is null) tap.StartReceiving(pool, onBatch);
+        else tap.StartReceiving(pool, onBatch, loop);
+    }
+
     private static void AssertGone(string ns, string tapName)
     {
         Assert.False(TestNamespace.Exists(ns), $"namespace {ns} still exists");
@@ -96,8 +103,10 @@ public class TapPortTests
         AssertGone(nsName, tapName);
     }
 
-    [Fact]
-    public void A_tap_moved_into_a_namespace_receives_the_frames_that_namespace_sends()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_tap_moved_into_a_namespace_receives_the_frames_that_namespace_sends(bool onLoop)
     {
         HostTools.Require("ping", "iputils-ping");
         (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-rx");
@@ -106,7 +115,8 @@ public class TapPortTests
         {
             var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
             long frames = 0;
-            tap.StartReceiving(pool, batch =>
+            using var loop = onLoop ? new IoLoop(0, pool, 4, 8, shared: false) : null;
+            StartReceiving(tap, pool, loop, batch =>
             {
                 Interlocked.Add(ref frames, batch.Count);
                 Assert.Equal((ushort)3, batch[0].IngressPort);
@@ -130,15 +140,18 @@ public class TapPortTests
         AssertGone(nsName, tapName);
     }
 
-    [Fact]
-    public void A_tap_deleted_under_the_port_ends_the_receive_loop_and_reports_gone()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void A_tap_deleted_under_the_port_ends_the_receive_loop_and_reports_gone(bool onLoop)
     {
         (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-gone");
         string nsName = ns.Name, tapName = tap.InterfaceName;
         try
         {
             var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 64);
-            tap.StartReceiving(pool, batch => batch.Return());
+            using var loop = onLoop ? new IoLoop(0, pool, 4, 8, shared: false) : null;
+            StartReceiving(tap, pool, loop, batch => batch.Return());
             ns.Ip($"link del {tapName}");
 
             var deadline = DateTime.UtcNow.AddSeconds(5);
@@ -149,6 +162,15 @@ public class TapPortTests
 
             Assert.Equal(PortState.Gone, tap.State);
             Assert.NotNull(tap.StateDetail);
+            if (loop is not null)
+            {
+                // The loop let go of it (no busy loop on the dead descriptor's error).
+                Thread.Sleep(100);
+                Assert.Equal(0, loop.Ports);
+                long wakeups = loop.Wakeups;
+                Thread.Sleep(300);
+                Assert.True(loop.Wakeups - wakeups <= 1, $"the loop woke {loop.Wakeups - wakeups} times in 300 ms with no port");
+            }
             tap.StopReceiving();
             Assert.Equal(pool.Rents, pool.Returns);
 
