@@ -178,9 +178,15 @@ internal sealed partial class MissResolver : IMissResolver
         _output.Flush();
     }
 
-    /// <summary>A watched entity stopped: its bucket's local entries stay (hits go on) and its successor is restored at once.</summary>
+    /// <summary>
+    /// A watched entity stopped: its bucket's local entries stay (hits go on) and its successor is
+    /// restored at once, unless the node is shutting down: the region then hands its shards off and
+    /// waits for what it holds, and a restore sent to it would hold up the node's stop for the
+    /// whole shard-region phase (10 s) for a gateway that stops too.
+    /// </summary>
     public void OnTerminated(Terminated t)
     {
+        var stopping = CoordinatedShutdown.Get(_context.System).ShutdownReason is not null;
         for (var b = 0; b < Buckets; b++)
         {
             if (!t.ActorRef.Equals(_entities[b])) continue;
@@ -189,6 +195,7 @@ internal sealed partial class MissResolver : IMissResolver
             ShardMoves++;
             if (_entityIncarnations[b] != 0) _deadEntities.Add(_entityIncarnations[b]);
             _entityIncarnations[b] = 0;
+            if (stopping) continue;
             ConfigureBucket(b, restore: true);
             _log.Info("Gateway {0}: flow-cache entity of bucket {1} stopped ({2}); its successor is restored with {3} connections",
                 Spec.Intent.Name, b, t.ActorRef.Path.Address, _dp.Shards[b].Connections.Count);
