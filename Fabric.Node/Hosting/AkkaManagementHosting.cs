@@ -108,7 +108,8 @@ public sealed class AkkaManagementServer(NodeContext node, IServiceProvider serv
         // SIGTERM/SIGINT itself (its console lifetime would cancel its own start on a signal
         // before the node's handler had asked to stop, and the node crashed with exit 134).
         builder.Services.AddSingleton<IHostLifetime, InnerHostLifetime>();
-        builder.WebHost.UseKestrel(k =>
+        // Kestrel's core: plain HTTP/1.1 (UseKestrel would add HTTPS configuration and HTTP/3, loading QUIC).
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = 0;

@@ -59,7 +59,8 @@ public static class FabricNodeApp
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         var logRing = new NodeLogRing(management.LogLines);
         builder.Logging.AddProvider(new NodeLogRingProvider(logRing));
-        builder.WebHost.UseKestrel(k =>
+        // Kestrel without HTTP/3 (UseKestrel would add it, loading QUIC): management is HTTP/1.1.
+        builder.WebHost.UseKestrelCore().UseKestrelHttpsConfiguration().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
             k.Limits.MaxRequestBodySize = ManagementPipeline.MaxRequestBody;
