@@ -53,8 +53,22 @@ public sealed class AttachmentCircuit : IDisposable
     public long NoTrunkDrops => Interlocked.Read(ref _noTrunkDrops);
     public long TrunkDownDrops => Interlocked.Read(ref _trunkDownDrops);
 
-    /// <summary>Starts receiving the CE's frames (batches from the I/O loop's shared pool; see DataPlane/Io/README.md).</summary>
-    public void Start() => Port.StartReceiving(OnBatch);
+    /// <summary>
+    /// Starts receiving the CE's frames (batches from the I/O loop's pool; see DataPlane/Io/README.md).
+    /// A TAP goes on <paramref name="underlayLoop"/>, the loop that receives the node's PW underlay
+    /// and writes decapsulated frames to the CE: what the CE answers at once (an echo reply, an
+    /// ACK) is read by that same thread without waking another. Other ports keep their own way.
+    /// </summary>
+    public void Start(IoLoop? underlayLoop = null)
+    {
+        if (underlayLoop is not null && Port is Port { ReceivesOnLoop: false, ReadinessFd: >= 0 } device)
+        {
+            device.StartReceiving(null, OnBatch, underlayLoop);
+            return;
+        }
+
+        Port.StartReceiving(OnBatch);
+    }
 
     /// <summary>Underlay receive thread: queues one decapsulated frame for the CE.</summary>
     public void Deliver(ReadOnlySpan<byte> frame)

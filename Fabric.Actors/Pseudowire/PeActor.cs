@@ -171,7 +171,7 @@ public sealed class PeActor : ReceiveActor, IWithStash, IWithTimers
                 var port = _node.PortFactory(a.Port, _node.NextPortId());
                 TellAttachmentMtu(a.Name, port);
                 var ac = new AttachmentCircuit(a.Name, port, _node.Pool, a.Vlan is { } vlan ? new VlanId(vlan) : (VlanId?)null, _node.IsGhost, _node.Tracer);
-                ac.Start();
+                ac.Start(_underlay.Port.Loop);
                 _acs[a.Name] = (a.Port, ac);
                 _runtime.AttachmentCircuits[a.Name] = ac;
                 _runtime.FailedCircuits.TryRemove(a.Name, out _);
