@@ -85,6 +85,7 @@ public sealed record FabricSettings(
         {
             BatchesPerTurn = r.Positive("batches-per-turn"),
             MaxEvents = r.Int("max-events", 1, 4096),
+            BusyPoll = r.NonNegativeDuration("busy-poll"),
         };
     }
 

@@ -87,6 +87,10 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         // I/O loops (were IoLoop.BatchesPerTurn and MaxEvents).
         Assert.Equal(4, s.Io.BatchesPerTurn);
         Assert.Equal(64, s.Io.MaxEvents);
+        Assert.Equal(TimeSpan.Zero, s.Io.BusyPoll);
+        // Busy-polling is set in fractions of a millisecond (Akka's hocon reads no "us").
+        Assert.Equal(TimeSpan.FromMicroseconds(200),
+            FabricSettings.From(ConfigurationFactory.ParseString("fabric.io.busy-poll = 0.2ms")).Io.BusyPoll);
 
         // The records whose readers live elsewhere (or that tests build without hocon) agree with the file.
         Assert.Equal(IoSettings.Default, s.Io);
@@ -178,7 +182,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         if (value is "off" or "false") return "on";
         if (value == "0") return key == "fabric.io.loops" ? $"{Environment.ProcessorCount + 1}" : "1";
         var number = NumberWithUnit().Match(value);
-        if (number.Success) return $"{long.Parse(number.Groups[1].Value) * 2}{number.Groups[2].Value}";
+        if (number.Success) return $"{Math.Max(1, long.Parse(number.Groups[1].Value) * 2)}{number.Groups[2].Value}"; // 0ms -> 1ms
         if (value == "least-loaded") return "hash";
         return $"\"{value}-changed\"";
     }

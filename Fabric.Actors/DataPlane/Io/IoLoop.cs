@@ -38,6 +38,8 @@ public sealed unsafe class IoLoop : IDisposable
     private ulong _nextId;
     private int _wakePending;
     private readonly bool _shared;
+    private readonly long _busyPollTicks;
+    private bool _received;                                              // loop thread only: the last turn got frames
     private volatile bool _stop;
     private long _turns;
     private long _wakeups;
@@ -47,7 +49,11 @@ public sealed unsafe class IoLoop : IDisposable
     /// its own ports (a gateway's TAPs): its callbacks may wait for that owner's lock, as on a
     /// port's own receive thread, since no other owner's port is behind them.</param>
     /// <param name="name">The thread's name (default <c>io-loop-INDEX</c>).</param>
-    public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents, bool shared = true, string? name = null)
+    /// <param name="busyPoll">After a turn that received frames, keep looking without sleeping for
+    /// this long (hocon <c>fabric.io.busy-poll</c>; zero = sleep at once): an answer that arrives
+    /// within it is read without the wake-up of a sleeping thread. Costs CPU only while frames flow.</param>
+    public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents, bool shared = true, string? name = null,
+        TimeSpan busyPoll = default)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchesPerTurn, 1);
@@ -71,6 +77,7 @@ public sealed unsafe class IoLoop : IDisposable
         }
 
         _shared = shared;
+        _busyPollTicks = (long)(busyPoll.TotalSeconds * Stopwatch.Frequency);
         _thread = new Thread(Run) { IsBackground = true, Name = name ?? $"io-loop-{index}" };
         _thread.Start();
     }
@@ -174,11 +181,18 @@ public sealed unsafe class IoLoop : IDisposable
     {
         t_onLoop = _shared;
         byte* events = stackalloc byte[_maxEvents * LinuxNative.EpollEventSize];
+        long spinUntil = 0;
         while (!_stop)
         {
             // A port signalled from this thread (a callback's frame for an in-memory port of the
-            // same loop, or a port with more queued) wrote no eventfd: look without sleeping.
+            // same loop, or a port with more queued) wrote no eventfd: look without sleeping. So
+            // too while busy-polling after a turn that received frames.
             int timeout = _signalled.IsEmpty ? NextTimeoutMs() : 0;
+            if (timeout != 0 && spinUntil != 0 && Stopwatch.GetTimestamp() < spinUntil)
+            {
+                timeout = 0;
+            }
+
             int n = LinuxNative.EpollWait(_epoll, events, _maxEvents, timeout);
             if (n < 0)
             {
@@ -232,9 +246,15 @@ public sealed unsafe class IoLoop : IDisposable
                 }
             }
 
+            _received = false;
             foreach (var registration in _readyNow)
             {
                 Serve(registration);
+            }
+
+            if (_received && _busyPollTicks > 0)
+            {
+                spinUntil = Stopwatch.GetTimestamp() + _busyPollTicks;
             }
         }
     }
@@ -291,6 +311,7 @@ public sealed unsafe class IoLoop : IDisposable
                 }
 
                 bool full = batch.IsFull;
+                _received = true;
                 r.OnBatch(batch); // ownership passes to the callback
                 if (!full)
                 {

@@ -21,7 +21,8 @@ public sealed class IoLoops : IDisposable
         _loops = new IoLoop[settings.LoopCount];
         for (int i = 0; i < _loops.Length; i++)
         {
-            _loops[i] = new IoLoop(i, new PacketBatchPool(maxRetained: settings.PoolRetained, maxLive: settings.PoolMaxBatches), settings.BatchesPerTurn, settings.MaxEvents);
+            _loops[i] = new IoLoop(i, new PacketBatchPool(maxRetained: settings.PoolRetained, maxLive: settings.PoolMaxBatches), settings.BatchesPerTurn, settings.MaxEvents,
+                busyPoll: settings.BusyPoll);
         }
     }
 
@@ -110,4 +111,7 @@ public sealed record IoSettings(int LoopCount, int PoolMaxBatches, int PoolRetai
 
     /// <summary>Most ready sockets one epoll_wait of a loop reports.</summary>
     public int MaxEvents { get; init; }
+
+    /// <summary>How long a loop keeps looking without sleeping after a turn that received frames (zero = off).</summary>
+    public TimeSpan BusyPoll { get; init; }
 }

@@ -338,7 +338,7 @@ internal sealed class GatewayPorts : IFrameSink
             if (_tapLoop is null)
             {
                 var io = IoLoops.Shared.Settings;
-                _tapLoop = new IoLoop(0, _pool, io.BatchesPerTurn, io.MaxEvents, shared: false, name: $"gw-rx-{Name}");
+                _tapLoop = new IoLoop(0, _pool, io.BatchesPerTurn, io.MaxEvents, shared: false, name: $"gw-rx-{Name}", busyPoll: io.BusyPoll);
             }
             tap.StartReceiving(_pool, _received, _tapLoop);
             return tap;

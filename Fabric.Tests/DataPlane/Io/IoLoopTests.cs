@@ -129,6 +129,41 @@ public class IoLoopTests
         }
     }
 
+    /// <summary>
+    /// fabric.io.busy-poll: after a turn that received frames the loop keeps looking without
+    /// sleeping for the set time, then sleeps again; without it, it sleeps at once. Idle costs
+    /// nothing either way.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(100)]
+    public async Task After_frames_a_loop_busy_polls_for_the_set_time_then_sleeps(int busyPollMs)
+    {
+        var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 16);
+        using var loop = new IoLoop(0, pool, 4, 8, shared: false, busyPoll: TimeSpan.FromMilliseconds(busyPollMs));
+        using var port = new GhostPort("ghost", 1, "g", tracer: null, answersArp: false);
+        long delivered = 0;
+        port.StartReceiving(pool, batch => { Interlocked.Add(ref delivered, batch.Count); batch.Return(); }, loop);
+        await Task.Delay(200);
+        long idle = loop.Wakeups;
+        await Task.Delay(200);
+        Assert.True(loop.Wakeups - idle <= 1, $"{loop.Wakeups - idle} wake-ups of an idle loop in 200 ms");
+
+        port.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64));
+        await Eventually.Holds(() => Interlocked.Read(ref delivered) == 1, TimeSpan.FromSeconds(5), "the frame received");
+        long afterFrame = loop.Wakeups;
+        await Task.Delay(busyPollMs / 2 + 20);
+        long spins = loop.Wakeups - afterFrame;
+        if (busyPollMs == 0) Assert.True(spins <= 1, $"{spins} looks after the frame with busy-poll off");
+        else Assert.True(spins > 10, $"only {spins} looks in the busy-poll window");
+
+        await Task.Delay(busyPollMs + 100); // the window is over
+        long settled = loop.Wakeups;
+        await Task.Delay(200);
+        Assert.True(loop.Wakeups - settled <= 1, $"{loop.Wakeups - settled} wake-ups 200 ms after the busy-poll window");
+        port.StopReceiving();
+    }
+
     [Fact]
     public async Task Frames_queued_from_many_threads_at_once_are_all_received_no_wake_up_is_lost()
     {
