@@ -41,6 +41,8 @@ internal sealed partial class MissResolver : IMissResolver
     private readonly IActorRef _region;
     private readonly IActorRef _self;
     private readonly IActorContext _context;
+    private readonly CoordinatedShutdown _shutdown;
+    private bool _stopping;
     private readonly ILoggingAdapter _log;
     private readonly GatewayPorts _output;
     private long _sequence;
@@ -81,6 +83,7 @@ internal sealed partial class MissResolver : IMissResolver
         _region = region;
         _self = self;
         _context = context;
+        _shutdown = CoordinatedShutdown.Get(context.System);
         _log = log;
         _output = output;
     }
@@ -143,9 +146,29 @@ internal sealed partial class MissResolver : IMissResolver
         _traceMisses |= trace;
     }
 
+    /// <summary>
+    /// True once the node's coordinated shutdown has begun: its flow-cache region then hands its
+    /// shards off and holds what it is sent until its phase times out (10 s added to every stop),
+    /// so nothing more goes to it and misses are dropped, counted as node-stopping.
+    /// </summary>
+    private bool Stopping => _stopping || (_stopping = _shutdown.ShutdownReason is not null);
+
     /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
     public void Flush()
     {
+        if (Stopping)
+        {
+            for (var b = 0; b < Buckets; b++)
+            {
+                if (_pending[b].Count == 0) continue;
+                _dp.Counters.Drop(GatewayDrop.NodeStopping, _pending[b].Count);
+                _parked -= _pending[b].Count;
+                _pending[b] = [];
+                _misses[b].Clear();
+            }
+            _traceMisses = false;
+            return;
+        }
         var now = Environment.TickCount64;
         for (var b = 0; b < Buckets; b++) FlushConnectionChanges(b, now); // first: a FIN tracked on a hit precedes any later miss of its connection
         for (var b = 0; b < Buckets; b++)
@@ -186,7 +209,7 @@ internal sealed partial class MissResolver : IMissResolver
     /// </summary>
     public void OnTerminated(Terminated t)
     {
-        var stopping = CoordinatedShutdown.Get(_context.System).ShutdownReason is not null;
+        var stopping = Stopping;
         for (var b = 0; b < Buckets; b++)
         {
             if (!t.ActorRef.Equals(_entities[b])) continue;
@@ -234,6 +257,8 @@ internal sealed partial class MissResolver : IMissResolver
     /// </summary>
     private void SendToEntity(int bucket, IFlowCacheMessage message)
     {
+        if (Stopping) return; // see Stopping: the node goes, and its connections with it
+
         _sentSinceBarrier[bucket] = true;
         if (Volatile.Read(ref _entities[bucket]) is { } entity && entity.Path.Address.HasLocalScope) entity.Tell(message, _self);
         else _region.Tell(message, _self);

@@ -68,6 +68,8 @@ public enum GatewayDrop : byte
     IngressBusy,
     /// <summary>Longer than its output port's MTU with DF set: dropped, and an ICMP fragmentation needed with the port's MTU sent back (RFC 1191).</summary>
     FragmentationNeeded,
+    /// <summary>Sharded mode: a miss while the node is shutting down (its flow-cache region is handing its shards off; nothing is sent to it).</summary>
+    NodeStopping,
 }
 
 /// <summary>What a stage decided.</summary>
