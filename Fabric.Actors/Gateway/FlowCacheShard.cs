@@ -166,7 +166,7 @@ public sealed class FlowCacheShard
     /// Returns how many were removed. With <paramref name="max"/>, looks at that many at most and
     /// says in <paramref name="more"/> whether due ones are left for the next call.
     /// </summary>
-    public int Expire(long now, List<Connection> toConfirm, int max = int.MaxValue) => Expire(now, toConfirm, out _, max);
+    public int Expire(long now, List<Connection> toConfirm) => Expire(now, toConfirm, out _);
 
     public int Expire(long now, List<Connection> toConfirm, out bool more, int max = int.MaxValue)
     {

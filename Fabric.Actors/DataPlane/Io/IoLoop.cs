@@ -39,7 +39,6 @@ public sealed unsafe class IoLoop : IDisposable
     private int _wakePending;
     private readonly bool _shared;
     private readonly long _busyPollTicks;
-    private bool _received;                                              // loop thread only: the last turn got frames
     private volatile bool _stop;
     private long _turns;
     private long _wakeups;
@@ -246,13 +245,13 @@ public sealed unsafe class IoLoop : IDisposable
                 }
             }
 
-            _received = false;
+            bool received = false;
             foreach (var registration in _readyNow)
             {
-                Serve(registration);
+                received |= Serve(registration);
             }
 
-            if (_received && _busyPollTicks > 0)
+            if (received && _busyPollTicks > 0)
             {
                 spinUntil = Stopwatch.GetTimestamp() + _busyPollTicks;
             }
@@ -277,11 +276,12 @@ public sealed unsafe class IoLoop : IDisposable
         return -1;
     }
 
-    private void Serve(Registration r)
+    /// <summary>Receives for one ready port; true when it handed over frames.</summary>
+    private bool Serve(Registration r)
     {
         if (r.Stopped)
         {
-            return;
+            return false;
         }
 
         Interlocked.Exchange(ref r.InService, 1); // a full fence: Detach's write of Stopped is seen, or it sees this
@@ -289,12 +289,12 @@ public sealed unsafe class IoLoop : IDisposable
         {
             if (r.Stopped)
             {
-                return;
+                return false;
             }
 
             Interlocked.Increment(ref _turns);
             Port port = r.Port;
-            bool more = false;
+            bool more = false, handed = false;
             for (int turn = 0; turn < BatchesPerTurn && !r.Stopped; turn++)
             {
                 if (!r.Pool.TryRent(out var batch))
@@ -311,7 +311,7 @@ public sealed unsafe class IoLoop : IDisposable
                 }
 
                 bool full = batch.IsFull;
-                _received = true;
+                handed = true;
                 r.OnBatch(batch); // ownership passes to the callback
                 if (!full)
                 {
@@ -324,7 +324,7 @@ public sealed unsafe class IoLoop : IDisposable
             if (port.State is PortState.Gone or PortState.Closed)
             {
                 Detach(r);
-                return;
+                return handed;
             }
 
             if (more && r.Fd < 0)
@@ -333,11 +333,13 @@ public sealed unsafe class IoLoop : IDisposable
             }
 
             ScheduleTimer(r, port);
+            return handed;
         }
         catch (Exception ex)
         {
             r.Port.ReceiveFailed(ex);
             Detach(r);
+            return false;
         }
         finally
         {

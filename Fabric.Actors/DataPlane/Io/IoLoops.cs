@@ -66,6 +66,13 @@ public sealed class IoLoops : IDisposable
         }
     }
 
+    /// <summary>
+    /// A loop one owner keeps for its own ports (<c>shared: false</c>, see <see cref="IoLoop"/>),
+    /// built with these loops' settings; the owner disposes it.
+    /// </summary>
+    public IoLoop NewOwnLoop(string name, PacketBatchPool pool) =>
+        new(0, pool, Settings.BatchesPerTurn, Settings.MaxEvents, shared: false, name: name, busyPoll: Settings.BusyPoll);
+
     /// <summary>The loop a new port receives on: the one with the fewest ports.</summary>
     public IoLoop Pick()
     {

@@ -335,11 +335,7 @@ internal sealed class GatewayPorts : IFrameSink
                 tap.Dispose();
                 throw;
             }
-            if (_tapLoop is null)
-            {
-                var io = IoLoops.Shared.Settings;
-                _tapLoop = new IoLoop(0, _pool, io.BatchesPerTurn, io.MaxEvents, shared: false, name: $"gw-rx-{Name}", busyPoll: io.BusyPoll);
-            }
+            _tapLoop ??= IoLoops.Shared.NewOwnLoop($"gw-rx-{Name}", _pool);
             tap.StartReceiving(_pool, _received, _tapLoop);
             return tap;
         }

@@ -156,27 +156,23 @@ internal sealed partial class MissResolver : IMissResolver
     /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
     public void Flush()
     {
-        if (Stopping)
-        {
-            for (var b = 0; b < Buckets; b++)
-            {
-                if (_pending[b].Count == 0) continue;
-                _dp.Counters.Drop(GatewayDrop.NodeStopping, _pending[b].Count);
-                _parked -= _pending[b].Count;
-                _pending[b] = [];
-                _misses[b].Clear();
-            }
-            _traceMisses = false;
-            return;
-        }
         var now = Environment.TickCount64;
         for (var b = 0; b < Buckets; b++) FlushConnectionChanges(b, now); // first: a FIN tracked on a hit precedes any later miss of its connection
+        var stopping = Stopping;
         for (var b = 0; b < Buckets; b++)
         {
             if (_pending[b].Count == 0) continue;
-            var seq = ++_sequence;
-            SendToEntity(b, new ResolveFlows(Spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses));
-            _inflight[seq] = new Inflight(b, _pending[b], now);
+            if (stopping)
+            {
+                _dp.Counters.Drop(GatewayDrop.NodeStopping, _pending[b].Count);
+                _parked -= _pending[b].Count;
+            }
+            else
+            {
+                var seq = ++_sequence;
+                SendToEntity(b, new ResolveFlows(Spec.Intent.Name, b, _dp.Plan.Generation, seq, [.. _misses[b]], _traceMisses));
+                _inflight[seq] = new Inflight(b, _pending[b], now);
+            }
             _pending[b] = [];
             _misses[b].Clear();
         }
