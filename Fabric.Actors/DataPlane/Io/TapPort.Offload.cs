@@ -9,7 +9,7 @@ namespace Fabric.Actors.DataPlane.Io;
 // super-frames back. Inside the fabric every frame stays a complete MTU frame (the batch slot
 // size, the trunk's and the gateway's per-frame work are unchanged):
 //  - receive: a frame that fits its batch slot is read straight into it (readv: header, slot,
-//    spill); a partial checksum is finished; a super-frame is cut into MSS segments with full
+//    rest of a super-frame); a partial checksum is finished; a super-frame is cut into MSS segments with full
 //    checksums (Wire/TcpOffload.cs), resuming in the next batch when this one is full;
 //  - send: consecutive segments of one TCP connection become one super-frame (gather write:
 //    one header, the segments' payloads in place), which the receiving kernel takes whole.
@@ -23,8 +23,7 @@ public sealed unsafe partial class TapPort
 
     private readonly bool _offloads;
     private readonly byte[]? _rxHeader;   // pinned: the virtio-net header of the frame being read
-    private readonly byte[]? _rxSpill;    // pinned: a super-frame's bytes beyond its batch slot
-    private readonly byte[]? _superFrame; // pinned: a super-frame being segmented, contiguous
+    private readonly byte[]? _superFrame; // pinned: a super-frame being segmented, contiguous; its bytes beyond the batch slot are read straight here
     private readonly byte[]? _txHeaders;  // pinned: virtio-net header + a super-frame's headers
     private readonly IntPtr _txIov;       // MaxCoalescedSegments + 1 iovecs
     private int _pendingLength;           // bytes of _superFrame still to segment (0 = none)
@@ -60,7 +59,7 @@ public sealed unsafe partial class TapPort
         int added = DrainSuperFrame(batch, ref bytes);
         fixed (byte* basePtr = batch.Buffer)
         fixed (byte* header = _rxHeader)
-        fixed (byte* spill = _rxSpill)
+        fixed (byte* superFrame = _superFrame)
         {
             LinuxNative.IoVec* iov = stackalloc LinuxNative.IoVec[3];
             while (!batch.IsFull && _pendingLength == 0)
@@ -68,7 +67,8 @@ public sealed unsafe partial class TapPort
                 int room = batch.MaxFrameLength;
                 iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetLayout.Length };
                 iov[1] = new LinuxNative.IoVec { Base = basePtr + batch.FrameRoomOffset(batch.Count), Length = (nuint)room };
-                iov[2] = new LinuxNative.IoVec { Base = spill, Length = (nuint)_rxSpill!.Length };
+                // Beyond the slot: where it goes in the contiguous super-frame (nothing is pending there while reading).
+                iov[2] = new LinuxNative.IoVec { Base = superFrame + room, Length = (nuint)(SuperFrameRoom - room) };
                 nint n = LinuxNative.ReadV(_fd, iov, 3);
                 if (n < 0)
                 {
@@ -87,7 +87,7 @@ public sealed unsafe partial class TapPort
                     continue;
                 }
 
-                if (length >= room + _rxSpill.Length)
+                if (length >= SuperFrameRoom)
                 {
                     Counters.AddDrop(PortDropReason.RxFrameTooLarge); // filled every byte: may be cut
                     continue;
@@ -115,10 +115,8 @@ public sealed unsafe partial class TapPort
                     continue;
                 }
 
-                // A super-frame: make it contiguous, then cut it.
-                int inSlot = Math.Min(length, room);
-                new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), inSlot).CopyTo(_superFrame);
-                _rxSpill.AsSpan(0, length - inSlot).CopyTo(_superFrame.AsSpan(inSlot));
+                // A super-frame: its start (in the slot) joins the rest (already in place), then it is cut.
+                new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), Math.Min(length, room)).CopyTo(_superFrame);
                 if (!TcpSegmenter.TryCreate(_superFrame.AsSpan(0, length), vnet.GsoSize, out _))
                 {
                     Counters.AddDrop(PortDropReason.RxBadOffload);

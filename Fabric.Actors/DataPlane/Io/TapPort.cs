@@ -40,7 +40,6 @@ public sealed unsafe partial class TapPort : Port
         if (offloads)
         {
             _rxHeader = GC.AllocateArray<byte>(VirtioNetLayout.Length, pinned: true);
-            _rxSpill = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
             _superFrame = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
             _txHeaders = GC.AllocateArray<byte>(VirtioNetLayout.Length + 256, pinned: true);
             _txIov = AllocateIov();
