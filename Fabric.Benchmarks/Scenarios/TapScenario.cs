@@ -32,17 +32,27 @@ public static partial class TapScenario
 {
     private const string GatewayServer = "203.0.113.80";
 
-    private sealed record TrafficPath(string Name, ScenarioNamespace Client, ScenarioNamespace Server, string ServerAddress);
+    private sealed record TrafficPath(string Name, ScenarioNamespace Client, ScenarioNamespace Server, string ServerAddress)
+    {
+        /// <summary>The client's and the server's devices and the client's address, for the 64-byte ladder (null: not offered there).</summary>
+        public string? ClientDevice { get; init; }
+
+        public string? ServerDevice { get; init; }
+
+        public string? ClientAddress { get; init; }
+    }
 
     public static int Run(string[] args)
     {
         var seconds = ScenarioArgs.Option(args, "--seconds", 5);
         var reps = ScenarioArgs.Option(args, "--reps", 3);
         var pings = ScenarioArgs.Option(args, "--pings", 100);
-        return RunAsync(seconds, reps, pings).GetAwaiter().GetResult();
+        var udpSeconds = ScenarioArgs.Option(args, "--udp-seconds", 2);
+        var only = ScenarioArgs.List(args, "--paths");
+        return RunAsync(seconds, reps, pings, udpSeconds, only).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int seconds, int reps, int pings)
+    private static async Task<int> RunAsync(int seconds, int reps, int pings, int udpSeconds, HashSet<string>? only)
     {
         var pid = Environment.ProcessId;
         var tag = $"{pid % 100000}";
@@ -57,12 +67,15 @@ public static partial class TapScenario
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            paths.Add(await StartGateway(root, tag, http, cleanup));
-            paths.Add(await StartPw(root, tag, http, cleanup));
-            paths.Add(StartVeth(tag, cleanup));
-            if (TryTool("ovs-vswitchd") is null) skipped["ovs_tso"] = "ovs-vswitchd is not installed (apt-get install -y openvswitch-switch)";
+            bool Wanted(string name) => only is null || only.Contains(name);
+            if (Wanted("gateway")) paths.Add(await StartGateway(root, tag, http, cleanup));
+            if (Wanted("pw")) paths.Add(await StartPw(root, tag, http, cleanup));
+            if (Wanted("veth")) paths.Add(StartVeth(tag, cleanup));
+            if (!Wanted("ovs_tso")) skipped["ovs_tso"] = "left out (--paths)";
+            else if (TryTool("ovs-vswitchd") is null) skipped["ovs_tso"] = "ovs-vswitchd is not installed (apt-get install -y openvswitch-switch)";
             else paths.Add(StartOvs(root, tag, cleanup));
-            if (TryTool("gcc") is null || !File.Exists(PeerFile("tapfwd.c"))) skipped["tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
+            if (!Wanted("tapfwd_offload")) skipped["tapfwd_offload"] = "left out (--paths)";
+            else if (TryTool("gcc") is null || !File.Exists(PeerFile("tapfwd.c"))) skipped["tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
             else paths.Add(StartTapfwd(root, tag, cleanup));
 
             foreach (var p in paths)
@@ -92,6 +105,21 @@ public static partial class TapScenario
                 }
             }
 
+            // 64-byte frames up the ladder, on the paths whose devices the scenario knows (one ladder per round).
+            var trafgen = TryTool("trafgen");
+            var udp64 = new Dictionary<string, List<Udp64Result>>();
+            if (trafgen is null || TryTool("nft") is null) skipped["udp64"] = "trafgen or nft is not installed (apt-get install -y netsniff-ng nftables)";
+            else
+            {
+                for (var r = 0; r < reps; r++)
+                {
+                    foreach (var p in paths.Where(p => p.ClientDevice is not null))
+                    {
+                        (udp64.TryGetValue(p.Name, out var l) ? l : udp64[p.Name] = []).Add(Udp64Ladder(trafgen, p, root, udpSeconds));
+                    }
+                }
+            }
+
             var result = new JsonObject
             {
                 ["scenario"] = "tap",
@@ -108,25 +136,33 @@ public static partial class TapScenario
 
             result["rtt_ms_ovs"] = result["rtt_ms_ovs_tso"]?.DeepClone();
             double Median(Dictionary<string, List<double>> d, string k) => d.TryGetValue(k, out var v) ? Stats(v).Median : double.NaN;
-            var ovs = Median(gbps, "ovs_tso");
-            result["gateway_vs_ovs_tso"] = double.IsNaN(ovs) ? null : Math.Round(Median(gbps, "gateway") / ovs, 3);
-            result["pw_vs_ovs_tso"] = double.IsNaN(ovs) ? null : Math.Round(Median(gbps, "pw") / ovs, 3);
-            result["gateway_vs_veth"] = Math.Round(Median(gbps, "gateway") / Median(gbps, "veth"), 3);
-            foreach (var key in new[] { "udp64_lossless_kfps_pw", "crr_per_s_gateway", "crr_per_s_veth", "crr_errors", "rss_growth_mb_overload", "pw_min_byte_share_p8" })
+            JsonNode? Ratio(string of, string to) => Median(gbps, of) / Median(gbps, to) is var v && !double.IsNaN(v) ? Math.Round(v, 3) : null;
+            result["gateway_vs_ovs_tso"] = Ratio("gateway", "ovs_tso");
+            result["pw_vs_ovs_tso"] = Ratio("pw", "ovs_tso");
+            result["gateway_vs_veth"] = Ratio("gateway", "veth");
+            result["udp64_ladder_kfps"] = new JsonArray(Udp64LadderKfps.Select(k => (JsonNode)k).ToArray());
+            foreach (var (name, ladders) in udp64)
+            {
+                // 0: lost frames already at the ladder's first rate.
+                result[$"udp64_lossless_kfps_{name}"] = Spread(ladders.Select(l => (double)(l.LosslessKfps ?? 0)).ToList(), 0);
+                var at150 = ladders.SelectMany(l => l.Steps.Where(s => s.Kfps == 150 && s.Offered > 0)).Select(s => 100.0 * Math.Max(0, s.Offered - s.Received) / s.Offered).ToList();
+                result[$"udp64_loss_pct_at_150k_{name}"] = at150.Count == 0 ? null : Spread(at150, 3);
+            }
+
+            foreach (var key in new[] { "crr_per_s_gateway", "crr_per_s_veth", "crr_errors", "rss_growth_mb_overload", "pw_min_byte_share_p8" })
             {
                 result[key] = null;
             }
 
             var notMeasured = new JsonObject
             {
-                ["udp64_lossless_kfps_pw"] = "not in this scenario yet (issue #10 small-frame loss; see scenario pw-trunk for the in-process rate)",
                 ["crr_per_s_gateway"] = "issue #10 part 3: scenario crr",
                 ["crr_per_s_veth"] = "issue #10 part 3: scenario crr",
                 ["crr_errors"] = "issue #10 part 3: scenario crr",
                 ["rss_growth_mb_overload"] = "issue #10 part 4: scenario overload",
                 ["pw_min_byte_share_p8"] = "issue #10 part 5: scenario pw-share",
             };
-            foreach (var (k, why) in skipped) notMeasured[$"tcp1_gbps_{k}"] = why;
+            foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_pw" : $"tcp1_gbps_{k}"] = why;
             result["not_measured"] = notMeasured;
             Console.WriteLine(result.ToJsonString());
             succeeded = true;
@@ -254,7 +290,7 @@ public static partial class TapScenario
         await Until(async () => (await Get(http, m1, "/trunks/t1"))?["state"]?.ToString() == "up" && (await Get(http, m2, "/trunks/t2"))?["state"]?.ToString() == "up", "both trunks up", 240);
         ce1.Attach(tap1, "10.77.0.1/24", null);
         ce2.Attach(tap2, "10.77.0.2/24", null);
-        return new TrafficPath("pw", ce1, ce2, "10.77.0.2");
+        return new TrafficPath("pw", ce1, ce2, "10.77.0.2") { ClientDevice = tap1, ServerDevice = tap2, ClientAddress = "10.77.0.1" };
     }
 
     private static TrafficPath StartVeth(string tag, Stack<Action> cleanup)
@@ -264,7 +300,7 @@ public static partial class TapScenario
         ScenarioNamespace.Run("ip", $"link add tv{tag}a netns {a.Name} type veth peer name tv{tag}b netns {b.Name}");
         a.Address($"tv{tag}a", "10.98.0.1/24", null);
         b.Address($"tv{tag}b", "10.98.0.2/24", null);
-        return new TrafficPath("veth", a, b, "10.98.0.2");
+        return new TrafficPath("veth", a, b, "10.98.0.2") { ClientDevice = $"tv{tag}a", ServerDevice = $"tv{tag}b", ClientAddress = "10.98.0.1" };
     }
 
     /// <summary>Open vSwitch with the userspace datapath and userspace TSO, daemons on a private run directory (as baseline C of the peers).</summary>
