@@ -145,8 +145,13 @@ public static partial class TapScenario
             {
                 // 0: lost frames already at the ladder's first rate.
                 result[$"udp64_lossless_kfps_{name}"] = Spread(ladders.Select(l => (double)(l.LosslessKfps ?? 0)).ToList(), 0);
-                var at150 = ladders.SelectMany(l => l.Steps.Where(s => s.Kfps == 150 && s.Offered > 0)).Select(s => 100.0 * Math.Max(0, s.Offered - s.Received) / s.Offered).ToList();
-                result[$"udp64_loss_pct_at_150k_{name}"] = at150.Count == 0 ? null : Spread(at150, 3);
+                // Where a ladder stopped on loss: how much the first lossy rate lost.
+                var lossy = ladders.SelectMany(l => l.Steps.Where(s => s.Offered > 0 && s.Received < s.Offered).Take(1)).ToList();
+                result[$"udp64_first_loss_{name}"] = lossy.Count == 0 ? null : new JsonObject
+                {
+                    ["kfps"] = Spread(lossy.Select(s => (double)s.Kfps).ToList(), 0),
+                    ["lost_pct"] = Spread(lossy.Select(s => 100.0 * (s.Offered - s.Received) / s.Offered).ToList(), 1),
+                };
             }
 
             foreach (var key in new[] { "crr_per_s_gateway", "crr_per_s_veth", "crr_errors", "rss_growth_mb_overload", "pw_min_byte_share_p8" })

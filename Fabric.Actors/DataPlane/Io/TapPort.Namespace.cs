@@ -24,7 +24,7 @@ public sealed unsafe partial class TapPort
     public const string NamespaceDirectory = "/run/netns";
 
     /// <summary>Runs <paramref name="open"/> on a dedicated thread that joined network namespace <paramref name="netns"/>; the thread then ends.</summary>
-    private static T InNamespace<T>(string netns, Func<T> open)
+    internal static T InNamespace<T>(string netns, Func<T> open)
     {
         if (netns.Length == 0 || netns.Contains('/') || netns is "." or "..")
         {
