@@ -340,7 +340,7 @@ public static partial class TapScenario
             Console.WriteLine("note: OVS did not log 'userspace TSO enabled'");
         }
 
-        return new TrafficPath("ovs_tso", a, b, "10.97.0.2");
+        return new TrafficPath("ovs_tso", a, b, "10.97.0.2") { ClientDevice = $"ot{tag}a", ServerDevice = $"ot{tag}b", ClientAddress = "10.97.0.1" };
     }
 
     /// <summary>The peers' C forwarder, poll mode with offloads (-o), between two taps it creates in the namespaces.</summary>
@@ -364,7 +364,7 @@ public static partial class TapScenario
         fwd.BeginErrorReadLine();
         a.Address("eth0", "10.96.0.1/24", null);
         b.Address("eth0", "10.96.0.2/24", null);
-        return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2");
+        return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2") { ClientDevice = "eth0", ServerDevice = "eth0", ClientAddress = "10.96.0.1" };
     }
 
     /// <summary>A node whose output goes to <c>ROOT/NAME.log</c> (kept when the scenario fails).</summary>
