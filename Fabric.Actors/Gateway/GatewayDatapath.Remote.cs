@@ -42,6 +42,7 @@ public sealed partial class GatewayDatapath
     /// </summary>
     public void CompleteMiss(Span<byte> frame, in FlowKey key, ulong hash, FlowResolution r, uint generation, long now, IFrameSink sink, bool hit = false)
     {
+        _checksumsValid = false; // a parked copy: its port's mark was not kept with it, so a TAP sums it again
         var plan = Plan;
         var port = plan.Port(key.IngressPort);
         if (port is null)

@@ -10,6 +10,9 @@ namespace Fabric.Actors.Gateway;
 public interface IFrameSink
 {
     void Send(ushort port, ReadOnlySpan<byte> frame);
+
+    /// <summary>As <see cref="Send(ushort, ReadOnlySpan{byte})"/>, saying whether the frame's checksums are known to be right (<see cref="Packet.ChecksumsValid"/>).</summary>
+    void Send(ushort port, ReadOnlySpan<byte> frame, bool checksumsValid) => Send(port, frame);
 }
 
 /// <summary>
@@ -158,9 +161,12 @@ public sealed partial class GatewayDatapath : INeighbors
         for (var i = 0; i < batch.Count; i++)
         {
             ref var packet = ref batch[i];
-            ProcessFrame(batch.Frame(i), packet.IngressPort, now, sink);
+            ProcessFrame(batch.Frame(i), packet.IngressPort, now, sink, packet.ChecksumsValid);
         }
     }
+
+    /// <summary>Whether the frame being processed arrived with checksums known to be right (its forwarded copy keeps the mark).</summary>
+    private bool _checksumsValid;
 
     /// <summary>Ghost gateways only: reports what happened to each probe (null on main: no cost).</summary>
     public IHopTracer? Tracer { get; set; }
@@ -168,8 +174,9 @@ public sealed partial class GatewayDatapath : INeighbors
     private GatewayDrop _lastDrop;
     private string? _lastDetail;
 
-    public void ProcessFrame(Span<byte> frame, ushort ingress, long now, IFrameSink sink)
+    public void ProcessFrame(Span<byte> frame, ushort ingress, long now, IFrameSink sink, bool checksumsValid = false)
     {
+        _checksumsValid = checksumsValid;
         if (Tracer is not { } tracer)
         {
             ProcessFrameCore(frame, ingress, now, sink);
@@ -443,8 +450,8 @@ public sealed partial class GatewayDatapath : INeighbors
     private void Emit(IFrameSink sink, ushort port, ReadOnlySpan<byte> frame)
     {
         var vlan = Plan.Port(port)?.Vlan ?? 0;
-        if (vlan != 0 && VlanTagging.TryCopyTagged(frame, new VlanId(vlan), _tagged, out var length)) sink.Send(port, _tagged.AsSpan(0, length));
-        else sink.Send(port, frame);
+        if (vlan != 0 && VlanTagging.TryCopyTagged(frame, new VlanId(vlan), _tagged, out var length)) sink.Send(port, _tagged.AsSpan(0, length), _checksumsValid);
+        else sink.Send(port, frame, _checksumsValid);
     }
 
     private void Drop(GatewayDrop reason)

@@ -26,6 +26,16 @@ public struct Packet
     /// <summary>True for frames of the ghost network: they must never reach a live port.</summary>
     public bool IsGhost { get; set; }
 
+    /// <summary>
+    /// True when the frame's IPv4 and TCP/UDP checksums are known to be right: the port finished
+    /// or computed them itself (a TAP's partial checksums and the segments it cuts from a
+    /// super-frame), or the host said it had checked them (virtio DATA_VALID). A TAP then writes a
+    /// run of such TCP segments as one super-frame with a partial checksum without summing each
+    /// segment again. Every stage that rewrites a covered field updates the checksums (RFC 1624),
+    /// so a frame keeps the mark through the gateway; frames from the underlay never have it.
+    /// </summary>
+    public bool ChecksumsValid { get; set; }
+
     /// <summary>Flow hash computed by the flow stage (0 = not computed).</summary>
     public uint FlowHash { get; set; }
 

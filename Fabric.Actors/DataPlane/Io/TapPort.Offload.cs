@@ -102,7 +102,8 @@ public sealed unsafe partial class TapPort
                         continue;
                     }
 
-                    batch.Commit(length, Id);
+                    // Finished here, or checked by the host: the checksums are right.
+                    batch.Commit(length, Id).ChecksumsValid = vnet.NeedsChecksum || (vnet.Flags & VirtioNetFlags.DataValid) != 0;
                     added++;
                     bytes += length;
                     continue;
@@ -154,7 +155,7 @@ public sealed unsafe partial class TapPort
                 return added;
             }
 
-            batch.Commit(length, Id);
+            batch.Commit(length, Id).ChecksumsValid = true; // computed by the segmenter
             added++;
             bytes += length;
         }
@@ -194,10 +195,10 @@ public sealed unsafe partial class TapPort
                 int run = 1;
                 long runBytes = first.Length;
                 ReadOnlySpan<byte> firstFrame = batch.Frame(i);
-                if (coalescer.TryStart(firstFrame))
+                if (coalescer.TryStart(firstFrame, first.ChecksumsValid))
                 {
                     while (i + run < batch.Count && run < MaxCoalescedSegments && !batch[i + run].IsGhost
-                        && coalescer.TryAppend(firstFrame, batch.Frame(i + run)))
+                        && coalescer.TryAppend(firstFrame, batch.Frame(i + run), batch[i + run].ChecksumsValid))
                     {
                         runBytes += batch[i + run].Length;
                         run++;

@@ -222,8 +222,9 @@ public ref struct TcpSegmenter
 /// length, id and checksum) and TCP headers (but sequence, PSH and checksum) are the same, its
 /// sequence continues the run, its payload is no longer than the first's, and the run stays
 /// within 64 KiB. A segment shorter than the first, or with PSH, ends the run (as Linux GRO does).
-/// Every segment's TCP checksum is verified first: the super-frame reaches the receiving kernel
-/// with a partial checksum, which it does not verify again.
+/// Every segment's TCP checksum is verified first, unless the caller knows it is right (the
+/// segment was cut or finished by a port and only rewritten with incremental updates since):
+/// the super-frame reaches the receiving kernel with a partial checksum, which it does not verify again.
 /// </summary>
 public struct TcpCoalescer
 {
@@ -248,11 +249,14 @@ public struct TcpCoalescer
     /// <summary>Where the TCP header starts (the partial checksum's start).</summary>
     public readonly int TcpOffset => _layout.TcpOffset;
 
-    /// <summary>Starts a run at <paramref name="segment"/>; false when it cannot be part of one.</summary>
-    public bool TryStart(ReadOnlySpan<byte> segment)
+    /// <summary>
+    /// Starts a run at <paramref name="segment"/>; false when it cannot be part of one.
+    /// <paramref name="checksumKnownValid"/>: its TCP checksum is known to be right, not summed again.
+    /// </summary>
+    public bool TryStart(ReadOnlySpan<byte> segment, bool checksumKnownValid = false)
     {
         Segments = 0;
-        if (!TcpFrameLayout.TryLocate(segment, out var layout) || !Mergeable(segment, layout, out int payload) || payload == 0)
+        if (!TcpFrameLayout.TryLocate(segment, out var layout) || !Mergeable(segment, layout, !checksumKnownValid, out int payload) || payload == 0)
         {
             return false;
         }
@@ -266,8 +270,8 @@ public struct TcpCoalescer
         return true;
     }
 
-    /// <summary>Adds <paramref name="segment"/> to the run started at <paramref name="first"/> when it continues it.</summary>
-    public bool TryAppend(ReadOnlySpan<byte> first, ReadOnlySpan<byte> segment)
+    /// <summary>Adds <paramref name="segment"/> to the run started at <paramref name="first"/> when it continues it (<paramref name="checksumKnownValid"/> as for <see cref="TryStart"/>).</summary>
+    public bool TryAppend(ReadOnlySpan<byte> first, ReadOnlySpan<byte> segment, bool checksumKnownValid = false)
     {
         int headers = _layout.HeadersLength;
         if (_closed || Segments == 0 || segment.Length <= headers)
@@ -277,7 +281,7 @@ public struct TcpCoalescer
 
         int payload = segment.Length - headers;
         if (payload > _mss || _ipLength + payload > MaxSuperFrameIpLength || !TcpFrameLayout.TryLocate(segment, out var layout) || layout != _layout
-            || !Mergeable(segment, layout, out int declared) || declared != payload || Sequence(segment, layout) != _nextSequence
+            || !Mergeable(segment, layout, !checksumKnownValid, out int declared) || declared != payload || Sequence(segment, layout) != _nextSequence
             || !SameHeaders(first, segment, layout))
         {
             return false;
@@ -329,8 +333,8 @@ public struct TcpCoalescer
     private static bool HasPush(ReadOnlySpan<byte> frame, TcpFrameLayout layout) =>
         (frame[layout.TcpOffset + TcpLayout.DataOffsetAndFlags + 1] & (byte)TcpFlags.Psh) != 0;
 
-    /// <summary>ACK set; no SYN, FIN, RST, URG, CWR; IPv4 without options; total length = the frame's; valid TCP checksum.</summary>
-    private static bool Mergeable(ReadOnlySpan<byte> frame, TcpFrameLayout layout, out int payload)
+    /// <summary>ACK set; no SYN, FIN, RST, URG, CWR; IPv4 without options; total length = the frame's; valid TCP checksum (summed when <paramref name="verify"/>).</summary>
+    private static bool Mergeable(ReadOnlySpan<byte> frame, TcpFrameLayout layout, bool verify, out int payload)
     {
         payload = 0;
         var ip = frame[layout.IpOffset..];
@@ -354,6 +358,11 @@ public struct TcpCoalescer
         }
 
         // The receiving kernel trusts a partial checksum: verify each segment before it joins (as GRO does).
+        if (!verify)
+        {
+            return true;
+        }
+
         var segment = ip[layout.IpHeaderLength..total];
         return Checksum.Fold(Checksum.Sum(segment, PseudoHeaderSum(ip, segment.Length))) == 0xFFFF;
     }

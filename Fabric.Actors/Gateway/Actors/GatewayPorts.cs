@@ -184,7 +184,9 @@ internal sealed class GatewayPorts : IFrameSink
     }
 
     /// <summary>The data path's output: copied into the port's pending output batch, sent by <see cref="Flush"/>.</summary>
-    public void Send(ushort port, ReadOnlySpan<byte> frame)
+    public void Send(ushort port, ReadOnlySpan<byte> frame) => Send(port, frame, checksumsValid: false);
+
+    public void Send(ushort port, ReadOnlySpan<byte> frame, bool checksumsValid)
     {
         if (!_out.TryGetValue(port, out var batch))
         {
@@ -192,8 +194,14 @@ internal sealed class GatewayPorts : IFrameSink
             return;
         }
         if (batch.IsFull) FlushPort(port, batch);
-        if (!batch.TryAppend(frame, port)) _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom);
-        else if (_ghost is not null) batch[batch.Count - 1].IsGhost = true;
+        if (!batch.TryAppend(frame, port))
+        {
+            _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom);
+            return;
+        }
+        ref var sent = ref batch[batch.Count - 1];
+        sent.ChecksumsValid = checksumsValid;
+        if (_ghost is not null) sent.IsGhost = true;
     }
 
     /// <summary>Sends every port's pending output.</summary>

@@ -24,7 +24,10 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
         public required TestNamespace B { get; init; }
         public required TapPort TapA { get; init; }
         public required TapPort TapB { get; init; }
-        public IoLoop? Loop { get; init; }
+        public IoLoop? Loop { get; set; }
+
+        /// <summary>Frames from A whose checksums A's port marked as right (Packet.ChecksumsValid).</summary>
+        public long MarkedFromA;
 
         public void Dispose()
         {
@@ -57,19 +60,30 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
         }
 
         var pool = new PacketBatchPool(maxRetained: 64, batchCapacity: batchCapacity);
-        Action<PacketBatch> toB = batch => { tapB.SendBatch(batch); batch.Return(); };
+        var bench = new Bench { A = a, B = b, TapA = tapA, TapB = tapB };
+        Action<PacketBatch> toB = batch =>
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (batch[i].ChecksumsValid) Interlocked.Increment(ref bench.MarkedFromA);
+            }
+
+            tapB.SendBatch(batch);
+            batch.Return();
+        };
         Action<PacketBatch> toA = batch => { tapA.SendBatch(batch); batch.Return(); };
         if (!oneLoop)
         {
             tapA.StartReceiving(pool, toB);
             tapB.StartReceiving(pool, toA);
-            return new Bench { A = a, B = b, TapA = tapA, TapB = tapB };
+            return bench;
         }
 
         var loop = new IoLoop(0, pool, batchesPerTurn, maxEvents: 8, shared: false, name: "tap-fwd");
         tapA.StartReceiving(pool, toB, loop);
         tapB.StartReceiving(pool, toA, loop);
-        return new Bench { A = a, B = b, TapA = tapA, TapB = tapB, Loop = loop };
+        bench.Loop = loop;
+        return bench;
     }
 
     private static double Iperf(Bench bench, int seconds, out long retransmits)
@@ -129,6 +143,8 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
         // The sender's kernel used TSO towards the port, and the receiver's kernel got super-frames.
         Assert.True(bench.TapA.RxSuperFrames > 0, "the sending namespace handed over no super-frame");
         Assert.True(bench.TapB.TxSuperFrames > 0, "no super-frame was written towards the receiving namespace");
+        // The segments A's port cut carry the mark, so B's coalescing does not sum them again.
+        Assert.True(Interlocked.Read(ref bench.MarkedFromA) >= bench.TapA.RxSegments, $"{bench.MarkedFromA} marked, {bench.TapA.RxSegments} segments cut");
         Assert.Equal(0, bench.TapA.Counters.Drops(PortDropReason.RxBadOffload));
         Assert.Equal(0, bench.TapB.Counters.Drops(PortDropReason.RxBadOffload));
         // A bad checksum would be dropped by the receiving stack and show as errors or a stalled connection.

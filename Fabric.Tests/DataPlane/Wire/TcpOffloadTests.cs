@@ -191,6 +191,26 @@ public class TcpOffloadTests
     }
 
     [Fact]
+    public void A_segment_whose_checksum_is_known_valid_joins_without_being_summed_and_an_unmarked_one_is_summed()
+    {
+        // What a port marks (Packet.ChecksumsValid: it cut or finished the checksum itself) is
+        // trusted: the coalescer does not sum it again. So a corrupt segment passes only when the
+        // caller marks it, which is why only ports that computed the checksum may.
+        var a = TcpFrame(1000, sequence: 100, TcpFlags.Ack);
+        var corrupt = TcpFrame(1000, sequence: 1100, TcpFlags.Ack);
+        corrupt[^1] ^= 0xFF;
+
+        var summed = new TcpCoalescer();
+        Assert.True(summed.TryStart(a));
+        Assert.False(summed.TryAppend(a, corrupt));
+
+        var trusted = new TcpCoalescer();
+        Assert.True(trusted.TryStart(a, checksumKnownValid: true));
+        Assert.True(trusted.TryAppend(a, corrupt, checksumKnownValid: true));
+        Assert.Equal(2, trusted.Segments);
+    }
+
+    [Fact]
     public void A_partial_udp_checksum_is_completed_as_PacketDotNet_computes_it()
     {
         var udp = new UdpPacket(5000, 53) { PayloadData = "partial checksum"u8.ToArray() };
