@@ -1,14 +1,14 @@
 using System.Globalization;
-using System.Text.RegularExpressions;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Benchmarks.Scenarios;
 
 // The small-frame figure of issue #10 (`udp64_lossless_kfps_*`), RFC 2544 style: 64-byte frames
-// (60 on the wire without FCS: Ethernet, IPv4, UDP, 18 bytes of payload) offered at a fixed rate
+// (60 on the wire without FCS: Ethernet, IPv4, UDP, 18 bytes of payload) offered at a steady rate
 // on the client's device, counted where they arrive (the server device's rx_packets), rate after
 // rate up a ladder. The highest rate with nothing lost is the lossless rate. iperf3 cannot offer
 // these rates here (one sendto per datagram through the socket layer tops out near 120 k/s on
-// this box), so trafgen (netsniff-ng) writes the frames on an AF_PACKET socket, paced by -b.
+// this box), so PacedFrameSender writes the frames on an AF_PACKET socket in millisecond ticks.
 public static partial class TapScenario
 {
     /// <summary>Offered rates, in thousands of frames per second.</summary>
@@ -19,17 +19,15 @@ public static partial class TapScenario
 
     /// <summary>
     /// Climbs the ladder on <paramref name="p"/> for <paramref name="seconds"/> per rate; stops at
-    /// the first rate that loses frames or that trafgen could not offer in time (the generator's
-    /// own limit on this box, printed as such).
+    /// the first rate that loses frames or that the sender could not offer in time (the
+    /// generator's own limit on this box, printed as such).
     /// </summary>
-    private static Udp64Result Udp64Ladder(string trafgen, TrafficPath p, string root, double seconds)
+    private static Udp64Result Udp64Ladder(string nft, TrafficPath p, double seconds)
     {
         string clientDevice = p.ClientDevice!, serverDevice = p.ServerDevice!;
-        var nft = Tool("nft", "nftables");
-        var config = Path.Combine(root, $"udp64-{p.Name}.cfg");
-        var serverMac = p.Server.Ip($"-br link show {serverDevice}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
-        File.WriteAllText(config,
-            $"{{ eth(da={serverMac}, type=0x0800), ipv4(saddr={p.ClientAddress}, daddr={p.ServerAddress}, ttl=64), udp(sp=40000, dp=9), fill(0x00, 18) }}\n");
+        var serverMac = MacAddress.Parse(p.Server.Ip($"-br link show {serverDevice}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
+        var frame = PacedFrameSender.Udp64(serverMac, Ipv4Address.Parse(p.ClientAddress!), Ipv4Address.Parse(p.ServerAddress));
+        int ifIndex = int.Parse(p.Client.Exec("cat", $"/sys/class/net/{clientDevice}/ifindex").Trim(), CultureInfo.InvariantCulture);
         var steps = new List<(int, long, long, double)>();
         int? lossless = null;
         // The server's stack drops the frames before routing (nftables, prerouting at raw
@@ -47,21 +45,19 @@ public static partial class TapScenario
                 long before = RxPackets(p.Server, serverDevice);
                 long queueDropsBefore = Statistic(p.Client, clientDevice, "tx_dropped");
                 long socketDropsBefore = UdpReceiveBufferErrors();
-                var started = DateTime.UtcNow;
-                var said = p.Client.Exec(trafgen, $"--dev {clientDevice} --conf {config} -b {kfps * 1000}pps -n {count} -P 1 -q", timeoutMs: (int)(seconds * 1000) + 30_000, check: false);
-                var took = (DateTime.UtcNow - started).TotalSeconds;
+                var (offered, refused, took) = PacedFrameSender.Send(p.Client.Name, ifIndex, frame, count, kfps * 1000);
                 Thread.Sleep(300); // frames still in queues
                 long received = RxPackets(p.Server, serverDevice) - before;
-                var m = Outgoing().Match(said);
-                long offered = m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
                 steps.Add((kfps, offered, received, took));
-                // Where they were lost, when they were: the client device's queue towards its reader
-                // (for a TAP: the fabric did not read in time), the host's UDP receive buffers (the underlay).
+                // Where they were lost, when they were: refused by the sending kernel (its queue
+                // full), dropped at the client device's queue towards its reader (for a TAP: the
+                // fabric did not read in time), the host's UDP receive buffers (the underlay).
                 Console.WriteLine($"udp64 {p.Name,-15} {kfps,4} kfps offered {offered} in {took:0.00} s, received {received} (lost {Math.Max(0, offered - received)}; "
-                    + $"device queue drops {Statistic(p.Client, clientDevice, "tx_dropped") - queueDropsBefore}, host UDP receive-buffer drops {UdpReceiveBufferErrors() - socketDropsBefore})");
-                if (offered < count || took > seconds * 1.1 + 0.3)
+                    + $"refused by the sender's kernel {refused}, device queue drops {Statistic(p.Client, clientDevice, "tx_dropped") - queueDropsBefore}, "
+                    + $"host UDP receive-buffer drops {UdpReceiveBufferErrors() - socketDropsBefore})");
+                if (took > seconds * 1.1 + 0.3)
                 {
-                    Console.WriteLine($"udp64 {p.Name}: trafgen could not offer {kfps} kfps on this box; the ladder stops");
+                    Console.WriteLine($"udp64 {p.Name}: the sender could not offer {kfps} kfps on this box; the ladder stops");
                     break;
                 }
 
@@ -91,7 +87,4 @@ public static partial class TapScenario
         var values = lines[1].Split(' ');
         return long.Parse(values[Array.IndexOf(names, "RcvbufErrors")], CultureInfo.InvariantCulture);
     }
-
-    [GeneratedRegex(@"(\d+) packets outgoing")]
-    private static partial Regex Outgoing();
 }

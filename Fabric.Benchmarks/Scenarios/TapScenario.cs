@@ -106,16 +106,16 @@ public static partial class TapScenario
             }
 
             // 64-byte frames up the ladder, on the paths whose devices the scenario knows (one ladder per round).
-            var trafgen = TryTool("trafgen");
+            var nft = TryTool("nft");
             var udp64 = new Dictionary<string, List<Udp64Result>>();
-            if (trafgen is null || TryTool("nft") is null) skipped["udp64"] = "trafgen or nft is not installed (apt-get install -y netsniff-ng nftables)";
+            if (nft is null) skipped["udp64"] = "nft is not installed (apt-get install -y nftables)";
             else
             {
                 for (var r = 0; r < reps; r++)
                 {
                     foreach (var p in paths.Where(p => p.ClientDevice is not null))
                     {
-                        (udp64.TryGetValue(p.Name, out var l) ? l : udp64[p.Name] = []).Add(Udp64Ladder(trafgen, p, root, udpSeconds));
+                        (udp64.TryGetValue(p.Name, out var l) ? l : udp64[p.Name] = []).Add(Udp64Ladder(nft, p, udpSeconds));
                     }
                 }
             }
@@ -150,7 +150,7 @@ public static partial class TapScenario
                 result[$"udp64_first_loss_{name}"] = lossy.Count == 0 ? null : new JsonObject
                 {
                     ["kfps"] = Spread(lossy.Select(s => (double)s.Kfps).ToList(), 0),
-                    ["lost_pct"] = Spread(lossy.Select(s => 100.0 * (s.Offered - s.Received) / s.Offered).ToList(), 1),
+                    ["lost_pct"] = Spread(lossy.Select(s => 100.0 * (s.Offered - s.Received) / s.Offered).ToList(), 3),
                 };
             }
 

@@ -1,0 +1,105 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
+
+namespace Fabric.Benchmarks.Scenarios;
+
+/// <summary>
+/// Offers one frame at a steady rate on a device in a namespace, as iperf3's pacing does: every
+/// millisecond tick sends what the rate owes since the start (one <c>sendmmsg</c> on an AF_PACKET
+/// socket), so bursts stay at about rate / 1000 frames (150 at 150 k/s) and a late tick only
+/// catches up. trafgen's <c>-b</c> was measured bursting over 1,000 frames within a millisecond
+/// here, which overflows any TAP's 1,000-frame queue whatever its reader does; its <c>-t</c> gap
+/// sleeps once per frame and stops near 35 k/s.
+/// </summary>
+internal static unsafe class PacedFrameSender
+{
+    private const int AfPacket = 17;
+    private const int SockRaw = 3;
+    private const int MaxPerCall = 1024;
+
+    /// <summary>sockaddr_ll: family, protocol (network order), ifindex, hatype, pkttype, halen, addr[8].</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    private struct SockAddrLl
+    {
+        public ushort Family;
+        public ushort Protocol;
+        public int IfIndex;
+        public ushort HaType;
+        public byte PktType;
+        public byte HaLength;
+        public ulong Address;
+    }
+
+    /// <summary>
+    /// Sends <paramref name="frame"/> <paramref name="count"/> times at <paramref name="perSecond"/>
+    /// frames/s on <paramref name="device"/> (interface index <paramref name="ifIndex"/>) in
+    /// namespace <paramref name="netns"/>; returns the frames offered (<paramref name="count"/>),
+    /// how many of them the sending kernel refused (its queue full: lost as well) and the seconds it took.
+    /// </summary>
+    public static (long Offered, long Refused, double Seconds) Send(string netns, int ifIndex, byte[] frame, long count, int perSecond)
+    {
+        int fd = TapPort.InNamespace(netns, () => LinuxNative.Socket(AfPacket, SockRaw, 0));
+        if (fd < 0) throw new IOException($"AF_PACKET socket in {netns}: {LinuxNative.Describe(LinuxNative.LastError)}");
+        var address = (SockAddrLl*)NativeMemory.AllocZeroed((nuint)sizeof(SockAddrLl));
+        var iov = (LinuxNative.IoVec*)NativeMemory.AllocZeroed((nuint)sizeof(LinuxNative.IoVec));
+        var messages = (LinuxNative.MMsgHdr*)NativeMemory.AllocZeroed((nuint)(MaxPerCall * sizeof(LinuxNative.MMsgHdr)));
+        var pinned = GCHandle.Alloc(frame, GCHandleType.Pinned);
+        try
+        {
+            *address = new SockAddrLl { Family = AfPacket, Protocol = (ushort)System.Net.IPAddress.HostToNetworkOrder((short)EtherType.Ipv4), IfIndex = ifIndex };
+            *iov = new LinuxNative.IoVec { Base = (byte*)pinned.AddrOfPinnedObject(), Length = (nuint)frame.Length };
+            for (int i = 0; i < MaxPerCall; i++)
+            {
+                messages[i].Header = new LinuxNative.MsgHdr { Name = address, NameLength = (uint)sizeof(SockAddrLl), Iov = iov, IovLength = 1 };
+            }
+
+            long sent = 0, refused = 0;
+            var clock = Stopwatch.StartNew();
+            while (sent < count)
+            {
+                long owed = Math.Min(count, (long)(clock.Elapsed.TotalSeconds * perSecond)) - sent;
+                while (owed > 0)
+                {
+                    int n = LinuxNative.SendMMsg(fd, messages, (uint)Math.Min(owed, MaxPerCall), 0);
+                    if (n <= 0)
+                    {
+                        int errno = LinuxNative.LastError;
+                        if (errno == LinuxNative.EINTR) continue;
+                        if (errno is not (LinuxNative.EAGAIN or LinuxNative.ENOBUFS)) throw new IOException($"sendmmsg on ifindex {ifIndex}: {LinuxNative.Describe(errno)}");
+                        n = 1; // the first frame was refused: offered and lost
+                        refused++;
+                    }
+
+                    sent += n;
+                    owed -= n;
+                }
+
+                Thread.Sleep(1);
+            }
+
+            return (sent, refused, clock.Elapsed.TotalSeconds);
+        }
+        finally
+        {
+            pinned.Free();
+            NativeMemory.Free(messages);
+            NativeMemory.Free(iov);
+            NativeMemory.Free(address);
+            LinuxNative.Close(fd);
+        }
+    }
+
+    /// <summary>A 60-byte Ethernet/IPv4/UDP frame (64 with the FCS): 18 bytes of zero payload to port 9.</summary>
+    public static byte[] Udp64(MacAddress destinationMac, Ipv4Address source, Ipv4Address destination)
+    {
+        var udp = new UdpRepr(40000, 9, 18);
+        var ip = new Ipv4Repr(source, destination, IpProtocol.Udp, udp.BufferLength);
+        var frame = new byte[EthernetLayout.HeaderLength + ip.BufferLength];
+        udp.Emit(frame.AsSpan(EthernetLayout.HeaderLength + Ipv4Layout.MinimumHeaderLength), source, destination);
+        ip.Emit(frame.AsSpan(EthernetLayout.HeaderLength));
+        new EthernetRepr(MacAddress.Parse("02:00:00:00:64:01"), destinationMac, EtherType.Ipv4).Emit(frame);
+        return frame;
+    }
+}
