@@ -8,7 +8,7 @@ using static Fabric.Benchmarks.Scenarios.NodeProcesses;
 namespace Fabric.Benchmarks.Scenarios;
 
 /// <summary>
-/// `scenario tap` (root; iperf3, ping; optional: openvswitch-switch, gcc): real traffic through
+/// `scenario tap` (root; iperf3, ping, nftables; optional: openvswitch-switch, gcc): real traffic through
 /// real `fabric-node run` processes (this build's configuration) with TAPs in namespaces,
 /// beside the peers of ../shared/peers on the same traffic in the same run:
 /// <list type="bullet">
@@ -26,6 +26,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// average RTT, and the median reply as <c>rtt_p50_ms_*</c>: the average also carries the rare
 /// multi-millisecond stall). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), and the ratios the issue's goals are stated in.
+/// Then, once per round, 64-byte frames up a rate ladder on the paths whose devices it knows
+/// (TapScenario.Udp64.cs): <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
 /// Keys of the issue that other parts own are null with the reason in <c>not_measured</c>.
 /// </summary>
 public static partial class TapScenario
