@@ -25,8 +25,7 @@ public static partial class TapScenario
     private static Udp64Result Udp64Ladder(string nft, TrafficPath p, double seconds)
     {
         string clientDevice = p.ClientDevice!, serverDevice = p.ServerDevice!;
-        var serverMac = MacAddress.Parse(p.Server.Ip($"-br link show {serverDevice}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
-        var frame = PacedFrameSender.Udp64(serverMac, Ipv4Address.Parse(p.ClientAddress!), Ipv4Address.Parse(p.ServerAddress));
+        var frame = PacedFrameSender.Udp64(FirstHopMac(p, serverDevice), Ipv4Address.Parse(p.ClientAddress!), Ipv4Address.Parse(p.ServerAddress));
         int ifIndex = int.Parse(p.Client.Exec("cat", $"/sys/class/net/{clientDevice}/ifindex").Trim(), CultureInfo.InvariantCulture);
         var steps = new List<(int, long, long, double)>();
         int? lossless = null;
@@ -71,6 +70,24 @@ public static partial class TapScenario
         }
 
         return new Udp64Result(lossless, steps);
+    }
+
+    /// <summary>
+    /// Where the frames go on the client's link: the server's device, or the router's MAC as the
+    /// client's neighbour table holds it (a ping first, so that it does).
+    /// </summary>
+    private static MacAddress FirstHopMac(TrafficPath p, string serverDevice)
+    {
+        if (p.FirstHop is not { } router)
+        {
+            return MacAddress.Parse(p.Server.Ip($"-br link show {serverDevice}").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
+        }
+
+        p.Client.Exec("ping", $"-c 1 -W 1 {router}", check: false);
+        var words = p.Client.Ip($"neigh show {router}").Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        int at = Array.IndexOf(words, "lladdr");
+        if (at < 0 || at + 1 >= words.Length) throw new InvalidOperationException($"{p.Name}: no MAC for {router} in {p.Client.Name}");
+        return MacAddress.Parse(words[at + 1]);
     }
 
     /// <summary>Frames the device took in (for a TAP: what its owner wrote; for a veth: what its peer sent).</summary>

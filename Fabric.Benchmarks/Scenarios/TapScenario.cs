@@ -26,7 +26,7 @@ namespace Fabric.Benchmarks.Scenarios;
 /// average RTT, and the median reply as <c>rtt_p50_ms_*</c>: the average also carries the rare
 /// multi-millisecond stall). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), and the ratios the issue's goals are stated in.
-/// Then, once per round, 64-byte frames up a rate ladder on the paths whose devices it knows
+/// Then, once per round, 64-byte frames up a rate ladder on every path (the gateway: one flow through SNAT)
 /// (TapScenario.Udp64.cs): <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
 /// Keys of the issue that other parts own are null with the reason in <c>not_measured</c>.
 /// </summary>
@@ -42,6 +42,9 @@ public static partial class TapScenario
         public string? ServerDevice { get; init; }
 
         public string? ClientAddress { get; init; }
+
+        /// <summary>The router the client sends through (its MAC is the frames' destination); null: the server is on the client's link.</summary>
+        public string? FirstHop { get; init; }
     }
 
     public static int Run(string[] args)
@@ -242,7 +245,7 @@ public static partial class TapScenario
         outside.Attach(up, "192.0.2.1/24", null);
         outside.Ip($"addr add {GatewayServer}/32 dev lo");
         await Until(async () => (await Get(http, management, "/gateways/gw-t"))?["status"]?["neighbors"]?.GetValue<int>() >= 1, "upstream router resolved");
-        return new TrafficPath("gateway", inside, outside, GatewayServer);
+        return new TrafficPath("gateway", inside, outside, GatewayServer) { ClientDevice = down, ServerDevice = up, ClientAddress = "10.0.0.10", FirstHop = "10.0.0.1" };
     }
 
     /// <summary>Two nodes, PE1 and PE2 joined by a 4-PW trunk each way, CE namespaces on their TAPs.</summary>
