@@ -15,7 +15,7 @@ public static partial class TapScenario
     private static readonly int[] Udp64LadderKfps = [100, 150, 200, 300, 400, 600, 800];
 
     /// <summary>What one ladder found: the highest lossless rate (null: none), and the loss at each rate tried.</summary>
-    private sealed record Udp64Result(int? LosslessKfps, IReadOnlyList<(int Kfps, long Offered, long Received, double OfferedSeconds)> Steps);
+    private sealed record Udp64Result(int? LosslessKfps, IReadOnlyList<(int Kfps, long Offered, long Received)> Steps);
 
     /// <summary>
     /// Climbs the ladder on <paramref name="p"/> for <paramref name="seconds"/> per rate; stops at
@@ -24,10 +24,10 @@ public static partial class TapScenario
     /// </summary>
     private static Udp64Result Udp64Ladder(string nft, TrafficPath p, double seconds)
     {
-        string clientDevice = p.ClientDevice!, serverDevice = p.ServerDevice!;
-        var frame = PacedFrameSender.Udp64(FirstHopMac(p, serverDevice), Ipv4Address.Parse(p.ClientAddress!), Ipv4Address.Parse(p.ServerAddress));
+        string clientDevice = p.ClientDevice, serverDevice = p.ServerDevice;
+        var frame = PacedFrameSender.Udp64(FirstHopMac(p, serverDevice), Ipv4Address.Parse(p.ClientAddress), Ipv4Address.Parse(p.ServerAddress));
         int ifIndex = int.Parse(p.Client.Exec("cat", $"/sys/class/net/{clientDevice}/ifindex").Trim(), CultureInfo.InvariantCulture);
-        var steps = new List<(int, long, long, double)>();
+        var steps = new List<(int, long, long)>();
         int? lossless = null;
         // The server's stack drops the frames before routing (nftables, prerouting at raw
         // priority): with no socket on the port it would answer each with an ICMP port
@@ -47,7 +47,7 @@ public static partial class TapScenario
                 var (offered, refused, took) = PacedFrameSender.Send(p.Client.Name, ifIndex, frame, count, kfps * 1000);
                 Thread.Sleep(300); // frames still in queues
                 long received = RxPackets(p.Server, serverDevice) - before;
-                steps.Add((kfps, offered, received, took));
+                steps.Add((kfps, offered, received));
                 // Where they were lost, when they were: refused by the sending kernel (its queue
                 // full), dropped at the client device's queue towards its reader (for a TAP: the
                 // fabric did not read in time), the host's UDP receive buffers (the underlay).

@@ -10,6 +10,39 @@ public class GatewayFlowCacheTests
 {
     private static long StageRuns(GatewayDatapath dp) => dp.Counters.StageRuns.Sum();
 
+    /// <summary>Collects what a datapath sends with the checksum mark it passes on.</summary>
+    private sealed class MarkSink : IFrameSink
+    {
+        public List<(byte[] Frame, bool ChecksumsValid)> Sent { get; } = [];
+
+        public void Send(ushort port, ReadOnlySpan<byte> frame) => Sent.Add((frame.ToArray(), false));
+
+        public void Send(ushort port, ReadOnlySpan<byte> frame, bool checksumsValid) => Sent.Add((frame.ToArray(), checksumsValid));
+    }
+
+    [Fact]
+    public void A_frame_whose_port_computed_its_checksums_keeps_the_mark_through_snat_and_its_checksums_stay_right()
+    {
+        // The mark lets a TAP coalesce segments without summing them again, so what carries it
+        // must still be right after the gateway's rewrites (PacketDotNet checks), and a frame that
+        // came without it must not gain it.
+        var dp = Datapath();
+        var sink = new MarkSink();
+        var blue = dp.Plan.Tenants[0];
+        dp.ProcessFrame(Tcp(Host, 6000, Server, 443, TcpFlags.Syn), blue.DownlinkPort, 0, sink, checksumsValid: true); // stages
+        dp.ProcessFrame(Tcp(Host, 6000, Server, 443, TcpFlags.Ack, seq: 1001), blue.DownlinkPort, 1, sink, checksumsValid: true); // cache hit
+        dp.ProcessFrame(Tcp(Host, 6000, Server, 443, TcpFlags.Ack, seq: 1002), blue.DownlinkPort, 2, sink); // unmarked hit
+        Assert.Equal(2, dp.Counters.Hits);
+        Assert.Equal([true, true, false], sink.Sent.Select(s => s.ChecksumsValid));
+        foreach (var (frame, _) in sink.Sent)
+        {
+            var ip = PacketDotNet.Packet.ParsePacket(PacketDotNet.LinkLayers.Ethernet, frame).Extract<PacketDotNet.IPv4Packet>();
+            Assert.Equal(Ipv4Address.Parse("198.51.100.11").ToString(), ip.SourceAddress.ToString()); // SNAT rewrote it
+            Assert.True(ip.ValidIPChecksum);
+            Assert.True(ip.Extract<PacketDotNet.TcpPacket>().ValidTcpChecksum);
+        }
+    }
+
     [Fact]
     public void The_second_packet_of_a_flow_runs_no_stage_and_its_reply_hits_too()
     {

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 
 namespace Fabric.Actors.DataPlane.Wire;
 
@@ -57,48 +57,36 @@ public static class Checksum
     private const int VectorThreshold = 128;
 
     /// <summary>
-    /// Adds whole 32-byte (or 16-byte) blocks from <paramref name="i"/> on as 32-bit lanes, counting
-    /// each lane's carries apart (a lane that wrapped is now smaller than what was added) instead of
-    /// widening: 2^32 is 1 modulo 0xFFFF, so a carry is worth 1 in the one's complement sum, as an
-    /// end-around carry is (RFC 1071 §2(C)). Advances <paramref name="i"/> past the blocks summed.
+    /// Adds whole vector blocks (32 bytes with AVX2, 16 on ARM64) from <paramref name="i"/> on as
+    /// 32-bit lanes, counting each lane's carries apart (a lane that wrapped is now smaller than
+    /// what was added) instead of widening: 2^32 is 1 modulo 0xFFFF, so a carry is worth 1 in the
+    /// one's complement sum, as an end-around carry is (RFC 1071 §2(C)). Advances
+    /// <paramref name="i"/> past the blocks summed.
     /// </summary>
     private static ulong SumVectors(ref byte start, int length, ref int i)
     {
-        if (Vector256.IsHardwareAccelerated)
+        if (!Vector.IsHardwareAccelerated)
         {
-            var sum = Vector256<uint>.Zero;
-            var carries = Vector256<uint>.Zero;
-            for (; i + 32 <= length; i += 32)
-            {
-                var v = Vector256.LoadUnsafe(ref Unsafe.Add(ref start, i)).AsUInt32();
-                sum += v;
-                carries -= Vector256.LessThan(sum, v); // all ones (-1) where the lane wrapped
-            }
-
-            return Lanes(sum.GetLower(), carries.GetLower()) + Lanes(sum.GetUpper(), carries.GetUpper());
+            return 0;
         }
 
-        if (Vector128.IsHardwareAccelerated)
+        var sum = Vector<uint>.Zero;
+        var carries = Vector<uint>.Zero;
+        for (; i + Vector<byte>.Count <= length; i += Vector<byte>.Count)
         {
-            var sum = Vector128<uint>.Zero;
-            var carries = Vector128<uint>.Zero;
-            for (; i + 16 <= length; i += 16)
-            {
-                var v = Vector128.LoadUnsafe(ref Unsafe.Add(ref start, i)).AsUInt32();
-                sum += v;
-                carries -= Vector128.LessThan(sum, v);
-            }
-
-            return Lanes(sum, carries);
+            var v = Unsafe.ReadUnaligned<Vector<uint>>(ref Unsafe.Add(ref start, i));
+            sum += v;
+            carries -= Vector.LessThan(sum, v); // all ones (-1) where the lane wrapped
         }
 
-        return 0;
+        ulong total = 0;
+        for (int lane = 0; lane < Vector<uint>.Count; lane++)
+        {
+            total += (ulong)sum[lane] + carries[lane];
+        }
+
+        return total;
     }
-
-    /// <summary>Four lanes' sums and carries as one 64-bit partial sum (a lane carries at most once per block).</summary>
-    private static ulong Lanes(Vector128<uint> sum, Vector128<uint> carries) =>
-        (ulong)sum.GetElement(0) + sum.GetElement(1) + sum.GetElement(2) + sum.GetElement(3)
-        + carries.GetElement(0) + carries.GetElement(1) + carries.GetElement(2) + carries.GetElement(3);
 
     /// <summary>Folds a partial sum to 16 bits and complements it: the value to put on the wire.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
