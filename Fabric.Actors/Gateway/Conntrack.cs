@@ -113,7 +113,8 @@ public sealed class ConnectionTable
     private readonly NatTable? _nat;
     private readonly long _closedHoldMs;
 
-    public ConnectionTable(ConntrackSettings? settings = null, NatTable? nat = null, bool lastSeenElsewhere = false, long tickMs = 100)
+    /// <param name="floor">Lowered when a filing brings <see cref="NextDue"/> forward (see <see cref="DueFloor"/>).</param>
+    public ConnectionTable(ConntrackSettings? settings = null, NatTable? nat = null, bool lastSeenElsewhere = false, long tickMs = 100, DueFloor? floor = null)
     {
         Settings = settings ?? ConntrackSettings.Default;
         _nat = nat;
@@ -121,7 +122,7 @@ public sealed class ConnectionTable
         // the gateway learns of a close first and both sweep at their own tick.
         _closedHoldMs = Settings.TcpClosedHoldMs + (lastSeenElsewhere ? 2 * tickMs : 0);
         LastSeenElsewhere = lastSeenElsewhere;
-        _wheel = new TimerWheel<Connection>(tickMs);
+        _wheel = new TimerWheel<Connection>(tickMs, floor);
     }
 
     public ConntrackSettings Settings { get; }

@@ -42,13 +42,13 @@ public sealed class FlowCacheShard
     private readonly StageRecord[] _replyRecords = new StageRecord[GatewayPipeline.MaxStages];
     private readonly List<Connection> _removed = [];
 
-    public FlowCacheShard(int index, int maxFlows, long idleTimeoutMs, GatewaySettings? settings = null, IPortBlockLender? lender = null, bool lastSeenElsewhere = false)
+    public FlowCacheShard(int index, int maxFlows, long idleTimeoutMs, GatewaySettings? settings = null, IPortBlockLender? lender = null, bool lastSeenElsewhere = false, DueFloor? expiryFloor = null)
     {
         settings ??= GatewaySettings.Default;
         Index = index;
         Cache = new MegaflowCache(maxFlows, idleTimeoutMs, settings.CacheMaxMasks);
         Nat = new NatTable(settings.Nat, index, lender);
-        Connections = new ConnectionTable(settings.Conntrack, Nat, lastSeenElsewhere, settings.SweepIntervalMs);
+        Connections = new ConnectionTable(settings.Conntrack, Nat, lastSeenElsewhere, settings.SweepIntervalMs, expiryFloor);
     }
 
     public int Index { get; }

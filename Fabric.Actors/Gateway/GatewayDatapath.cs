@@ -13,6 +13,19 @@ public interface IFrameSink
 
     /// <summary>As <see cref="Send(ushort, ReadOnlySpan{byte})"/>, saying whether the frame's checksums are known to be right (<see cref="Packet.ChecksumsValid"/>).</summary>
     void Send(ushort port, ReadOnlySpan<byte> frame, bool checksumsValid) => Send(port, frame);
+
+    /// <summary>
+    /// A TCP super-frame forwarded whole (<see cref="Packet.GsoSize"/>; checksum partial). A sink
+    /// whose port takes super-frames writes it as one; by default it is cut into its segments,
+    /// each sent with full checksums.
+    /// </summary>
+    void SendSuperFrame(ushort port, ReadOnlySpan<byte> frame, ushort gsoSize)
+    {
+        if (!TcpSegmenter.TryCreate(frame, gsoSize, out var segmenter)) return;
+        var segment = System.Buffers.ArrayPool<byte>.Shared.Rent(segmenter.MaxSegmentLength);
+        while (segmenter.TryNext(segment, out var length)) Send(port, segment.AsSpan(0, length), checksumsValid: true);
+        System.Buffers.ArrayPool<byte>.Shared.Return(segment);
+    }
 }
 
 /// <summary>
@@ -30,6 +43,7 @@ public sealed partial class GatewayDatapath : INeighbors
     private int _traceBudget;
 
     private readonly List<Connection> _toConfirm = [];
+    private readonly DueFloor _expiryFloor = new();
 
     /// <param name="shards">Flow-cache buckets; <paramref name="maxFlowsPerShard"/>, <paramref name="idleTimeoutMs"/>:
     /// each one's cache. Not given: the settings' (<c>fabric.gateway.buckets</c>, <c>cache.flows-per-bucket</c>, <c>cache.idle-timeout</c>).</param>
@@ -42,7 +56,7 @@ public sealed partial class GatewayDatapath : INeighbors
         var idle = idleTimeoutMs ?? Settings.CacheIdleTimeoutMs;
         Ledger = new PortBlockLedger(buckets);
         Ledger.Configure(plan);
-        Shards = [.. Enumerable.Range(0, buckets).Select(i => new FlowCacheShard(i, flows, idle, Settings, Ledger))];
+        Shards = [.. Enumerable.Range(0, buckets).Select(i => new FlowCacheShard(i, flows, idle, Settings, Ledger, expiryFloor: _expiryFloor))];
     }
 
     public GatewayPlan Plan { get; private set; }
@@ -91,6 +105,21 @@ public sealed partial class GatewayDatapath : INeighbors
             foreach (var s in Shards) next = Math.Min(next, s.Connections.NextDue);
             return next;
         }
+    }
+
+    /// <summary>
+    /// A lower bound of <see cref="NextExpiry"/> at the cost of one read (a frame's batch asks it
+    /// whether the armed sweep is still early enough): lowered as connections are filed, raised
+    /// back to <see cref="NextExpiry"/> by <see cref="SettleExpiryFloor"/>. Any thread.
+    /// </summary>
+    public long ExpiryFloor => _expiryFloor.Value;
+
+    /// <summary><see cref="NextExpiry"/>, walked over every shard; <see cref="ExpiryFloor"/> is raised to it. Holding the data path.</summary>
+    public long SettleExpiryFloor()
+    {
+        var next = NextExpiry;
+        _expiryFloor.Reset(next);
+        return next;
     }
 
     public void AddNeighbor(ushort port, Ipv4Address address, MacAddress mac) => _neighbors[(port, address)] = mac;
@@ -161,7 +190,8 @@ public sealed partial class GatewayDatapath : INeighbors
         for (var i = 0; i < batch.Count; i++)
         {
             ref var packet = ref batch[i];
-            ProcessFrame(batch.Frame(i), packet.IngressPort, now, sink, packet.ChecksumsValid);
+            if (packet.GsoSize != 0) ProcessSuperFrame(batch.Frame(i), packet.IngressPort, now, sink, packet.GsoSize);
+            else ProcessFrame(batch.Frame(i), packet.IngressPort, now, sink, packet.ChecksumsValid);
         }
     }
 

@@ -90,6 +90,12 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>Idle packet batches the gateway's pool keeps for its ports' receive threads and output (hocon <c>pool-retained-batches</c>).</summary>
     public required int PoolRetainedBatches { get; init; }
 
+    /// <summary>
+    /// TCP super-frames from offloading TAPs cross the gateway whole on a plain flow-cache hit (hocon
+    /// <c>super-frames</c>): each pool batch then pins one 64 KiB super-frame room more.
+    /// </summary>
+    public required bool SuperFrames { get; init; }
+
     /// <summary>Re-opening a port that failed (hocon <c>port-restart</c>).</summary>
     public required PortRestartSettings PortRestart { get; init; }
 
@@ -133,6 +139,7 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
             NeighborRetryMax = g.Interval("neighbor-retry-max"),
             StageBuildTimeout = g.Interval("stage-build-timeout"),
             PoolRetainedBatches = g.Positive("pool-retained-batches"),
+            SuperFrames = g.Flag("super-frames"),
             PortRestart = new PortRestartSettings(restart.Interval("min-backoff"), restart.Interval("max-backoff"), restart.NonNegativeDuration("stable-after")),
         };
         restart.Require(settings.PortRestart.MaxBackoff >= settings.PortRestart.MinBackoff, "max-backoff", "must be >= min-backoff");

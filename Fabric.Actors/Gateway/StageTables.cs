@@ -141,9 +141,9 @@ public sealed class StageCounters
     }
 
     /// <summary>A cached hit on an entry this stage's <paramref name="item"/> decided.</summary>
-    public void Hit(int item)
+    public void Hit(int item, long packets = 1)
     {
-        if ((uint)item < (uint)_packets.Length) _packets[item]++;
+        if ((uint)item < (uint)_packets.Length) _packets[item] += packets;
     }
 
     public long Verdicts(StageVerdict verdict) => Volatile.Read(ref _verdicts[(int)verdict]);

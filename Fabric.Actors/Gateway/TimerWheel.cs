@@ -20,11 +20,14 @@ public sealed class TimerWheel<T> where T : class
     private List<(T Item, long Due)> _spare = [];
     private long _tick = long.MinValue;
     private long _nextDue = long.MaxValue;
+    private readonly DueFloor? _floor;
 
-    public TimerWheel(long tickMs)
+    /// <param name="floor">Lowered whenever a filing brings <see cref="NextDue"/> forward (shared by several wheels: see <see cref="DueFloor"/>).</param>
+    public TimerWheel(long tickMs, DueFloor? floor = null)
     {
         if (tickMs <= 0) throw new ArgumentOutOfRangeException(nameof(tickMs), tickMs, "> 0");
         TickMs = tickMs;
+        _floor = floor;
         for (var i = 0; i < SlotCount; i++) _slots[i] = [];
     }
 
@@ -49,7 +52,11 @@ public sealed class TimerWheel<T> where T : class
         Count++;
         // Out by the end of its tick (or of the next one to be swept, for a deadline already past).
         long end = (Math.Max(due / TickMs, _tick + 1) + 1) * TickMs;
-        if (end < _nextDue) Volatile.Write(ref _nextDue, end);
+        if (end < _nextDue)
+        {
+            Volatile.Write(ref _nextDue, end);
+            _floor?.Lower(end);
+        }
     }
 
     /// <summary>Moves every item due by <paramref name="now"/> into <paramref name="due"/> (with the deadline it was filed under).</summary>
@@ -104,4 +111,27 @@ public sealed class TimerWheel<T> where T : class
 
     /// <summary>The slot of <paramref name="due"/>'s tick, or of <paramref name="earliest"/> for a deadline in a tick already swept.</summary>
     private int SlotOf(long due, long earliest) => (int)(Math.Max(due / TickMs, earliest) & (SlotCount - 1));
+}
+
+/// <summary>
+/// A lower bound of several <see cref="TimerWheel{T}.NextDue"/>s that costs one read: each wheel
+/// lowers it when a filing brings its own next due forward, and its owner raises it back
+/// (<see cref="Reset"/>) to the true minimum when it has walked the wheels. A caller on a hot path
+/// that only needs "can anything be due before T?" reads <see cref="Value"/> instead of walking
+/// every wheel; after a sweep it may answer yes once too often, never no wrongly. Written by the
+/// wheels' owner (one thread at a time); read from any thread.
+/// </summary>
+public sealed class DueFloor
+{
+    private long _value = long.MaxValue;
+
+    public long Value => Volatile.Read(ref _value);
+
+    public void Lower(long due)
+    {
+        if (due < _value) Volatile.Write(ref _value, due);
+    }
+
+    /// <summary>Sets the floor to <paramref name="minimum"/>, the wheels' true minimum just computed by the owner.</summary>
+    public void Reset(long minimum) => Volatile.Write(ref _value, minimum);
 }

@@ -114,6 +114,7 @@ public static partial class TapScenario
             var nft = TryTool("nft");
             var udp64 = new Dictionary<string, List<Udp64Result>>();
             if (nft is null) skipped["udp64"] = "nft is not installed (apt-get install -y nftables)";
+            else if (udpSeconds <= 0) skipped["udp64"] = "left out (--udp-seconds 0)";
             else
             {
                 for (var r = 0; r < reps; r++)

@@ -36,6 +36,15 @@ public struct Packet
     /// </summary>
     public bool ChecksumsValid { get; set; }
 
+    /// <summary>
+    /// Non-zero for a TCPv4 super-frame kept whole (<see cref="PacketBatch.CommitSuperFrame"/>): the
+    /// payload size of each segment it stands for (virtio gso_size). Its TCP checksum field holds
+    /// the folded pseudo-header sum (a partial checksum, completed by whoever cuts or finally
+    /// receives it), so a stage that rewrites its addresses or ports writes that sum again
+    /// (Wire/TcpOffload.cs, <c>TcpSuperFrame</c>). 0 for every frame that fits a slot.
+    /// </summary>
+    public ushort GsoSize { get; set; }
+
     /// <summary>Flow hash computed by the flow stage (0 = not computed).</summary>
     public uint FlowHash { get; set; }
 

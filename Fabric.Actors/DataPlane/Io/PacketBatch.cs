@@ -19,6 +19,11 @@ namespace Fabric.Actors.DataPlane.Io;
 /// every accessor also asserts that the batch is rented.</para>
 /// <para>No member allocates after construction; the buffer is pinned so ports may hand
 /// pointers into it to the kernel.</para>
+/// <para><b>Super-frames.</b> A batch made with a super-frame room (<c>superFrameRoom</c> &gt; 0)
+/// has one more region behind its slots, big enough for a 64 KiB TCP super-frame a TAP hands over
+/// (<see cref="CommitSuperFrame"/>). The super-frame is always the batch's last frame: once it is
+/// in, the batch is full. Only consumers that handle <see cref="Packet.GsoSize"/> receive such
+/// batches (a gateway's TAPs, see <c>TapPort.KeepsSuperFrames</c>).</para>
 /// </remarks>
 public sealed class PacketBatch
 {
@@ -33,15 +38,18 @@ public sealed class PacketBatch
     private readonly Packet[] _packets;
     private int _rented; // 1 while rented, 0 while in the pool; changed with Interlocked
     private int _generation;
+    private readonly int _slotsEnd;  // where the super-frame region starts (capacity * slot size)
+    private bool _sealed;            // a super-frame is in: no room for another frame
 
     /// <summary>Creates a batch outside any pool; it counts as rented until returned.</summary>
-    public PacketBatch(int capacity = DefaultCapacity, int slotSize = DefaultSlotSize, int headroom = DefaultHeadroom)
-        : this(null, capacity, slotSize, headroom)
+    public PacketBatch(int capacity = DefaultCapacity, int slotSize = DefaultSlotSize, int headroom = DefaultHeadroom, int superFrameRoom = 0)
+        : this(null, capacity, slotSize, headroom, superFrameRoom)
     {
     }
 
-    internal PacketBatch(PacketBatchPool? pool, int capacity, int slotSize, int headroom)
+    internal PacketBatch(PacketBatchPool? pool, int capacity, int slotSize, int headroom, int superFrameRoom = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(superFrameRoom);
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(slotSize, 64);
         ArgumentOutOfRangeException.ThrowIfNegative(headroom);
@@ -50,7 +58,9 @@ public sealed class PacketBatch
         Capacity = capacity;
         SlotSize = slotSize;
         Headroom = headroom;
-        _buffer = GC.AllocateUninitializedArray<byte>(checked(capacity * slotSize), pinned: true);
+        SuperFrameRoomLength = superFrameRoom;
+        _slotsEnd = checked(capacity * slotSize);
+        _buffer = GC.AllocateUninitializedArray<byte>(checked(_slotsEnd + (superFrameRoom > 0 ? headroom + superFrameRoom : 0)), pinned: true);
         _packets = new Packet[capacity];
         _rented = pool is null ? 1 : 0;
         _generation = pool is null ? 1 : 0;
@@ -68,10 +78,17 @@ public sealed class PacketBatch
     /// <summary>Largest frame a slot holds when it starts at the headroom.</summary>
     public int MaxFrameLength => SlotSize - Headroom;
 
+    /// <summary>Largest super-frame the batch can take (0: it has no super-frame room).</summary>
+    public int SuperFrameRoomLength { get; }
+
     /// <summary>Number of frames in the batch (slots <c>0 .. Count - 1</c>).</summary>
     public int Count { get; private set; }
 
-    public bool IsFull => Count == Capacity;
+    /// <summary>No room for another frame: every slot used, or a super-frame is in (it is always last).</summary>
+    public bool IsFull => Count == Capacity || _sealed;
+
+    /// <summary>True while a super-frame can still join the batch (it has the room and none is in).</summary>
+    public bool CanTakeSuperFrame => SuperFrameRoomLength > 0 && !IsFull;
 
     /// <summary>Changes on every rent: a lease token a holder can check with <see cref="CheckLease"/>.</summary>
     public int Generation => Volatile.Read(ref _generation);
@@ -83,6 +100,9 @@ public sealed class PacketBatch
 
     /// <summary>Offset in <see cref="Buffer"/> of the frame room of slot <paramref name="slot"/> (after its headroom).</summary>
     internal int FrameRoomOffset(int slot) => slot * SlotSize + Headroom;
+
+    /// <summary>Offset in <see cref="Buffer"/> of the super-frame room (after its headroom).</summary>
+    internal int SuperFrameRoomOffset => _slotsEnd + Headroom;
 
     /// <summary>Metadata of frame <paramref name="index"/>.</summary>
     public ref Packet this[int index]
@@ -113,14 +133,47 @@ public sealed class PacketBatch
     public Span<byte> NextFrameRoom()
     {
         AssertRented();
-        return Count == Capacity ? Span<byte>.Empty : _buffer.AsSpan(FrameRoomOffset(Count), MaxFrameLength);
+        return IsFull ? Span<byte>.Empty : _buffer.AsSpan(FrameRoomOffset(Count), MaxFrameLength);
+    }
+
+    /// <summary>The super-frame room (empty when the batch cannot take one): write the super-frame there, then call <see cref="CommitSuperFrame"/>.</summary>
+    public Span<byte> SuperFrameRoom()
+    {
+        AssertRented();
+        return CanTakeSuperFrame ? _buffer.AsSpan(SuperFrameRoomOffset, SuperFrameRoomLength) : Span<byte>.Empty;
+    }
+
+    /// <summary>
+    /// Appends the TCP super-frame just written into <see cref="SuperFrameRoom"/>, whose segments
+    /// carry <paramref name="gsoSize"/> payload bytes each; the batch is full after it.
+    /// </summary>
+    public ref Packet CommitSuperFrame(int length, ushort gsoSize, ushort ingressPort = 0)
+    {
+        AssertRented();
+        if (!CanTakeSuperFrame)
+        {
+            throw new InvalidOperationException(SuperFrameRoomLength == 0 ? "PacketBatch has no super-frame room." : "PacketBatch is full.");
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(length, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, SuperFrameRoomLength);
+        ArgumentOutOfRangeException.ThrowIfZero(gsoSize);
+        ref Packet p = ref _packets[Count];
+        p = default;
+        p.Offset = SuperFrameRoomOffset;
+        p.Length = length;
+        p.IngressPort = ingressPort;
+        p.GsoSize = gsoSize;
+        Count++;
+        _sealed = true;
+        return ref p;
     }
 
     /// <summary>Appends the frame just written into <see cref="NextFrameRoom"/>.</summary>
     public ref Packet Commit(int length, ushort ingressPort = 0)
     {
         AssertRented();
-        if (Count == Capacity)
+        if (IsFull)
         {
             throw new InvalidOperationException("PacketBatch is full.");
         }
@@ -158,9 +211,10 @@ public sealed class PacketBatch
     {
         ref Packet p = ref this[index];
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        if (p.Offset - length < index * SlotSize)
+        int start = p.Offset >= _slotsEnd ? _slotsEnd : index * SlotSize;
+        if (p.Offset - length < start)
         {
-            throw new InvalidOperationException($"Frame {index} has {p.Offset - index * SlotSize} bytes of headroom, {length} asked.");
+            throw new InvalidOperationException($"Frame {index} has {p.Offset - start} bytes of headroom, {length} asked.");
         }
 
         p.Offset -= length;
@@ -183,7 +237,7 @@ public sealed class PacketBatch
     {
         ref Packet p = ref this[index];
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, (index + 1) * SlotSize - p.Offset);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(length, (p.Offset >= _slotsEnd ? _buffer.Length : (index + 1) * SlotSize) - p.Offset);
         p.Length = length;
     }
 
@@ -192,6 +246,7 @@ public sealed class PacketBatch
     {
         AssertRented();
         Count = 0;
+        _sealed = false;
     }
 
     /// <summary>Total bytes of all frames.</summary>
@@ -232,6 +287,7 @@ public sealed class PacketBatch
         }
 
         Count = 0;
+        _sealed = false;
         Pool?.Accept(this);
     }
 

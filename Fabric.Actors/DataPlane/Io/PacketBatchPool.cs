@@ -32,8 +32,11 @@ public sealed class PacketBatchPool
         int slotSize = PacketBatch.DefaultSlotSize,
         int headroom = PacketBatch.DefaultHeadroom,
         int preallocate = 0,
-        int maxLive = int.MaxValue)
+        int maxLive = int.MaxValue,
+        int superFrameRoom = 0)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(superFrameRoom);
+        SuperFrameRoom = superFrameRoom;
         ArgumentOutOfRangeException.ThrowIfLessThan(maxRetained, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(preallocate, maxRetained);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLive, 1);
@@ -45,7 +48,7 @@ public sealed class PacketBatchPool
         _idle = new PacketBatch?[maxRetained];
         for (int i = 0; i < preallocate; i++)
         {
-            _idle[_idleCount++] = new PacketBatch(this, batchCapacity, slotSize, headroom);
+            _idle[_idleCount++] = new PacketBatch(this, batchCapacity, slotSize, headroom, superFrameRoom);
         }
     }
 
@@ -58,7 +61,10 @@ public sealed class PacketBatchPool
     public long Refusals => Interlocked.Read(ref _refusals);
 
     /// <summary>Bytes of frame buffer one batch pins.</summary>
-    public long BatchBytes => (long)BatchCapacity * SlotSize;
+    public long BatchBytes => (long)BatchCapacity * SlotSize + (SuperFrameRoom > 0 ? Headroom + SuperFrameRoom : 0);
+
+    /// <summary>Each batch's room for one TCP super-frame kept whole (0: none; see <see cref="PacketBatch"/>).</summary>
+    public int SuperFrameRoom { get; }
 
     public int BatchCapacity { get; }
 
@@ -109,7 +115,7 @@ public sealed class PacketBatchPool
         if (batch is null)
         {
             Interlocked.Increment(ref _misses);
-            batch = new PacketBatch(this, BatchCapacity, SlotSize, Headroom);
+            batch = new PacketBatch(this, BatchCapacity, SlotSize, Headroom, SuperFrameRoom);
         }
 
         batch.MarkRented();

@@ -19,7 +19,7 @@ public sealed unsafe partial class TapPort
     private const int MaxCoalescedSegments = 64;
 
     /// <summary>Room for the largest super-frame the kernel hands over (64 KiB IPv4 + link headers).</summary>
-    private const int SuperFrameRoom = 65536 + 256;
+    public const int SuperFrameRoom = 65536 + 256;
 
     private readonly bool _offloads;
     private readonly byte[]? _rxHeader;   // pinned: the virtio-net header of the frame being read
@@ -33,17 +33,33 @@ public sealed unsafe partial class TapPort
     private long _rxSegments;
     private long _txSuperFrames;
     private long _txCoalesced;
+    private long _rxSuperFramesKept;
+    private long _txSuperFramesPassed;
 
     /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
     public bool Offloads => _offloads;
 
-    /// <summary>Super-frames the host handed over (each cut into <see cref="RxSegments"/>).</summary>
+    /// <summary>
+    /// Hand TCPv4 super-frames over whole (<see cref="PacketBatch.CommitSuperFrame"/>) instead of
+    /// cutting them, when the receive batch has a super-frame room; set before receiving starts,
+    /// by a consumer that handles <see cref="Packet.GsoSize"/> (a gateway). A super-frame that
+    /// finds no room (or carries the ECN GSO flag) is cut as before.
+    /// </summary>
+    public bool KeepsSuperFrames { get; set; }
+
+    /// <summary>Super-frames handed over whole (see <see cref="KeepsSuperFrames"/>), part of <see cref="RxSuperFrames"/>.</summary>
+    public long RxSuperFramesKept => Interlocked.Read(ref _rxSuperFramesKept);
+
+    /// <summary>Super-frames written as they came (<see cref="SendSuperFrame"/>).</summary>
+    public long TxSuperFramesPassed => Interlocked.Read(ref _txSuperFramesPassed);
+
+    /// <summary>Super-frames the host handed over (cut into <see cref="RxSegments"/>, or kept whole: <see cref="RxSuperFramesKept"/>).</summary>
     public long RxSuperFrames => Interlocked.Read(ref _rxSuperFrames);
 
     /// <summary>Segments cut from received super-frames.</summary>
     public long RxSegments => Interlocked.Read(ref _rxSegments);
 
-    /// <summary>Super-frames written to the host (each made of several segments).</summary>
+    /// <summary>Super-frames written to the host (each made of several segments: coalesced here, or passed on whole).</summary>
     public long TxSuperFrames => Interlocked.Read(ref _txSuperFrames);
 
     /// <summary>Segments that left inside a super-frame.</summary>
@@ -65,10 +81,13 @@ public sealed unsafe partial class TapPort
             while (!batch.IsFull && _pendingLength == 0)
             {
                 int room = batch.MaxFrameLength;
+                // A super-frame kept whole lands in the batch's super-frame room, else in the one it is cut from.
+                bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
+                byte* whole = keep ? basePtr + batch.SuperFrameRoomOffset : superFrame;
                 iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetLayout.Length };
                 iov[1] = new LinuxNative.IoVec { Base = basePtr + batch.FrameRoomOffset(batch.Count), Length = (nuint)room };
                 // Beyond the slot: where it goes in the contiguous super-frame (nothing is pending there while reading).
-                iov[2] = new LinuxNative.IoVec { Base = superFrame + room, Length = (nuint)(SuperFrameRoom - room) };
+                iov[2] = new LinuxNative.IoVec { Base = whole + room, Length = (nuint)(SuperFrameRoom - room) };
                 nint n = LinuxNative.ReadV(_fd, iov, 3);
                 if (n < 0)
                 {
@@ -116,8 +135,23 @@ public sealed unsafe partial class TapPort
                     continue;
                 }
 
-                // A super-frame: its start (in the slot) joins the rest (already in place), then it is cut.
-                new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), Math.Min(length, room)).CopyTo(_superFrame);
+                // A super-frame: its start (in the slot) joins the rest (already in place), then it is kept whole or cut.
+                new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), Math.Min(length, room)).CopyTo(new Span<byte>(whole, length));
+                if (keep)
+                {
+                    if (vnet.GsoType == VirtioNetGsoType.TcpV4 && TcpSuperFrame.TryLocate(new ReadOnlySpan<byte>(whole, length), vnet.GsoSize, out _, out _))
+                    {
+                        batch.CommitSuperFrame(length, vnet.GsoSize, Id);
+                        Interlocked.Increment(ref _rxSuperFrames);
+                        Interlocked.Increment(ref _rxSuperFramesKept);
+                        added++;
+                        bytes += length;
+                        continue; // the batch is full now
+                    }
+
+                    new ReadOnlySpan<byte>(whole, length).CopyTo(_superFrame); // ECN flag, or not cut-able as it is: cut it
+                }
+
                 if (!TcpSegmenter.TryCreate(_superFrame.AsSpan(0, length), vnet.GsoSize, out _))
                 {
                     Counters.AddDrop(PortDropReason.RxBadOffload);
@@ -168,6 +202,59 @@ public sealed unsafe partial class TapPort
         }
 
         return added;
+    }
+
+    /// <summary>
+    /// Writes one TCPv4 super-frame kept whole (<see cref="Packet.GsoSize"/>; its checksum partial)
+    /// with the virtio-net header that has the kernel take it as it is. False (counted) when the
+    /// port has no offloads, the frame is not a TCPv4 super-frame, or the write failed.
+    /// </summary>
+    public bool SendSuperFrame(ReadOnlySpan<byte> frame, ushort gsoSize)
+    {
+        if (IsFinished)
+        {
+            Counters.AddDrop(PortDropReason.TxPortGone);
+            return false;
+        }
+
+        if (!_offloads || !TcpSuperFrame.TryLocate(frame, gsoSize, out var layout, out int segments))
+        {
+            Counters.AddDrop(PortDropReason.TxFrameTooLarge);
+            return false;
+        }
+
+        nint n;
+        fixed (byte* headers = _txHeaders)
+        fixed (byte* data = frame)
+        {
+            TcpSuperFrame.VirtioHeader(layout, gsoSize).Emit(new Span<byte>(headers, VirtioNetLayout.Length));
+            LinuxNative.IoVec* iov = stackalloc LinuxNative.IoVec[2];
+            iov[0] = new LinuxNative.IoVec { Base = headers, Length = VirtioNetLayout.Length };
+            iov[1] = new LinuxNative.IoVec { Base = data, Length = (nuint)frame.Length };
+            do
+            {
+                n = LinuxNative.WriteV(_fd, iov, 2);
+            }
+            while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+        }
+
+        if (n < 0)
+        {
+            WriteFailed(LinuxNative.LastError, 1, 1);
+            return false;
+        }
+
+        Counters.AddTx(1, frame.Length);
+        if (State == PortState.LinkDown)
+        {
+            SetState(PortState.Up, null);
+        }
+
+        Interlocked.Increment(ref _txSuperFrames);
+        Interlocked.Increment(ref _txSuperFramesPassed);
+        Interlocked.Add(ref _txCoalesced, segments);
+        Tee?.WriteFrame(frame);
+        return true;
     }
 
     /// <summary>

@@ -385,3 +385,53 @@ public struct TcpCoalescer
                 .SequenceEqual(segment.Slice(tcp + TcpLayout.UrgentPointer, layout.TcpHeaderLength - TcpLayout.UrgentPointer)); // urgent pointer, options
     }
 }
+
+/// <summary>
+/// A TCPv4 super-frame kept whole on its way between two offloading TAPs (as OVS's userspace
+/// datapath with TSO keeps it): one Ethernet/IPv4/TCP frame of up to 64 KiB standing for
+/// segments of <c>gsoSize</c> payload bytes, its TCP checksum partial (the field holds the folded
+/// pseudo-header sum over the whole TCP length; the receiving kernel, or whoever cuts it, sums
+/// the rest). A rewrite of its addresses or ports keeps the IPv4 header checksum right
+/// incrementally as for any frame, then <see cref="WritePartialChecksum"/> writes the partial sum
+/// again: ports are not in it, addresses are.
+/// </summary>
+public static class TcpSuperFrame
+{
+    /// <summary>
+    /// False unless <paramref name="frame"/> is an untagged Ethernet/IPv4/TCP frame with a payload
+    /// longer than one <paramref name="gsoSize"/> segment would need; <paramref name="segments"/>:
+    /// how many segments it stands for.
+    /// </summary>
+    public static bool TryLocate(ReadOnlySpan<byte> frame, int gsoSize, out TcpFrameLayout layout, out int segments)
+    {
+        segments = 0;
+        if (gsoSize <= 0 || !TcpFrameLayout.TryLocate(frame, out layout) || layout.IpOffset != EthernetLayout.HeaderLength || frame.Length <= layout.HeadersLength)
+        {
+            layout = default;
+            return false;
+        }
+
+        segments = (frame.Length - layout.HeadersLength + gsoSize - 1) / gsoSize;
+        return true;
+    }
+
+    /// <summary>Length at layer 3 (IPv4 header, TCP header, payload) of its largest segment: what must fit the output MTU.</summary>
+    public static int SegmentIpLength(in TcpFrameLayout layout, int gsoSize) => layout.IpHeaderLength + layout.TcpHeaderLength + gsoSize;
+
+    /// <summary>The TCP flags of the super-frame (FIN and PSH belong to its last segment, CWR to its first).</summary>
+    public static TcpFlags Flags(ReadOnlySpan<byte> frame, in TcpFrameLayout layout) =>
+        (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(frame[(layout.TcpOffset + TcpLayout.DataOffsetAndFlags)..]) & TcpLayout.FlagsMask);
+
+    /// <summary>Writes the partial checksum for the frame's current addresses and TCP length (after a rewrite).</summary>
+    public static void WritePartialChecksum(Span<byte> frame, in TcpFrameLayout layout)
+    {
+        var ip = frame[layout.IpOffset..];
+        uint pseudo = TcpCoalescer.PseudoHeaderSum(ip, frame.Length - layout.TcpOffset);
+        BinaryPrimitives.WriteUInt16BigEndian(frame[(layout.TcpOffset + TcpLayout.Checksum)..], Checksum.Fold(pseudo));
+    }
+
+    /// <summary>The virtio-net header that hands the super-frame to a TAP (the kernel cuts or takes it whole).</summary>
+    public static VirtioNetHeader VirtioHeader(in TcpFrameLayout layout, ushort gsoSize) => new(
+        VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV4, (ushort)layout.HeadersLength, gsoSize,
+        (ushort)layout.TcpOffset, TcpLayout.Checksum);
+}

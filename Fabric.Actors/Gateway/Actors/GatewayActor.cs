@@ -81,7 +81,8 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         _arp = new NeighborRetry((long)_settings.NeighborRetryMin.TotalMilliseconds, (long)_settings.NeighborRetryMax.TotalMilliseconds);
         _dp = new GatewayDatapath(Compile(spec, _generation), settings: _settings);
         _gate = new DatapathGate(_settings.IngressWait);
-        _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches);
+        // Super-frames cross whole only on a live gateway's TAPs (a ghost copy's ports carry none).
+        _pool = new PacketBatchPool(maxRetained: _settings.PoolRetainedBatches, superFrameRoom: _settings.SuperFrames && ghost is null ? TapPort.SuperFrameRoom : 0);
         _runBatch = OnBatch;
         var self = Self;
         _self = self;
@@ -170,7 +171,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
     /// is: a gateway without connections never wakes for them (it used to sweep every
     /// sweep-interval regardless). Actor thread, holding the data path's lock.
     /// </summary>
-    private void ArmSweep() => Timers.ArmAt(Sweep.Instance, _dp.NextExpiry, ref _sweepAt);
+    private void ArmSweep() => Timers.ArmAt(Sweep.Instance, _dp.SettleExpiryFloor(), ref _sweepAt);
 
     /// <summary>
     /// Arms the housekeeping timer for the first thing due (a miss whose answer is overdue, an
@@ -362,7 +363,7 @@ public sealed class GatewayActor : ReceiveActor, IWithTimers, IWithStash
         // On a receive thread the actor's timers are out of reach: a connection due before the
         // armed sweep, or a miss sent while no housekeeping is armed, has the actor re-arm them
         // (one nudge in flight at most).
-        if ((_dp.NextExpiry < Volatile.Read(ref _sweepAt) || (_resolver?.NextInflightExpiry ?? long.MaxValue) < Volatile.Read(ref _housekeepAt))
+        if ((_dp.ExpiryFloor < Volatile.Read(ref _sweepAt) || (_resolver?.NextInflightExpiry ?? long.MaxValue) < Volatile.Read(ref _housekeepAt))
             && Interlocked.Exchange(ref _sweepNudged, 1) == 0)
         {
             _self.Tell(NudgeSweep.Instance);

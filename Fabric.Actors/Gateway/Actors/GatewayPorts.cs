@@ -1,5 +1,6 @@
 using Akka.Event;
 using Fabric.Actors.DataPlane.Io;
+using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Guardian;
 using Fabric.Messages.Intent;
 
@@ -29,6 +30,8 @@ internal sealed class GatewayPorts : IFrameSink
 
     private readonly Dictionary<ushort, IPort> _ports = [];
     private readonly Dictionary<ushort, PacketBatch> _out = [];
+    /// <summary>The ports whose output batch has frames since the last <see cref="Flush"/> (a batch's flush looks at these only).</summary>
+    private readonly List<ushort> _pendingOut = [];
     private readonly Dictionary<string, Queue<byte[]>> _captured = [];
     private readonly Dictionary<ushort, PortRestartPolicy> _supervision = [];
     private readonly GatewayDatapath _dp;
@@ -102,6 +105,7 @@ internal sealed class GatewayPorts : IFrameSink
         _captured.Clear();
         foreach (var b in _out.Values) b.Return();
         _out.Clear();
+        _pendingOut.Clear();
     }
 
     /// <summary>
@@ -194,6 +198,7 @@ internal sealed class GatewayPorts : IFrameSink
             return;
         }
         if (batch.IsFull) FlushPort(port, batch);
+        if (batch.Count == 0) _pendingOut.Add(port);
         if (!batch.TryAppend(frame, port))
         {
             _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom);
@@ -204,13 +209,51 @@ internal sealed class GatewayPorts : IFrameSink
         if (_ghost is not null) sent.IsGhost = true;
     }
 
+    /// <summary>
+    /// A super-frame forwarded whole: an offloading TAP writes it as it is (straight from the
+    /// receive batch, after the port's pending output, which came first); any other port gets its
+    /// segments, cut into its output batch.
+    /// </summary>
+    public void SendSuperFrame(ushort port, ReadOnlySpan<byte> frame, ushort gsoSize)
+    {
+        if (_ports.TryGetValue(port, out var device) && device is TapPort { Offloads: true } tap && _ghost is null)
+        {
+            if (_out.TryGetValue(port, out var pending) && pending.Count > 0) FlushPort(port, pending);
+            tap.SendSuperFrame(frame, gsoSize);
+            return;
+        }
+        if (!TcpSegmenter.TryCreate(frame, gsoSize, out var segmenter))
+        {
+            _dp.Counters.Drop(Pipeline.GatewayDrop.Malformed);
+            return;
+        }
+        while (segmenter.Remaining > 0)
+        {
+            if (!_out.TryGetValue(port, out var batch))
+            {
+                _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom, segmenter.Remaining);
+                return;
+            }
+            if (batch.IsFull) FlushPort(port, batch);
+            if (batch.Count == 0) _pendingOut.Add(port);
+            if (!segmenter.TryNext(batch.NextFrameRoom(), out var length))
+            {
+                _dp.Counters.Drop(Pipeline.GatewayDrop.NoRoom, segmenter.Remaining);
+                return;
+            }
+            batch.Commit(length, port).ChecksumsValid = true;
+        }
+    }
+
     /// <summary>Sends every port's pending output.</summary>
     public void Flush()
     {
-        foreach (var (id, batch) in _out)
+        if (_pendingOut.Count == 0) return;
+        foreach (var id in _pendingOut)
         {
-            if (batch.Count > 0) FlushPort(id, batch);
+            if (_out.TryGetValue(id, out var batch) && batch.Count > 0) FlushPort(id, batch);
         }
+        _pendingOut.Clear();
     }
 
     /// <summary>Counts frames injected into port <paramref name="id"/> as received there (tests, demos).</summary>
@@ -343,6 +386,7 @@ internal sealed class GatewayPorts : IFrameSink
                 tap.Dispose();
                 throw;
             }
+            tap.KeepsSuperFrames = _pool.SuperFrameRoom >= TapPort.SuperFrameRoom;
             _tapLoop ??= IoLoops.Shared.NewOwnLoop($"gw-rx-{Name}", _pool);
             tap.StartReceiving(_pool, _received, _tapLoop);
             return tap;

@@ -30,6 +30,7 @@ internal static class GatewayStatusReport
                 ["arp-requests-limited"] = c.ArpRequestsLimited, ["echo-replies"] = c.EchoReplies,
                 ["icmp-errors"] = c.IcmpErrors, ["icmp-errors-limited"] = c.IcmpErrorsLimited, ["tcp-resets"] = c.TcpResets,
                 ["fragmented"] = c.Fragmented, ["fragments-sent"] = c.FragmentsSent,
+                ["super-frames-forwarded"] = dp.SuperFramesForwarded, ["super-frames-cut"] = dp.SuperFramesCut,
             },
             c.StageRunsByName(),
             c.DropsByName(),

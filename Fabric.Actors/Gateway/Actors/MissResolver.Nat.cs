@@ -111,7 +111,9 @@ internal sealed partial class MissResolver
     /// <summary>The datapath tracked a FIN or RST on a cached packet: the bucket's entity hears of it with the batch's misses.</summary>
     public void ConnectionChanged(int bucket, Connection connection)
     {
-        if ((uint)bucket < Buckets) _changed[bucket].Add(connection);
+        if ((uint)bucket >= Buckets) return;
+        _changed[bucket].Add(connection);
+        _changedSinceFlush = true;
     }
 
     /// <summary>Tells a bucket's entity of the connection states the datapath moved since the last batch (hands them over directly in direct mode).</summary>

@@ -47,6 +47,8 @@ internal sealed partial class MissResolver : IMissResolver
     private readonly GatewayPorts _output;
     private long _sequence;
     private int _parked;
+    /// <summary>Something was parked, or a connection changed, since the last <see cref="Flush"/> (which then has work).</summary>
+    private bool _parkedSinceFlush, _changedSinceFlush;
     private bool _traceMisses;
     /// <summary>Per bucket: its local entity's state while in direct mode (null: misses go by message).</summary>
     private readonly FlowCacheBucket?[] _direct;
@@ -141,6 +143,7 @@ internal sealed partial class MissResolver : IMissResolver
             return;
         }
         _parked++;
+        _parkedSinceFlush = true;
         _pending[bucket].Add(new Parked(frame.ToArray(), key, hash));
         _misses[bucket].Add(new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink));
         _traceMisses |= trace;
@@ -156,8 +159,16 @@ internal sealed partial class MissResolver : IMissResolver
     /// <summary>Sends each bucket's parked misses to its entity, one message per bucket.</summary>
     public void Flush()
     {
+        // A batch of hits moved no connection and parked nothing: the common case costs two reads.
+        if (!_changedSinceFlush && !_parkedSinceFlush) return;
         var now = Environment.TickCount64;
-        for (var b = 0; b < Buckets; b++) FlushConnectionChanges(b, now); // first: a FIN tracked on a hit precedes any later miss of its connection
+        if (_changedSinceFlush)
+        {
+            for (var b = 0; b < Buckets; b++) FlushConnectionChanges(b, now); // first: a FIN tracked on a hit precedes any later miss of its connection
+            _changedSinceFlush = false;
+        }
+        if (!_parkedSinceFlush) return;
+        _parkedSinceFlush = false;
         var stopping = Stopping;
         for (var b = 0; b < Buckets; b++)
         {

@@ -65,4 +65,34 @@ public class PacketBatchTests
         Assert.Equal(0u, batch[0].Tenant);
         Assert.False(batch[0].IsGhost);
     }
+
+    [Fact]
+    public void A_super_frame_takes_the_room_behind_the_slots_and_is_the_batch_s_last_frame()
+    {
+        var batch = new PacketBatch(capacity: 4, slotSize: 256, headroom: 32, superFrameRoom: 5000);
+        Assert.True(batch.TryAppend(new byte[] { 1, 2, 3 }));
+        Assert.True(batch.CanTakeSuperFrame);
+        var room = batch.SuperFrameRoom();
+        Assert.Equal(5000, room.Length);
+        room[..4000].Fill(0xAB);
+        ref var p = ref batch.CommitSuperFrame(4000, gsoSize: 1448, ingressPort: 9);
+        Assert.Equal((ushort)1448, p.GsoSize);
+        Assert.Equal(4 * 256 + 32, p.Offset);
+        Assert.Equal(2, batch.Count);
+        Assert.True(batch.IsFull); // nothing may follow it
+        Assert.False(batch.CanTakeSuperFrame);
+        Assert.False(batch.TryAppend(new byte[] { 4 }));
+        Assert.True(batch.SuperFrameRoom().IsEmpty);
+        Assert.Throws<InvalidOperationException>(() => batch.CommitSuperFrame(10, 1448));
+        Assert.Equal(4000, batch.Frame(1).Length);
+        Assert.All(batch.Frame(1).ToArray(), b => Assert.Equal(0xAB, b));
+        Assert.Equal((ushort)0, batch[0].GsoSize);
+        batch.PushHeader(1, 32); // its own headroom
+        Assert.Throws<InvalidOperationException>(() => batch.PushHeader(1, 1));
+
+        batch.Clear();
+        Assert.False(batch.IsFull);
+        Assert.True(batch.CanTakeSuperFrame);
+        Assert.False(new PacketBatch(capacity: 4, slotSize: 256, headroom: 32).CanTakeSuperFrame); // no room made
+    }
 }

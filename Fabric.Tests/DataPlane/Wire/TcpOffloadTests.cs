@@ -164,6 +164,59 @@ public class TcpOffloadTests
     }
 
     [Fact]
+    public void A_super_frame_kept_whole_has_its_partial_checksum_written_again_after_NAT_and_completes_or_cuts_to_valid_checksums()
+    {
+        // As the kernel hands it over: the TCP checksum field holds the pseudo-header sum only.
+        var super = TcpFrame(20_000, sequence: 7, TcpFlags.Ack);
+        Assert.True(TcpSuperFrame.TryLocate(super, 1448, out var layout, out int segments));
+        Assert.Equal(14, segments);
+        Assert.Equal(20 + 20 + 1448, TcpSuperFrame.SegmentIpLength(layout, 1448));
+        TcpSuperFrame.WritePartialChecksum(super, layout);
+        var vnet = TcpSuperFrame.VirtioHeader(layout, 1448);
+        Assert.Equal((VirtioNetGsoType.TcpV4, (ushort)54, (ushort)34, (ushort)16), (vnet.GsoType, vnet.HeaderLength, vnet.ChecksumStart, vnet.ChecksumOffset));
+
+        // SNAT and a port change: the IPv4 checksum follows incrementally, the partial sum is written again.
+        var nat = (byte[])super.Clone();
+        var ip = new Ipv4Writer(nat.AsSpan(14));
+        var before = ip.Source;
+        ip.RewriteSource(Ipv4Address.Parse("198.51.100.11"));
+        new TcpWriter(nat.AsSpan(34)).UpdateForAddressChange(before, ip.Source);
+        new TcpWriter(nat.AsSpan(34)).RewriteSourcePort(61000);
+        var stale = (byte[])nat.Clone();
+        TcpSuperFrame.WritePartialChecksum(nat, layout);
+
+        // Completed whole (what the receiving kernel does) ...
+        var whole = (byte[])nat.Clone();
+        Assert.True(ChecksumOffload.TryComplete(whole, vnet.ChecksumStart, vnet.ChecksumOffset));
+        var (wip, wtcp) = Parse(whole);
+        Assert.True(wip.ValidIPChecksum);
+        Assert.True(wtcp.ValidTcpChecksum);
+        Assert.Equal("198.51.100.11", wip.SourceAddress.ToString());
+        Assert.Equal(61000, wtcp.SourcePort);
+        // ... which the stale field (updated as if it were a full checksum) would not give.
+        Assert.True(ChecksumOffload.TryComplete(stale, vnet.ChecksumStart, vnet.ChecksumOffset));
+        Assert.False(Parse(stale).Tcp.ValidTcpChecksum);
+
+        // ... or cut into segments, each with full checksums.
+        Assert.True(TcpSegmenter.TryCreate(nat, 1448, out var segmenter));
+        var room = new byte[2048];
+        int cut = 0;
+        while (segmenter.TryNext(room, out int length))
+        {
+            var (sip, stcp) = Parse(room[..length]);
+            Assert.True(sip.ValidIPChecksum && stcp.ValidTcpChecksum, $"segment {cut}");
+            cut++;
+        }
+
+        Assert.Equal(segments, cut);
+
+        // Not a super-frame: no TCP payload, or a tagged frame (kept whole only untagged).
+        Assert.False(TcpSuperFrame.TryLocate(TcpFrame(0, 1, TcpFlags.Ack), 1448, out _, out _));
+        Assert.False(TcpSuperFrame.TryLocate(TcpFrame(5000, 1, TcpFlags.Ack, vlan: true), 1448, out _, out _));
+        Assert.False(TcpSuperFrame.TryLocate(super, 0, out _, out _));
+    }
+
+    [Fact]
     public void Segments_that_do_not_continue_the_run_or_carry_a_bad_checksum_do_not_join()
     {
         var a = TcpFrame(1000, sequence: 100, TcpFlags.Ack);
