@@ -6,8 +6,9 @@ namespace Fabric.Actors.DataPlane.Io;
 // Checksum and TCP segmentation offload (IFF_VNET_HDR + TUNSETOFFLOAD CSUM|TSO4), the way a
 // virtio NIC and OVS's netdev-linux do it: the host's kernel hands the port 64 KiB TCP
 // super-frames with partial checksums instead of MTU frames with full ones, and takes 64 KiB
-// super-frames back. Inside the fabric every frame stays a complete MTU frame (the batch slot
-// size, the trunk's and the gateway's per-frame work are unchanged):
+// super-frames back. Inside the fabric a frame is a complete MTU frame (the batch slot size, the
+// trunk's per-frame work are unchanged), except where a consumer keeps super-frames whole
+// (KeepsSuperFrames: the gateway, which forwards them TAP to TAP with SendSuperFrame):
 //  - receive: a frame that fits its batch slot is read straight into it (readv: header, slot,
 //    rest of a super-frame); a partial checksum is finished; a super-frame is cut into MSS segments with full
 //    checksums (Wire/TcpOffload.cs), resuming in the next batch when this one is full;
