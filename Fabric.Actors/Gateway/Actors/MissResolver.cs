@@ -237,6 +237,7 @@ internal sealed partial class MissResolver : IMissResolver
     {
         get
         {
+            if (_inflight.Count == 0) return long.MaxValue; // every batch asks: the common answer costs one read
             var first = long.MaxValue;
             foreach (var inflight in _inflight.Values) first = Math.Min(first, inflight.SentAt);
             return first == long.MaxValue ? first : first + (long)_settings.ResolverTimeout.TotalMilliseconds + 1;
