@@ -27,7 +27,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// multi-millisecond stall). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), and the ratios the issue's goals are stated in.
 /// Then, once per round, 64-byte frames up a rate ladder on every path (the gateway: one flow through SNAT)
-/// (TapScenario.Udp64.cs): <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
+/// (TapScenario.Udp64.cs), <c>--udp-seconds</c> per rate (default 2; 0 leaves the ladder out):
+/// <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
 /// Keys of the issue that other parts own are null with the reason in <c>not_measured</c>.
 /// </summary>
 public static partial class TapScenario
