@@ -72,11 +72,7 @@ public sealed partial class GatewayDatapath
         Counters.Hits += segments;
         if (megaflow) Counters.MegaflowHits += segments;
         if (entry.FirewallRule != 0) tenant.FirewallCounters.Hit(entry.FirewallRule - 1, segments);
-        if (entry.Connection is { } c)
-        {
-            c.LastSeen = now;
-            if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
-        }
+        if (entry.Connection is { } c) Seen(c, entry, now);
         Counters.Forwarded += segments;
         SuperFramesForwarded++;
         sink.SendSuperFrame(entry.OutPort, frame, gsoSize);

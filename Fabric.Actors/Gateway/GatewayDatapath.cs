@@ -316,8 +316,7 @@ public sealed partial class GatewayDatapath : INeighbors
                         return;
                     }
                 }
-                c.LastSeen = now;
-                if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
+                Seen(c, entry, now);
             }
             if (entry.Action == EntryAction.Drop)
             {
@@ -336,6 +335,13 @@ public sealed partial class GatewayDatapath : INeighbors
         }
         Counters.Misses++;
         SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: false);
+    }
+
+    /// <summary>A cached packet of a tracked connection: not idle now, and established once its reply direction is seen.</summary>
+    private static void Seen(Connection c, in CacheEntry entry, long now)
+    {
+        c.LastSeen = now;
+        if (entry.IsReply && c.State == ConnectionState.New) c.State = ConnectionState.Established;
     }
 
     /// <summary>

@@ -47,6 +47,48 @@ public class GatewayIdleSweepTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Wheels_sharing_a_due_floor_lower_it_as_they_file_and_only_their_owner_raises_it()
+    {
+        // A receive thread asks "can anything be due before the armed sweep?" with one read of the
+        // floor instead of walking every shard's wheel: it must never be later than any wheel's
+        // next due (a sweep then would come late), and may be earlier only until settled.
+        var floor = new DueFloor();
+        var a = new TimerWheel<string>(tickMs: 100, floor);
+        var b = new TimerWheel<string>(tickMs: 100, floor);
+        Assert.Equal(long.MaxValue, floor.Value);
+        a.Schedule("a", 5_050, now: 1_000);
+        Assert.Equal(a.NextDue, floor.Value);
+        b.Schedule("b", 3_020, now: 1_000);
+        Assert.Equal(b.NextDue, floor.Value);          // the earlier wheel's
+        a.Schedule("a2", 9_000, now: 1_000);
+        Assert.Equal(b.NextDue, floor.Value);          // a later filing changes nothing
+
+        var due = new List<(string, long)>();
+        b.Advance(b.NextDue, due);
+        Assert.Equal(long.MaxValue, b.NextDue);
+        Assert.True(floor.Value < a.NextDue);          // still a lower bound: it errs early, never late
+        floor.Reset(Math.Min(a.NextDue, b.NextDue));   // the owner settles it when arming its sweep
+        Assert.Equal(a.NextDue, floor.Value);
+    }
+
+    [Fact]
+    public void A_gateway_s_expiry_floor_is_never_later_than_its_next_expiry_and_settles_to_it()
+    {
+        var dp = GatewayFixture.Datapath();
+        var sink = new CaptureSink();
+        Assert.Equal(long.MaxValue, dp.ExpiryFloor);
+        var blue = dp.Plan.Tenants[0];
+        dp.ProcessFrame(GatewayFixture.Udp(Host, 5000, Server, 53), blue.DownlinkPort, 1_000, sink); // a connection is tracked
+        Assert.NotEqual(long.MaxValue, dp.NextExpiry);
+        Assert.True(dp.ExpiryFloor <= dp.NextExpiry);
+        dp.Sweep(dp.NextExpiry + 60_000);              // it expires; the floor stays where it was ...
+        Assert.Equal(long.MaxValue, dp.NextExpiry);
+        Assert.True(dp.ExpiryFloor < long.MaxValue);
+        Assert.Equal(long.MaxValue, dp.SettleExpiryFloor()); // ... until settled
+        Assert.Equal(long.MaxValue, dp.ExpiryFloor);
+    }
+
+    [Fact]
     public void Sleeping_until_next_due_never_releases_a_deadline_late_even_beyond_one_turn()
     {
         var wheel = new TimerWheel<string>(tickMs: 10);
