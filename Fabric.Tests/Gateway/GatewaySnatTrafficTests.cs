@@ -68,14 +68,14 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
         }
     }
 
-    private static async Task<Topology> StartAsync(string suffix)
+    private static async Task<Topology> StartAsync(string suffix, string extraHocon = "")
     {
         HostTools.RequireRoot();
         var tag = $"snat{Environment.ProcessId % 100000}{suffix}";
         var inside = new TestNamespace("snat-in");
         var outside = new TestNamespace("snat-out");
         var dir = new TempDir();
-        var node = await TestNode.StartAsync("node-a", dir.Sub("a"));
+        var node = await TestNode.StartAsync("node-a", dir.Sub("a"), extraHocon: extraHocon);
         var t = new Topology { Inside = inside, Outside = outside, Dir = dir, Node = node, Down = tag + "d", Up = tag + "u" };
         try
         {
@@ -178,13 +178,16 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
     /// The TAPs hand over TCP super-frames (offloads on); an established flow's cross the gateway
     /// whole (NAT'd once, written to the other TAP as they came), the rest cut into segments. A
     /// bulk transfer each way must arrive byte for byte (SHA-256) from the pool address, and the
-    /// gateway must have forwarded super-frames whole. (Their checksums: GatewaySuperFrameTests,
-    /// with PacketDotNet; the receiving kernel does not verify a partial checksum.)
+    /// gateway must have forwarded super-frames whole; with fabric.gateway.super-frames off, none,
+    /// and the same bytes arrive. (Their checksums: GatewaySuperFrameTests, with PacketDotNet; the
+    /// receiving kernel does not verify a partial checksum.)
     /// </summary>
-    [Fact]
-    public async Task A_bulk_transfer_crosses_SNAT_as_whole_super_frames_both_ways_and_arrives_intact()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_bulk_transfer_crosses_SNAT_as_whole_super_frames_both_ways_and_arrives_intact(bool superFrames)
     {
-        await using var t = await StartAsync("b");
+        await using var t = await StartAsync(superFrames ? "b" : "c", $"fabric.gateway.super-frames = {(superFrames ? "on" : "off")}");
         const int Bytes = 16 << 20;
         var data = new byte[Bytes];
         new Random(11).NextBytes(data);
@@ -215,7 +218,8 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
         Assert.Equal("192.0.2.10", from); // SNAT
         Assert.Equal(SHA256.HashData(data), hash);
         Assert.Equal(SHA256.HashData(data), SHA256.HashData(back));
-        Assert.True(counters["super-frames-forwarded"]!.GetValue<long>() > 0, "no super-frame crossed whole");
+        if (superFrames) Assert.True(counters["super-frames-forwarded"]!.GetValue<long>() > 0, "no super-frame crossed whole");
+        else Assert.Equal(0, counters["super-frames-forwarded"]!.GetValue<long>() + counters["super-frames-cut"]!.GetValue<long>());
     }
 
     private static byte[] ReadAll(Socket socket, int bytes)
