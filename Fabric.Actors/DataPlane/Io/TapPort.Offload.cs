@@ -140,11 +140,12 @@ public sealed unsafe partial class TapPort
                 new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), Math.Min(length, room)).CopyTo(new Span<byte>(whole, length));
                 if (keep)
                 {
-                    if (vnet.GsoType == VirtioNetGsoType.TcpV4 && TcpSuperFrame.TryLocate(new ReadOnlySpan<byte>(whole, length), vnet.GsoSize, out _, out _))
+                    if (vnet.GsoType == VirtioNetGsoType.TcpV4 && TcpSuperFrame.TryLocate(new ReadOnlySpan<byte>(whole, length), vnet.GsoSize, out _, out int segments))
                     {
                         batch.CommitSuperFrame(length, vnet.GsoSize, Id);
                         Interlocked.Increment(ref _rxSuperFrames);
                         Interlocked.Increment(ref _rxSuperFramesKept);
+                        Counters.AddRx(segments - 1, 0); // frames as on the wire: its segments, as when it is cut (the call counts one, and the bytes)
                         added++;
                         bytes += length;
                         continue; // the batch is full now
@@ -245,7 +246,7 @@ public sealed unsafe partial class TapPort
             return false;
         }
 
-        Counters.AddTx(1, frame.Length);
+        Counters.AddTx(segments, frame.Length); // the segments it stands for, as a coalesced run counts them
         if (State == PortState.LinkDown)
         {
             SetState(PortState.Up, null);

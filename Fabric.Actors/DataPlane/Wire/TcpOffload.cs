@@ -316,9 +316,7 @@ public struct TcpCoalescer
     }
 
     /// <summary>The virtio-net header of the super-frame.</summary>
-    public readonly VirtioNetHeader VirtioHeader() => new(
-        VirtioNetFlags.NeedsChecksum, VirtioNetGsoType.TcpV4, (ushort)_layout.HeadersLength, (ushort)_mss,
-        (ushort)_layout.TcpOffset, TcpLayout.Checksum);
+    public readonly VirtioNetHeader VirtioHeader() => TcpSuperFrame.VirtioHeader(_layout, (ushort)_mss);
 
     /// <summary>Pseudo-header sum of the IPv4 datagram <paramref name="ip"/> for a TCP length of <paramref name="tcpLength"/>.</summary>
     internal static uint PseudoHeaderSum(ReadOnlySpan<byte> ip, int tcpLength) =>
@@ -399,8 +397,8 @@ public static class TcpSuperFrame
 {
     /// <summary>
     /// False unless <paramref name="frame"/> is an untagged Ethernet/IPv4/TCP frame with a payload
-    /// longer than one <paramref name="gsoSize"/> segment would need; <paramref name="segments"/>:
-    /// how many segments it stands for.
+    /// and <paramref name="gsoSize"/> &gt; 0; <paramref name="segments"/>: how many segments of
+    /// <paramref name="gsoSize"/> payload bytes it stands for.
     /// </summary>
     public static bool TryLocate(ReadOnlySpan<byte> frame, int gsoSize, out TcpFrameLayout layout, out int segments)
     {
@@ -417,10 +415,6 @@ public static class TcpSuperFrame
 
     /// <summary>Length at layer 3 (IPv4 header, TCP header, payload) of its largest segment: what must fit the output MTU.</summary>
     public static int SegmentIpLength(in TcpFrameLayout layout, int gsoSize) => layout.IpHeaderLength + layout.TcpHeaderLength + gsoSize;
-
-    /// <summary>The TCP flags of the super-frame (FIN and PSH belong to its last segment, CWR to its first).</summary>
-    public static TcpFlags Flags(ReadOnlySpan<byte> frame, in TcpFrameLayout layout) =>
-        (TcpFlags)(BinaryPrimitives.ReadUInt16BigEndian(frame[(layout.TcpOffset + TcpLayout.DataOffsetAndFlags)..]) & TcpLayout.FlagsMask);
 
     /// <summary>Writes the partial checksum for the frame's current addresses and TCP length (after a rewrite).</summary>
     public static void WritePartialChecksum(Span<byte> frame, in TcpFrameLayout layout)

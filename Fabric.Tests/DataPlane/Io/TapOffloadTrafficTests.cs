@@ -42,7 +42,8 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
     /// <param name="oneLoop">Both ports on one loop of the forwarder's own (one thread, as a gateway
     /// receives for its TAPs) instead of a receive thread each.</param>
     /// <param name="batchCapacity">Frames per batch, and <paramref name="batchesPerTurn"/> batches a port reads per turn of the loop.</param>
-    private static Bench Open(bool offloads, bool oneLoop = false, int batchCapacity = 64, int batchesPerTurn = 4)
+    /// <param name="keepSuperFrames">Both ports hand super-frames over whole and the forwarder writes them whole to the other port (as the gateway does).</param>
+    private static Bench Open(bool offloads, bool oneLoop = false, int batchCapacity = 64, int batchesPerTurn = 4, bool keepSuperFrames = false)
     {
         HostTools.RequireRoot();
         int n = Interlocked.Increment(ref _counter);
@@ -59,7 +60,8 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
             ns.Ip("link set lo up");
         }
 
-        var pool = new PacketBatchPool(maxRetained: 64, batchCapacity: batchCapacity);
+        var pool = new PacketBatchPool(maxRetained: 64, batchCapacity: batchCapacity, superFrameRoom: keepSuperFrames ? TapPort.SuperFrameRoom : 0);
+        tapA.KeepsSuperFrames = tapB.KeepsSuperFrames = keepSuperFrames;
         var bench = new Bench { A = a, B = b, TapA = tapA, TapB = tapB };
         Action<PacketBatch> toB = batch =>
         {
@@ -68,10 +70,9 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
                 if (batch[i].ChecksumsValid) Interlocked.Increment(ref bench.MarkedFromA);
             }
 
-            tapB.SendBatch(batch);
-            batch.Return();
+            Forward(batch, tapB);
         };
-        Action<PacketBatch> toA = batch => { tapA.SendBatch(batch); batch.Return(); };
+        Action<PacketBatch> toA = batch => Forward(batch, tapA);
         if (!oneLoop)
         {
             tapA.StartReceiving(pool, toB);
@@ -84,6 +85,25 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
         tapB.StartReceiving(pool, toA, loop);
         bench.Loop = loop;
         return bench;
+    }
+
+    /// <summary>Sends a received batch on: a super-frame kept whole (always the batch's last frame) is written whole, after the frames before it.</summary>
+    private static void Forward(PacketBatch batch, TapPort to)
+    {
+        int last = batch.Count - 1;
+        if (last < 0 || batch[last].GsoSize == 0)
+        {
+            to.SendBatch(batch);
+        }
+        else
+        {
+            var before = new PacketBatch(capacity: Math.Max(1, last));
+            for (int i = 0; i < last; i++) before.TryAppend(batch.Frame(i));
+            if (before.Count > 0) to.SendBatch(before);
+            to.SendSuperFrame(batch.Frame(last), batch[last].GsoSize);
+        }
+
+        batch.Return();
     }
 
     private static double Iperf(Bench bench, int seconds, out long retransmits)
@@ -156,6 +176,30 @@ public class TapOffloadTrafficTests(ITestOutputHelper output)
         // The reverse direction (the server sends): the same, mirrored.
         var reverse = bench.A.Exec("ping", "-c 2 -i 0.1 -s 8000 -W 2 10.214.0.2"); // 8 KB echo: IP fragments, not TSO: still whole
         Assert.True(reverse.ExitCode == 0, $"large ping: {reverse}");
+    }
+
+    /// <summary>
+    /// Super-frames handed over whole and written whole to the other TAP (what the gateway does on
+    /// a plain hit): iperf3 crosses, the receiving namespace sees no errors, and both ports count
+    /// frames as on the wire (a kept super-frame counts its segments, as a cut one does).
+    /// </summary>
+    [Fact]
+    public void Super_frames_kept_whole_cross_from_tap_to_tap_and_are_counted_as_their_segments()
+    {
+        using var bench = Open(offloads: true, oneLoop: true, keepSuperFrames: true);
+        var ping = bench.A.Exec("ping", "-c 3 -i 0.1 -W 2 10.214.0.2");
+        Assert.True(ping.ExitCode == 0, $"ping: {ping}");
+
+        double gbps = Iperf(bench, seconds: 2, out long retransmits);
+        output.WriteLine($"kept whole: {gbps:F2} Gbit/s, {retransmits} retransmits; A rx super-frames {bench.TapA.RxSuperFrames} (kept {bench.TapA.RxSuperFramesKept}, cut into {bench.TapA.RxSegments}); " +
+            $"B tx passed {bench.TapB.TxSuperFramesPassed}; A rx {bench.TapA.Counters.RxFrames} frames / {bench.TapA.Counters.RxBytes} B");
+        Assert.True(bench.TapA.RxSuperFramesKept > 0, "no super-frame was kept whole");
+        Assert.True(bench.TapB.TxSuperFramesPassed > 0, "no super-frame was written whole");
+        Assert.Equal(0, ReceiveErrors(bench.B, bench.TapB.InterfaceName));
+        Assert.Equal(0, bench.TapB.Counters.TotalDrops);
+        // Frames as on the wire: at most one MTU frame's bytes each, not one per 64 KiB.
+        Assert.True(bench.TapA.Counters.RxFrames * 1514 >= bench.TapA.Counters.RxBytes, "a kept super-frame was counted as one frame");
+        Assert.True(bench.TapB.Counters.TxFrames * 1514 >= bench.TapB.Counters.TxBytes, "a super-frame written whole was counted as one frame");
     }
 
     /// <summary>
