@@ -20,6 +20,9 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>crr_errors</c> (wrk socket errors and non-2xx over all gateway runs), wrk's p50/p99 latency
 /// (request to response on each fresh connection: the handshake itself is not in it) and the
 /// gateway's SNAT drops, and how many misses its flow-cache entity decided on the receive thread.
+/// When gcc is installed, the pair also runs across the peers' C forwarder (../shared/peers
+/// tapfwd.c with offloads: two TAPs, L2, no NAT) in the same rounds: <c>crr_per_s_tapfwd_offload</c>
+/// and its ratio to veth show what one userspace TAP hop costs new connections on the machine.
 /// </summary>
 public static partial class CrrScenario
 {
@@ -44,6 +47,7 @@ public static partial class CrrScenario
         var nginx = Tool("nginx");
         Process? node = null;
         var servers = new List<Process>();
+        var cleanup = new Stack<Action>();
         var veth = $"snatv{pid % 100000}";
         try
         {
@@ -73,22 +77,39 @@ public static partial class CrrScenario
             server.Address(veth + "b", "10.0.0.1/24", null);
             server.Ip($"addr add {Server}/32 dev lo");
 
+            // The same pair across the peers' C forwarder (two TAPs, L2, no NAT): what a TAP hop in
+            // userspace costs new connections on this machine, without anything of ours.
+            TapScenario.TrafficPath? fwd = null;
+            string? noForwarder = TapScenario.TryTool("gcc") is null || !File.Exists(TapScenario.PeerFile("tapfwd.c")) ? "gcc or ../shared/peers/tapfwd.c is missing" : null;
+            if (noForwarder is null)
+            {
+                fwd = TapScenario.StartTapfwd(root, $"{pid % 100000}", cleanup);
+                fwd.Server.Ip($"addr add {Server}/32 dev lo");
+                fwd.Client.Ip($"route add {Server}/32 via {fwd.ServerAddress}");
+            }
+
             servers.Add(StartNginx(nginx, outside, Path.Combine(root, "nginx-out")));
             servers.Add(StartNginx(nginx, server, Path.Combine(root, "nginx-veth")));
-            await Until(() => Task.FromResult(outside.Exec("ss", "-ltn").Contains($"{Server}:8080") && server.Exec("ss", "-ltn").Contains($"{Server}:8080")), "nginx listening");
+            if (fwd is not null) servers.Add(StartNginx(nginx, fwd.Server, Path.Combine(root, "nginx-fwd")));
+            await Until(() => Task.FromResult(new[] { outside, server, fwd?.Server }.All(ns => ns is null || ns.Exec("ss", "-ltn").Contains($"{Server}:8080"))), "nginx listening");
 
             // Warm up both paths (the node's tiered JIT settles only after some seconds of traffic;
             // ARP; first port blocks), then alternate.
             Console.WriteLine($"warm-up gateway: {Wrk(wrk, inside, connections, warmup)}");
             Console.WriteLine($"warm-up veth:    {Wrk(wrk, client, connections, 1)}");
+            if (fwd is not null) Console.WriteLine($"warm-up tapfwd:  {Wrk(wrk, fwd.Client, connections, 1)}");
             var gateway = new List<WrkResult>();
             var direct = new List<WrkResult>();
+            var forwarder = new List<WrkResult>();
             for (var r = 0; r < reps; r++)
             {
                 gateway.Add(Wrk(wrk, inside, connections, seconds));
                 Console.WriteLine($"gateway run {r + 1}: {gateway[^1]}");
                 direct.Add(Wrk(wrk, client, connections, seconds));
                 Console.WriteLine($"veth    run {r + 1}: {direct[^1]}");
+                if (fwd is null) continue;
+                forwarder.Add(Wrk(wrk, fwd.Client, connections, seconds));
+                Console.WriteLine($"tapfwd  run {r + 1}: {forwarder[^1]}");
             }
 
             var status = (await Get(http, management, "/gateways/gw-c"))?["status"];
@@ -97,6 +118,7 @@ public static partial class CrrScenario
             long Counter(string name) => status?["counters"]?[name]?.GetValue<long>() ?? -1;
             var gw = Stats.Of([.. gateway.Select(g => g.PerSecond)]);
             var ve = Stats.Of([.. direct.Select(g => g.PerSecond)]);
+            var fw = forwarder.Count > 0 ? Stats.Of([.. forwarder.Select(g => g.PerSecond)]) : null;
             Console.WriteLine($"drops: {drops?.ToJsonString()}");
             Console.WriteLine(JsonSerializer.Serialize(new
             {
@@ -113,6 +135,12 @@ public static partial class CrrScenario
                 p99_ms_gateway = Stats.Of([.. gateway.Select(g => g.P99Ms)]),
                 p50_ms_veth = Stats.Of([.. direct.Select(g => g.P50Ms)]),
                 p99_ms_veth = Stats.Of([.. direct.Select(g => g.P99Ms)]),
+                crr_per_s_tapfwd_offload = fw,
+                tapfwd_offload_ratio = fw is not null && ve.Median > 0 ? Math.Round(fw.Median / ve.Median, 3) : (double?)null,
+                crr_errors_tapfwd_offload = forwarder.Sum(g => g.Errors),
+                p50_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P50Ms)]),
+                p99_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P99Ms)]),
+                not_measured = noForwarder is null ? null : new { crr_per_s_tapfwd_offload = noForwarder },
                 snat_ports_exhausted = Drop("snat-ports-exhausted"),
                 resolver_timeouts = Drop("resolver-timeout"),
                 resolver_backlog = Drop("resolver-backlog"),
@@ -126,6 +154,7 @@ public static partial class CrrScenario
         {
             foreach (var s in servers) Stop(s);
             if (node is not null) Terminate(node);
+            while (cleanup.TryPop(out var undo)) undo();
             ScenarioNamespace.Run("ip", $"link del {veth}a", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}d", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}u", check: false);

@@ -24,7 +24,9 @@ namespace Fabric.Benchmarks.Scenarios;
 /// Each of <c>--reps</c> rounds (default 3) runs, path after path, iperf3 TCP with one stream for
 /// <c>--seconds</c> (default 5; receiver rate) and <c>--pings</c> pings 10 ms apart (default 100;
 /// average RTT, and the median reply as <c>rtt_p50_ms_*</c>: the average also carries the rare
-/// multi-millisecond stall). Prints every run, then one JSON line: per path and metric
+/// multi-millisecond stall). While the iperf3 stream runs, pings 20 ms apart measure the path's
+/// latency under load (<c>rtt_loaded_p50_ms_*</c>, <c>rtt_loaded_max_ms_*</c>, <c>rtt_loaded_lost_*</c>;
+/// <c>--seconds</c> of 3 or more). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), and the ratios the issue's goals are stated in.
 /// Then, once per round, 64-byte frames up a rate ladder on every path (the gateway: one flow through SNAT)
 /// (TapScenario.Udp64.cs), <c>--udp-seconds</c> per rate (default 2; 0 leaves the ladder out):
@@ -35,7 +37,7 @@ public static partial class TapScenario
 {
     private const string GatewayServer = "203.0.113.80";
 
-    private sealed record TrafficPath(string Name, ScenarioNamespace Client, ScenarioNamespace Server, string ServerAddress)
+    internal sealed record TrafficPath(string Name, ScenarioNamespace Client, ScenarioNamespace Server, string ServerAddress)
     {
         /// <summary>The client's and the server's devices and the client's address (the 64-byte ladder writes and counts frames there).</summary>
         public required string ClientDevice { get; init; }
@@ -99,15 +101,24 @@ public static partial class TapScenario
             var gbps = paths.ToDictionary(p => p.Name, _ => new List<double>());
             var rtt = paths.ToDictionary(p => p.Name, _ => new List<double>());
             var rttP50 = paths.ToDictionary(p => p.Name, _ => new List<double>());
+            var loadedP50 = paths.ToDictionary(p => p.Name, _ => new List<double>());
+            var loadedMax = paths.ToDictionary(p => p.Name, _ => new List<double>());
+            var loadedLost = paths.ToDictionary(p => p.Name, _ => 0);
             for (var r = 0; r < reps; r++)
             {
                 foreach (var p in paths)
                 {
+                    var underLoad = Task.Run(() => LoadedPing(p, seconds));
                     gbps[p.Name].Add(Iperf(iperf, p, seconds));
+                    var loaded = underLoad.Result;
+                    loadedP50[p.Name].Add(loaded.Median);
+                    loadedMax[p.Name].Add(loaded.Max);
+                    loadedLost[p.Name] += loaded.Lost;
                     var (average, p50) = Ping(p, pings);
                     rtt[p.Name].Add(average);
                     rttP50[p.Name].Add(p50);
-                    Console.WriteLine($"round {r + 1} {p.Name,-15} tcp1 {gbps[p.Name][^1],6:0.00} Gbit/s   rtt avg {average:0.000} ms, p50 {p50:0.000} ms");
+                    Console.WriteLine($"round {r + 1} {p.Name,-15} tcp1 {gbps[p.Name][^1],6:0.00} Gbit/s   rtt avg {average:0.000} ms, p50 {p50:0.000} ms" +
+                        $"   under load p50 {loaded.Median:0.000} ms, max {loaded.Max:0.000} ms, lost {loaded.Lost}");
                 }
             }
 
@@ -139,6 +150,9 @@ public static partial class TapScenario
                 result[$"tcp1_gbps_{p.Name}"] = Spread(gbps[p.Name], 2);
                 result[$"rtt_ms_{p.Name}"] = Spread(rtt[p.Name], 3);
                 result[$"rtt_p50_ms_{p.Name}"] = Spread(rttP50[p.Name], 3);
+                result[$"rtt_loaded_p50_ms_{p.Name}"] = Spread(loadedP50[p.Name], 3);
+                result[$"rtt_loaded_max_ms_{p.Name}"] = Spread(loadedMax[p.Name], 3);
+                result[$"rtt_loaded_lost_{p.Name}"] = loadedLost[p.Name];
             }
 
             result["rtt_ms_ovs"] = result["rtt_ms_ovs_tso"]?.DeepClone();
@@ -351,7 +365,7 @@ public static partial class TapScenario
     }
 
     /// <summary>The peers' C forwarder, poll mode with offloads (-o), between two taps it creates in the namespaces.</summary>
-    private static TrafficPath StartTapfwd(string root, string tag, Stack<Action> cleanup)
+    internal static TrafficPath StartTapfwd(string root, string tag, Stack<Action> cleanup)
     {
         var binary = Path.Combine(root, "tapfwd");
         ScenarioNamespace.Run("gcc", $"-O2 -Wall -pthread -o {binary} {PeerFile("tapfwd.c")}");
@@ -452,6 +466,22 @@ public static partial class TapScenario
         return (m.Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : double.NaN, Stats(times).Median);
     }
 
+    /// <summary>
+    /// Pings 20 ms apart while the round's iperf3 stream fills the path, from its second second to
+    /// one second before its end: the median and largest reply and the pings lost (a path that
+    /// queues behind a full TAP ring or socket buffer shows it here, not in the idle pings).
+    /// </summary>
+    private static (double Median, double Max, int Lost) LoadedPing(TrafficPath p, int seconds)
+    {
+        var count = (seconds - 2) * 50;
+        if (count <= 0) return (double.NaN, double.NaN, 0);
+        Thread.Sleep(1000);
+        var output = p.Client.Exec("ping", $"-c {count} -i 0.02 -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
+        var times = ReplyTime().Matches(output).Select(t => double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        var s = Stats(times);
+        return (s.Median, s.Max, count - times.Count);
+    }
+
     [GeneratedRegex(@"rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")]
     private static partial Regex RttLine();
 
@@ -475,14 +505,14 @@ public static partial class TapScenario
         return new JsonObject { ["min"] = R(s.Min), ["median"] = R(s.Median), ["max"] = R(s.Max) };
     }
 
-    private static string PeerFile(string name)
+    internal static string PeerFile(string name)
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !Directory.Exists(Path.Combine(dir.FullName, "shared", "peers"))) dir = dir.Parent;
         return dir is null ? Path.Combine("/work/shared/peers", name) : Path.Combine(dir.FullName, "shared", "peers", name);
     }
 
-    private static string? TryTool(string name) =>
+    internal static string? TryTool(string name) =>
         new[] { "/usr/sbin", "/usr/bin", "/sbin", "/bin" }.Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
 
     private static string Tool(string name, string package) =>
