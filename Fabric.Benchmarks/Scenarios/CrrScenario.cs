@@ -20,6 +20,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>crr_errors</c> (wrk socket errors and non-2xx over all gateway runs), wrk's p50/p99 latency
 /// (request to response on each fresh connection: the handshake itself is not in it) and the
 /// gateway's SNAT drops, and how many misses its flow-cache entity decided on the receive thread.
+/// Over the gateway runs, the node's <c>/metrics</c> give what it allocated per connection
+/// (process-wide: an upper bound), its gen-0 and gen-2 collections and GC pause per second.
 /// When gcc is installed, the pair also runs across the peers' C forwarder (../shared/peers
 /// tapfwd.c with offloads: two TAPs, L2, no NAT) in the same rounds: <c>crr_per_s_tapfwd_offload</c>
 /// and its ratio to veth show what one userspace TAP hop costs new connections on the machine.
@@ -101,9 +103,25 @@ public static partial class CrrScenario
             var gateway = new List<WrkResult>();
             var direct = new List<WrkResult>();
             var forwarder = new List<WrkResult>();
+            // The node's allocations and collections over the gateway runs only (process-wide: its
+            // idle background is in them too, so per connection this is an upper bound).
+            double allocated = 0, gen0 = 0, gen2 = 0, pause = 0;
+            async Task<double[]> Gc()
+            {
+                var text = await http.GetStringAsync($"http://127.0.0.1:{management}/metrics");
+                return [Metric(text, "dotnet_gc_allocated_bytes_total"), Metric(text, "dotnet_gc_collections_total{generation=\"0\"}"),
+                    Metric(text, "dotnet_gc_collections_total{generation=\"2\"}"), Metric(text, "dotnet_gc_pause_seconds_total")];
+            }
+
             for (var r = 0; r < reps; r++)
             {
+                var gc0 = await Gc();
                 gateway.Add(Wrk(wrk, inside, connections, seconds));
+                var gc1 = await Gc();
+                allocated += gc1[0] - gc0[0];
+                gen0 += gc1[1] - gc0[1];
+                gen2 += gc1[2] - gc0[2];
+                pause += gc1[3] - gc0[3];
                 Console.WriteLine($"gateway run {r + 1}: {gateway[^1]}");
                 direct.Add(Wrk(wrk, client, connections, seconds));
                 Console.WriteLine($"veth    run {r + 1}: {direct[^1]}");
@@ -141,6 +159,10 @@ public static partial class CrrScenario
                 p50_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P50Ms)]),
                 p99_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P99Ms)]),
                 not_measured = noForwarder is null ? null : new { crr_per_s_tapfwd_offload = noForwarder },
+                alloc_bytes_per_connection = gateway.Sum(g => g.Requests) > 0 ? Math.Round(allocated / gateway.Sum(g => g.Requests)) : 0,
+                gc_gen0_collections = gen0,
+                gc_gen2_collections = gen2,
+                gc_pause_ms_per_s = Math.Round(pause * 1000 / Math.Max(1, gateway.Sum(g => g.Seconds)), 2),
                 snat_ports_exhausted = Drop("snat-ports-exhausted"),
                 resolver_timeouts = Drop("resolver-timeout"),
                 resolver_backlog = Drop("resolver-backlog"),

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -40,6 +41,11 @@ internal static class NodeProcesses
         kill(process.Id, 15);
         if (!process.WaitForExit(30_000)) process.Kill(entireProcessTree: true);
     }
+
+    /// <summary>A sample's value in a Prometheus text page; <paramref name="name"/> with its labels as printed (<c>x{a="1"}</c>); 0 when absent.</summary>
+    public static double Metric(string text, string name) =>
+        text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
 
     public static async Task<JsonNode?> Get(HttpClient http, int port, string path)
     {

@@ -210,10 +210,6 @@ public static class ScaleScenario
             .Where(m => m.Success).Select(m => (int?)int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).LastOrDefault();
 
     /// <summary>The value of an unlabelled metric in Prometheus text.</summary>
-    private static double Metric(string text, string name) =>
-        text.Split('\n').Where(l => l.StartsWith(name + " ", StringComparison.Ordinal))
-            .Select(l => double.Parse(l[(name.Length + 1)..], CultureInfo.InvariantCulture)).FirstOrDefault();
-
     private static async Task ScaleOn(Node node, string address, HttpClient http, Options o, Dictionary<string, object?> result)
     {
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);

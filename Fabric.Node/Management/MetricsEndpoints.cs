@@ -73,6 +73,10 @@ public static class MetricsEndpoints
         m.Gauge("dotnet_gc_heap_size_bytes", "Managed heap size after the last collection (live objects and fragmentation), in bytes", gc.HeapSizeBytes);
         m.Gauge("dotnet_gc_committed_bytes", "Memory the GC has committed for the managed heap, in bytes", gc.TotalCommittedBytes);
         m.Gauge("dotnet_gc_pinned_objects", "Pinned objects seen by the last collection", gc.PinnedObjectsCount);
+        m.Counter("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started", GC.GetTotalAllocatedBytes());
+        for (var g = 0; g <= GC.MaxGeneration; g++)
+            m.Counter("dotnet_gc_collections_total", "Garbage collections of a generation (and the younger ones with it) since the process started", GC.CollectionCount(g), ("generation", $"{g}"));
+        m.Counter("dotnet_gc_pause_seconds_total", "Time the GC has paused the process's threads since it started, in seconds", GC.GetTotalPauseDuration().TotalSeconds);
     }
 
     private static void Cluster(PrometheusText m, Cluster cluster)

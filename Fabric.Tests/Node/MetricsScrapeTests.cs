@@ -133,6 +133,10 @@ public partial class MetricsScrapeTests(ITestOutputHelper output)
             double rss = scrape.One("process_resident_memory_bytes"), heap = scrape.One("dotnet_gc_heap_size_bytes");
             Assert.True(rss > 50e6 && heap > 0 && scrape.One("dotnet_gc_committed_bytes") >= heap, $"RSS {rss}, managed heap {heap}");
             Assert.True(scrape.One("process_cpu_seconds_total") > 0 && scrape.One("process_threads") >= 4);
+            // Allocation and collections: a node that started, joined and applied an intent has allocated and collected.
+            Assert.True(scrape.One("dotnet_gc_allocated_bytes_total") > heap / 2, "allocated bytes");
+            Assert.True(scrape.One("dotnet_gc_collections_total", ("generation", "0")) >= scrape.One("dotnet_gc_collections_total", ("generation", "2")));
+            Assert.True(scrape.One("dotnet_gc_pause_seconds_total") >= 0);
 
             // The node's log through the ring buffer: the start line, then nothing new past 'last'.
             var logs = await Json(http, "/logs?since=0&limit=10000");
