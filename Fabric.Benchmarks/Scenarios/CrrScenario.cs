@@ -22,9 +22,10 @@ namespace Fabric.Benchmarks.Scenarios;
 /// gateway's SNAT drops, and how many misses its flow-cache entity decided on the receive thread.
 /// Over the gateway runs, the node's <c>/metrics</c> give what it allocated per connection
 /// (process-wide: an upper bound), its gen-0 and gen-2 collections and GC pause per second.
-/// When gcc is installed, the pair also runs across the peers' C forwarder (../shared/peers
-/// tapfwd.c with offloads: two TAPs, L2, no NAT) in the same rounds: <c>crr_per_s_tapfwd_offload</c>
-/// and its ratio to veth show what one userspace TAP hop costs new connections on the machine.
+/// The pair also runs, in the same rounds, across the peers (under <c>peers</c>, each with its rate,
+/// its ratio to veth, the gateway's ratio to it, errors, p50/p99): the C forwarder of
+/// ../shared/peers (tapfwd.c with offloads: two TAPs, L2, no NAT) when gcc is installed, what one
+/// userspace TAP hop costs new connections on the machine.
 /// </summary>
 public static partial class CrrScenario
 {
@@ -79,30 +80,32 @@ public static partial class CrrScenario
             server.Address(veth + "b", "10.0.0.1/24", null);
             server.Ip($"addr add {Server}/32 dev lo");
 
-            // The same pair across the peers' C forwarder (two TAPs, L2, no NAT): what a TAP hop in
-            // userspace costs new connections on this machine, without anything of ours.
-            TapScenario.TrafficPath? fwd = null;
-            string? noForwarder = TapScenario.TryTool("gcc") is null || !File.Exists(TapScenario.PeerFile("tapfwd.c")) ? "gcc or ../shared/peers/tapfwd.c is missing" : null;
-            if (noForwarder is null)
+            // The same pair across the peers, nginx on the served address behind each: the C
+            // forwarder (two TAPs, L2, no NAT): what a TAP hop in userspace costs new connections
+            // on this machine.
+            var peers = new List<TapScenario.TrafficPath>();
+            var notMeasured = new Dictionary<string, string>();
+            if (TapScenario.TryTool("gcc") is null || !File.Exists(TapScenario.PeerFile("tapfwd.c"))) notMeasured["crr_per_s_tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
+            else peers.Add(TapScenario.StartTapfwd(root, $"{pid % 100000}", cleanup));
+            foreach (var peer in peers)
             {
-                fwd = TapScenario.StartTapfwd(root, $"{pid % 100000}", cleanup);
-                fwd.Server.Ip($"addr add {Server}/32 dev lo");
-                fwd.Client.Ip($"route add {Server}/32 via {fwd.ServerAddress}");
+                peer.Server.Ip($"addr add {Server}/32 dev lo");
+                peer.Client.Ip($"route add {Server}/32 via {peer.ServerAddress}");
             }
 
             servers.Add(StartNginx(nginx, outside, Path.Combine(root, "nginx-out")));
             servers.Add(StartNginx(nginx, server, Path.Combine(root, "nginx-veth")));
-            if (fwd is not null) servers.Add(StartNginx(nginx, fwd.Server, Path.Combine(root, "nginx-fwd")));
-            await Until(() => Task.FromResult(new[] { outside, server, fwd?.Server }.All(ns => ns is null || ns.Exec("ss", "-ltn").Contains($"{Server}:8080"))), "nginx listening");
+            foreach (var peer in peers) servers.Add(StartNginx(nginx, peer.Server, Path.Combine(root, "nginx-" + peer.Name)));
+            await Until(() => Task.FromResult(new[] { outside, server }.Concat(peers.Select(p => p.Server)).All(ns => ns.Exec("ss", "-ltn").Contains($"{Server}:8080"))), "nginx listening");
 
             // Warm up both paths (the node's tiered JIT settles only after some seconds of traffic;
             // ARP; first port blocks), then alternate.
             Console.WriteLine($"warm-up gateway: {Wrk(wrk, inside, connections, warmup)}");
             Console.WriteLine($"warm-up veth:    {Wrk(wrk, client, connections, 1)}");
-            if (fwd is not null) Console.WriteLine($"warm-up tapfwd:  {Wrk(wrk, fwd.Client, connections, 1)}");
+            foreach (var peer in peers) Console.WriteLine($"warm-up {peer.Name}: {Wrk(wrk, peer.Client, connections, 1)}");
             var gateway = new List<WrkResult>();
             var direct = new List<WrkResult>();
-            var forwarder = new List<WrkResult>();
+            var byPeer = peers.ToDictionary(p => p.Name, _ => new List<WrkResult>());
             // The node's allocations and collections over the gateway runs only (process-wide: its
             // idle background is in them too, so per connection this is an upper bound).
             double allocated = 0, gen0 = 0, gen2 = 0, pause = 0;
@@ -125,9 +128,11 @@ public static partial class CrrScenario
                 Console.WriteLine($"gateway run {r + 1}: {gateway[^1]}");
                 direct.Add(Wrk(wrk, client, connections, seconds));
                 Console.WriteLine($"veth    run {r + 1}: {direct[^1]}");
-                if (fwd is null) continue;
-                forwarder.Add(Wrk(wrk, fwd.Client, connections, seconds));
-                Console.WriteLine($"tapfwd  run {r + 1}: {forwarder[^1]}");
+                foreach (var peer in peers)
+                {
+                    byPeer[peer.Name].Add(Wrk(wrk, peer.Client, connections, seconds));
+                    Console.WriteLine($"{peer.Name} run {r + 1}: {byPeer[peer.Name][^1]}");
+                }
             }
 
             var status = (await Get(http, management, "/gateways/gw-c"))?["status"];
@@ -136,7 +141,6 @@ public static partial class CrrScenario
             long Counter(string name) => status?["counters"]?[name]?.GetValue<long>() ?? -1;
             var gw = Stats.Of([.. gateway.Select(g => g.PerSecond)]);
             var ve = Stats.Of([.. direct.Select(g => g.PerSecond)]);
-            var fw = forwarder.Count > 0 ? Stats.Of([.. forwarder.Select(g => g.PerSecond)]) : null;
             Console.WriteLine($"drops: {drops?.ToJsonString()}");
             Console.WriteLine(JsonSerializer.Serialize(new
             {
@@ -153,12 +157,20 @@ public static partial class CrrScenario
                 p99_ms_gateway = Stats.Of([.. gateway.Select(g => g.P99Ms)]),
                 p50_ms_veth = Stats.Of([.. direct.Select(g => g.P50Ms)]),
                 p99_ms_veth = Stats.Of([.. direct.Select(g => g.P99Ms)]),
-                crr_per_s_tapfwd_offload = fw,
-                tapfwd_offload_ratio = fw is not null && ve.Median > 0 ? Math.Round(fw.Median / ve.Median, 3) : (double?)null,
-                crr_errors_tapfwd_offload = forwarder.Sum(g => g.Errors),
-                p50_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P50Ms)]),
-                p99_ms_tapfwd_offload = fw is null ? null : Stats.Of([.. forwarder.Select(g => g.P99Ms)]),
-                not_measured = noForwarder is null ? null : new { crr_per_s_tapfwd_offload = noForwarder },
+                peers = byPeer.ToDictionary(p => p.Key, p =>
+                {
+                    var rate = Stats.Of([.. p.Value.Select(g => g.PerSecond)]);
+                    return new
+                    {
+                        crr_per_s = rate,
+                        ratio_to_veth = ve.Median > 0 ? Math.Round(rate.Median / ve.Median, 3) : 0,
+                        gateway_ratio_to_it = rate.Median > 0 ? Math.Round(gw.Median / rate.Median, 3) : 0,
+                        errors = p.Value.Sum(g => g.Errors),
+                        p50_ms = Stats.Of([.. p.Value.Select(g => g.P50Ms)]),
+                        p99_ms = Stats.Of([.. p.Value.Select(g => g.P99Ms)]),
+                    };
+                }),
+                not_measured = notMeasured.Count == 0 ? null : notMeasured,
                 alloc_bytes_per_connection = gateway.Sum(g => g.Requests) > 0 ? Math.Round(allocated / gateway.Sum(g => g.Requests)) : 0,
                 gc_gen0_collections = gen0,
                 gc_gen2_collections = gen2,
@@ -176,7 +188,17 @@ public static partial class CrrScenario
         {
             foreach (var s in servers) Stop(s);
             if (node is not null) Terminate(node);
-            while (cleanup.TryPop(out var undo)) undo();
+            while (cleanup.TryPop(out var undo))
+            {
+                try
+                {
+                    undo();
+                }
+                catch (Exception e)
+                {
+                    Console.Error.WriteLine($"cleanup: {e.Message}");
+                }
+            }
             ScenarioNamespace.Run("ip", $"link del {veth}a", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}d", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}u", check: false);
