@@ -36,8 +36,24 @@ public sealed class Connection
     public long ClosedAt { get; internal set; }
     public bool FinFromInside { get; set; }
     public bool FinFromOutside { get; set; }
-    /// <summary>The SNAT binding this connection keeps alive (null without SNAT).</summary>
+    /// <summary>The SNAT binding this connection keeps alive (null without SNAT, and in a gateway's mirror: see <see cref="External"/>).</summary>
     public NatBinding? Binding { get; internal set; }
+    /// <summary>
+    /// The external (pool) endpoint SNAT gives it: its binding's, or, in a gateway's mirror of a
+    /// flow-cache entity's connection (which holds no binding, so no object of its own for it), the
+    /// one the entity answered; (0.0.0.0, 0) without SNAT.
+    /// </summary>
+    public (Ipv4Address Address, ushort Port) External => Binding is { } b ? (b.ExternalAddress, b.ExternalPort) : (_mirroredAddress, _mirroredPort);
+    private Ipv4Address _mirroredAddress;
+    private ushort _mirroredPort;
+
+    /// <summary>A mirror remembers its entity's SNAT endpoint (for a restore, and the gateway's view of its port blocks); the first one stays.</summary>
+    public void MirrorExternal(Ipv4Address address, ushort port)
+    {
+        if (Binding is not null || !_mirroredAddress.IsUnspecified) return;
+        _mirroredAddress = address;
+        _mirroredPort = port;
+    }
     /// <summary>The cache entries made for this connection (removed when it closes).</summary>
     public FlowKey ForwardKey { get; set; }
     public ulong ForwardHash { get; set; }

@@ -74,11 +74,8 @@ public sealed partial class GatewayDatapath
         {
             mirror = shard.Connections.Add(ck, fc.FromInside, pickedUp: false, now);
         }
-        if (fc.ExternalAddress != 0 && mirror.Binding is null)
-        {
-            // Not counted as a user of anything: the gateway holds no bindings, it remembers them for a restore.
-            mirror.Binding = new NatBinding(ck.Tenant, ck.Protocol, ck.InsideAddress, ck.InsidePort, new Ipv4Address(fc.ExternalAddress), fc.ExternalPort);
-        }
+        // Not a binding: the gateway holds none, it remembers the endpoint for a restore.
+        if (fc.ExternalAddress != 0) mirror.MirrorExternal(new Ipv4Address(fc.ExternalAddress), fc.ExternalPort);
         var before = mirror.State;
         mirror.State = state;
         mirror.LastSeen = now;
@@ -100,7 +97,7 @@ public sealed partial class GatewayDatapath
             var k = c.Key;
             b.Add(new RestoredConnection(
                 new FlowConnection(k.Tenant, (byte)k.Protocol, k.InsideAddress.ToUInt32(), k.InsidePort, k.RemoteAddress.ToUInt32(), k.RemotePort, c.FromInside,
-                    c.Binding?.ExternalAddress.ToUInt32() ?? 0, c.Binding?.ExternalPort ?? 0),
+                    c.External.Address.ToUInt32(), c.External.Port),
                 (byte)c.State, Math.Max(0, now - c.LastSeen)));
         }
         return b.ToImmutable();

@@ -126,6 +126,12 @@ public class GatewayShardedMissTests
         var bucket = GatewayDatapath.ShardFor(blue.Vni, Host, dp.Shards.Length);
         var port = Endpoints(first[0].Item2).Sport;
 
+        // The gateway's mirror holds no binding of its own (one object fewer per connection), only the entity's endpoint.
+        var mirror = Assert.Single(dp.Shards[bucket].Connections.All);
+        Assert.Null(mirror.Binding);
+        Assert.Equal(port, mirror.External.Port);
+        Assert.False(mirror.External.Address.IsUnspecified);
+
         // The entity's node left: its successor starts empty and is restored from what the gateway mirrors.
         entities.Forget(bucket);
         entities.Entity(bucket).Restore(dp.Plan, dp.RestoreOf(bucket, 2), 2);

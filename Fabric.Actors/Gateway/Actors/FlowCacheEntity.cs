@@ -328,7 +328,7 @@ public static class FlowResolver
 
     public static FlowConnection ToWire(Connection c) => new(
         c.Key.Tenant, (byte)c.Key.Protocol, c.Key.InsideAddress.ToUInt32(), c.Key.InsidePort, c.Key.RemoteAddress.ToUInt32(), c.Key.RemotePort, c.FromInside,
-        c.Binding?.ExternalAddress.ToUInt32() ?? 0, c.Binding?.ExternalPort ?? 0);
+        c.External.Address.ToUInt32(), c.External.Port);
 
     public static ConnectionKey KeyOf(FlowConnection fc) =>
         new(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);

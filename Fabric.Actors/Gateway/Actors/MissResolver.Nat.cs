@@ -56,7 +56,8 @@ internal sealed partial class MissResolver
         var used = new HashSet<PortBlock>();
         foreach (var c in _dp.Shards[bucket].Connections.All)
         {
-            if (c.Binding is { } b && b.Tenant == tenant && _dp.Ledger.TryBlockOf(tenant, b.ExternalAddress, b.ExternalPort, out var block)) used.Add(block);
+            var (address, port) = c.External;
+            if (!address.IsUnspecified && c.Key.Tenant == tenant && _dp.Ledger.TryBlockOf(tenant, address, port, out var block)) used.Add(block);
         }
         return leased.Count(l => !used.Contains(l));
     }
