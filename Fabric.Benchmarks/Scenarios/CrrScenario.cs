@@ -85,7 +85,7 @@ public static partial class CrrScenario
             // on this machine.
             var peers = new List<TapScenario.TrafficPath>();
             var notMeasured = new Dictionary<string, string>();
-            if (TapScenario.TryTool("gcc") is null || !File.Exists(TapScenario.PeerFile("tapfwd.c"))) notMeasured["crr_per_s_tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
+            if (TapScenario.TryTool("gcc") is null || !File.Exists(TapScenario.PeerFile("tapfwd.c"))) notMeasured["peers.tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
             else peers.Add(TapScenario.StartTapfwd(root, $"{pid % 100000}", cleanup));
             foreach (var peer in peers)
             {
@@ -109,11 +109,11 @@ public static partial class CrrScenario
             // The node's allocations and collections over the gateway runs only (process-wide: its
             // idle background is in them too, so per connection this is an upper bound).
             double allocated = 0, gen0 = 0, gen2 = 0, pause = 0;
-            async Task<double[]> Gc()
+            async Task<(double Allocated, double Gen0, double Gen2, double Pause)> Gc()
             {
                 var text = await http.GetStringAsync($"http://127.0.0.1:{management}/metrics");
-                return [Metric(text, "dotnet_gc_allocated_bytes_total"), Metric(text, "dotnet_gc_collections_total{generation=\"0\"}"),
-                    Metric(text, "dotnet_gc_collections_total{generation=\"2\"}"), Metric(text, "dotnet_gc_pause_seconds_total")];
+                return (Metric(text, "dotnet_gc_allocated_bytes_total"), Metric(text, "dotnet_gc_collections_total{generation=\"0\"}"),
+                    Metric(text, "dotnet_gc_collections_total{generation=\"2\"}"), Metric(text, "dotnet_gc_pause_seconds_total"));
             }
 
             for (var r = 0; r < reps; r++)
@@ -121,10 +121,10 @@ public static partial class CrrScenario
                 var gc0 = await Gc();
                 gateway.Add(Wrk(wrk, inside, connections, seconds));
                 var gc1 = await Gc();
-                allocated += gc1[0] - gc0[0];
-                gen0 += gc1[1] - gc0[1];
-                gen2 += gc1[2] - gc0[2];
-                pause += gc1[3] - gc0[3];
+                allocated += gc1.Allocated - gc0.Allocated;
+                gen0 += gc1.Gen0 - gc0.Gen0;
+                gen2 += gc1.Gen2 - gc0.Gen2;
+                pause += gc1.Pause - gc0.Pause;
                 Console.WriteLine($"gateway run {r + 1}: {gateway[^1]}");
                 direct.Add(Wrk(wrk, client, connections, seconds));
                 Console.WriteLine($"veth    run {r + 1}: {direct[^1]}");

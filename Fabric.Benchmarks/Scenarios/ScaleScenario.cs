@@ -209,7 +209,6 @@ public static class ScaleScenario
         log.Select(l => System.Text.RegularExpressions.Regex.Match(l, @"probes sent: ([0-9]+) on the proposal"))
             .Where(m => m.Success).Select(m => (int?)int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).LastOrDefault();
 
-    /// <summary>The value of an unlabelled metric in Prometheus text.</summary>
     private static async Task ScaleOn(Node node, string address, HttpClient http, Options o, Dictionary<string, object?> result)
     {
         var document = ScaleIntent(address, o.Pairs, o.Gateways, o.Tenants, changedWeight: false);

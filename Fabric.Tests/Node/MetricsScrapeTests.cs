@@ -133,10 +133,19 @@ public partial class MetricsScrapeTests(ITestOutputHelper output)
             double rss = scrape.One("process_resident_memory_bytes"), heap = scrape.One("dotnet_gc_heap_size_bytes");
             Assert.True(rss > 50e6 && heap > 0 && scrape.One("dotnet_gc_committed_bytes") >= heap, $"RSS {rss}, managed heap {heap}");
             Assert.True(scrape.One("process_cpu_seconds_total") > 0 && scrape.One("process_threads") >= 4);
-            // Allocation and collections: a node that started, joined and applied an intent has allocated and collected.
-            Assert.True(scrape.One("dotnet_gc_allocated_bytes_total") > heap / 2, "allocated bytes");
-            Assert.True(scrape.One("dotnet_gc_collections_total", ("generation", "0")) >= scrape.One("dotnet_gc_collections_total", ("generation", "2")));
-            Assert.True(scrape.One("dotnet_gc_pause_seconds_total") >= 0);
+            // Allocation and collections, as counters: a node that started, joined and applied an
+            // intent has allocated at least what it holds; every generation has its series, an older
+            // one never collected more often than a younger (each collection takes the younger with
+            // it); collections paused the process, and a later scrape has allocated more.
+            foreach (var counter in new[] { "dotnet_gc_allocated_bytes_total", "dotnet_gc_collections_total", "dotnet_gc_pause_seconds_total" })
+                Assert.Equal("counter", scrape.Types[counter]);
+            var allocated = scrape.One("dotnet_gc_allocated_bytes_total");
+            Assert.True(allocated > heap / 2, $"allocated {allocated} B, managed heap {heap} B");
+            var collections = Enumerable.Range(0, 3).Select(g => scrape.One("dotnet_gc_collections_total", ("generation", $"{g}"))).ToArray();
+            Assert.True(collections[0] >= collections[1] && collections[1] >= collections[2], $"collections by generation {string.Join("/", collections)}");
+            Assert.True(collections[0] == 0 || scrape.One("dotnet_gc_pause_seconds_total") > 0, "collections without pause time");
+            var again = Parse(await http.GetStringAsync("/metrics"));
+            Assert.True(again.One("dotnet_gc_allocated_bytes_total") > allocated, "allocated bytes did not grow between scrapes");
 
             // The node's log through the ring buffer: the start line, then nothing new past 'last'.
             var logs = await Json(http, "/logs?since=0&limit=10000");
