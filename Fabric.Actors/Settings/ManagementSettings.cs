@@ -59,8 +59,8 @@ public sealed record KubernetesDiscoverySettings(string PortName, int RequiredCo
     internal static KubernetesDiscoverySettings Read(SettingsReader r) => new(r.Text("port-name"), r.Positive("required-contact-points"));
 }
 
-/// <summary>TAP ports (<c>fabric.tap</c>): offloads, and whether devices the node creates outlive it.</summary>
-public sealed record TapSettings(bool Offloads, bool Persistent)
+/// <summary>TAP ports (<c>fabric.tap</c>): offloads, whether devices the node creates outlive it, and whether a batch's writes go to the kernel through io_uring.</summary>
+public sealed record TapSettings(bool Offloads, bool Persistent, bool IoUring)
 {
-    internal static TapSettings Read(SettingsReader r) => new(r.Flag("offloads"), r.Flag("persistent"));
+    internal static TapSettings Read(SettingsReader r) => new(r.Flag("offloads"), r.Flag("persistent"), r.Flag("io-uring"));
 }

@@ -100,7 +100,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(IntentParseLimits.Default, s.Intent);
         Assert.Equal(new ModemTimings(), s.Cellular.Timings);
         Assert.Equal(new LeaseTerms(), s.Cellular.Lease);
-        Assert.Equal(new TapSettings(Offloads: true, Persistent: true), s.Tap);
+        Assert.Equal(new TapSettings(Offloads: true, Persistent: true, IoUring: true), s.Tap);
     }
 
     /// <summary>

@@ -187,6 +187,16 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, EntryPoint = "writev", SetLastError = true)]
     public static partial nint WriteV(int fd, IoVec* iov, int count);
 
+    [LibraryImport(Libc, EntryPoint = "mmap", SetLastError = true)]
+    public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
+
+    [LibraryImport(Libc, EntryPoint = "munmap", SetLastError = true)]
+    public static partial int Munmap(void* address, nuint length);
+
+    /// <summary>syscall(2) with six arguments, for calls libc has no wrapper for (io_uring).</summary>
+    [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+    public static partial long Syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6);
+
     [LibraryImport(Libc, EntryPoint = "ioctl", SetLastError = true)]
     public static partial int IoctlValue(int fd, nuint request, nuint argument);
 

@@ -19,14 +19,29 @@ public sealed unsafe partial class TapPort
     /// <summary>Most segments gathered into one super-frame write.</summary>
     private const int MaxCoalescedSegments = 64;
 
+    /// <summary>Reads one read-ahead submit makes (each into a staging buffer of its own).</summary>
+    private const int RxReadAhead = 8;
+
+    /// <summary>A staging buffer: virtio-net header, then room for the largest super-frame.</summary>
+    private const int RxStageSize = VirtioNetLayout.Length + SuperFrameRoom;
+
+    private const nuint RxStagingBytes = (nuint)(RxReadAhead * RxStageSize);
+
+    /// <summary>A run's virtio-net header and the headers of the super-frame it makes.</summary>
+    private const int TxHeaderSlot = VirtioNetLayout.Length + 256;
+
+    /// <summary>iovecs the runs of one submit may use (each run: one header, then its frames).</summary>
+    private const int TxIovCapacity = 4 * (MaxCoalescedSegments + 1);
+
     /// <summary>Room for the largest super-frame the kernel hands over (64 KiB IPv4 + link headers).</summary>
     public const int SuperFrameRoom = 65536 + 256;
 
     private readonly bool _offloads;
     private readonly byte[]? _rxHeader;   // pinned: the virtio-net header of the frame being read
     private readonly byte[]? _superFrame; // pinned: a super-frame being segmented, contiguous; its bytes beyond the batch slot are read straight here
-    private readonly byte[]? _txHeaders;  // pinned: virtio-net header + a super-frame's headers
-    private readonly IntPtr _txIov;       // MaxCoalescedSegments + 1 iovecs
+    private readonly byte[]? _txHeaders;  // pinned: TxHeaderSlot bytes per run of one submit (virtio-net header + a super-frame's headers)
+    private readonly IntPtr _txIov;       // TxIovCapacity iovecs: the runs of one submit
+    private readonly TxRun[]? _txRuns;    // the runs of one submit, in order
     private int _pendingLength;           // bytes of _superFrame still to segment (0 = none)
     private int _pendingMss;
     private int _pendingDone;             // segments of it already delivered
@@ -36,6 +51,13 @@ public sealed unsafe partial class TapPort
     private long _txCoalesced;
     private long _rxSuperFramesKept;
     private long _txSuperFramesPassed;
+    private long _rxReadSubmits;
+    private long _txWriteCalls;
+    private byte* _rxStaging;             // RxReadAhead staging buffers of RxStageSize (anonymous mmap), made on first read-ahead
+    private readonly int[] _stagedResult = new int[RxReadAhead];
+    private int _stagedNext;              // read-ahead results not yet handed over: [_stagedNext, _stagedCount)
+    private int _stagedCount;
+    private bool _rxBulk;                 // after a super-frame: one read at a time, straight into the batch
 
     /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
     public bool Offloads => _offloads;
@@ -54,6 +76,23 @@ public sealed unsafe partial class TapPort
     /// <summary>Super-frames written as they came (<see cref="SendSuperFrame"/>).</summary>
     public long TxSuperFramesPassed => Interlocked.Read(ref _txSuperFramesPassed);
 
+    /// <summary>
+    /// Whether this port batches its reads and writes through the thread's io_uring (default
+    /// <see cref="IoUring"/> when the port opened); false = one system call per frame.
+    /// </summary>
+    public bool UsesIoUring { get; set; } = IoUring;
+
+    private IoUringBatch? Ring => UsesIoUring ? IoUringBatch.ForThisThread() : null;
+
+    /// <summary>Whether this kernel gives the calling thread an io_uring (false also when <see cref="IoUring"/> is off).</summary>
+    public static bool IoUringAvailable => IoUringBatch.ForThisThread() is not null;
+
+    /// <summary>Read-ahead submits (<see cref="RxReadAhead"/> reads in one system call each).</summary>
+    public long RxReadAheadSubmits => Interlocked.Read(ref _rxReadSubmits);
+
+    /// <summary>System calls the writes took (one io_uring submit for up to 64 runs, else one writev per run).</summary>
+    public long TxWriteCalls => Interlocked.Read(ref _txWriteCalls);
+
     /// <summary>Super-frames the host handed over (cut into <see cref="RxSegments"/>, or kept whole: <see cref="RxSuperFramesKept"/>).</summary>
     public long RxSuperFrames => Interlocked.Read(ref _rxSuperFrames);
 
@@ -67,20 +106,41 @@ public sealed unsafe partial class TapPort
     public long TxCoalescedSegments => Interlocked.Read(ref _txCoalesced);
 
     private static IntPtr AllocateIov() =>
-        (IntPtr)NativeMemory.AllocZeroed((nuint)((MaxCoalescedSegments + 1) * sizeof(LinuxNative.IoVec)));
+        (IntPtr)NativeMemory.AllocZeroed((nuint)(TxIovCapacity * sizeof(LinuxNative.IoVec)));
 
-    /// <summary>Reads frames with their virtio-net header until EAGAIN or the batch is full.</summary>
+    /// <summary>
+    /// Reads frames with their virtio-net header until EAGAIN or the batch is full. With an
+    /// io_uring on this thread the reads go ahead <see cref="RxReadAhead"/> at a time in one system
+    /// call, each into a staging buffer of its own, and are copied into the batch from there
+    /// (<see cref="DeliverStaged"/>); after a super-frame the port reads one frame per call again,
+    /// straight into the batch (a super-frame's tail lands in place: no 64 KiB copy), until a small
+    /// frame comes.
+    /// </summary>
     private int ReceiveOffloaded(PacketBatch batch, ref long bytes)
     {
         // Reading on after the pending segments costs one EAGAIN when nothing else arrived.
         int added = DrainSuperFrame(batch, ref bytes);
+        added += DeliverStaged(batch, ref bytes);
         fixed (byte* basePtr = batch.Buffer)
         fixed (byte* header = _rxHeader)
         fixed (byte* superFrame = _superFrame)
         {
             LinuxNative.IoVec* iov = stackalloc LinuxNative.IoVec[3];
-            while (!batch.IsFull && _pendingLength == 0)
+            while (!batch.IsFull && !HasPendingFrames)
             {
+                IoUringBatch? ring;
+                if (!_rxBulk && batch.Capacity - batch.Count > 1 && (ring = Ring) is not null)
+                {
+                    if (!ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, RxReadAhead)))
+                    {
+                        added += DeliverStaged(batch, ref bytes);
+                        break; // drained: the last read said EAGAIN (or the device is gone)
+                    }
+
+                    added += DeliverStaged(batch, ref bytes);
+                    continue;
+                }
+
                 int room = batch.MaxFrameLength;
                 // A super-frame kept whole lands in the batch's super-frame room, else in the one it is cut from.
                 bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
@@ -101,74 +161,196 @@ public sealed unsafe partial class TapPort
                 }
 
                 int length = (int)n - VirtioNetLayout.Length;
-                if (length <= 0 || !VirtioNetHeader.TryParse(_rxHeader, out var vnet, out _))
+                if (!TryHeader(_rxHeader, length, out var vnet))
                 {
-                    Counters.AddDrop(PortDropReason.RxError);
-                    continue;
-                }
-
-                if (length >= SuperFrameRoom)
-                {
-                    Counters.AddDrop(PortDropReason.RxFrameTooLarge); // filled every byte: may be cut
                     continue;
                 }
 
                 if (vnet.BaseGsoType == VirtioNetGsoType.None && length <= room)
                 {
-                    Span<byte> frame = batch.NextFrameRoom()[..length];
-                    if (vnet.NeedsChecksum && !ChecksumOffload.TryComplete(frame, vnet.ChecksumStart, vnet.ChecksumOffset))
-                    {
-                        Counters.AddDrop(PortDropReason.RxBadOffload);
-                        continue;
-                    }
-
-                    // Finished here, or checked by the host: the checksums are right.
-                    batch.Commit(length, Id).ChecksumsValid = vnet.NeedsChecksum || (vnet.Flags & VirtioNetFlags.DataValid) != 0;
-                    added++;
-                    bytes += length;
+                    _rxBulk = false;
+                    added += CommitFrame(batch, vnet, length, ref bytes);
                     continue;
                 }
 
-                if (vnet.BaseGsoType != VirtioNetGsoType.TcpV4 || vnet.GsoSize == 0)
+                if (!IsTcpSuperFrame(vnet))
                 {
-                    // Not enabled (UDP, TCPv6), or a frame over the slot without segmentation.
-                    Counters.AddDrop(vnet.BaseGsoType == VirtioNetGsoType.None ? PortDropReason.RxFrameTooLarge : PortDropReason.RxBadOffload);
                     continue;
                 }
 
                 // A super-frame: its start (in the slot) joins the rest (already in place), then it is kept whole or cut.
                 new ReadOnlySpan<byte>(basePtr + batch.FrameRoomOffset(batch.Count), Math.Min(length, room)).CopyTo(new Span<byte>(whole, length));
-                if (keep)
-                {
-                    if (vnet.GsoType == VirtioNetGsoType.TcpV4 && TcpSuperFrame.TryLocate(new ReadOnlySpan<byte>(whole, length), vnet.GsoSize, out _, out int segments))
-                    {
-                        batch.CommitSuperFrame(length, vnet.GsoSize, Id);
-                        Interlocked.Increment(ref _rxSuperFrames);
-                        Interlocked.Increment(ref _rxSuperFramesKept);
-                        Counters.AddRx(segments - 1, 0); // frames as on the wire: its segments, as when it is cut (the call counts one, and the bytes)
-                        added++;
-                        bytes += length;
-                        continue; // the batch is full now
-                    }
-
-                    new ReadOnlySpan<byte>(whole, length).CopyTo(_superFrame); // ECN flag, or not cut-able as it is: cut it
-                }
-
-                if (!TcpSegmenter.TryCreate(_superFrame.AsSpan(0, length), vnet.GsoSize, out _))
-                {
-                    Counters.AddDrop(PortDropReason.RxBadOffload);
-                    continue;
-                }
-
-                _pendingLength = length;
-                _pendingMss = vnet.GsoSize;
-                _pendingDone = 0;
-                Interlocked.Increment(ref _rxSuperFrames);
-                added += DrainSuperFrame(batch, ref bytes);
+                added += TakeSuperFrame(batch, vnet, length, keptInRoom: keep, ref bytes);
             }
         }
 
         return added;
+    }
+
+    /// <summary>Segments or read-ahead frames still to hand over (before anything new is read).</summary>
+    private bool HasPendingFrames => _pendingLength > 0 || _stagedNext < _stagedCount;
+
+    /// <summary>
+    /// Queues <paramref name="count"/> reads, each into its staging buffer, and runs them in one
+    /// submit. Returns false when the last one found nothing (the device is drained) or failed.
+    /// </summary>
+    private bool ReadAhead(IoUringBatch ring, int count)
+    {
+        if (_rxStaging == null)
+        {
+            // Anonymous memory: a staging buffer costs resident pages only as far as frames fill it.
+            _rxStaging = (byte*)LinuxNative.Mmap(null, RxStagingBytes, 0x1 | 0x2, 0x02 | 0x20, -1, 0);
+            if (_rxStaging == (byte*)-1)
+            {
+                _rxStaging = null;
+                _rxBulk = true; // no staging: read one at a time
+                return true;
+            }
+        }
+
+        for (int j = 0; j < count; j++)
+        {
+            ring.QueueRead(_fd, _rxStaging + j * RxStageSize, RxStageSize);
+        }
+
+        ring.Submit();
+        Interlocked.Increment(ref _rxReadSubmits);
+        for (int j = 0; j < count; j++)
+        {
+            _stagedResult[j] = ring.Result(j);
+        }
+
+        _stagedNext = 0;
+        _stagedCount = count;
+        return _stagedResult[count - 1] >= 0;
+    }
+
+    /// <summary>Copies read-ahead frames into the batch, in the order they were read, while it has room.</summary>
+    private int DeliverStaged(PacketBatch batch, ref long bytes)
+    {
+        int added = 0;
+        while (_stagedNext < _stagedCount && !batch.IsFull && _pendingLength == 0)
+        {
+            int j = _stagedNext++;
+            int result = _stagedResult[j];
+            if (result < 0)
+            {
+                RetryRead(-result); // EAGAIN: nothing was there; gone or failed: as a direct read says it
+                continue;
+            }
+
+            byte* stage = _rxStaging + j * RxStageSize;
+            int length = result - VirtioNetLayout.Length;
+            if (!TryHeader(new ReadOnlySpan<byte>(stage, VirtioNetLayout.Length), length, out var vnet))
+            {
+                continue;
+            }
+
+            var frame = new ReadOnlySpan<byte>(stage + VirtioNetLayout.Length, Math.Max(length, 0));
+            if (vnet.BaseGsoType == VirtioNetGsoType.None && length <= batch.MaxFrameLength)
+            {
+                frame.CopyTo(batch.NextFrameRoom());
+                added += CommitFrame(batch, vnet, length, ref bytes);
+                continue;
+            }
+
+            if (!IsTcpSuperFrame(vnet))
+            {
+                continue;
+            }
+
+            // A super-frame among small frames: one copy, then one read at a time while they last.
+            _rxBulk = true;
+            bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
+            frame.CopyTo(keep ? batch.Buffer.AsSpan(batch.SuperFrameRoomOffset, length) : _superFrame);
+            added += TakeSuperFrame(batch, vnet, length, keptInRoom: keep, ref bytes);
+        }
+
+        return added;
+    }
+
+    /// <summary>The header of a frame read with <paramref name="length"/> bytes after it; false (counted) when it cannot be used.</summary>
+    private bool TryHeader(ReadOnlySpan<byte> header, int length, out VirtioNetHeader vnet)
+    {
+        if (length <= 0 || !VirtioNetHeader.TryParse(header, out vnet, out _))
+        {
+            vnet = default;
+            Counters.AddDrop(PortDropReason.RxError);
+            return false;
+        }
+
+        if (length >= SuperFrameRoom)
+        {
+            Counters.AddDrop(PortDropReason.RxFrameTooLarge); // filled every byte: may be cut
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>Commits the frame in the batch's next slot: its partial checksum finished, or dropped (counted) when that fails.</summary>
+    private int CommitFrame(PacketBatch batch, in VirtioNetHeader vnet, int length, ref long bytes)
+    {
+        Span<byte> frame = batch.NextFrameRoom()[..length];
+        if (vnet.NeedsChecksum && !ChecksumOffload.TryComplete(frame, vnet.ChecksumStart, vnet.ChecksumOffset))
+        {
+            Counters.AddDrop(PortDropReason.RxBadOffload);
+            return 0;
+        }
+
+        // Finished here, or checked by the host: the checksums are right.
+        batch.Commit(length, Id).ChecksumsValid = vnet.NeedsChecksum || (vnet.Flags & VirtioNetFlags.DataValid) != 0;
+        bytes += length;
+        return 1;
+    }
+
+    /// <summary>Whether a frame over the slot is a TCPv4 super-frame; otherwise it is dropped (counted).</summary>
+    private bool IsTcpSuperFrame(in VirtioNetHeader vnet)
+    {
+        if (vnet.BaseGsoType == VirtioNetGsoType.TcpV4 && vnet.GsoSize != 0)
+        {
+            return true;
+        }
+
+        // Not enabled (UDP, TCPv6), or a frame over the slot without segmentation.
+        Counters.AddDrop(vnet.BaseGsoType == VirtioNetGsoType.None ? PortDropReason.RxFrameTooLarge : PortDropReason.RxBadOffload);
+        return false;
+    }
+
+    /// <summary>
+    /// A whole super-frame, in the batch's super-frame room (<paramref name="keptInRoom"/>) or in
+    /// the port's cutting buffer: committed whole when it may be, else cut into the batch's slots
+    /// (the rest waits for the next batch).
+    /// </summary>
+    private int TakeSuperFrame(PacketBatch batch, in VirtioNetHeader vnet, int length, bool keptInRoom, ref long bytes)
+    {
+        if (keptInRoom)
+        {
+            var whole = batch.Buffer.AsSpan(batch.SuperFrameRoomOffset, length);
+            if (vnet.GsoType == VirtioNetGsoType.TcpV4 && TcpSuperFrame.TryLocate(whole, vnet.GsoSize, out _, out int segments))
+            {
+                batch.CommitSuperFrame(length, vnet.GsoSize, Id);
+                Interlocked.Increment(ref _rxSuperFrames);
+                Interlocked.Increment(ref _rxSuperFramesKept);
+                Counters.AddRx(segments - 1, 0); // frames as on the wire: its segments, as when it is cut (the call counts one, and the bytes)
+                bytes += length;
+                return 1; // the batch is full now
+            }
+
+            whole.CopyTo(_superFrame); // ECN flag, or not cut-able as it is: cut it
+        }
+
+        if (!TcpSegmenter.TryCreate(_superFrame.AsSpan(0, length), vnet.GsoSize, out _))
+        {
+            Counters.AddDrop(PortDropReason.RxBadOffload);
+            return 0;
+        }
+
+        _pendingLength = length;
+        _pendingMss = vnet.GsoSize;
+        _pendingDone = 0;
+        Interlocked.Increment(ref _rxSuperFrames);
+        return DrainSuperFrame(batch, ref bytes);
     }
 
     /// <summary>Cuts the pending super-frame into the batch's free slots; keeps the rest for the next batch.</summary>
@@ -261,91 +443,158 @@ public sealed unsafe partial class TapPort
 
     /// <summary>
     /// Writes the batch with virtio-net headers, runs of one TCP connection's segments as one
-    /// super-frame each. Returns frames sent; counts drops as <see cref="SendPlain"/> does.
+    /// super-frame each. With an io_uring on this thread (<see cref="IoUringBatch"/>) the writes of
+    /// up to <see cref="IoUringBatch.Capacity"/> runs go to the kernel in one system call, else one
+    /// writev each. Returns frames sent; counts drops as <see cref="SendPlain"/> does.
     /// </summary>
     private int SendOffloaded(PacketBatch batch, byte* basePtr, ref long bytes)
     {
-        var iov = (LinuxNative.IoVec*)_txIov;
+        var ring = Ring;
+        var iovs = (LinuxNative.IoVec*)_txIov;
         var coalescer = new TcpCoalescer();
         int sent = 0;
+        int queued = 0;
+        int iovUsed = 0;
         fixed (byte* headers = _txHeaders)
         {
             int i = 0;
             while (i < batch.Count)
             {
-                ref Packet first = ref batch[i];
-                if (first.IsGhost)
+                if (batch[i].IsGhost)
                 {
                     Counters.AddDrop(PortDropReason.PlaneMismatch);
                     i++;
                     continue;
                 }
 
-                int run = 1;
-                long runBytes = first.Length;
-                ReadOnlySpan<byte> firstFrame = batch.Frame(i);
-                if (coalescer.TryStart(firstFrame, first.ChecksumsValid))
+                if (queued == IoUringBatch.Capacity || iovUsed + MaxCoalescedSegments + 1 > TxIovCapacity)
                 {
-                    while (i + run < batch.Count && run < MaxCoalescedSegments && !batch[i + run].IsGhost
-                        && coalescer.TryAppend(firstFrame, batch.Frame(i + run), batch[i + run].ChecksumsValid))
+                    if (!CompleteWrites(ring!, queued, batch.Count, ref sent, ref bytes))
                     {
-                        runBytes += batch[i + run].Length;
-                        run++;
+                        return sent;
                     }
+
+                    queued = 0;
+                    iovUsed = 0;
                 }
 
-                int iovCount;
-                if (run > 1)
+                LinuxNative.IoVec* iov = iovs + iovUsed;
+                int iovCount = PrepareRun(batch, basePtr, i, ref coalescer, headers + queued * TxHeaderSlot, iov, out int run, out long runBytes);
+                _txRuns![queued] = new TxRun(i, run, runBytes);
+                if (ring is null)
                 {
-                    int h = coalescer.HeadersLength;
-                    var headerSpan = new Span<byte>(headers, VirtioNetLayout.Length + h);
-                    coalescer.VirtioHeader().Emit(headerSpan);
-                    firstFrame[..h].CopyTo(headerSpan[VirtioNetLayout.Length..]);
-                    bool push = (batch.Frame(i + run - 1)[coalescer.TcpOffset + TcpLayout.DataOffsetAndFlags + 1] & (byte)TcpFlags.Psh) != 0;
-                    coalescer.WriteSuperFrameHeaders(headerSpan[VirtioNetLayout.Length..], push);
-                    iov[0] = new LinuxNative.IoVec { Base = headers, Length = (nuint)headerSpan.Length };
-                    for (int k = 0; k < run; k++)
+                    nint n;
+                    do
                     {
-                        ref Packet p = ref batch[i + k];
-                        iov[k + 1] = new LinuxNative.IoVec { Base = basePtr + p.Offset + h, Length = (nuint)(p.Length - h) };
+                        n = LinuxNative.WriteV(_fd, iov, iovCount);
                     }
+                    while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
 
-                    iovCount = run + 1;
+                    Interlocked.Increment(ref _txWriteCalls);
+                    if (!Written(_txRuns[0], n < 0 ? -LinuxNative.LastError : (int)n, batch.Count, ref sent, ref bytes))
+                    {
+                        return sent;
+                    }
                 }
                 else
                 {
-                    VirtioNetHeader.Plain.Emit(new Span<byte>(headers, VirtioNetLayout.Length));
-                    iov[0] = new LinuxNative.IoVec { Base = headers, Length = VirtioNetLayout.Length };
-                    iov[1] = new LinuxNative.IoVec { Base = basePtr + first.Offset, Length = (nuint)first.Length };
-                    iovCount = 2;
-                }
-
-                nint n;
-                do
-                {
-                    n = LinuxNative.WriteV(_fd, iov, iovCount);
-                }
-                while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
-
-                if (n >= 0)
-                {
-                    sent += run;
-                    bytes += runBytes;
-                    if (run > 1)
-                    {
-                        Interlocked.Increment(ref _txSuperFrames);
-                        Interlocked.Add(ref _txCoalesced, run);
-                    }
-                }
-                else if (!WriteFailed(LinuxNative.LastError, run, batch.Count - i))
-                {
-                    break;
+                    ring.QueueWriteV(_fd, iov, iovCount);
+                    queued++;
+                    iovUsed += iovCount;
                 }
 
                 i += run;
+            }
+
+            if (queued > 0)
+            {
+                CompleteWrites(ring!, queued, batch.Count, ref sent, ref bytes);
             }
         }
 
         return sent;
     }
+
+    /// <summary>
+    /// Lays out the run of frames from <paramref name="i"/> on: its virtio-net header (and, for a
+    /// coalesced run, the super-frame's headers) at <paramref name="header"/>, its iovecs at
+    /// <paramref name="iov"/>. Returns the iovec count.
+    /// </summary>
+    private static int PrepareRun(PacketBatch batch, byte* basePtr, int i, ref TcpCoalescer coalescer, byte* header, LinuxNative.IoVec* iov, out int run, out long runBytes)
+    {
+        ref Packet first = ref batch[i];
+        run = 1;
+        runBytes = first.Length;
+        ReadOnlySpan<byte> firstFrame = batch.Frame(i);
+        if (coalescer.TryStart(firstFrame, first.ChecksumsValid))
+        {
+            while (i + run < batch.Count && run < MaxCoalescedSegments && !batch[i + run].IsGhost
+                && coalescer.TryAppend(firstFrame, batch.Frame(i + run), batch[i + run].ChecksumsValid))
+            {
+                runBytes += batch[i + run].Length;
+                run++;
+            }
+        }
+
+        if (run == 1)
+        {
+            VirtioNetHeader.Plain.Emit(new Span<byte>(header, VirtioNetLayout.Length));
+            iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetLayout.Length };
+            iov[1] = new LinuxNative.IoVec { Base = basePtr + first.Offset, Length = (nuint)first.Length };
+            return 2;
+        }
+
+        int h = coalescer.HeadersLength;
+        var headerSpan = new Span<byte>(header, VirtioNetLayout.Length + h);
+        coalescer.VirtioHeader().Emit(headerSpan);
+        firstFrame[..h].CopyTo(headerSpan[VirtioNetLayout.Length..]);
+        bool push = (batch.Frame(i + run - 1)[coalescer.TcpOffset + TcpLayout.DataOffsetAndFlags + 1] & (byte)TcpFlags.Psh) != 0;
+        coalescer.WriteSuperFrameHeaders(headerSpan[VirtioNetLayout.Length..], push);
+        iov[0] = new LinuxNative.IoVec { Base = header, Length = (nuint)headerSpan.Length };
+        for (int k = 0; k < run; k++)
+        {
+            ref Packet p = ref batch[i + k];
+            iov[k + 1] = new LinuxNative.IoVec { Base = basePtr + p.Offset + h, Length = (nuint)(p.Length - h) };
+        }
+
+        return run + 1;
+    }
+
+    /// <summary>Submits the <paramref name="queued"/> runs' writes and accounts each; false when the device is gone.</summary>
+    private bool CompleteWrites(IoUringBatch ring, int queued, int batchCount, ref int sent, ref long bytes)
+    {
+        ring.Submit();
+        Interlocked.Increment(ref _txWriteCalls);
+        for (int r = 0; r < queued; r++)
+        {
+            if (!Written(_txRuns![r], ring.Result(r), batchCount, ref sent, ref bytes))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Accounts one run's write (<paramref name="result"/>: bytes, or -errno); false when the device is gone.</summary>
+    private bool Written(TxRun run, int result, int batchCount, ref int sent, ref long bytes)
+    {
+        if (result < 0)
+        {
+            return WriteFailed(-result, run.Length, batchCount - run.Start);
+        }
+
+        sent += run.Length;
+        bytes += run.Bytes;
+        if (run.Length > 1)
+        {
+            Interlocked.Increment(ref _txSuperFrames);
+            Interlocked.Add(ref _txCoalesced, run.Length);
+        }
+
+        return true;
+    }
+
+    /// <summary>One write of <see cref="SendOffloaded"/>: the first frame, how many, their bytes.</summary>
+    private readonly record struct TxRun(int Start, int Length, long Bytes);
 }

@@ -41,8 +41,9 @@ public sealed unsafe partial class TapPort : Port
         {
             _rxHeader = GC.AllocateArray<byte>(VirtioNetLayout.Length, pinned: true);
             _superFrame = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
-            _txHeaders = GC.AllocateArray<byte>(VirtioNetLayout.Length + 256, pinned: true);
+            _txHeaders = GC.AllocateArray<byte>(TxHeaderSlot * IoUringBatch.Capacity, pinned: true);
             _txIov = AllocateIov();
+            _txRuns = new TxRun[IoUringBatch.Capacity];
         }
     }
 
@@ -51,6 +52,16 @@ public sealed unsafe partial class TapPort : Port
     /// once from <c>fabric.tap.offloads</c>.
     /// </summary>
     public static bool OffloadsByDefault { get; set; } = true;
+
+    /// <summary>
+    /// Whether ports hand a batch's writes to the kernel in one io_uring submit (default true; a
+    /// node sets it once from <c>fabric.tap.io-uring</c>). See <see cref="IoUringBatch"/>.
+    /// </summary>
+    public static bool IoUring
+    {
+        get => IoUringBatch.Enabled;
+        set => IoUringBatch.Enabled = value;
+    }
 
     /// <summary>The kernel's name for the device (as given, or as assigned for a pattern like "tap%d").</summary>
     public string InterfaceName { get; }
@@ -230,7 +241,7 @@ public sealed unsafe partial class TapPort : Port
         // Segments of a super-frame still waiting from the last call go first, without waiting.
         // Timeout 0 (a loop that saw the descriptor readable) reads at once: EAGAIN if nothing
         // is there, EBADFD if the device is gone; no poll() first.
-        if (IsFinished || batch.IsFull || (_pendingLength == 0 && timeoutMs != 0 && !WaitReadable(timeoutMs)))
+        if (IsFinished || batch.IsFull || (!HasPendingFrames && timeoutMs != 0 && !WaitReadable(timeoutMs)))
         {
             return 0;
         }
@@ -414,8 +425,8 @@ public sealed unsafe partial class TapPort : Port
     /// <summary>Readable when the host sent a frame; a deleted device reports an error (the next read says EBADFD).</summary>
     protected internal override int ReadinessFd => _fd;
 
-    /// <summary>On a loop: a super-frame cut short by a full batch still has segments to hand over (now).</summary>
-    protected internal override long NextReceiveDue(long nowTicks) => _pendingLength > 0 ? nowTicks : long.MaxValue;
+    /// <summary>On a loop: a super-frame cut short by a full batch, or frames read ahead, still to hand over (now).</summary>
+    protected internal override long NextReceiveDue(long nowTicks) => HasPendingFrames ? nowTicks : long.MaxValue;
 
     protected override void WakeReceiver()
     {
@@ -446,6 +457,12 @@ public sealed unsafe partial class TapPort : Port
             if (_txIov != IntPtr.Zero)
             {
                 System.Runtime.InteropServices.NativeMemory.Free((void*)_txIov);
+            }
+
+            if (_rxStaging != null)
+            {
+                LinuxNative.Munmap(_rxStaging, RxStagingBytes);
+                _rxStaging = null;
             }
         }
     }
