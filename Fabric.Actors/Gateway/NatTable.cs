@@ -166,7 +166,8 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         }
         if (host.Blocks.Count == 0) t.Hosts.Remove(b.InsideAddress);
         t.Spares.Add(hb.Block);
-        var keep = lender is null ? 2 * Settings.SpareBlocks : Settings.SpareBlocks;
+        var target = Math.Max(Settings.SpareBlocks, t.Demand);
+        var keep = lender is null ? 2 * target : target;
         while (t.Spares.Count > keep)
         {
             var give = t.Spares[^1];
@@ -210,19 +211,28 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
 
     /// <summary>
     /// Tenants whose spares are below <see cref="NatSettings.SpareBlocks"/>, with how many they
-    /// have and how many blocks were wanted and not there since the last call (so a burst of new
-    /// hosts is met in one grant, not two blocks at a time).
+    /// have and how many blocks beyond that target they need: those wanted and not there since the
+    /// last call, and those hosts took from the spares since then (so a burst of new hosts, or a
+    /// host opening connections faster than its blocks come free, is met in one grant that lasts
+    /// until the next, not two blocks at a time). What was taken since the last call is also the
+    /// tenant's demand: up to twice that many spares (at most <see cref="MaxDemand"/>) are kept
+    /// rather than handed back, so a host that churns through blocks finds them here, not at the gateway.
     /// </summary>
     public List<(uint Tenant, int Spares, int Starved)> Deficits()
     {
         var list = new List<(uint, int, int)>();
         foreach (var (tenant, t) in _tenants)
         {
-            if (t.Spares.Count < Settings.SpareBlocks) list.Add((tenant, t.Spares.Count, t.Starved));
+            if (t.Spares.Count < Settings.SpareBlocks) list.Add((tenant, t.Spares.Count, t.Starved + t.Taken));
+            t.Demand = Math.Min(t.Taken, MaxDemand);
             t.Starved = 0;
+            t.Taken = 0;
         }
         return list;
     }
+
+    /// <summary>Most spares a tenant's demand keeps beyond <see cref="NatSettings.SpareBlocks"/> (64 blocks: what one grant lends at most).</summary>
+    public const int MaxDemand = 64;
 
     /// <summary>
     /// Adopts the gateway's view of what this shard leases for <paramref name="tenant"/>: a leased
@@ -266,6 +276,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         {
             block = t.Spares[0];
             t.Spares.RemoveAt(0);
+            t.Taken++;
             return true;
         }
         if (lender is not null && lender.TryLend(bucket, tenant, out block)) return true;
@@ -314,6 +325,10 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         public readonly HashSet<PortBlock> Returning = [];
         /// <summary>Blocks hosts wanted when no spare was there, since the last <see cref="Deficits"/>.</summary>
         public int Starved;
+        /// <summary>Blocks hosts took from the spares since the last <see cref="Deficits"/>.</summary>
+        public int Taken;
+        /// <summary>What <see cref="Taken"/> was at the last <see cref="Deficits"/>: the spares kept rather than handed back (at least the settings' spare blocks).</summary>
+        public int Demand;
     }
 }
 

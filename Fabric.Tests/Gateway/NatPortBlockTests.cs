@@ -113,9 +113,10 @@ public class NatPortBlockTests
         Assert.Equal(plan.Block(0).FirstPort, b.ExternalPort);
         Assert.True(nat.TryBind(plan, Tenant, IpProtocol.Udp, Other, 53, out var c, out _));
         Assert.Equal(plan.Block(1), nat.BlocksOf(Tenant, Other)[0]);
-        Assert.Equal([(Tenant, 0, 0)], nat.Deficits());
+        Assert.Equal([(Tenant, 0, 2)], nat.Deficits()); // no spare left, and the two just taken asked for beyond the target
 
         nat.Reconcile(Tenant, 16, new HashSet<PortBlock> { plan.Block(0), plan.Block(1), plan.Block(2), plan.Block(3) });
+        Assert.Empty(nat.Deficits()); // nothing taken since: the demand is back to the settings' target
         nat.Release(b);
         nat.Release(c); // without a lender twice the spare target stays: each block freed beyond that goes back
         Assert.Equal([(Tenant, plan.Block(0)), (Tenant, plan.Block(1))], nat.TakeReturned());
@@ -123,6 +124,32 @@ public class NatPortBlockTests
         // Until the ledger's list drops it, the block being returned is not taken up again.
         nat.Reconcile(Tenant, 16, new HashSet<PortBlock> { plan.Block(0), plan.Block(1), plan.Block(2), plan.Block(3) });
         Assert.Equal(2, nat.SparesOf(Tenant));
+    }
+
+    [Fact]
+    public void A_host_that_churns_through_blocks_gets_them_in_one_grant_and_its_table_keeps_that_many_spares()
+    {
+        var plan = SnatPlan.Create([(Pool, 32)], 16);
+        var nat = new NatTable(new NatSettings(16, 64, 1));
+        nat.Reconcile(Tenant, 16, Enumerable.Range(0, 8).Select(plan.Block).ToHashSet());
+        var bindings = Enumerable.Range(0, 5 * 16).Select(i => Bind(plan, nat, (ushort)(40000 + i))).ToList();
+        Assert.Equal(3, nat.SparesOf(Tenant));
+        Assert.Empty(nat.Deficits()); // spares above the target: nothing to ask, but five blocks were taken since the last look
+
+        // The blocks come free as the connections close: kept as spares for the next round, not handed back.
+        foreach (var b in bindings) nat.Release(b);
+        Assert.Equal(8, nat.SparesOf(Tenant));
+        Assert.Empty(nat.TakeReturned());
+
+        // Taking them all again: the deficit asks for what was taken since the last look, in one grant.
+        bindings = Enumerable.Range(0, 8 * 16).Select(i => Bind(plan, nat, (ushort)(41000 + i))).ToList();
+        Assert.Equal([(Tenant, 0, 8)], nat.Deficits());
+
+        // A quiet spell: the demand falls back, and blocks freed beyond twice the settings' target go back.
+        Assert.Equal([(Tenant, 0, 0)], nat.Deficits()); // still no spare, and nothing taken since: asks for the target only
+        foreach (var b in bindings) nat.Release(b);
+        Assert.Equal(2, nat.SparesOf(Tenant));
+        Assert.Equal(6, nat.TakeReturned().Count);
     }
 
     [Fact]

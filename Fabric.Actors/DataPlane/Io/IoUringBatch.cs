@@ -36,6 +36,7 @@ internal sealed unsafe class IoUringBatch
     private const byte OpReadV = 1;
     private const byte OpWriteV = 2;
     private const byte OpRead = 22;
+    private const byte OpWrite = 23;
     private const uint RwfNoWait = 0x8;
     private const int SqeSize = 64;
     private const int CqeSize = 16;
@@ -175,6 +176,9 @@ internal sealed unsafe class IoUringBatch
 
     /// <summary>Queues a read into <paramref name="buffer"/> (which must stay valid until <see cref="Submit"/>); returns its index.</summary>
     public int QueueRead(int fd, byte* buffer, int length) => Queue(OpRead, fd, (LinuxNative.IoVec*)buffer, length);
+
+    /// <summary>Queues a write of <paramref name="length"/> bytes at <paramref name="buffer"/> (valid until <see cref="Submit"/>); returns its index.</summary>
+    public int QueueWrite(int fd, byte* buffer, int length) => Queue(OpWrite, fd, (LinuxNative.IoVec*)buffer, length);
 
     /// <summary>Queues a writev of <paramref name="iov"/> (which must stay valid until <see cref="Submit"/>); returns its index.</summary>
     public int QueueWriteV(int fd, LinuxNative.IoVec* iov, int count) => Queue(OpWriteV, fd, iov, count);

@@ -22,8 +22,8 @@ public sealed unsafe partial class TapPort
     /// <summary>Reads one read-ahead submit makes (each into a staging buffer of its own).</summary>
     private const int RxReadAhead = 8;
 
-    /// <summary>A staging buffer: virtio-net header, then room for the largest super-frame.</summary>
-    private const int RxStageSize = VirtioNetLayout.Length + SuperFrameRoom;
+    /// <summary>A staging buffer: virtio-net header, then room for the largest super-frame (whole pages).</summary>
+    private const int RxStageSize = (VirtioNetLayout.Length + SuperFrameRoom + 4095) & ~4095;
 
     private const nuint RxStagingBytes = (nuint)(RxReadAhead * RxStageSize);
 
@@ -263,6 +263,8 @@ public sealed unsafe partial class TapPort
             _rxBulk = true;
             bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
             frame.CopyTo(keep ? batch.Buffer.AsSpan(batch.SuperFrameRoomOffset, length) : _superFrame);
+            // Its pages beyond the first go back to the kernel: staging stays a few pages per read when frames are small.
+            LinuxNative.Madvise(stage + 4096, RxStageSize - 4096, LinuxNative.MADV_DONTNEED);
             added += TakeSuperFrame(batch, vnet, length, keptInRoom: keep, ref bytes);
         }
 

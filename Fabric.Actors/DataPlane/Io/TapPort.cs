@@ -262,18 +262,58 @@ public sealed unsafe partial class TapPort : Port
         return added;
     }
 
-    /// <summary>One read() per frame, straight into its batch slot, until EAGAIN or the batch is full.</summary>
+    /// <summary>
+    /// One read per frame, straight into its batch slot, until EAGAIN or the batch is full; with an
+    /// io_uring on this thread up to <see cref="RxReadAhead"/> of them in one system call.
+    /// </summary>
     private int ReceivePlain(PacketBatch batch, ref long bytes)
     {
         int added = 0;
+        var ring = Ring;
         byte[] buffer = batch.Buffer;
         fixed (byte* basePtr = buffer)
         {
             while (!batch.IsFull)
             {
                 int roomLength = batch.MaxFrameLength;
-                nint n = LinuxNative.Read(_fd, basePtr + batch.FrameRoomOffset(batch.Count), (nuint)roomLength);
-                if (n < 0)
+                int free = batch.Capacity - batch.Count;
+                if (ring is not null && free > 1)
+                {
+                    int first = batch.Count;
+                    int count = Math.Min(free, RxReadAhead);
+                    for (int j = 0; j < count; j++)
+                    {
+                        ring.QueueRead(_fd, basePtr + batch.FrameRoomOffset(first + j), roomLength);
+                    }
+
+                    ring.Submit();
+                    Interlocked.Increment(ref _rxReadSubmits);
+                    for (int j = 0; j < count; j++)
+                    {
+                        int n = ring.Result(j);
+                        if (n < 0)
+                        {
+                            RetryRead(-n); // EAGAIN: nothing was there; gone or failed: as a direct read says it
+                            continue;
+                        }
+
+                        if (TakePlain(batch, n, roomLength, basePtr + batch.FrameRoomOffset(first + j)))
+                        {
+                            added++;
+                            bytes += n;
+                        }
+                    }
+
+                    if (ring.Result(count - 1) < 0)
+                    {
+                        break; // drained
+                    }
+
+                    continue;
+                }
+
+                nint read = LinuxNative.Read(_fd, basePtr + batch.FrameRoomOffset(batch.Count), (nuint)roomLength);
+                if (read < 0)
                 {
                     if (RetryRead(LinuxNative.LastError))
                     {
@@ -283,20 +323,42 @@ public sealed unsafe partial class TapPort : Port
                     break;
                 }
 
-                if (n >= roomLength)
+                if (TakePlain(batch, (int)read, roomLength, basePtr + batch.FrameRoomOffset(batch.Count)))
                 {
-                    // The kernel truncates silently to our buffer; a full read may be a cut frame.
-                    Counters.AddDrop(PortDropReason.RxFrameTooLarge);
-                    continue;
+                    added++;
+                    bytes += read;
                 }
-
-                batch.Commit((int)n, Id);
-                added++;
-                bytes += n;
             }
         }
 
         return added;
+    }
+
+    /// <summary>
+    /// Commits a frame of <paramref name="length"/> bytes read at <paramref name="at"/> (a slot at or
+    /// after the batch's next one: moved down when a read before it found nothing); false (counted)
+    /// when it filled its slot, as a cut frame does.
+    /// </summary>
+    private bool TakePlain(PacketBatch batch, int length, int roomLength, byte* at)
+    {
+        if (length >= roomLength)
+        {
+            // The kernel truncates silently to our buffer; a full read may be a cut frame.
+            Counters.AddDrop(PortDropReason.RxFrameTooLarge);
+            return false;
+        }
+
+        Span<byte> next = batch.NextFrameRoom();
+        fixed (byte* nextPtr = next)
+        {
+            if (nextPtr != at)
+            {
+                new ReadOnlySpan<byte>(at, length).CopyTo(next);
+            }
+        }
+
+        batch.Commit(length, Id);
+        return true;
     }
 
     /// <summary>After a failed read: true to try again (EINTR); otherwise the error is handled (EAGAIN: done; gone: state; else counted).</summary>
@@ -352,10 +414,12 @@ public sealed unsafe partial class TapPort : Port
         return sent;
     }
 
-    /// <summary>One write() per frame.</summary>
+    /// <summary>One write per frame; with an io_uring on this thread up to <see cref="IoUringBatch.Capacity"/> of them in one system call.</summary>
     private int SendPlain(PacketBatch batch, byte* basePtr, ref long bytes)
     {
+        var ring = Ring;
         int sent = 0;
+        int queuedFrom = 0;
         for (int i = 0; i < batch.Count; i++)
         {
             ref Packet p = ref batch[i];
@@ -366,6 +430,22 @@ public sealed unsafe partial class TapPort : Port
                 continue;
             }
 
+            if (ring is not null)
+            {
+                if (ring.Queued == 0)
+                {
+                    queuedFrom = i;
+                }
+
+                ring.QueueWrite(_fd, basePtr + p.Offset, p.Length);
+                if ((ring.IsFull || i == batch.Count - 1) && !CompletePlainWrites(ring, batch, queuedFrom, ref sent, ref bytes))
+                {
+                    return sent;
+                }
+
+                continue;
+            }
+
             nint n;
             do
             {
@@ -373,6 +453,7 @@ public sealed unsafe partial class TapPort : Port
             }
             while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
 
+            Interlocked.Increment(ref _txWriteCalls);
             if (n >= 0)
             {
                 sent++;
@@ -386,7 +467,41 @@ public sealed unsafe partial class TapPort : Port
             }
         }
 
+        if (ring is not null && ring.Queued > 0)
+        {
+            CompletePlainWrites(ring, batch, queuedFrom, ref sent, ref bytes); // the batch ended on ghost frames
+        }
+
         return sent;
+    }
+
+    /// <summary>Submits the queued writes of the frames from <paramref name="from"/> on (ghost frames skipped) and accounts each; false when the device is gone.</summary>
+    private bool CompletePlainWrites(IoUringBatch ring, PacketBatch batch, int from, ref int sent, ref long bytes)
+    {
+        int queued = ring.Queued;
+        ring.Submit();
+        Interlocked.Increment(ref _txWriteCalls);
+        int i = from;
+        for (int r = 0; r < queued; r++, i++)
+        {
+            while (batch[i].IsGhost)
+            {
+                i++;
+            }
+
+            int result = ring.Result(r);
+            if (result >= 0)
+            {
+                sent++;
+                bytes += batch[i].Length;
+            }
+            else if (!WriteFailed(-result, 1, batch.Count - i))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
