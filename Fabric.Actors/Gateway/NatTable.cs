@@ -10,7 +10,8 @@ namespace Fabric.Actors.Gateway;
 /// <item>a host starts with one block and takes another when every port of its blocks is bound
 /// for the protocol (at most <see cref="NatSettings.MaxBlocksPerHost"/>); a block whose last
 /// binding went away goes back to the shard's spares at once, and spares beyond twice
-/// <see cref="NatSettings.SpareBlocks"/> go back to the gateway's ledger;</item>
+/// <see cref="NatSettings.SpareBlocks"/> (or twice the blocks hosts took between the last two
+/// <see cref="Deficits"/>, when more) go back to the gateway's ledger;</item>
 /// <item>inside a host's blocks the external port is chosen round-robin, one cursor per
 /// protocol: a port freed a moment ago is the last one offered again (RFC 7857 §2: a reused
 /// port must not meet the previous connection's state still held by the peer or a firewall);</item>
