@@ -190,11 +190,6 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, EntryPoint = "mmap", SetLastError = true)]
     public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
 
-    public const int MADV_DONTNEED = 4;
-
-    [LibraryImport(Libc, EntryPoint = "madvise", SetLastError = true)]
-    public static partial int Madvise(void* address, nuint length, int advice);
-
     [LibraryImport(Libc, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(void* address, nuint length);
 

@@ -58,6 +58,8 @@ public sealed unsafe partial class TapPort
     private int _stagedNext;              // read-ahead results not yet handed over: [_stagedNext, _stagedCount)
     private int _stagedCount;
     private bool _rxBulk;                 // after a super-frame: one read at a time, straight into the batch
+    private int _smallRun;                // small frames read one at a time since the last super-frame
+    private bool _noStaging;              // the staging mmap failed: no read-ahead
 
     /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
     public bool Offloads => _offloads;
@@ -113,8 +115,10 @@ public sealed unsafe partial class TapPort
     /// io_uring on this thread the reads go ahead <see cref="RxReadAhead"/> at a time in one system
     /// call, each into a staging buffer of its own, and are copied into the batch from there
     /// (<see cref="DeliverStaged"/>); after a super-frame the port reads one frame per call again,
-    /// straight into the batch (a super-frame's tail lands in place: no 64 KiB copy), until a small
-    /// frame comes.
+    /// straight into the batch (a super-frame's tail lands in place: no 64 KiB copy), until
+    /// <see cref="RxReadAhead"/> small frames came in a row. A staging buffer's pages stay once a
+    /// super-frame touched them (at most RxReadAhead x 68 KiB per port): handing them back costs
+    /// page faults on every next read, far more than the memory is worth.
     /// </summary>
     private int ReceiveOffloaded(PacketBatch batch, ref long bytes)
     {
@@ -129,7 +133,7 @@ public sealed unsafe partial class TapPort
             while (!batch.IsFull && !HasPendingFrames)
             {
                 IoUringBatch? ring;
-                if (!_rxBulk && batch.Capacity - batch.Count > 1 && (ring = Ring) is not null)
+                if (!_rxBulk && !_noStaging && batch.Capacity - batch.Count > 1 && (ring = Ring) is not null)
                 {
                     if (!ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, RxReadAhead)))
                     {
@@ -168,10 +172,17 @@ public sealed unsafe partial class TapPort
 
                 if (vnet.BaseGsoType == VirtioNetGsoType.None && length <= room)
                 {
-                    _rxBulk = false;
+                    // Reading ahead again only after a run of small frames: a stream's odd short segment does not make the next super-frames pay a copy.
+                    if (_rxBulk && ++_smallRun >= RxReadAhead)
+                    {
+                        _rxBulk = false;
+                    }
+
                     added += CommitFrame(batch, vnet, length, ref bytes);
                     continue;
                 }
+
+                _smallRun = 0;
 
                 if (!IsTcpSuperFrame(vnet))
                 {
@@ -203,7 +214,7 @@ public sealed unsafe partial class TapPort
             if (_rxStaging == (byte*)-1)
             {
                 _rxStaging = null;
-                _rxBulk = true; // no staging: read one at a time
+                _noStaging = true; // no memory for staging: read one at a time from now on
                 return true;
             }
         }
@@ -262,9 +273,8 @@ public sealed unsafe partial class TapPort
             // A super-frame among small frames: one copy, then one read at a time while they last.
             _rxBulk = true;
             bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
+            _smallRun = 0;
             frame.CopyTo(keep ? batch.Buffer.AsSpan(batch.SuperFrameRoomOffset, length) : _superFrame);
-            // Its pages beyond the first go back to the kernel: staging stays a few pages per read when frames are small.
-            LinuxNative.Madvise(stage + 4096, RxStageSize - 4096, LinuxNative.MADV_DONTNEED);
             added += TakeSuperFrame(batch, vnet, length, keptInRoom: keep, ref bytes);
         }
 
