@@ -33,7 +33,6 @@ internal sealed unsafe class IoUringBatch
     private const uint SetupSingleIssuer = 1u << 12;
     private const uint FeatSingleMmap = 1;
     private const uint EnterGetEvents = 1;
-    private const byte OpReadV = 1;
     private const byte OpWriteV = 2;
     private const byte OpRead = 22;
     private const byte OpWrite = 23;
@@ -43,8 +42,6 @@ internal sealed unsafe class IoUringBatch
     private const long OffSqRing = 0;
     private const long OffCqRing = 0x8000000;
     private const long OffSqes = 0x10000000;
-    private const int ProtReadWrite = 0x1 | 0x2;
-    private const int MapSharedPopulate = 0x01 | 0x8000;
 
     [ThreadStatic]
     private static IoUringBatch? t_ring;
@@ -57,6 +54,7 @@ internal sealed unsafe class IoUringBatch
     private readonly byte* _cqRing; // == _sqRing with a single mapping
     private readonly nuint _cqRingSize;
     private readonly byte* _sqes;
+    private readonly nuint _sqesSize;
     private readonly uint* _sqTail;
     private readonly uint* _sqArray;
     private readonly uint _sqMask;
@@ -68,7 +66,7 @@ internal sealed unsafe class IoUringBatch
     private uint _tail;
     private int _queued;
 
-    private IoUringBatch(int fd, byte* sqRing, nuint sqRingSize, byte* cqRing, nuint cqRingSize, byte* sqes, byte* p)
+    private IoUringBatch(int fd, byte* sqRing, nuint sqRingSize, byte* cqRing, nuint cqRingSize, byte* sqes, nuint sqesSize, byte* p)
     {
         _fd = fd;
         _sqRing = sqRing;
@@ -76,6 +74,7 @@ internal sealed unsafe class IoUringBatch
         _cqRing = cqRing;
         _cqRingSize = cqRingSize;
         _sqes = sqes;
+        _sqesSize = sqesSize;
         // struct io_uring_params: sq_off at 40 (head, tail, ring_mask, ring_entries, flags, dropped, array),
         // cq_off at 80 (head, tail, ring_mask, ring_entries, overflow, cqes).
         _sqTail = (uint*)(sqRing + *(uint*)(p + 44));
@@ -93,11 +92,11 @@ internal sealed unsafe class IoUringBatch
         // The thread that owned the ring is gone (nothing else holds it).
         if (_cqRing != _sqRing)
         {
-            Munmap(_cqRing, _cqRingSize);
+            LinuxNative.Munmap(_cqRing, _cqRingSize);
         }
 
-        Munmap(_sqRing, _sqRingSize);
-        Munmap(_sqes, (nuint)(Capacity * SqeSize));
+        LinuxNative.Munmap(_sqRing, _sqRingSize);
+        LinuxNative.Munmap(_sqes, _sqesSize);
         LinuxNative.Close(_fd);
     }
 
@@ -132,7 +131,7 @@ internal sealed unsafe class IoUringBatch
         {
             new Span<byte>(p, 120).Clear();
             *(uint*)(p + 8) = flags;
-            fd = (int)Syscall(SysIoUringSetup, Capacity, (long)p, 0, 0, 0, 0);
+            fd = (int)LinuxNative.Syscall(SysIoUringSetup, Capacity, (long)p, 0, 0, 0, 0);
             if (fd >= 0 || LinuxNative.LastError != LinuxNative.EINVAL)
             {
                 break;
@@ -155,24 +154,22 @@ internal sealed unsafe class IoUringBatch
             sqSize = cqSize = Math.Max(sqSize, cqSize);
         }
 
+        nuint sqesSize = sqEntries * SqeSize;
         byte* sq = Mmap(sqSize, fd, OffSqRing);
         byte* cq = single ? sq : Mmap(cqSize, fd, OffCqRing);
-        byte* sqes = Mmap((nuint)(sqEntries * SqeSize), fd, OffSqes);
+        byte* sqes = Mmap(sqesSize, fd, OffSqes);
         if (sq == null || cq == null || sqes == null || sqEntries < Capacity)
         {
-            if (sqes != null) Munmap(sqes, (nuint)(sqEntries * SqeSize));
-            if (cq != null && cq != sq) Munmap(cq, cqSize);
-            if (sq != null) Munmap(sq, sqSize);
+            if (sqes != null) LinuxNative.Munmap(sqes, sqesSize);
+            if (cq != null && cq != sq) LinuxNative.Munmap(cq, cqSize);
+            if (sq != null) LinuxNative.Munmap(sq, sqSize);
             LinuxNative.Close(fd);
             s_unavailable = true;
             return null;
         }
 
-        return new IoUringBatch(fd, sq, sqSize, cq, cqSize, sqes, p);
+        return new IoUringBatch(fd, sq, sqSize, cq, cqSize, sqes, sqesSize, p);
     }
-
-    /// <summary>Queues a readv of <paramref name="iov"/> (which must stay valid until <see cref="Submit"/>); returns its index.</summary>
-    public int QueueReadV(int fd, LinuxNative.IoVec* iov, int count) => Queue(OpReadV, fd, iov, count);
 
     /// <summary>Queues a read into <paramref name="buffer"/> (which must stay valid until <see cref="Submit"/>); returns its index.</summary>
     public int QueueRead(int fd, byte* buffer, int length) => Queue(OpRead, fd, (LinuxNative.IoVec*)buffer, length);
@@ -183,7 +180,7 @@ internal sealed unsafe class IoUringBatch
     /// <summary>Queues a writev of <paramref name="iov"/> (which must stay valid until <see cref="Submit"/>); returns its index.</summary>
     public int QueueWriteV(int fd, LinuxNative.IoVec* iov, int count) => Queue(OpWriteV, fd, iov, count);
 
-    /// <summary>One submission entry: for readv/writev an iovec array and its count, for read a buffer and its length.</summary>
+    /// <summary>One submission entry: for writev an iovec array and its count, for read and write a buffer and its length.</summary>
     private int Queue(byte opcode, int fd, void* address, int count)
     {
         if (_queued == Capacity)
@@ -223,7 +220,7 @@ internal sealed unsafe class IoUringBatch
         int completed = 0;
         while (completed < count)
         {
-            long r = Syscall(SysIoUringEnter, _fd, count - submitted, count - completed, EnterGetEvents, 0, 0);
+            long r = LinuxNative.Syscall(SysIoUringEnter, _fd, count - submitted, count - completed, EnterGetEvents, 0, 0);
             if (r < 0)
             {
                 int errno = LinuxNative.LastError;
@@ -280,14 +277,10 @@ internal sealed unsafe class IoUringBatch
         return reaped;
     }
 
+    /// <summary>Maps one of the ring's regions (shared with the kernel, populated now); null on failure.</summary>
     private static byte* Mmap(nuint length, int fd, long offset)
     {
-        void* at = LinuxNative.Mmap(null, length, ProtReadWrite, MapSharedPopulate, fd, offset);
-        return at == (void*)-1 ? null : (byte*)at;
+        void* at = LinuxNative.Mmap(null, length, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE, LinuxNative.MAP_SHARED | LinuxNative.MAP_POPULATE, fd, offset);
+        return at == LinuxNative.MapFailed ? null : (byte*)at;
     }
-
-    private static void Munmap(void* at, nuint length) => LinuxNative.Munmap(at, length);
-
-    private static long Syscall(long number, long a1, long a2, long a3, long a4, long a5, long a6) =>
-        LinuxNative.Syscall(number, a1, a2, a3, a4, a5, a6);
 }

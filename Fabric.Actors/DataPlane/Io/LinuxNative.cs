@@ -187,6 +187,17 @@ internal static unsafe partial class LinuxNative
     [LibraryImport(Libc, EntryPoint = "writev", SetLastError = true)]
     public static partial nint WriteV(int fd, IoVec* iov, int count);
 
+    // sys/mman.h
+    public const int PROT_READ = 0x1;
+    public const int PROT_WRITE = 0x2;
+    public const int MAP_SHARED = 0x01;
+    public const int MAP_PRIVATE = 0x02;
+    public const int MAP_ANONYMOUS = 0x20;
+    public const int MAP_POPULATE = 0x8000;
+
+    /// <summary>mmap's failure value (MAP_FAILED).</summary>
+    public static readonly void* MapFailed = (void*)-1;
+
     [LibraryImport(Libc, EntryPoint = "mmap", SetLastError = true)]
     public static partial void* Mmap(void* address, nuint length, int protection, int flags, int fd, long offset);
 

@@ -41,7 +41,7 @@ public sealed unsafe partial class TapPort
     private readonly byte[]? _superFrame; // pinned: a super-frame being segmented, contiguous; its bytes beyond the batch slot are read straight here
     private readonly byte[]? _txHeaders;  // pinned: TxHeaderSlot bytes per run of one submit (virtio-net header + a super-frame's headers)
     private readonly IntPtr _txIov;       // TxIovCapacity iovecs: the runs of one submit
-    private readonly TxRun[]? _txRuns;    // the runs of one submit, in order
+    private readonly TxRun[] _txRuns = new TxRun[IoUringBatch.Capacity]; // the writes of one submit, in order
     private int _pendingLength;           // bytes of _superFrame still to segment (0 = none)
     private int _pendingMss;
     private int _pendingDone;             // segments of it already delivered
@@ -135,19 +135,19 @@ public sealed unsafe partial class TapPort
                 IoUringBatch? ring;
                 if (!_rxBulk && !_noStaging && batch.Capacity - batch.Count > 1 && (ring = Ring) is not null)
                 {
-                    if (!ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, RxReadAhead)))
+                    bool more = ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, RxReadAhead));
+                    added += DeliverStaged(batch, ref bytes);
+                    if (!more)
                     {
-                        added += DeliverStaged(batch, ref bytes);
                         break; // drained: the last read said EAGAIN (or the device is gone)
                     }
 
-                    added += DeliverStaged(batch, ref bytes);
                     continue;
                 }
 
                 int room = batch.MaxFrameLength;
                 // A super-frame kept whole lands in the batch's super-frame room, else in the one it is cut from.
-                bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
+                bool keep = CanKeepWhole(batch);
                 byte* whole = keep ? basePtr + batch.SuperFrameRoomOffset : superFrame;
                 iov[0] = new LinuxNative.IoVec { Base = header, Length = VirtioNetLayout.Length };
                 iov[1] = new LinuxNative.IoVec { Base = basePtr + batch.FrameRoomOffset(batch.Count), Length = (nuint)room };
@@ -210,8 +210,8 @@ public sealed unsafe partial class TapPort
         if (_rxStaging == null)
         {
             // Anonymous memory: a staging buffer costs resident pages only as far as frames fill it.
-            _rxStaging = (byte*)LinuxNative.Mmap(null, RxStagingBytes, 0x1 | 0x2, 0x02 | 0x20, -1, 0);
-            if (_rxStaging == (byte*)-1)
+            _rxStaging = (byte*)LinuxNative.Mmap(null, RxStagingBytes, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE, LinuxNative.MAP_PRIVATE | LinuxNative.MAP_ANONYMOUS, -1, 0);
+            if (_rxStaging == LinuxNative.MapFailed)
             {
                 _rxStaging = null;
                 _noStaging = true; // no memory for staging: read one at a time from now on
@@ -257,7 +257,7 @@ public sealed unsafe partial class TapPort
                 continue;
             }
 
-            var frame = new ReadOnlySpan<byte>(stage + VirtioNetLayout.Length, Math.Max(length, 0));
+            var frame = new ReadOnlySpan<byte>(stage + VirtioNetLayout.Length, length);
             if (vnet.BaseGsoType == VirtioNetGsoType.None && length <= batch.MaxFrameLength)
             {
                 frame.CopyTo(batch.NextFrameRoom());
@@ -272,14 +272,18 @@ public sealed unsafe partial class TapPort
 
             // A super-frame among small frames: one copy, then one read at a time while they last.
             _rxBulk = true;
-            bool keep = KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
             _smallRun = 0;
+            bool keep = CanKeepWhole(batch);
             frame.CopyTo(keep ? batch.Buffer.AsSpan(batch.SuperFrameRoomOffset, length) : _superFrame);
             added += TakeSuperFrame(batch, vnet, length, keptInRoom: keep, ref bytes);
         }
 
         return added;
     }
+
+    /// <summary>Whether a super-frame read now may be handed over whole, in the batch's super-frame room (<see cref="KeepsSuperFrames"/>).</summary>
+    private bool CanKeepWhole(PacketBatch batch) =>
+        KeepsSuperFrames && batch.SuperFrameRoomLength >= SuperFrameRoom && batch.CanTakeSuperFrame;
 
     /// <summary>The header of a frame read with <paramref name="length"/> bytes after it; false (counted) when it cannot be used.</summary>
     private bool TryHeader(ReadOnlySpan<byte> header, int length, out VirtioNetHeader vnet)
@@ -492,7 +496,7 @@ public sealed unsafe partial class TapPort
 
                 LinuxNative.IoVec* iov = iovs + iovUsed;
                 int iovCount = PrepareRun(batch, basePtr, i, ref coalescer, headers + queued * TxHeaderSlot, iov, out int run, out long runBytes);
-                _txRuns![queued] = new TxRun(i, run, runBytes);
+                _txRuns[queued] = new TxRun(i, run, runBytes);
                 if (ring is null)
                 {
                     nint n;
@@ -572,14 +576,14 @@ public sealed unsafe partial class TapPort
         return run + 1;
     }
 
-    /// <summary>Submits the <paramref name="queued"/> runs' writes and accounts each; false when the device is gone.</summary>
+    /// <summary>Submits the <paramref name="queued"/> writes (<see cref="_txRuns"/>) and accounts each; false when the device is gone.</summary>
     private bool CompleteWrites(IoUringBatch ring, int queued, int batchCount, ref int sent, ref long bytes)
     {
         ring.Submit();
         Interlocked.Increment(ref _txWriteCalls);
         for (int r = 0; r < queued; r++)
         {
-            if (!Written(_txRuns![r], ring.Result(r), batchCount, ref sent, ref bytes))
+            if (!Written(_txRuns[r], ring.Result(r), batchCount, ref sent, ref bytes))
             {
                 return false;
             }
@@ -607,6 +611,6 @@ public sealed unsafe partial class TapPort
         return true;
     }
 
-    /// <summary>One write of <see cref="SendOffloaded"/>: the first frame, how many, their bytes.</summary>
+    /// <summary>One write of a send: its first frame in the batch, how many frames, their bytes.</summary>
     private readonly record struct TxRun(int Start, int Length, long Bytes);
 }

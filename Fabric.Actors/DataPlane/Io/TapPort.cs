@@ -43,7 +43,6 @@ public sealed unsafe partial class TapPort : Port
             _superFrame = GC.AllocateUninitializedArray<byte>(SuperFrameRoom, pinned: true);
             _txHeaders = GC.AllocateArray<byte>(TxHeaderSlot * IoUringBatch.Capacity, pinned: true);
             _txIov = AllocateIov();
-            _txRuns = new TxRun[IoUringBatch.Capacity];
         }
     }
 
@@ -419,7 +418,7 @@ public sealed unsafe partial class TapPort : Port
     {
         var ring = Ring;
         int sent = 0;
-        int queuedFrom = 0;
+        int queued = 0;
         for (int i = 0; i < batch.Count; i++)
         {
             ref Packet p = ref batch[i];
@@ -430,15 +429,18 @@ public sealed unsafe partial class TapPort : Port
                 continue;
             }
 
-            if (ring is not null)
+            var write = new TxRun(i, 1, p.Length);
+            if (ring is null)
             {
-                if (ring.Queued == 0)
+                nint n;
+                do
                 {
-                    queuedFrom = i;
+                    n = LinuxNative.Write(_fd, basePtr + p.Offset, (nuint)p.Length);
                 }
+                while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
 
-                ring.QueueWrite(_fd, basePtr + p.Offset, p.Length);
-                if ((ring.IsFull || i == batch.Count - 1) && !CompletePlainWrites(ring, batch, queuedFrom, ref sent, ref bytes))
+                Interlocked.Increment(ref _txWriteCalls);
+                if (!Written(write, n < 0 ? -LinuxNative.LastError : (int)n, batch.Count, ref sent, ref bytes))
                 {
                     return sent;
                 }
@@ -446,62 +448,25 @@ public sealed unsafe partial class TapPort : Port
                 continue;
             }
 
-            nint n;
-            do
+            _txRuns[queued++] = write;
+            ring.QueueWrite(_fd, basePtr + p.Offset, p.Length);
+            if (queued == IoUringBatch.Capacity)
             {
-                n = LinuxNative.Write(_fd, basePtr + p.Offset, (nuint)p.Length);
-            }
-            while (n < 0 && LinuxNative.LastError == LinuxNative.EINTR);
+                if (!CompleteWrites(ring, queued, batch.Count, ref sent, ref bytes))
+                {
+                    return sent;
+                }
 
-            Interlocked.Increment(ref _txWriteCalls);
-            if (n >= 0)
-            {
-                sent++;
-                bytes += p.Length;
-                continue;
-            }
-
-            if (!WriteFailed(LinuxNative.LastError, 1, batch.Count - i))
-            {
-                break;
+                queued = 0;
             }
         }
 
-        if (ring is not null && ring.Queued > 0)
+        if (queued > 0)
         {
-            CompletePlainWrites(ring, batch, queuedFrom, ref sent, ref bytes); // the batch ended on ghost frames
+            CompleteWrites(ring!, queued, batch.Count, ref sent, ref bytes);
         }
 
         return sent;
-    }
-
-    /// <summary>Submits the queued writes of the frames from <paramref name="from"/> on (ghost frames skipped) and accounts each; false when the device is gone.</summary>
-    private bool CompletePlainWrites(IoUringBatch ring, PacketBatch batch, int from, ref int sent, ref long bytes)
-    {
-        int queued = ring.Queued;
-        ring.Submit();
-        Interlocked.Increment(ref _txWriteCalls);
-        int i = from;
-        for (int r = 0; r < queued; r++, i++)
-        {
-            while (batch[i].IsGhost)
-            {
-                i++;
-            }
-
-            int result = ring.Result(r);
-            if (result >= 0)
-            {
-                sent++;
-                bytes += batch[i].Length;
-            }
-            else if (!WriteFailed(-result, 1, batch.Count - i))
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 
     /// <summary>

@@ -90,30 +90,4 @@ public class TapIoUringTests
             Assert.Equal(0, tap.RxReadAheadSubmits);
         }
     }
-
-    [Fact]
-    public void Every_write_of_a_batch_to_a_tap_whose_link_is_down_is_counted_as_link_down()
-    {
-        HostTools.RequireRoot();
-        using var ns = new TestNamespace("ftap-urdown");
-        using var tap = TapPort.Open($"fturdn{Environment.ProcessId % 10000}x{Interlocked.Increment(ref _counter)}", id: 6);
-        HostTools.Ip($"link set {tap.InterfaceName} netns {ns.Name}");
-        var batch = new PacketBatch(capacity: 4);
-        for (int i = 0; i < 4; i++)
-        {
-            Span<byte> frame = batch.NextFrameRoom()[..60];
-            frame.Clear();
-            frame[..6].Fill(0xFF);
-            batch.Commit(60);
-        }
-
-        // Down: each of the four writes fails with EIO, each is counted, none is lost silently.
-        Assert.Equal(0, tap.SendBatch(batch));
-        Assert.Equal(4, tap.Counters.Drops(PortDropReason.TxLinkDown));
-        Assert.Equal(PortState.LinkDown, tap.State);
-
-        ns.Ip($"link set {tap.InterfaceName} up");
-        Assert.Equal(4, tap.SendBatch(batch));
-        Assert.Equal(PortState.Up, tap.State);
-    }
 }

@@ -218,26 +218,32 @@ public class TapPortTests
         AssertGone(nsName, tapName);
     }
 
-    [Fact]
-    public void Writing_to_a_tap_whose_link_is_down_drops_as_link_down()
+    /// <summary>A batch of several goes to the kernel in one io_uring submit: each of its writes fails and is counted on its own.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(4)]
+    public void Writing_to_a_tap_whose_link_is_down_drops_as_link_down(int frames)
     {
         (TestNamespace ns, TapPort tap) = OpenTapInNamespace("ftap-down");
         string nsName = ns.Name, tapName = tap.InterfaceName;
         try
         {
             ns.Ip($"link set {tapName} down");
-            var batch = new PacketBatch(capacity: 1);
-            Span<byte> frame = batch.NextFrameRoom()[..60];
-            frame.Clear();
-            frame[..6].Fill(0xFF); // broadcast destination: the content does not matter here
-            batch.Commit(60);
+            var batch = new PacketBatch(capacity: frames);
+            for (int i = 0; i < frames; i++)
+            {
+                Span<byte> frame = batch.NextFrameRoom()[..60];
+                frame.Clear();
+                frame[..6].Fill(0xFF); // broadcast destination: the content does not matter here
+                batch.Commit(60);
+            }
 
             Assert.Equal(0, tap.SendBatch(batch));
-            Assert.Equal(1, tap.Counters.Drops(PortDropReason.TxLinkDown));
+            Assert.Equal(frames, tap.Counters.Drops(PortDropReason.TxLinkDown));
             Assert.Equal(PortState.LinkDown, tap.State);
 
             ns.Ip($"link set {tapName} up");
-            Assert.Equal(1, tap.SendBatch(batch));
+            Assert.Equal(frames, tap.SendBatch(batch));
             Assert.Equal(PortState.Up, tap.State);
         }
         finally
