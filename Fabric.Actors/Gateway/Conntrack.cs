@@ -23,14 +23,22 @@ public enum ConnectionState : byte
 /// </summary>
 public readonly record struct ConnectionKey(uint Tenant, IpProtocol Protocol, Ipv4Address InsideAddress, ushort InsidePort, Ipv4Address RemoteAddress, ushort RemotePort);
 
+/// <summary>
+/// A tracked connection. Its table reuses the objects of removed connections (no object is
+/// allocated per connection under churn, so none survives into the GC's older generations only
+/// to die there): <see cref="Generation"/> says which life this is, and a reference kept beyond
+/// the table (a cache entry, a change to report) holds only while its generation matches.
+/// </summary>
 public sealed class Connection
 {
-    public required ConnectionKey Key { get; init; }
+    public ConnectionKey Key { get; private set; }
     public ConnectionState State { get; set; }
     /// <summary>True when the inside started it (SNAT/routed egress); false for DNAT and routed ingress.</summary>
-    public required bool FromInside { get; init; }
+    public bool FromInside { get; private set; }
     /// <summary>True when picked up mid-stream (no SYN seen here: after a shard move or restart).</summary>
-    public bool PickedUp { get; init; }
+    public bool PickedUp { get; private set; }
+    /// <summary>Which life of this object (1 for its first connection): bumped each time its table reuses it.</summary>
+    public uint Generation { get; private set; }
     /// <summary>Last packet seen (hits refresh it where the cache is: the gateway's datapath).</summary>
     public long LastSeen { get; set; }
     public long ClosedAt { get; internal set; }
@@ -62,6 +70,26 @@ public sealed class Connection
     /// <summary>The deadline it is filed under in the table's timer wheel (older filings are stale).</summary>
     internal long Due;
     public bool Removed { get; internal set; }
+
+    /// <summary>Starts a life (a new object, or one its table reuses): every field as a new connection has it.</summary>
+    internal void Begin(in ConnectionKey key, bool fromInside, bool pickedUp, long now)
+    {
+        Generation++;
+        Key = key;
+        FromInside = fromInside;
+        PickedUp = pickedUp;
+        State = pickedUp ? ConnectionState.Established : ConnectionState.New;
+        LastSeen = now;
+        ClosedAt = 0;
+        FinFromInside = FinFromOutside = false;
+        Binding = null;
+        _mirroredAddress = default;
+        _mirroredPort = 0;
+        ForwardKey = ReplyKey = default;
+        ForwardHash = ReplyHash = 0;
+        Due = 0;
+        Removed = false;
+    }
 }
 
 /// <summary>The pure state machine of connection tracking (RFC 793 states, folded the way firewalls and NATs do, RFC 7857 §2).</summary>
@@ -128,6 +156,14 @@ public sealed class ConnectionTable
     private int _dueNext;
     private readonly NatTable? _nat;
     private readonly long _closedHoldMs;
+    /// <summary>Objects of removed connections, ready for new ones.</summary>
+    private readonly Stack<Connection> _free = new();
+    /// <summary>Removed since the last sweep: the sweep's callers (and a batch's report of changes) may still hold them, so they are reused from the next sweep on.</summary>
+    private readonly List<Connection> _retired = [];
+    /// <summary>Spare objects kept beyond the live connections' count (a burst's objects beyond both go to the GC).</summary>
+    private const int SpareFloor = 1024;
+    /// <summary>Most removed connections waiting for the next sweep to reuse them.</summary>
+    private const int RetiredCap = 1 << 16;
 
     /// <param name="floor">Lowered when a filing brings <see cref="NextDue"/> forward (see <see cref="DueFloor"/>).</param>
     public ConnectionTable(ConntrackSettings? settings = null, NatTable? nat = null, bool lastSeenElsewhere = false, long tickMs = 100, DueFloor? floor = null)
@@ -162,7 +198,8 @@ public sealed class ConnectionTable
     public Connection Add(in ConnectionKey key, bool fromInside, bool pickedUp, long now)
     {
         if (_connections.TryGetValue(key, out var old)) Remove(old);
-        var c = new Connection { Key = key, FromInside = fromInside, PickedUp = pickedUp, State = pickedUp ? ConnectionState.Established : ConnectionState.New, LastSeen = now };
+        var c = _free.TryPop(out var spare) ? spare : new Connection();
+        c.Begin(key, fromInside, pickedUp, now);
         _connections[key] = c;
         Created++;
         if (pickedUp) PickedUp++;
@@ -211,6 +248,7 @@ public sealed class ConnectionTable
         c.Removed = true;
         if (_connections.TryGetValue(c.Key, out var current) && ReferenceEquals(current, c)) _connections.Remove(c.Key);
         if (c.Binding is { Connections: > 0 } b && --b.Connections == 0) _nat?.Release(b);
+        if (_retired.Count < RetiredCap) _retired.Add(c); // beyond (no sweep for long): the GC takes it
     }
 
     public void Remove(in ConnectionKey key)
@@ -232,6 +270,7 @@ public sealed class ConnectionTable
         {
             _due.Clear();
             _dueNext = 0;
+            Recycle();
             _wheel.Advance(now, _due);
         }
         var end = (int)Math.Min(_due.Count, (long)_dueNext + max);
@@ -294,6 +333,23 @@ public sealed class ConnectionTable
     {
         _connections.Clear();
         _wheel.Clear();
+    }
+
+    /// <summary>
+    /// The connections removed before this sweep become spares. Nothing of the table refers to
+    /// them any more; a filing of theirs left on the wheel finds a deadline of the object's next
+    /// life (judged as that life's, so harmless), and a cache entry checks the generation.
+    /// </summary>
+    private void Recycle()
+    {
+        _nat?.Recycle();
+        var keep = Math.Max(SpareFloor, _connections.Count);
+        foreach (var c in _retired)
+        {
+            if (_free.Count >= keep) break;
+            _free.Push(c);
+        }
+        _retired.Clear();
     }
 
     private long Deadline(Connection c) => c.State == ConnectionState.Closed

@@ -144,6 +144,7 @@ public sealed class FlowCacheShard
                 SourceMac = plan.Mac,
                 DestinationMac = key.Source,
                 Connection = o.Connection,
+                ConnectionGeneration = o.Connection?.Generation ?? 0,
                 IsReply = true,
                 Mask = FlowFields.Exact,
                 Stages = d.ReplyStages,

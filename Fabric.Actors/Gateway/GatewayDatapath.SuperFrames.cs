@@ -60,7 +60,7 @@ public sealed partial class GatewayDatapath
         var cache = Shards[bucket].Cache;
         var megaflow = false;
         if (!cache.Exact.TryGetValue(key, FlowHash.Compute(key), plan.Generation, now, out var entry) && !(megaflow = cache.TryMegaflow(key, plan.Generation, now, out entry))) return false;
-        if (entry.Action != EntryAction.Forward || entry.RequiresNoConnection || entry.Connection is { State: ConnectionState.Closed }
+        if (entry.Action != EntryAction.Forward || entry.RequiresNoConnection || entry.ConnectionGone || entry.Connection is { State: ConnectionState.Closed }
             || TcpSuperFrame.SegmentIpLength(layout, gsoSize) > plan.MtuOf(entry.OutPort) || (plan.Port(entry.OutPort)?.Vlan ?? 0) != 0
             || !EntryActions.TryApply(entry, frame))
         {

@@ -289,10 +289,11 @@ public sealed partial class GatewayDatapath : INeighbors
         {
             Counters.Hits++;
             if (megaflow) Counters.MegaflowHits++;
-            if (entry.RequiresNoConnection && !StillUnconnected(frame, key, port.Role, shard, now))
+            if ((entry.RequiresNoConnection && !StillUnconnected(frame, key, port.Role, shard, now)) || entry.ConnectionGone)
             {
                 // The drop was judged for a flow with no connection; this one has one (or a RST
-                // that conntrack refuses before the rules): the stages decide.
+                // that conntrack refuses before the rules). Or the entry's connection is gone
+                // (removed without its entries): the stages decide.
                 SlowPath(frame, key, hash, port, tenant, shard, now, sink, hit: true);
                 return;
             }

@@ -135,11 +135,14 @@ public sealed class RouteTable
     private readonly RouteEntry[] _entries;
     /// <summary>Prefix lengths in use, longest first, each with its routes' indexes in <see cref="Entries"/> keyed by network address.</summary>
     private readonly (uint Mask, Dictionary<uint, int> Routes)[] _byLength;
+    /// <summary>Each entry's description, made the first time a stage record names it (not once per miss).</summary>
+    private readonly string?[] _notes;
 
     public RouteTable(IEnumerable<RouteEntry> entries)
     {
         _given = [.. entries];
         _entries = [.. _given.Select((e, i) => (e, i)).OrderByDescending(x => x.e.PrefixLength).ThenBy(x => x.i).Select(x => x.e)];
+        _notes = new string?[_entries.Length];
         _byLength = [.. _entries.Select((e, i) => (e, i)).GroupBy(x => x.e.PrefixLength).Select(g =>
         {
             var mask = MaskOf(g.Key);
@@ -185,6 +188,9 @@ public sealed class RouteTable
         index = -1;
         return false;
     }
+
+    /// <summary>The description of the entry at <paramref name="index"/> in <see cref="Entries"/> (any thread: a race makes the same string twice).</summary>
+    public string NoteOf(int index) => _notes[index] ??= _entries[index].ToString();
 
     private static uint MaskOf(int prefixLength) => prefixLength == 0 ? 0 : uint.MaxValue << (32 - prefixLength);
 }

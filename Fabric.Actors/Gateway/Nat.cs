@@ -96,23 +96,44 @@ public sealed class SnatPlan
 /// <summary>
 /// A NAT binding: inside endpoint ⇄ external endpoint for one protocol (endpoint-independent
 /// mapping, RFC 4787 §4.1). It lives while a tracked connection uses it: <see cref="Connections"/>
-/// counts them, and the last one to go releases it (<see cref="NatTable.Release"/>).
+/// counts them, and the last one to go releases it (<see cref="NatTable.Release"/>). Its table
+/// reuses the objects of released bindings (as the connection table does its connections), so
+/// churn allocates none; <see cref="Live"/> is false between a release and the next use.
 /// </summary>
-public sealed class NatBinding(uint tenant, IpProtocol protocol, Ipv4Address insideAddress, ushort insidePort, Ipv4Address externalAddress, ushort externalPort)
+public sealed class NatBinding
 {
-    public uint Tenant { get; } = tenant;
-    public IpProtocol Protocol { get; } = protocol;
-    public Ipv4Address InsideAddress { get; } = insideAddress;
-    public ushort InsidePort { get; } = insidePort;
-    public Ipv4Address ExternalAddress { get; } = externalAddress;
-    public ushort ExternalPort { get; } = externalPort;
+    public NatBinding(uint tenant, IpProtocol protocol, Ipv4Address insideAddress, ushort insidePort, Ipv4Address externalAddress, ushort externalPort) =>
+        Begin(tenant, protocol, insideAddress, insidePort, externalAddress, externalPort, null, null);
+
+    public uint Tenant { get; private set; }
+    public IpProtocol Protocol { get; private set; }
+    public Ipv4Address InsideAddress { get; private set; }
+    public ushort InsidePort { get; private set; }
+    public Ipv4Address ExternalAddress { get; private set; }
+    public ushort ExternalPort { get; private set; }
     /// <summary>Tracked connections using this binding.</summary>
     public int Connections { get; internal set; }
     /// <summary>False once released: a connection that still points here must not release it twice.</summary>
-    public bool Live { get; internal set; } = true;
+    public bool Live { get; internal set; }
 
-    internal HostPorts? Host { get; init; }
-    internal HostBlock? Block { get; init; }
+    internal HostPorts? Host { get; private set; }
+    internal HostBlock? Block { get; private set; }
+
+    /// <summary>Starts a life (a new object, or one its table reuses).</summary>
+    internal NatBinding Begin(uint tenant, IpProtocol protocol, Ipv4Address insideAddress, ushort insidePort, Ipv4Address externalAddress, ushort externalPort, HostPorts? host, HostBlock? block)
+    {
+        Tenant = tenant;
+        Protocol = protocol;
+        InsideAddress = insideAddress;
+        InsidePort = insidePort;
+        ExternalAddress = externalAddress;
+        ExternalPort = externalPort;
+        Host = host;
+        Block = block;
+        Connections = 0;
+        Live = true;
+        return this;
+    }
 
     public override string ToString() => $"{Protocol} {InsideAddress}:{InsidePort} -> {ExternalAddress}:{ExternalPort} ({Connections} connections)";
 }

@@ -29,6 +29,14 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byExternal = [];
     private readonly Dictionary<uint, TenantPorts> _tenants = [];
     private readonly List<(uint Tenant, PortBlock Block)> _returned = [];
+    /// <summary>Objects of released bindings, ready for new ones.</summary>
+    private readonly Stack<NatBinding> _free = new();
+    /// <summary>Released since the last <see cref="Recycle"/>: whoever released them may still hold them until then.</summary>
+    private readonly List<NatBinding> _retired = [];
+    /// <summary>Spare objects kept beyond the live bindings' count.</summary>
+    private const int SpareFloor = 1024;
+    /// <summary>Most released bindings waiting for <see cref="Recycle"/>.</summary>
+    private const int RetiredCap = 1 << 16;
 
     public NatTable()
         : this(NatSettings.Default)
@@ -108,7 +116,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         }
         host.Cursor[p] = position;
         var hb = host.Blocks[position / size];
-        binding = new NatBinding(tenant, protocol, inside, insidePort, hb.Block.Address, (ushort)(hb.Block.FirstPort + position % size)) { Host = host, Block = hb };
+        binding = New(tenant, protocol, inside, insidePort, hb.Block.Address, (ushort)(hb.Block.FirstPort + position % size), host, hb);
         Add(binding, host, hb, p);
         created = true;
         return true;
@@ -139,7 +147,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         }
         var position = host.Blocks.IndexOf(hb) * t.BlockSize + (externalPort - block.FirstPort);
         if (position > host.Cursor[p]) host.Cursor[p] = position;
-        var binding = new NatBinding(tenant, protocol, inside, insidePort, external, externalPort) { Host = host, Block = hb };
+        var binding = New(tenant, protocol, inside, insidePort, external, externalPort, host, hb);
         Add(binding, host, hb, p);
         return binding;
     }
@@ -152,6 +160,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         _byInside.Remove((b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort));
         _byExternal.Remove((b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort));
         Released++;
+        if (_retired.Count < RetiredCap) _retired.Add(b); // beyond (no sweep for long): the GC takes it
         if (b.Host is not { } host || b.Block is not { } hb || !_tenants.TryGetValue(b.Tenant, out var t)) return;
         host.Bound[ProtocolIndex(b.Protocol)]--;
         if (--hb.Used > 0) return;
@@ -181,6 +190,27 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
             }
         }
     }
+
+    /// <summary>
+    /// The bindings released before this call become spares for new ones. The owner calls it at a
+    /// point where nothing it handed out still refers to them (its connection table's sweep: the
+    /// connections that held them were removed a sweep earlier).
+    /// </summary>
+    public void Recycle()
+    {
+        var keep = Math.Max(SpareFloor, _byInside.Count);
+        foreach (var b in _retired)
+        {
+            if (_free.Count >= keep) break;
+            _free.Push(b);
+        }
+        _retired.Clear();
+    }
+
+    private NatBinding New(uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, Ipv4Address external, ushort externalPort, HostPorts host, HostBlock block) =>
+        _free.TryPop(out var spare)
+            ? spare.Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block)
+            : new NatBinding(tenant, protocol, inside, insidePort, external, externalPort).Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block);
 
     /// <summary>Releases a binding that no connection took up (a packet that made it and then went nowhere).</summary>
     public void ReleaseIfUnused(NatBinding b)

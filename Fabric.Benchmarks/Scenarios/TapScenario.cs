@@ -32,6 +32,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// (TapScenario.Udp64.cs), <c>--udp-seconds</c> per rate (default 2; 0 leaves the ladder out):
 /// <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
 /// Keys of the issue that other parts own are null with the reason in <c>not_measured</c>.
+/// <c>--hold SECONDS</c> keeps the paths up that long after the warm-up, printing each path's
+/// namespaces and devices, for probing by hand (ping, perf, tcpdump); the rounds follow.
 /// </summary>
 public static partial class TapScenario
 {
@@ -57,10 +59,11 @@ public static partial class TapScenario
         var pings = ScenarioArgs.Option(args, "--pings", 100);
         var udpSeconds = ScenarioArgs.Option(args, "--udp-seconds", 2);
         var only = ScenarioArgs.List(args, "--paths");
-        return RunAsync(seconds, reps, pings, udpSeconds, only).GetAwaiter().GetResult();
+        var hold = ScenarioArgs.Option(args, "--hold", 0);
+        return RunAsync(seconds, reps, pings, udpSeconds, only, hold).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int seconds, int reps, int pings, int udpSeconds, HashSet<string>? only)
+    private static async Task<int> RunAsync(int seconds, int reps, int pings, int udpSeconds, HashSet<string>? only, int hold)
     {
         var pid = Environment.ProcessId;
         var tag = $"{pid % 100000}";
@@ -96,6 +99,16 @@ public static partial class TapScenario
             foreach (var p in paths)
             {
                 Console.WriteLine($"warm-up {p.Name}: {Iperf(iperf, p, 2):0.00} Gbit/s");
+            }
+
+            if (hold > 0)
+            {
+                foreach (var p in paths)
+                {
+                    Console.WriteLine($"hold {p.Name}: client netns {p.Client.Name} dev {p.ClientDevice} ({p.ClientAddress}), server netns {p.Server.Name} dev {p.ServerDevice} ({p.ServerAddress})");
+                }
+
+                await Task.Delay(TimeSpan.FromSeconds(hold));
             }
 
             var gbps = paths.ToDictionary(p => p.Name, _ => new List<double>());

@@ -77,6 +77,14 @@ public static class MetricsEndpoints
         for (var g = 0; g <= GC.MaxGeneration; g++)
             m.Counter("dotnet_gc_collections_total", "Garbage collections of a generation (and the younger ones with it) since the process started", GC.CollectionCount(g), ("generation", $"{g}"));
         m.Counter("dotnet_gc_pause_seconds_total", "Time the GC has paused the process's threads since it started, in seconds", GC.GetTotalPauseDuration().TotalSeconds);
+        // The last young-generation collection: what made it as long as it was.
+        var young = GC.GetGCMemoryInfo(GCKind.Ephemeral);
+        if (young.Index > 0)
+        {
+            m.Gauge("dotnet_gc_last_ephemeral_pause_seconds", "Pause of the last gen-0/gen-1 collection, in seconds", young.PauseDurations[0].TotalSeconds);
+            m.Gauge("dotnet_gc_last_ephemeral_promoted_bytes", "Bytes the last gen-0/gen-1 collection kept alive and moved up a generation", young.PromotedBytes);
+            m.Gauge("dotnet_gc_last_ephemeral_generation", "Generation of the last ephemeral collection (0 or 1)", young.Generation);
+        }
     }
 
     private static void Cluster(PrometheusText m, Cluster cluster)

@@ -43,6 +43,37 @@ public class NatPortBlockTests
     }
 
     [Fact]
+    public void A_released_binding_is_reused_by_a_later_connection_from_the_next_sweep_on_and_starts_clean()
+    {
+        // Churn allocates no binding per connection (ConntrackChurnTests): the table takes the
+        // object of one released a sweep ago, so nothing that released it still holds it.
+        var (plan, _, nat, connections) = Setup(conntrack: ConntrackSettings.Default with { TcpClosedHold = TimeSpan.FromMilliseconds(200) });
+        var first = Connect(plan, nat, connections, 40000, now: 1_000);
+        var binding = first.Binding!;
+        first.State = ConnectionState.Closed;
+        connections.Transitioned(first, ConnectionState.New, 1_000);
+        var removed = new List<Connection>();
+        connections.Expire(1_400, removed, []);
+        Assert.Same(first, Assert.Single(removed));
+        Assert.False(binding.Live);
+        Assert.Equal(0, nat.Count);
+
+        // Released in this sweep: not handed out again before the next one.
+        var meanwhile = Bind(plan, nat, 40001);
+        Assert.NotSame(binding, meanwhile);
+        connections.Expire(1_500, removed, []);
+        var reused = Bind(plan, nat, 40002);
+        Assert.Same(binding, reused);
+        Assert.True(reused.Live);
+        Assert.Equal(0, reused.Connections);
+        Assert.Equal((ushort)40002, reused.InsidePort);
+        Assert.NotEqual(meanwhile.ExternalPort, reused.ExternalPort);
+        Assert.True(nat.TryGetByExternal(Tenant, IpProtocol.Tcp, reused.ExternalAddress, reused.ExternalPort, out var found));
+        Assert.Same(reused, found);
+        Assert.False(nat.TryGetByInside(Tenant, IpProtocol.Tcp, Host, 40000, out _)); // the old life's endpoint is gone
+    }
+
+    [Fact]
     public void Ports_are_handed_out_round_robin_so_a_port_just_freed_is_the_last_one_offered_again()
     {
         var (plan, _, nat, _) = Setup();

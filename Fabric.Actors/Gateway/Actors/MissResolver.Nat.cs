@@ -13,7 +13,7 @@ namespace Fabric.Actors.Gateway.Actors;
 internal sealed partial class MissResolver
 {
     private readonly long[] _entityIncarnations;
-    private readonly List<Connection>[] _changed;
+    private readonly List<(Connection Connection, uint Generation)>[] _changed;
     /// <summary>Tells this gateway's ledger from a previous one's (entities drop leases of another incarnation).</summary>
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     /// <summary>Entity incarnations that stopped: their late block returns are ignored (the blocks went to the successor).</summary>
@@ -113,7 +113,7 @@ internal sealed partial class MissResolver
     public void ConnectionChanged(int bucket, Connection connection)
     {
         if ((uint)bucket >= Buckets) return;
-        _changed[bucket].Add(connection);
+        _changed[bucket].Add((connection, connection.Generation));
         _changedSinceFlush = true;
     }
 
@@ -123,9 +123,14 @@ internal sealed partial class MissResolver
         var changed = _changed[bucket];
         if (changed.Count == 0) return;
         var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
-        foreach (var c in changed) updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
+        foreach (var (c, generation) in changed)
+        {
+            if (c.Generation != generation) continue; // gone since, and its object reused: the entity expires it by its own clock
+            updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
+        }
         changed.Clear();
-        if (_direct[bucket] is { } state) state.Update(updates.MoveToImmutable(), now);
-        else SendToEntity(bucket, new ConnectionsUpdated(Spec.Intent.Name, bucket, updates.MoveToImmutable()));
+        if (updates.Count == 0) return;
+        if (_direct[bucket] is { } state) state.Update(updates.DrainToImmutable(), now);
+        else SendToEntity(bucket, new ConnectionsUpdated(Spec.Intent.Name, bucket, updates.DrainToImmutable()));
     }
 }

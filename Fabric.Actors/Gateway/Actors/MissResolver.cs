@@ -75,7 +75,7 @@ internal sealed partial class MissResolver : IMissResolver
         _pending = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Parked>())];
         _misses = [.. Enumerable.Range(0, Buckets).Select(_ => new List<FlowMiss>())];
         _entityIncarnations = new long[Buckets];
-        _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<Connection>())];
+        _changed = [.. Enumerable.Range(0, Buckets).Select(_ => new List<(Connection, uint)>())];
         _direct = new FlowCacheBucket?[Buckets];
         _barrier = new long[Buckets];
         _barrierOut = new int[Buckets];

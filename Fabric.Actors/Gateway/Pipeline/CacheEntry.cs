@@ -36,6 +36,8 @@ public struct CacheEntry
     public MacAddress DestinationMac;
     /// <summary>The tracked connection (its idle timer is refreshed on hits; TCP FIN/RST leave the cache for the slow path).</summary>
     public Connection? Connection;
+    /// <summary>The life of <see cref="Connection"/> the entry was made for (its table reuses the object once the connection is gone).</summary>
+    public uint ConnectionGeneration;
     /// <summary>How many stage runs one hit saves.</summary>
     public byte Stages;
     /// <summary>The firewall rule that judged the flow, + 1 (0: none): a hit counts a packet for it (<see cref="StageCounters.Hit"/>).</summary>
@@ -56,6 +58,7 @@ public struct CacheEntry
         SourceMac = gatewayMac,
         DestinationMac = nextHopMac,
         Connection = o.Connection,
+        ConnectionGeneration = o.Connection?.Generation ?? 0,
         IsReply = isReply,
         Stages = (byte)o.Stages,
         FirewallRule = o.FirewallRule,
@@ -79,6 +82,9 @@ public struct CacheEntry
 
     /// <summary>The result holds only while the flow has no tracked connection.</summary>
     public readonly bool RequiresNoConnection => (Mask & FlowFields.NoConnection) != 0;
+
+    /// <summary>The entry's connection is gone (its object now tracks another one): the entry no longer holds, the stages decide.</summary>
+    public readonly bool ConnectionGone => Connection is { } c && c.Generation != ConnectionGeneration;
 
     public override readonly string ToString() => Action == EntryAction.Drop
         ? $"drop({Reason})"

@@ -35,7 +35,7 @@ public static class GatewayStages
             return StageRecord.Rejected(GatewayStage.ServiceRouter, RouteFields, GatewayDrop.NoRoute, RejectKind.NetUnreachable, item: index);
         }
         var hop = route.Connected ? p.Key.DestinationAddress : route.NextHop;
-        return StageRecord.Forward(GatewayStage.ServiceRouter, RouteFields, route.Port, hop, route.ToString(), index);
+        return StageRecord.Forward(GatewayStage.ServiceRouter, RouteFields, route.Port, hop, t.Sr.Routes.NoteOf(index), index);
     }
 
     /// <summary>
@@ -143,6 +143,9 @@ public static class GatewayStages
     /// Replies to SNAT bindings and mid-stream TCP with no connection are picked up (loose), so a
     /// shard that moved keeps its connections without a journal.
     /// </summary>
+    /// <summary>A tracked connection's state as the firewall's record names it (made once, not per packet).</summary>
+    private static readonly string[] StateNotes = [.. Enum.GetValues<ConnectionState>().Select(s => s.ToString().ToLowerInvariant())];
+
     public static StageRecord Firewall(in PacketFacts p, TenantPlan t, ConnectionTable connections, long now, out Connection? connection)
     {
         const FlowFields consulted = FlowFields.Base | FlowFields.FiveTuple;
@@ -159,7 +162,7 @@ public static class GatewayStages
                 connections.Reopen(existing, now);
                 return StageRecord.Next(GatewayStage.Firewall, consulted, note: "reopened");
             }
-            return StageRecord.Next(GatewayStage.Firewall, consulted, note: existing.State.ToString().ToLowerInvariant());
+            return StageRecord.Next(GatewayStage.Firewall, consulted, note: StateNotes[(int)existing.State]);
         }
         if (!ConnectionTracking.MayStart(p.Key.IpProtocol, p.TcpFlags, loosePickup: true, out var pickedUp))
         {
