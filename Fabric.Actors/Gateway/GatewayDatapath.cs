@@ -381,9 +381,10 @@ public sealed partial class GatewayDatapath : INeighbors
             // Sharded mode: the bucket's flow-cache entity decides, here when it runs on this node
             // and lets us (direct mode), else by message while the frame waits for its answer.
             var trace = Volatile.Read(ref _traceBudget) > 0;
-            if (resolver.TryResolveHere(shard.Index, key, facts.TcpFlags, facts.Ttl, port.Role, trace || Tracer is not null, out var resolution, out var generation))
+            Span<uint> entityTally = stackalloc uint[GatewayPipeline.MaxStages];
+            if (resolver.TryResolveHere(shard.Index, key, facts.TcpFlags, facts.Ttl, port.Role, trace || Tracer is not null, entityTally, out var answer, out var entityLines, out var generation))
             {
-                CompleteMiss(frame, key, hash, resolution, generation, now, sink, hit);
+                CompleteMiss(frame, key, hash, ref answer, entityTally[..answer.TallyCount], entityLines, generation, now, sink, hit);
                 return;
             }
             resolver.Park(shard.Index, frame, key, hash, facts.TcpFlags, facts.Ttl, port.Role, trace);

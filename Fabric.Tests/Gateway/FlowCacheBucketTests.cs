@@ -45,11 +45,14 @@ public class FlowCacheBucketTests() : TestKit("akka.loglevel = WARNING")
         {
             var key = Key(dp.Plan, f);
             var flags = key.IpProtocol == IpProtocol.Tcp ? TcpFlags.Syn : TcpFlags.None;
-            Assert.True(bucket.TryResolve(key, flags, 64, fromUplink: false, dp.Plan.Generation, trace: false, 1, out var here, out var generation));
+            var tally = new uint[GatewayPipeline.MaxStages];
+            Assert.True(bucket.TryDecide(key, flags, 64, fromUplink: false, dp.Plan.Generation, trace: false, 1, tally, out var here, out _, out var generation));
             Assert.Equal(dp.Plan.Generation, generation);
             var sent = FlowResolver.Resolve(byMessage, dp.Plan, new Fabric.Messages.Gateway.FlowMiss(GatewayDatapath.KeyBytes(key), (byte)flags, 64, false), 1, trace: false);
-            Assert.Equal((sent.Verdict, sent.Reason, sent.Rewrite, sent.OutPort, sent.Cacheable, sent.ConnectionState, sent.Connection, sent.Reply),
-                (here.Verdict, here.Reason, here.Rewrite, here.OutPort, here.Cacheable, here.ConnectionState, here.Connection, here.Reply));
+            var expected = GatewayDatapath.AnswerOf(sent);
+            expected.TallyCount = here.TallyCount;
+            Assert.Equal(expected, here);
+            Assert.Equal(sent.StageTally.ToArray(), tally[..here.TallyCount]);
         }
         // The same state is left behind: connections and SNAT bindings.
         Assert.Equal(byMessage.Connections.Count, bucket.Shard!.Connections.Count);
@@ -63,7 +66,7 @@ public class FlowCacheBucketTests() : TestKit("akka.loglevel = WARNING")
     {
         var (bucket, dp) = Configured();
         var key = Key(dp.Plan, Tcp(Host, 6000, Server, 443, TcpFlags.Syn));
-        bool Try(uint generation) => bucket.TryResolve(key, TcpFlags.Syn, 64, false, generation, false, 1, out _, out _);
+        bool Try(uint generation) => bucket.TryDecide(key, TcpFlags.Syn, 64, false, generation, false, 1, new uint[GatewayPipeline.MaxStages], out _, out _, out _);
 
         Assert.False(Try(dp.Plan.Generation + 1)); // the gateway runs a newer configuration than the entity has
         bucket.AwaitingRestore = true;
@@ -88,7 +91,7 @@ public class FlowCacheBucketTests() : TestKit("akka.loglevel = WARNING")
         for (ushort port = 6000; port < 6010; port++)
         {
             var key = Key(dp.Plan, Tcp(Host, port, Server, 443, TcpFlags.Syn));
-            Assert.True(bucket.TryResolve(key, TcpFlags.Syn, 64, false, dp.Plan.Generation, false, 1, out _, out _));
+            Assert.True(bucket.TryDecide(key, TcpFlags.Syn, 64, false, dp.Plan.Generation, false, 1, new uint[GatewayPipeline.MaxStages], out _, out _, out _));
         }
         // Its sweep is armed for nothing yet, so the first connection asks; the others wait for that upkeep.
         ExpectMsg<FlowCacheUpkeep>();
@@ -97,7 +100,7 @@ public class FlowCacheBucketTests() : TestKit("akka.loglevel = WARNING")
         // The entity ran it: the next decision that leaves something to do asks again.
         bucket.UpkeepDone();
         var next = Key(dp.Plan, Tcp(Host, 6100, Server, 443, TcpFlags.Syn));
-        Assert.True(bucket.TryResolve(next, TcpFlags.Syn, 64, false, dp.Plan.Generation, false, 1, out _, out _));
+        Assert.True(bucket.TryDecide(next, TcpFlags.Syn, 64, false, dp.Plan.Generation, false, 1, new uint[GatewayPipeline.MaxStages], out _, out _, out _));
         ExpectMsg<FlowCacheUpkeep>();
         ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }

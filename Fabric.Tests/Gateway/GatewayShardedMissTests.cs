@@ -29,9 +29,11 @@ public class GatewayShardedMissTests
             _parked.Add((frame.ToArray(), key, hash, new FlowMiss(GatewayDatapath.KeyBytes(key), (byte)tcpFlags, ttl, role == PortRole.Uplink), bucket));
 
         /// <summary>Never decided on the data path's thread here: every miss is parked and drained, as by message.</summary>
-        public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, out FlowResolution resolution, out uint generation)
+        public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, Span<uint> tally,
+            out EntityAnswer answer, out List<string>? traceLines, out uint generation)
         {
-            resolution = null!;
+            answer = default;
+            traceLines = null;
             generation = 0;
             return false;
         }
@@ -115,6 +117,53 @@ public class GatewayShardedMissTests
         var reply = Run(sharded, entities, Tcp(Server, 443, ip.Source, tcp.SourcePort, TcpFlags.Syn | TcpFlags.Ack, UpstreamMac, 9000, 1001), blue.UplinkPort, ++now);
         Assert.Equal(blue.DownlinkPort, Assert.Single(reply).Item1);
         Assert.Equal(resolved, sharded.RemoteResolved);
+    }
+
+    [Fact]
+    public void An_answer_decided_on_the_entitys_node_is_the_one_its_message_would_carry()
+    {
+        // A gateway deciding under a local entity's lock makes no message (FlowResolver.Decide);
+        // what it acts on must be what it reads from the entity's FlowResolution (AnswerOf), for
+        // every kind of outcome. Two entities with equal state and their own ledgers: one answers
+        // by message, the other directly.
+        var (byMessage, direct) = (Datapath(), Datapath());
+        var plan = byMessage.Plan;
+        var blue = plan.Tenants[0];
+        var bucket = GatewayDatapath.ShardFor(blue.Vni, Host, byMessage.Shards.Length);
+        var a = new FlowCacheShard(bucket, 16, 0, lender: byMessage.Ledger, lastSeenElsewhere: true);
+        var b = new FlowCacheShard(bucket, 16, 0, lender: direct.Ledger, lastSeenElsewhere: true);
+        var tally = new uint[GatewayPipeline.MaxStages];
+        long now = 0;
+
+        EntityAnswer Same(byte[] frame, ushort port, TcpFlags flags, byte ttl = 64)
+        {
+            Assert.True(FlowKeyExtractor.TryExtract(frame, port, blue.Vni, out var key, out _));
+            var fromUplink = port == blue.UplinkPort;
+            var message = FlowResolver.Resolve(a, plan, key, flags, ttl, fromUplink, ++now, trace: false);
+            var expected = GatewayDatapath.AnswerOf(message);
+            FlowResolver.Decide(b, plan, key, flags, ttl, fromUplink, now, tally, out var actual);
+            Assert.Equal(expected.StageMask, actual.StageMask);
+            Assert.Equal(message.StageTally.ToArray(), tally[..actual.TallyCount].ToArray());
+            expected.TallyCount = actual.TallyCount; // the message carries its tallies, not their count
+            Assert.Equal(expected, actual);
+            return actual;
+        }
+
+        var syn = Same(Tcp(Host, 6000, Server, 443, TcpFlags.Syn), blue.DownlinkPort, TcpFlags.Syn);
+        Assert.True(syn.HasConnection);
+        Assert.True(syn.Decision.HasReply);
+        Assert.Equal(syn.ExternalPort, syn.Decision.Outcome.Rewrites.SourcePort); // SNAT
+        Same(Tcp(Server, 443, syn.ExternalAddress, syn.ExternalPort, TcpFlags.Syn | TcpFlags.Ack, UpstreamMac), blue.UplinkPort, TcpFlags.Syn | TcpFlags.Ack);
+        Same(Tcp(Host, 6000, Server, 443, TcpFlags.Fin | TcpFlags.Ack), blue.DownlinkPort, TcpFlags.Fin | TcpFlags.Ack);
+        Same(Udp(Host, 5000, Server, 53), blue.DownlinkPort, 0);
+        Same(Ping(Host, Server, 7), blue.DownlinkPort, 0);
+        var denied = Same(Tcp(Host, 6001, Server, 23, TcpFlags.Syn), blue.DownlinkPort, TcpFlags.Syn);
+        Assert.Equal(StageVerdict.Drop, denied.Decision.Outcome.Verdict);
+        Assert.NotEqual(0, denied.Decision.Outcome.FirewallRule); // the rule that judged it, from the tallies
+        Same(Tcp(Host, 6002, Server, 25, TcpFlags.Syn), blue.DownlinkPort, TcpFlags.Syn);
+        Same(Udp(Host, 5000, Server, 53, ttl: 1), blue.DownlinkPort, 0, ttl: 1);
+        var unknown = Same(Tcp(Host, 6003, Server, 443, TcpFlags.Syn), 999, TcpFlags.Syn);
+        Assert.Equal(GatewayDrop.UnknownPort, unknown.Decision.Outcome.Reason);
     }
 
     [Fact]

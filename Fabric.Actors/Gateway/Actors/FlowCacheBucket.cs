@@ -16,6 +16,9 @@ namespace Fabric.Actors.Gateway.Actors;
 /// <see cref="Update"/> and <see cref="Confirm"/>, once its messages to the entity have drained.
 /// Lock order: the gateway's data path, then this.
 /// </summary>
+/// <summary>A connection state the gateway moved on a cached packet, as a gateway on the entity's node hands it over (no message).</summary>
+internal readonly record struct ConnectionChange(ConnectionKey Key, ConnectionState State, bool FinFromInside, bool FinFromOutside);
+
 internal sealed class FlowCacheBucket(IActorRef entity)
 {
     private int _upkeepAsked;
@@ -36,23 +39,31 @@ internal sealed class FlowCacheBucket(IActorRef entity)
     public long SweepArmedAt { get; set; } = long.MaxValue;
 
     /// <summary>
-    /// Decides one miss here, as the entity's ResolveFlows does, when the entity can (configured
-    /// for <paramref name="generation"/> or later, restored, running); false: send it instead.
-    /// The entity is asked afterwards (once, off this thread) to hand back emptied blocks, ask for
-    /// spares and arm its sweep, when there is any of that to do.
+    /// Decides one miss here, as the entity's ResolveFlows does (<see cref="FlowResolver.Decide"/>,
+    /// no message made), when the entity can (configured for <paramref name="generation"/> or
+    /// later, restored, running); false: send it instead. The entity is asked afterwards (once, off
+    /// this thread) to hand back emptied blocks, ask for spares and arm its sweep, when there is any
+    /// of that to do.
     /// </summary>
-    public bool TryResolve(in FlowKey key, TcpFlags tcpFlags, byte ttl, bool fromUplink, uint generation, bool trace, long now,
-        out FlowResolution resolution, out uint decidedWith)
+    public bool TryDecide(in FlowKey key, TcpFlags tcpFlags, byte ttl, bool fromUplink, uint generation, bool trace, long now, Span<uint> tally,
+        out EntityAnswer answer, out List<string>? traceLines, out uint decidedWith)
     {
         lock (Gate)
         {
             if (Stopped || AwaitingRestore || Shard is null || Plan is null || generation > Plan.Generation)
             {
-                resolution = null!;
+                answer = default;
+                traceLines = null;
                 decidedWith = 0;
                 return false;
             }
-            resolution = FlowResolver.Resolve(Shard, Plan, key, tcpFlags, ttl, fromUplink, now, trace);
+            FlowResolver.Decide(Shard, Plan, key, tcpFlags, ttl, fromUplink, now, tally, out answer);
+            traceLines = null;
+            if (trace && answer.TallyCount > 0)
+            {
+                traceLines = new List<string>(answer.TallyCount + 1);
+                foreach (var rec in Shard.LastRecords(answer.TallyCount)) traceLines.Add(rec.ToString());
+            }
             decidedWith = Plan.Generation;
             Resolved++;
             AskUpkeep();
@@ -80,16 +91,31 @@ internal sealed class FlowCacheBucket(IActorRef entity)
         }
     }
 
+    /// <summary>The gateway on this node, directly: the same as <see cref="Update(ImmutableArray{ConnectionUpdate}, long)"/>, with no message made.</summary>
+    public void Update(ReadOnlySpan<ConnectionChange> changes, long now)
+    {
+        lock (Gate)
+        {
+            if (Shard is not null)
+            {
+                foreach (ref readonly var change in changes) Apply(change.Key, change.State, change.FinFromInside, change.FinFromOutside, now);
+            }
+            AskUpkeep();
+        }
+    }
+
     /// <summary>FINs and RSTs the gateway tracked on cached packets: a closed connection starts its hold now. Holding the lock.</summary>
     public void ApplyUpdates(ImmutableArray<ConnectionUpdate> updates, long now)
     {
         if (Shard is null) return;
-        foreach (var u in updates)
-        {
-            if (Shard.Connections.Find(FlowResolver.KeyOf(u.Connection)) is not { } c) continue;
-            c.LastSeen = Math.Max(c.LastSeen, now);
-            Shard.Connections.Update(c, (ConnectionState)u.State, u.FinFromInside, u.FinFromOutside, now);
-        }
+        foreach (var u in updates) Apply(FlowResolver.KeyOf(u.Connection), (ConnectionState)u.State, u.FinFromInside, u.FinFromOutside, now);
+    }
+
+    private void Apply(in ConnectionKey key, ConnectionState state, bool finFromInside, bool finFromOutside, long now)
+    {
+        if (Shard!.Connections.Find(key) is not { } c) return;
+        c.LastSeen = Math.Max(c.LastSeen, now);
+        Shard.Connections.Update(c, state, finFromInside, finFromOutside, now);
     }
 
     /// <summary>The gateway's answer to an idle check: how long each connection has been idle there, and its state. Holding the lock.</summary>

@@ -292,38 +292,71 @@ public static class FlowResolver
     public static FlowResolution Resolve(FlowCacheShard shard, GatewayPlan plan, FlowMiss m, long now, bool trace) =>
         Resolve(shard, plan, GatewayDatapath.KeyFrom(m.Key), (TcpFlags)m.TcpFlags, m.Ttl, m.FromUplink, now, trace);
 
-    /// <summary>One miss, decided from its key and the packet's TCP flags and TTL (in the entity, or by a gateway on its node under the bucket's lock).</summary>
+    /// <summary>One miss, decided from its key and the packet's TCP flags and TTL, answered by message (the entity's way).</summary>
     public static FlowResolution Resolve(FlowCacheShard shard, GatewayPlan plan, in FlowKey key, TcpFlags tcpFlags, byte ttl, bool fromUplink, long now, bool trace)
     {
+        Span<uint> tally = stackalloc uint[GatewayPipeline.MaxStages];
+        Decide(shard, plan, key, tcpFlags, ttl, fromUplink, now, tally, out var a);
+        var lines = ImmutableArray<string>.Empty;
+        if (trace && a.TallyCount > 0)
+        {
+            var b = ImmutableArray.CreateBuilder<string>(a.TallyCount);
+            foreach (var rec in shard.LastRecords(a.TallyCount)) b.Add(rec.ToString());
+            lines = b.MoveToImmutable();
+        }
+        ref var d = ref a.Decision;
+        ref var o = ref d.Outcome;
+        FlowRewrite? reply = d.HasReply ? GatewayDatapath.ToWire(d.ReplyRewrites, d.ReplyOutPort, d.ReplyStages) : null;
+        FlowConnection? connection = a.HasConnection
+            ? new FlowConnection(a.ConnectionKey.Tenant, (byte)a.ConnectionKey.Protocol, a.ConnectionKey.InsideAddress.ToUInt32(), a.ConnectionKey.InsidePort,
+                a.ConnectionKey.RemoteAddress.ToUInt32(), a.ConnectionKey.RemotePort, a.FromInside, a.ExternalAddress.ToUInt32(), a.ExternalPort)
+            : null;
+        return new FlowResolution(
+            (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
+            GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
+            o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages, (byte)a.StageMask, d.Cacheable,
+            a.HasConnection ? (byte)a.ConnectionState : NoConnection, connection, reply, lines, (ushort)o.Consulted, [.. tally[..a.TallyCount]]);
+    }
+
+    /// <summary>
+    /// One miss decided, as the gateway will act on it (<see cref="EntityAnswer"/>: the values a
+    /// FlowResolution carries, read the way <see cref="GatewayDatapath.AnswerOf"/> reads them):
+    /// by <see cref="Resolve"/> for the message, or by a gateway deciding here under the entity's
+    /// lock, which then makes no object. The stage records' tallies go to <paramref name="tally"/>.
+    /// </summary>
+    public static void Decide(FlowCacheShard shard, GatewayPlan plan, in FlowKey key, TcpFlags tcpFlags, byte ttl, bool fromUplink, long now, Span<uint> tally, out EntityAnswer answer)
+    {
+        answer = default;
         var port = plan.Port(key.IngressPort);
         if (port is null)
         {
-            return new FlowResolution((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, Empty, 0, 0, 0, 0, false, NoConnection, null, null, [], StageTally: []);
+            answer.Decision = GatewayDatapath.DecisionOf((byte)StageVerdict.Drop, (byte)GatewayDrop.UnknownPort, 0, default, 0, 0, 0, 0, false, default, null, 0, 0);
+            return;
         }
         var facts = new PacketFacts { Key = key, TcpFlags = tcpFlags, Ttl = ttl, Ingress = fromUplink ? PortRole.Uplink : PortRole.Downlink };
         var d = shard.Decide(ref facts, plan.Tenants[port.TenantIndex], plan, now);
         var o = d.Outcome;
         var records = shard.LastRecords(o.Stages);
-        byte mask = 0;
-        var tally = ImmutableArray.CreateBuilder<uint>(records.Length);
-        foreach (var rec in records)
+        var mask = 0;
+        for (var i = 0; i < records.Length; i++)
         {
-            mask |= (byte)(1 << (int)rec.Stage);
-            tally.Add(rec.Tally);
+            mask |= 1 << (int)records[i].Stage;
+            tally[i] = records[i].Tally;
         }
-        var lines = ImmutableArray<string>.Empty;
-        if (trace)
+        // Through the message's widths, so a decision made here is the one a message would carry.
+        var rewrites = new Rewrites((RewriteFields)(byte)o.Rewrites.Fields, o.Rewrites.SourceAddress, o.Rewrites.DestinationAddress, o.Rewrites.SourcePort, o.Rewrites.DestinationPort);
+        answer.Decision = GatewayDatapath.DecisionOf((byte)o.Verdict, (byte)o.Reason, (byte)o.Reject, rewrites, o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages,
+            (ushort)o.Consulted, d.Cacheable, tally[..records.Length], d.HasReply ? d.ReplyRewrites : null, d.ReplyOutPort, (byte)d.ReplyStages);
+        answer.StageMask = (byte)mask;
+        answer.TallyCount = records.Length;
+        if (o.Connection is { } c)
         {
-            var b = ImmutableArray.CreateBuilder<string>(records.Length);
-            foreach (var rec in records) b.Add(rec.ToString());
-            lines = b.MoveToImmutable();
+            answer.HasConnection = true;
+            answer.ConnectionState = c.State;
+            answer.ConnectionKey = c.Key;
+            answer.FromInside = c.FromInside;
+            (answer.ExternalAddress, answer.ExternalPort) = c.External;
         }
-        FlowRewrite? reply = d.HasReply ? GatewayDatapath.ToWire(d.ReplyRewrites, d.ReplyOutPort, d.ReplyStages) : null;
-        return new FlowResolution(
-            (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
-            GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
-            o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages, mask, d.Cacheable,
-            o.Connection is { } cs ? (byte)cs.State : NoConnection, o.Connection is { } c ? ToWire(c) : null, reply, lines, (ushort)o.Consulted, tally.MoveToImmutable());
     }
 
     public static FlowConnection ToWire(Connection c) => new(
@@ -337,6 +370,4 @@ public static class FlowResolver
     public static ulong ToWire(PortBlock b) => (ulong)b.Address.ToUInt32() << 16 | b.FirstPort;
 
     public static PortBlock BlockOf(ulong wire) => new(new Ipv4Address((uint)(wire >> 16)), (ushort)wire);
-
-    private static readonly FlowRewrite Empty = new(0, 0, 0, 0, 0, 0, 0);
 }

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using System.Runtime.InteropServices;
 using Akka.Actor;
 using Fabric.Actors.DataPlane.Wire;
 using Fabric.Messages.Gateway;
@@ -14,6 +15,8 @@ internal sealed partial class MissResolver
 {
     private readonly long[] _entityIncarnations;
     private readonly List<(Connection Connection, uint Generation)>[] _changed;
+    /// <summary>Direct mode's hand-over of <see cref="_changed"/> (reused: no message per flush).</summary>
+    private readonly List<ConnectionChange> _directChanges = [];
     /// <summary>Tells this gateway's ledger from a previous one's (entities drop leases of another incarnation).</summary>
     private readonly long _incarnation = Random.Shared.NextInt64(1, long.MaxValue);
     /// <summary>Entity incarnations that stopped: their late block returns are ignored (the blocks went to the successor).</summary>
@@ -122,6 +125,17 @@ internal sealed partial class MissResolver
     {
         var changed = _changed[bucket];
         if (changed.Count == 0) return;
+        if (_direct[bucket] is { } state)
+        {
+            _directChanges.Clear();
+            foreach (var (c, generation) in changed)
+            {
+                if (c.Generation == generation) _directChanges.Add(new ConnectionChange(c.Key, c.State, c.FinFromInside, c.FinFromOutside));
+            }
+            changed.Clear();
+            state.Update(CollectionsMarshal.AsSpan(_directChanges), now);
+            return;
+        }
         var updates = ImmutableArray.CreateBuilder<ConnectionUpdate>(changed.Count);
         foreach (var (c, generation) in changed)
         {
@@ -129,8 +143,6 @@ internal sealed partial class MissResolver
             updates.Add(new ConnectionUpdate(FlowResolver.ToWire(c), (byte)c.State, c.FinFromInside, c.FinFromOutside));
         }
         changed.Clear();
-        if (updates.Count == 0) return;
-        if (_direct[bucket] is { } state) state.Update(updates.DrainToImmutable(), now);
-        else SendToEntity(bucket, new ConnectionsUpdated(Spec.Intent.Name, bucket, updates.DrainToImmutable()));
+        if (updates.Count > 0) SendToEntity(bucket, new ConnectionsUpdated(Spec.Intent.Name, bucket, updates.DrainToImmutable()));
     }
 }

@@ -116,17 +116,19 @@ internal sealed partial class MissResolver : IMissResolver
     /// under the entity's lock, as the entity would. False: park it (and the bucket leaves direct
     /// mode if its entity could not decide).
     /// </summary>
-    public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, out FlowResolution resolution, out uint generation)
+    public bool TryResolveHere(int bucket, in FlowKey key, TcpFlags tcpFlags, byte ttl, PortRole role, bool trace, Span<uint> tally,
+        out EntityAnswer answer, out List<string>? traceLines, out uint generation)
     {
         if (_direct[bucket] is not { } entity)
         {
-            resolution = null!;
+            answer = default;
+            traceLines = null;
             generation = 0;
             return false;
         }
         var now = Environment.TickCount64;
         FlushConnectionChanges(bucket, now); // a FIN tracked earlier in this batch comes first
-        if (!entity.TryResolve(key, tcpFlags, ttl, role == PortRole.Uplink, _dp.Plan.Generation, trace, now, out resolution, out generation))
+        if (!entity.TryDecide(key, tcpFlags, ttl, role == PortRole.Uplink, _dp.Plan.Generation, trace, now, tally, out answer, out traceLines, out generation))
         {
             LeaveDirect(bucket);
             return false;
