@@ -102,8 +102,10 @@ public sealed class SnatPlan
 /// </summary>
 public sealed class NatBinding
 {
-    public NatBinding(uint tenant, IpProtocol protocol, Ipv4Address insideAddress, ushort insidePort, Ipv4Address externalAddress, ushort externalPort) =>
-        Begin(tenant, protocol, insideAddress, insidePort, externalAddress, externalPort, null, null);
+    /// <summary>Made by its table only (<see cref="NatTable.TryBind"/>, <see cref="NatTable.Restore"/>), which starts each life with <see cref="Begin"/>.</summary>
+    internal NatBinding()
+    {
+    }
 
     public uint Tenant { get; private set; }
     public IpProtocol Protocol { get; private set; }

@@ -208,9 +208,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     }
 
     private NatBinding New(uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, Ipv4Address external, ushort externalPort, HostPorts host, HostBlock block) =>
-        _free.TryPop(out var spare)
-            ? spare.Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block)
-            : new NatBinding(tenant, protocol, inside, insidePort, external, externalPort).Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block);
+        (_free.TryPop(out var spare) ? spare : new NatBinding()).Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block);
 
     /// <summary>Releases a binding that no connection took up (a packet that made it and then went nowhere).</summary>
     public void ReleaseIfUnused(NatBinding b)
