@@ -22,6 +22,9 @@ public sealed unsafe partial class TapPort
     /// <summary>Reads one read-ahead submit makes (each into a staging buffer of its own).</summary>
     private const int RxReadAhead = 8;
 
+    /// <summary>The fewest reads a read-ahead submit queues: a frame, and a read that says EAGAIN (the turn ends in one submit).</summary>
+    private const int MinReadAhead = 2;
+
     /// <summary>A staging buffer: virtio-net header, then room for the largest super-frame (whole pages).</summary>
     private const int RxStageSize = (VirtioNetLayout.Length + SuperFrameRoom + 4095) & ~4095;
 
@@ -52,6 +55,7 @@ public sealed unsafe partial class TapPort
     private long _rxSuperFramesKept;
     private long _txSuperFramesPassed;
     private long _rxReadSubmits;
+    private long _rxReadsQueued;
     private long _txWriteCalls;
     private byte* _rxStaging;             // RxReadAhead staging buffers of RxStageSize (anonymous mmap), made on first read-ahead
     private readonly int[] _stagedResult = new int[RxReadAhead];
@@ -59,6 +63,7 @@ public sealed unsafe partial class TapPort
     private int _stagedCount;
     private bool _rxBulk;                 // after a super-frame: one read at a time, straight into the batch
     private int _smallRun;                // small frames read one at a time since the last super-frame
+    private int _readAheadDepth = MinReadAhead; // reads per read-ahead submit (LearnDepth)
     private bool _noStaging;              // the staging mmap failed: no read-ahead
 
     /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
@@ -91,6 +96,9 @@ public sealed unsafe partial class TapPort
 
     /// <summary>Read-ahead submits (<see cref="RxReadAhead"/> reads in one system call each).</summary>
     public long RxReadAheadSubmits => Interlocked.Read(ref _rxReadSubmits);
+
+    /// <summary>Reads those submits queued (found a frame or said EAGAIN): a read-ahead's depth follows the traffic (<see cref="LearnDepth"/>).</summary>
+    public long RxReadsQueued => Interlocked.Read(ref _rxReadsQueued);
 
     /// <summary>System calls the writes took (one io_uring submit for up to 64 runs, else one writev per run).</summary>
     public long TxWriteCalls => Interlocked.Read(ref _txWriteCalls);
@@ -135,7 +143,7 @@ public sealed unsafe partial class TapPort
                 IoUringBatch? ring;
                 if (!_rxBulk && !_noStaging && batch.Capacity - batch.Count > 1 && (ring = Ring) is not null)
                 {
-                    bool more = ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, RxReadAhead));
+                    bool more = ReadAhead(ring, Math.Min(batch.Capacity - batch.Count, _readAheadDepth));
                     added += DeliverStaged(batch, ref bytes);
                     if (!more)
                     {
@@ -226,15 +234,33 @@ public sealed unsafe partial class TapPort
 
         ring.Submit();
         Interlocked.Increment(ref _rxReadSubmits);
+        Interlocked.Add(ref _rxReadsQueued, count);
         for (int j = 0; j < count; j++)
         {
             _stagedResult[j] = ring.Result(j);
         }
 
+        int got = 0;
+        for (int j = 0; j < count; j++)
+        {
+            if (_stagedResult[j] >= 0) got++;
+        }
+
+        LearnDepth(count, got);
         _stagedNext = 0;
         _stagedCount = count;
         return _stagedResult[count - 1] >= 0;
     }
+
+    /// <summary>
+    /// The next read-ahead's depth follows what this one found: every read found a frame, twice as
+    /// many next time (up to <see cref="RxReadAhead"/>); fewer, one more than were found (at least
+    /// <see cref="MinReadAhead"/>). A read that finds the device empty is not free (each is set up,
+    /// tried and completed in the kernel): a ping, one frame per wake-up, costs one such read per
+    /// hop instead of seven, while a burst reaches the full depth after two submits.
+    /// </summary>
+    private void LearnDepth(int queued, int got) =>
+        _readAheadDepth = got >= queued ? Math.Min(RxReadAhead, Math.Max(MinReadAhead, queued * 2)) : Math.Max(MinReadAhead, got + 1);
 
     /// <summary>Copies read-ahead frames into the batch, in the order they were read, while it has room.</summary>
     private int DeliverStaged(PacketBatch batch, ref long bytes)

@@ -263,7 +263,8 @@ public sealed unsafe partial class TapPort : Port
 
     /// <summary>
     /// One read per frame, straight into its batch slot, until EAGAIN or the batch is full; with an
-    /// io_uring on this thread up to <see cref="RxReadAhead"/> of them in one system call.
+    /// io_uring on this thread up to <see cref="RxReadAhead"/> of them in one system call (as many
+    /// as the last submit suggests: <see cref="LearnDepth"/>).
     /// </summary>
     private int ReceivePlain(PacketBatch batch, ref long bytes)
     {
@@ -279,7 +280,7 @@ public sealed unsafe partial class TapPort : Port
                 if (ring is not null && free > 1)
                 {
                     int first = batch.Count;
-                    int count = Math.Min(free, RxReadAhead);
+                    int count = Math.Min(free, _readAheadDepth);
                     for (int j = 0; j < count; j++)
                     {
                         ring.QueueRead(_fd, basePtr + batch.FrameRoomOffset(first + j), roomLength);
@@ -287,6 +288,8 @@ public sealed unsafe partial class TapPort : Port
 
                     ring.Submit();
                     Interlocked.Increment(ref _rxReadSubmits);
+                    Interlocked.Add(ref _rxReadsQueued, count);
+                    int got = 0;
                     for (int j = 0; j < count; j++)
                     {
                         int n = ring.Result(j);
@@ -296,6 +299,8 @@ public sealed unsafe partial class TapPort : Port
                             continue;
                         }
 
+                        got++;
+
                         if (TakePlain(batch, n, roomLength, basePtr + batch.FrameRoomOffset(first + j)))
                         {
                             added++;
@@ -303,6 +308,7 @@ public sealed unsafe partial class TapPort : Port
                         }
                     }
 
+                    LearnDepth(count, got);
                     if (ring.Result(count - 1) < 0)
                     {
                         break; // drained

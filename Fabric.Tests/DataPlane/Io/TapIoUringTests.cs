@@ -17,12 +17,17 @@ public class TapIoUringTests
     private static readonly Ipv4Address NamespaceIp = Ipv4Address.Parse("10.214.0.1");
     private static int _counter;
 
-    [Theory]
-    [InlineData(true, true)]
-    [InlineData(false, true)]
-    [InlineData(true, false)]
-    [InlineData(false, false)]
-    public void A_batch_of_echo_requests_reaches_the_namespace_and_every_reply_comes_back_in_order(bool ioUring, bool offloads)
+    /// <summary>A TAP moved into a namespace of its own that answers pings at <see cref="NamespaceIp"/>.</summary>
+    private sealed record Rig(TestNamespace Ns, TapPort Tap, MacAddress NamespaceMac) : IDisposable
+    {
+        public void Dispose()
+        {
+            Tap.Dispose();
+            Ns.Dispose();
+        }
+    }
+
+    private static Rig Attached(bool ioUring, bool offloads)
     {
         HostTools.RequireRoot();
         if (ioUring)
@@ -30,8 +35,8 @@ public class TapIoUringTests
             Assert.True(TapPort.IoUringAvailable, "this kernel refuses io_uring (kernel.io_uring_disabled, seccomp?): the batched path cannot be tested here");
         }
 
-        using var ns = new TestNamespace("ftap-uring");
-        using var tap = TapPort.Open($"fturing{Environment.ProcessId % 10000}x{Interlocked.Increment(ref _counter)}", id: 5, offloads: offloads);
+        var ns = new TestNamespace("ftap-uring");
+        var tap = TapPort.Open($"fturing{Environment.ProcessId % 10000}x{Interlocked.Increment(ref _counter)}", id: 5, offloads: offloads);
         tap.UsesIoUring = ioUring;
         Assert.Equal(offloads, tap.Offloads);
         HostTools.Ip($"link set {tap.InterfaceName} netns {ns.Name}");
@@ -39,32 +44,28 @@ public class TapIoUringTests
         ns.Ip($"link set {tap.InterfaceName} up");
         // Answers go straight back to us, without asking for our address first.
         ns.Ip($"neigh replace {OurIp} lladdr {OurMac} dev {tap.InterfaceName} nud permanent");
-        MacAddress namespaceMac = MacAddress.Parse(Regex.Match(ns.Ip($"-o link show dev {tap.InterfaceName}"), @"link/ether ([0-9a-f:]{17})").Groups[1].Value);
+        return new Rig(ns, tap, MacAddress.Parse(Regex.Match(ns.Ip($"-o link show dev {tap.InterfaceName}"), @"link/ether ([0-9a-f:]{17})").Groups[1].Value));
+    }
 
-        var requests = new PacketBatch(capacity: Frames);
-        for (ushort seq = 0; seq < Frames; seq++)
-        {
-            var icmp = Icmpv4Repr.EchoRequest(0x5151, seq, 56);
-            var ip = new Ipv4Repr(OurIp, NamespaceIp, IpProtocol.Icmp, icmp.BufferLength);
-            var eth = new EthernetRepr(OurMac, namespaceMac, EtherType.Ipv4);
-            Span<byte> frame = requests.NextFrameRoom()[..(eth.BufferLength + ip.BufferLength)];
-            frame.Clear();
-            icmp.Emit(frame[(eth.BufferLength + ip.HeaderLength)..]);
-            ip.Emit(frame[eth.BufferLength..]);
-            eth.Emit(frame);
-            requests.Commit(frame.Length);
-        }
+    private static void AddEchoRequest(PacketBatch batch, MacAddress namespaceMac, ushort seq)
+    {
+        var icmp = Icmpv4Repr.EchoRequest(0x5151, seq, 56);
+        var ip = new Ipv4Repr(OurIp, NamespaceIp, IpProtocol.Icmp, icmp.BufferLength);
+        var eth = new EthernetRepr(OurMac, namespaceMac, EtherType.Ipv4);
+        Span<byte> frame = batch.NextFrameRoom()[..(eth.BufferLength + ip.BufferLength)];
+        frame.Clear();
+        icmp.Emit(frame[(eth.BufferLength + ip.HeaderLength)..]);
+        ip.Emit(frame[eth.BufferLength..]);
+        eth.Emit(frame);
+        batch.Commit(frame.Length);
+    }
 
-        long callsBefore = tap.TxWriteCalls;
-        Assert.Equal(Frames, tap.SendBatch(requests));
-        Assert.Equal(0, tap.Counters.TotalDrops);
-        // One system call for the whole batch through io_uring, one writev per frame without.
-        Assert.Equal(ioUring ? 1 : Frames, tap.TxWriteCalls - callsBefore);
-
-        // The kernel answered inside those writes: the replies wait in the device, in order.
+    /// <summary>Reads the port until <paramref name="count"/> echo replies came (or 5 s passed); their sequence numbers.</summary>
+    private static List<ushort> Replies(TapPort tap, int count)
+    {
         var replies = new List<ushort>();
         var deadline = DateTime.UtcNow.AddSeconds(5);
-        while (replies.Count < Frames && DateTime.UtcNow < deadline)
+        while (replies.Count < count && DateTime.UtcNow < deadline)
         {
             var batch = new PacketBatch(capacity: 64);
             tap.ReceiveBatch(batch, timeoutMs: 200);
@@ -79,7 +80,32 @@ public class TapIoUringTests
             }
         }
 
-        Assert.Equal(Enumerable.Range(0, Frames).Select(i => (ushort)i), replies);
+        return replies;
+    }
+
+    [Theory]
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    public void A_batch_of_echo_requests_reaches_the_namespace_and_every_reply_comes_back_in_order(bool ioUring, bool offloads)
+    {
+        using var rig = Attached(ioUring, offloads);
+        var (tap, namespaceMac) = (rig.Tap, rig.NamespaceMac);
+        var requests = new PacketBatch(capacity: Frames);
+        for (ushort seq = 0; seq < Frames; seq++)
+        {
+            AddEchoRequest(requests, namespaceMac, seq);
+        }
+
+        long callsBefore = tap.TxWriteCalls;
+        Assert.Equal(Frames, tap.SendBatch(requests));
+        Assert.Equal(0, tap.Counters.TotalDrops);
+        // One system call for the whole batch through io_uring, one writev per frame without.
+        Assert.Equal(ioUring ? 1 : Frames, tap.TxWriteCalls - callsBefore);
+
+        // The kernel answered inside those writes: the replies wait in the device, in order.
+        Assert.Equal(Enumerable.Range(0, Frames).Select(i => (ushort)i), Replies(tap, Frames));
         if (ioUring)
         {
             // Read ahead: fewer submits than frames read.
@@ -89,5 +115,40 @@ public class TapIoUringTests
         {
             Assert.Equal(0, tap.RxReadAheadSubmits);
         }
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void One_frame_at_a_time_reads_ahead_by_two_and_a_burst_by_eight(bool offloads)
+    {
+        // A read that finds the device empty is work for the kernel too: a ping (one frame per
+        // wake-up) must not queue 8 reads for its one frame, and a burst must still go 8 at a time.
+        using var rig = Attached(ioUring: true, offloads);
+        var (tap, namespaceMac) = (rig.Tap, rig.NamespaceMac);
+        const int Rounds = 20;
+        for (ushort seq = 0; seq < Rounds; seq++)
+        {
+            var one = new PacketBatch(capacity: 1);
+            AddEchoRequest(one, namespaceMac, seq);
+            Assert.Equal(1, tap.SendBatch(one));
+            Assert.Equal([seq], Replies(tap, 1));
+        }
+
+        // Each reply: one submit of two reads (the frame, and EAGAIN), after the first few.
+        Assert.InRange(tap.RxReadsQueued, Rounds, 2 * Rounds + 8);
+
+        var burst = new PacketBatch(capacity: Frames);
+        for (ushort seq = 0; seq < Frames; seq++)
+        {
+            AddEchoRequest(burst, namespaceMac, (ushort)(100 + seq));
+        }
+
+        long submits = tap.RxReadAheadSubmits, queued = tap.RxReadsQueued;
+        Assert.Equal(Frames, tap.SendBatch(burst));
+        Assert.Equal(Enumerable.Range(100, Frames).Select(i => (ushort)i), Replies(tap, Frames));
+        // 2, 4, 8, 8, 8 ... reads per submit: far fewer submits than frames, and few wasted reads.
+        Assert.InRange(tap.RxReadAheadSubmits - submits, 2, Frames / 4 + 3);
+        Assert.InRange(tap.RxReadsQueued - queued, Frames, Frames + 16);
     }
 }
