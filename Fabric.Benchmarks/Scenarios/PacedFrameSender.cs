@@ -38,7 +38,12 @@ internal static unsafe class PacedFrameSender
     /// namespace <paramref name="netns"/>; returns the frames offered (<paramref name="count"/>),
     /// how many of them the sending kernel refused (its queue full: lost as well) and the seconds it took.
     /// </summary>
-    public static (long Offered, long Refused, double Seconds) Send(string netns, int ifIndex, byte[] frame, long count, int perSecond)
+    /// <returns>
+    /// Frames offered and refused, the time it took, and the most frames sent in one tick: a tick
+    /// that woke late (the sender's thread not scheduled) owes more frames than a millisecond's and
+    /// sends them at once, a burst the paced rate does not have.
+    /// </returns>
+    public static (long Offered, long Refused, double Seconds, long MaxBurst) Send(string netns, int ifIndex, byte[] frame, long count, int perSecond)
     {
         int fd = TapPort.InNamespace(netns, () => LinuxNative.Socket(AfPacket, SockRaw, 0));
         if (fd < 0) throw new IOException($"AF_PACKET socket in {netns}: {LinuxNative.Describe(LinuxNative.LastError)}");
@@ -55,11 +60,12 @@ internal static unsafe class PacedFrameSender
                 messages[i].Header = new LinuxNative.MsgHdr { Name = address, NameLength = (uint)sizeof(SockAddrLl), Iov = iov, IovLength = 1 };
             }
 
-            long sent = 0, refused = 0;
+            long sent = 0, refused = 0, maxBurst = 0;
             var clock = Stopwatch.StartNew();
             while (sent < count)
             {
                 long owed = Math.Min(count, (long)(clock.Elapsed.TotalSeconds * perSecond)) - sent;
+                maxBurst = Math.Max(maxBurst, owed);
                 while (owed > 0)
                 {
                     int n = LinuxNative.SendMMsg(fd, messages, (uint)Math.Min(owed, MaxPerCall), 0);
@@ -79,7 +85,7 @@ internal static unsafe class PacedFrameSender
                 Thread.Sleep(1);
             }
 
-            return (sent, refused, clock.Elapsed.TotalSeconds);
+            return (sent, refused, clock.Elapsed.TotalSeconds, maxBurst);
         }
         finally
         {
