@@ -68,6 +68,7 @@ public class MfeRouterTrafficTests(ITestOutputHelper output)
         string nc = HostTools.Require("nc", "netcat-openbsd");
         string iperf = HostTools.Require("iperf3", "iperf3");
         using var dir = new TempDir();
+        using var uplink = new HostLink(Uplink); // the gateway's persistent TAP: gone after the nodes stop
         string hocon = $"fabric.switching.geneve-port = {GenevePort}";
         await using var n1 = await TestNode.StartAsync("node-1", dir.Sub("n1"), extraHocon: hocon);
         await using var n2 = sameNode ? null : await TestNode.StartAsync("node-2", dir.Sub("n2"), seeds: [n1.Seed], extraHocon: hocon);

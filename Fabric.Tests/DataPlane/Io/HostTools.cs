@@ -82,6 +82,17 @@ internal static class HostTools
 }
 
 /// <summary>
+/// A link in the host's namespace that a test makes or has a node make (a gateway's persistent
+/// TAP outlives the node by design), deleted on dispose if it is still there.
+/// </summary>
+internal sealed class HostLink(string name) : IDisposable
+{
+    public string Name { get; } = name;
+
+    public void Dispose() => HostTools.Run(HostTools.Require("ip", "iproute2"), $"link del {Name}");
+}
+
+/// <summary>
 /// A network namespace private to one test (name carries the PID and a counter), deleted on
 /// dispose together with anything left inside it.
 /// </summary>
