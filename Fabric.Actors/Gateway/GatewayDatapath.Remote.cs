@@ -162,7 +162,7 @@ public sealed partial class GatewayDatapath
         {
             a.HasConnection = true;
             a.ConnectionState = (ConnectionState)r.ConnectionState;
-            a.ConnectionKey = new ConnectionKey(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);
+            a.ConnectionKey = Actors.FlowResolver.KeyOf(fc);
             a.FromInside = fc.FromInside;
             a.ExternalAddress = new Ipv4Address(fc.ExternalAddress);
             a.ExternalPort = fc.ExternalPort;

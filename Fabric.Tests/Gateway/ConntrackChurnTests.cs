@@ -110,14 +110,18 @@ public class ConntrackChurnTests
         table.Expire(1_500, removed, []);
         var reused = table.Add(Key(2), fromInside: true, pickedUp: false, now: 1_500);
         Assert.Same(c, reused);
-        // New-state filing of the first life (30 s) and of this one come and go: the connection stays until its own timeout.
-        for (long now = 1_600; now < 30_000; now += 100)
+        // The first life's new-state filing (due at 31,000) comes and goes: the connection stays
+        // until its own timeout (31,500), and then it goes.
+        for (long now = 1_600; now < 31_500; now += 100)
         {
             removed.Clear();
             table.Expire(now, removed, []);
             Assert.Empty(removed);
         }
         Assert.Same(reused, table.Find(Key(2)));
+        removed.Clear();
+        table.Expire(31_600, removed, []);
+        Assert.Same(reused, Assert.Single(removed));
     }
 
     [Fact]

@@ -235,14 +235,10 @@ public sealed unsafe partial class TapPort
         ring.Submit();
         Interlocked.Increment(ref _rxReadSubmits);
         Interlocked.Add(ref _rxReadsQueued, count);
-        for (int j = 0; j < count; j++)
-        {
-            _stagedResult[j] = ring.Result(j);
-        }
-
         int got = 0;
         for (int j = 0; j < count; j++)
         {
+            _stagedResult[j] = ring.Result(j);
             if (_stagedResult[j] >= 0) got++;
         }
 

@@ -7,18 +7,18 @@ using Fabric.Messages.Gateway;
 
 namespace Fabric.Actors.Gateway.Actors;
 
+/// <summary>A connection state the gateway moved on a cached packet, as a gateway on the entity's node hands it over (no message).</summary>
+internal readonly record struct ConnectionChange(ConnectionKey Key, ConnectionState State, bool FinFromInside, bool FinFromOutside);
+
 /// <summary>
 /// A flow-cache entity's state (its bucket's NAT bindings and connections, and the plan it
 /// decides with) behind a lock, so that a gateway on the same node can decide a miss on the
 /// port's receive thread instead of sending it: a new connection's SYN then costs no thread hop
 /// and no mailbox on either side (see <see cref="MissResolver"/>'s direct mode). The entity takes
-/// the lock in every handler; the gateway reaches it only through <see cref="TryResolve"/>,
+/// the lock in every handler; the gateway reaches it only through <see cref="TryDecide"/>,
 /// <see cref="Update"/> and <see cref="Confirm"/>, once its messages to the entity have drained.
 /// Lock order: the gateway's data path, then this.
 /// </summary>
-/// <summary>A connection state the gateway moved on a cached packet, as a gateway on the entity's node hands it over (no message).</summary>
-internal readonly record struct ConnectionChange(ConnectionKey Key, ConnectionState State, bool FinFromInside, bool FinFromOutside);
-
 internal sealed class FlowCacheBucket(IActorRef entity)
 {
     private int _upkeepAsked;

@@ -307,10 +307,7 @@ public static class FlowResolver
         ref var d = ref a.Decision;
         ref var o = ref d.Outcome;
         FlowRewrite? reply = d.HasReply ? GatewayDatapath.ToWire(d.ReplyRewrites, d.ReplyOutPort, d.ReplyStages) : null;
-        FlowConnection? connection = a.HasConnection
-            ? new FlowConnection(a.ConnectionKey.Tenant, (byte)a.ConnectionKey.Protocol, a.ConnectionKey.InsideAddress.ToUInt32(), a.ConnectionKey.InsidePort,
-                a.ConnectionKey.RemoteAddress.ToUInt32(), a.ConnectionKey.RemotePort, a.FromInside, a.ExternalAddress.ToUInt32(), a.ExternalPort)
-            : null;
+        FlowConnection? connection = a.HasConnection ? ToWire(a.ConnectionKey, a.FromInside, a.ExternalAddress, a.ExternalPort) : null;
         return new FlowResolution(
             (byte)o.Verdict, (byte)o.Reason, (byte)o.Reject,
             GatewayDatapath.ToWire(o.Rewrites, o.OutPort, o.Stages),
@@ -344,8 +341,7 @@ public static class FlowResolver
             tally[i] = records[i].Tally;
         }
         // Through the message's widths, so a decision made here is the one a message would carry.
-        var rewrites = new Rewrites((RewriteFields)(byte)o.Rewrites.Fields, o.Rewrites.SourceAddress, o.Rewrites.DestinationAddress, o.Rewrites.SourcePort, o.Rewrites.DestinationPort);
-        answer.Decision = GatewayDatapath.DecisionOf((byte)o.Verdict, (byte)o.Reason, (byte)o.Reject, rewrites, o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages,
+        answer.Decision = GatewayDatapath.DecisionOf((byte)o.Verdict, (byte)o.Reason, (byte)o.Reject, o.Rewrites, o.OutPort, o.NextHop.ToUInt32(), (byte)o.Stages,
             (ushort)o.Consulted, d.Cacheable, tally[..records.Length], d.HasReply ? d.ReplyRewrites : null, d.ReplyOutPort, (byte)d.ReplyStages);
         answer.StageMask = (byte)mask;
         answer.TallyCount = records.Length;
@@ -359,9 +355,11 @@ public static class FlowResolver
         }
     }
 
-    public static FlowConnection ToWire(Connection c) => new(
-        c.Key.Tenant, (byte)c.Key.Protocol, c.Key.InsideAddress.ToUInt32(), c.Key.InsidePort, c.Key.RemoteAddress.ToUInt32(), c.Key.RemotePort, c.FromInside,
-        c.External.Address.ToUInt32(), c.External.Port);
+    public static FlowConnection ToWire(Connection c) => ToWire(c.Key, c.FromInside, c.External.Address, c.External.Port);
+
+    public static FlowConnection ToWire(in ConnectionKey k, bool fromInside, Ipv4Address externalAddress, ushort externalPort) => new(
+        k.Tenant, (byte)k.Protocol, k.InsideAddress.ToUInt32(), k.InsidePort, k.RemoteAddress.ToUInt32(), k.RemotePort, fromInside,
+        externalAddress.ToUInt32(), externalPort);
 
     public static ConnectionKey KeyOf(FlowConnection fc) =>
         new(fc.Tenant, (IpProtocol)fc.Protocol, new Ipv4Address(fc.InsideAddress), fc.InsidePort, new Ipv4Address(fc.RemoteAddress), fc.RemotePort);

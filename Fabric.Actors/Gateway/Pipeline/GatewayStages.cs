@@ -137,15 +137,15 @@ public static class GatewayStages
             : StageRecord.Drop(GatewayStage.Nat, consulted, GatewayDrop.NoNatBinding, "not a gateway address");
     }
 
+    /// <summary>A tracked connection's state as the firewall's record names it (made once, not per packet).</summary>
+    private static readonly string[] StateNotes = [.. Enum.GetValues<ConnectionState>().Select(s => s.ToString().ToLowerInvariant())];
+
     /// <summary>
     /// Stateful firewall: a packet of a tracked connection passes; a new one is judged by the
     /// rules in order (first match), then the default policy; allowed ones become connections.
     /// Replies to SNAT bindings and mid-stream TCP with no connection are picked up (loose), so a
     /// shard that moved keeps its connections without a journal.
     /// </summary>
-    /// <summary>A tracked connection's state as the firewall's record names it (made once, not per packet).</summary>
-    private static readonly string[] StateNotes = [.. Enum.GetValues<ConnectionState>().Select(s => s.ToString().ToLowerInvariant())];
-
     public static StageRecord Firewall(in PacketFacts p, TenantPlan t, ConnectionTable connections, long now, out Connection? connection)
     {
         const FlowFields consulted = FlowFields.Base | FlowFields.FiveTuple;
