@@ -34,6 +34,8 @@ public sealed unsafe class IoLoop : IDisposable
     private readonly ConcurrentQueue<Registration> _signalled = new();
     private readonly PriorityQueue<Registration, long> _timers = new(); // loop thread only
     private readonly List<Registration> _readyNow;                      // loop thread only
+    private List<Registration> _readAhead = new();                       // loop thread only: ports that read frames behind a write this turn
+    private List<Registration> _readAheadServing = new();                // loop thread only
     private PacketBatch? _scratch;                                     // loop thread only, made at the first drop
     private ulong _nextId;
     private int _wakePending;
@@ -251,11 +253,59 @@ public sealed unsafe class IoLoop : IDisposable
                 received |= Serve(registration);
             }
 
+            received |= ServeReadAhead();
+
             if (received && _busyPollTicks > 0)
             {
                 spinUntil = Stopwatch.GetTimestamp() + _busyPollTicks;
             }
         }
+    }
+
+    /// <summary>
+    /// A port of this loop read frames ahead outside its turn (a TAP reading back, in the system
+    /// call of a write to it, what the write provoked: an echo reply, a SYN-ACK): the loop serves
+    /// it before it next waits, with no epoll_wait and no read of its own. Loop thread only.
+    /// </summary>
+    internal void ServeBeforeWaiting(Registration registration)
+    {
+        Debug.Assert(IsLoopThread);
+        if (!registration.Stopped && !_readAhead.Contains(registration))
+        {
+            _readAhead.Add(registration);
+        }
+    }
+
+    /// <summary>
+    /// Serves, once, the ports that read ahead during this turn (<see cref="ServeBeforeWaiting"/>);
+    /// those that read ahead again meanwhile are signalled, so the next wait does not sleep.
+    /// </summary>
+    private bool ServeReadAhead()
+    {
+        if (_readAhead.Count == 0)
+        {
+            return false;
+        }
+
+        (_readAheadServing, _readAhead) = (_readAhead, _readAheadServing);
+        bool received = false;
+        foreach (var registration in _readAheadServing)
+        {
+            // One that a turn of its own served since (it was ready too) holds nothing now: no read for it.
+            if (registration.Port.HoldsReadFrames)
+            {
+                received |= Serve(registration);
+            }
+        }
+
+        _readAheadServing.Clear();
+        foreach (var registration in _readAhead)
+        {
+            Signal(registration);
+        }
+
+        _readAhead.Clear();
+        return received;
     }
 
     private int NextTimeoutMs()

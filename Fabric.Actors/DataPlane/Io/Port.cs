@@ -73,6 +73,28 @@ public abstract class Port : IPort
     /// <summary>Loop ports without a descriptor: frames were queued, have the loop read them (any thread).</summary>
     protected void SignalReceiver() => Volatile.Read(ref _registration)?.Signal();
 
+    /// <summary>
+    /// True on the thread of the loop this port receives on, while it does: a port written from
+    /// there may read its device behind the write, in the same system call, what the write
+    /// provoked (<see cref="ReadAheadOnLoop"/>).
+    /// </summary>
+    protected bool OnReceiveLoop => Volatile.Read(ref _registration) is { Stopped: false } r && r.Loop.IsLoopThread;
+
+    /// <summary>
+    /// On the receive loop's thread (<see cref="OnReceiveLoop"/>): frames were read ahead outside
+    /// a turn of this port (behind a write); the loop hands them over before it next waits.
+    /// </summary>
+    protected void ReadAheadOnLoop()
+    {
+        if (Volatile.Read(ref _registration) is { } r)
+        {
+            r.Loop.ServeBeforeWaiting(r);
+        }
+    }
+
+    /// <summary>Frames this port already read and holds for its next <see cref="ReceiveBatch"/> (read ahead, or a super-frame's segments).</summary>
+    protected internal virtual bool HoldsReadFrames => false;
+
     /// <summary>The loop this port receives on, or null (not receiving, or on its own thread).</summary>
     public IoLoop? Loop => Volatile.Read(ref _registration)?.Loop;
 

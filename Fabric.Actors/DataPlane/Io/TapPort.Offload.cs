@@ -64,6 +64,10 @@ public sealed unsafe partial class TapPort
     private bool _rxBulk;                 // after a super-frame: one read at a time, straight into the batch
     private int _smallRun;                // small frames read one at a time since the last super-frame
     private int _readAheadDepth = MinReadAhead; // reads per read-ahead submit (LearnDepth)
+    private bool _stagedDrained;          // the staged reads' last said EAGAIN: after handing them over, nothing to read until the device polls readable
+    private bool _readBackFound;          // the last read behind a write found a frame: the next goes as deep as a read-ahead
+    private long _rxReadsAfterWrite;
+    private long _rxFramesAfterWrite;
     private bool _noStaging;              // the staging mmap failed: no read-ahead
 
     /// <summary>True when the device passes the virtio-net header with checksum and TSO offload.</summary>
@@ -100,6 +104,12 @@ public sealed unsafe partial class TapPort
     /// <summary>Reads those submits queued (found a frame or said EAGAIN): a read-ahead's depth follows the traffic (<see cref="LearnDepth"/>).</summary>
     public long RxReadsQueued => Interlocked.Read(ref _rxReadsQueued);
 
+    /// <summary>Reads queued behind writes, in their system call (<see cref="ReadBackDepth"/>).</summary>
+    public long RxReadsAfterWrite => Interlocked.Read(ref _rxReadsAfterWrite);
+
+    /// <summary>Frames those reads found: what a write to the device provoked at once (an echo reply, a SYN-ACK, an ACK).</summary>
+    public long RxFramesAfterWrite => Interlocked.Read(ref _rxFramesAfterWrite);
+
     /// <summary>System calls the writes took (one io_uring submit for up to 64 runs, else one writev per run).</summary>
     public long TxWriteCalls => Interlocked.Read(ref _txWriteCalls);
 
@@ -132,7 +142,13 @@ public sealed unsafe partial class TapPort
     {
         // Reading on after the pending segments costs one EAGAIN when nothing else arrived.
         int added = DrainSuperFrame(batch, ref bytes);
+        bool staged = _stagedNext < _stagedCount;
         added += DeliverStaged(batch, ref bytes);
+        if (staged && _stagedDrained && !HasPendingFrames)
+        {
+            return added; // what was read ahead ended in EAGAIN: the device polls readable when more comes
+        }
+
         fixed (byte* basePtr = batch.Buffer)
         fixed (byte* header = _rxHeader)
         fixed (byte* superFrame = _superFrame)
@@ -215,37 +231,100 @@ public sealed unsafe partial class TapPort
     /// </summary>
     private bool ReadAhead(IoUringBatch ring, int count)
     {
-        if (_rxStaging == null)
+        if (!HasStaging())
+        {
+            return true; // no memory for staging: read one at a time from now on
+        }
+
+        QueueStagedReads(ring, count);
+        ring.Submit();
+        Interlocked.Increment(ref _rxReadSubmits);
+        LearnDepth(count, TakeStaged(ring, 0, count));
+        return !_stagedDrained;
+    }
+
+    /// <summary>The staging buffers, mapped on first use; false (and no read-ahead from now on) when there is no memory for them.</summary>
+    private bool HasStaging()
+    {
+        if (_rxStaging == null && !_noStaging)
         {
             // Anonymous memory: a staging buffer costs resident pages only as far as frames fill it.
             _rxStaging = (byte*)LinuxNative.Mmap(null, RxStagingBytes, LinuxNative.PROT_READ | LinuxNative.PROT_WRITE, LinuxNative.MAP_PRIVATE | LinuxNative.MAP_ANONYMOUS, -1, 0);
             if (_rxStaging == LinuxNative.MapFailed)
             {
                 _rxStaging = null;
-                _noStaging = true; // no memory for staging: read one at a time from now on
-                return true;
+                _noStaging = true;
             }
         }
 
+        return _rxStaging != null;
+    }
+
+    /// <summary>Queues <paramref name="count"/> reads of the device, each into its staging buffer.</summary>
+    private void QueueStagedReads(IoUringBatch ring, int count)
+    {
         for (int j = 0; j < count; j++)
         {
             ring.QueueRead(_fd, _rxStaging + j * RxStageSize, RxStageSize);
         }
 
-        ring.Submit();
-        Interlocked.Increment(ref _rxReadSubmits);
         Interlocked.Add(ref _rxReadsQueued, count);
+    }
+
+    /// <summary>Takes the results of the <paramref name="count"/> staged reads queued at <paramref name="first"/> of the last submit; returns how many found a frame.</summary>
+    private int TakeStaged(IoUringBatch ring, int first, int count)
+    {
         int got = 0;
         for (int j = 0; j < count; j++)
         {
-            _stagedResult[j] = ring.Result(j);
+            _stagedResult[j] = ring.Result(first + j);
             if (_stagedResult[j] >= 0) got++;
         }
 
-        LearnDepth(count, got);
         _stagedNext = 0;
         _stagedCount = count;
-        return _stagedResult[count - 1] >= 0;
+        _stagedDrained = _stagedResult[count - 1] < 0;
+        return got;
+    }
+
+    /// <summary>
+    /// Reads to queue behind this submit's writes, in the same system call: a write to a TAP runs
+    /// the receiving stack inside it, so whatever that answers at once (an echo reply, a SYN-ACK,
+    /// an ACK) is already queued towards this port when the write returns. Read there and then,
+    /// it costs no epoll_wait and no read submit of its own (<see cref="Port.ReadAheadOnLoop"/>).
+    /// Only on the loop this port receives on, between its turns (nothing staged or pending), not
+    /// while reading one frame at a time after a super-frame. One read when the last such read
+    /// found nothing, else as deep as a read-ahead. 0 = none.
+    /// </summary>
+    private int ReadBackDepth(int queued)
+    {
+        if (!OnReceiveLoop || _rxBulk || HasPendingFrames || !HasStaging())
+        {
+            return 0;
+        }
+
+        return Math.Min(_readBackFound ? _readAheadDepth : 1, IoUringBatch.Capacity - queued);
+    }
+
+    /// <summary>Takes what the reads behind the writes found (<see cref="ReadBackDepth"/>) and has the loop hand it over before it next waits.</summary>
+    private void TakeReadBack(IoUringBatch ring, int first, int count)
+    {
+        int got = TakeStaged(ring, first, count);
+        Interlocked.Add(ref _rxReadsAfterWrite, count);
+        _readBackFound = got > 0;
+        if (got == 0)
+        {
+            for (int j = 0; j < count; j++)
+            {
+                RetryRead(-_stagedResult[j]); // EAGAIN: nothing there; a device gone says so now
+            }
+
+            _stagedCount = 0;
+            return;
+        }
+
+        Interlocked.Add(ref _rxFramesAfterWrite, got);
+        ReadAheadOnLoop();
     }
 
     /// <summary>
@@ -546,7 +625,17 @@ public sealed unsafe partial class TapPort
 
             if (queued > 0)
             {
+                int readBack = ReadBackDepth(queued);
+                if (readBack > 0)
+                {
+                    QueueStagedReads(ring!, readBack);
+                }
+
                 CompleteWrites(ring!, queued, batch.Count, ref sent, ref bytes);
+                if (readBack > 0)
+                {
+                    TakeReadBack(ring!, queued, readBack);
+                }
             }
         }
 

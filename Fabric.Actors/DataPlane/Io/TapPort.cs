@@ -514,6 +514,8 @@ public sealed unsafe partial class TapPort : Port
     /// <summary>On a loop: a super-frame cut short by a full batch, or frames read ahead, still to hand over (now).</summary>
     protected internal override long NextReceiveDue(long nowTicks) => HasPendingFrames ? nowTicks : long.MaxValue;
 
+    protected internal override bool HoldsReadFrames => HasPendingFrames;
+
     protected override void WakeReceiver()
     {
         if (Volatile.Read(ref _closed) == 0)

@@ -105,6 +105,8 @@ public class TapIoUringTests
         Assert.Equal(ioUring ? 1 : Frames, tap.TxWriteCalls - callsBefore);
 
         // The kernel answered inside those writes: the replies wait in the device, in order.
+        // (Written from a thread that is not the port's receive loop: nothing read behind the writes.)
+        Assert.Equal(0, tap.RxReadsAfterWrite);
         Assert.Equal(Enumerable.Range(0, Frames).Select(i => (ushort)i), Replies(tap, Frames));
         if (ioUring)
         {
@@ -150,5 +152,76 @@ public class TapIoUringTests
         // 2, 4, 8, 8, 8 ... reads per submit: far fewer submits than frames, and few wasted reads.
         Assert.InRange(tap.RxReadAheadSubmits - submits, 2, Frames / 4 + 3);
         Assert.InRange(tap.RxReadsQueued - queued, Frames, Frames + 16);
+    }
+
+    [Fact]
+    public void An_answer_a_write_provokes_is_read_in_that_write_s_system_call_and_handed_over_before_the_loop_waits()
+    {
+        // A write to a TAP runs the namespace's stack inside it: the echo reply is queued towards
+        // the port when the write returns. Written from the port's own receive loop (as a gateway
+        // or a PE writes), the reply is read behind the write in the same io_uring submit and
+        // handed over in the same turn of the loop: no epoll_wait and no read submit for it.
+        using var rig = Attached(ioUring: true, offloads: true);
+        var (tap, namespaceMac) = (rig.Tap, rig.NamespaceMac);
+        var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 16);
+        using var loop = new IoLoop(0, pool, 4, 8, shared: false);
+        using var trigger = new GhostPort("trigger", 1, "g", tracer: null, answersArp: false);
+        const int Rounds = 20;
+        var replies = new List<ushort>();
+        var wokenAtRequest = new long[Rounds];
+        var wokenAtReply = new long[Rounds];
+        using var replied = new SemaphoreSlim(0);
+        ushort next = 0;
+        tap.StartReceiving(pool, batch =>
+        {
+            for (int i = 0; i < batch.Count; i++)
+            {
+                if (EthernetView.TryParse(batch.Frame(i), out var eth, out _) && Ipv4View.TryParse(eth.Payload, out var ip, out _)
+                    && Icmpv4View.TryParse(ip.Payload, out var icmp, out _) && icmp.Type == Icmpv4Type.EchoReply && icmp.Identifier == 0x5151)
+                {
+                    lock (replies)
+                    {
+                        replies.Add(icmp.SequenceNumber);
+                        wokenAtReply[icmp.SequenceNumber] = loop.Wakeups;
+                    }
+
+                    replied.Release();
+                }
+            }
+
+            batch.Return();
+        }, loop);
+        trigger.StartReceiving(pool, batch =>
+        {
+            // On the loop's thread: one echo request per trigger frame.
+            var request = new PacketBatch(capacity: 1);
+            wokenAtRequest[next] = loop.Wakeups;
+            AddEchoRequest(request, namespaceMac, next++);
+            tap.SendBatch(request);
+            batch.Return();
+        }, loop);
+
+        for (int round = 0; round < Rounds; round++)
+        {
+            trigger.Inject(SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64));
+            Assert.True(replied.Wait(TimeSpan.FromSeconds(5)), $"no reply to request {round}");
+        }
+
+        tap.StopReceiving();
+        trigger.StopReceiving();
+        lock (replies)
+        {
+            Assert.Equal(Enumerable.Range(0, Rounds).Select(i => (ushort)i), replies);
+            // The namespace answers inside the write (its stack runs in the writer's system call),
+            // so the reply is there to read behind it; allow a few the kernel deferred to a softirq elsewhere.
+            Assert.InRange(tap.RxFramesAfterWrite, Rounds - 3, Rounds);
+            int sameTurn = Enumerable.Range(0, Rounds).Count(i => wokenAtReply[i] == wokenAtRequest[i]);
+            Assert.True(sameTurn >= Rounds - 3, $"only {sameTurn} of {Rounds} replies handed over in their request's turn of the loop");
+        }
+
+        // Each read behind a write found its reply and said EAGAIN after it (after the first, one deep):
+        // at most a couple of read-ahead submits of the port's own.
+        Assert.InRange(tap.RxReadAheadSubmits, 0, 4);
+        Assert.Equal(0, tap.Counters.TotalDrops);
     }
 }
