@@ -6,9 +6,11 @@ namespace Fabric.Actors.Gateway;
 /// SNAT port allocation (hocon <c>fabric.gateway.nat</c>). A host gets port blocks of
 /// <see cref="PortBlockSize"/> ports on demand (at most <see cref="MaxBlocksPerHost"/>); each
 /// flow-cache bucket keeps <see cref="SpareBlocks"/> blocks leased ahead so a new host or a full
-/// host never waits for the gateway.
+/// host never waits for the gateway. A TCP binding its last connection let go stays reserved for
+/// its inside endpoint for <see cref="TcpMappingMemory"/> (zero = freed at once), so that endpoint's
+/// next connection leaves from the same external port (<see cref="NatTable"/>).
 /// </summary>
-public sealed record NatSettings(int PortBlockSize, int MaxBlocksPerHost, int SpareBlocks)
+public sealed record NatSettings(int PortBlockSize, int MaxBlocksPerHost, int SpareBlocks, TimeSpan TcpMappingMemory = default)
 {
     public static NatSettings Default => GatewaySettings.Default.Nat;
 }
@@ -112,7 +114,8 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
         var nat = new NatSettings(
             natSection.Int("port-block-size", 16, SnatPlan.PortsPerAddress),
             natSection.Positive("max-blocks-per-host"),
-            natSection.Positive("spare-blocks"));
+            natSection.Positive("spare-blocks"),
+            natSection.NonNegativeDuration("tcp-mapping-memory"));
         var c = g.Section("conntrack");
         var ct = new ConntrackSettings(
             c.Interval("tcp-new-timeout"),
@@ -150,11 +153,12 @@ public sealed record GatewaySettings(NatSettings Nat, ConntrackSettings Conntrac
     /// <summary>What a flow-cache entity needs of these settings (it decides with its gateway's, wherever it runs).</summary>
     public Fabric.Messages.Gateway.FlowCacheSettings ToMessage() => new(
         Nat.PortBlockSize, Nat.MaxBlocksPerHost, Nat.SpareBlocks,
-        Conntrack.TcpNewMs, Conntrack.TcpEstablishedMs, Conntrack.TcpClosingMs, Conntrack.TcpClosedHoldMs, Conntrack.DatagramMs, SweepIntervalMs);
+        Conntrack.TcpNewMs, Conntrack.TcpEstablishedMs, Conntrack.TcpClosingMs, Conntrack.TcpClosedHoldMs, Conntrack.DatagramMs, SweepIntervalMs,
+        (long)Nat.TcpMappingMemory.TotalMilliseconds);
 
     public static GatewaySettings FromMessage(Fabric.Messages.Gateway.FlowCacheSettings m) => Default with
     {
-        Nat = new NatSettings(m.PortBlockSize, m.MaxBlocksPerHost, m.SpareBlocks),
+        Nat = new NatSettings(m.PortBlockSize, m.MaxBlocksPerHost, m.SpareBlocks, TimeSpan.FromMilliseconds(m.TcpMappingMemoryMs)),
         Conntrack = new ConntrackSettings(
             TimeSpan.FromMilliseconds(m.TcpNewMs), TimeSpan.FromMilliseconds(m.TcpEstablishedMs), TimeSpan.FromMilliseconds(m.TcpClosingMs),
             TimeSpan.FromMilliseconds(m.TcpClosedHoldMs), TimeSpan.FromMilliseconds(m.DatagramMs)),

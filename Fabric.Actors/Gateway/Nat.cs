@@ -117,6 +117,12 @@ public sealed class NatBinding
     public int Connections { get; internal set; }
     /// <summary>False once released: a connection that still points here must not release it twice.</summary>
     public bool Live { get; internal set; }
+    /// <summary>No connection uses it, and it is kept for its inside endpoint (TCP mapping memory): its port stays reserved.</summary>
+    public bool Dormant { get; internal set; }
+
+    internal long DormantSince;
+    internal NatBinding? DormantPrev;
+    internal NatBinding? DormantNext;
 
     internal HostPorts? Host { get; private set; }
     internal HostBlock? Block { get; private set; }
@@ -134,6 +140,8 @@ public sealed class NatBinding
         Block = block;
         Connections = 0;
         Live = true;
+        Dormant = false;
+        DormantPrev = DormantNext = null;
         return this;
     }
 

@@ -17,14 +17,29 @@ namespace Fabric.Actors.Gateway;
 /// port must not meet the previous connection's state still held by the peer or a firewall);</item>
 /// <item>a binding lives while a tracked connection uses it (<see cref="NatBinding.Connections"/>);
 /// the connection table calls <see cref="Release"/> when the last one goes (closed and held,
-/// or idle).</item>
+/// or idle);</item>
+/// <item>a released TCP binding is remembered for its inside endpoint for
+/// <see cref="NatSettings.TcpMappingMemory"/> (<see cref="NatBinding.Dormant"/>): its port stays
+/// reserved, and that endpoint's next connection leaves from it again. A server holds a closed
+/// connection in TIME_WAIT and takes a new SYN on its 4-tuple only when the SYN is newer than the
+/// old connection (timestamps, sequence numbers); a client's kernel makes them newer only for the
+/// same 4-tuple of its own (its timestamp offset is drawn per 4-tuple). A port handed to another
+/// endpoint within that time has about half of its SYNs answered with the old connection's ACK:
+/// the client resets and retries. A host with every port bound or remembered takes another block;
+/// when it can take none, the mapping remembered longest gives way (<see cref="Reclaimed"/>), so
+/// memory never costs a connection.</item>
 /// </list>
 /// Blocks come from the spares (granted by the gateway in sharded mode, see
 /// <see cref="Reconcile"/>) or from an <see cref="IPortBlockLender"/> (in-process). Plain,
 /// single-threaded state; nothing here allocates per packet on a hit (hits never come here).
 /// </summary>
-public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLender? lender = null)
+public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLender? lender = null, Func<long>? clockMs = null)
 {
+    private readonly Func<long> _clockMs = clockMs ?? (static () => Environment.TickCount64);
+    private readonly long _memoryMs = (long)settings.TcpMappingMemory.TotalMilliseconds;
+    /// <summary>Hosts with remembered (dormant) bindings, for <see cref="Recycle"/>'s expiry; one with none left is dropped there.</summary>
+    private readonly List<HostPorts> _dormantHosts = [];
+    private int _dormant;
     private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byInside = [];
     private readonly Dictionary<(uint Tenant, IpProtocol Protocol, Ipv4Address Address, ushort Port), NatBinding> _byExternal = [];
     private readonly Dictionary<uint, TenantPorts> _tenants = [];
@@ -44,15 +59,23 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     }
 
     public NatSettings Settings { get; } = settings;
-    public int Count => _byInside.Count;
+    /// <summary>Bindings connections use (remembered ones are not counted: <see cref="Remembered"/>).</summary>
+    public int Count => _byInside.Count - _dormant;
     public long Created { get; private set; }
     public long Released { get; private set; }
+    /// <summary>TCP bindings no connection uses, kept for their inside endpoint (<see cref="NatSettings.TcpMappingMemory"/>).</summary>
+    public int Remembered => _dormant;
+    /// <summary>Remembered bindings their inside endpoint took up again (its next connection left from the same port).</summary>
+    public long Revived { get; private set; }
+    /// <summary>Remembered bindings whose port went to another endpoint before their time was up (the host could take no block).</summary>
+    public long Reclaimed { get; private set; }
     /// <summary>Bindings refused because the host's blocks were full and no block could be had.</summary>
     public long Exhausted { get; private set; }
     public long BlocksTaken { get; private set; }
     public long BlocksFreed { get; private set; }
 
-    public IEnumerable<NatBinding> Bindings => _byInside.Values;
+    /// <summary>Bindings connections use (not the remembered ones).</summary>
+    public IEnumerable<NatBinding> Bindings => _byInside.Values.Where(b => !b.Dormant);
 
     /// <summary>Blocks held by hosts, over every tenant.</summary>
     public int BlocksInUse => _tenants.Values.Sum(t => t.Hosts.Values.Sum(h => h.Blocks.Count));
@@ -85,7 +108,15 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     public bool TryBind(SnatPlan plan, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, out NatBinding binding, out bool created)
     {
         created = false;
-        if (TryGetByInside(tenant, protocol, inside, insidePort, out binding)) return true;
+        if (TryGetByInside(tenant, protocol, inside, insidePort, out binding))
+        {
+            if (binding.Dormant)
+            {
+                Wake(binding);
+                Revived++;
+            }
+            return true;
+        }
         var p = ProtocolIndex(protocol);
         if (p < 0 || !plan.IsUsable)
         {
@@ -106,6 +137,13 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
             if (host.Blocks.Count >= Settings.MaxBlocksPerHost || !TryTakeBlock(t, tenant, out var block))
             {
                 if (host.Blocks.Count < Settings.MaxBlocksPerHost) t.Starved++; // wanted a block, none was spare
+                if (p == 0 && host.DormantHead is { } oldest)
+                {
+                    // Every port bound or remembered, and no block to be had: the mapping remembered longest gives way.
+                    binding = TakeOver(oldest, tenant, protocol, inside, insidePort);
+                    created = true;
+                    return true;
+                }
                 if (host.Blocks.Count == 0) t.Hosts.Remove(inside);
                 Exhausted++;
                 return false;
@@ -130,10 +168,22 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     /// </summary>
     public NatBinding? Restore(SnatPlan plan, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, Ipv4Address external, ushort externalPort)
     {
-        if (TryGetByInside(tenant, protocol, inside, insidePort, out var existing)) return existing;
+        if (TryGetByInside(tenant, protocol, inside, insidePort, out var existing))
+        {
+            if (!existing.Dormant) return existing;
+            Wake(existing);
+            if (existing.ExternalAddress == external && existing.ExternalPort == externalPort) return existing;
+            ReleaseNow(existing); // remembered with another port: the connection being restored has its own
+        }
         var p = ProtocolIndex(protocol);
         if (p < 0 || !plan.TryBlockIndex(external, externalPort, out var index)) return null;
-        if (_byExternal.ContainsKey((tenant, protocol, external, externalPort))) return null;
+        if (_byExternal.TryGetValue((tenant, protocol, external, externalPort), out var holder))
+        {
+            // A live connection's port, remembered for another endpoint: the connection keeps it.
+            if (!holder.Dormant) return null;
+            Wake(holder);
+            ReleaseNow(holder);
+        }
         var t = TenantOf(tenant, plan.BlockSize);
         var block = plan.Block(index);
         if (!t.Hosts.TryGetValue(inside, out var host)) t.Hosts[inside] = host = new HostPorts();
@@ -152,8 +202,23 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         return binding;
     }
 
-    /// <summary>Forgets a binding no connection uses any more; its block goes back to the spares when it was the block's last.</summary>
+    /// <summary>
+    /// A binding no connection uses any more: a TCP one is remembered for its inside endpoint
+    /// (<see cref="NatSettings.TcpMappingMemory"/>), any other is forgotten (<see cref="ReleaseNow"/>).
+    /// </summary>
     public void Release(NatBinding b)
+    {
+        if (!b.Live || b.Dormant) return;
+        if (_memoryMs > 0 && b.Protocol == IpProtocol.Tcp && b.Host is { } host)
+        {
+            Remember(b, host);
+            return;
+        }
+        ReleaseNow(b);
+    }
+
+    /// <summary>Forgets a binding; its block goes back to the spares when it was the block's last.</summary>
+    private void ReleaseNow(NatBinding b)
     {
         if (!b.Live) return;
         b.Live = false;
@@ -198,6 +263,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     /// </summary>
     public void Recycle()
     {
+        ForgetExpired(_clockMs());
         var keep = Math.Max(SpareFloor, _byInside.Count);
         foreach (var b in _retired)
         {
@@ -209,6 +275,78 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
 
     private NatBinding New(uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort, Ipv4Address external, ushort externalPort, HostPorts host, HostBlock block) =>
         (_free.TryPop(out var spare) ? spare : new NatBinding()).Begin(tenant, protocol, inside, insidePort, external, externalPort, host, block);
+
+    /// <summary>Keeps a released TCP binding for its inside endpoint, its port reserved, the newest at the tail of its host's list.</summary>
+    private void Remember(NatBinding b, HostPorts host)
+    {
+        b.Dormant = true;
+        b.DormantSince = _clockMs();
+        b.DormantPrev = host.DormantTail;
+        b.DormantNext = null;
+        if (host.DormantTail is { } tail) tail.DormantNext = b;
+        else host.DormantHead = b;
+        host.DormantTail = b;
+        if (host.DormantCount++ == 0 && !host.InDormantList)
+        {
+            host.InDormantList = true;
+            _dormantHosts.Add(host);
+        }
+        _dormant++;
+    }
+
+    /// <summary>Takes a remembered binding off its host's list: it is in use again, or going.</summary>
+    private void Wake(NatBinding b)
+    {
+        var host = b.Host!;
+        if (b.DormantPrev is { } prev) prev.DormantNext = b.DormantNext;
+        else host.DormantHead = b.DormantNext;
+        if (b.DormantNext is { } next) next.DormantPrev = b.DormantPrev;
+        else host.DormantTail = b.DormantPrev;
+        b.DormantPrev = b.DormantNext = null;
+        b.Dormant = false;
+        host.DormantCount--;
+        _dormant--;
+    }
+
+    /// <summary>
+    /// The port of the remembered binding <paramref name="old"/> goes to a new inside endpoint:
+    /// the old binding is released and a new one takes its port (block and counts unchanged).
+    /// </summary>
+    private NatBinding TakeOver(NatBinding old, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort)
+    {
+        Wake(old);
+        old.Live = false;
+        _byInside.Remove((old.Tenant, old.Protocol, old.InsideAddress, old.InsidePort));
+        _byExternal.Remove((old.Tenant, old.Protocol, old.ExternalAddress, old.ExternalPort));
+        if (_retired.Count < RetiredCap) _retired.Add(old);
+        Released++;
+        Reclaimed++;
+        var b = New(tenant, protocol, inside, insidePort, old.ExternalAddress, old.ExternalPort, old.Host!, old.Block!);
+        _byInside[(tenant, protocol, inside, insidePort)] = b;
+        _byExternal[(tenant, protocol, b.ExternalAddress, b.ExternalPort)] = b;
+        Created++;
+        return b;
+    }
+
+    /// <summary>Forgets the remembered bindings older than the memory (oldest first in each host's list).</summary>
+    private void ForgetExpired(long now)
+    {
+        for (var i = _dormantHosts.Count - 1; i >= 0; i--)
+        {
+            var host = _dormantHosts[i];
+            while (host.DormantHead is { } oldest && now - oldest.DormantSince >= _memoryMs)
+            {
+                Wake(oldest);
+                ReleaseNow(oldest);
+            }
+            if (host.DormantCount == 0)
+            {
+                host.InDormantList = false;
+                _dormantHosts[i] = _dormantHosts[^1];
+                _dormantHosts.RemoveAt(_dormantHosts.Count - 1);
+            }
+        }
+    }
 
     /// <summary>Releases a binding that no connection took up (a packet that made it and then went nowhere).</summary>
     public void ReleaseIfUnused(NatBinding b)
@@ -287,6 +425,8 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
 
     public void Clear()
     {
+        _dormantHosts.Clear();
+        _dormant = 0;
         _byInside.Clear();
         _byExternal.Clear();
         _tenants.Clear();
@@ -367,6 +507,12 @@ internal sealed class HostPorts
     public readonly List<HostBlock> Blocks = [];
     public readonly int[] Cursor = [-1, -1, -1];
     public readonly int[] Bound = new int[3];
+    /// <summary>Remembered TCP bindings (<see cref="NatBinding.Dormant"/>), the oldest first.</summary>
+    public NatBinding? DormantHead;
+    public NatBinding? DormantTail;
+    public int DormantCount;
+    /// <summary>Whether the table's list of hosts with remembered bindings holds this host.</summary>
+    public bool InDormantList;
 }
 
 internal sealed class HostBlock(PortBlock block)

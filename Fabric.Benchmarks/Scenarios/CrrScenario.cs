@@ -116,6 +116,12 @@ public static partial class CrrScenario
                     Metric(text, "dotnet_gc_collections_total{generation=\"2\"}"), Metric(text, "dotnet_gc_pause_seconds_total"));
             }
 
+            // SYNs the clients' kernels sent again (TcpExtTCPSynRetrans): a SYN lost on the way, or
+            // one a server in TIME_WAIT answered with the old connection's ACK (a reset, then a retry).
+            long SynRetransmits(ScenarioNamespace ns) =>
+                ns.Exec("nstat", "-asz TcpExtTCPSynRetrans").Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                    .Where(f => f.Length >= 2 && f[0] == "TcpExtTCPSynRetrans").Select(f => long.Parse(f[1])).FirstOrDefault();
+            long synGateway = SynRetransmits(inside), synVeth = SynRetransmits(client);
             for (var r = 0; r < reps; r++)
             {
                 var gc0 = await Gc();
@@ -135,7 +141,11 @@ public static partial class CrrScenario
                 }
             }
 
-            var status = (await Get(http, management, "/gateways/gw-c"))?["status"];
+            synGateway = SynRetransmits(inside) - synGateway;
+            synVeth = SynRetransmits(client) - synVeth;
+            var view = await Get(http, management, "/gateways/gw-c");
+            var status = view?["status"];
+            long EntitySum(string name) => view?["entities"]?.AsArray().Sum(e => e?[name]?.GetValue<long?>() ?? 0) ?? -1;
             var drops = status?["drops"]?.AsObject();
             long Drop(string name) => drops?[name]?.GetValue<long>() ?? -1;
             long Counter(string name) => status?["counters"]?[name]?.GetValue<long>() ?? -1;
@@ -181,6 +191,11 @@ public static partial class CrrScenario
                 // Misses the flow-cache entities decided, and how many of them on the receive thread (direct mode).
                 resolved_by_entity = Counter("resolved-by-entity"),
                 resolved_on_receive_thread = Counter("resolved-on-receive-thread"),
+                // Over the warm-up and the runs: SYNs the client sent again through the gateway and over veth.
+                syn_retransmits_gateway = synGateway,
+                syn_retransmits_veth = synVeth,
+                nat_mappings_revived = EntitySum("mappingsRevived"),
+                nat_mappings_reclaimed = EntitySum("mappingsReclaimed"),
             }, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
             return 0;
         }

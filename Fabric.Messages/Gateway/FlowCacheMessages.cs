@@ -35,7 +35,8 @@ public sealed record ConfigureFlowCache(
 /// <summary>The gateway's NAT (port blocks) and connection-tracking settings, so its entities on every node decide alike (milliseconds).</summary>
 public sealed record FlowCacheSettings(
     int PortBlockSize, int MaxBlocksPerHost, int SpareBlocks,
-    long TcpNewMs, long TcpEstablishedMs, long TcpClosingMs, long TcpClosedHoldMs, long DatagramMs, long SweepIntervalMs) : IFabricMessage;
+    long TcpNewMs, long TcpEstablishedMs, long TcpClosingMs, long TcpClosedHoldMs, long DatagramMs, long SweepIntervalMs,
+    long TcpMappingMemoryMs = 0) : IFabricMessage;
 
 /// <summary>
 /// Port blocks of one tenant's SNAT pool: each block is <c>address &lt;&lt; 16 | first port</c>
@@ -144,4 +145,5 @@ public sealed record GetFlowCacheStats(string Gateway, int Bucket) : IFlowCacheM
 /// <summary>One entity's state: where it runs, what it owns, how much it resolved.</summary>
 public sealed record FlowCacheEntityStats(
     string Gateway, int Bucket, string Node, uint Generation, int NatBindings, int Connections, long Resolved, long Batches, DateTimeOffset Started,
-    int PortBlocks = 0, int SpareBlocks = 0, long BindingsCreated = 0, long BindingsReleased = 0, long PortsExhausted = 0, long ConnectionsExpired = 0) : IFlowCacheMessage;
+    int PortBlocks = 0, int SpareBlocks = 0, long BindingsCreated = 0, long BindingsReleased = 0, long PortsExhausted = 0, long ConnectionsExpired = 0,
+    int MappingsRemembered = 0, long MappingsRevived = 0, long MappingsReclaimed = 0) : IFlowCacheMessage;

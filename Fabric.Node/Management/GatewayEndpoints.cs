@@ -22,10 +22,12 @@ public static class GatewayEndpoints
     /// <summary>
     /// A bucket as its flow-cache entity sees it (null fields: the entity did not answer): NAT
     /// bindings and the port blocks behind them (held by hosts, spare), bindings made and released,
-    /// SNAT refusals for want of a port, connections expired.
+    /// SNAT refusals for want of a port, connections expired; TCP mappings remembered for their
+    /// inside endpoint, taken up again by it, and given to another endpoint before their time.
     /// </summary>
     public sealed record EntityView(int Bucket, string? Node, int? NatBindings, int? Connections, long? Resolved, long? Batches,
-        int? PortBlocks = null, int? SpareBlocks = null, long? BindingsCreated = null, long? BindingsReleased = null, long? PortsExhausted = null, long? ConnectionsExpired = null);
+        int? PortBlocks = null, int? SpareBlocks = null, long? BindingsCreated = null, long? BindingsReleased = null, long? PortsExhausted = null, long? ConnectionsExpired = null,
+        int? MappingsRemembered = null, long? MappingsRevived = null, long? MappingsReclaimed = null);
 
     public sealed record GatewayView(GatewayStatus Status, IReadOnlyList<EntityView> Entities);
 
@@ -127,7 +129,8 @@ public static class GatewayEndpoints
             {
                 var e = await region.Ask<FlowCacheEntityStats>(new GetFlowCacheStats(status.Name, s.Bucket), entityTimeout, ct);
                 return new EntityView(s.Bucket, e.Node, e.NatBindings, e.Connections, e.Resolved, e.Batches,
-                    e.PortBlocks, e.SpareBlocks, e.BindingsCreated, e.BindingsReleased, e.PortsExhausted, e.ConnectionsExpired);
+                    e.PortBlocks, e.SpareBlocks, e.BindingsCreated, e.BindingsReleased, e.PortsExhausted, e.ConnectionsExpired,
+                    e.MappingsRemembered, e.MappingsRevived, e.MappingsReclaimed);
             }
             catch (TaskCanceledException)
             {

@@ -134,6 +134,51 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// A server keeps each closed connection in TIME_WAIT (60 s on Linux) and takes a new SYN on
+    /// its 4-tuple only when it is newer (timestamps, sequence numbers) than the old one; a
+    /// client's kernel draws its timestamp offset per 4-tuple, so only the same inside endpoint's
+    /// next SYN is sure to be newer. Here the client's ports come back after their connection's
+    /// NAT hold (200 ms) is over: with the mapping memory each leaves from its old external port
+    /// and no SYN is sent twice; without it (0s) other endpoints' SYNs meet those TIME_WAITs,
+    /// the server answers with the old connection's ACK, and the client resets and retries.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task An_inside_port_that_comes_back_leaves_from_its_old_external_port_so_no_SYN_meets_a_server_TIME_WAIT(bool memory)
+    {
+        await using var t = await StartAsync(memory ? "m" : "n",
+            $"fabric.gateway.conntrack.tcp-closed-hold = 200ms\nfabric.gateway.nat.tcp-mapping-memory = {(memory ? "60s" : "0s")}");
+        using var nginx = new NginxServer(t.Outside.Name, Server, 8080, t.Dir.Sub("nginx"));
+        await Eventually.Holds(() => t.Outside.Exec("ss", "-ltn").Stdout.Contains($"{Server}:8080"), TimeSpan.FromSeconds(10), "nginx listening");
+        // 4,000 client ports: each comes back every few thousand connections, after its 200 ms hold.
+        Assert.Equal(0, t.Inside.Exec("sysctl", "-w net.ipv4.ip_local_port_range=\"40000 43999\"").ExitCode);
+        long SynRetransmits() => t.Inside.Exec("nstat", "-asz TcpExtTCPSynRetrans").Stdout.Split('\n')
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length >= 2 && f[0] == "TcpExtTCPSynRetrans")
+            .Select(f => long.Parse(f[1])).FirstOrDefault();
+
+        long before = SynRetransmits();
+        var run = WrkRun.Start(t.Inside.Name, $"http://{Server}:8080/", connections: 16, seconds: 4);
+        long retransmits = SynRetransmits() - before;
+        var entities = (await GatewayView(t.Node, "gw-s"))["entities"]!.AsArray();
+        long revived = entities.Sum(e => e?["mappingsRevived"]?.GetValue<long>() ?? 0);
+        output.WriteLine($"{run.Requests} connections ({run.PerSecond:0}/s), p99 {run.P99Ms} ms; SYNs sent again {retransmits}; mappings revived {revived}");
+
+        Assert.True(run.Requests >= 8000, $"the client's 4,000 ports came back: {run.Requests} connections");
+        Assert.Equal(0, run.ConnectErrors);
+        if (memory)
+        {
+            Assert.Equal(0, retransmits);
+            Assert.True(revived >= 1000, $"ports that came back took up their remembered mapping: {revived}");
+        }
+        else
+        {
+            Assert.True(retransmits > 0, "without the memory, no SYN met a TIME_WAIT: the test no longer shows what the memory is for");
+            Assert.Equal(0, revived);
+        }
+    }
+
+    /// <summary>
     /// Why `iperf3 -u` once failed to start here: with the server bound to the wildcard address,
     /// iperf3 connect()s its UDP socket back to the client (192.0.2.10:P after SNAT) and the
     /// kernel picks the source by route, the uplink link's 192.0.2.1, not 203.0.113.80 (on lo)

@@ -275,7 +275,8 @@ public sealed class FlowCacheEntity : ReceiveActor, IWithStash, IWithTimers
         var nat = _state.Shard?.Nat;
         return new FlowCacheEntityStats(
             g.Gateway, g.Bucket, _node, _state.Plan?.Generation ?? 0, nat?.Count ?? 0, _state.Shard?.Connections.Count ?? 0, _state.Resolved, _state.Batches, _started,
-            nat?.BlocksInUse ?? 0, nat?.SpareCount ?? 0, nat?.Created ?? 0, nat?.Released ?? 0, nat?.Exhausted ?? 0, _state.Shard?.Connections.Expired ?? 0);
+            nat?.BlocksInUse ?? 0, nat?.SpareCount ?? 0, nat?.Created ?? 0, nat?.Released ?? 0, nat?.Exhausted ?? 0, _state.Shard?.Connections.Expired ?? 0,
+            nat?.Remembered ?? 0, nat?.Revived ?? 0, nat?.Reclaimed ?? 0);
     }
 
     private sealed class Sweep
