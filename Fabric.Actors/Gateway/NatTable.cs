@@ -144,9 +144,12 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
                     created = true;
                     return true;
                 }
-                if (host.Blocks.Count == 0) t.Hosts.Remove(inside);
-                Exhausted++;
-                return false;
+                if (host.Blocks.Count >= Settings.MaxBlocksPerHost || !FreeRememberedBlock(t, tenant) || !TryTakeBlock(t, tenant, out block))
+                {
+                    if (host.Blocks.Count == 0) t.Hosts.Remove(inside);
+                    Exhausted++;
+                    return false;
+                }
             }
             host.Blocks.Add(new HostBlock(block));
             BlocksTaken++;
@@ -209,7 +212,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     public void Release(NatBinding b)
     {
         if (!b.Live || b.Dormant) return;
-        if (_memoryMs > 0 && b.Protocol == IpProtocol.Tcp && b.Host is { } host)
+        if (_memoryMs > 0 && b.Protocol == IpProtocol.Tcp && b.Host is { } host && b.Block is not null)
         {
             Remember(b, host);
             return;
@@ -286,6 +289,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         if (host.DormantTail is { } tail) tail.DormantNext = b;
         else host.DormantHead = b;
         host.DormantTail = b;
+        b.Block!.Dormant++;
         if (host.DormantCount++ == 0 && !host.InDormantList)
         {
             host.InDormantList = true;
@@ -304,6 +308,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         else host.DormantTail = b.DormantPrev;
         b.DormantPrev = b.DormantNext = null;
         b.Dormant = false;
+        b.Block!.Dormant--;
         host.DormantCount--;
         _dormant--;
     }
@@ -326,6 +331,27 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
         _byExternal[(tenant, protocol, b.ExternalAddress, b.ExternalPort)] = b;
         Created++;
         return b;
+    }
+
+    /// <summary>
+    /// No block to be had for a host with nothing of its own to give way: a block of another host
+    /// whose every binding is only remembered is freed (those mappings forgotten, counted as
+    /// reclaimed), so remembering never costs a host its first port. False when there is none.
+    /// </summary>
+    private bool FreeRememberedBlock(TenantPorts t, uint tenant)
+    {
+        var remembered = t.Hosts.Values.SelectMany(h => h.Blocks).FirstOrDefault(hb => hb.Used > 0 && hb.Dormant == hb.Used);
+        if (remembered is null) return false;
+        for (var port = 0; port < t.BlockSize; port++)
+        {
+            if (_byExternal.TryGetValue((tenant, IpProtocol.Tcp, remembered.Block.Address, (ushort)(remembered.Block.FirstPort + port)), out var b) && b.Dormant)
+            {
+                Wake(b);
+                Reclaimed++;
+                ReleaseNow(b); // the last one frees the block to the spares
+            }
+        }
+        return true;
     }
 
     /// <summary>Forgets the remembered bindings older than the memory (oldest first in each host's list).</summary>
@@ -520,4 +546,6 @@ internal sealed class HostBlock(PortBlock block)
     public readonly PortBlock Block = block;
     /// <summary>Bindings of every protocol in this block.</summary>
     public int Used;
+    /// <summary>Of those, remembered ones (<see cref="NatBinding.Dormant"/>): when all are, the block may be freed for another host.</summary>
+    public int Dormant;
 }

@@ -113,6 +113,27 @@ public class NatMappingMemoryTests
     }
 
     [Fact]
+    public void A_new_host_with_no_block_to_be_had_gets_one_whose_mappings_are_all_only_remembered()
+    {
+        // Remembering must never cost a host its first port: with the pool's blocks all held, a
+        // block of another host whose every binding is only remembered is freed for it.
+        var (plan, nat) = Setup(maxBlocks: 64, spareBlocks: 1, Memory);
+        var firstRound = Enumerable.Range(0, 16).Select(i => Bind(plan, nat, (ushort)(40000 + i))).ToList();
+        foreach (var b in firstRound) Let(nat, b);
+        Assert.Equal(0, nat.SparesOf(Tenant));
+
+        var other = Ipv4Address.Parse("10.0.0.11");
+        Assert.True(nat.TryBind(plan, Tenant, IpProtocol.Tcp, other, 50000, out var newcomer, out _));
+        Assert.Equal(plan.Block(0), Assert.Single(nat.BlocksOf(Tenant, other)));
+        Assert.Empty(nat.BlocksOf(Tenant, Host));
+        Assert.Equal(16, nat.Reclaimed);
+        Assert.Equal(0, nat.Remembered);
+        Assert.Equal(0, nat.Exhausted);
+        Assert.All(firstRound, b => Assert.False(b.Live));
+        Assert.Equal(plan.Block(0).FirstPort, newcomer.ExternalPort);
+    }
+
+    [Fact]
     public void Mappings_are_forgotten_after_the_memory_and_their_blocks_go_back()
     {
         var (plan, nat) = Setup(maxBlocks: 64, spareBlocks: 4, Memory);
