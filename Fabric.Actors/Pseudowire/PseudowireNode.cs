@@ -237,7 +237,7 @@ public sealed class TrunkRuntime(TrunkIntent intent, TrunkForwarder forwarder, A
         var members = forwarder.Members.Select((m, i) => new TrunkMemberStatus(
             m.Name, m.Config.Weight, m.IsUp ? "up" : m.Liveness.State.ToString().ToLowerInvariant(), selector.IsActive(i),
             m.TxFrames, m.TxBytes, frames == 0 ? 0 : (double)m.TxFrames / frames, bytes == 0 ? 0 : (double)m.TxBytes / bytes,
-            m.Liveness.Transitions)).ToImmutableArray();
+            m.Liveness.Transitions, forwarder.Pins?.LiveFlows(i) ?? 0)).ToImmutableArray();
         return new TrunkStatus(intent.Name, intent.Pe, intent.AttachmentCircuit,
             intent.Mode == TrunkMode.PerFlow ? "perFlow" : "perPacket", intent.MinActive, selector.ActiveCount,
             forwarder.IsUp ? "up" : "down", Interlocked.Read(ref Transitions), Interlocked.Read(ref MemberTransitions),

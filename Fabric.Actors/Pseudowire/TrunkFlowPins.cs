@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using Fabric.Actors.DataPlane.Wire;
 
 namespace Fabric.Actors.Pseudowire;
 
 /// <summary>A trunk's least-loaded settings, read once from <c>fabric.pseudowire.trunk</c> (hocon/fabric.conf).</summary>
-public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWindow, TimeSpan LoadHalfLife, int FlowSlots)
+public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWindow, TimeSpan LoadHalfLife, int FlowSlots, TimeSpan ActiveWindow = default)
 {
-    public static TrunkBalanceSettings Default { get; } = new(true, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), 4096);
+    public static TrunkBalanceSettings Default { get; } = new(true, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), 4096, TimeSpan.FromMilliseconds(20));
 
     public static TrunkBalanceSettings From(Akka.Configuration.Config config)
     {
@@ -22,9 +23,12 @@ public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWind
             },
             section.GetTimeSpan("reorder-window", Default.ReorderWindow),
             section.GetTimeSpan("load-half-life", Default.LoadHalfLife),
-            section.GetInt("flow-slots", Default.FlowSlots));
+            section.GetInt("flow-slots", Default.FlowSlots),
+            section.GetTimeSpan("active-window", Default.ActiveWindow));
         if (settings.ReorderWindow <= TimeSpan.Zero) throw new ArgumentException("fabric.pseudowire.trunk.reorder-window must be > 0");
         if (settings.LoadHalfLife <= TimeSpan.Zero) throw new ArgumentException("fabric.pseudowire.trunk.load-half-life must be > 0");
+        if (settings.ActiveWindow <= TimeSpan.Zero || settings.ActiveWindow > settings.ReorderWindow)
+            throw new ArgumentException("fabric.pseudowire.trunk.active-window must be > 0 and <= reorder-window");
         if (settings.FlowSlots < TrunkFlowPins.Ways || !int.IsPow2(settings.FlowSlots))
             throw new ArgumentException("fabric.pseudowire.trunk.flow-slots must be a power of two >= 4");
         return settings;
@@ -40,10 +44,16 @@ public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWind
 /// so new and re-deciding flows go to it first (revertive without moving busy flows).
 /// </summary>
 /// <remarks>
-/// <para>Load of member m: its bytes sent, decayed with a half-life, plus its live flows times the
-/// mean bytes per live flow, over its weight. The flow term spreads a burst of new flows (all at
-/// zero bytes, as iperf3 -P 8 opens them) one per member; the byte term steers new flows away
-/// from members carrying elephants.</para>
+/// <para>Load of member m: the bytes its live flows sent, decayed with a half-life, plus its live
+/// flows times the mean bytes per live flow, over its weight. The flow term spreads a burst of new
+/// flows (all at zero bytes, as iperf3 -P 8 opens them) one per member; the byte term steers new
+/// flows away from members carrying elephants. A flow that ends (idle past the window, evicted,
+/// moved) takes its bytes out of its member's load: what ended flows sent says nothing of what a
+/// member will carry. (Kept in, the last run's leftovers over the few flows live at the next
+/// run's start outweighed the flow term: iperf3 -P 8 put 6 of its 8 streams on the member that
+/// had carried least, and none on two others.) Bytes are kept scaled by a factor that grows with
+/// time (<c>e^(λt)</c>, rescaled now and then), so decaying costs nothing per packet and a flow's
+/// share can be taken out exactly.</para>
 /// <para>Flows are remembered in a 4-way set-associative table keyed by the flow hash (tag = the
 /// full 64-bit hash). A new flow whose set is full of live flows evicts the least recently seen
 /// one (counted as <see cref="LiveEvictions"/>: that flow may then move while busy).</para>
@@ -62,15 +72,24 @@ public sealed class TrunkFlowPins
         public sbyte Member;
         /// <summary>Counted in its member's live flows.</summary>
         public bool Live;
+        /// <summary>The bytes it sent while live, scaled as the members' loads are (taken out of its member's load when it ends).</summary>
+        public double Scaled;
+        /// <summary>A TCP connection that sent FIN or RST: no longer counted, still pinned (its last ACKs follow the same member).</summary>
+        public bool Ended;
     }
 
     private readonly Slot[] _slots;
     private readonly int _setMask;
     private readonly long _window;
+    /// <summary>A flow seen within this counts in its member's live flows and load; silent longer, it stays pinned (until <see cref="_window"/>) but no longer counts.</summary>
+    private readonly long _active;
     private readonly double _decayPerTick;
+    /// <summary>Per member: its live flows' bytes, each scaled by <c>e^(λ(t - _origin))</c> at the time sent.</summary>
     private readonly double[] _load;
     private readonly int[] _flows;
-    private long _lastDecay;
+    /// <summary>Bytes sent now weigh this much in <see cref="_load"/> (<c>e^(λ(now - _origin))</c>): dividing by it gives decayed bytes.</summary>
+    private double _scale = 1;
+    private long _origin;
     private long _lastSweep;
     private bool _started;
     private long _assigned;
@@ -78,19 +97,21 @@ public sealed class TrunkFlowPins
     private long _failovers;
     private long _liveEvictions;
 
-    public TrunkFlowPins(int members, TimeSpan reorderWindow, TimeSpan loadHalfLife, int slots)
+    /// <param name="activeWindow">Default: a fifth of <paramref name="reorderWindow"/>.</param>
+    public TrunkFlowPins(int members, TimeSpan reorderWindow, TimeSpan loadHalfLife, int slots, TimeSpan activeWindow = default)
     {
         if (slots < Ways || !int.IsPow2(slots)) throw new ArgumentOutOfRangeException(nameof(slots), "a power of two >= 4");
         _slots = new Slot[slots];
         _setMask = slots / Ways - 1;
         _window = (long)(reorderWindow.TotalSeconds * Stopwatch.Frequency);
+        _active = activeWindow > TimeSpan.Zero ? Math.Min(_window, (long)(activeWindow.TotalSeconds * Stopwatch.Frequency)) : _window / 5;
         _decayPerTick = Math.Log(2) / (loadHalfLife.TotalSeconds * Stopwatch.Frequency);
         _load = new double[members];
         _flows = new int[members];
     }
 
     public TrunkFlowPins(int members, TrunkBalanceSettings settings)
-        : this(members, settings.ReorderWindow, settings.LoadHalfLife, settings.FlowSlots)
+        : this(members, settings.ReorderWindow, settings.LoadHalfLife, settings.FlowSlots, settings.ActiveWindow)
     {
     }
 
@@ -110,41 +131,50 @@ public sealed class TrunkFlowPins
     public int LiveFlows(int member) => Volatile.Read(ref _flows[member]);
 
     /// <summary>
-    /// Once per batch: decays the members' loads to <paramref name="now"/>, and at most once per
-    /// reordering window takes the flows idle longer than the window out of the live counts (a
-    /// scan of the table: a few microseconds per window). So a flow that ended stops counting
-    /// within two windows, even when no packet came in between (the first batch after a quiet
-    /// spell sees the counts of the flows still running, not of those that ran before).
+    /// Once per batch: brings the load scale to <paramref name="now"/>, and at most once per active
+    /// window takes the flows silent longer than it out of the live counts and their bytes out of
+    /// the loads (a scan of the table: a few microseconds per window). So a flow that ended stops
+    /// counting within two active windows, even when no packet came in between, and a burst of
+    /// new flows is placed around the flows still sending, not those that just stopped: a flow's
+    /// end is often not seen in the direction that carries its data (iperf3's streams are reset
+    /// by the receiver: run after run, the next run's streams came 60 ms after the last run's had
+    /// stopped and were placed around them, 6 of 8 on one member). A silent flow stays pinned for
+    /// the whole reordering window all the same.
     /// </summary>
     public void BeginBatch(long now)
     {
         if (!_started)
         {
             _started = true;
-            _lastDecay = _lastSweep = now;
+            _origin = _lastSweep = now;
         }
 
-        long dt = now - _lastDecay;
-        if (dt > 0)
+        _scale = Math.Exp((now - _origin) * _decayPerTick);
+        if (_scale > 1e60)
         {
-            double factor = Math.Exp(-dt * _decayPerTick);
-            for (int m = 0; m < _load.Length; m++) _load[m] *= factor;
-            _lastDecay = now;
+            Rescale(now); // every ~20 s at the default half-life: far from overflow, still exact enough
         }
 
-        if (now - _lastSweep > _window)
+        if (now - _lastSweep > _active)
         {
             _lastSweep = now;
             for (int i = 0; i < _slots.Length; i++)
             {
                 ref Slot s = ref _slots[i];
-                if (s.Live && now - s.LastSeen > _window) Retire(ref s);
+                if (s.Live && now - s.LastSeen > _active) Retire(ref s);
             }
         }
     }
 
-    /// <summary>The member for a frame of <paramref name="length"/> bytes of flow <paramref name="hash"/>; <see cref="TrunkSelector.None"/> when no member is active.</summary>
-    public int Assign(ulong hash, int length, TrunkSelector selector, long now)
+    /// <summary>
+    /// The member for a frame of <paramref name="length"/> bytes of flow <paramref name="hash"/>;
+    /// <see cref="TrunkSelector.None"/> when no member is active. A TCP frame's <paramref name="flags"/>
+    /// end its connection's count at a FIN or RST (its last packets stay on the member: nothing is
+    /// reordered), so flows opened right after others closed are not placed around flows that are
+    /// gone (iperf3 run after run: the next run's streams came within a window of the last one's
+    /// FINs, and went where the last run's had not been); a SYN starts the count again.
+    /// </summary>
+    public int Assign(ulong hash, int length, TrunkSelector selector, long now, TcpFlags flags = TcpFlags.None)
     {
         if (selector.ActiveCount == 0) return TrunkSelector.None;
         if (hash == 0) hash = 1;
@@ -162,8 +192,10 @@ public sealed class TrunkFlowPins
                 if (!idle && active)
                 {
                     s.LastSeen = now;
-                    if (!s.Live) Count(ref s);
-                    _load[s.Member] += length;
+                    if ((flags & (TcpFlags.Syn | TcpFlags.Ack)) == TcpFlags.Syn) s.Ended = false;
+                    if (!s.Live && !s.Ended) Count(ref s);
+                    Add(ref s, length);
+                    End(ref s, flags);
                     return s.Member;
                 }
 
@@ -172,7 +204,7 @@ public sealed class TrunkFlowPins
                 s.Member = (sbyte)LeastLoaded(selector);
                 if (!active) Interlocked.Increment(ref _failovers);
                 else if (s.Member != before) Interlocked.Increment(ref _idleMoves);
-                return Pin(ref s, now, length);
+                return Pin(ref s, now, length, flags);
             }
 
             long seen = s.Hash == 0 ? long.MinValue : s.LastSeen;
@@ -193,28 +225,64 @@ public sealed class TrunkFlowPins
         v.Hash = hash;
         v.Member = (sbyte)LeastLoaded(selector);
         Interlocked.Increment(ref _assigned);
-        return Pin(ref v, now, length);
+        return Pin(ref v, now, length, flags);
     }
 
-    private int Pin(ref Slot s, long now, int length)
+    private int Pin(ref Slot s, long now, int length, TcpFlags flags)
     {
         s.LastSeen = now;
+        s.Ended = false;
         Count(ref s);
-        _load[s.Member] += length;
+        Add(ref s, length);
+        End(ref s, flags);
         return s.Member;
+    }
+
+    /// <summary>A FIN or RST: the connection stops counting (it stays pinned for what follows).</summary>
+    private void End(ref Slot s, TcpFlags flags)
+    {
+        if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) == 0) return;
+        s.Ended = true;
+        if (s.Live) Retire(ref s);
+    }
+
+    /// <summary>Bytes of a live flow weigh in its member's load (an ended connection's last packets do not).</summary>
+    private void Add(ref Slot s, int length)
+    {
+        if (!s.Live) return;
+        double scaled = length * _scale;
+        s.Scaled += scaled;
+        _load[s.Member] += scaled;
     }
 
     private void Count(ref Slot s)
     {
         s.Live = true;
+        s.Scaled = 0;
         _flows[s.Member]++;
     }
 
+    /// <summary>The flow ended (idle, evicted, moving): it no longer counts, and its bytes leave its member's load.</summary>
     private void Retire(ref Slot s)
     {
         s.Live = false;
         _flows[s.Member]--;
+        _load[s.Member] = Math.Max(0, _load[s.Member] - s.Scaled);
+        s.Scaled = 0;
     }
+
+    /// <summary>Moves the origin of the scale to <paramref name="now"/>: every stored value divided by the current scale.</summary>
+    private void Rescale(long now)
+    {
+        double f = 1 / _scale;
+        for (int m = 0; m < _load.Length; m++) _load[m] *= f;
+        for (int i = 0; i < _slots.Length; i++) _slots[i].Scaled *= f;
+        _origin = now;
+        _scale = 1;
+    }
+
+    /// <summary>Member <paramref name="member"/>'s load in bytes now (its live flows' bytes, decayed; tests).</summary>
+    public double LoadOf(int member) => _load[member] / _scale;
 
     /// <summary>The active member with the lowest (decayed bytes + live flows × mean bytes per flow) / weight; ties to the lower index.</summary>
     private int LeastLoaded(TrunkSelector selector)
@@ -227,7 +295,7 @@ public sealed class TrunkFlowPins
             flows += _flows[m];
         }
 
-        double mean = Math.Max(flows == 0 ? 0 : total / flows, 1);
+        double mean = Math.Max(flows == 0 ? 0 : total / flows, _scale); // at least one byte now
         int best = TrunkSelector.None;
         double bestScore = double.PositiveInfinity;
         for (int m = 0; m < _load.Length; m++)

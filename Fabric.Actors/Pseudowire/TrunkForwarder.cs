@@ -101,7 +101,7 @@ public sealed class TrunkForwarder
             ulong hash = Hash(batch.Frame(i));
             int member = !perFlow
                 ? selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)))
-                : pins is null ? selector.Select(hash) : pins.Assign(hash, batch[i].Length, selector, now);
+                : pins is null ? selector.Select(hash) : pins.Assign(hash, batch[i].Length, selector, now, TcpView.FlagsOfFrame(batch.Frame(i)));
             _hashes[i] = hash;
             _memberOf[i] = (byte)member;
             Tracer?.Hop(batch.Frame(i), $"trunk {Name}", $"member {_members[member].Name} (remote label {_members[member].Config.RemoteLabel.Value}, to {_members[member].Config.Remote})");

@@ -61,7 +61,16 @@ public static class PwShareScenario
                 var before = await Bytes(http, m1);
                 var server = ce2.Background(iperf, "-s -1");
                 await Until(() => Task.FromResult(ce2.Exec("ss", "-ltn").Contains(":5201")), "iperf3 server listening");
+                // Mid-run: how many live flows each member carries (least-loaded balance pins each flow to one).
+                var midRun = Task.Run(async () =>
+                {
+                    await Task.Delay(seconds * 500);
+                    return await Get(http, m1, "/trunks/t1");
+                });
                 var json = JsonNode.Parse(ce1.Exec(iperf, $"-c {Ce2} -P 8 -t {seconds} -J --connect-timeout 3000", timeoutMs: (seconds + 30) * 1000));
+                var flowsMid = (await midRun)?["members"]?.AsArray().Select(m => $"{m?["pw"]}={m?["liveFlows"]}") ?? [];
+                var streams = json?["end"]?["streams"]?.AsArray().Select(s => ((s?["sender"]?["bytes"]?.GetValue<double>() ?? 0) / 1e9).ToString("F2")) ?? [];
+                Console.WriteLine($"run {r + 1}: live flows mid-run {string.Join(", ", flowsMid)}; GB per stream {string.Join(" ", streams)}");
                 server.WaitForExit(5000);
                 var after = await Bytes(http, m1);
                 var delta = after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));

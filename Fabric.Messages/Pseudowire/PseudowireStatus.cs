@@ -39,7 +39,8 @@ public sealed record TrunkMemberStatus(
     long TxBytes,
     double FrameShare,
     double ByteShare,
-    long Transitions);
+    long Transitions,
+    int LiveFlows = 0);
 
 /// <summary>A PW trunk interface.</summary>
 public sealed record TrunkStatus(

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Fabric.Actors.DataPlane.Wire;
 using Fabric.Actors.Pseudowire;
 using Xunit;
 
@@ -44,6 +45,125 @@ public class TrunkFlowPinsTests
         var members = Members(pins, flows[3..11], selector, now, length: 74);
         Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, members.Count(x => x == m)));
         Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, pins.LiveFlows(m)));
+    }
+
+    [Fact]
+    public void Flows_that_ended_leave_no_load_behind_so_the_next_burst_spreads_evenly_again()
+    {
+        // Before: a member's load kept the bytes of flows that had ended, decayed, and the next
+        // iperf3 -P 8 (its control connection the only live flow when its streams open) saw those
+        // leftovers over one live flow: 6 of the 8 streams went to the member that had carried
+        // least, none to two others.
+        var pins = Pins();
+        var selector = TrunkSelector.Build(FourEqual);
+        var flows = TrunkSelectorTests.Flows(18);
+        long now = 1000 * Ms;
+        pins.BeginBatch(now);
+        var first = Members(pins, flows[..8], selector, now, length: 74);
+        // One second of traffic: the flows of members 0-2 send 64 KiB a millisecond each, member 3's nothing.
+        for (int t = 1; t <= 1000; t++)
+        {
+            now += Ms;
+            pins.BeginBatch(now);
+            for (int f = 0; f < 8; f++)
+            {
+                if (first[f] != 3) Assert.Equal(first[f], pins.Assign(flows[f], 65_536, selector, now));
+            }
+        }
+
+        Assert.True(pins.LoadOf(0) > 1e6 && pins.LoadOf(3) < 1e3);
+        // 400 ms later (a few half-lives: the leftovers would still be megabytes), a control
+        // connection, then eight streams one after another.
+        now += 400 * Ms;
+        pins.BeginBatch(now);
+        pins.Assign(flows[8], 74, selector, now);
+        var next = new List<int>();
+        foreach (var flow in flows[9..17])
+        {
+            now += Ms / 2;
+            pins.BeginBatch(now);
+            next.Add(pins.Assign(flow, 74, selector, now));
+        }
+
+        Assert.All(Enumerable.Range(0, 4), m => Assert.InRange(next.Count(x => x == m), 1, 3));
+        Assert.All(Enumerable.Range(0, 4), m => Assert.True(pins.LoadOf(m) < 1e3, $"member {m} kept {pins.LoadOf(m):F0} bytes of ended flows"));
+    }
+
+    [Fact]
+    public void Connections_that_closed_stop_counting_at_once_so_the_next_ones_spread_evenly_and_their_last_acks_stay_put()
+    {
+        // iperf3 run after run: the next run's streams open within a window of the last run's
+        // FINs. Counted until idle, the closed streams steered the new ones away from where they
+        // had been: two members got none.
+        var pins = Pins();
+        var selector = TrunkSelector.Build(FourEqual);
+        var flows = TrunkSelectorTests.Flows(16);
+        long now = 1000 * Ms;
+        pins.BeginBatch(now);
+        // Eight connections, two per member, each closed with a FIN.
+        var first = Members(pins, flows[..8], selector, now, length: 74);
+        now += 5 * Ms;
+        pins.BeginBatch(now);
+        foreach (var (flow, member) in flows[..8].Zip(first))
+        {
+            Assert.Equal(member, pins.Assign(flow, 66, selector, now, TcpFlags.Fin | TcpFlags.Ack));
+        }
+
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(0, pins.LiveFlows(m)));
+        // Their last ACKs, a moment later: same members, not counted again.
+        now += Ms;
+        pins.BeginBatch(now);
+        Assert.Equal(first, Members(pins, flows[..8], selector, now, length: 66));
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(0, pins.LiveFlows(m)));
+
+        // 20 ms later (well inside the 100 ms window), eight new connections: two per member.
+        now += 20 * Ms;
+        pins.BeginBatch(now);
+        var next = flows[8..16].Select(f => pins.Assign(f, 74, selector, now, TcpFlags.Syn)).ToArray();
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, next.Count(x => x == m)));
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, pins.LiveFlows(m)));
+
+        // A new connection on a closed one's 5-tuple (its SYN) counts again, on the same member.
+        Assert.Equal(first[0], pins.Assign(flows[0], 74, selector, now, TcpFlags.Syn));
+        Assert.Equal(3, pins.LiveFlows(first[0]));
+    }
+
+    [Fact]
+    public void Flows_that_stopped_without_a_fin_in_this_direction_no_longer_steer_the_next_burst()
+    {
+        // iperf3's streams are reset by the receiver: the trunk carrying their data sees them just
+        // stop. The next run's streams came 60 ms later, within the reordering window, and were
+        // placed around the silent ones: 6 of 8 on the member whose flows had sent least.
+        var pins = Pins();
+        var selector = TrunkSelector.Build(FourEqual);
+        var flows = TrunkSelectorTests.Flows(16);
+        long now = 1000 * Ms;
+        pins.BeginBatch(now);
+        var first = Members(pins, flows[..8], selector, now, length: 74);
+        for (int t = 1; t <= 500; t++)
+        {
+            now += Ms;
+            pins.BeginBatch(now);
+            for (int f = 0; f < 8; f++)
+            {
+                // Member 3's flows trickle, the others' stream.
+                pins.Assign(flows[f], first[f] == 3 ? 66 : 65_536, selector, now);
+            }
+        }
+
+        now += 60 * Ms; // silent, no FIN: within the 100 ms reordering window, past the 20 ms active window
+        var next = new List<int>();
+        foreach (var flow in flows[8..16])
+        {
+            pins.BeginBatch(now);
+            next.Add(pins.Assign(flow, 74, selector, now, TcpFlags.Syn));
+            now += Ms / 2;
+        }
+
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, next.Count(x => x == m)));
+        // A silent flow that comes back within the reordering window keeps its member (and counts again).
+        Assert.Equal(first[0], pins.Assign(flows[0], 1500, selector, now));
+        Assert.Equal(3, pins.LiveFlows(first[0]));
     }
 
     [Fact]

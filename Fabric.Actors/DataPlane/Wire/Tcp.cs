@@ -118,6 +118,18 @@ public readonly ref struct TcpView
     public ushort UrgentPointer => BigEndian.U16(_buffer, TcpLayout.UrgentPointer);
     public ReadOnlySpan<byte> Options => _buffer[TcpLayout.Options..HeaderLength];
     public TcpOptionReader ReadOptions() => new(Options);
+
+    /// <summary>The TCP flags of an untagged Ethernet/IPv4 frame; <see cref="TcpFlags.None"/> for anything else (or a later fragment).</summary>
+    public static TcpFlags FlagsOfFrame(ReadOnlySpan<byte> frame)
+    {
+        if (!EthernetView.TryParse(frame, out var eth, out _) || eth.EtherType != EtherType.Ipv4
+            || !Ipv4View.TryParse(eth.Payload, out var ip, out _) || ip.Protocol != IpProtocol.Tcp || ip.FragmentOffset != 0)
+        {
+            return TcpFlags.None;
+        }
+
+        return TryParse(ip.Payload, out var tcp, out _) ? tcp.Flags : TcpFlags.None;
+    }
     public ReadOnlySpan<byte> Payload => _buffer[HeaderLength..];
     public ReadOnlySpan<byte> Bytes => _buffer;
 
