@@ -19,6 +19,27 @@ public class TrunkFlowPinsTests
     private static int[] Members(TrunkFlowPins pins, ulong[] flows, TrunkSelector selector, long now, int length = 1500) =>
         flows.Select(f => pins.Assign(f, length, selector, now)).ToArray();
 
+    /// <summary>
+    /// Every millisecond for <paramref name="milliseconds"/>, each flow sends 64 KiB, except those
+    /// on member 3, which send <paramref name="member3Sends"/> bytes (0 = nothing); each keeps its
+    /// member. Returns the time after.
+    /// </summary>
+    private static long Stream(TrunkFlowPins pins, TrunkSelector selector, ulong[] flows, int[] members, long now, int milliseconds, int member3Sends)
+    {
+        for (int t = 1; t <= milliseconds; t++)
+        {
+            now += Ms;
+            pins.BeginBatch(now);
+            for (int f = 0; f < flows.Length; f++)
+            {
+                int length = members[f] == 3 ? member3Sends : 65_536;
+                if (length > 0) Assert.Equal(members[f], pins.Assign(flows[f], length, selector, now));
+            }
+        }
+
+        return now;
+    }
+
     [Fact]
     public void Eight_flows_opened_together_land_two_on_each_of_four_members()
     {
@@ -61,15 +82,7 @@ public class TrunkFlowPinsTests
         pins.BeginBatch(now);
         var first = Members(pins, flows[..8], selector, now, length: 74);
         // One second of traffic: the flows of members 0-2 send 64 KiB a millisecond each, member 3's nothing.
-        for (int t = 1; t <= 1000; t++)
-        {
-            now += Ms;
-            pins.BeginBatch(now);
-            for (int f = 0; f < 8; f++)
-            {
-                if (first[f] != 3) Assert.Equal(first[f], pins.Assign(flows[f], 65_536, selector, now));
-            }
-        }
+        now = Stream(pins, selector, flows[..8], first, now, milliseconds: 1000, member3Sends: 0);
 
         Assert.True(pins.LoadOf(0) > 1e6 && pins.LoadOf(3) < 1e3);
         // 400 ms later (a few half-lives: the leftovers would still be megabytes), a control
@@ -140,16 +153,7 @@ public class TrunkFlowPinsTests
         long now = 1000 * Ms;
         pins.BeginBatch(now);
         var first = Members(pins, flows[..8], selector, now, length: 74);
-        for (int t = 1; t <= 500; t++)
-        {
-            now += Ms;
-            pins.BeginBatch(now);
-            for (int f = 0; f < 8; f++)
-            {
-                // Member 3's flows trickle, the others' stream.
-                pins.Assign(flows[f], first[f] == 3 ? 66 : 65_536, selector, now);
-            }
-        }
+        now = Stream(pins, selector, flows[..8], first, now, milliseconds: 500, member3Sends: 66); // member 3's flows trickle
 
         now += 60 * Ms; // silent, no FIN: within the 100 ms reordering window, past the 20 ms active window
         var next = new List<int>();
