@@ -51,7 +51,7 @@ public sealed partial class GatewayDatapath
         if (!FlowKeyExtractor.TryExtract(frame, ingress, tenant.Vni, out var key, out _)
             || (key.Flags & FlowKeyFlags.Ipv4) == 0 || (key.Flags & FlowKeyFlags.Vlan) != 0 || key.IsFragment
             || key.IpProtocol != IpProtocol.Tcp || key.Destination != plan.Mac || IsLocal(key, port.Role, tenant)
-            || (TcpFlagsOf(frame) & (TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst)) != 0)
+            || (TcpView.FlagsOfFrame(frame) & (TcpFlags.Syn | TcpFlags.Fin | TcpFlags.Rst)) != 0)
         {
             return false;
         }

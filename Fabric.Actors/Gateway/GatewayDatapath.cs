@@ -303,7 +303,7 @@ public sealed partial class GatewayDatapath : INeighbors
             {
                 if (key.IpProtocol == IpProtocol.Tcp)
                 {
-                    var flags = TcpFlagsOf(frame);
+                    var flags = TcpView.FlagsOfFrame(frame);
                     if ((flags & (TcpFlags.Fin | TcpFlags.Rst)) != 0)
                     {
                         // The connection moves towards its end; the packet goes on with this entry
@@ -364,7 +364,7 @@ public sealed partial class GatewayDatapath : INeighbors
     /// <summary>Whether a flow-cache drop judged for an unconnected packet still applies: no tracked connection, and no TCP RST.</summary>
     private static bool StillUnconnected(ReadOnlySpan<byte> frame, in FlowKey key, PortRole role, FlowCacheShard shard, long now)
     {
-        if (key.IpProtocol == IpProtocol.Tcp && (TcpFlagsOf(frame) & TcpFlags.Rst) != 0) return false;
+        if (key.IpProtocol == IpProtocol.Tcp && (TcpView.FlagsOfFrame(frame) & TcpFlags.Rst) != 0) return false;
         if (shard.Connections.Count == 0) return true;
         var facts = new PacketFacts { Key = key, Ingress = role };
         return shard.Connections.Find(facts.Connection(key.Tenant)) is null;
@@ -374,7 +374,7 @@ public sealed partial class GatewayDatapath : INeighbors
     {
         Counters.SlowPath++;
         var ip = ParseIpv4(frame);
-        var facts = new PacketFacts { Key = key, TcpFlags = key.IpProtocol == IpProtocol.Tcp ? TcpFlagsOf(frame) : TcpFlags.None, Ttl = ip, Ingress = port.Role };
+        var facts = new PacketFacts { Key = key, TcpFlags = key.IpProtocol == IpProtocol.Tcp ? TcpView.FlagsOfFrame(frame) : TcpFlags.None, Ttl = ip, Ingress = port.Role };
         if (port.Role == PortRole.Downlink) AddNeighbor(port.Id, key.SourceAddress, key.Source);
         if (Resolver is { } resolver)
         {
@@ -503,10 +503,4 @@ public sealed partial class GatewayDatapath : INeighbors
 
     private static byte ParseIpv4(ReadOnlySpan<byte> frame) =>
         Ipv4View.TryParse(frame[EthernetLayout.HeaderLength..], out var ip, out _) ? ip.Ttl : (byte)0;
-
-    private static TcpFlags TcpFlagsOf(ReadOnlySpan<byte> frame)
-    {
-        if (!Ipv4View.TryParse(frame[EthernetLayout.HeaderLength..], out var ip, out _)) return TcpFlags.None;
-        return TcpView.TryParse(ip.Payload, out var tcp, out _) ? tcp.Flags : TcpFlags.None;
-    }
 }

@@ -224,11 +224,7 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     private void ReleaseNow(NatBinding b)
     {
         if (!b.Live) return;
-        b.Live = false;
-        _byInside.Remove((b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort));
-        _byExternal.Remove((b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort));
-        Released++;
-        if (_retired.Count < RetiredCap) _retired.Add(b); // beyond (no sweep for long): the GC takes it
+        Unindex(b);
         if (b.Host is not { } host || b.Block is not { } hb || !_tenants.TryGetValue(b.Tenant, out var t)) return;
         host.Bound[ProtocolIndex(b.Protocol)]--;
         if (--hb.Used > 0) return;
@@ -320,16 +316,10 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
     private NatBinding TakeOver(NatBinding old, uint tenant, IpProtocol protocol, Ipv4Address inside, ushort insidePort)
     {
         Wake(old);
-        old.Live = false;
-        _byInside.Remove((old.Tenant, old.Protocol, old.InsideAddress, old.InsidePort));
-        _byExternal.Remove((old.Tenant, old.Protocol, old.ExternalAddress, old.ExternalPort));
-        if (_retired.Count < RetiredCap) _retired.Add(old);
-        Released++;
+        Unindex(old);
         Reclaimed++;
         var b = New(tenant, protocol, inside, insidePort, old.ExternalAddress, old.ExternalPort, old.Host!, old.Block!);
-        _byInside[(tenant, protocol, inside, insidePort)] = b;
-        _byExternal[(tenant, protocol, b.ExternalAddress, b.ExternalPort)] = b;
-        Created++;
+        Index(b);
         return b;
     }
 
@@ -494,11 +484,27 @@ public sealed class NatTable(NatSettings settings, int bucket = 0, IPortBlockLen
 
     private void Add(NatBinding b, HostPorts host, HostBlock hb, int p)
     {
-        _byInside[(b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort)] = b;
-        _byExternal[(b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort)] = b;
+        Index(b);
         host.Bound[p]++;
         hb.Used++;
+    }
+
+    /// <summary>Makes a binding findable from both sides.</summary>
+    private void Index(NatBinding b)
+    {
+        _byInside[(b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort)] = b;
+        _byExternal[(b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort)] = b;
         Created++;
+    }
+
+    /// <summary>Ends a binding's life: no longer findable, its object reused from the next <see cref="Recycle"/> on (its host and block counts are the caller's).</summary>
+    private void Unindex(NatBinding b)
+    {
+        b.Live = false;
+        _byInside.Remove((b.Tenant, b.Protocol, b.InsideAddress, b.InsidePort));
+        _byExternal.Remove((b.Tenant, b.Protocol, b.ExternalAddress, b.ExternalPort));
+        Released++;
+        if (_retired.Count < RetiredCap) _retired.Add(b); // beyond (no sweep for long): the GC takes it
     }
 
     /// <summary>Ports are bound per protocol (TCP, UDP, ICMP echo identifiers), from the same blocks.</summary>

@@ -98,10 +98,10 @@ public sealed class TrunkForwarder
 
         for (int i = 0; i < count; i++)
         {
-            ulong hash = Hash(batch.Frame(i));
+            ulong hash = Hash(batch.Frame(i), out TcpFlags tcpFlags);
             int member = !perFlow
                 ? selector.SelectBucket((int)((++_spray * 0x9E3779B1u) >> (32 - TrunkSelector.BucketBits)))
-                : pins is null ? selector.Select(hash) : pins.Assign(hash, batch[i].Length, selector, now, TcpView.FlagsOfFrame(batch.Frame(i)));
+                : pins is null ? selector.Select(hash) : pins.Assign(hash, batch[i].Length, selector, now, tcpFlags);
             _hashes[i] = hash;
             _memberOf[i] = (byte)member;
             Tracer?.Hop(batch.Frame(i), $"trunk {Name}", $"member {_members[member].Name} (remote label {_members[member].Config.RemoteLabel.Value}, to {_members[member].Config.Remote})");
@@ -132,9 +132,12 @@ public sealed class TrunkForwarder
     }
 
     /// <summary>The flow hash of a CE frame; frames the extractor refuses hash their MAC header.</summary>
-    public static ulong Hash(ReadOnlySpan<byte> frame)
+    public static ulong Hash(ReadOnlySpan<byte> frame) => Hash(frame, out _);
+
+    /// <summary>The frame's flow hash, and its TCP flags when it is a TCP segment (read in the same pass).</summary>
+    public static ulong Hash(ReadOnlySpan<byte> frame, out TcpFlags tcpFlags)
     {
-        if (FlowKeyExtractor.TryExtract(frame, 0, 0, out FlowKey key, out _))
+        if (FlowKeyExtractor.TryExtract(frame, 0, 0, out FlowKey key, out _, out tcpFlags))
         {
             return FlowHash.Compute(in key);
         }

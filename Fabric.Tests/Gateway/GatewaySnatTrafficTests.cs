@@ -153,9 +153,7 @@ public class GatewaySnatTrafficTests(ITestOutputHelper output)
         await Eventually.Holds(() => t.Outside.Exec("ss", "-ltn").Stdout.Contains($"{Server}:8080"), TimeSpan.FromSeconds(10), "nginx listening");
         // 4,000 client ports: each comes back every few thousand connections, after its 200 ms hold.
         Assert.Equal(0, t.Inside.Exec("sysctl", "-w net.ipv4.ip_local_port_range=\"40000 43999\"").ExitCode);
-        long SynRetransmits() => t.Inside.Exec("nstat", "-asz TcpExtTCPSynRetrans").Stdout.Split('\n')
-            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries)).Where(f => f.Length >= 2 && f[0] == "TcpExtTCPSynRetrans")
-            .Select(f => long.Parse(f[1])).FirstOrDefault();
+        long SynRetransmits() => t.Inside.Counter("TcpExtTCPSynRetrans");
 
         long before = SynRetransmits();
         var run = WrkRun.Start(t.Inside.Name, $"http://{Server}:8080/", connections: 16, seconds: 4);

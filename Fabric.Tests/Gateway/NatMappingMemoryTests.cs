@@ -51,17 +51,18 @@ public class NatMappingMemoryTests
         Assert.Equal(0, nat.Count);
         Assert.Equal(1, nat.Remembered);
 
-        // Another endpoint: not the remembered port (round-robin would have given the next one anyway;
-        // go round the whole block to be sure it is skipped).
-        var others = Enumerable.Range(1, 15).Select(i => Bind(plan, nat, (ushort)(40000 + i))).ToList();
+        // Sixteen other endpoints, round the whole block and past it: round-robin alone would give
+        // the sixteenth the freed port; remembered, it is skipped and the host takes a second block.
+        var others = Enumerable.Range(1, 16).Select(i => Bind(plan, nat, (ushort)(40000 + i))).ToList();
         Assert.DoesNotContain(port, others.Select(o => o.ExternalPort));
+        Assert.Equal(2, nat.BlocksOf(Tenant, Host).Count);
 
         var again = Bind(plan, nat, 40000);
         Assert.Same(first, again);
         Assert.Equal(port, again.ExternalPort);
         Assert.False(again.Dormant);
         Assert.Equal(1, nat.Revived);
-        Assert.Equal(16, nat.Count);
+        Assert.Equal(17, nat.Count);
         Assert.Equal(0, nat.Remembered);
     }
 

@@ -222,12 +222,7 @@ public class PwTrunkTrafficTests(ITestOutputHelper output)
     }
 
     /// <summary>The namespace's TcpExtTCPOFOQueue (segments the receiver queued out of order; loss also causes them).</summary>
-    private static long TcpOutOfOrder(TestNamespace ns)
-    {
-        var r = ns.Exec("nstat", "-asz TcpExtTCPOFOQueue");
-        var line = r.Stdout.Split('\n').FirstOrDefault(l => l.StartsWith("TcpExtTCPOFOQueue", StringComparison.Ordinal));
-        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-    }
+    private static long TcpOutOfOrder(TestNamespace ns) => ns.Counter("TcpExtTCPOFOQueue");
 
     /// <summary>`-d mpls.label==L,pwethcw` for every bottom (flow) label of a data frame; hellos carry flow label 16.</summary>
     private static string DecodeAsByBottomLabel(string pcap)

@@ -190,11 +190,7 @@ public class MfeTrafficTests(ITestOutputHelper output)
         Assert.Equal(0, dcnA.UnknownTags);
     }
 
-    private static long UdpRcvbufErrors(TestNamespace ns)
-    {
-        var line = ns.Exec("nstat", "-az UdpRcvbufErrors").Stdout.Split('\n').First(l => l.StartsWith("UdpRcvbufErrors", StringComparison.Ordinal));
-        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private static long UdpRcvbufErrors(TestNamespace ns) => ns.Counter("UdpRcvbufErrors");
 
     private static Process StartIperfServer(string iperf, TestNamespace ns)
     {

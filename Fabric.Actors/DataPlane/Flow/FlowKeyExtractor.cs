@@ -20,9 +20,15 @@ namespace Fabric.Actors.DataPlane.Flow;
 public static class FlowKeyExtractor
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static bool TryExtract(ReadOnlySpan<byte> frame, ushort ingressPort, uint tenant, out FlowKey key, out DropReason reason)
+    public static bool TryExtract(ReadOnlySpan<byte> frame, ushort ingressPort, uint tenant, out FlowKey key, out DropReason reason) =>
+        TryExtract(frame, ingressPort, tenant, out key, out reason, out _);
+
+    /// <summary>As <see cref="TryExtract(ReadOnlySpan{byte}, ushort, uint, out FlowKey, out DropReason)"/>, and the TCP flags of a TCP segment (none otherwise), read in the same pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryExtract(ReadOnlySpan<byte> frame, ushort ingressPort, uint tenant, out FlowKey key, out DropReason reason, out TcpFlags tcpFlags)
     {
         key = default;
+        tcpFlags = TcpFlags.None;
         key.Tenant = tenant;
         key.IngressPort = ingressPort;
         if (!EthernetView.TryParse(frame, out var ethernet, out reason))
@@ -45,11 +51,11 @@ public static class FlowKeyExtractor
 
         if (type == EtherType.Ipv4)
         {
-            return TryExtractIpv4(ref key, payload, out reason);
+            return TryExtractIpv4(ref key, payload, out reason, ref tcpFlags);
         }
         if (type.IsMpls())
         {
-            return TryExtractMpls(ref key, payload, out reason);
+            return TryExtractMpls(ref key, payload, out reason, ref tcpFlags);
         }
         if (type == EtherType.Arp)
         {
@@ -87,7 +93,7 @@ public static class FlowKeyExtractor
         return false;
     }
 
-    private static bool TryExtractMpls(ref FlowKey key, ReadOnlySpan<byte> payload, out DropReason reason)
+    private static bool TryExtractMpls(ref FlowKey key, ReadOnlySpan<byte> payload, out DropReason reason, ref TcpFlags tcpFlags)
     {
         if (!MplsLabelStackView.TryParse(payload, out var stack, out reason))
         {
@@ -100,7 +106,7 @@ public static class FlowKeyExtractor
         // do for ECMP. A PW payload starts with a control word (nibble 0/1) and is left alone.
         if (inner.Length > 0 && inner[0] >> 4 == 4)
         {
-            return TryExtractIpv4(ref key, inner, out reason);
+            return TryExtractIpv4(ref key, inner, out reason, ref tcpFlags);
         }
         return true;
     }
@@ -125,7 +131,7 @@ public static class FlowKeyExtractor
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool TryExtractIpv4(ref FlowKey key, ReadOnlySpan<byte> payload, out DropReason reason)
+    private static bool TryExtractIpv4(ref FlowKey key, ReadOnlySpan<byte> payload, out DropReason reason, ref TcpFlags tcpFlags)
     {
         if (!Ipv4View.TryParse(payload, out var ip, out reason))
         {
@@ -151,6 +157,7 @@ public static class FlowKeyExtractor
                 }
                 key.SourcePort = tcp.SourcePort;
                 key.DestinationPort = tcp.DestinationPort;
+                tcpFlags = tcp.Flags;
                 break;
             case IpProtocol.Udp:
                 if (!UdpView.TryParse(l4, out var udp, out reason))

@@ -119,6 +119,9 @@ public readonly ref struct TcpView
     public ReadOnlySpan<byte> Options => _buffer[TcpLayout.Options..HeaderLength];
     public TcpOptionReader ReadOptions() => new(Options);
 
+    public ReadOnlySpan<byte> Payload => _buffer[HeaderLength..];
+    public ReadOnlySpan<byte> Bytes => _buffer;
+
     /// <summary>The TCP flags of an untagged Ethernet/IPv4 frame; <see cref="TcpFlags.None"/> for anything else (or a later fragment).</summary>
     public static TcpFlags FlagsOfFrame(ReadOnlySpan<byte> frame)
     {
@@ -130,8 +133,6 @@ public readonly ref struct TcpView
 
         return TryParse(ip.Payload, out var tcp, out _) ? tcp.Flags : TcpFlags.None;
     }
-    public ReadOnlySpan<byte> Payload => _buffer[HeaderLength..];
-    public ReadOnlySpan<byte> Bytes => _buffer;
 
     public bool IsChecksumValid(Ipv4Address source, Ipv4Address destination) =>
         Checksum.Fold(Checksum.Sum(_buffer, Checksum.PseudoHeaderSum(source, destination, IpProtocol.Tcp, _buffer.Length))) == 0xFFFF;

@@ -51,6 +51,19 @@ public class FlowKeyExtractorTests
     }
 
     [Fact]
+    public void Reads_a_tcp_segments_flags_in_the_same_pass_and_none_for_other_protocols()
+    {
+        // The trunk's least-loaded balance ends a connection's count at its FIN/RST from these.
+        Assert.True(FlowKeyExtractor.TryExtract(WireFixtures.Tcp64, 3, 42, out var key, out _, out var flags));
+        Assert.Equal(Extract(WireFixtures.Tcp64), key);
+        Assert.Equal(TcpFlags.Psh | TcpFlags.Ack, flags);
+        Assert.Equal(flags, TcpView.FlagsOfFrame(WireFixtures.Tcp64));
+        Assert.True(FlowKeyExtractor.TryExtract(WireFixtures.Udp, 3, 42, out _, out _, out var none));
+        Assert.Equal(TcpFlags.None, none);
+        Assert.Equal(TcpFlags.None, TcpView.FlagsOfFrame(WireFixtures.Udp));
+    }
+
+    [Fact]
     public void Reads_udp_ports()
     {
         var key = Extract(WireFixtures.Udp);

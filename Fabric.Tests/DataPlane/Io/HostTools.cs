@@ -116,6 +116,13 @@ internal sealed class TestNamespace : IDisposable
     /// <summary>Runs `ip -n NAME ARGS` and throws on failure.</summary>
     public string Ip(string arguments) => HostTools.Ip($"-n {Name} {arguments}");
 
+    /// <summary>A kernel counter of the namespace as `nstat` names it (absolute; nstat's history untouched), -1 when it has none.</summary>
+    public long Counter(string name)
+    {
+        var line = Exec("nstat", $"-asz {name}").Stdout.Split('\n').FirstOrDefault(l => l.Split(' ', 2)[0] == name);
+        return line is null ? -1 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static bool Exists(string name) =>
         HostTools.Ip("netns list").Split('\n').Any(l => l.Split(' ')[0] == name);
 
