@@ -5,9 +5,9 @@ using Fabric.Actors.DataPlane.Wire;
 namespace Fabric.Actors.Pseudowire;
 
 /// <summary>A trunk's least-loaded settings, read once from <c>fabric.pseudowire.trunk</c> (hocon/fabric.conf).</summary>
-public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWindow, TimeSpan LoadHalfLife, int FlowSlots, TimeSpan ActiveWindow = default)
+public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWindow, TimeSpan LoadHalfLife, int FlowSlots, TimeSpan ActiveWindow = default, long FlowBytes = 0)
 {
-    public static TrunkBalanceSettings Default { get; } = new(true, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), 4096, TimeSpan.FromMilliseconds(20));
+    public static TrunkBalanceSettings Default { get; } = new(true, TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(100), 4096, TimeSpan.FromMilliseconds(20), 64 * 1024);
 
     public static TrunkBalanceSettings From(Akka.Configuration.Config config)
     {
@@ -24,11 +24,13 @@ public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWind
             section.GetTimeSpan("reorder-window", Default.ReorderWindow),
             section.GetTimeSpan("load-half-life", Default.LoadHalfLife),
             section.GetInt("flow-slots", Default.FlowSlots),
-            section.GetTimeSpan("active-window", Default.ActiveWindow));
+            section.GetTimeSpan("active-window", Default.ActiveWindow),
+            section.GetByteSize("flow-bytes") ?? Default.FlowBytes);
         if (settings.ReorderWindow <= TimeSpan.Zero) throw new ArgumentException("fabric.pseudowire.trunk.reorder-window must be > 0");
         if (settings.LoadHalfLife <= TimeSpan.Zero) throw new ArgumentException("fabric.pseudowire.trunk.load-half-life must be > 0");
         if (settings.ActiveWindow <= TimeSpan.Zero || settings.ActiveWindow > settings.ReorderWindow)
             throw new ArgumentException("fabric.pseudowire.trunk.active-window must be > 0 and <= reorder-window");
+        if (settings.FlowBytes <= 0) throw new ArgumentException("fabric.pseudowire.trunk.flow-bytes must be > 0");
         if (settings.FlowSlots < TrunkFlowPins.Ways || !int.IsPow2(settings.FlowSlots))
             throw new ArgumentException("fabric.pseudowire.trunk.flow-slots must be a power of two >= 4");
         return settings;
@@ -45,9 +47,10 @@ public sealed record TrunkBalanceSettings(bool LeastLoaded, TimeSpan ReorderWind
 /// </summary>
 /// <remarks>
 /// <para>Load of member m: the bytes its live flows sent, decayed with a half-life, plus its live
-/// flows times the mean bytes per live flow, over its weight. The flow term spreads a burst of new
-/// flows (all at zero bytes, as iperf3 -P 8 opens them) one per member; the byte term steers new
-/// flows away from members carrying elephants. A flow that ends (idle past the window, evicted,
+/// flows times the mean bytes per live flow (at least <c>flow-bytes</c>, 64 KiB), over its weight.
+/// The flow term spreads a burst of new flows (all at next to zero bytes, as iperf3 -P 8 opens
+/// them) one per member, members within half a flow of the least loaded taking them in turn; the
+/// byte term steers new flows away from members carrying elephants. A flow that ends (idle past the window, evicted,
 /// moved) takes its bytes out of its member's load: what ended flows sent says nothing of what a
 /// member will carry. (Kept in, the last run's leftovers over the few flows live at the next
 /// run's start outweighed the flow term: iperf3 -P 8 put 6 of its 8 streams on the member that
@@ -84,6 +87,10 @@ public sealed class TrunkFlowPins
     /// <summary>A flow seen within this counts in its member's live flows and load; silent longer, it stays pinned (until <see cref="_window"/>) but no longer counts.</summary>
     private readonly long _active;
     private readonly double _decayPerTick;
+    /// <summary>A live flow weighs at least this many bytes when new flows are placed; members closer than half of it take new flows in turn.</summary>
+    private readonly double _flowBytes;
+    /// <summary>The member after the last one given a new flow: near-equal members are taken in turn from here.</summary>
+    private int _next;
     /// <summary>Per member: its live flows' bytes, each scaled by <c>e^(λ(t - _origin))</c> at the time sent.</summary>
     private readonly double[] _load;
     private readonly int[] _flows;
@@ -98,7 +105,8 @@ public sealed class TrunkFlowPins
     private long _liveEvictions;
 
     /// <param name="activeWindow">Default: a fifth of <paramref name="reorderWindow"/>.</param>
-    public TrunkFlowPins(int members, TimeSpan reorderWindow, TimeSpan loadHalfLife, int slots, TimeSpan activeWindow = default)
+    /// <param name="flowBytes">Default: 64 KiB.</param>
+    public TrunkFlowPins(int members, TimeSpan reorderWindow, TimeSpan loadHalfLife, int slots, TimeSpan activeWindow = default, long flowBytes = 0)
     {
         if (slots < Ways || !int.IsPow2(slots)) throw new ArgumentOutOfRangeException(nameof(slots), "a power of two >= 4");
         _slots = new Slot[slots];
@@ -106,12 +114,13 @@ public sealed class TrunkFlowPins
         _window = (long)(reorderWindow.TotalSeconds * Stopwatch.Frequency);
         _active = activeWindow > TimeSpan.Zero ? Math.Min(_window, (long)(activeWindow.TotalSeconds * Stopwatch.Frequency)) : _window / 5;
         _decayPerTick = Math.Log(2) / (loadHalfLife.TotalSeconds * Stopwatch.Frequency);
+        _flowBytes = flowBytes > 0 ? flowBytes : 64 * 1024;
         _load = new double[members];
         _flows = new int[members];
     }
 
     public TrunkFlowPins(int members, TrunkBalanceSettings settings)
-        : this(members, settings.ReorderWindow, settings.LoadHalfLife, settings.FlowSlots, settings.ActiveWindow)
+        : this(members, settings.ReorderWindow, settings.LoadHalfLife, settings.FlowSlots, settings.ActiveWindow, settings.FlowBytes)
     {
     }
 
@@ -284,31 +293,50 @@ public sealed class TrunkFlowPins
     /// <summary>Member <paramref name="member"/>'s load in bytes now (its live flows' bytes, decayed; tests).</summary>
     public double LoadOf(int member) => _load[member] / _scale;
 
-    /// <summary>The active member with the lowest (decayed bytes + live flows × mean bytes per flow) / weight; ties to the lower index.</summary>
+    /// <summary>
+    /// The active member with the lowest (decayed bytes + live flows × mean bytes per flow) / weight,
+    /// where a flow weighs at least <see cref="_flowBytes"/>; members within half of that of the
+    /// lowest count as equal and are taken in turn. So bytes that are small beside a flow (a
+    /// handshake, a control connection's few hundred bytes) do not outweigh one: iperf3 -P 8 opens
+    /// its control connection a few milliseconds before its 8 streams, and weighed by bytes its
+    /// member looked busier than members with a stream more, so one member got 3 streams and the
+    /// control connection's member 1 (12.5 % of the bytes). Taken in turn, any 8 flows opened
+    /// together land 2 on each of 4 members, whatever came before them.
+    /// </summary>
     private int LeastLoaded(TrunkSelector selector)
     {
         double total = 0;
         long flows = 0;
+        double maxWeight = 0;
         for (int m = 0; m < _load.Length; m++)
         {
             total += _load[m];
             flows += _flows[m];
+            if (selector.IsActive(m)) maxWeight = Math.Max(maxWeight, selector.Members[m].Weight);
         }
 
-        double mean = Math.Max(flows == 0 ? 0 : total / flows, _scale); // at least one byte now
-        int best = TrunkSelector.None;
+        double floor = _flowBytes * _scale;
+        double mean = Math.Max(flows == 0 ? 0 : total / flows, floor);
         double bestScore = double.PositiveInfinity;
         for (int m = 0; m < _load.Length; m++)
         {
-            if (!selector.IsActive(m)) continue;
-            double score = (_load[m] + _flows[m] * mean) / selector.Members[m].Weight;
-            if (score < bestScore)
-            {
-                bestScore = score;
-                best = m;
-            }
+            if (selector.IsActive(m)) bestScore = Math.Min(bestScore, Score(m, mean, selector));
         }
 
-        return best;
+        if (double.IsPositiveInfinity(bestScore)) return TrunkSelector.None;
+        double margin = floor / 2 / maxWeight;
+        int count = _load.Length;
+        for (int i = 0; i < count; i++)
+        {
+            int m = (_next + i) % count;
+            if (!selector.IsActive(m) || Score(m, mean, selector) > bestScore + margin) continue;
+            _next = (m + 1) % count;
+            return m;
+        }
+
+        return TrunkSelector.None; // unreachable: the best member is within the margin of itself
     }
+
+    private double Score(int member, double mean, TrunkSelector selector) =>
+        (_load[member] + _flows[member] * mean) / selector.Members[member].Weight;
 }

@@ -212,10 +212,11 @@ public class PwTrunkTrafficTests(ITestOutputHelper output)
             $"flows assigned {t1.FlowsAssigned}, idle moves {t1.FlowIdleMoves}, failovers {t1.FlowFailovers}, live evictions {t1.FlowLiveEvictions}; " +
             $"receiver TCP out-of-order queued {TcpOutOfOrder(ns2) - ofoBefore}");
         output.WriteLine($"pw_min_byte_share_p8={min:F3}");
-        // Every PW carries a real share here; the issue's >= 15 % goal is a benchmark figure
-        // (`scenario pw-share`, min/median/max over runs): TCP streams on a loaded 2-core machine
-        // do not run at equal rates in any one 5 s window (one run here: 11.6 %).
-        Assert.True(min >= 0.08, $"the least-used PW carried {min:P1} of the bytes");
+        // Two streams per PW, iperf3's control connection notwithstanding (before near-equal PWs were
+        // taken in turn it cost its PW a stream: 12.5 %). The issue's >= 15 % goal is a benchmark
+        // figure (`scenario pw-share`, min/median/max over runs: 22.7-24.2 %); TCP streams on a
+        // loaded 2-core machine do not run at equal rates in any one window, so this asserts less.
+        Assert.True(min >= 0.12, $"the least-used PW carried {min:P1} of the bytes");
         Assert.All(pw2.PwStatuses(), p => Assert.Equal(0, p.RxReordered));
         Assert.Equal(0, t1.FlowLiveEvictions);
         Assert.Equal(0, t1.FlowFailovers);

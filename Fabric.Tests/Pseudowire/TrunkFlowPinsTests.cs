@@ -52,6 +52,37 @@ public class TrunkFlowPinsTests
     }
 
     [Fact]
+    public void A_control_connection_opened_just_before_eight_streams_does_not_cost_its_member_a_stream()
+    {
+        // iperf3 -P 8: the control connection sends a few hundred bytes over 4 ms, then the 8 streams
+        // open, each with its SYN and a 37-byte cookie, while the control connection still talks.
+        var pins = Pins();
+        var selector = TrunkSelector.Build(FourEqual);
+        var flows = TrunkSelectorTests.Flows(9);
+        long now = 1000 * Ms;
+        int control = pins.Assign(flows[0], 74, selector, now, TcpFlags.Syn);
+        foreach (int length in new[] { 66, 103, 66, 400, 66 })
+        {
+            now += Ms;
+            pins.BeginBatch(now);
+            Assert.Equal(control, pins.Assign(flows[0], length, selector, now));
+        }
+
+        var streams = new int[8];
+        for (int i = 0; i < 8; i++)
+        {
+            now += Ms / 4;
+            pins.BeginBatch(now);
+            streams[i] = pins.Assign(flows[1 + i], 74, selector, now, TcpFlags.Syn);
+            Assert.Equal(streams[i], pins.Assign(flows[1 + i], 103, selector, now));
+            Assert.Equal(control, pins.Assign(flows[0], 66, selector, now));
+        }
+
+        Assert.All(Enumerable.Range(0, 4), m => Assert.Equal(2, streams.Count(x => x == m)));
+        Assert.Equal(3, pins.LiveFlows(control));
+    }
+
+    [Fact]
     public void Flows_of_an_earlier_burst_that_went_quiet_no_longer_count_when_the_next_burst_opens()
     {
         var pins = Pins();
