@@ -4,7 +4,10 @@ using Fabric.Benchmarks;
 // Micro benchmarks:  dotnet run -c Release --project Fabric.Benchmarks -- --filter '*Wire*'
 // Scenarios:         dotnet run -c Release --project Fabric.Benchmarks -- scenario <name> [options]
 if (args is ["scenario", .. var rest])
+{
+    Fabric.Benchmarks.Scenarios.ScenarioCleanup.HandleSignals(); // Ctrl-C and SIGTERM leave no namespace, node or server behind
     return ScenarioRegistry.Run(rest);
+}
 
 BenchmarkSwitcher.FromAssembly(typeof(ScenarioRegistry).Assembly).Run(args);
 return 0;

@@ -50,7 +50,7 @@ public static partial class CrrScenario
         var nginx = Tool("nginx");
         Process? node = null;
         var servers = new List<Process>();
-        var cleanup = new Stack<Action>();
+        var cleanup = new ScenarioCleanup();
         var veth = $"snatv{pid % 100000}";
         try
         {
@@ -203,17 +203,7 @@ public static partial class CrrScenario
         {
             foreach (var s in servers) Stop(s);
             if (node is not null) Terminate(node);
-            while (cleanup.TryPop(out var undo))
-            {
-                try
-                {
-                    undo();
-                }
-                catch (Exception e)
-                {
-                    Console.Error.WriteLine($"cleanup: {e.Message}");
-                }
-            }
+            cleanup.Dispose();
             ScenarioNamespace.Run("ip", $"link del {veth}a", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}d", check: false);
             ScenarioNamespace.Run("ip", $"link del {tag}u", check: false);

@@ -38,7 +38,7 @@ internal static class NodeProcesses
     public static void Terminate(Process process)
     {
         if (process.HasExited) return;
-        kill(process.Id, 15);
+        Signal(process.Id, 15);
         if (!process.WaitForExit(30_000)) process.Kill(entireProcessTree: true);
     }
 
@@ -77,6 +77,7 @@ internal static class NodeProcesses
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int kill(int pid, int sig);
+    /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    internal static extern int Signal(int pid, int signal);
 }

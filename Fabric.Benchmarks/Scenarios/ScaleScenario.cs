@@ -158,9 +158,9 @@ public static class ScaleScenario
         pwsBefore = await PwTransitions(http, node.Management);
         for (int i = 0; i < 5; i++)
         {
-            Signal(node.Pid, 19); // SIGSTOP
+            NodeProcesses.Signal(node.Pid, 19); // SIGSTOP
             await Task.Delay(300);
-            Signal(node.Pid, 18); // SIGCONT
+            NodeProcesses.Signal(node.Pid, 18); // SIGCONT
             await Task.Delay(2000);
         }
 
@@ -395,8 +395,6 @@ public static class ScaleScenario
         throw new InvalidOperationException("no free loopback address in 127.0.77.100-249");
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
-    private static extern int Signal(int pid, int sig);
 
     /// <summary>One fabric-node process with its log kept (the reconciler's lines are counted).</summary>
     private sealed class Node : IAsyncDisposable

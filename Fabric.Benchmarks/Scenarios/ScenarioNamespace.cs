@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Fabric.Benchmarks.Scenarios;
 
 namespace Fabric.Benchmarks;
 
@@ -13,6 +14,7 @@ internal sealed class ScenarioNamespace : IDisposable
         Name = $"{prefix}-{Environment.ProcessId}";
         Run("ip", $"netns del {Name}", check: false); // leftovers of a crashed run with a recycled PID
         Run("ip", $"netns add {Name}");
+        ScenarioCleanup.Track(this, Dispose); // deleted even when the scenario is interrupted
     }
 
     public string Name { get; }
@@ -22,7 +24,11 @@ internal sealed class ScenarioNamespace : IDisposable
     public string Exec(string command, string arguments, int timeoutMs = 60_000, bool check = true) =>
         Run("ip", $"netns exec {Name} {command} {arguments}", check, timeoutMs);
 
-    public void Dispose() => Run("ip", $"netns del {Name}", check: false);
+    public void Dispose()
+    {
+        ScenarioCleanup.Untrack(this);
+        Run("ip", $"netns del {Name}", check: false);
+    }
 
     /// <summary>Moves <paramref name="device"/> (a TAP, a veth end) in here and gives it <paramref name="address"/> (and a default route via <paramref name="gateway"/>).</summary>
     public void Attach(string device, string address, string? gateway)

@@ -70,7 +70,7 @@ public static partial class TapScenario
         var root = Path.Combine(Path.GetTempPath(), "fabric-bench-tap-" + pid);
         Directory.CreateDirectory(root);
         var iperf = Tool("iperf3", "iperf3");
-        var cleanup = new Stack<Action>();
+        var cleanup = new ScenarioCleanup();
         var servers = new List<Process>();
         var paths = new List<TrafficPath>();
         var skipped = new Dictionary<string, string>();
@@ -215,17 +215,7 @@ public static partial class TapScenario
                 s.WaitForExit(5000);
             }
 
-            while (cleanup.TryPop(out var undo))
-            {
-                try
-                {
-                    undo();
-                }
-                catch (Exception e)
-                {
-                    Console.Error.WriteLine($"cleanup: {e.Message}");
-                }
-            }
+            cleanup.Dispose();
 
             if (succeeded && Directory.Exists(root)) Directory.Delete(root, recursive: true);
             else Console.Error.WriteLine($"tap: failed; node logs kept in {root}");
@@ -233,7 +223,7 @@ public static partial class TapScenario
     }
 
     /// <summary>One node with a gateway (SNAT), TAP downlink in an inside namespace, TAP uplink in an outside one.</summary>
-    private static async Task<TrafficPath> StartGateway(string root, string tag, HttpClient http, Stack<Action> cleanup)
+    private static async Task<TrafficPath> StartGateway(string root, string tag, HttpClient http, ScenarioCleanup cleanup)
     {
         string down = $"tg{tag}d", up = $"tg{tag}u";
         var inside = Namespace("tap-gw-in", cleanup);
@@ -278,7 +268,7 @@ public static partial class TapScenario
     }
 
     /// <summary>Two nodes, PE1 and PE2 joined by a 4-PW trunk each way, CE namespaces on their TAPs.</summary>
-    private static async Task<TrafficPath> StartPw(string root, string tag, HttpClient http, Stack<Action> cleanup)
+    private static async Task<TrafficPath> StartPw(string root, string tag, HttpClient http, ScenarioCleanup cleanup)
     {
         string tap1 = $"tp{tag}a", tap2 = $"tp{tag}b";
         var ce1 = Namespace("tap-pw-ce1", cleanup);
@@ -332,7 +322,7 @@ public static partial class TapScenario
         return new TrafficPath("pw", ce1, ce2, "10.77.0.2") { ClientDevice = tap1, ServerDevice = tap2, ClientAddress = "10.77.0.1" };
     }
 
-    private static TrafficPath StartVeth(string tag, Stack<Action> cleanup)
+    private static TrafficPath StartVeth(string tag, ScenarioCleanup cleanup)
     {
         var a = Namespace("tap-veth-a", cleanup);
         var b = Namespace("tap-veth-b", cleanup);
@@ -343,7 +333,7 @@ public static partial class TapScenario
     }
 
     /// <summary>Open vSwitch with the userspace datapath and userspace TSO, daemons on a private run directory (as baseline C of the peers).</summary>
-    private static TrafficPath StartOvs(string root, string tag, Stack<Action> cleanup)
+    private static TrafficPath StartOvs(string root, string tag, ScenarioCleanup cleanup)
     {
         var dir = Path.Combine(root, "ovs");
         Directory.CreateDirectory(dir);
@@ -378,7 +368,7 @@ public static partial class TapScenario
     }
 
     /// <summary>The peers' C forwarder, poll mode with offloads (-o), between two taps it creates in the namespaces.</summary>
-    internal static TrafficPath StartTapfwd(string root, string tag, Stack<Action> cleanup)
+    internal static TrafficPath StartTapfwd(string root, string tag, ScenarioCleanup cleanup)
     {
         var binary = Path.Combine(root, "tapfwd");
         ScenarioNamespace.Run("gcc", $"-O2 -Wall -pthread -o {binary} {PeerFile("tapfwd.c")}");
@@ -418,7 +408,7 @@ public static partial class TapScenario
         return process;
     }
 
-    private static ScenarioNamespace Namespace(string prefix, Stack<Action> cleanup)
+    private static ScenarioNamespace Namespace(string prefix, ScenarioCleanup cleanup)
     {
         var ns = new ScenarioNamespace(prefix);
         cleanup.Push(ns.Dispose);

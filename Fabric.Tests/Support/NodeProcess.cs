@@ -142,7 +142,7 @@ public sealed class NodeProcess : IDisposable
     /// <summary>SIGTERM, as an init system would stop the node; returns the exit code.</summary>
     public async Task<int> TerminateAsync(TimeSpan timeout)
     {
-        if (kill(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
+        if (Signal(_process.Id, 15) != 0) throw new InvalidOperationException($"kill -TERM {_process.Id} failed");
         using var cts = new CancellationTokenSource(timeout);
         await _process.WaitForExitAsync(cts.Token);
         _process.WaitForExit(); // flush the asynchronous readers
@@ -170,6 +170,7 @@ public sealed class NodeProcess : IDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
-    private static extern int kill(int pid, int sig);
+    /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    internal static extern int Signal(int pid, int signal);
 }
