@@ -77,6 +77,11 @@ public static class MetricsEndpoints
         for (var g = 0; g <= GC.MaxGeneration; g++)
             m.Counter("dotnet_gc_collections_total", "Garbage collections of a generation (and the younger ones with it) since the process started", GC.CollectionCount(g), ("generation", $"{g}"));
         m.Counter("dotnet_gc_pause_seconds_total", "Time the GC has paused the process's threads since it started, in seconds", GC.GetTotalPauseDuration().TotalSeconds);
+        // The JIT: a node compiles its hot paths again, optimised, during its first seconds of
+        // traffic (tiered compilation); until these stop growing it runs below its steady speed.
+        m.Counter("dotnet_jit_compiled_methods_total", "Methods the JIT compiled (each tier counted) since the process started", System.Runtime.JitInfo.GetCompiledMethodCount());
+        m.Counter("dotnet_jit_compiled_il_bytes_total", "IL bytes the JIT compiled since the process started", System.Runtime.JitInfo.GetCompiledILBytes());
+        m.Counter("dotnet_jit_compilation_time_seconds_total", "Time threads spent in the JIT since the process started, in seconds", System.Runtime.JitInfo.GetCompilationTime().TotalSeconds);
         // The last young-generation collection: what made it as long as it was.
         var young = GC.GetGCMemoryInfo(GCKind.Ephemeral);
         if (young.Index > 0)

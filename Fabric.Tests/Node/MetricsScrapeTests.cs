@@ -146,6 +146,13 @@ public partial class MetricsScrapeTests(ITestOutputHelper output)
             Assert.True(collections[0] == 0 || scrape.One("dotnet_gc_pause_seconds_total") > 0, "collections without pause time");
             var again = Parse(await http.GetStringAsync("/metrics"));
             Assert.True(again.One("dotnet_gc_allocated_bytes_total") > allocated, "allocated bytes did not grow between scrapes");
+            // The JIT's work so far: a started node has compiled thousands of methods, taking time.
+            foreach (var counter in new[] { "dotnet_jit_compiled_methods_total", "dotnet_jit_compiled_il_bytes_total", "dotnet_jit_compilation_time_seconds_total" })
+                Assert.Equal("counter", scrape.Types[counter]);
+            Assert.True(scrape.One("dotnet_jit_compiled_methods_total") > 1000, $"{scrape.One("dotnet_jit_compiled_methods_total")} methods compiled");
+            Assert.True(scrape.One("dotnet_jit_compiled_il_bytes_total") > scrape.One("dotnet_jit_compiled_methods_total"));
+            Assert.True(scrape.One("dotnet_jit_compilation_time_seconds_total") > 0);
+            Assert.True(again.One("dotnet_jit_compiled_methods_total") >= scrape.One("dotnet_jit_compiled_methods_total"));
 
             // The node's log through the ring buffer: the start line, then nothing new past 'last'.
             var logs = await Json(http, "/logs?since=0&limit=10000");
