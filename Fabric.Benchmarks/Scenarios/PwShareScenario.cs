@@ -53,30 +53,39 @@ public static class PwShareScenario
             Move(ce1, tag + "a", Ce1);
             Move(ce2, tag + "b", Ce2);
             ce1.Exec("ping", $"-c 3 -i 0.2 -W 2 {Ce2}");
+            // iperf3 -P 8 from CE1 to CE2 for that many seconds (a one-off server each time): its JSON report.
+            JsonNode? P8(int t)
+            {
+                var server = ce2.Background(iperf, "-s -1");
+                Until(() => Task.FromResult(ce2.Exec("ss", "-ltn").Contains(":5201")), "iperf3 server listening").GetAwaiter().GetResult();
+                var report = JsonNode.Parse(ce1.Exec(iperf, $"-c {Ce2} -P 8 -t {t} -J --connect-timeout 3000", timeoutMs: (t + 30) * 1000));
+                server.WaitForExit(5000);
+                return report;
+            }
+
+            static double Gbps(JsonNode? report) => (report?["end"]?["sum_received"]?["bits_per_second"]?.GetValue<double>() ?? 0) / 1e9;
+            await WarmUp(http, [m1, m2], "pw -P 8", () => $"{Gbps(P8(WarmUpSeconds)):0.00} Gbit/s");
 
             var shares = new List<double>();
             var gbps = new List<double>();
             for (var r = 0; r < reps; r++)
             {
                 var before = await Bytes(http, m1);
-                var server = ce2.Background(iperf, "-s -1");
-                await Until(() => Task.FromResult(ce2.Exec("ss", "-ltn").Contains(":5201")), "iperf3 server listening");
                 // Mid-run: how many live flows each member carries (least-loaded balance pins each flow to one).
                 var midRun = Task.Run(async () =>
                 {
                     await Task.Delay(seconds * 500);
                     return await Get(http, m1, "/trunks/t1");
                 });
-                var json = JsonNode.Parse(ce1.Exec(iperf, $"-c {Ce2} -P 8 -t {seconds} -J --connect-timeout 3000", timeoutMs: (seconds + 30) * 1000));
+                var json = P8(seconds);
                 var flowsMid = (await midRun)?["members"]?.AsArray().Select(m => $"{m?["pw"]}={m?["liveFlows"]}") ?? [];
                 var streams = json?["end"]?["streams"]?.AsArray().Select(s => ((s?["sender"]?["bytes"]?.GetValue<double>() ?? 0) / 1e9).ToString("F2")) ?? [];
                 Console.WriteLine($"run {r + 1}: live flows mid-run {string.Join(", ", flowsMid)}; GB per stream {string.Join(" ", streams)}");
-                server.WaitForExit(5000);
                 var after = await Bytes(http, m1);
                 var delta = after.ToDictionary(kv => kv.Key, kv => kv.Value - before.GetValueOrDefault(kv.Key));
                 var total = Math.Max(1, delta.Values.Sum());
                 shares.Add(delta.Values.Min() / (double)total);
-                gbps.Add((json?["end"]?["sum_received"]?["bits_per_second"]?.GetValue<double>() ?? 0) / 1e9);
+                gbps.Add(Gbps(json));
                 Console.WriteLine($"run {r + 1}: {gbps[^1]:F2} Gbit/s; byte shares {string.Join(", ", delta.OrderBy(kv => kv.Key).Select(kv => $"{kv.Key}={kv.Value / (double)total:P1}"))}");
             }
 

@@ -101,7 +101,7 @@ public static partial class TapScenario
             // Warm-up: ARP, the gateway's first flows, the nodes' tiered JIT.
             foreach (var p in paths)
             {
-                await WarmUp(iperf, p, http);
+                await WarmUp(http, p.Nodes, p.Name, () => $"{Iperf(iperf, p, WarmUpSeconds):0.00} Gbit/s");
             }
 
             if (hold > 0)
@@ -134,7 +134,9 @@ public static partial class TapScenario
                     rtt[p.Name].Add(average);
                     rttP50[p.Name].Add(p50);
                     Console.WriteLine($"round {r + 1} {p.Name,-15} tcp1 {gbps[p.Name][^1],6:0.00} Gbit/s   rtt avg {average:0.000} ms, p50 {p50:0.000} ms" +
-                        $"   under load p50 {loaded.Median:0.000} ms, max {loaded.Max:0.000} ms, lost {loaded.Lost}");
+                        (double.IsNaN(loaded.Median)
+                            ? "   under load: not measured (--seconds 3 or more)"
+                            : $"   under load p50 {loaded.Median:0.000} ms, max {loaded.Max:0.000} ms, lost {loaded.Lost}"));
                 }
             }
 
@@ -223,47 +225,6 @@ public static partial class TapScenario
             if (succeeded && Directory.Exists(root)) Directory.Delete(root, recursive: true);
             else Console.Error.WriteLine($"tap: failed; node logs kept in {root}");
         }
-    }
-
-    /// <summary>
-    /// A 2 s stream, then, on a path through fabric-node processes, more while their JIT still
-    /// works (<c>dotnet_jit_compilation_time_seconds_total</c> grew by more than
-    /// <see cref="JitSettled"/> of the stream's time per node during the last one), at most
-    /// <see cref="WarmUpRounds"/> streams. Tiered compilation recompiles the hot paths optimised
-    /// over the first ~10-20 s of traffic: after a single 2 s warm-up the PW nodes' JIT took 1.1,
-    /// 0.6, 2.1 s per 2 s stream before it fell to ~0.1 s, and a round measured before that is the
-    /// nodes' start, not their speed. (An idle node keeps compiling slowly for minutes, ~50 ms/s
-    /// at first: timer-driven code reaches its call counts at its timers' pace.)
-    /// </summary>
-    private static async Task WarmUp(string iperf, TrafficPath p, HttpClient http)
-    {
-        const int seconds = 2;
-        for (int round = 1; ; round++)
-        {
-            double before = await JitSeconds(http, p);
-            double gbps = Iperf(iperf, p, seconds);
-            double jit = await JitSeconds(http, p) - before;
-            Console.WriteLine(p.Nodes.Length == 0
-                ? $"warm-up {p.Name}: {gbps:0.00} Gbit/s"
-                : $"warm-up {p.Name}: {gbps:0.00} Gbit/s, the nodes' JIT {jit * 1000:0} ms");
-            if (p.Nodes.Length == 0 || jit <= JitSettled * seconds * p.Nodes.Length || round == WarmUpRounds) return;
-        }
-    }
-
-    /// <summary>Warm when the JIT took at most this share of a stream's time per node.</summary>
-    private const double JitSettled = 0.025;
-    private const int WarmUpRounds = 10;
-
-    /// <summary>The JIT time of the path's nodes together (0 for a peer).</summary>
-    private static async Task<double> JitSeconds(HttpClient http, TrafficPath p)
-    {
-        double sum = 0;
-        foreach (int management in p.Nodes)
-        {
-            sum += Metric(await http.GetStringAsync($"http://127.0.0.1:{management}/metrics"), "dotnet_jit_compilation_time_seconds_total");
-        }
-
-        return sum;
     }
 
     /// <summary>One node with a gateway (SNAT), TAP downlink in an inside namespace, TAP uplink in an outside one.</summary>
