@@ -105,7 +105,7 @@ public sealed class TrunkFlowPins
     private long _liveEvictions;
 
     /// <param name="activeWindow">Default: a fifth of <paramref name="reorderWindow"/>.</param>
-    /// <param name="flowBytes">Default: 64 KiB.</param>
+    /// <param name="flowBytes">Default: <see cref="TrunkBalanceSettings.Default"/>'s (64 KiB).</param>
     public TrunkFlowPins(int members, TimeSpan reorderWindow, TimeSpan loadHalfLife, int slots, TimeSpan activeWindow = default, long flowBytes = 0)
     {
         if (slots < Ways || !int.IsPow2(slots)) throw new ArgumentOutOfRangeException(nameof(slots), "a power of two >= 4");
@@ -114,7 +114,7 @@ public sealed class TrunkFlowPins
         _window = (long)(reorderWindow.TotalSeconds * Stopwatch.Frequency);
         _active = activeWindow > TimeSpan.Zero ? Math.Min(_window, (long)(activeWindow.TotalSeconds * Stopwatch.Frequency)) : _window / 5;
         _decayPerTick = Math.Log(2) / (loadHalfLife.TotalSeconds * Stopwatch.Frequency);
-        _flowBytes = flowBytes > 0 ? flowBytes : 64 * 1024;
+        _flowBytes = flowBytes > 0 ? flowBytes : TrunkBalanceSettings.Default.FlowBytes;
         _load = new double[members];
         _flows = new int[members];
     }

@@ -52,6 +52,7 @@ public static partial class CrrScenario
         var servers = new List<Process>();
         var cleanup = new ScenarioCleanup();
         var veth = $"snatv{pid % 100000}";
+        cleanup.DeleteLinks($"{veth}a", $"{tag}d", $"{tag}u"); // last: after the node has stopped
         try
         {
             using var inside = new ScenarioNamespace("snat-crr-in");
@@ -204,9 +205,6 @@ public static partial class CrrScenario
             foreach (var s in servers) Stop(s);
             if (node is not null) Terminate(node);
             cleanup.Dispose();
-            ScenarioNamespace.Run("ip", $"link del {veth}a", check: false);
-            ScenarioNamespace.Run("ip", $"link del {tag}d", check: false);
-            ScenarioNamespace.Run("ip", $"link del {tag}u", check: false);
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }

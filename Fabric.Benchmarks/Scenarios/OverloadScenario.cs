@@ -36,6 +36,8 @@ public static class OverloadScenario
         var iperf = CrrScenario.Tool("iperf3");
         Process? node = null;
         var processes = new List<Process>();
+        using var links = new ScenarioCleanup(); // disposed after the finally below has stopped the node(s), and run when interrupted
+        links.DeleteLinks($"{tag}d", $"{tag}u");
         try
         {
             using var inside = new ScenarioNamespace("ovl-in");
@@ -124,8 +126,6 @@ public static class OverloadScenario
                 p.WaitForExit(5000);
             }
             if (node is not null) Terminate(node);
-            ScenarioNamespace.Run("ip", $"link del {tag}d", check: false);
-            ScenarioNamespace.Run("ip", $"link del {tag}u", check: false);
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }

@@ -34,6 +34,8 @@ public static class PwShareScenario
         Directory.CreateDirectory(root);
         var iperf = CrrScenario.Tool("iperf3");
         var nodes = new List<Process>();
+        using var links = new ScenarioCleanup(); // disposed after the finally below has stopped the node(s), and run when interrupted
+        links.DeleteLinks($"{tag}a", $"{tag}b");
         try
         {
             using var ce1 = new ScenarioNamespace("pws-ce1");
@@ -107,8 +109,6 @@ public static class PwShareScenario
         finally
         {
             foreach (var n in nodes) Terminate(n);
-            ScenarioNamespace.Run("ip", $"link del {tag}a", check: false);
-            ScenarioNamespace.Run("ip", $"link del {tag}b", check: false);
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
     }

@@ -8,18 +8,21 @@ namespace Fabric.Benchmarks.Scenarios;
 /// (<see cref="Dispose"/>), or when it is interrupted. A scenario stopped by SIGINT (Ctrl-C, a
 /// held run given up) or SIGTERM used to die at once and leave its namespaces, node processes and
 /// iperf3 servers behind. Now the signal stops every process the scenario started (SIGTERM, so a
-/// node removes its TAPs; SIGKILL after <see cref="StopGrace"/>), runs the undo stacks of the
+/// node leaves its cluster; SIGKILL after <see cref="StopGrace"/>), runs the undo stacks of the
 /// scenarios still running, deletes the namespaces still open (<see cref="Track"/>), and exits
 /// with 128 + the signal's number.
 /// </summary>
 internal sealed class ScenarioCleanup : IDisposable
 {
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+    /// <summary>As long as <see cref="NodeProcesses.Terminate"/> gives a node to leave its cluster.</summary>
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(30);
     private static readonly Lock Gate = new();
     private static readonly List<ScenarioCleanup> Running = [];
     private static readonly ConcurrentDictionary<object, Action> Tracked = new();
     private static PosixSignalRegistration[]? _signals;
     private static int _interrupted;
+    [ThreadStatic]
+    private static bool t_interrupting;
 
     private readonly ConcurrentStack<Action> _undo = new();
 
@@ -31,9 +34,26 @@ internal sealed class ScenarioCleanup : IDisposable
     /// <summary>Undone before what was pushed earlier.</summary>
     public void Push(Action undo) => _undo.Push(undo);
 
+    /// <summary>
+    /// Deletes these links (a gateway's TAPs, which it leaves persistent for its next start; a
+    /// veth's end), in the host's namespace or in a scenario namespace still open: one moved into
+    /// a namespace comes back to the host's when the namespace is deleted, but only once the
+    /// kernel has torn it down, after <c>ip netns del</c> has returned.
+    /// </summary>
+    public void DeleteLinks(params string[] names) => Push(() =>
+    {
+        var open = Tracked.Keys.OfType<ScenarioNamespace>().Select(n => n.Name).ToList();
+        foreach (var name in names)
+        {
+            ScenarioNamespace.Run("ip", $"link del {name}", check: false);
+            foreach (var ns in open) ScenarioNamespace.Run("ip", $"-n {ns} link del {name}", check: false);
+        }
+    });
+
     /// <summary>Runs the undo actions, last first; one that fails is reported and the rest still run.</summary>
     public void Dispose()
     {
+        YieldToInterrupt();
         Drain();
         lock (Gate) Running.Remove(this);
     }
@@ -42,6 +62,17 @@ internal sealed class ScenarioCleanup : IDisposable
     public static void Track(object owner, Action undo) => Tracked[owner] = undo;
 
     public static void Untrack(object owner) => Tracked.TryRemove(owner, out _);
+
+    /// <summary>
+    /// Called before undoing something on a scenario's own thread: once a signal's cleanup has
+    /// begun, that thread (its stream just killed under it) waits here until the process exits,
+    /// so it does not race the cleanup (it deleted namespaces while the signal's thread was about
+    /// to delete the TAPs in them, and the TAPs, returning to the host's namespace later, stayed).
+    /// </summary>
+    public static void YieldToInterrupt()
+    {
+        if (Volatile.Read(ref _interrupted) != 0 && !t_interrupting) Thread.Sleep(Timeout.Infinite);
+    }
 
     /// <summary>Once per process, before a scenario starts: SIGINT and SIGTERM clean up, then exit.</summary>
     public static void HandleSignals()
@@ -74,6 +105,7 @@ internal sealed class ScenarioCleanup : IDisposable
     private static void Interrupted(PosixSignalContext context, int number)
     {
         context.Cancel = true;
+        t_interrupting = true;
         if (Interlocked.Exchange(ref _interrupted, 1) != 0) return;
         Console.Error.WriteLine($"scenario: {context.Signal}: stopping its processes, removing its links and namespaces");
         StopDescendants();

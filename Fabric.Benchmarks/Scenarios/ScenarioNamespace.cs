@@ -26,6 +26,7 @@ internal sealed class ScenarioNamespace : IDisposable
 
     public void Dispose()
     {
+        ScenarioCleanup.YieldToInterrupt();
         ScenarioCleanup.Untrack(this);
         Run("ip", $"netns del {Name}", check: false);
     }

@@ -266,7 +266,7 @@ public static partial class TapScenario
         var management = FreePort();
         var node = StartLogged(root, "gw-node", "--name", "node-1", "--port", $"{FreePort()}", "--management", $"127.0.0.1:{management}", "--data", Path.Combine(root, "gw-node"), "--intent", intent);
         cleanup.Push(() => Terminate(node));
-        cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {down}", check: false); ScenarioNamespace.Run("ip", $"link del {up}", check: false); });
+        cleanup.DeleteLinks(down, up);
         await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running", 240);
         await Until(() => Task.FromResult(LinkExists(down) && LinkExists(up)), "gateway TAPs opened", 240);
         inside.Attach(down, "10.0.0.10/24", "10.0.0.1");
@@ -312,7 +312,7 @@ public static partial class TapScenario
         cleanup.Push(() => Terminate(n1));
         var n2 = StartLogged(root, "pw-node2", "--name", "node-2", "--host", "127.0.0.1", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
         cleanup.Push(() => Terminate(n2));
-        cleanup.Push(() => { ScenarioNamespace.Run("ip", $"link del {tap1}", check: false); ScenarioNamespace.Run("ip", $"link del {tap2}", check: false); });
+        cleanup.DeleteLinks(tap1, tap2);
         await Until(async () => (await Get(http, m1, "/cluster/members"))?["members"]?.AsArray()
             .Count(m => string.Equals(m?["status"]?.ToString(), "up", StringComparison.OrdinalIgnoreCase)) == 2, "both PW nodes up", 240);
         var propose = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
