@@ -113,11 +113,21 @@ internal static class NodeProcesses
         }
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>A port free now and not handed out before by this process (the kernel may give one free port to two calls in a row).</summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port)) return port;
+            }
+        }
     }
 
     /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>

@@ -32,6 +32,7 @@ public static class FabricNodeApp
     public static WebApplication Build(NodeOptions options)
     {
         ManagementEndpoint.Validate(options);
+        RemotingPort.EnsureFree(options.Host, options.Port);
         var dataDir = Path.GetFullPath(options.DataDir);
         var dataDirWarning = DataDirectory.Create(dataDir);
         var database = StoreDatabase.Parse(options.Db, dataDir);

@@ -163,11 +163,25 @@ public sealed class NodeProcess : IDisposable
         _process.Dispose();
     }
 
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A port free now and not handed out before by this process: the kernel may give the same
+    /// free port to two calls in a row (each listener is closed at once), and three nodes started
+    /// on ports from three calls once got one port twice.
+    /// </summary>
     public static int FreeTcpPort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port)) return port;
+            }
+        }
     }
 
     /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>
