@@ -23,8 +23,11 @@ public sealed record GhostNode(string Name, IActorRef Ghost);
 /// </summary>
 public sealed class VerificationSession : ReceiveActor
 {
-    /// <summary>How many times probes dropped for an unresolved neighbour are sent again (one per router on a path).</summary>
+    /// <summary>How many times probes dropped for an unresolved neighbour, or at a port still coming up, are sent again (one per router on a path).</summary>
     private const int MaxResolveRounds = 4;
+
+    /// <summary>Before sending again probes dropped at a port still coming up: this, times the round.</summary>
+    private static readonly TimeSpan NotReadyPause = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(10);
 
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -251,18 +254,25 @@ public sealed class VerificationSession : ReceiveActor
                      string.Join("; ", open.GroupBy(o => o.Probe.Check).Select(g => $"{g.Key} x{g.Count()}: {g.First().Probe.Describe}, {g.First().Summary}").Take(5)));
 
         // A first packet towards an unresolved neighbour is dropped while ARP asks (as on a live
-        // router), once per router on the path: send those again with fresh ids (bounded).
+        // router), once per router on the path: send those again with fresh ids (bounded). So too
+        // a packet dropped at a ghost container port whose table was not in place yet (MFE
+        // NotReady): on a loaded machine the ghost copy's ports could still be coming up when the
+        // first round went, and a valid change was rejected (its DNAT probe then also found the
+        // container's address unresolved, the ARP answer having met the same port). A port that
+        // never comes up is still reported after the last round.
         for (var again = 0; again < MaxResolveRounds; again++)
         {
-            var retry = outcomes.Where(o => o.FirstDrop?.Detail.StartsWith("neighbor-unresolved", StringComparison.Ordinal) == true).ToList();
+            var retry = outcomes.Where(o => o.FirstDrop?.Detail is { } d
+                && (d.StartsWith("neighbor-unresolved", StringComparison.Ordinal) || d == "NotReady")).ToList();
             if (retry.Count == 0) break;
+            if (retry.Any(o => o.FirstDrop!.Detail == "NotReady")) await Task.Delay(NotReadyPause * (again + 1));
             round.Restart();
             var first = _allocateIds(retry.Count);
             var reissued = retry.Select((o, i) => ProbePlan.Reissue(o.Probe, first + (uint)i)).ToList();
             var (more, againTiming) = await SendAndCollect(reissued);
             var byKey = reissued.ToDictionary(p => p.Key);
             outcomes = outcomes.Select(o => byKey.TryGetValue(o.Probe.Key, out var p) ? new ProbeOutcome(p, more.GetValueOrDefault(p.Id, [])) : o).ToList();
-            Progress($"probe round {again + 2}: {reissued.Count} probe(s) sent again (dropped while a neighbour resolved) in {round.ElapsedMilliseconds} ms ({againTiming})");
+            Progress($"probe round {again + 2}: {reissued.Count} probe(s) sent again (dropped while a neighbour resolved or a port came up) in {round.ElapsedMilliseconds} ms ({againTiming})");
         }
         return outcomes;
     }

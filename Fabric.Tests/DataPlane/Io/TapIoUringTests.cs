@@ -214,8 +214,10 @@ public class TapIoUringTests
             Assert.Equal(Enumerable.Range(0, Rounds).Select(i => (ushort)i), replies);
             // The namespace answers inside the write (its stack runs in the writer's system call),
             // so the reply is there to read behind it. On a loaded machine the kernel may defer
-            // the receive to ksoftirqd, and the reply then comes the old way: most, not all.
-            Assert.InRange(tap.RxFramesAfterWrite, Rounds / 2, Rounds);
+            // the receive to ksoftirqd, and the reply then comes the old way: most, not all. The
+            // namespace's own frames (an IPv6 router solicitation, an ARP request) may be read
+            // behind a write too (one CI run: 21 frames over 20 rounds).
+            Assert.InRange(tap.RxFramesAfterWrite, Rounds / 2, Rounds + 4);
             int sameTurn = Enumerable.Range(0, Rounds).Count(i => wokenAtReply[i] == wokenAtRequest[i]);
             Assert.True(sameTurn >= Rounds / 2, $"only {sameTurn} of {Rounds} replies handed over in their request's turn of the loop");
         }
