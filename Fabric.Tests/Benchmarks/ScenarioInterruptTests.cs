@@ -79,6 +79,8 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
             foreach (int pid in started.Where(pid => !Zombie(pid))) NodeProcess.Signal(pid, 9);
             foreach (var ns in Namespaces(suffix)) HostTools.Ip($"netns del {ns}");
             foreach (var l in links) HostTools.Run(HostTools.Require("ip", "iproute2"), $"link del {l}"); // absent: ip fails, nothing to do
+            // An interrupted scenario keeps its node logs in its directory, as a failed one does.
+            foreach (var d in Directory.GetDirectories(Path.GetTempPath(), $"fabric-bench-*-{scenario.Id}")) Directory.Delete(d, recursive: true);
         }
     }
 
