@@ -28,6 +28,7 @@ internal static class RemotingPort
         var address = IPAddress.TryParse(host, out var parsed) ? parsed : Resolve(host);
         if (address is null) return; // Akka.Remote reports a name it cannot bind
         using var probe = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        // .NET sets SO_REUSEADDR on new TCP sockets here already; said explicitly so the probe does not hang on that default.
         probe.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
         try
         {

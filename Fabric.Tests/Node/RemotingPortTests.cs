@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Fabric.Tests.DataPlane.Io;
 using Fabric.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
@@ -35,21 +36,26 @@ public sealed class RemotingPortTests(ITestOutputHelper output)
     [Fact]
     public async Task A_node_restarted_on_its_port_starts_though_its_last_connections_are_in_time_wait()
     {
-        using var dir = new TempDir();
-        int port = NodeProcess.FreeTcpPort();
-        string[] Args() => ["run", "--name", "node-1", "--port", $"{port}", "--management", $"127.0.0.1:{NodeProcess.FreeTcpPort()}", "--data", dir.Sub("d"), "--intent", "none"];
-        using (var first = NodeProcess.Start(Args()))
+        // An earlier run's listener whose side closed a connection first: the port is left in TIME_WAIT.
+        int port;
+        using (var earlier = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
-            await Eventually.Holds(() => first.Output.Contains("Node node-1 up"), TimeSpan.FromSeconds(60), "first start up");
-            // A connection to the remoting port, closed by the node's side first when it stops: TIME_WAIT on the node's port.
+            earlier.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            earlier.Listen();
+            port = ((IPEndPoint)earlier.LocalEndPoint!).Port;
             using var client = new TcpClient();
             await client.ConnectAsync(IPAddress.Loopback, port);
-            Assert.Equal(0, await first.TerminateAsync(TimeSpan.FromSeconds(60)));
+            using (var accepted = await earlier.AcceptAsync()) accepted.Close(); // this side first
+            await Task.Delay(100);
         }
 
-        using var second = NodeProcess.Start(Args());
-        await Eventually.Holds(() => second.Output.Contains("Node node-1 up") || second.HasExited, TimeSpan.FromSeconds(60), "second start up or exit");
-        output.WriteLine(second.Output);
-        Assert.False(second.HasExited, "the restarted node exited");
+        var waits = HostTools.Run(HostTools.Require("ss", "iproute2"), $"-tanH state time-wait sport = :{port}").Stdout;
+        Assert.False(string.IsNullOrWhiteSpace(waits), $"no TIME_WAIT on port {port}: the test would prove nothing");
+        using var dir = new TempDir();
+        using var node = NodeProcess.Start("run", "--name", "node-1", "--port", $"{port}", "--management", $"127.0.0.1:{NodeProcess.FreeTcpPort()}",
+            "--data", dir.Sub("d"), "--intent", "none");
+        await Eventually.Holds(() => node.Output.Contains("Node node-1 up") || node.HasExited, TimeSpan.FromSeconds(60), "start up or exit");
+        output.WriteLine(node.Output);
+        Assert.False(node.HasExited, "the node refused a port only in TIME_WAIT");
     }
 }
