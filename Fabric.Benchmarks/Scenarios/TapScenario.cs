@@ -264,9 +264,11 @@ public static partial class TapScenario
                       defaultPolicy: allow
             """);
         var management = FreePort();
+        // Undone last first: the TAPs go once the node has stopped (deleted under a running node, its
+        // gateway opened them again, in the host's namespace, and they outlived the run).
+        cleanup.DeleteLinks(down, up);
         var node = StartLogged(root, "gw-node", "--name", "node-1", "--port", $"{FreePort()}", "--management", $"127.0.0.1:{management}", "--data", Path.Combine(root, "gw-node"), "--intent", intent);
         cleanup.Push(() => Terminate(node));
-        cleanup.DeleteLinks(down, up);
         await Until(async () => await Get(http, management, "/gateways/gw-t") is not null, "gateway gw-t running", 240);
         await Until(() => Task.FromResult(LinkExists(down) && LinkExists(up)), "gateway TAPs opened", 240);
         inside.Attach(down, "10.0.0.10/24", "10.0.0.1");
@@ -308,11 +310,11 @@ public static partial class TapScenario
         int port1 = FreePort(), port2 = FreePort(), m1 = FreePort(), m2 = FreePort();
         // The intent goes in once both nodes are members: proposed earlier, its ghost verification
         // could run before node-2 joined and reject the PWs towards it.
+        cleanup.DeleteLinks(tap1, tap2); // after the nodes have stopped (undone last first)
         var n1 = StartLogged(root, "pw-node1", "--name", "node-1", "--host", "127.0.0.1", "--port", $"{port1}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m1}", "--data", Path.Combine(root, "pw-node1"));
         cleanup.Push(() => Terminate(n1));
         var n2 = StartLogged(root, "pw-node2", "--name", "node-2", "--host", "127.0.0.1", "--port", $"{port2}", "--seed", $"127.0.0.1:{port1}", "--management", $"127.0.0.1:{m2}", "--data", Path.Combine(root, "pw-node2"));
         cleanup.Push(() => Terminate(n2));
-        cleanup.DeleteLinks(tap1, tap2);
         await Until(async () => (await Get(http, m1, "/cluster/members"))?["members"]?.AsArray()
             .Count(m => string.Equals(m?["status"]?.ToString(), "up", StringComparison.OrdinalIgnoreCase)) == 2, "both PW nodes up", 240);
         var propose = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };

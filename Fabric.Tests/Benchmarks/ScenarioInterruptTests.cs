@@ -25,7 +25,25 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
     [InlineData("tap --paths veth --reps 1 --seconds 1 --udp-seconds 0 --hold 300", "hold veth:", "tv{0}a", "tv{0}b")]
     [InlineData("tap --paths gateway --reps 1 --seconds 1 --udp-seconds 0 --hold 300", "warm-up gateway:", "tg{0}d", "tg{0}u")]
     [InlineData("crr --reps 1 --seconds 2", "warm-up gateway:", "snatc{0}d", "snatc{0}u")]
-    public async Task A_scenario_stopped_with_sigint_leaves_no_namespace_link_or_process_behind(string arguments, string signalAfter, string link1, string link2)
+    public Task A_scenario_stopped_with_sigint_leaves_no_namespace_link_or_process_behind(string arguments, string signalAfter, string link1, string link2) =>
+        RunScenario(arguments, signalAfter, [link1, link2]);
+
+    /// <summary>
+    /// Run to its end, `scenario tap` undid its paths while the gateway node still ran: the node's
+    /// gateway, its TAPs deleted under it, opened them again in the host's namespace, and they
+    /// outlived the run (found after a run piped into head). The PW path's TAPs, too.
+    /// </summary>
+    [Fact]
+    public Task A_scenario_run_to_its_end_leaves_no_namespace_link_or_process_behind() =>
+        RunScenario("tap --paths gateway,pw --reps 1 --seconds 1 --udp-seconds 0 --pings 5", null, ["tg{0}d", "tg{0}u", "tp{0}a", "tp{0}b"]);
+
+    /// <summary>
+    /// Runs `scenario ARGUMENTS`; with <paramref name="signalAfter"/> sends SIGINT once a line starts
+    /// with it and expects exit 130, else expects it to finish (exit 0, its JSON last). Either way no
+    /// namespace, none of <paramref name="linkFormats"/> (formatted with the PID % 100000) and no
+    /// process it started may be left.
+    /// </summary>
+    private async Task RunScenario(string arguments, string? signalAfter, string[] linkFormats)
     {
         HostTools.RequireRoot();
         HostTools.Require("iperf3", "iperf3");
@@ -39,44 +57,68 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
 
         var text = new StringBuilder();
         var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new List<int>();
+        string lastOut = "";
         using var scenario = Process.Start(info)!;
         scenario.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null) return;
-            lock (text) text.AppendLine(e.Data);
-            if (e.Data.StartsWith(signalAfter, StringComparison.Ordinal)) reached.TrySetResult();
+            lock (text)
+            {
+                text.AppendLine(e.Data);
+                lastOut = e.Data;
+            }
+
+            if (signalAfter is not null && e.Data.StartsWith(signalAfter, StringComparison.Ordinal)) reached.TrySetResult();
+            if (e.Data.StartsWith("warm-up ", StringComparison.Ordinal))
+            {
+                lock (started) started.AddRange(Descendants(scenario.Id)); // nodes and iperf3 servers, while they run
+            }
         };
         scenario.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (text) text.AppendLine(e.Data); };
         scenario.BeginOutputReadLine();
         scenario.BeginErrorReadLine();
         // What the scenario names after its PID: namespaces PREFIX-PID, links with PID % 100000.
         string suffix = $"-{scenario.Id}";
-        string[] links = [string.Format(link1, scenario.Id % 100000), string.Format(link2, scenario.Id % 100000)];
-        var started = new List<int>();
+        string[] links = linkFormats.Select(f => string.Format(f, scenario.Id % 100000)).ToArray();
         try
         {
-            await reached.Task.WaitAsync(TimeSpan.FromSeconds(240));
-            Assert.NotEmpty(Namespaces(suffix));
-            started.AddRange(Descendants(scenario.Id));
-            Assert.NotEmpty(started); // the iperf3 server at least
+            if (signalAfter is not null)
+            {
+                await reached.Task.WaitAsync(TimeSpan.FromSeconds(240));
+                Assert.NotEmpty(Namespaces(suffix));
+                lock (started) started.AddRange(Descendants(scenario.Id));
+                Assert.NotEmpty(started); // the iperf3 server at least
+                Assert.Equal(0, NodeProcess.Signal(scenario.Id, 2));
+            }
 
-            Assert.Equal(0, NodeProcess.Signal(scenario.Id, 2));
-            await scenario.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(90)).Token);
+            await scenario.WaitForExitAsync(new CancellationTokenSource(TimeSpan.FromSeconds(signalAfter is null ? 420 : 90)).Token);
+            scenario.WaitForExit(); // the output read to its end
             string log;
             lock (text) log = text.ToString();
             output.WriteLine(log);
-            Assert.Equal(130, scenario.ExitCode);
-            Assert.Contains("SIGINT", log);
+            if (signalAfter is not null)
+            {
+                Assert.Equal(130, scenario.ExitCode);
+                Assert.Contains("SIGINT", log);
+            }
+            else
+            {
+                Assert.Equal(0, scenario.ExitCode);
+                lock (text) Assert.Contains("\"tcp1_gbps_gateway\"", lastOut); // its JSON, last
+                lock (started) Assert.NotEmpty(started);
+            }
+
             Assert.Empty(Namespaces(suffix));
             var left = HostTools.Ip("-br link");
             Assert.All(links, l => Assert.DoesNotContain(l, left));
-            Assert.All(started, pid => Assert.False(Directory.Exists($"/proc/{pid}") && !Zombie(pid), $"process {pid} left behind"));
+            lock (started) Assert.All(started, pid => Assert.False(Directory.Exists($"/proc/{pid}") && !Zombie(pid), $"process {pid} left behind"));
         }
         finally
         {
             // What a failed run would leave: removed here, so one failure does not spill into other tests.
             if (!scenario.HasExited) scenario.Kill(entireProcessTree: true);
-            foreach (int pid in started.Where(pid => !Zombie(pid))) NodeProcess.Signal(pid, 9);
+            lock (started) foreach (int pid in started.Where(pid => !Zombie(pid))) NodeProcess.Signal(pid, 9);
             foreach (var ns in Namespaces(suffix)) HostTools.Ip($"netns del {ns}");
             foreach (var l in links) HostTools.Run(HostTools.Require("ip", "iproute2"), $"link del {l}"); // absent: ip fails, nothing to do
             // An interrupted scenario keeps its node logs in its directory, as a failed one does.
@@ -100,16 +142,24 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The processes below <paramref name="pid"/>; one that ends while looked at is skipped.</summary>
     private static List<int> Descendants(int pid)
     {
         var found = new List<int>();
-        foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
+        try
         {
-            foreach (var child in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var task in Directory.GetDirectories($"/proc/{pid}/task"))
             {
-                found.Add(int.Parse(child));
-                found.AddRange(Descendants(int.Parse(child)));
+                foreach (var child in File.ReadAllText(Path.Combine(task, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    found.Add(int.Parse(child));
+                    found.AddRange(Descendants(int.Parse(child)));
+                }
             }
+        }
+        catch (IOException)
+        {
+            // gone meanwhile
         }
 
         return found;
