@@ -9,5 +9,11 @@ if (args is ["scenario", .. var rest])
     return ScenarioRegistry.Run(rest);
 }
 
+// The paced 64-byte sender of `scenario tap`, in a process of its own (see PacedFrameSender).
+if (args is ["pace", .. var pace])
+{
+    return Fabric.Benchmarks.Scenarios.PacedFrameSender.Pace(pace);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(ScenarioRegistry).Assembly).Run(args);
 return 0;

@@ -20,6 +20,11 @@ namespace Fabric.Actors.Ghost;
 /// none has come for <see cref="GhostSettings.QuietAfter"/>. Readiness reports the longest
 /// detection time in effect, which the verifier waits out before it judges a proposal.
 /// </para>
+/// <para>
+/// A ghost element whose actor fails to start (its ghost PE's underlay address held by another
+/// process, say) is started again with backoff, as on main, and readiness names it with why: the
+/// verifier says so in its verdict instead of "the element is not running in the ghost copy".
+/// </para>
 public sealed class GhostElementsActor : ReceiveActor, IWithTimers
 {
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -32,12 +37,12 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public GhostElementsActor(GhostPlaneContext plane, string node, TimeSpan quietAfter)
+    public GhostElementsActor(GhostPlaneContext plane, string node, TimeSpan quietAfter, ElementRestartSettings? restart = null)
     {
         _plane = plane;
         _node = node;
         _quietAfter = quietAfter;
-        _elements = new ElementReconciler(plane.Kinds, node, _log, "ghost ");
+        _elements = new ElementReconciler(plane.Kinds, node, _log, "ghost ", restart ?? ElementRestartSettings.Default);
         Receive<ApplyGhostIntent>(apply =>
         {
             Busy();
@@ -53,6 +58,14 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
             Busy();
             Sender.Tell(Readiness(q.Session, q.PortKeys));
         });
+        // A ghost element that failed to start (or stopped on its own) is created again with backoff.
+        Receive<Terminated>(t =>
+        {
+            if (_elements.Terminated(t.ActorRef) is { } retry)
+                Timers.StartSingleTimer("retry-" + retry.ChildName, new RetryElement(retry.ChildName), retry.Delay);
+        });
+        Receive<RetryElement>(r => _elements.Retry(Context, r.ChildName));
+        Receive<ActorIdentity>(_elements.Identified);
         Receive<QuietTick>(_ =>
         {
             var idle = TimeSpan.FromMilliseconds(Environment.TickCount64 - _lastRequest);
@@ -67,8 +80,12 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
         });
     }
 
-    public static Props Props(GhostPlaneContext plane, string node, TimeSpan quietAfter) =>
-        ActorProps.Of(() => new GhostElementsActor(plane, node, quietAfter));
+    public static Props Props(GhostPlaneContext plane, string node, TimeSpan quietAfter, ElementRestartSettings? restart = null) =>
+        ActorProps.Of(() => new GhostElementsActor(plane, node, quietAfter, restart));
+
+    protected override SupervisorStrategy SupervisorStrategy() => ElementStrategy.For(_elements);
+
+    private sealed record RetryElement(string ChildName);
 
     protected override void PreStart()
     {
@@ -134,6 +151,6 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
             total += t;
         }
         var detection = _plane.LivenessPace.Select(p => p.LongestDetection()).DefaultIfEmpty(TimeSpan.Zero).Max();
-        return new GhostIntentApplied(session, _node, _elements.Count, up, total, missing, detection.TotalMilliseconds);
+        return new GhostIntentApplied(session, _node, _elements.Count, up, total, missing, detection.TotalMilliseconds, [.. _elements.Restarting]);
     }
 }

@@ -28,6 +28,9 @@ public sealed record GhostSettings(ushort PwUnderlayPort, TimeSpan IdentityInter
     /// <summary>How long after the last verifier request the ghost copy goes quiet (its links' liveness slower); zero = never.</summary>
     public TimeSpan QuietAfter { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How a ghost element that failed to start is started again: as main's (<c>fabric.elements</c>).</summary>
+    public Guardian.ElementRestartSettings ElementRestart { get; init; } = Guardian.ElementRestartSettings.Default;
+
     public static GhostSettings From(Akka.Configuration.Config config)
     {
         var c = config.GetConfig("fabric.ghost");

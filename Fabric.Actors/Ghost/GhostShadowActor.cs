@@ -90,7 +90,7 @@ public sealed class GhostShadowActor : ReceiveActor, IWithTimers
 
     protected override void PreStart()
     {
-        _elements = Context.ActorOf(GhostElementsActor.Props(_plane, _node, _settings.QuietAfter), "elements");
+        _elements = Context.ActorOf(GhostElementsActor.Props(_plane, _node, _settings.QuietAfter, _settings.ElementRestart), "elements");
         _mediator.Tell(new Subscribe(ConfigTopics.GhostProposals, Self));
         _mediator.Tell(new Subscribe(ConfigTopics.Committed, Self));
         _mediator.Tell(new Subscribe(GhostTopics.Nodes, Self));

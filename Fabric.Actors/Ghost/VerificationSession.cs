@@ -6,6 +6,7 @@ using Fabric.Actors.Guardian;
 using Fabric.Messages.Config;
 using Fabric.Messages.Ghost;
 using Fabric.Messages.Intent;
+using Fabric.Messages.Node;
 
 namespace Fabric.Actors.Ghost;
 
@@ -123,13 +124,16 @@ public sealed class VerificationSession : ReceiveActor
         Progress($"baseline: {before.Count} probe(s) on the ghost copy of main (version {_change.BaseVersion})");
 
         // 2. The proposal on the ghost copies.
-        await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true, urgent: urgent);
+        var notStarted = await ApplyAll(ghostProposed, "the proposal", scope, holdForDetection: true, urgent: urgent);
         var after = await Probe(ghostProposed, scope);
         Progress($"probes sent: {after.Count} on the proposal");
 
         // 3. Judge.
         var (findings, passed, failed) = ProbeJudge.Judge(ghostProposed, after);
-        var placementFindings = placement.DownFindings(main, proposed).ToImmutableArray();
+        // A ghost element that could not start says why (its probes only say "no port").
+        var placementFindings = placement.DownFindings(main, proposed).Concat(notStarted.Select(n => new GhostFinding("ghost-start",
+            $"{n.Element.Kind} {n.Element.Name} could not start in its ghost copy on node {n.Node} ({n.Element.StartFailures} attempt(s)): " +
+            $"{n.Element.LastError}. Its probes cannot run, so the change cannot be verified.", []))).ToImmutableArray();
         findings = placementFindings.AddRange(findings);
         failed += placementFindings.Length;
         var diff = ProbeJudge.Diff(before, after);
@@ -145,11 +149,15 @@ public sealed class VerificationSession : ReceiveActor
         return new GhostReport(findings.IsEmpty, findings, diff, placement.Describe(proposed), after.Count, passed, failed, clock.Elapsed.TotalSeconds);
     }
 
-    private async Task ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true, bool holdForDetection = false,
-        ImmutableArray<string> urgent = default)
+    /// <summary>
+    /// Applies <paramref name="intent"/> to every ghost copy and (with <paramref name="wait"/>) waits
+    /// until it is ready; returns the ghost elements that had not started by then, per node.
+    /// </summary>
+    private async Task<List<(string Node, RestartingElement Element)>> ApplyAll(IntentDocument intent, string what, ChangeScope scope, bool wait = true,
+        bool holdForDetection = false, ImmutableArray<string> urgent = default)
     {
         var applied = await Task.WhenAll(_ghosts.Select(g => g.Ghost.Ask<GhostIntentApplied>(new ApplyGhostIntent(_session, g.Name, intent, urgent), AskTimeout)));
-        if (!wait) return;
+        if (!wait) return [];
         // Elements start asynchronously: wait until every port a probe is sent from or should
         // arrive at is open (a peer on a shared segment only receives once its port is open) and
         // the ghost PWs have come up (BFD), or the readiness timeout passes (then findings say why).
@@ -193,6 +201,10 @@ public sealed class VerificationSession : ReceiveActor
                && deadline.Elapsed - progress.At < _settings.ReadinessTimeout && deadline.Elapsed < _settings.ReadinessMax);
         Progress($"ghost elements applied ({what}): {elements} element(s) on {applied.Length} node(s), ghost PWs up {applied.Sum(a => a.PwsUp)}/{applied.Sum(a => a.PwsTotal)}" +
                  (applied.Sum(a => a.PortsMissing) is > 0 and var m ? $", {m} probe port(s) not open" : "") + $" after {deadline.ElapsedMilliseconds} ms");
+        var notStarted = applied.SelectMany(a => (a.NotStarted.IsDefault ? [] : a.NotStarted).Select(e => (a.Node, e))).ToList();
+        if (notStarted.Count > 0)
+            Progress($"ghost element(s) not started ({what}): " + string.Join("; ", notStarted.Select(n => $"{n.e.Kind} {n.e.Name} on {n.Node}: {n.e.LastError}")));
+        return notStarted;
     }
 
     /// <summary>

@@ -94,23 +94,7 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     /// An element whose actor throws while it is created is stopped (as by default) and its failure
     /// noted for its retry; any other failure of a running element restarts it as by default.
     /// </summary>
-    protected override SupervisorStrategy SupervisorStrategy() => new ElementStrategy(cause =>
-    {
-        if (cause is ActorInitializationException { Actor: { } child }) _elements.InitFailed(child, cause);
-        return Akka.Actor.SupervisorStrategy.DefaultDecider.Decide(cause);
-    });
-
-    /// <summary>
-    /// The default strategy, except that a failed start is not logged with its stack on every
-    /// attempt: the reconciler logs one warning line with the reason and the next delay.
-    /// </summary>
-    private sealed class ElementStrategy(Func<Exception, Directive> decider) : OneForOneStrategy(decider)
-    {
-        protected override void LogFailure(IActorContext context, IActorRef child, Exception cause, Directive directive)
-        {
-            if (cause is not ActorInitializationException) base.LogFailure(context, child, cause, directive);
-        }
-    }
+    protected override SupervisorStrategy SupervisorStrategy() => ElementStrategy.For(_elements);
 
     private static string RetryKey(string childName) => "retry-" + childName;
 

@@ -47,6 +47,7 @@ public sealed record FabricSettings(
     public static FabricSettings From(Hocon config)
     {
         var fabric = Reader(config);
+        var elements = ReadElements(fabric.Section("elements"));
         return new FabricSettings(
             ReadIntent(fabric.Section("intent")),
             ManagementSettings.Read(fabric.Section("management")),
@@ -54,12 +55,12 @@ public sealed record FabricSettings(
             ConfigStoreSettings.Read(fabric.Section("config-store")),
             ReadIo(fabric.Section("io")),
             ReadPseudowire(fabric.Section("pseudowire")),
-            ReadGhost(fabric.Section("ghost")),
+            ReadGhost(fabric.Section("ghost")) with { ElementRestart = elements },
             CellularSettings.Read(fabric.Section("cellular")),
             GatewaySettings.Read(fabric.Section("gateway")),
             SwitchingSettings.Read(fabric.Section("switching")),
             TapSettings.Read(fabric.Section("tap")),
-            ReadElements(fabric.Section("elements")));
+            elements);
     }
 
     /// <summary>The settings of <paramref name="system"/>, read from its configuration once (the first time they are asked for).</summary>

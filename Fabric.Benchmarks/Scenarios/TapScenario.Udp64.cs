@@ -52,7 +52,7 @@ public static partial class TapScenario
                     long before = RxPackets(p.Server, serverDevice);
                     long queueDropsBefore = Statistic(p.Client, clientDevice, "tx_dropped");
                     long socketDropsBefore = UdpReceiveBufferErrors();
-                    (offered, long refused, took, long maxBurst) = PacedFrameSender.Send(p.Client.Name, ifIndex, frame, count, kfps * 1000);
+                    (offered, long refused, took, long maxBurst) = PacedFrameSender.SendApart(p.Client.Name, ifIndex, frame, count, kfps * 1000);
                     Thread.Sleep(300); // frames still in queues
                     received = RxPackets(p.Server, serverDevice) - before;
                     queueDrops = Statistic(p.Client, clientDevice, "tx_dropped") - queueDropsBefore;

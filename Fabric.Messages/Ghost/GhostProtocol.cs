@@ -22,9 +22,11 @@ public sealed record ApplyGhostIntent(long Session, string Node, Intent.IntentDo
 /// <summary>
 /// A node's ghost copy: elements running, ghost PWs up of total, which of the asked-for ports are
 /// not open yet, and the longest time one of its ghost links that is up would go on reading up
-/// after its other end went silent (its liveness detection time, long while the copy was quiet).
+/// after its other end went silent (its liveness detection time, long while the copy was quiet),
+/// and the ghost elements whose actor failed to start, with why (retried with backoff meanwhile).
 /// </summary>
-public sealed record GhostIntentApplied(long Session, string Node, int Elements, int PwsUp, int PwsTotal, int PortsMissing = 0, double LongestDetectionMs = 0) : IGhostMessage;
+public sealed record GhostIntentApplied(long Session, string Node, int Elements, int PwsUp, int PwsTotal, int PortsMissing = 0, double LongestDetectionMs = 0,
+    ImmutableArray<Node.RestartingElement> NotStarted = default) : IGhostMessage;
 
 /// <summary>
 /// Asks for the ghost copy's readiness: PW liveness, and whether <paramref name="PortKeys"/> (the

@@ -180,6 +180,59 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
         using var free = BindGhostPort(); // nothing holds 127.0.0.1:6636 any more
     }
 
+    /// <summary>
+    /// A ghost PE whose underlay address another process holds cannot start. The verdict used to
+    /// say only that its probes were "dropped at ghost port ...: no-port (the element that owns this
+    /// attachment is not running in the ghost copy)", leaving the operator to dig the reason out of
+    /// the node's log; it now names the element and why, and the same change verifies once the
+    /// address is free. The node's own address is one no other test uses.
+    /// </summary>
+    [Fact]
+    public async Task A_ghost_element_that_cannot_start_is_named_with_why_in_the_verdict_and_the_change_verifies_once_it_can()
+    {
+        const string underlay = "127.0.9.3";
+        var intent = $$"""
+            version: 1
+            nodes:
+              - { name: node-a, address: {{underlay}}, roles: [fabric, ghost-shadow] }
+            pes:
+              - { name: pe1, node: node-a, routerId: 10.255.9.1, attachmentCircuits: [ { name: ce1, port: { kind: simulated, name: sim-1 } } ] }
+              - { name: pe2, node: node-a, routerId: 10.255.9.2, attachmentCircuits: [ { name: ce2, port: { kind: simulated, name: sim-2 } } ] }
+            pws:
+              - { name: pw1-1, pe: pe1, remotePe: pe2, localLabel: 3101, remoteLabel: 3201 }
+              - { name: pw1-2, pe: pe1, remotePe: pe2, localLabel: 3102, remoteLabel: 3202 }
+              - { name: pw2-1, pe: pe2, remotePe: pe1, localLabel: 3201, remoteLabel: 3101 }
+              - { name: pw2-2, pe: pe2, remotePe: pe1, localLabel: 3202, remoteLabel: 3102 }
+            trunks:
+              - { name: t1, pe: pe1, attachmentCircuit: ce1, members: [pw1-1, pw1-2] }
+              - { name: t2, pe: pe2, attachmentCircuit: ce2, members: [pw2-1, pw2-2] }
+            """;
+        using var dir = new TempDir();
+        var holder = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(underlay), 6636)); // the ghost underlay port
+        try
+        {
+            await using var node = await TestNode.StartAsync("node-a", dir.Sub("a"));
+            await Eventually.Holds(async () => await node.UpCount() == 1, Wait, "node Up");
+
+            var rejected = await ProposeAndDecide(node, intent);
+            Assert.Equal("rejected", rejected["status"]!.ToString());
+            var reason = Finding(rejected, "ghost-start")["reason"]!.ToString();
+            Assert.Contains("pe1 could not start in its ghost copy on node node-a", reason);
+            Assert.Contains($"{underlay}:6636 is already in use", reason);
+            Assert.Contains(rejected["progress"]!.AsArray(), p => p!.ToString().StartsWith("ghost element(s) not started (the proposal): pe pe1 on node-a: "));
+            Assert.Equal(0, await node.IntentVersion());
+
+            holder.Dispose();
+            var committed = await ProposeAndDecide(node, intent);
+            Assert.Equal("committed", committed["status"]!.ToString());
+            Assert.DoesNotContain(committed["progress"]!.AsArray(), p => p!.ToString().StartsWith("ghost element(s) not started"));
+        }
+        finally
+        {
+            holder.Dispose();
+        }
+    }
+
     private static System.Net.Sockets.UdpClient BindGhostPort() =>
         new(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 6636));
 
