@@ -17,12 +17,14 @@ namespace Fabric.Benchmarks.Scenarios;
 /// </summary>
 /// <remarks>
 /// The sending runs in a process of its own (<see cref="SendApart"/>, the hidden verb
-/// <c>pace</c>) at real-time priority (SCHED_FIFO) where the kernel allows it, as a hardware tester
-/// sends on time whatever the device under test does. Run on a thread of the scenario's process,
-/// its ticks woke 4-10 ms late in every 4 s step (bursts of 600-1,600 frames at 100-300 k/s,
-/// counted as the path's loss whenever they passed the TAP's queue): that process's other threads
-/// (node log readers, HTTP polls) allocate, and a collection stops every managed thread, the
-/// sender's too. The child allocates nothing while it sends.
+/// <c>pace</c>) at real-time priority (SCHED_FIFO) where the kernel allows it, fully compiled
+/// before its clock starts and with tiered compilation off, as a hardware tester sends on time
+/// whatever the device under test does. On a thread of the scenario's process it shared that
+/// process's collections (node log readers, HTTP polls allocate), and its methods' first calls
+/// and tier-up (twice at 127 ms into a run) held ticks for milliseconds. What is left is the
+/// machine's own: on this VM a real-time C program sleeping 1 ms wakes 2-5 ms late 10-30 times
+/// in 4 s, and now and then 15-40 ms late; such a burst is printed (largest burst) and a step
+/// whose burst passed the device's queue runs again.
 /// </remarks>
 internal static unsafe partial class PacedFrameSender
 {
@@ -72,8 +74,7 @@ internal static unsafe partial class PacedFrameSender
                 messages[i].Header = new LinuxNative.MsgHdr { Name = address, NameLength = (uint)sizeof(SockAddrLl), Iov = iov, IovLength = 1 };
             }
 
-            // Everything the loop calls, once before the clock starts: the first sendmmsg (its
-            // P/Invoke stub compiled then) held the first tick some 7 ms, a burst of 1,000 frames.
+            // Everything the loop calls, once before the clock starts (first calls compile stubs).
             var clock = Stopwatch.StartNew();
             _ = Math.Min(count, (long)(clock.Elapsed.TotalSeconds * perSecond));
             _ = LinuxNative.SendMMsg(fd, messages, 0, 0);
@@ -124,6 +125,7 @@ internal static unsafe partial class PacedFrameSender
     {
         var self = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(self) { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["DOTNET_TieredCompilation"] = "0"; // every method compiled once, fully: no tier-up mid-run
         if (Path.GetFileNameWithoutExtension(self) == "dotnet") info.ArgumentList.Add(typeof(PacedFrameSender).Assembly.Location);
         foreach (var a in new[] { "pace", netns, $"{ifIndex}", Convert.ToHexString(frame), $"{count}", $"{perSecond}" }) info.ArgumentList.Add(a);
         using var child = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {self} pace");
