@@ -191,22 +191,7 @@ public sealed class GhostVerificationTests(ITestOutputHelper output)
     public async Task A_ghost_element_that_cannot_start_is_named_with_why_in_the_verdict_and_the_change_verifies_once_it_can()
     {
         const string underlay = "127.0.9.3";
-        var intent = $$"""
-            version: 1
-            nodes:
-              - { name: node-a, address: {{underlay}}, roles: [fabric, ghost-shadow] }
-            pes:
-              - { name: pe1, node: node-a, routerId: 10.255.9.1, attachmentCircuits: [ { name: ce1, port: { kind: simulated, name: sim-1 } } ] }
-              - { name: pe2, node: node-a, routerId: 10.255.9.2, attachmentCircuits: [ { name: ce2, port: { kind: simulated, name: sim-2 } } ] }
-            pws:
-              - { name: pw1-1, pe: pe1, remotePe: pe2, localLabel: 3101, remoteLabel: 3201 }
-              - { name: pw1-2, pe: pe1, remotePe: pe2, localLabel: 3102, remoteLabel: 3202 }
-              - { name: pw2-1, pe: pe2, remotePe: pe1, localLabel: 3201, remoteLabel: 3101 }
-              - { name: pw2-2, pe: pe2, remotePe: pe1, localLabel: 3202, remoteLabel: 3102 }
-            trunks:
-              - { name: t1, pe: pe1, attachmentCircuit: ce1, members: [pw1-1, pw1-2] }
-              - { name: t2, pe: pe2, attachmentCircuit: ce2, members: [pw2-1, pw2-2] }
-            """;
+        var intent = Fabric.Tests.Guardian.PeStartRetryTests.TwoPes(underlay);
         using var dir = new TempDir();
         var holder = new System.Net.Sockets.UdpClient(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(underlay), 6636)); // the ghost underlay port
         try

@@ -19,10 +19,13 @@ public class PeStartRetryTests(ITestOutputHelper output)
 {
     private const string Underlay = "127.0.9.1";
 
-    private static string Intent() => $$"""
+    private static string Intent() => TwoPes(Underlay);
+
+    /// <summary>Node node-a on <paramref name="underlay"/> with two PEs joined by a two-PW trunk each way (simulated attachments).</summary>
+    internal static string TwoPes(string underlay) => $$"""
         version: 1
         nodes:
-          - { name: node-a, address: {{Underlay}}, roles: [fabric, ghost-shadow] }
+          - { name: node-a, address: {{underlay}}, roles: [fabric, ghost-shadow] }
         pes:
           - { name: pe1, node: node-a, routerId: 10.255.9.1, attachmentCircuits: [ { name: ce1, port: { kind: simulated, name: sim-1 } } ] }
           - { name: pe2, node: node-a, routerId: 10.255.9.2, attachmentCircuits: [ { name: ce2, port: { kind: simulated, name: sim-2 } } ] }
