@@ -87,6 +87,7 @@ public sealed record FabricSettings(
             BatchesPerTurn = r.Positive("batches-per-turn"),
             MaxEvents = r.Int("max-events", 1, 4096),
             BusyPoll = r.NonNegativeDuration("busy-poll"),
+            Realtime = new LoopRealtime(r.Int("realtime-priority", 0, 99), r.Int("realtime-max-load-percent", 1, 100), r.Interval("realtime-window")),
         };
     }
 

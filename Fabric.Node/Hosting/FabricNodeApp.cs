@@ -153,6 +153,10 @@ public static class FabricNodeApp
         app.Services.GetService<PseudowireNode>();
         app.Services.GetService<SwitchingNode>();
         app.Services.GetKeyedService<SwitchingNode>(SwitchingHosting.GhostKey);
+        // A node without CAP_SYS_NICE runs its I/O loops at normal priority: said once.
+        var ioLog = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("fabric-node.io");
+        Fabric.Actors.DataPlane.Io.IoLoop.ReportRealtimeRefused = refusal => ioLog.LogWarning(
+            "{Refusal}: the I/O loops run at normal priority (grant CAP_SYS_NICE, or set fabric.io.realtime-priority = 0)", refusal);
         app.UseManagementPipeline();
         app.MapOpenApi();
         app.MapManagementApi();

@@ -82,6 +82,12 @@ public static class MetricsEndpoints
         m.Counter("dotnet_jit_compiled_methods_total", "Methods the JIT compiled (each tier counted) since the process started", System.Runtime.JitInfo.GetCompiledMethodCount());
         m.Counter("dotnet_jit_compiled_il_bytes_total", "IL bytes the JIT compiled since the process started", System.Runtime.JitInfo.GetCompiledILBytes());
         m.Counter("dotnet_jit_compilation_time_seconds_total", "Time threads spent in the JIT since the process started, in seconds", System.Runtime.JitInfo.GetCompilationTime().TotalSeconds);
+        // The I/O loops: which run at real-time priority now (light load), and how often they changed.
+        foreach (var loop in Fabric.Actors.DataPlane.Io.IoLoop.Live.OrderBy(l => l.Name, StringComparer.Ordinal))
+        {
+            m.Gauge("fabric_io_loop_realtime", "1 while the I/O loop thread runs at real-time priority (its load light; fabric.io.realtime-*)", loop.IsRealtime ? 1 : 0, ("loop", loop.Name));
+            m.Counter("fabric_io_loop_realtime_demotions_total", "Times the I/O loop went to normal priority because it was busy", loop.RealtimeDemotions, ("loop", loop.Name));
+        }
         // The last young-generation collection: what made it as long as it was.
         var young = GC.GetGCMemoryInfo(GCKind.Ephemeral);
         if (young.Index > 0)

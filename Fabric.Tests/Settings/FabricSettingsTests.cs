@@ -88,6 +88,10 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(4, s.Io.BatchesPerTurn);
         Assert.Equal(64, s.Io.MaxEvents);
         Assert.Equal(TimeSpan.Zero, s.Io.BusyPoll);
+        Assert.Equal(new LoopRealtime(0, 20, TimeSpan.FromMilliseconds(50)), s.Io.Realtime);
+        Assert.False(s.Io.Realtime.IsOn);
+        Assert.Equal(new LoopRealtime(10, 30, TimeSpan.FromMilliseconds(100)), FabricSettings.From(ConfigurationFactory.ParseString(
+            "fabric.io { realtime-priority = 10, realtime-max-load-percent = 30, realtime-window = 100ms }")).Io.Realtime);
         // Busy-polling is set in fractions of a millisecond (Akka's hocon reads no "us").
         Assert.Equal(TimeSpan.FromMicroseconds(200),
             FabricSettings.From(ConfigurationFactory.ParseString("fabric.io.busy-poll = 0.2ms")).Io.BusyPoll);

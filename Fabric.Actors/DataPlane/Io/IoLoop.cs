@@ -44,6 +44,15 @@ public sealed unsafe class IoLoop : IDisposable
     private volatile bool _stop;
     private long _turns;
     private long _wakeups;
+    private readonly LoopRealtime _realtime;
+    private readonly long _windowTicks;
+    private long _windowStart;         // loop thread only
+    private long _windowWaitTicks;     // loop thread only: time in epoll_wait this window
+    private volatile bool _isRealtime;
+    private bool _realtimeRefused;     // loop thread only
+    private long _promotions;
+    private long _demotions;
+    private volatile int _threadId;
 
     /// <param name="shared">True for the process's shared loops (<see cref="IoLoops"/>), whose
     /// callbacks must never wait (<see cref="OnLoopThread"/>). False for a loop one owner keeps for
@@ -53,8 +62,9 @@ public sealed unsafe class IoLoop : IDisposable
     /// <param name="busyPoll">After a turn that received frames, keep looking without sleeping for
     /// this long (hocon <c>fabric.io.busy-poll</c>; zero = sleep at once): an answer that arrives
     /// within it is read without the wake-up of a sleeping thread. Costs CPU only while frames flow.</param>
+    /// <param name="realtime">Real-time priority while the loop's load is light (default off, see <see cref="LoopRealtime"/>).</param>
     public IoLoop(int index, PacketBatchPool pool, int batchesPerTurn, int maxEvents, bool shared = true, string? name = null,
-        TimeSpan busyPoll = default)
+        TimeSpan busyPoll = default, LoopRealtime? realtime = null)
     {
         ArgumentNullException.ThrowIfNull(pool);
         ArgumentOutOfRangeException.ThrowIfLessThan(batchesPerTurn, 1);
@@ -79,7 +89,10 @@ public sealed unsafe class IoLoop : IDisposable
 
         _shared = shared;
         _busyPollTicks = (long)(busyPoll.TotalSeconds * Stopwatch.Frequency);
+        _realtime = realtime ?? LoopRealtime.Off;
+        _windowTicks = Math.Max(1, (long)(_realtime.Window.TotalSeconds * Stopwatch.Frequency));
         _thread = new Thread(Run) { IsBackground = true, Name = name ?? $"io-loop-{index}" };
+        LiveLoops[this] = 0;
         _thread.Start();
     }
 
@@ -98,6 +111,45 @@ public sealed unsafe class IoLoop : IDisposable
     public long Wakeups => Interlocked.Read(ref _wakeups);
 
     internal bool IsLoopThread => Thread.CurrentThread == _thread;
+
+    /// <summary>Whether the loop thread runs at real-time priority now (light load; see <see cref="LoopRealtime"/>).</summary>
+    public bool IsRealtime => _isRealtime;
+
+    /// <summary>Times the loop thread went to real-time priority (at start, and after a busy spell).</summary>
+    public long RealtimePromotions => Interlocked.Read(ref _promotions);
+
+    /// <summary>Times the loop thread went back to normal priority because it was busy.</summary>
+    public long RealtimeDemotions => Interlocked.Read(ref _demotions);
+
+    /// <summary>The loop thread's kernel id (0 until it has started).</summary>
+    public int ThreadId => _threadId;
+
+    /// <summary>Why the kernel refused a loop real-time priority (the first refusal in this process), or null.</summary>
+    public static string? RealtimeRefused { get; private set; }
+
+    private static Action<string>? _reportRefusal;
+
+    /// <summary>
+    /// Told the first refusal of real-time priority in this process, once (the node logs it); set
+    /// after a refusal already happened, it is told that one at once.
+    /// </summary>
+    public static Action<string>? ReportRealtimeRefused
+    {
+        get => _reportRefusal;
+        set
+        {
+            _reportRefusal = value;
+            if (value is not null && RealtimeRefused is { } refused) value(refused);
+        }
+    }
+
+    private static readonly ConcurrentDictionary<IoLoop, byte> LiveLoops = new();
+
+    /// <summary>The loops of this process not disposed yet (shared and owned), for metrics.</summary>
+    public static IEnumerable<IoLoop> Live => LiveLoops.Keys;
+
+    /// <summary>The loop thread's name (io-loop-N, or the owner's: gw-rx-NAME).</summary>
+    public string Name => _thread.Name ?? $"io-loop-{Index}";
 
     /// <summary>True on a shared I/O loop's thread: a callback there must not wait (it would stall every port of the loop).</summary>
     public static bool OnLoopThread => t_onLoop;
@@ -181,8 +233,15 @@ public sealed unsafe class IoLoop : IDisposable
     private void Run()
     {
         t_onLoop = _shared;
+        _threadId = LinuxNative.GetTid();
         byte* events = stackalloc byte[_maxEvents * LinuxNative.EpollEventSize];
         long spinUntil = 0;
+        if (_realtime.IsOn)
+        {
+            SetRealtime(true); // idle: light load
+            _windowStart = Stopwatch.GetTimestamp();
+        }
+
         while (!_stop)
         {
             // A port signalled from this thread (a callback's frame for an in-memory port of the
@@ -194,7 +253,21 @@ public sealed unsafe class IoLoop : IDisposable
                 timeout = 0;
             }
 
+            // Gone to normal priority while busy: sleep at most to the window's end, so that an idle
+            // window is seen (and the priority restored) before the next frame, not after it.
+            if (timeout != 0 && _realtime.IsOn && !_isRealtime && !_realtimeRefused)
+            {
+                int windowLeft = (int)Math.Clamp((_windowStart + _windowTicks - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency + 1, 1, int.MaxValue);
+                timeout = timeout < 0 ? windowLeft : Math.Min(timeout, windowLeft);
+            }
+
+            long waitStart = _realtime.IsOn ? Stopwatch.GetTimestamp() : 0;
             int n = LinuxNative.EpollWait(_epoll, events, _maxEvents, timeout);
+            if (_realtime.IsOn)
+            {
+                _windowWaitTicks += Stopwatch.GetTimestamp() - waitStart;
+            }
+
             if (n < 0)
             {
                 if (LinuxNative.LastError == LinuxNative.EINTR)
@@ -259,7 +332,60 @@ public sealed unsafe class IoLoop : IDisposable
             {
                 spinUntil = Stopwatch.GetTimestamp() + _busyPollTicks;
             }
+
+            if (_realtime.IsOn && !_realtimeRefused)
+            {
+                PaceRealtime();
+            }
         }
+    }
+
+    /// <summary>
+    /// At the end of each window: a loop awake more than the load limit of it goes to normal
+    /// priority, one awake less than half the limit goes (back) to real-time priority. Loop thread only.
+    /// </summary>
+    private void PaceRealtime()
+    {
+        long now = Stopwatch.GetTimestamp();
+        long elapsed = now - _windowStart;
+        if (elapsed < _windowTicks)
+        {
+            return;
+        }
+
+        long awakePercent = 100 * Math.Max(0, elapsed - _windowWaitTicks) / elapsed;
+        if (_isRealtime && awakePercent > _realtime.MaxLoadPercent)
+        {
+            SetRealtime(false);
+        }
+        else if (!_isRealtime && awakePercent * 2 < _realtime.MaxLoadPercent)
+        {
+            SetRealtime(true);
+        }
+
+        _windowStart = now;
+        _windowWaitTicks = 0;
+    }
+
+    /// <summary>This (the loop) thread to SCHED_FIFO at the configured priority, or back to SCHED_OTHER; a refusal turns it off for good.</summary>
+    private void SetRealtime(bool on)
+    {
+        int priority = on ? _realtime.Priority : 0;
+        if (LinuxNative.SchedSetScheduler(0, on ? LinuxNative.SCHED_FIFO : LinuxNative.SCHED_OTHER, &priority) != 0)
+        {
+            int errno = LinuxNative.LastError;
+            _realtimeRefused = true;
+            if (RealtimeRefused is null)
+            {
+                RealtimeRefused = $"sched_setscheduler({(on ? $"SCHED_FIFO {priority}" : "SCHED_OTHER")}) for I/O loop {Name}: {LinuxNative.Describe(errno)}";
+                _reportRefusal?.Invoke(RealtimeRefused);
+            }
+
+            return;
+        }
+
+        _isRealtime = on;
+        Interlocked.Increment(ref on ? ref _promotions : ref _demotions);
     }
 
     /// <summary>
@@ -440,6 +566,7 @@ public sealed unsafe class IoLoop : IDisposable
         }
 
         _stop = true;
+        LiveLoops.TryRemove(this, out _);
         LinuxNative.Signal(_wakeFd);
         if (!IsLoopThread)
         {

@@ -271,6 +271,7 @@ internal static unsafe partial class LinuxNative
     public static partial int SetPriority(int which, uint who, int priority);
 
     // sched.h
+    public const int SCHED_OTHER = 0;
     public const int SCHED_FIFO = 1;
 
     /// <summary>struct sched_param is one int (the static priority, 1-99 for SCHED_FIFO).</summary>

@@ -168,6 +168,67 @@ public class IoLoopTests
         port.StopReceiving();
     }
 
+    /// <summary>
+    /// fabric.io.realtime-*: an idle loop thread runs at SCHED_FIFO (a frame waking it is forwarded
+    /// at once on the core that sent it); kept busy it goes to normal priority (it batches behind
+    /// the processes that feed it and never holds a core), and back once idle. Read from the
+    /// kernel (/proc/self/task/TID/stat: rt_priority, policy), not from the loop's own flag.
+    /// </summary>
+    [Fact]
+    public async Task A_loop_runs_at_real_time_priority_while_idle_at_normal_priority_while_busy_and_back_when_idle()
+    {
+        HostTools.RequireRoot(); // CAP_SYS_NICE
+        var pool = new PacketBatchPool(maxRetained: 4, batchCapacity: 16);
+        using var loop = new IoLoop(0, pool, 4, 8, shared: false, name: "rt-test", realtime: new LoopRealtime(10, 20, TimeSpan.FromMilliseconds(20)));
+        using var plain = new IoLoop(1, pool, 4, 8, shared: false, name: "plain-test"); // realtime off (the default of a loop)
+        await Eventually.Holds(() => loop.ThreadId != 0 && plain.ThreadId != 0, TimeSpan.FromSeconds(5), "both loop threads started");
+        await Eventually.Holds(() => Scheduling(loop.ThreadId) == (10, 1), TimeSpan.FromSeconds(5), "the idle loop at SCHED_FIFO 10");
+        Assert.True(loop.IsRealtime);
+        Assert.Equal((0, 0), Scheduling(plain.ThreadId));
+
+        using var port = new GhostPort("ghost", 1, "g", tracer: null, answersArp: false);
+        port.StartReceiving(pool, batch =>
+        {
+            var busy = Stopwatch.StartNew();
+            while (busy.Elapsed < TimeSpan.FromMilliseconds(2)) { } // a data path at work: 2 ms per batch
+            batch.Return();
+        }, loop);
+        var frame = SimulatedPort.BuildUdpFrame(new TrafficProfile(), 0, 64);
+        using var stop = new CancellationTokenSource();
+        var feeder = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                port.Inject(frame);
+                await Task.Delay(1);
+            }
+        });
+        try
+        {
+            await Eventually.Holds(() => Scheduling(loop.ThreadId) == (0, 0), TimeSpan.FromSeconds(10), "the busy loop at normal priority");
+            Assert.True(loop.RealtimeDemotions >= 1);
+            Assert.False(loop.IsRealtime);
+        }
+        finally
+        {
+            stop.Cancel();
+            await feeder;
+        }
+
+        await Eventually.Holds(() => Scheduling(loop.ThreadId) == (10, 1), TimeSpan.FromSeconds(10), "the loop, idle again, back at SCHED_FIFO 10");
+        Assert.True(loop.RealtimePromotions >= 2, $"{loop.RealtimePromotions} promotions (at start, after the busy spell)");
+        Assert.Null(IoLoop.RealtimeRefused);
+        port.StopReceiving();
+    }
+
+    /// <summary>(rt_priority, policy) of a thread of this process, from /proc/self/task/TID/stat (fields 40 and 41).</summary>
+    private static (int Priority, int Policy) Scheduling(int tid)
+    {
+        var stat = File.ReadAllText($"/proc/self/task/{tid}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' '); // fields[0] is field 3 (state)
+        return (int.Parse(fields[40 - 3]), int.Parse(fields[41 - 3]));
+    }
+
     [Fact]
     public async Task Frames_queued_from_many_threads_at_once_are_all_received_no_wake_up_is_lost()
     {
