@@ -60,7 +60,7 @@ public sealed record KubernetesDiscoverySettings(string PortName, int RequiredCo
 }
 
 /// <summary>TAP ports (<c>fabric.tap</c>): offloads, whether devices the node creates outlive it, and whether a batch's writes go to the kernel through io_uring.</summary>
-public sealed record TapSettings(bool Offloads, bool Persistent, bool IoUring)
+public sealed record TapSettings(bool Offloads, bool Persistent, bool IoUring, int TxQueueLength = 0)
 {
-    internal static TapSettings Read(SettingsReader r) => new(r.Flag("offloads"), r.Flag("persistent"), r.Flag("io-uring"));
+    internal static TapSettings Read(SettingsReader r) => new(r.Flag("offloads"), r.Flag("persistent"), r.Flag("io-uring"), r.Int("tx-queue-length", 0, 1_000_000));
 }

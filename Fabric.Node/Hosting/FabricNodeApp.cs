@@ -89,6 +89,7 @@ public static class FabricNodeApp
         builder.Services.AddSingleton(settings);
         Fabric.Actors.DataPlane.Io.TapPort.OffloadsByDefault = settings.Tap.Offloads;
         Fabric.Actors.DataPlane.Io.TapPort.IoUring = settings.Tap.IoUring;
+        Fabric.Actors.DataPlane.Io.TapPort.TxQueueLength = settings.Tap.TxQueueLength;
         var ghostSettings = settings.Ghost;
         var ghostPlane = GhostHosting.GhostPlane(options.Name, roles, ghostSettings);
         var elementKinds = new ElementKindRegistry();

@@ -81,6 +81,7 @@ internal static unsafe partial class LinuxNative
 
     // linux/sockios.h
     public const uint SIOCSIFMTU = 0x8922;
+    public const uint SIOCSIFTXQLEN = 0x8943;
     public const uint SIOCGIFFLAGS = 0x8913;
     public const uint SIOCSIFFLAGS = 0x8914;
     public const short IFF_UP = 0x1;

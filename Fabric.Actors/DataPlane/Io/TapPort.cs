@@ -76,9 +76,11 @@ public sealed unsafe partial class TapPort : Port
     /// in: it is opened (or created, then brought up) there, see TapPort.Namespace.cs. With
     /// <paramref name="devices"/> a device the port creates is made persistent and recorded there, so
     /// it outlives the process; without, it lives as long as the port (tests, benchmarks).
+    /// <paramref name="txQueueLength"/> (default <see cref="TxQueueLength"/>; 0 = the kernel's) is
+    /// given to a device this node created.
     /// </summary>
     public static TapPort Open(string interfaceName, ushort id = 0, string? name = null, bool rawIp = false, bool? offloads = null,
-        string? netns = null, AttachmentDevices? devices = null)
+        string? netns = null, AttachmentDevices? devices = null, int? txQueueLength = null)
     {
         bool vnet = !rawIp && (offloads ?? OffloadsByDefault);
         ArgumentException.ThrowIfNullOrEmpty(interfaceName);
@@ -100,14 +102,37 @@ public sealed unsafe partial class TapPort : Port
             throw new IOException($"eventfd failed: {LinuxNative.Describe(errno)}");
         }
 
-        return new TapPort(name ?? opened.Assigned, id, opened.Fd, wakeFd, opened.Assigned, vnet)
+        var port = new TapPort(name ?? opened.Assigned, id, opened.Fd, wakeFd, opened.Assigned, vnet)
         {
             Namespace = netns ?? "",
             CreatedByNode = opened.Created || devices?.Created(netns ?? "", opened.Assigned) == true,
             _devices = devices,
             _controlFd = opened.ControlFd,
         };
+        int queue = txQueueLength ?? TxQueueLength;
+        if (queue > 0 && port.CreatedByNode)
+        {
+            try
+            {
+                port.SetTxQueueLength(queue);
+            }
+            catch
+            {
+                port.Dispose();
+                throw;
+            }
+        }
+
+        return port;
     }
+
+    /// <summary>
+    /// Frames the kernel holds for a device this node creates before it drops them (its
+    /// <c>txqueuelen</c>: for a TAP, the ring between the host's stack and our reads); 0 = the
+    /// kernel's default (1,000). A node sets it once from <c>fabric.tap.tx-queue-length</c>;
+    /// devices others made are left as they are.
+    /// </summary>
+    public static int TxQueueLength { get; set; }
 
     /// <summary>
     /// Open /dev/net/tun, TUNSETIFF (create or attach), offloads, then persistence: a device that
@@ -207,6 +232,23 @@ public sealed unsafe partial class TapPort : Port
     public void SetMtu(int mtu)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(mtu, 68);
+        SetInterfaceInt(LinuxNative.SIOCSIFMTU, mtu, "SIOCSIFMTU");
+    }
+
+    /// <summary>
+    /// Sets the device's transmit queue length (SIOCSIFTXQLEN; for a TAP the size of the ring the
+    /// host's frames wait in for our reads), as <see cref="SetMtu"/> reaches the device. Throws
+    /// <see cref="IOException"/> on failure.
+    /// </summary>
+    public void SetTxQueueLength(int frames)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(frames, 1);
+        SetInterfaceInt(LinuxNative.SIOCSIFTXQLEN, frames, "SIOCSIFTXQLEN");
+    }
+
+    /// <summary>One ioctl on the device that takes an int in struct ifreq's union (ifr_mtu, ifr_qlen).</summary>
+    private void SetInterfaceInt(uint request, int value, string what)
+    {
         int sock = _controlFd >= 0 ? _controlFd : LinuxNative.Socket(LinuxNative.AF_INET, LinuxNative.SOCK_DGRAM, 0);
         if (sock < 0)
         {
@@ -215,14 +257,14 @@ public sealed unsafe partial class TapPort : Port
 
         try
         {
-            // struct ifreq: char ifr_name[16]; int ifr_mtu (in the union).
+            // struct ifreq: char ifr_name[16]; then the union (ifr_mtu, ifr_qlen: an int).
             byte* ifreq = stackalloc byte[LinuxNative.IfReqSize];
             new Span<byte>(ifreq, LinuxNative.IfReqSize).Clear();
             Encoding.ASCII.GetBytes(InterfaceName).CopyTo(new Span<byte>(ifreq, LinuxNative.IfNameSize));
-            *(int*)(ifreq + LinuxNative.IfNameSize) = mtu;
-            if (LinuxNative.Ioctl(sock, LinuxNative.SIOCSIFMTU, ifreq) < 0)
+            *(int*)(ifreq + LinuxNative.IfNameSize) = value;
+            if (LinuxNative.Ioctl(sock, request, ifreq) < 0)
             {
-                throw new IOException($"SIOCSIFMTU {InterfaceName} {mtu} failed: {LinuxNative.Describe(LinuxNative.LastError)}");
+                throw new IOException($"{what} {InterfaceName} {value} failed: {LinuxNative.Describe(LinuxNative.LastError)}");
             }
         }
         finally

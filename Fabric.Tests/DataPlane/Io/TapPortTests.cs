@@ -188,6 +188,47 @@ public class TapPortTests
         AssertGone(nsName, tapName);
     }
 
+    /// <summary>
+    /// fabric.tap.tx-queue-length: a TAP the port creates gets the queue length asked, in a named
+    /// namespace too (through the port's control socket there); 0 leaves the kernel's 1,000; a
+    /// device made by others (ip tuntap add) keeps its own. Read back from the kernel.
+    /// </summary>
+    [Fact]
+    public void A_tap_the_port_creates_gets_the_tx_queue_length_asked_and_one_made_by_others_keeps_its_own()
+    {
+        HostTools.RequireRoot();
+        using var ns = new TestNamespace("ftap-txq");
+        string created = NewTapName(), inNamespace = NewTapName(), plain = NewTapName(), others = NewTapName();
+        using (TapPort.Open(created, txQueueLength: 4096))
+        {
+            Assert.Equal(4096, QueueLength(HostTools.Ip($"-o link show {created}")));
+        }
+
+        using (TapPort.Open(inNamespace, netns: ns.Name, txQueueLength: 2048))
+        {
+            Assert.Equal(2048, QueueLength(ns.Ip($"-o link show {inNamespace}")));
+        }
+
+        using (TapPort.Open(plain, txQueueLength: 0))
+        {
+            Assert.Equal(1000, QueueLength(HostTools.Ip($"-o link show {plain}")));
+        }
+
+        HostTools.Ip($"tuntap add dev {others} mode tap");
+        try
+        {
+            using var tap = TapPort.Open(others, txQueueLength: 4096);
+            Assert.False(tap.CreatedByNode);
+            Assert.Equal(1000, QueueLength(HostTools.Ip($"-o link show {others}")));
+        }
+        finally
+        {
+            HostTools.Ip($"link del {others}");
+        }
+    }
+
+    private static int QueueLength(string link) => int.Parse(Regex.Match(link, @"qlen (\d+)").Groups[1].Value);
+
     [Fact]
     public void Deleting_the_namespace_that_holds_the_tap_is_reported_as_gone()
     {
