@@ -108,6 +108,9 @@ public class GatewayTapNamespaceTests(ITestOutputHelper output)
         await Eventually.Holds(async () => (await GatewayView(node, "gw-rm"))["status"]!["ports"]!.AsArray().All(p => p!["state"]!.ToString() is not ("restarting" or "absent")),
             TimeSpan.FromSeconds(15), "both ports open (the uplink's device is down: link-down)");
         Assert.Contains(down, await File.ReadAllTextAsync(Path.Combine(dir.Sub("a"), Fabric.Actors.DataPlane.Io.AttachmentDevices.FileName)));
+        // fabric.tap.tx-queue-length (4096) for the device the node made; the other keeps the kernel's 1,000.
+        Assert.Contains(" qlen 4096", HostTools.Run(ip, $"-n {ns.Name} -o link show {down}").Stdout);
+        Assert.Contains(" qlen 1000", HostTools.Run(ip, $"-n {ns.Name} -o link show {up}").Stdout);
 
         // The same gateway, its ports now simulated: the gateway reconfigures and closes both TAPs.
         await ApplyAsync(node, TwoTaps(down, up, ns.Name, taps: false), "gw-rm");

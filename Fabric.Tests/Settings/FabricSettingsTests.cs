@@ -90,8 +90,8 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(TimeSpan.Zero, s.Io.BusyPoll);
         Assert.Equal(new LoopRealtime(0, 20, TimeSpan.FromMilliseconds(50)), s.Io.Realtime);
         Assert.False(s.Io.Realtime.IsOn);
-        Assert.Equal(0, s.Tap.TxQueueLength);
-        Assert.Equal(4096, FabricSettings.From(ConfigurationFactory.ParseString("fabric.tap.tx-queue-length = 4096")).Tap.TxQueueLength);
+        Assert.Equal(4096, s.Tap.TxQueueLength);
+        Assert.Equal(0, FabricSettings.From(ConfigurationFactory.ParseString("fabric.tap.tx-queue-length = 0")).Tap.TxQueueLength);
         Assert.Equal(new LoopRealtime(10, 30, TimeSpan.FromMilliseconds(100)), FabricSettings.From(ConfigurationFactory.ParseString(
             "fabric.io { realtime-priority = 10, realtime-max-load-percent = 30, realtime-window = 100ms }")).Io.Realtime);
         // Busy-polling is set in fractions of a millisecond (Akka's hocon reads no "us").
@@ -106,7 +106,7 @@ public partial class FabricSettingsTests(ITestOutputHelper output)
         Assert.Equal(IntentParseLimits.Default, s.Intent);
         Assert.Equal(new ModemTimings(), s.Cellular.Timings);
         Assert.Equal(new LeaseTerms(), s.Cellular.Lease);
-        Assert.Equal(new TapSettings(Offloads: true, Persistent: true, IoUring: true), s.Tap);
+        Assert.Equal(new TapSettings(Offloads: true, Persistent: true, IoUring: true, TxQueueLength: 4096), s.Tap);
     }
 
     /// <summary>

@@ -129,8 +129,8 @@ public sealed unsafe partial class TapPort : Port
     /// <summary>
     /// Frames the kernel holds for a device this node creates before it drops them (its
     /// <c>txqueuelen</c>: for a TAP, the ring between the host's stack and our reads); 0 = the
-    /// kernel's default (1,000). A node sets it once from <c>fabric.tap.tx-queue-length</c>;
-    /// devices others made are left as they are.
+    /// kernel's default (1,000), as outside a node. A node sets it once from
+    /// <c>fabric.tap.tx-queue-length</c> (shipped 4096); devices others made are left as they are.
     /// </summary>
     public static int TxQueueLength { get; set; }
 
