@@ -59,12 +59,8 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
             Sender.Tell(Readiness(q.Session, q.PortKeys));
         });
         // A ghost element that failed to start (or stopped on its own) is created again with backoff.
-        Receive<Terminated>(t =>
-        {
-            if (_elements.Terminated(t.ActorRef) is { } retry)
-                Timers.StartSingleTimer("retry-" + retry.ChildName, new RetryElement(retry.ChildName), retry.Delay);
-        });
-        Receive<RetryElement>(r => _elements.Retry(Context, r.ChildName));
+        Receive<Terminated>(t => _elements.Ended(t.ActorRef, Timers));
+        Receive<ElementReconciler.RetryElement>(r => _elements.Retry(Context, r.ChildName));
         Receive<ActorIdentity>(_elements.Identified);
         Receive<QuietTick>(_ =>
         {
@@ -84,8 +80,6 @@ public sealed class GhostElementsActor : ReceiveActor, IWithTimers
         ActorProps.Of(() => new GhostElementsActor(plane, node, quietAfter, restart));
 
     protected override SupervisorStrategy SupervisorStrategy() => ElementStrategy.For(_elements);
-
-    private sealed record RetryElement(string ChildName);
 
     protected override void PreStart()
     {

@@ -12,8 +12,9 @@ namespace Fabric.Actors.Guardian;
 /// With <paramref name="restart"/> (the node guardian) it also watches each element: one whose
 /// actor failed to start, or stopped on its own, is created again with backoff (<see cref="ElementRestarts"/>)
 /// from the spec the intent has then, until it starts; an intent that drops it ends the retries.
-/// The owning actor forwards <see cref="InitFailed"/>, <see cref="Terminated"/>, <see cref="Retry"/>
-/// and <see cref="Identified"/> to it.
+/// The owning actor (an <see cref="IWithTimers"/>) supervises with <see cref="ElementStrategy.For"/>
+/// and forwards <see cref="Akka.Actor.Terminated"/> (<see cref="Ended"/>), <see cref="RetryElement"/>
+/// (<see cref="Retry"/>) and <see cref="ActorIdentity"/> (<see cref="Identified"/>) to it.
 /// </summary>
 public sealed class ElementReconciler(ElementKindRegistry kinds, string node, ILoggingAdapter log, string plane = "", ElementRestartSettings? restart = null)
 {
@@ -105,11 +106,20 @@ public sealed class ElementReconciler(ElementKindRegistry kinds, string node, IL
         _initFailures[child] = $"{cause.GetType().Name}: {cause.Message}";
     }
 
+    /// <summary>The owner's timer message that creates a backing-off element again (<see cref="Retry"/>).</summary>
+    public sealed record RetryElement(string ChildName);
+
+    /// <summary>A watched element ended (<see cref="Terminated"/>): one that failed gets its <see cref="RetryElement"/> on the owner's <paramref name="timers"/> after its backoff.</summary>
+    public void Ended(IActorRef actor, ITimerScheduler timers)
+    {
+        if (Terminated(actor) is { } retry) timers.StartSingleTimer("retry-" + retry.ChildName, new RetryElement(retry.ChildName), retry.Delay);
+    }
+
     /// <summary>
     /// A watched element ended. If the intent still has it (the same actor: not one stopped by a
     /// reconcile), it failed: returns the child name and how long to wait before <see cref="Retry"/>.
     /// </summary>
-    public (string ChildName, TimeSpan Delay)? Terminated(IActorRef actor)
+    private (string ChildName, TimeSpan Delay)? Terminated(IActorRef actor)
     {
         var failedToStart = _initFailures.Remove(actor, out var error);
         error ??= "the element stopped on its own";

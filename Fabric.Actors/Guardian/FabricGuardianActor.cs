@@ -75,12 +75,8 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
             Restarting = [.. _elements.Restarting],
         }));
         // An element that failed to start (or stopped on its own) is created again with backoff.
-        Receive<Terminated>(t =>
-        {
-            if (_elements.Terminated(t.ActorRef) is { } retry)
-                Timers.StartSingleTimer(RetryKey(retry.ChildName), new RetryElement(retry.ChildName), retry.Delay);
-        });
-        Receive<RetryElement>(r => _elements.Retry(Context, r.ChildName));
+        Receive<Terminated>(t => _elements.Ended(t.ActorRef, Timers));
+        Receive<ElementReconciler.RetryElement>(r => _elements.Retry(Context, r.ChildName));
         Receive<ActorIdentity>(_elements.Identified);
         // Tells the ghost-shadow role this node is up (it places ghost copies and names down nodes).
         Receive<Fabric.Messages.Ghost.IdentifyNodes>(_ => Announce());
@@ -95,10 +91,6 @@ public sealed class FabricGuardianActor : ReceiveActor, IWithTimers
     /// noted for its retry; any other failure of a running element restarts it as by default.
     /// </summary>
     protected override SupervisorStrategy SupervisorStrategy() => ElementStrategy.For(_elements);
-
-    private static string RetryKey(string childName) => "retry-" + childName;
-
-    private sealed record RetryElement(string ChildName);
 
     protected override void PreStart()
     {

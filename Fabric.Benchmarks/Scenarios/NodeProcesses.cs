@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text.Json.Nodes;
 
 namespace Fabric.Benchmarks.Scenarios;
@@ -113,22 +111,8 @@ internal static class NodeProcesses
         }
     }
 
-    private static readonly HashSet<int> HandedOut = [];
-
-    /// <summary>A port free now and not handed out before by this process (the kernel may give one free port to two calls in a row).</summary>
-    public static int FreePort()
-    {
-        while (true)
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            lock (HandedOut)
-            {
-                if (HandedOut.Add(port)) return port;
-            }
-        }
-    }
+    /// <summary>See <see cref="FreePorts.Tcp"/>.</summary>
+    public static int FreePort() => FreePorts.Tcp();
 
     /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]

@@ -26,7 +26,7 @@ namespace Fabric.Benchmarks.Scenarios;
 /// in 4 s, and now and then 15-40 ms late; such a burst is printed (largest burst) and a step
 /// whose burst passed the device's queue runs again.
 /// </remarks>
-internal static unsafe partial class PacedFrameSender
+internal static unsafe class PacedFrameSender
 {
     private const int AfPacket = 17;
     private const int SockRaw = 3;
@@ -155,9 +155,9 @@ internal static unsafe partial class PacedFrameSender
         }
 
         int priority = 10;
-        if (SchedSetScheduler(0, SchedFifo, ref priority) != 0)
+        if (LinuxNative.SchedSetScheduler(0, LinuxNative.SCHED_FIFO, &priority) != 0) // 0: this thread
         {
-            Console.Error.WriteLine($"pace: SCHED_FIFO refused ({LinuxNative.Describe(Marshal.GetLastPInvokeError())}); sending at normal priority");
+            Console.Error.WriteLine($"pace: SCHED_FIFO refused ({LinuxNative.Describe(LinuxNative.LastError)}); sending at normal priority");
         }
 
         var (offered, refused, seconds, maxBurst) = Send(args[0], int.Parse(args[1], CultureInfo.InvariantCulture), Convert.FromHexString(args[2]),
@@ -165,12 +165,6 @@ internal static unsafe partial class PacedFrameSender
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{offered} {refused} {seconds:0.000} {maxBurst}"));
         return 0;
     }
-
-    private const int SchedFifo = 1;
-
-    /// <summary>sched_setscheduler(2); pid 0 = the calling thread; the parameter is struct sched_param { int priority; }.</summary>
-    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
-    private static partial int SchedSetScheduler(int pid, int policy, ref int priority);
 
     /// <summary>A 60-byte Ethernet/IPv4/UDP frame (64 with the FCS): 18 bytes of zero payload to port 9.</summary>
     public static byte[] Udp64(MacAddress destinationMac, Ipv4Address source, Ipv4Address destination)

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Fabric.Tests.DataPlane.Io;
 
@@ -163,26 +161,8 @@ public sealed class NodeProcess : IDisposable
         _process.Dispose();
     }
 
-    private static readonly HashSet<int> HandedOut = [];
-
-    /// <summary>
-    /// A port free now and not handed out before by this process: the kernel may give the same
-    /// free port to two calls in a row (each listener is closed at once), and three nodes started
-    /// on ports from three calls once got one port twice.
-    /// </summary>
-    public static int FreeTcpPort()
-    {
-        while (true)
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
-            lock (HandedOut)
-            {
-                if (HandedOut.Add(port)) return port;
-            }
-        }
-    }
+    /// <summary>A port free now and not handed out before by this process (<see cref="Fabric.Benchmarks.Scenarios.FreePorts.Tcp"/>).</summary>
+    public static int FreeTcpPort() => Fabric.Benchmarks.Scenarios.FreePorts.Tcp();
 
     /// <summary>kill(2): <paramref name="signal"/> to <paramref name="pid"/>.</summary>
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 
 namespace Fabric.Tests.Support;
 
@@ -31,7 +29,7 @@ public sealed class PostgresServer : IDisposable
             throw new InvalidOperationException(
                 "PostgreSQL is not installed: the config-store tests need it (apt-get install -y postgresql; .ci/run does) or FABRIC_TEST_POSTGRES.");
 
-        var port = FreePort();
+        var port = Fabric.Benchmarks.Scenarios.FreePorts.Tcp();
         _dataDir = Path.Combine(Path.GetTempPath(), $"fabric-pg-{Environment.ProcessId}-{port}");
         Directory.CreateDirectory(_dataDir);
         Run("chown", "postgres:postgres", _dataDir);
@@ -71,13 +69,6 @@ public sealed class PostgresServer : IDisposable
         if (!process.WaitForExit(60_000)) { process.Kill(true); throw new TimeoutException($"{file} {string.Join(' ', arguments)}"); }
         if (process.ExitCode != 0)
             throw new InvalidOperationException($"'{file} {string.Join(' ', arguments)}' failed ({process.ExitCode}): {stdout.Result}{stderr.Result}");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -1,0 +1,33 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Fabric.Benchmarks.Scenarios;
+
+/// <summary>
+/// Free TCP ports on 127.0.0.1 for the processes a scenario or a test starts (remoting,
+/// management, a database server). The same source is compiled into Fabric.Tests (linked in its
+/// project file), so both hand out ports one way.
+/// </summary>
+internal static class FreePorts
+{
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A port free now and not handed out before by this process: the kernel may give the same
+    /// free port to two calls in a row (each listener is closed at once), and three nodes started
+    /// on ports from three calls once got one port twice.
+    /// </summary>
+    public static int Tcp()
+    {
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port)) return port;
+            }
+        }
+    }
+}
