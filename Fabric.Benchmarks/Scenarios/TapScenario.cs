@@ -20,6 +20,13 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <item>ovs_tso: Open vSwitch, userspace (netdev) datapath with userspace-tso-enable, two tap
 /// ports moved into namespaces (baseline C of the peers), when ovs-vswitchd is installed;</item>
 /// <item>tapfwd_offload: the peers' C forwarder with IFF_VNET_HDR + TSO (baseline D, -o), when gcc is.</item>
+/// <item>tapudp: the PW path's shape without the fabric: two processes of Peers/tapudp.c (C, poll and
+/// read/write, 3-4 system calls a frame), each joining a TAP in a namespace to a UDP socket on
+/// loopback (127.0.0.8 / 127.0.0.9), frame per datagram, when gcc is installed. A frame costs what it
+/// costs the PW path in the kernel (two processes woken per way, a loopback datagram between them)
+/// and next to nothing else: what that shape costs on this machine.</item>
+/// <item>socat_udp: the same shape made by a program nobody here wrote: two socat processes
+/// (<c>TUN,tun-type=tap</c> to <c>UDP-DATAGRAM</c>, 127.0.0.6 / 127.0.0.7), when socat is installed.</item>
 /// </list>
 /// Each of <c>--reps</c> rounds (default 3) runs, path after path, iperf3 TCP with one stream for
 /// <c>--seconds</c> (default 5; receiver rate) and <c>--pings</c> pings 10 ms apart (default 100;
@@ -28,7 +35,8 @@ namespace Fabric.Benchmarks.Scenarios;
 /// latency under load (<c>rtt_loaded_p50_ms_*</c>, <c>rtt_loaded_max_ms_*</c>, <c>rtt_loaded_lost_*</c>;
 /// <c>--seconds</c> of 3 or more). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), the ratios the issue's goals are stated in,
-/// and the gateway's median reply over the C forwarder's (<c>gateway_rtt_vs_tapfwd</c>).
+/// the gateway's median reply over the C forwarder's (<c>gateway_rtt_vs_tapfwd</c>) and the PW
+/// path's over tapudp's and socat's (<c>pw_rtt_vs_tapudp</c>, <c>pw_rtt_vs_socat_udp</c>).
 /// Then, once per round, 64-byte frames up a rate ladder on every path (the gateway: one flow through SNAT)
 /// (TapScenario.Udp64.cs), <c>--udp-seconds</c> per rate (default 2; 0 leaves the ladder out):
 /// <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
@@ -91,7 +99,13 @@ public static partial class TapScenario
             else paths.Add(StartOvs(root, tag, cleanup));
             if (!Wanted("tapfwd_offload")) skipped["tapfwd_offload"] = "left out (--paths)";
             else if (TryTool("gcc") is null || !File.Exists(PeerFile("tapfwd.c"))) skipped["tapfwd_offload"] = "gcc or ../shared/peers/tapfwd.c is missing";
-            else paths.Add(StartTapfwd(root, tag, cleanup));
+            else paths.Add(StartTapfwd(root, tag, cleanup, PeerLifetime(hold)));
+            if (!Wanted("tapudp")) skipped["tapudp"] = "left out (--paths)";
+            else if (TryTool("gcc") is null) skipped["tapudp"] = "gcc is not installed";
+            else paths.Add(StartTapudp(root, tag, cleanup, PeerLifetime(hold)));
+            if (!Wanted("socat_udp")) skipped["socat_udp"] = "left out (--paths)";
+            else if (TryTool("socat") is null) skipped["socat_udp"] = "socat is not installed (apt-get install -y socat)";
+            else paths.Add(StartSocatUdp(tag, cleanup));
 
             foreach (var p in paths)
             {
@@ -183,6 +197,11 @@ public static partial class TapScenario
             // The gateway's median reply over the C forwarder's, same rounds: the RTT goal's absolute
             // 0.10 ms moves with the machine (the C forwarder itself 0.07-0.15 ms), this ratio less.
             result["gateway_rtt_vs_tapfwd"] = Ratio(rttP50, "gateway", "tapfwd_offload");
+            // The PW path's over the same shape's without a fabric in it: two processes woken per way
+            // and a loopback datagram between them, as the PW's two PEs (the PW RTT goal's absolute
+            // 0.25 ms is about what that shape alone costs here).
+            result["pw_rtt_vs_tapudp"] = Ratio(rttP50, "pw", "tapudp");
+            result["pw_rtt_vs_socat_udp"] = Ratio(rttP50, "pw", "socat_udp");
             result["udp64_ladder_kfps"] = new JsonArray(Udp64LadderKfps.Select(k => (JsonNode)k).ToArray());
             foreach (var (name, ladders) in udp64)
             {
@@ -379,14 +398,14 @@ public static partial class TapScenario
     }
 
     /// <summary>The peers' C forwarder, poll mode with offloads (-o), between two taps it creates in the namespaces.</summary>
-    internal static TrafficPath StartTapfwd(string root, string tag, ScenarioCleanup cleanup)
+    internal static TrafficPath StartTapfwd(string root, string tag, ScenarioCleanup cleanup, int lifetimeSeconds = 900)
     {
         var binary = Path.Combine(root, "tapfwd");
         ScenarioNamespace.Run("gcc", $"-O2 -Wall -pthread -o {binary} {PeerFile("tapfwd.c")}");
         var a = Namespace("tap-fwd-a", cleanup);
         var b = Namespace("tap-fwd-b", cleanup);
         var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-m", "poll", "-o", "-t", "900", $"/var/run/netns/{a.Name}", "eth0", $"/var/run/netns/{b.Name}", "eth0" }) info.ArgumentList.Add(arg);
+        foreach (var arg in new[] { "-m", "poll", "-o", "-t", $"{lifetimeSeconds}", $"/var/run/netns/{a.Name}", "eth0", $"/var/run/netns/{b.Name}", "eth0" }) info.ArgumentList.Add(arg);
         var fwd = Process.Start(info)!;
         cleanup.Push(() =>
         {
@@ -400,6 +419,97 @@ public static partial class TapScenario
         a.Address("eth0", "10.96.0.1/24", null);
         b.Address("eth0", "10.96.0.2/24", null);
         return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2") { ClientDevice = "eth0", ServerDevice = "eth0", ClientAddress = "10.96.0.1" };
+    }
+
+    /// <summary>How long a C peer may run before it exits by itself (every run is bounded): the rounds' 15 minutes, and a hold's time on top.</summary>
+    private static int PeerLifetime(int hold) => 900 + Math.Max(0, hold);
+
+    /// <summary>Two tapudp processes (Peers/tapudp.c, compiled here), each with its TAP in its namespace, joined over loopback UDP.</summary>
+    private static TrafficPath StartTapudp(string root, string tag, ScenarioCleanup cleanup, int lifetimeSeconds)
+    {
+        var source = Path.Combine(root, "tapudp.c");
+        using (var resource = typeof(TapScenario).Assembly.GetManifestResourceStream("tapudp.c")!)
+        using (var file = File.Create(source))
+        {
+            resource.CopyTo(file);
+        }
+
+        var binary = Path.Combine(root, "tapudp");
+        ScenarioNamespace.Run("gcc", $"-O2 -Wall -o {binary} {source}");
+        var a = Namespace("tap-udp-a", cleanup);
+        var b = Namespace("tap-udp-b", cleanup);
+        int portA = FreePorts.Udp(), portB = FreePorts.Udp();
+        foreach (var (ns, local, remote) in new[] { (a, $"127.0.0.8 {portA}", $"127.0.0.9 {portB}"), (b, $"127.0.0.9 {portB}", $"127.0.0.8 {portA}") })
+        {
+            var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { "-t", $"{lifetimeSeconds}", $"/var/run/netns/{ns.Name}", "eth0" }.Concat(local.Split(' ')).Concat(remote.Split(' '))) info.ArgumentList.Add(arg);
+            var peer = Process.Start(info)!;
+            cleanup.Push(() =>
+            {
+                if (!peer.HasExited) peer.Kill();
+                peer.WaitForExit(5000);
+            });
+            var ready = peer.StandardOutput.ReadLineAsync();
+            if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"tapudp did not start: {peer.StandardError.ReadToEnd()}");
+            peer.ErrorDataReceived += (_, _) => { };
+            peer.BeginErrorReadLine();
+        }
+
+        a.Address("eth0", "10.94.0.1/24", null);
+        b.Address("eth0", "10.94.0.2/24", null);
+        return new TrafficPath("tapudp", a, b, "10.94.0.2") { ClientDevice = "eth0", ServerDevice = "eth0", ClientAddress = "10.94.0.1" };
+    }
+
+    /// <summary>
+    /// Two socat processes, <c>TUN,tun-type=tap</c> to <c>UDP-DATAGRAM</c> on loopback: each makes its
+    /// TAP in the host's namespace (socat cannot make it elsewhere), which is then moved into its
+    /// namespace. IPv6 is off in both namespaces and both devices come up only once both sockets are
+    /// bound: socat gives up on the first failed write (a datagram for a TAP still down) or refused send.
+    /// </summary>
+    private static TrafficPath StartSocatUdp(string tag, ScenarioCleanup cleanup)
+    {
+        var a = Namespace("tap-socat-a", cleanup);
+        var b = Namespace("tap-socat-b", cleanup);
+        string tapA = $"ts{tag}a", tapB = $"ts{tag}b";
+        int portA = FreePorts.Udp(), portB = FreePorts.Udp();
+        Process Start(string tap, string local, string remote)
+        {
+            var info = new ProcessStartInfo(Tool("socat", "socat")) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var arg in new[] { "-b", "65536", $"TUN,tun-type=tap,tun-name={tap}", $"UDP-DATAGRAM:{remote},bind={local}" }) info.ArgumentList.Add(arg);
+            var socat = Process.Start(info)!;
+            var said = new System.Text.StringBuilder();
+            socat.OutputDataReceived += (_, _) => { };
+            socat.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (said) said.AppendLine(e.Data); };
+            socat.BeginOutputReadLine();
+            socat.BeginErrorReadLine();
+            // Killed before the namespaces go (undone last first): its TAP, not persistent, goes with it.
+            cleanup.Push(() =>
+            {
+                if (!socat.HasExited) socat.Kill();
+                socat.WaitForExit(5000);
+            });
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (!LinkExists(tap))
+            {
+                if (socat.HasExited || DateTime.UtcNow > deadline)
+                {
+                    lock (said) throw new InvalidOperationException($"socat did not make {tap}: {said}");
+                }
+
+                Thread.Sleep(20);
+            }
+
+            return socat;
+        }
+
+        foreach (var ns in new[] { a, b }) ns.Exec("sysctl", "-qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
+        Start(tapA, $"127.0.0.6:{portA}", $"127.0.0.7:{portB}");
+        Start(tapB, $"127.0.0.7:{portB}", $"127.0.0.6:{portA}");
+        ScenarioNamespace.Run("ip", $"link set {tapA} netns {a.Name}");
+        ScenarioNamespace.Run("ip", $"link set {tapB} netns {b.Name}");
+        a.Address(tapA, "10.95.0.1/24", null);
+        b.Address(tapB, "10.95.0.2/24", null);
+        return new TrafficPath("socat_udp", a, b, "10.95.0.2") { ClientDevice = tapA, ServerDevice = tapB, ClientAddress = "10.95.0.1" };
     }
 
     /// <summary>A node whose output goes to <c>ROOT/NAME.log</c> (kept when the scenario fails).</summary>

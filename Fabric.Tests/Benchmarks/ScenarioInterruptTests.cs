@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text;
+using System.Text.Json.Nodes;
 using Fabric.Tests.DataPlane.Io;
 using Fabric.Tests.Support;
 using Xunit;
@@ -31,11 +32,21 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
     /// <summary>
     /// Run to its end, `scenario tap` undid its paths while the gateway node still ran: the node's
     /// gateway, its TAPs deleted under it, opened them again in the host's namespace, and they
-    /// outlived the run (found after a run piped into head). The PW path's TAPs, too.
+    /// outlived the run (found after a run piped into head). The PW path's TAPs, too. With the PW
+    /// path's shape without a fabric beside it (tapudp, compiled here; socat): their processes and
+    /// TAPs go too, and the PW path's RTT is given over theirs.
     /// </summary>
     [Fact]
     public Task A_scenario_run_to_its_end_leaves_no_namespace_link_or_process_behind() =>
-        RunScenario("tap --paths gateway,pw --reps 1 --seconds 1 --udp-seconds 0 --pings 5", null, ["tg{0}d", "tg{0}u", "tp{0}a", "tp{0}b"]);
+        RunScenario("tap --paths gateway,pw,tapudp,socat_udp --reps 1 --seconds 1 --udp-seconds 0 --pings 5", null,
+            ["tg{0}d", "tg{0}u", "tp{0}a", "tp{0}b", "ts{0}a", "ts{0}b"],
+            json =>
+            {
+                Assert.True(json["rtt_p50_ms_tapudp"]?["median"]?.GetValue<double>() > 0, "tapudp's RTT measured");
+                Assert.True(json["rtt_p50_ms_socat_udp"]?["median"]?.GetValue<double>() > 0, "socat's RTT measured");
+                Assert.True(json["pw_rtt_vs_tapudp"]?.GetValue<double>() > 0, "the PW path's RTT over tapudp's");
+                Assert.True(json["pw_rtt_vs_socat_udp"]?.GetValue<double>() > 0, "the PW path's RTT over socat's");
+            });
 
     /// <summary>
     /// Runs `scenario ARGUMENTS`; with <paramref name="signalAfter"/> sends SIGINT once a line starts
@@ -43,10 +54,12 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
     /// namespace, none of <paramref name="linkFormats"/> (formatted with the PID % 100000) and no
     /// process it started may be left.
     /// </summary>
-    private async Task RunScenario(string arguments, string? signalAfter, string[] linkFormats)
+    private async Task RunScenario(string arguments, string? signalAfter, string[] linkFormats, Action<JsonNode>? checkResult = null)
     {
         HostTools.RequireRoot();
         HostTools.Require("iperf3", "iperf3");
+        if (arguments.Contains("tapudp", StringComparison.Ordinal)) HostTools.Require("gcc", "gcc");
+        if (arguments.Contains("socat", StringComparison.Ordinal)) HostTools.Require("socat", "socat");
         HostTools.Require("wrk", "wrk");
         HostTools.Require("nginx", "nginx-light");
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -106,6 +119,7 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
             {
                 Assert.Equal(0, scenario.ExitCode);
                 lock (text) Assert.Contains("\"tcp1_gbps_gateway\"", lastOut); // its JSON, last
+                lock (text) checkResult?.Invoke(JsonNode.Parse(lastOut)!);
                 lock (started) Assert.NotEmpty(started);
             }
 

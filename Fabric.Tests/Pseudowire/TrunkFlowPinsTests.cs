@@ -313,4 +313,47 @@ public class TrunkFlowPinsTests
         Assert.InRange(members.Count(m => m == 0), 28, 32);
         Assert.All(Enumerable.Range(1, 3), m => Assert.InRange(members.Count(x => x == m), 9, 11));
     }
+    /// <summary>
+    /// The sweep looks only at the live flows (a list kept as flows start and end), not at the
+    /// whole table. Churn through a small table (evictions), with FINs, idle moves and a member
+    /// leaving and coming back: after every batch the live list and the per-member counts agree,
+    /// and once every flow has been silent past the active window, one sweep leaves no flow
+    /// counted and no load.
+    /// </summary>
+    [Fact]
+    public void The_live_flows_the_sweep_looks_at_stay_those_counted_through_churn_and_all_go_once_silent()
+    {
+        var pins = new TrunkFlowPins(4, Window, TimeSpan.FromMilliseconds(100), 16, TimeSpan.FromMilliseconds(20));
+        var all = TrunkSelector.Build(FourEqual);
+        var withoutSecond = TrunkSelector.Build(FourEqual, 0b1101);
+        var flows = TrunkSelectorTests.Flows(64);
+        var random = new Random(7);
+        long now = 1000 * Ms;
+        int sum() => Enumerable.Range(0, 4).Sum(pins.LiveFlows);
+        for (int step = 0; step < 5_000; step++)
+        {
+            now += Ms * random.Next(0, 4) + random.Next(0, (int)Ms);
+            pins.BeginBatch(now);
+            var selector = step % 700 < 100 ? withoutSecond : all;
+            for (int i = random.Next(1, 9); i > 0; i--)
+            {
+                var flags = random.Next(10) switch { 0 => TcpFlags.Fin | TcpFlags.Ack, 1 => TcpFlags.Syn, _ => TcpFlags.Ack };
+                Assert.InRange(pins.Assign(flows[random.Next(flows.Length)], random.Next(60, 9000), selector, now, flags), 0, 3);
+            }
+
+            Assert.Equal(sum(), pins.LiveTotal);
+            Assert.InRange(pins.LiveTotal, 0, 16);
+            Assert.All(Enumerable.Range(0, 4), m => Assert.True(pins.LiveFlows(m) >= 0));
+        }
+
+        Assert.True(pins.LiveEvictions > 0 && pins.Failovers > 0, "the churn evicted and failed over");
+        now += 21 * Ms;
+        pins.BeginBatch(now);
+        Assert.Equal(0, pins.LiveTotal);
+        Assert.All(Enumerable.Range(0, 4), m =>
+        {
+            Assert.Equal(0, pins.LiveFlows(m));
+            Assert.Equal(0, pins.LoadOf(m), 6);
+        });
+    }
 }
