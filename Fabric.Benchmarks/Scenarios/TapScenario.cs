@@ -404,21 +404,27 @@ public static partial class TapScenario
         ScenarioNamespace.Run("gcc", $"-O2 -Wall -pthread -o {binary} {PeerFile("tapfwd.c")}");
         var a = Namespace("tap-fwd-a", cleanup);
         var b = Namespace("tap-fwd-b", cleanup);
-        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "-m", "poll", "-o", "-t", $"{lifetimeSeconds}", $"/var/run/netns/{a.Name}", "eth0", $"/var/run/netns/{b.Name}", "eth0" }) info.ArgumentList.Add(arg);
-        var fwd = Process.Start(info)!;
-        cleanup.Push(() =>
-        {
-            if (!fwd.HasExited) fwd.Kill();
-            fwd.WaitForExit(5000);
-        });
-        var ready = fwd.StandardOutput.ReadLineAsync();
-        if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"tapfwd did not start: {fwd.StandardError.ReadToEnd()}");
-        fwd.ErrorDataReceived += (_, _) => { };
-        fwd.BeginErrorReadLine();
+        StartReadyPeer(binary, cleanup, "-m", "poll", "-o", "-t", $"{lifetimeSeconds}", $"/var/run/netns/{a.Name}", "eth0", $"/var/run/netns/{b.Name}", "eth0");
         a.Address("eth0", "10.96.0.1/24", null);
         b.Address("eth0", "10.96.0.2/24", null);
         return new TrafficPath("tapfwd_offload", a, b, "10.96.0.2") { ClientDevice = "eth0", ServerDevice = "eth0", ClientAddress = "10.96.0.1" };
+    }
+
+    /// <summary>Starts a C peer that prints "ready" once its TAPs exist (tapfwd, tapudp), killed at cleanup.</summary>
+    private static void StartReadyPeer(string binary, ScenarioCleanup cleanup, params string[] args)
+    {
+        var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        var peer = Process.Start(info)!;
+        cleanup.Push(() =>
+        {
+            if (!peer.HasExited) peer.Kill();
+            peer.WaitForExit(5000);
+        });
+        var ready = peer.StandardOutput.ReadLineAsync();
+        if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"{Path.GetFileName(binary)} did not start: {peer.StandardError.ReadToEnd()}");
+        peer.ErrorDataReceived += (_, _) => { };
+        peer.BeginErrorReadLine();
     }
 
     /// <summary>How long a C peer may run before it exits by itself (every run is bounded): the rounds' 15 minutes, and a hold's time on top.</summary>
@@ -439,21 +445,8 @@ public static partial class TapScenario
         var a = Namespace("tap-udp-a", cleanup);
         var b = Namespace("tap-udp-b", cleanup);
         int portA = FreePorts.Udp(), portB = FreePorts.Udp();
-        foreach (var (ns, local, remote) in new[] { (a, $"127.0.0.8 {portA}", $"127.0.0.9 {portB}"), (b, $"127.0.0.9 {portB}", $"127.0.0.8 {portA}") })
-        {
-            var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { "-t", $"{lifetimeSeconds}", $"/var/run/netns/{ns.Name}", "eth0" }.Concat(local.Split(' ')).Concat(remote.Split(' '))) info.ArgumentList.Add(arg);
-            var peer = Process.Start(info)!;
-            cleanup.Push(() =>
-            {
-                if (!peer.HasExited) peer.Kill();
-                peer.WaitForExit(5000);
-            });
-            var ready = peer.StandardOutput.ReadLineAsync();
-            if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"tapudp did not start: {peer.StandardError.ReadToEnd()}");
-            peer.ErrorDataReceived += (_, _) => { };
-            peer.BeginErrorReadLine();
-        }
+        StartReadyPeer(binary, cleanup, "-t", $"{lifetimeSeconds}", $"/var/run/netns/{a.Name}", "eth0", "127.0.0.8", $"{portA}", "127.0.0.9", $"{portB}");
+        StartReadyPeer(binary, cleanup, "-t", $"{lifetimeSeconds}", $"/var/run/netns/{b.Name}", "eth0", "127.0.0.9", $"{portB}", "127.0.0.8", $"{portA}");
 
         a.Address("eth0", "10.94.0.1/24", null);
         b.Address("eth0", "10.94.0.2/24", null);
