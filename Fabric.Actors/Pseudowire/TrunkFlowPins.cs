@@ -149,10 +149,11 @@ public sealed class TrunkFlowPins
     /// <summary>
     /// Once per batch: brings the load scale to <paramref name="now"/>, and at most once per active
     /// window takes the flows silent longer than it out of the live counts and their bytes out of
-    /// the loads (a look at the live flows only: the whole table, 4096 slots and 160 KiB, scanned on
-    /// a ping's path every other 10 ms was a cold walk through 40 pages after every wake-up). So a flow that ended stops
-    /// counting within two active windows, even when no packet came in between, and a burst of
-    /// new flows is placed around the flows still sending, not those that just stopped: a flow's
+    /// the loads, looking at the live flows only (the whole table, 4096 slots and 160 KiB, scanned
+    /// on a ping's path every other 10 ms was a cold walk through 40 pages after each wake-up). So
+    /// a flow that ended stops counting within two active windows, even when no packet came in
+    /// between, and a burst of new flows is placed around the flows still sending, not those that
+    /// just stopped: a flow's
     /// end is often not seen in the direction that carries its data (iperf3's streams are reset
     /// by the receiver: run after run, the next run's streams came 60 ms after the last run's had
     /// stopped and were placed around them, 6 of 8 on one member). A silent flow stays pinned for

@@ -102,7 +102,7 @@ public static partial class TapScenario
             else paths.Add(StartTapfwd(root, tag, cleanup, PeerLifetime(hold)));
             if (!Wanted("tapudp")) skipped["tapudp"] = "left out (--paths)";
             else if (TryTool("gcc") is null) skipped["tapudp"] = "gcc is not installed";
-            else paths.Add(StartTapudp(root, tag, cleanup, PeerLifetime(hold)));
+            else paths.Add(StartTapudp(root, cleanup, PeerLifetime(hold)));
             if (!Wanted("socat_udp")) skipped["socat_udp"] = "left out (--paths)";
             else if (TryTool("socat") is null) skipped["socat_udp"] = "socat is not installed (apt-get install -y socat)";
             else paths.Add(StartSocatUdp(tag, cleanup));
@@ -415,23 +415,32 @@ public static partial class TapScenario
     {
         var info = new ProcessStartInfo(binary) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var arg in args) info.ArgumentList.Add(arg);
-        var peer = Process.Start(info)!;
-        cleanup.Push(() =>
-        {
-            if (!peer.HasExited) peer.Kill();
-            peer.WaitForExit(5000);
-        });
+        var peer = KilledAtCleanup(Process.Start(info)!, cleanup);
         var ready = peer.StandardOutput.ReadLineAsync();
         if (!ready.Wait(10_000) || ready.Result != "ready") throw new InvalidOperationException($"{Path.GetFileName(binary)} did not start: {peer.StandardError.ReadToEnd()}");
         peer.ErrorDataReceived += (_, _) => { };
         peer.BeginErrorReadLine();
     }
 
+    /// <summary>
+    /// <paramref name="process"/>, killed when the scenario is undone: before its namespaces, pushed
+    /// earlier, go (undone last first), so a TAP it made, not persistent, goes with it.
+    /// </summary>
+    private static Process KilledAtCleanup(Process process, ScenarioCleanup cleanup)
+    {
+        cleanup.Push(() =>
+        {
+            if (!process.HasExited) process.Kill();
+            process.WaitForExit(5000);
+        });
+        return process;
+    }
+
     /// <summary>How long a C peer may run before it exits by itself (every run is bounded): the rounds' 15 minutes, and a hold's time on top.</summary>
     private static int PeerLifetime(int hold) => 900 + Math.Max(0, hold);
 
     /// <summary>Two tapudp processes (Peers/tapudp.c, compiled here), each with its TAP in its namespace, joined over loopback UDP.</summary>
-    private static TrafficPath StartTapudp(string root, string tag, ScenarioCleanup cleanup, int lifetimeSeconds)
+    private static TrafficPath StartTapudp(string root, ScenarioCleanup cleanup, int lifetimeSeconds)
     {
         var source = Path.Combine(root, "tapudp.c");
         using (var resource = typeof(TapScenario).Assembly.GetManifestResourceStream("tapudp.c")!)
@@ -447,7 +456,6 @@ public static partial class TapScenario
         int portA = FreePorts.Udp(), portB = FreePorts.Udp();
         StartReadyPeer(binary, cleanup, "-t", $"{lifetimeSeconds}", $"/var/run/netns/{a.Name}", "eth0", "127.0.0.8", $"{portA}", "127.0.0.9", $"{portB}");
         StartReadyPeer(binary, cleanup, "-t", $"{lifetimeSeconds}", $"/var/run/netns/{b.Name}", "eth0", "127.0.0.9", $"{portB}", "127.0.0.8", $"{portA}");
-
         a.Address("eth0", "10.94.0.1/24", null);
         b.Address("eth0", "10.94.0.2/24", null);
         return new TrafficPath("tapudp", a, b, "10.94.0.2") { ClientDevice = "eth0", ServerDevice = "eth0", ClientAddress = "10.94.0.1" };
@@ -456,8 +464,9 @@ public static partial class TapScenario
     /// <summary>
     /// Two socat processes, <c>TUN,tun-type=tap</c> to <c>UDP-DATAGRAM</c> on loopback: each makes its
     /// TAP in the host's namespace (socat cannot make it elsewhere), which is then moved into its
-    /// namespace. IPv6 is off in both namespaces and both devices come up only once both sockets are
-    /// bound: socat gives up on the first failed write (a datagram for a TAP still down) or refused send.
+    /// namespace. IPv6 is off in both namespaces (nothing is sent on a link coming up) and the devices
+    /// come up only once both processes run: socat gives up on the first failed write (a datagram for
+    /// a TAP still down) or refused send.
     /// </summary>
     private static TrafficPath StartSocatUdp(string tag, ScenarioCleanup cleanup)
     {
@@ -465,22 +474,16 @@ public static partial class TapScenario
         var b = Namespace("tap-socat-b", cleanup);
         string tapA = $"ts{tag}a", tapB = $"ts{tag}b";
         int portA = FreePorts.Udp(), portB = FreePorts.Udp();
-        Process Start(string tap, string local, string remote)
+        void Start(string tap, string local, string remote)
         {
             var info = new ProcessStartInfo(Tool("socat", "socat")) { RedirectStandardOutput = true, RedirectStandardError = true };
             foreach (var arg in new[] { "-b", "65536", $"TUN,tun-type=tap,tun-name={tap}", $"UDP-DATAGRAM:{remote},bind={local}" }) info.ArgumentList.Add(arg);
-            var socat = Process.Start(info)!;
+            var socat = KilledAtCleanup(Process.Start(info)!, cleanup);
             var said = new System.Text.StringBuilder();
             socat.OutputDataReceived += (_, _) => { };
             socat.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (said) said.AppendLine(e.Data); };
             socat.BeginOutputReadLine();
             socat.BeginErrorReadLine();
-            // Killed before the namespaces go (undone last first): its TAP, not persistent, goes with it.
-            cleanup.Push(() =>
-            {
-                if (!socat.HasExited) socat.Kill();
-                socat.WaitForExit(5000);
-            });
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while (!LinkExists(tap))
             {
@@ -491,17 +494,13 @@ public static partial class TapScenario
 
                 Thread.Sleep(20);
             }
-
-            return socat;
         }
 
         foreach (var ns in new[] { a, b }) ns.Exec("sysctl", "-qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1");
         Start(tapA, $"127.0.0.6:{portA}", $"127.0.0.7:{portB}");
         Start(tapB, $"127.0.0.7:{portB}", $"127.0.0.6:{portA}");
-        ScenarioNamespace.Run("ip", $"link set {tapA} netns {a.Name}");
-        ScenarioNamespace.Run("ip", $"link set {tapB} netns {b.Name}");
-        a.Address(tapA, "10.95.0.1/24", null);
-        b.Address(tapB, "10.95.0.2/24", null);
+        a.Attach(tapA, "10.95.0.1/24", null);
+        b.Attach(tapB, "10.95.0.2/24", null);
         return new TrafficPath("socat_udp", a, b, "10.95.0.2") { ClientDevice = tapA, ServerDevice = tapB, ClientAddress = "10.95.0.1" };
     }
 

@@ -44,14 +44,7 @@ public sealed unsafe class IoLoop : IDisposable
     private volatile bool _stop;
     private long _turns;
     private long _wakeups;
-    private readonly LoopRealtime _realtime;
-    private readonly long _windowTicks;
-    private long _windowStart;         // loop thread only
-    private long _windowWaitTicks;     // loop thread only: time in epoll_wait this window
-    private volatile bool _isRealtime;
-    private bool _realtimeRefused;     // loop thread only
-    private long _promotions;
-    private long _demotions;
+    private readonly LoopRealtimePacer _realtime;
     private volatile int _threadId;
 
     /// <param name="shared">True for the process's shared loops (<see cref="IoLoops"/>), whose
@@ -89,8 +82,7 @@ public sealed unsafe class IoLoop : IDisposable
 
         _shared = shared;
         _busyPollTicks = (long)(busyPoll.TotalSeconds * Stopwatch.Frequency);
-        _realtime = realtime ?? LoopRealtime.Off;
-        _windowTicks = Math.Max(1, (long)(_realtime.Window.TotalSeconds * Stopwatch.Frequency));
+        _realtime = new LoopRealtimePacer(realtime ?? LoopRealtime.Off, () => Name);
         _thread = new Thread(Run) { IsBackground = true, Name = name ?? $"io-loop-{index}" };
         LiveLoops[this] = 0;
         _thread.Start();
@@ -113,21 +105,19 @@ public sealed unsafe class IoLoop : IDisposable
     internal bool IsLoopThread => Thread.CurrentThread == _thread;
 
     /// <summary>Whether the loop thread runs at real-time priority now (light load; see <see cref="LoopRealtime"/>).</summary>
-    public bool IsRealtime => _isRealtime;
+    public bool IsRealtime => _realtime.IsRealtime;
 
     /// <summary>Times the loop thread went to real-time priority (at start, and after a busy spell).</summary>
-    public long RealtimePromotions => Interlocked.Read(ref _promotions);
+    public long RealtimePromotions => _realtime.Promotions;
 
     /// <summary>Times the loop thread went back to normal priority because it was busy.</summary>
-    public long RealtimeDemotions => Interlocked.Read(ref _demotions);
+    public long RealtimeDemotions => _realtime.Demotions;
 
     /// <summary>The loop thread's kernel id (0 until it has started).</summary>
     public int ThreadId => _threadId;
 
     /// <summary>Why the kernel refused a loop real-time priority (the first refusal in this process), or null.</summary>
-    public static string? RealtimeRefused { get; private set; }
-
-    private static Action<string>? _reportRefusal;
+    public static string? RealtimeRefused => LoopRealtimePacer.Refused;
 
     /// <summary>
     /// Told the first refusal of real-time priority in this process, once (the node logs it); set
@@ -135,12 +125,8 @@ public sealed unsafe class IoLoop : IDisposable
     /// </summary>
     public static Action<string>? ReportRealtimeRefused
     {
-        get => _reportRefusal;
-        set
-        {
-            _reportRefusal = value;
-            if (value is not null && RealtimeRefused is { } refused) value(refused);
-        }
+        get => LoopRealtimePacer.ReportRefusal;
+        set => LoopRealtimePacer.ReportRefusal = value;
     }
 
     private static readonly ConcurrentDictionary<IoLoop, byte> LiveLoops = new();
@@ -236,11 +222,7 @@ public sealed unsafe class IoLoop : IDisposable
         _threadId = LinuxNative.GetTid();
         byte* events = stackalloc byte[_maxEvents * LinuxNative.EpollEventSize];
         long spinUntil = 0;
-        if (_realtime.IsOn)
-        {
-            SetRealtime(true); // idle: light load
-            _windowStart = Stopwatch.GetTimestamp();
-        }
+        _realtime.Start();
 
         while (!_stop)
         {
@@ -253,19 +235,18 @@ public sealed unsafe class IoLoop : IDisposable
                 timeout = 0;
             }
 
-            // Gone to normal priority while busy: sleep at most to the window's end, so that an idle
-            // window is seen (and the priority restored) before the next frame, not after it.
-            if (timeout != 0 && _realtime.IsOn && !_isRealtime && !_realtimeRefused)
+            bool paced = _realtime.Active;
+            long waitStart = 0;
+            if (paced)
             {
-                int windowLeft = (int)Math.Clamp((_windowStart + _windowTicks - Stopwatch.GetTimestamp()) * 1000 / Stopwatch.Frequency + 1, 1, int.MaxValue);
-                timeout = timeout < 0 ? windowLeft : Math.Min(timeout, windowLeft);
+                timeout = _realtime.LimitTimeout(timeout);
+                waitStart = Stopwatch.GetTimestamp();
             }
 
-            long waitStart = _realtime.IsOn ? Stopwatch.GetTimestamp() : 0;
             int n = LinuxNative.EpollWait(_epoll, events, _maxEvents, timeout);
-            if (_realtime.IsOn)
+            if (paced)
             {
-                _windowWaitTicks += Stopwatch.GetTimestamp() - waitStart;
+                _realtime.Waited(waitStart);
             }
 
             if (n < 0)
@@ -333,59 +314,11 @@ public sealed unsafe class IoLoop : IDisposable
                 spinUntil = Stopwatch.GetTimestamp() + _busyPollTicks;
             }
 
-            if (_realtime.IsOn && !_realtimeRefused)
+            if (paced)
             {
-                PaceRealtime();
+                _realtime.TurnEnded();
             }
         }
-    }
-
-    /// <summary>
-    /// At the end of each window: a loop awake more than the load limit of it goes to normal
-    /// priority, one awake less than half the limit goes (back) to real-time priority. Loop thread only.
-    /// </summary>
-    private void PaceRealtime()
-    {
-        long now = Stopwatch.GetTimestamp();
-        long elapsed = now - _windowStart;
-        if (elapsed < _windowTicks)
-        {
-            return;
-        }
-
-        long awakePercent = 100 * Math.Max(0, elapsed - _windowWaitTicks) / elapsed;
-        if (_isRealtime && awakePercent > _realtime.MaxLoadPercent)
-        {
-            SetRealtime(false);
-        }
-        else if (!_isRealtime && awakePercent * 2 < _realtime.MaxLoadPercent)
-        {
-            SetRealtime(true);
-        }
-
-        _windowStart = now;
-        _windowWaitTicks = 0;
-    }
-
-    /// <summary>This (the loop) thread to SCHED_FIFO at the configured priority, or back to SCHED_OTHER; a refusal turns it off for good.</summary>
-    private void SetRealtime(bool on)
-    {
-        int priority = on ? _realtime.Priority : 0;
-        if (LinuxNative.SchedSetScheduler(0, on ? LinuxNative.SCHED_FIFO : LinuxNative.SCHED_OTHER, &priority) != 0)
-        {
-            int errno = LinuxNative.LastError;
-            _realtimeRefused = true;
-            if (RealtimeRefused is null)
-            {
-                RealtimeRefused = $"sched_setscheduler({(on ? $"SCHED_FIFO {priority}" : "SCHED_OTHER")}) for I/O loop {Name}: {LinuxNative.Describe(errno)}";
-                _reportRefusal?.Invoke(RealtimeRefused);
-            }
-
-            return;
-        }
-
-        _isRealtime = on;
-        Interlocked.Increment(ref on ? ref _promotions : ref _demotions);
     }
 
     /// <summary>
