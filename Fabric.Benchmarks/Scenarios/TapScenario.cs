@@ -36,8 +36,10 @@ namespace Fabric.Benchmarks.Scenarios;
 /// <c>--seconds</c> of 3 or more). Prints every run, then one JSON line: per path and metric
 /// min/median/max over the rounds (<c>tcp1_gbps_*</c>, <c>rtt_ms_*</c>), the ratios the issue's goals are stated in,
 /// the gateway's median reply over the C forwarder's (<c>gateway_rtt_vs_tapfwd</c>) and the PW
-/// path's over tapudp's and socat's (<c>pw_rtt_vs_tapudp</c>, <c>pw_rtt_vs_socat_udp</c>), and the
-/// machine's memory sampling (<c>machine_damon</c>, <see cref="DamonSampling"/>), which moves the tails.
+/// path's over tapudp's and socat's (<c>pw_rtt_vs_tapudp</c>, <c>pw_rtt_vs_socat_udp</c>); the same
+/// two ratios from pings seconds apart (<c>--duel-pairs</c> pairs of <c>--duel-pings</c>-ping bursts,
+/// default 10 and 20, alternating: <c>gateway_rtt_vs_tapfwd_interleaved</c>,
+/// <c>pw_rtt_vs_tapudp_interleaved</c>, see <see cref="RttDuel"/>); and the machine's memory sampling (<c>machine_damon</c>, <see cref="DamonSampling"/>), which moves the tails.
 /// Then, once per round, 64-byte frames up a rate ladder on every path (the gateway: one flow through SNAT)
 /// (TapScenario.Udp64.cs), <c>--udp-seconds</c> per rate (default 2; 0 leaves the ladder out):
 /// <c>udp64_lossless_kfps_*</c>, <c>udp64_first_loss_*</c>.
@@ -73,10 +75,14 @@ public static partial class TapScenario
         var udpSeconds = ScenarioArgs.Option(args, "--udp-seconds", 2);
         var only = ScenarioArgs.List(args, "--paths");
         var hold = ScenarioArgs.Option(args, "--hold", 0);
-        return RunAsync(seconds, reps, pings, udpSeconds, only, hold).GetAwaiter().GetResult();
+        var duel = new DuelSettings(ScenarioArgs.Option(args, "--duel-pairs", 10), ScenarioArgs.Option(args, "--duel-pings", 20));
+        return RunAsync(seconds, reps, pings, udpSeconds, only, hold, duel).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(int seconds, int reps, int pings, int udpSeconds, HashSet<string>? only, int hold)
+    /// <summary>The interleaved RTT comparison's shape: <see cref="Pairs"/> pairs of bursts of <see cref="Pings"/> pings each (0 pairs: none).</summary>
+    private sealed record DuelSettings(int Pairs, int Pings);
+
+    private static async Task<int> RunAsync(int seconds, int reps, int pings, int udpSeconds, HashSet<string>? only, int hold, DuelSettings duel)
     {
         var pid = Environment.ProcessId;
         var tag = $"{pid % 100000}";
@@ -158,6 +164,17 @@ public static partial class TapScenario
                 }
             }
 
+            // Each fabric path against its shape without a fabric, in alternating bursts seconds apart.
+            var duels = new List<(string Key, DuelResult? Result)>();
+            foreach (var (ours, theirs, key) in new[] { ("gateway", "tapfwd_offload", "gateway_rtt_vs_tapfwd_interleaved"), ("pw", "tapudp", "pw_rtt_vs_tapudp_interleaved") })
+            {
+                var a = paths.FirstOrDefault(p => p.Name == ours);
+                var b = paths.FirstOrDefault(p => p.Name == theirs);
+                if (duel.Pairs <= 0) skipped[key] = "left out (--duel-pairs 0)";
+                else if (a is null || b is null) skipped[key] = $"needs both the {ours} and the {theirs} path";
+                duels.Add((key, skipped.ContainsKey(key) ? null : RttDuel(a!, b!, duel)));
+            }
+
             // 64-byte frames up the ladder on every path, one ladder per round.
             var nft = TryTool("nft");
             var udp64 = new Dictionary<string, List<Udp64Result>>();
@@ -206,6 +223,11 @@ public static partial class TapScenario
             // 0.25 ms is about what that shape alone costs here).
             result["pw_rtt_vs_tapudp"] = Ratio(rttP50, "pw", "tapudp");
             result["pw_rtt_vs_socat_udp"] = Ratio(rttP50, "pw", "socat_udp");
+            foreach (var (key, d) in duels)
+            {
+                result[key] = d?.ToJson();
+            }
+
             result["machine_damon"] = DamonSampling();
             result["udp64_ladder_kfps"] = new JsonArray(Udp64LadderKfps.Select(k => (JsonNode)k).ToArray());
             foreach (var (name, ladders) in udp64)
@@ -234,7 +256,7 @@ public static partial class TapScenario
                 ["rss_growth_mb_overload"] = "issue #10 part 4: scenario overload",
                 ["pw_min_byte_share_p8"] = "issue #10 part 5: scenario pw-share",
             };
-            foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_*" : $"tcp1_gbps_{k}"] = why;
+            foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_*" : k.EndsWith("_interleaved", StringComparison.Ordinal) ? k : $"tcp1_gbps_{k}"] = why;
             result["not_measured"] = notMeasured;
             Console.WriteLine(result.ToJsonString());
             succeeded = true;
@@ -581,10 +603,57 @@ public static partial class TapScenario
     /// <summary>Average, median and 99th percentile RTT of <paramref name="count"/> pings 10 ms apart (NaN when none came back).</summary>
     private static (double Average, double Median, double P99) Ping(TrafficPath p, int count)
     {
-        var output = p.Client.Exec("ping", $"-c {count} -i 0.01 -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
+        var (times, output) = Replies(p, count);
         var m = RttLine().Match(output);
-        var times = ReplyTime().Matches(output).Select(t => double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
         return (m.Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : double.NaN, Stats(times).Median, Percentile(times, 0.99));
+    }
+
+    /// <summary>The reply times (ms) of <paramref name="count"/> pings 10 ms apart, and ping's output.</summary>
+    private static (List<double> Times, string Output) Replies(TrafficPath p, int count)
+    {
+        var output = p.Client.Exec("ping", $"-c {count} -i 0.01 -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
+        return (ReplyTime().Matches(output).Select(t => double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture)).ToList(), output);
+    }
+
+    /// <summary>
+    /// A fabric path's median reply over its same-shape peer's, from pings taken seconds apart: the
+    /// rounds ping each path minutes after the other, and this machine's RTT moves 2x in a minute
+    /// (tapudp alone: 0.096 and 0.234 ms a minute apart), so their ratio (<c>gateway_rtt_vs_tapfwd</c>)
+    /// carries that. Here <see cref="DuelSettings.Pairs"/> pairs of bursts of
+    /// <see cref="DuelSettings.Pings"/> pings alternate between the two, which side goes first
+    /// swapping from pair to pair; the ratio is the one of all replies' medians, with the spread of
+    /// the per-pair ratios beside it.
+    /// </summary>
+    private static DuelResult RttDuel(TrafficPath ours, TrafficPath theirs, DuelSettings settings)
+    {
+        var all = (Ours: new List<double>(), Theirs: new List<double>());
+        var perPair = new List<double>();
+        for (var i = 0; i < settings.Pairs; i++)
+        {
+            var first = i % 2 == 0 ? ours : theirs;
+            var second = i % 2 == 0 ? theirs : ours;
+            var (a, _) = Replies(first, settings.Pings);
+            var (b, _) = Replies(second, settings.Pings);
+            var (o, t) = i % 2 == 0 ? (a, b) : (b, a);
+            all.Ours.AddRange(o);
+            all.Theirs.AddRange(t);
+            var ratio = Stats(o).Median / Stats(t).Median;
+            perPair.Add(ratio);
+            Console.WriteLine($"duel {ours.Name}/{theirs.Name} pair {i + 1}: median {Stats(o).Median:0.000} / {Stats(t).Median:0.000} ms ({ratio:0.000})");
+        }
+
+        return new DuelResult(Stats(all.Ours).Median / Stats(all.Theirs).Median, perPair, all.Ours.Count, all.Theirs.Count);
+    }
+
+    private sealed record DuelResult(double Ratio, List<double> PerPair, int OurReplies, int TheirReplies)
+    {
+        public JsonObject ToJson() => new()
+        {
+            ["ratio"] = double.IsNaN(Ratio) ? null : Math.Round(Ratio, 3),
+            ["per_pair"] = Spread(PerPair, 3),
+            ["pairs"] = PerPair.Count,
+            ["replies"] = new JsonArray(OurReplies, TheirReplies),
+        };
     }
 
     /// <summary>The nearest-rank percentile (NaN for no values): of 100 replies, p99 is the 99th smallest.</summary>

@@ -38,7 +38,7 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
     /// </summary>
     [Fact]
     public Task A_scenario_run_to_its_end_leaves_no_namespace_link_or_process_behind() =>
-        RunScenario("tap --paths gateway,pw,tapudp,socat_udp --reps 1 --seconds 1 --udp-seconds 0 --pings 5", null,
+        RunScenario("tap --paths gateway,pw,tapudp,socat_udp --reps 1 --seconds 1 --udp-seconds 0 --pings 5 --duel-pairs 2 --duel-pings 5", null,
             ["tg{0}d", "tg{0}u", "tp{0}a", "tp{0}b", "ts{0}a", "ts{0}b"],
             json =>
             {
@@ -54,6 +54,13 @@ public class ScenarioInterruptTests(ITestOutputHelper output)
                     Assert.True(p99 >= p50, $"{path}: p99 {p99} at least the median {p50}");
                 }
 
+                // The PW path against tapudp in alternating bursts: 2 pairs of 5 pings a side.
+                var duel = json["pw_rtt_vs_tapudp_interleaved"]!;
+                Assert.True(duel["ratio"]?.GetValue<double>() > 0, "the interleaved PW/tapudp ratio");
+                Assert.Equal(2, duel["pairs"]!.GetValue<int>());
+                Assert.All(duel["replies"]!.AsArray(), r => Assert.InRange(r!.GetValue<int>(), 1, 10));
+                Assert.Null(json["gateway_rtt_vs_tapfwd_interleaved"]); // no C forwarder in this run: null, and why
+                Assert.Contains("tapfwd_offload", json["not_measured"]!["gateway_rtt_vs_tapfwd_interleaved"]!.GetValue<string>(), StringComparison.Ordinal);
                 Assert.Equal(DamonSampleMs(), json["machine_damon"]?.AsArray().Select(d => d!["sample_ms"]!.GetValue<double>()).ToArray() ?? []);
             });
 
