@@ -1,5 +1,6 @@
 using Fabric.Actors.Cellular.Bridge;
 using Fabric.Actors.Cellular.Emulator;
+using Fabric.Actors.Cellular.Modem;
 using Fabric.Messages.Intent;
 
 namespace Fabric.Actors.Cellular;
@@ -32,6 +33,34 @@ public sealed record VmAttachment(
 
 public static class CellularGhost
 {
+    /// <summary>
+    /// How many of a ghost node's modems and VMs are ready for the verifier's probes (up, of
+    /// total): a modem once its bearer is up with an address, a VM once its bridge holds the
+    /// cellular address. The bridge learns the address from its modem's actor a message after the
+    /// modem has it; counting modems alone, a VM probe sent in between was dropped at the bridge
+    /// as no-address, and the sample intent's valid first change was rejected.
+    /// </summary>
+    public static (int Up, int Total) Readiness(CellularNode node)
+    {
+        int up = 0, total = 0;
+        foreach (var hypervisor in node.Hypervisors.Values)
+        {
+            foreach (var modem in hypervisor.Modems.Values)
+            {
+                total++;
+                if (modem.State is { Phase: ModemPhase.Connected, Address: not null }) up++;
+            }
+
+            foreach (var vm in hypervisor.Vms.Values)
+            {
+                total++;
+                if (vm.Bridge?.Address is not null) up++;
+            }
+        }
+
+        return (up, total);
+    }
+
     /// <summary>The attachment of <paramref name="endpoint"/> (<c>HYPERVISOR/VM</c>), or null with the reason.</summary>
     public static VmAttachment? Attachment(IntentDocument intent, string endpoint, out string reason)
     {

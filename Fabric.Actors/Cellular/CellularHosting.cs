@@ -56,12 +56,8 @@ public static class CellularHosting
             if (ghost is not null)
             {
                 ghost.Attachments.Add(new CellularGhostAttachments());
-                // Ready when every ghost modem has its bearer up (a VM probe needs the cellular address).
-                ghost.Liveness.Add(() =>
-                {
-                    var modems = ghostNode.Hypervisors.Values.SelectMany(h => h.Modems.Values).ToList();
-                    return (modems.Count(m => m.State?.Phase == ModemPhase.Connected && m.State.Address is not null), modems.Count);
-                });
+                // Ready when every ghost modem has its bearer up and every VM's bridge holds the address (a VM probe needs it).
+                ghost.Liveness.Add(() => CellularGhost.Readiness(ghostNode));
             }
         }
         return services;

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using Akka.Actor;
 using Akka.TestKit.Xunit2;
 using Fabric.Actors.Cellular;
+using Fabric.Actors.Cellular.Bridge;
 using Fabric.Actors.Cellular.Emulator;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.DataPlane.Wire;
@@ -92,5 +93,38 @@ public class CellularGhostTests() : TestKit("akka.loglevel = WARNING")
         {
             Sys.Stop(element);
         }
+    }
+
+    /// <summary>
+    /// The verifier waits for the ghost copy until its readiness says up == total. The modem's
+    /// bearer comes up a message before the VM's bridge holds the address; counting modems alone,
+    /// the verifier probed in between and rejected the default node's sample intent (the probe from
+    /// the VM dropped at the bridge as no-address; seen once in a CI run under load).
+    /// </summary>
+    [Fact]
+    public void The_ghost_copy_is_ready_for_probes_only_once_every_vm_bridge_holds_its_address()
+    {
+        var document = IntentParser.Parse(Intent).Document!;
+        var hv = document.Hypervisors.Single();
+        var node = new CellularNode(ghost: true, CellularNode.MemoryPorts);
+        var runtime = new HypervisorRuntime(hv, "node-1", new LeaseTerms());
+        node.Hypervisors["hv-1"] = runtime;
+        Assert.Equal((0, 0), CellularGhost.Readiness(node));
+
+        var vm = new VmRuntime(hv.Vms.Single());
+        runtime.Vms["vm-1"] = vm;
+        Assert.Equal((0, 1), CellularGhost.Readiness(node)); // no bridge yet
+
+        var pool = new PacketBatchPool();
+        var bridge = new VmBridge("vm-1", MacAddress.Parse("02:00:00:00:20:01"), MacAddress.Parse("02:00:00:00:21:01"), new LeaseTerms(),
+            new MemoryPort("vm", 1), new MemoryPort("modem", 2), pool);
+        vm.Bridge = bridge;
+        Assert.Equal((0, 1), CellularGhost.Readiness(node)); // a bridge, no address: a probe from the VM would be dropped
+
+        bridge.SetAddress(Ipv4Address.Parse("100.64.0.2"));
+        Assert.Equal((1, 1), CellularGhost.Readiness(node));
+
+        bridge.SetAddress(null); // bearer down
+        Assert.Equal((0, 1), CellularGhost.Readiness(node));
     }
 }
