@@ -165,15 +165,21 @@ public static partial class TapScenario
             }
 
             // Each fabric path against its shape without a fabric, in alternating bursts seconds apart.
-            var duels = new List<(string Key, DuelResult? Result)>();
-            foreach (var (ours, theirs, key) in new[] { ("gateway", "tapfwd_offload", "gateway_rtt_vs_tapfwd_interleaved"), ("pw", "tapudp", "pw_rtt_vs_tapudp_interleaved") })
+            var notMeasuredDuels = new Dictionary<string, string>();
+            DuelResult? Duel(string ours, string theirs, string key)
             {
-                var a = paths.FirstOrDefault(p => p.Name == ours);
-                var b = paths.FirstOrDefault(p => p.Name == theirs);
-                if (duel.Pairs <= 0) skipped[key] = "left out (--duel-pairs 0)";
-                else if (a is null || b is null) skipped[key] = $"needs both the {ours} and the {theirs} path";
-                duels.Add((key, skipped.ContainsKey(key) ? null : RttDuel(a!, b!, duel)));
+                if (duel.Pairs <= 0) notMeasuredDuels[key] = "left out (--duel-pairs 0)";
+                else if (paths.FirstOrDefault(p => p.Name == ours) is not { } a || paths.FirstOrDefault(p => p.Name == theirs) is not { } b)
+                    notMeasuredDuels[key] = $"needs both the {ours} and the {theirs} path";
+                else return RttDuel(a, b, duel);
+                return null;
             }
+
+            var duels = new[]
+            {
+                ("gateway_rtt_vs_tapfwd_interleaved", Duel("gateway", "tapfwd_offload", "gateway_rtt_vs_tapfwd_interleaved")),
+                ("pw_rtt_vs_tapudp_interleaved", Duel("pw", "tapudp", "pw_rtt_vs_tapudp_interleaved")),
+            };
 
             // 64-byte frames up the ladder on every path, one ladder per round.
             var nft = TryTool("nft");
@@ -216,7 +222,8 @@ public static partial class TapScenario
             result["pw_vs_ovs_tso"] = Ratio(gbps, "pw", "ovs_tso");
             result["gateway_vs_veth"] = Ratio(gbps, "gateway", "veth");
             // The gateway's median reply over the C forwarder's, same rounds: the RTT goal's absolute
-            // 0.10 ms moves with the machine (the C forwarder itself 0.07-0.15 ms), this ratio less.
+            // 0.10 ms moves with the machine (the C forwarder itself 0.07-0.15 ms), this ratio less;
+            // less again the interleaved one below (pings seconds apart, not minutes).
             result["gateway_rtt_vs_tapfwd"] = Ratio(rttP50, "gateway", "tapfwd_offload");
             // The PW path's over the same shape's without a fabric in it: two processes woken per way
             // and a loopback datagram between them, as the PW's two PEs (the PW RTT goal's absolute
@@ -256,7 +263,8 @@ public static partial class TapScenario
                 ["rss_growth_mb_overload"] = "issue #10 part 4: scenario overload",
                 ["pw_min_byte_share_p8"] = "issue #10 part 5: scenario pw-share",
             };
-            foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_*" : k.EndsWith("_interleaved", StringComparison.Ordinal) ? k : $"tcp1_gbps_{k}"] = why;
+            foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_*" : $"tcp1_gbps_{k}"] = why;
+            foreach (var (k, why) in notMeasuredDuels) notMeasured[k] = why;
             result["not_measured"] = notMeasured;
             Console.WriteLine(result.ToJsonString());
             succeeded = true;
@@ -605,13 +613,13 @@ public static partial class TapScenario
     {
         var (times, output) = Replies(p, count);
         var m = RttLine().Match(output);
-        return (m.Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : double.NaN, Stats(times).Median, Percentile(times, 0.99));
+        return (m.Success ? double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture) : double.NaN, Stats(times).Median, Percentiles.NearestRank(times, 0.99));
     }
 
-    /// <summary>The reply times (ms) of <paramref name="count"/> pings 10 ms apart, and ping's output.</summary>
-    private static (List<double> Times, string Output) Replies(TrafficPath p, int count)
+    /// <summary>The reply times (ms) of <paramref name="count"/> pings <paramref name="interval"/> seconds apart, and ping's output.</summary>
+    private static (List<double> Times, string Output) Replies(TrafficPath p, int count, string interval = "0.01")
     {
-        var output = p.Client.Exec("ping", $"-c {count} -i 0.01 -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
+        var output = p.Client.Exec("ping", $"-c {count} -i {interval} -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
         return (ReplyTime().Matches(output).Select(t => double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture)).ToList(), output);
     }
 
@@ -626,23 +634,29 @@ public static partial class TapScenario
     /// </summary>
     private static DuelResult RttDuel(TrafficPath ours, TrafficPath theirs, DuelSettings settings)
     {
-        var all = (Ours: new List<double>(), Theirs: new List<double>());
-        var perPair = new List<double>();
+        List<double> allOurs = [], allTheirs = [], perPair = [];
         for (var i = 0; i < settings.Pairs; i++)
         {
-            var first = i % 2 == 0 ? ours : theirs;
-            var second = i % 2 == 0 ? theirs : ours;
-            var (a, _) = Replies(first, settings.Pings);
-            var (b, _) = Replies(second, settings.Pings);
-            var (o, t) = i % 2 == 0 ? (a, b) : (b, a);
-            all.Ours.AddRange(o);
-            all.Theirs.AddRange(t);
-            var ratio = Stats(o).Median / Stats(t).Median;
-            perPair.Add(ratio);
-            Console.WriteLine($"duel {ours.Name}/{theirs.Name} pair {i + 1}: median {Stats(o).Median:0.000} / {Stats(t).Median:0.000} ms ({ratio:0.000})");
+            List<double> o, t;
+            if (i % 2 == 0)
+            {
+                o = Replies(ours, settings.Pings).Times;
+                t = Replies(theirs, settings.Pings).Times;
+            }
+            else
+            {
+                t = Replies(theirs, settings.Pings).Times;
+                o = Replies(ours, settings.Pings).Times;
+            }
+
+            allOurs.AddRange(o);
+            allTheirs.AddRange(t);
+            double mo = Stats(o).Median, mt = Stats(t).Median;
+            perPair.Add(mo / mt);
+            Console.WriteLine($"duel {ours.Name}/{theirs.Name} pair {i + 1}: median {mo:0.000} / {mt:0.000} ms ({mo / mt:0.000})");
         }
 
-        return new DuelResult(Stats(all.Ours).Median / Stats(all.Theirs).Median, perPair, all.Ours.Count, all.Theirs.Count);
+        return new DuelResult(Stats(allOurs).Median / Stats(allTheirs).Median, perPair, allOurs.Count, allTheirs.Count);
     }
 
     private sealed record DuelResult(double Ratio, List<double> PerPair, int OurReplies, int TheirReplies)
@@ -656,13 +670,6 @@ public static partial class TapScenario
         };
     }
 
-    /// <summary>The nearest-rank percentile (NaN for no values): of 100 replies, p99 is the 99th smallest.</summary>
-    internal static double Percentile(IReadOnlyCollection<double> values, double fraction)
-    {
-        var sorted = values.Where(v => !double.IsNaN(v)).Order().ToArray();
-        return sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(fraction * sorted.Length) - 1, 0, sorted.Length - 1)];
-    }
-
     /// <summary>
     /// The machine's DAMON monitors that run (<c>/sys/kernel/mm/damon/admin/kdamonds</c>): each
     /// one's operations set and sampling interval, or null when none runs. On this project's VM a
@@ -672,8 +679,9 @@ public static partial class TapScenario
     /// process of under 2 MB resident, showed no such period in the same minutes. Read
     /// <c>rtt_p99_ms_*</c> with this.
     /// </summary>
-    internal static JsonNode? DamonSampling(string root = "/sys/kernel/mm/damon/admin/kdamonds")
+    private static JsonNode? DamonSampling()
     {
+        const string root = "/sys/kernel/mm/damon/admin/kdamonds";
         if (!Directory.Exists(root)) return null;
         var running = new JsonArray();
         foreach (var kdamond in Directory.GetDirectories(root).Order())
@@ -721,8 +729,7 @@ public static partial class TapScenario
         var count = (seconds - 2) * 50;
         if (count <= 0) return (double.NaN, double.NaN, 0);
         Thread.Sleep(1000);
-        var output = p.Client.Exec("ping", $"-c {count} -i 0.02 -W 1 {p.ServerAddress}", timeoutMs: count * 100 + 30_000, check: false);
-        var times = ReplyTime().Matches(output).Select(t => double.Parse(t.Groups[1].Value, CultureInfo.InvariantCulture)).ToList();
+        var (times, _) = Replies(p, count, "0.02");
         var s = Stats(times);
         return (s.Median, s.Max, count - times.Count);
     }

@@ -106,25 +106,30 @@ public class CellularGhostTests() : TestKit("akka.loglevel = WARNING")
     {
         var document = IntentParser.Parse(Intent).Document!;
         var hv = document.Hypervisors.Single();
-        var node = new CellularNode(ghost: true, CellularNode.MemoryPorts);
+        // Registered as a node registers it: the verifier reads the ghost plane's liveness entries.
+        using var plane = new GhostPlaneContext(new Fabric.Actors.Ghost.ProbeTracer("node-1"), 16635);
+        var ghostKinds = new ElementKindRegistry();
+        new ServiceCollection().AddCellular(new ElementKindRegistry(), ghostKinds: ghostKinds, ghostPortFactory: CellularNode.MemoryPorts, ghost: plane);
+        var node = ((HypervisorElementKind)Assert.Single(ghostKinds.Kinds)).Node;
+        var readiness = Assert.Single(plane.Liveness);
         var runtime = new HypervisorRuntime(hv, "node-1", new LeaseTerms());
         node.Hypervisors["hv-1"] = runtime;
-        Assert.Equal((0, 0), CellularGhost.Readiness(node));
+        Assert.Equal((0, 0), readiness());
 
         var vm = new VmRuntime(hv.Vms.Single());
         runtime.Vms["vm-1"] = vm;
-        Assert.Equal((0, 1), CellularGhost.Readiness(node)); // no bridge yet
+        Assert.Equal((0, 1), readiness()); // no bridge yet
 
         var pool = new PacketBatchPool();
         var bridge = new VmBridge("vm-1", MacAddress.Parse("02:00:00:00:20:01"), MacAddress.Parse("02:00:00:00:21:01"), new LeaseTerms(),
             new MemoryPort("vm", 1), new MemoryPort("modem", 2), pool);
         vm.Bridge = bridge;
-        Assert.Equal((0, 1), CellularGhost.Readiness(node)); // a bridge, no address: a probe from the VM would be dropped
+        Assert.Equal((0, 1), readiness()); // a bridge, no address: a probe from the VM would be dropped
 
         bridge.SetAddress(Ipv4Address.Parse("100.64.0.2"));
-        Assert.Equal((1, 1), CellularGhost.Readiness(node));
+        Assert.Equal((1, 1), readiness());
 
         bridge.SetAddress(null); // bearer down
-        Assert.Equal((0, 1), CellularGhost.Readiness(node));
+        Assert.Equal((0, 1), readiness());
     }
 }
