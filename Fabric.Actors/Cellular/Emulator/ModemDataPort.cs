@@ -54,19 +54,8 @@ public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator
         for (var i = 0; i < _inbound.Count && added < room; i++)
         {
             var packet = _inbound.Frame(i);
-            if (!Ipv4View.TryParse(packet, out var ip, out _))
+            if (!Passes(packet, address, inbound: true))
             {
-                Drop(ModemDataDrop.NotIpv4);
-                continue;
-            }
-            if (address is not { } a)
-            {
-                Drop(ModemDataDrop.NoBearer);
-                continue;
-            }
-            if (ip.Destination != a)
-            {
-                Drop(ModemDataDrop.NotForBearer);
                 continue;
             }
             batch.TryAppend(packet, Id);
@@ -90,19 +79,8 @@ public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator
         for (var i = 0; i < batch.Count; i++)
         {
             var packet = batch.Frame(i);
-            if (!Ipv4View.TryParse(packet, out var ip, out _))
+            if (!Passes(packet, address, inbound: false))
             {
-                Drop(ModemDataDrop.NotIpv4);
-                continue;
-            }
-            if (address is not { } a)
-            {
-                Drop(ModemDataDrop.NoBearer);
-                continue;
-            }
-            if (ip.Source != a)
-            {
-                Drop(ModemDataDrop.WrongSource);
                 continue;
             }
             _outbound.TryAppend(packet);
@@ -120,6 +98,27 @@ public sealed class ModemDataPort(string name, ushort id, ModemEmulator emulator
         Counters.AddTx(sent, sent == _outbound.Count ? bytes : 0);
         _outbound.Clear();
         return sent;
+    }
+
+    /// <summary>
+    /// Whether the bearer carries <paramref name="packet"/>: an IPv4 packet for the bearer's
+    /// address (<paramref name="inbound"/>, from the network) or from it (towards the network);
+    /// otherwise counts why not.
+    /// </summary>
+    private bool Passes(ReadOnlySpan<byte> packet, Ipv4Address? address, bool inbound)
+    {
+        ModemDataDrop? refused = !Ipv4View.TryParse(packet, out var ip, out _) ? ModemDataDrop.NotIpv4
+            : address is not { } a ? ModemDataDrop.NoBearer
+            : inbound && ip.Destination != a ? ModemDataDrop.NotForBearer
+            : !inbound && ip.Source != a ? ModemDataDrop.WrongSource
+            : null;
+        if (refused is { } reason)
+        {
+            Drop(reason);
+            return false;
+        }
+
+        return true;
     }
 
     private void Drop(ModemDataDrop reason) => Interlocked.Increment(ref _drops[(int)reason]);

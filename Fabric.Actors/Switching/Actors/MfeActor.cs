@@ -212,15 +212,7 @@ public sealed class MfeActor : ReceiveActor
         _vnicActors.Remove(name);
         _vnics.Remove(name);
         _runtime.Vnics.TryRemove(name, out _);
-        Rebuild();
-        _stopping.Add("vnic-" + name);
-        Context.Watch(actor);
-        Context.Stop(actor);
-        _whenStopped[actor] = () =>
-        {
-            _stopping.Remove("vnic-" + name);
-            StartVnic(name);
-        };
+        StopChild("vnic-" + name, actor, () => StartVnic(name));
     }
 
     private void StartPort(string name)
@@ -240,14 +232,24 @@ public sealed class MfeActor : ReceiveActor
         _portActors.Remove(name);
         _ports.Remove(name);
         _runtime.Ports.TryRemove(name, out _);
+        StopChild("port-" + name, actor, () => StartPort(name));
+    }
+
+    /// <summary>
+    /// Rebuilds the tables without the child's entry (taken out by the caller), then stops the
+    /// child; once it has ended, <paramref name="startAgain"/> runs (it starts the element again
+    /// if the spec still has it).
+    /// </summary>
+    private void StopChild(string child, IActorRef actor, Action startAgain)
+    {
         Rebuild();
-        _stopping.Add("port-" + name);
+        _stopping.Add(child);
         Context.Watch(actor);
         Context.Stop(actor);
         _whenStopped[actor] = () =>
         {
-            _stopping.Remove("port-" + name);
-            StartPort(name);
+            _stopping.Remove(child);
+            startAgain();
         };
     }
 
