@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Fabric.Actors.Cellular.Modem;
 using Fabric.Actors.Cellular.Actors;
 using Fabric.Actors.DataPlane.Io;
 using Fabric.Actors.Guardian;

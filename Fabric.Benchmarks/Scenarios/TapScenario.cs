@@ -164,21 +164,17 @@ public static partial class TapScenario
                 }
             }
 
-            // Each fabric path against its shape without a fabric, in alternating bursts seconds apart.
-            var notMeasuredDuels = new Dictionary<string, string>();
-            DuelResult? Duel(string ours, string theirs, string key)
-            {
-                if (duel.Pairs <= 0) notMeasuredDuels[key] = "left out (--duel-pairs 0)";
-                else if (paths.FirstOrDefault(p => p.Name == ours) is not { } a || paths.FirstOrDefault(p => p.Name == theirs) is not { } b)
-                    notMeasuredDuels[key] = $"needs both the {ours} and the {theirs} path";
-                else return RttDuel(a, b, duel);
-                return null;
-            }
+            // Each fabric path against its shape without a fabric, in alternating bursts seconds apart:
+            // its result, or why it was not measured.
+            (DuelResult? Result, string? Why) Duel(string ours, string theirs) =>
+                duel.Pairs <= 0 ? (null, "left out (--duel-pairs 0)")
+                : paths.FirstOrDefault(p => p.Name == ours) is { } a && paths.FirstOrDefault(p => p.Name == theirs) is { } b ? (RttDuel(a, b, duel), null)
+                : (null, $"needs both the {ours} and the {theirs} path");
 
             var duels = new[]
             {
-                ("gateway_rtt_vs_tapfwd_interleaved", Duel("gateway", "tapfwd_offload", "gateway_rtt_vs_tapfwd_interleaved")),
-                ("pw_rtt_vs_tapudp_interleaved", Duel("pw", "tapudp", "pw_rtt_vs_tapudp_interleaved")),
+                (Key: "gateway_rtt_vs_tapfwd_interleaved", Outcome: Duel("gateway", "tapfwd_offload")),
+                (Key: "pw_rtt_vs_tapudp_interleaved", Outcome: Duel("pw", "tapudp")),
             };
 
             // 64-byte frames up the ladder on every path, one ladder per round.
@@ -230,9 +226,9 @@ public static partial class TapScenario
             // 0.25 ms is about what that shape alone costs here).
             result["pw_rtt_vs_tapudp"] = Ratio(rttP50, "pw", "tapudp");
             result["pw_rtt_vs_socat_udp"] = Ratio(rttP50, "pw", "socat_udp");
-            foreach (var (key, d) in duels)
+            foreach (var (key, outcome) in duels)
             {
-                result[key] = d?.ToJson();
+                result[key] = outcome.Result?.ToJson();
             }
 
             result["machine_damon"] = DamonSampling();
@@ -264,7 +260,7 @@ public static partial class TapScenario
                 ["pw_min_byte_share_p8"] = "issue #10 part 5: scenario pw-share",
             };
             foreach (var (k, why) in skipped) notMeasured[k == "udp64" ? "udp64_lossless_kfps_*" : $"tcp1_gbps_{k}"] = why;
-            foreach (var (k, why) in notMeasuredDuels) notMeasured[k] = why;
+            foreach (var (key, outcome) in duels.Where(d => d.Outcome.Why is not null)) notMeasured[key] = outcome.Why;
             result["not_measured"] = notMeasured;
             Console.WriteLine(result.ToJsonString());
             succeeded = true;
